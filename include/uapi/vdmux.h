@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * vdmux: one reserved buffer of device memory, multiplexed among virtual
+ * devices that user space maps with mmap(2).
+ *
+ * Nodes:
+ *   /dev/vdmux      the control node: resize, switch, eject, insert, status.
+ *   /dev/vdmuxN     virtual device N: mmap (MAP_SHARED only), read, write,
+ *                   lseek, and the read-only ioctls.
+ *
+ * This header is the one source of truth for the ioctl numbers and the
+ * structures; the driver and the tools are generated from it.
+ */
+#ifndef _UAPI_LINUX_VDMUX_H
+#define _UAPI_LINUX_VDMUX_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/* Free in Documentation/userspace-api/ioctl/ioctl-number.rst. */
+#define VDMUX_IOC_MAGIC 0xB9
+
+/* vdmux_status.index on the control node. */
+#define VDMUX_CONTROL 0xffffffffU
+/* vdmux_status.foreground when no virtual device is in the foreground. */
+#define VDMUX_NONE 0xffffffffU
+
+/* Virtual device states (vdmux_status.state). */
+#define VDMUX_STATE_FOREGROUND 0U /* its pages are the device memory */
+#define VDMUX_STATE_BACKGROUND 1U /* its pages are its backing store */
+#define VDMUX_STATE_REMOVED 2U    /* ejected: every access fails */
+/* vdmux_status.state on the control node. */
+#define VDMUX_STATE_CONTROL 3U
+
+/**
+ * struct vdmux_status - what VDMUX_IOC_GET_STATUS returns
+ * @index:         the virtual device, or VDMUX_CONTROL on the control node
+ * @state:         VDMUX_STATE_*
+ * @foreground:    index of the foreground virtual device, or VDMUX_NONE
+ * @nr_vdevs:      number of virtual devices
+ * @reserved_size: size of the reserved buffer in bytes (a page multiple)
+ * @generation:    bumped on every state change of this virtual device; on
+ *                 the control node, on any change of any of them
+ *
+ * Fixed size, naturally aligned, no pointers: the same layout for 32-bit
+ * and 64-bit user space.
+ */
+struct vdmux_status {
+	__u32 index;
+	__u32 state;
+	__u32 foreground;
+	__u32 nr_vdevs;
+	__u64 reserved_size;
+	__u64 generation;
+};
+
+/* Any node: the reserved size in bytes. */
+#define VDMUX_IOC_GET_RESERVED_SIZE _IOR(VDMUX_IOC_MAGIC, 0x00, __u64)
+/* Control node: resize the reserved buffer (rounded up to a page). */
+#define VDMUX_IOC_SET_RESERVED_SIZE _IOW(VDMUX_IOC_MAGIC, 0x01, __u64)
+/* Control node; the argument is the virtual device index, by value. */
+#define VDMUX_IOC_SWITCH _IO(VDMUX_IOC_MAGIC, 0x02)
+#define VDMUX_IOC_EJECT _IO(VDMUX_IOC_MAGIC, 0x03)
+#define VDMUX_IOC_INSERT _IO(VDMUX_IOC_MAGIC, 0x04)
+/* Any node. */
+#define VDMUX_IOC_GET_STATUS _IOR(VDMUX_IOC_MAGIC, 0x05, struct vdmux_status)
+
+#endif /* _UAPI_LINUX_VDMUX_H */

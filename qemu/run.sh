@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the vdmux test guest under QEMU.
+#
+#   run.sh check|demo|shell --kernel KDIR --module KO --tests DIR --out DIR
+#          [--extra DIR] [--only "name ..."]
+#
+# check: runs every test program, then judges the run on the host
+#        (qemu/results.py): exit status 0 only when every test passed and the
+#        kernel log has no splat. The last line is "N passed, N failed".
+# demo:  prints the demonstration to stdout.
+# shell: an interactive shell on the serial console.
+#
+# Environment: ACCEL=tcg (default) or kvm (probed first, TCG if the probe
+# fails), QEMU_TIMEOUT (seconds, check and demo), QEMU_MEM (default 2G).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+mode=$1
+shift
+kdir= module= tests= out= extra= only=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kdir=$2; shift 2 ;;
+	--module) module=$2; shift 2 ;;
+	--tests) tests=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--extra) extra=$2; shift 2 ;;
+	--only) only=$2; shift 2 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+ksrc=$kdir
+[ -e "$kdir/source" ] && ksrc=$(readlink -f "$kdir/source")
+bzimage=$kdir/arch/x86/boot/bzImage
+[ -f "$bzimage" ] || { echo "run.sh: no kernel image at $bzimage" >&2; exit 1; }
+mkdir -p "$out"
+
+initrd=$out/initramfs.cpio
+"$top/scripts/mkinitramfs.sh" "$initrd" "$ksrc" "$module" "$tests" "$extra"
+
+accel=${ACCEL:-tcg}
+cmdline="console=ttyS0,115200 panic=-1 oops=panic nokaslr kmemleak=on"
+qemu_base=(qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m "${QEMU_MEM:-2G}"
+	-kernel "$bzimage" -initrd "$initrd" -no-reboot -display none -vga none
+	-nodefaults)
+
+# KVM is opt-in: on some hosts a KVM guest hangs before its first console
+# line, so a short boot must prove it works before a real run relies on it.
+if [ "$accel" = kvm ]; then
+	if [ -w /dev/kvm ] && timeout -k 2 30 "${qemu_base[@]}" -accel kvm -monitor none \
+		-serial null -serial "file:$out/probe.log" \
+		-append "$cmdline VDMUX_MODE=probe" </dev/null >/dev/null 2>&1 &&
+		grep -q vdmux-probe-ok "$out/probe.log"; then
+		echo "run.sh: using KVM" >&2
+	else
+		echo "run.sh: KVM probe failed, using TCG" >&2
+		accel=tcg
+	fi
+fi
+if [ "$accel" = tcg ]; then
+	qemu=("${qemu_base[@]}" -accel tcg,thread=multi)
+else
+	qemu=("${qemu_base[@]}" -accel kvm)
+fi
+
+case "$mode" in
+check)
+	timeout_s=${QEMU_TIMEOUT:-1500}
+	rm -f "$out/console.log" "$out/tap.log"
+	names=(insmod)
+	for t in "$tests"/* ${extra:+"$extra"/*}; do
+		[ -f "$t" ] && [ -x "$t" ] || continue
+		if [ -n "$only" ] && [[ " $only " != *" ${t##*/} "* ]]; then continue; fi
+		names+=("${t##*/}")
+	done
+	names+=(kmemleak)
+	echo "run.sh: booting the test guest ($accel, log in $out/console.log)" >&2
+	start=$SECONDS
+	rc=0
+	timeout -k 10 "$timeout_s" "${qemu[@]}" -monitor none \
+		-serial "file:$out/console.log" -serial "file:$out/tap.log" \
+		-append "$cmdline VDMUX_MODE=check VDMUX_ONLY=$(echo $only | tr ' ' ',')" \
+		</dev/null >"$out/qemu.log" 2>&1 || rc=$?
+	echo "run.sh: guest ran $((SECONDS - start)) s" >&2
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo "run.sh: the guest did not finish within ${timeout_s} s" >&2
+	fi
+	exec python3 "$here/results.py" --console "$out/console.log" --tap "$out/tap.log" \
+		--qemu-status "$rc" "${names[@]}"
+	;;
+demo)
+	timeout -k 10 "${QEMU_TIMEOUT:-600}" "${qemu[@]}" -monitor none \
+		-serial "file:$out/console.log" -serial stdio \
+		-append "$cmdline quiet VDMUX_MODE=demo" </dev/null
+	;;
+shell)
+	exec "${qemu[@]}" -serial mon:stdio -append "$cmdline VDMUX_MODE=shell"
+	;;
+*)
+	echo "run.sh: unknown mode $mode (check, demo or shell)" >&2
+	exit 2
+	;;
+esac

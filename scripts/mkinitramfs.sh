@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the test guest's initramfs: static busybox, qemu/init, vdmux.ko and the
+# statically linked test programs. gen_init_cpio (from the kernel source)
+# writes the archive, so device nodes need no root.
+#
+#   mkinitramfs.sh OUT.cpio KSRC MODULE TESTDIR [EXTRADIR]
+set -euo pipefail
+out=$1 ksrc=$2 module=$3 tests=$4 extra=${5:-}
+here=$(cd "$(dirname "$0")/.." && pwd)
+work=$(dirname "$out")
+busybox=${BUSYBOX:-/bin/busybox}
+
+die() { printf 'mkinitramfs: error: %s\n' "$*" >&2; exit 1; }
+file "$busybox" 2>/dev/null | grep -q 'statically linked' ||
+	ldd "$busybox" 2>&1 | grep -q 'not a dynamic' || die "$busybox is not static (install busybox-static)"
+[ -f "$module" ] || die "no module at $module"
+
+gen=$work/gen_init_cpio
+if [ ! -x "$gen" ] || [ "$ksrc/usr/gen_init_cpio.c" -nt "$gen" ]; then
+	gcc -O2 -o "$gen" "$ksrc/usr/gen_init_cpio.c" || die "cannot build gen_init_cpio"
+fi
+
+spec=$work/initramfs.spec
+{
+	for d in /bin /sbin /usr /usr/bin /dev /proc /sys /tmp /lib /lib/modules /tests /tests/extra /root; do
+		echo "dir $d 0755 0 0"
+	done
+	echo "nod /dev/console 0600 0 0 c 5 1"
+	echo "nod /dev/null 0666 0 0 c 1 3"
+	echo "file /bin/busybox $busybox 0755 0 0"
+	echo "file /init $here/qemu/init 0755 0 0"
+	echo "file /lib/modules/vdmux.ko $module 0644 0 0"
+	for t in "$tests"/*; do
+		[ -f "$t" ] && [ -x "$t" ] && echo "file /tests/${t##*/} $t 0755 0 0"
+	done
+	if [ -n "$extra" ]; then
+		[ -d "$extra" ] || die "EXTRA_TESTS=$extra is not a directory"
+		for t in "$extra"/*; do
+			[ -f "$t" ] && [ -x "$t" ] && echo "file /tests/extra/${t##*/} $(readlink -f "$t") 0755 0 0"
+		done
+	fi
+} >"$spec"
+"$gen" "$spec" >"$out.tmp"
+mv "$out.tmp" "$out"

@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The multiplexer: one reserved buffer of device memory shared among the
+//! virtual devices, their backing stores, and every operation on them.
+//!
+//! # Locking
+//!
+//! One mutex, [`Mux`]'s `inner`, serializes page faults with state changes,
+//! so that no fault can map a page that a concurrent SWITCH or EJECT has
+//! just revoked: a state change zaps the mappings while holding it, and a
+//! fault looks up and inserts its page while holding it. Lock order,
+//! outermost first:
+//!
+//! 1. `mmap_lock` or the VMA lock (held by the kernel around `mmap`, faults
+//!    and VMA open/close);
+//! 2. `Mux::inner`;
+//! 3. `i_mmap_rwsem` of a [`SharedMapping`] (taken by `unmap_all`);
+//! 4. the page table lock (taken when inserting or zapping a page).
+//!
+//! Nothing copies to or from user memory while holding `inner`: a user
+//! buffer may itself be a vdmux mapping, whose fault needs `inner`.
+//! `read`/`write` go through a kernel bounce buffer instead.
+
+use crate::{
+    buffer::PageBuffer,
+    config::Config,
+    range,
+    state::{
+        Change,
+        StateTable,
+        VdevState, //
+    },
+    uapi,
+    vm::{
+        FaultDone,
+        FaultError,
+        PseudoFs,
+        SharedMapping,
+        VmFault, //
+    },
+};
+use kernel::{
+    fs::File,
+    iov::{
+        IovIterDest,
+        IovIterSource, //
+    },
+    new_mutex,
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::{
+        Arc,
+        Mutex, //
+    },
+};
+
+/// Largest chunk `read`/`write` copy per lock hold.
+const IO_CHUNK: usize = 16 * PAGE_SIZE;
+
+struct MuxInner {
+    table: StateTable,
+    /// Size of the device memory and of every backing store, in bytes.
+    reserved_size: usize,
+    /// The foreground virtual device's pages.
+    device_memory: PageBuffer,
+    /// Each virtual device's backing store, allocated on first use.
+    backing: KVec<Option<PageBuffer>>,
+    /// Number of VMAs mapping each virtual device.
+    mapped: KVec<usize>,
+}
+
+/// The whole device: the control node and every virtual device act on it.
+#[pin_data]
+pub(crate) struct Mux {
+    config: Config,
+    #[pin]
+    inner: Mutex<MuxInner>,
+    /// One address_space per virtual device, shared by all its open files.
+    mappings: KVec<SharedMapping>,
+}
+
+impl MuxInner {
+    /// The backing store of `vdev`, allocated (zero-filled) if needed.
+    fn backing_store(&mut self, vdev: usize) -> Result<&PageBuffer> {
+        if self.backing[vdev].is_none() {
+            self.backing[vdev] = Some(PageBuffer::new_zeroed(self.reserved_size)?);
+        }
+        self.backing[vdev].as_ref().ok_or(ENOMEM)
+    }
+
+    /// Where the bytes of `vdev` are now, allocating its backing store if
+    /// needed; `ENODEV` when it is removed.
+    fn current_store(&mut self, vdev: usize) -> Result<&PageBuffer> {
+        match self.table.state(vdev) {
+            VdevState::Removed => Err(ENODEV),
+            VdevState::Foreground => Ok(&self.device_memory),
+            VdevState::Background => self.backing_store(vdev),
+        }
+    }
+
+    /// Like `current_store`, without allocating: `None` means all zeroes.
+    fn current_store_if_any(&self, vdev: usize) -> Result<Option<&PageBuffer>> {
+        match self.table.state(vdev) {
+            VdevState::Removed => Err(ENODEV),
+            VdevState::Foreground => Ok(Some(&self.device_memory)),
+            VdevState::Background => Ok(self.backing[vdev].as_ref()),
+        }
+    }
+}
+
+impl Mux {
+    pub(crate) fn new(config: Config) -> Result<Arc<Self>> {
+        let fs = PseudoFs::mount()?;
+        let n = config.nr_vdevs;
+        let mut mappings = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut backing = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut mapped = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            mappings.push(SharedMapping::new(&fs)?, GFP_KERNEL)?;
+            backing.push(None, GFP_KERNEL)?;
+            mapped.push(0, GFP_KERNEL)?;
+        }
+        let inner = MuxInner {
+            table: StateTable::new(n)?,
+            reserved_size: config.reserved_size,
+            device_memory: PageBuffer::new_zeroed(config.reserved_size)?,
+            backing,
+            mapped,
+        };
+        Arc::pin_init(
+            try_pin_init!(Self {
+                config,
+                inner <- new_mutex!(inner, "vdmux::Mux::inner"),
+                mappings,
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    pub(crate) fn nr_vdevs(&self) -> usize {
+        self.config.nr_vdevs
+    }
+
+    /// Makes `file`, being opened on `vdev`, share the virtual device's
+    /// address_space.
+    pub(crate) fn attach(&self, vdev: usize, file: &File) {
+        self.mappings[vdev].attach(file);
+    }
+
+    pub(crate) fn reserved_size(&self) -> usize {
+        self.inner.lock().reserved_size
+    }
+
+    /// `VDMUX_IOC_GET_STATUS` of `vdev`, or of the control node for `None`.
+    pub(crate) fn status(&self, vdev: Option<usize>) -> uapi::vdmux_status {
+        let inner = self.inner.lock();
+        let t = &inner.table;
+        let (index, state, generation) = match vdev {
+            Some(v) => (v as u32, state_code(t.state(v)), t.generation(v)),
+            None => (
+                uapi::VDMUX_CONTROL,
+                uapi::VDMUX_STATE_CONTROL,
+                t.table_generation(),
+            ),
+        };
+        uapi::vdmux_status {
+            index,
+            state,
+            foreground: t.foreground().map_or(uapi::VDMUX_NONE, |f| f as u32),
+            nr_vdevs: t.len() as u32,
+            reserved_size: inner.reserved_size as u64,
+            generation,
+        }
+    }
+
+    /// `VDMUX_IOC_SWITCH`: `vdev` becomes the foreground.
+    pub(crate) fn switch(&self, vdev: u32) -> Result {
+        let mut inner = self.inner.lock();
+        let change = inner.table.plan_switch(vdev)?;
+        let Change::Switch { from, to } = change else {
+            return Ok(());
+        };
+        // Allocate first: on ENOMEM nothing has changed.
+        if let Some(from) = from {
+            inner.backing_store(from)?;
+        }
+        // Revoke before moving bytes: with `inner` held no fault can map a
+        // page again, and once the zap returns (TLBs flushed) no CPU can
+        // write through an old mapping, so no write is lost by the copies.
+        if let Some(from) = from {
+            self.mappings[from].unmap_all();
+        }
+        self.mappings[to].unmap_all();
+        let inner = &mut *inner;
+        let size = inner.reserved_size;
+        if let Some(store) = from.and_then(|f| inner.backing[f].as_ref()) {
+            store.copy_from(&inner.device_memory, size)?;
+        }
+        match &inner.backing[to] {
+            Some(store) => inner.device_memory.copy_from(store, size)?,
+            None => inner.device_memory.zero(0, size)?,
+        }
+        inner.table.commit(change);
+        Ok(())
+    }
+
+    /// `VDMUX_IOC_EJECT`: `vdev` refuses every access from now on.
+    pub(crate) fn eject(&self, vdev: u32) -> Result {
+        let mut inner = self.inner.lock();
+        let change = inner.table.plan_eject(vdev)?;
+        let Change::Eject {
+            vdev,
+            was_foreground,
+        } = change
+        else {
+            return Err(EINVAL);
+        };
+        if was_foreground {
+            inner.backing_store(vdev)?;
+        }
+        self.mappings[vdev].unmap_all();
+        if was_foreground {
+            let inner = &mut *inner;
+            if let Some(store) = inner.backing[vdev].as_ref() {
+                store.copy_from(&inner.device_memory, inner.reserved_size)?;
+            }
+        }
+        inner.table.commit(change);
+        Ok(())
+    }
+
+    /// `VDMUX_IOC_INSERT`: a removed `vdev` comes back in the background.
+    pub(crate) fn insert(&self, vdev: u32) -> Result {
+        let mut inner = self.inner.lock();
+        let change = inner.table.plan_insert(vdev)?;
+        inner.table.commit(change);
+        Ok(())
+    }
+
+    /// `VDMUX_IOC_SET_RESERVED_SIZE`. Every buffer is allocated before any
+    /// is replaced, so `ENOMEM` leaves everything as it was.
+    pub(crate) fn resize(&self, size: u64) -> Result {
+        let size = self.config.resize_target(size).ok_or(EINVAL)?;
+        let mut inner = self.inner.lock();
+        if inner.mapped.iter().any(|&n| n > 0) {
+            return Err(EBUSY);
+        }
+        if size == inner.reserved_size {
+            return Ok(());
+        }
+        let keep = size.min(inner.reserved_size);
+        let device_memory = PageBuffer::new_zeroed(size)?;
+        let mut backing = KVec::with_capacity(inner.backing.len(), GFP_KERNEL)?;
+        for old in inner.backing.iter() {
+            let new = match old {
+                Some(_) => Some(PageBuffer::new_zeroed(size)?),
+                None => None,
+            };
+            backing.push(new, GFP_KERNEL)?;
+        }
+        device_memory.copy_from(&inner.device_memory, keep)?;
+        for (new, old) in backing.iter().zip(inner.backing.iter()) {
+            if let (Some(new), Some(old)) = (new, old) {
+                new.copy_from(old, keep)?;
+            }
+        }
+        inner.device_memory = device_memory;
+        inner.backing = backing;
+        inner.reserved_size = size;
+        inner.table.bump();
+        Ok(())
+    }
+
+    /// Admits a new mapping of `len` bytes at page offset `pgoff` of `vdev`
+    /// and counts it.
+    pub(crate) fn map(&self, vdev: usize, pgoff: usize, len: usize) -> Result {
+        let mut inner = self.inner.lock();
+        if inner.table.state(vdev) == VdevState::Removed {
+            return Err(ENODEV);
+        }
+        range::check_mmap(pgoff, len, inner.reserved_size)?;
+        inner.mapped[vdev] += 1;
+        Ok(())
+    }
+
+    pub(crate) fn vma_opened(&self, vdev: usize) {
+        self.inner.lock().mapped[vdev] += 1;
+    }
+
+    pub(crate) fn vma_closed(&self, vdev: usize) {
+        let mut inner = self.inner.lock();
+        inner.mapped[vdev] = inner.mapped[vdev].saturating_sub(1);
+    }
+
+    /// Maps the page of `vdev` at the fault's offset from where its bytes
+    /// are now; SIGBUS past the buffer, when removed, or when its backing
+    /// store cannot be allocated.
+    pub(crate) fn fault(&self, vdev: usize, fault: &VmFault) -> Result<FaultDone, FaultError> {
+        let mut inner = self.inner.lock();
+        let pgoff = fault.pgoff();
+        if !range::page_in_buffer(pgoff, inner.reserved_size) {
+            return Err(FaultError::SigBus);
+        }
+        let store = inner.current_store(vdev).map_err(|_| FaultError::SigBus)?;
+        let page = store.page(pgoff).ok_or(FaultError::SigBus)?;
+        fault.insert_page(&page)
+    }
+
+    /// `read(2)` of `vdev` at `*pos`, advancing it.
+    pub(crate) fn read(
+        &self,
+        vdev: usize,
+        pos: &mut i64,
+        iov: &mut IovIterDest<'_>,
+    ) -> Result<usize> {
+        let mut bounce = KVec::from_elem(0u8, iov.len().min(IO_CHUNK), GFP_KERNEL)?;
+        let mut done = 0;
+        while !iov.is_empty() {
+            let len = {
+                let inner = self.inner.lock();
+                let store = match inner.current_store_if_any(vdev) {
+                    Ok(store) => store,
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => break,
+                };
+                let len = range::read_len(*pos, iov.len().min(IO_CHUNK), inner.reserved_size)?;
+                if len == 0 {
+                    break;
+                }
+                match store {
+                    Some(store) => store.read(*pos as usize, &mut bounce[..len])?,
+                    None => bounce[..len].fill(0),
+                }
+                len
+            };
+            let copied = iov.copy_to_iter(&bounce[..len]);
+            done += copied;
+            *pos += copied as i64;
+            if copied < len {
+                if done == 0 {
+                    return Err(EFAULT);
+                }
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    /// `write(2)` of `vdev` at `*pos`, advancing it.
+    pub(crate) fn write(
+        &self,
+        vdev: usize,
+        pos: &mut i64,
+        iov: &mut IovIterSource<'_>,
+    ) -> Result<usize> {
+        let mut bounce = KVec::from_elem(0u8, iov.len().min(IO_CHUNK), GFP_KERNEL)?;
+        let mut done = 0;
+        while !iov.is_empty() {
+            let want = iov.len().min(IO_CHUNK);
+            let copied = iov.copy_from_iter(&mut bounce[..want]);
+            if copied == 0 {
+                return if done == 0 { Err(EFAULT) } else { Ok(done) };
+            }
+            let mut inner = self.inner.lock();
+            let reserved = inner.reserved_size;
+            let result = range::write_len(*pos, copied, reserved)
+                .and_then(|len| Ok((len, inner.current_store(vdev)?)))
+                .and_then(|(len, store)| store.write(*pos as usize, &bounce[..len]).map(|()| len));
+            drop(inner);
+            match result {
+                Ok(len) => {
+                    done += len;
+                    *pos += len as i64;
+                    if len < copied {
+                        break;
+                    }
+                }
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(done)
+    }
+}
+
+fn state_code(state: VdevState) -> u32 {
+    match state {
+        VdevState::Foreground => uapi::VDMUX_STATE_FOREGROUND,
+        VdevState::Background => uapi::VDMUX_STATE_BACKGROUND,
+        VdevState::Removed => uapi::VDMUX_STATE_REMOVED,
+    }
+}

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! vdmux: one reserved buffer of device memory, multiplexed among virtual
+//! devices that user space maps with mmap(2).
+//!
+//! The foreground virtual device's pages are the device memory; the others
+//! live in backing stores. SWITCH, EJECT and INSERT on the control node move
+//! bytes between them and invalidate every mapping involved, so the next
+//! fault maps the right page, or SIGBUS for a removed device.
+
+mod buffer;
+mod config;
+mod control;
+mod ioctl;
+mod misc;
+mod module;
+mod mux;
+mod range;
+mod state;
+mod uapi;
+mod vdev;
+mod vm;
+
+use kernel::prelude::*;
+
+module! {
+    type: module::VdmuxModule,
+    name: "vdmux",
+    authors: ["The vdmux authors"],
+    description: "Reserved device memory multiplexed among mmap-able virtual devices",
+    license: "GPL",
+    params: {
+        nr_vdevs: u32 {
+            default: 4,
+            description: "Number of virtual devices /dev/vdmux0..N-1, 1 to 64 (default 4)",
+        },
+        reserved_size: u64 {
+            default: 32768,
+            description: "Initial reserved buffer size in bytes, rounded up to pages (default 32768)",
+        },
+        max_reserved_size: u64 {
+            default: 67108864,
+            description: "Largest reserved size SET_RESERVED_SIZE accepts, up to 1 GiB (default 67108864)",
+        },
+    },
+}

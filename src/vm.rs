@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Fault-driven mappings and their invalidation.
+//!
+//! The kernel crate can create a VMA ([`VmaNew`]) but has no abstraction for
+//! `vm_operations_struct`, for fault handlers, or for zapping every mapping
+//! of an object. This file is that abstraction, and all of its `unsafe`:
+//!
+//! - [`VmaHandler`]: what a driver implements to serve faults on its VMAs and
+//!   to learn when VMAs are duplicated (fork, split, mremap) or go away.
+//! - [`install`]: attaches a handler to a new VMA.
+//! - [`VmFault`]: one page fault; the handler answers by inserting a page or
+//!   by refusing with [`FaultError`].
+//! - [`SharedMapping`]: an `address_space` that every open file of one
+//!   object points at, so that one [`SharedMapping::unmap_all`] reaches every
+//!   mapping of that object, in every process, through every device node
+//!   (a second `mknod` has an inode of its own, and so would have an
+//!   `address_space` of its own). Its inode comes from [`PseudoFs`], a
+//!   private internal mount, as DRM and vfio do.
+
+use core::{
+    ffi::c_void,
+    marker::PhantomData, //
+};
+use kernel::{
+    bindings,
+    error::from_err_ptr,
+    fs::File,
+    mm::virt::VmaNew,
+    page::Page,
+    prelude::*,
+    sync::Arc,
+    types::{
+        ForeignOwnable,
+        Opaque, //
+    },
+};
+
+/// Serves the faults of the VMAs it is installed on.
+pub(crate) trait VmaHandler: Send + Sync + Sized {
+    /// A VMA carrying this handler was duplicated (fork, split, mremap).
+    fn vma_opened(&self);
+
+    /// A VMA carrying this handler is going away.
+    fn vma_closed(&self);
+
+    /// Serves one page fault: inserts a page with [`VmFault::insert_page`]
+    /// and returns what it returned, or refuses.
+    fn fault(&self, fault: &VmFault) -> Result<FaultDone, FaultError>;
+}
+
+/// Why a fault is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FaultError {
+    /// The access is not allowed (past the object, or revoked): SIGBUS.
+    SigBus,
+}
+
+/// Proof that a page was inserted for a fault.
+pub(crate) struct FaultDone(bindings::vm_fault_t);
+
+/// One page fault on a VMA carrying a [`VmaHandler`].
+///
+/// # Invariants
+///
+/// `vmf` points to the `struct vm_fault` of a fault in progress on a VMA of
+/// ours, valid for the lifetime of this value.
+pub(crate) struct VmFault {
+    vmf: *mut bindings::vm_fault,
+}
+
+impl VmFault {
+    /// The faulting page's offset in the object, in pages.
+    pub(crate) fn pgoff(&self) -> usize {
+        // SAFETY: `vmf` is valid by the type invariants.
+        unsafe { (*self.vmf).__bindgen_anon_1.pgoff }
+    }
+
+    /// Whether the fault is a write.
+    pub(crate) fn is_write(&self) -> bool {
+        // SAFETY: `vmf` is valid by the type invariants.
+        let flags = unsafe { (*self.vmf).flags };
+        flags & bindings::fault_flag_FAULT_FLAG_WRITE != 0
+    }
+
+    /// Maps `page` at the faulting address (writable if the fault is a
+    /// write; a later write to a read-mapped page makes it writable without
+    /// another call here).
+    ///
+    /// The page is referenced by the page table from now on, so it stays
+    /// allocated until it is unmapped even if its owner frees it.
+    pub(crate) fn insert_page(&self, page: &Page) -> Result<FaultDone, FaultError> {
+        // SAFETY: `vmf` is valid by the type invariants and `page` is a live
+        // page; the VMA is VM_MIXEDMAP (see `install`), as required.
+        let ret =
+            unsafe { bindings::vmf_insert_page_mkwrite(self.vmf, page.as_ptr(), self.is_write()) };
+        Ok(FaultDone(ret))
+    }
+}
+
+/// Attaches `handler` to `vma`: makes it a mixed map that cannot grow, and
+/// routes its faults and lifetime events to the handler.
+///
+/// The handler is kept alive by the VMA (and by every copy of it) until the
+/// last one closes. [`VmaHandler::vma_opened`] is not called for `vma`
+/// itself: the caller accounts for the mapping it is creating.
+pub(crate) fn install<T: VmaHandler + 'static>(vma: &VmaNew, handler: Arc<T>) {
+    vma.set_mixedmap();
+    vma.set_dontexpand();
+    let raw = vma.as_ptr();
+    // SAFETY: `vma` is a VMA under construction inside f_op->mmap, whose
+    // `vm_ops` and `vm_private_data` belong to the driver. The private data
+    // is released by `close`, which the kernel calls once for this VMA.
+    unsafe {
+        (*raw).vm_private_data = handler.into_foreign().cast();
+        (*raw).vm_ops = VmOps::<T>::table();
+    }
+}
+
+/// The page offset at which `vma` maps its object.
+pub(crate) fn vma_pgoff(vma: &VmaNew) -> usize {
+    // SAFETY: `vma` is a valid VMA for the duration of the borrow.
+    unsafe { (*vma.as_ptr()).vm_pgoff }
+}
+
+struct VmOps<T>(PhantomData<T>);
+
+impl<T: VmaHandler + 'static> VmOps<T> {
+    const TABLE: bindings::vm_operations_struct = bindings::vm_operations_struct {
+        open: Some(Self::open),
+        close: Some(Self::close),
+        fault: Some(Self::fault),
+        ..pin_init::zeroed()
+    };
+
+    fn table() -> &'static bindings::vm_operations_struct {
+        &Self::TABLE
+    }
+
+    /// # Safety
+    ///
+    /// `vma` must carry a handler installed by [`install`] for this `T`.
+    unsafe fn handler<'a>(vma: *mut bindings::vm_area_struct) -> ArcBorrowOf<'a, T> {
+        // SAFETY: By the function's safety requirements the private data came
+        // from `Arc::<T>::into_foreign` and is released only by `close`,
+        // which cannot run concurrently with a callback on the same VMA.
+        unsafe { <Arc<T> as ForeignOwnable>::borrow((*vma).vm_private_data.cast()) }
+    }
+
+    /// Called for each new copy of a VMA (fork, split, mremap); the copy
+    /// shares the private data pointer, so it takes a reference of its own.
+    ///
+    /// # Safety
+    ///
+    /// `vma` must be a valid VMA with these `vm_ops` (a copy of one set up
+    /// by [`install`]).
+    unsafe extern "C" fn open(vma: *mut bindings::vm_area_struct) {
+        // SAFETY: The kernel calls `open` only on VMAs whose `vm_ops` we set
+        // in `install`, so they carry our handler.
+        let handler = unsafe { Self::handler(vma) };
+        let extra: Arc<T> = handler.into();
+        extra.vma_opened();
+        // The copy's reference, released by its own `close`.
+        let _ = extra.into_foreign();
+    }
+
+    /// Called once when a VMA goes away; releases its reference.
+    ///
+    /// # Safety
+    ///
+    /// `vma` must be a valid VMA with these `vm_ops`, closed only once.
+    unsafe extern "C" fn close(vma: *mut bindings::vm_area_struct) {
+        // SAFETY: This VMA's reference came from `install` or `open` and is
+        // released exactly once, here; the kernel calls `close` once per VMA.
+        let handler =
+            unsafe { <Arc<T> as ForeignOwnable>::from_foreign((*vma).vm_private_data.cast()) };
+        handler.vma_closed();
+    }
+
+    /// Serves one page fault through the VMA's handler.
+    ///
+    /// # Safety
+    ///
+    /// `vmf` must be a valid fault in progress on a VMA with these `vm_ops`.
+    unsafe extern "C" fn fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
+        // SAFETY: The kernel passes a valid `vm_fault` whose VMA has our
+        // `vm_ops`, so it carries our handler.
+        let handler = unsafe { Self::handler((*vmf).__bindgen_anon_1.vma) };
+        // INVARIANT: `vmf` is the fault in progress, valid during this call.
+        let fault = VmFault { vmf };
+        match handler.fault(&fault) {
+            Ok(FaultDone(ret)) => ret,
+            Err(FaultError::SigBus) => {
+                bindings::vm_fault_reason_VM_FAULT_SIGBUS as bindings::vm_fault_t
+            }
+        }
+    }
+}
+
+type ArcBorrowOf<'a, T> = <Arc<T> as ForeignOwnable>::Borrowed<'a>;
+
+const VDMUX_FS_MAGIC: u64 = 0x7664_6d78; // "vdmx"
+
+unsafe extern "C" {
+    // From <linux/pseudo_fs.h>, which the kernel crate's bindings leave out.
+    fn init_pseudo(fc: *mut bindings::fs_context, magic: u64) -> *mut c_void;
+}
+
+/// The file system type of [`PseudoFs`]. The kernel links superblocks into
+/// it, so it lives in a static with interior mutability.
+struct FsType(Opaque<bindings::file_system_type>);
+
+// SAFETY: The kernel serializes its accesses to a `file_system_type`.
+unsafe impl Sync for FsType {}
+
+static FS_TYPE: FsType = FsType(Opaque::new(bindings::file_system_type {
+    name: kernel::str::as_char_ptr_in_const_context(c"vdmux"),
+    init_fs_context: Some(pseudo_init_fs_context),
+    kill_sb: Some(bindings::kill_anon_super),
+    // `owner` stays NULL so that the internal mount does not pin the module.
+    ..pin_init::zeroed()
+}));
+
+/// Sets up a new superblock of [`PseudoFs`].
+///
+/// # Safety
+///
+/// `fc` must be a valid `fs_context` being set up for `FS_TYPE`.
+unsafe extern "C" fn pseudo_init_fs_context(fc: *mut bindings::fs_context) -> i32 {
+    // SAFETY: The kernel passes a valid `fs_context` being set up for us.
+    if unsafe { init_pseudo(fc, VDMUX_FS_MAGIC) }.is_null() {
+        return ENOMEM.to_errno();
+    }
+    0
+}
+
+/// A private internal mount whose only purpose is to own the inodes of
+/// [`SharedMapping`]s.
+///
+/// # Invariants
+///
+/// `mnt` is a live mount of `FS_TYPE` from `kern_mount`, unmounted on drop.
+pub(crate) struct PseudoFs {
+    mnt: *mut bindings::vfsmount,
+}
+
+// SAFETY: A vfsmount may be used and released from any thread.
+unsafe impl Send for PseudoFs {}
+
+// SAFETY: Shared references only read the mount pointer.
+unsafe impl Sync for PseudoFs {}
+
+impl PseudoFs {
+    pub(crate) fn mount() -> Result<Arc<Self>> {
+        // SAFETY: `FS_TYPE` is a valid, static file system type.
+        let mnt = from_err_ptr(unsafe { bindings::kern_mount(FS_TYPE.0.get()) })?;
+        // INVARIANT: `kern_mount` succeeded.
+        Ok(Arc::new(Self { mnt }, GFP_KERNEL)?)
+    }
+}
+
+impl Drop for PseudoFs {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants `mnt` is live; every inode of it is
+        // released first, because each `SharedMapping` holds an `Arc` of us.
+        // Unmounting an internal mount is synchronous, so nothing refers to
+        // `FS_TYPE` once this returns.
+        unsafe { bindings::kern_unmount(self.mnt) };
+    }
+}
+
+/// One `address_space` shared by every open file of an object.
+///
+/// # Invariants
+///
+/// `inode` is a live inode of `fs` with a reference owned by this value.
+pub(crate) struct SharedMapping {
+    inode: *mut bindings::inode,
+    _fs: Arc<PseudoFs>,
+}
+
+// SAFETY: Inodes are reference counted and usable from any thread.
+unsafe impl Send for SharedMapping {}
+
+// SAFETY: `attach` and `unmap_all` are safe to call concurrently.
+unsafe impl Sync for SharedMapping {}
+
+impl SharedMapping {
+    pub(crate) fn new(fs: &Arc<PseudoFs>) -> Result<Self> {
+        // SAFETY: `fs.mnt` is a live mount (type invariants of `PseudoFs`).
+        let inode = from_err_ptr(unsafe { bindings::alloc_anon_inode((*fs.mnt).mnt_sb) })?;
+        // INVARIANT: `alloc_anon_inode` returned a new inode with one
+        // reference, which we own.
+        Ok(Self {
+            inode,
+            _fs: fs.clone(),
+        })
+    }
+
+    /// Points `file` at the shared `address_space`, so its mappings are
+    /// reached by [`SharedMapping::unmap_all`].
+    ///
+    /// Must be called from the file's `open`, before the file can be mapped.
+    pub(crate) fn attach(&self, file: &File) {
+        // SAFETY: `file` is being opened (the caller's requirement), so no
+        // mapping or I/O uses `f_mapping` yet; the inode outlives every file
+        // attached to it because open files keep the module, and so this
+        // value, alive.
+        unsafe { (*file.as_ptr()).f_mapping = (*self.inode).i_mapping };
+    }
+
+    /// Zaps every page table entry of every mapping of the object, so the
+    /// next access to any of them faults.
+    pub(crate) fn unmap_all(&self) {
+        // SAFETY: The inode is live (type invariants). A zero length means
+        // "to the end"; `even_cows` also drops private copies.
+        unsafe { bindings::unmap_mapping_range((*self.inode).i_mapping, 0, 0, 1) };
+    }
+}
+
+impl Drop for SharedMapping {
+    fn drop(&mut self) {
+        // SAFETY: We own one reference to the inode (type invariants).
+        unsafe { bindings::iput(self.inode) };
+    }
+}

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Every vdmux ioctl: its success, each of its errors, and the privilege
+ * rule for the commands that change state.
+ */
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "vdmux_test.h"
+
+FIXTURE(ctl)
+{
+	int ctl;
+	int vdev[DEFAULT_NR_VDEVS];
+};
+
+FIXTURE_SETUP(ctl)
+{
+	int i;
+
+	ASSERT_EQ(0, reset_device());
+	self->ctl = open(CTL_PATH, O_RDWR);
+	ASSERT_LE(0, self->ctl);
+	for (i = 0; i < DEFAULT_NR_VDEVS; i++) {
+		self->vdev[i] = open_vdev(i, O_RDWR);
+		ASSERT_LE(0, self->vdev[i]);
+	}
+}
+
+FIXTURE_TEARDOWN(ctl)
+{
+	int i;
+
+	close(self->ctl);
+	for (i = 0; i < DEFAULT_NR_VDEVS; i++)
+		close(self->vdev[i]);
+	reset_device();
+}
+
+static int ioc(int fd, unsigned long cmd, unsigned long arg)
+{
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+static uint64_t reserved_of(int fd)
+{
+	uint64_t size = 0;
+
+	if (ioctl(fd, VDMUX_IOC_GET_RESERVED_SIZE, &size))
+		return 0;
+	return size;
+}
+
+TEST_F(ctl, get_reserved_size_on_every_node)
+{
+	int i;
+
+	EXPECT_EQ(DEFAULT_RESERVED, reserved_of(self->ctl));
+	for (i = 0; i < DEFAULT_NR_VDEVS; i++)
+		EXPECT_EQ(DEFAULT_RESERVED, reserved_of(self->vdev[i]));
+	EXPECT_EQ(-EFAULT, ioc(self->ctl, VDMUX_IOC_GET_RESERVED_SIZE, 0));
+	EXPECT_EQ(-EFAULT, ioc(self->vdev[0], VDMUX_IOC_GET_RESERVED_SIZE, 8));
+}
+
+TEST_F(ctl, status_of_control_and_vdevs)
+{
+	struct vdmux_status st;
+	int i;
+
+	ASSERT_EQ(0, get_status(self->ctl, &st));
+	EXPECT_EQ(VDMUX_CONTROL, st.index);
+	EXPECT_EQ(VDMUX_STATE_CONTROL, st.state);
+	EXPECT_EQ(0, st.foreground);
+	EXPECT_EQ(DEFAULT_NR_VDEVS, st.nr_vdevs);
+	EXPECT_EQ(DEFAULT_RESERVED, st.reserved_size);
+	for (i = 0; i < DEFAULT_NR_VDEVS; i++) {
+		ASSERT_EQ(0, get_status(self->vdev[i], &st));
+		EXPECT_EQ((unsigned int)i, st.index);
+		EXPECT_EQ(i == 0 ? VDMUX_STATE_FOREGROUND : VDMUX_STATE_BACKGROUND, st.state);
+		EXPECT_EQ(0, st.foreground);
+		EXPECT_EQ(DEFAULT_NR_VDEVS, st.nr_vdevs);
+		EXPECT_EQ(DEFAULT_RESERVED, st.reserved_size);
+	}
+	EXPECT_EQ(-EFAULT, ioc(self->ctl, VDMUX_IOC_GET_STATUS, 0));
+	EXPECT_EQ(-EFAULT, ioc(self->vdev[1], VDMUX_IOC_GET_STATUS, (unsigned long)-4096L));
+}
+
+TEST(status_layout_is_fixed)
+{
+	EXPECT_EQ(32, sizeof(struct vdmux_status));
+	EXPECT_EQ(16, __builtin_offsetof(struct vdmux_status, reserved_size));
+	EXPECT_EQ(24, __builtin_offsetof(struct vdmux_status, generation));
+}
+
+TEST_F(ctl, set_reserved_size_rounds_up)
+{
+	uint64_t size;
+
+	size = 1;
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	EXPECT_EQ(4096, reserved_of(self->vdev[2]));
+	size = 5000;
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	EXPECT_EQ(8192, reserved_of(self->ctl));
+	size = DEFAULT_MAX_RESERVED;
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	EXPECT_EQ(DEFAULT_MAX_RESERVED, reserved_of(self->vdev[0]));
+}
+
+TEST_F(ctl, set_reserved_size_errors)
+{
+	uint64_t size;
+
+	size = 0;
+	EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	size = DEFAULT_MAX_RESERVED + 1;
+	EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	size = UINT64_MAX;
+	EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	EXPECT_EQ(-EFAULT, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, 0));
+	size = 8192;
+	EXPECT_EQ(-ENOTTY, ioc(self->vdev[0], VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	EXPECT_EQ(DEFAULT_RESERVED, reserved_of(self->ctl));
+}
+
+TEST_F(ctl, set_reserved_size_busy_while_mapped)
+{
+	uint64_t size = 8192;
+	char *map;
+
+	map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->vdev[3], 0);
+	ASSERT_NE(MAP_FAILED, map);
+	EXPECT_EQ(-EBUSY, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	EXPECT_EQ(DEFAULT_RESERVED, reserved_of(self->ctl));
+	ASSERT_EQ(0, munmap(map, 4096));
+	EXPECT_EQ(0, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	EXPECT_EQ(8192, reserved_of(self->ctl));
+}
+
+/* Every vdev keeps its bytes up to min(old, new); grown bytes are zero. */
+TEST_F(ctl, resize_keeps_content)
+{
+	static char buf[3][DEFAULT_RESERVED], got[2 * DEFAULT_RESERVED];
+	uint64_t size;
+	int i;
+
+	/* vdev 0 foreground, 1 background with a store, 2 never touched. */
+	fill_pattern(buf[0], DEFAULT_RESERVED, 10);
+	fill_pattern(buf[1], DEFAULT_RESERVED, 11);
+	ASSERT_EQ(DEFAULT_RESERVED, pwrite(self->vdev[0], buf[0], DEFAULT_RESERVED, 0));
+	ASSERT_EQ(DEFAULT_RESERVED, pwrite(self->vdev[1], buf[1], DEFAULT_RESERVED, 0));
+
+	size = 3 * 4096;
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	for (i = 0; i < 2; i++) {
+		memset(got, 0x5a, sizeof(got));
+		ASSERT_EQ(3 * 4096, pread(self->vdev[i], got, sizeof(got), 0));
+		EXPECT_TRUE(has_pattern(got, 3 * 4096, 10 + i));
+	}
+	ASSERT_EQ(3 * 4096, pread(self->vdev[2], got, sizeof(got), 0));
+	EXPECT_TRUE(all_zero(got, 3 * 4096));
+
+	size = 2 * DEFAULT_RESERVED;
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	for (i = 0; i < 2; i++) {
+		memset(got, 0x5a, sizeof(got));
+		ASSERT_EQ(2 * DEFAULT_RESERVED, pread(self->vdev[i], got, sizeof(got), 0));
+		EXPECT_TRUE(has_pattern(got, 3 * 4096, 10 + i));
+		EXPECT_TRUE(all_zero(got + 3 * 4096, 2 * DEFAULT_RESERVED - 3 * 4096));
+	}
+	/* And the foreground still is vdev 0 after a switch round trip. */
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	ASSERT_EQ(2 * DEFAULT_RESERVED, pread(self->vdev[0], got, sizeof(got), 0));
+	EXPECT_TRUE(has_pattern(got, 3 * 4096, 10));
+}
+
+TEST_F(ctl, switch_moves_foreground_and_bumps_generations)
+{
+	struct vdmux_status c0, c1, v0, v1, v2, after;
+
+	ASSERT_EQ(0, get_status(self->ctl, &c0));
+	ASSERT_EQ(0, get_status(self->vdev[0], &v0));
+	ASSERT_EQ(0, get_status(self->vdev[2], &v2));
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 2));
+	ASSERT_EQ(0, get_status(self->ctl, &c1));
+	EXPECT_EQ(2, c1.foreground);
+	EXPECT_EQ(c0.generation + 1, c1.generation);
+	ASSERT_EQ(0, get_status(self->vdev[0], &after));
+	EXPECT_EQ(VDMUX_STATE_BACKGROUND, after.state);
+	EXPECT_EQ(v0.generation + 1, after.generation);
+	ASSERT_EQ(0, get_status(self->vdev[2], &after));
+	EXPECT_EQ(VDMUX_STATE_FOREGROUND, after.state);
+	EXPECT_EQ(v2.generation + 1, after.generation);
+	ASSERT_EQ(0, get_status(self->vdev[1], &v1));
+	EXPECT_EQ(VDMUX_STATE_BACKGROUND, v1.state);
+	EXPECT_EQ(2, v1.foreground);
+}
+
+TEST_F(ctl, switch_to_foreground_is_a_no_op)
+{
+	struct vdmux_status before, after;
+
+	ASSERT_EQ(0, get_status(self->ctl, &before));
+	EXPECT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	ASSERT_EQ(0, get_status(self->ctl, &after));
+	EXPECT_EQ(before.generation, after.generation);
+	EXPECT_EQ(0, after.foreground);
+}
+
+TEST_F(ctl, bad_indices_are_einval)
+{
+	unsigned long bad[] = { DEFAULT_NR_VDEVS, 64, 0xffffffffUL, 0x100000000UL, -1UL };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_SWITCH, bad[i]));
+		EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_EJECT, bad[i]));
+		EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_INSERT, bad[i]));
+	}
+}
+
+TEST_F(ctl, eject_insert_rules)
+{
+	struct vdmux_status st;
+
+	EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_INSERT, 1));
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_EJECT, 1));
+	ASSERT_EQ(0, get_status(self->vdev[1], &st));
+	EXPECT_EQ(VDMUX_STATE_REMOVED, st.state);
+	EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_EJECT, 1));
+	EXPECT_EQ(-ENODEV, ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_INSERT, 1));
+	ASSERT_EQ(0, get_status(self->vdev[1], &st));
+	EXPECT_EQ(VDMUX_STATE_BACKGROUND, st.state);
+	EXPECT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+}
+
+TEST_F(ctl, eject_foreground_leaves_none)
+{
+	static char buf[DEFAULT_RESERVED], got[DEFAULT_RESERVED];
+	struct vdmux_status st;
+
+	fill_pattern(buf, sizeof(buf), 3);
+	ASSERT_EQ(sizeof(buf), pwrite(self->vdev[0], buf, sizeof(buf), 0));
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_EJECT, 0));
+	ASSERT_EQ(0, get_status(self->ctl, &st));
+	EXPECT_EQ(VDMUX_NONE, st.foreground);
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 2));
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_INSERT, 0));
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	ASSERT_EQ(sizeof(got), pread(self->vdev[0], got, sizeof(got), 0));
+	EXPECT_TRUE(has_pattern(got, sizeof(got), 3));
+}
+
+TEST_F(ctl, control_commands_not_on_vdev_nodes)
+{
+	EXPECT_EQ(-ENOTTY, ioc(self->vdev[0], VDMUX_IOC_SWITCH, 1));
+	EXPECT_EQ(-ENOTTY, ioc(self->vdev[1], VDMUX_IOC_EJECT, 1));
+	EXPECT_EQ(-ENOTTY, ioc(self->vdev[1], VDMUX_IOC_INSERT, 1));
+}
+
+TEST_F(ctl, unknown_commands_are_enotty)
+{
+	EXPECT_EQ(-ENOTTY, ioc(self->ctl, _IO(VDMUX_IOC_MAGIC, 0x7f), 0));
+	EXPECT_EQ(-ENOTTY, ioc(self->ctl, _IOR(VDMUX_IOC_MAGIC, 0x00, __u32), 0));
+	EXPECT_EQ(-ENOTTY, ioc(self->vdev[0], _IO('x', 0x02), 0));
+	EXPECT_EQ(-ENOTTY, ioc(self->vdev[0], 0, 0));
+}
+
+/*
+ * State changes need CAP_SYS_ADMIN when called, even on a control fd
+ * opened while privileged; the read-only commands do not.
+ */
+TEST_F(ctl, state_changes_need_cap_sys_admin)
+{
+	int status, fds[2];
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(fds));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct vdmux_status st;
+		uint64_t size = 8192;
+		int ok = 1;
+
+		/* Drop to nobody: every capability goes with uid 0. */
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(2);
+		ok &= ioc(self->ctl, VDMUX_IOC_SWITCH, 1) == -EPERM;
+		ok &= ioc(self->ctl, VDMUX_IOC_EJECT, 1) == -EPERM;
+		ok &= ioc(self->ctl, VDMUX_IOC_INSERT, 1) == -EPERM;
+		ok &= ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size) == -EPERM;
+		/* EPERM comes before the bad pointer is even read. */
+		ok &= ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, 0) == -EPERM;
+		ok &= get_status(self->ctl, &st) == 0 && st.foreground == 0;
+		ok &= reserved_of(self->ctl) == DEFAULT_RESERVED;
+		_exit(ok ? 0 : 1);
+	}
+	close(fds[0]);
+	close(fds[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* Nothing changed. */
+	EXPECT_EQ(DEFAULT_RESERVED, reserved_of(self->ctl));
+}
+
+TEST_F(ctl, control_node_cannot_be_mapped_read_or_seeked)
+{
+	char c;
+
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->ctl, 0));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-1, read(self->ctl, &c, 1));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, write(self->ctl, &c, 1));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, lseek(self->ctl, 0, SEEK_SET));
+	EXPECT_EQ(ESPIPE, errno);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmap, faults, read/write/lseek on the virtual devices, and what a SWITCH,
+ * an EJECT and an INSERT do to the mappings.
+ */
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "vdmux_test.h"
+
+#define PAGE 4096UL
+#define SIZE DEFAULT_RESERVED
+
+FIXTURE(vd)
+{
+	int ctl;
+	int fd[DEFAULT_NR_VDEVS];
+};
+
+FIXTURE_SETUP(vd)
+{
+	int i;
+
+	ASSERT_EQ(0, reset_device());
+	self->ctl = open(CTL_PATH, O_RDWR);
+	ASSERT_LE(0, self->ctl);
+	for (i = 0; i < DEFAULT_NR_VDEVS; i++) {
+		self->fd[i] = open_vdev(i, O_RDWR);
+		ASSERT_LE(0, self->fd[i]);
+	}
+}
+
+FIXTURE_TEARDOWN(vd)
+{
+	int i;
+
+	close(self->ctl);
+	for (i = 0; i < DEFAULT_NR_VDEVS; i++)
+		close(self->fd[i]);
+	reset_device();
+}
+
+static int ctl(int fd, unsigned long cmd, unsigned long arg)
+{
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+static char *map(int fd, size_t len, int prot, off_t off)
+{
+	return mmap(NULL, len, prot, MAP_SHARED, fd, off);
+}
+
+TEST_F(vd, map_size_classes)
+{
+	char *p;
+
+	p = map(self->fd[0], PAGE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, munmap(p, PAGE));
+
+	p = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, munmap(p, SIZE));
+
+	/* A length that is not a page multiple is rounded up first. */
+	p = map(self->fd[0], SIZE - 100, PROT_READ, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, munmap(p, SIZE - 100));
+
+	p = map(self->fd[0], PAGE, PROT_READ, SIZE - PAGE);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, munmap(p, PAGE));
+
+	EXPECT_EQ(MAP_FAILED, map(self->fd[0], SIZE + PAGE, PROT_READ, 0));
+	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_EQ(MAP_FAILED, map(self->fd[0], SIZE + 1, PROT_READ, 0));
+	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_EQ(MAP_FAILED, map(self->fd[0], PAGE, PROT_READ, SIZE));
+	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_EQ(MAP_FAILED, map(self->fd[0], 2 * PAGE, PROT_READ, SIZE - PAGE));
+	EXPECT_EQ(ENOMEM, errno);
+}
+
+TEST_F(vd, map_private_is_einval)
+{
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, self->fd[0], 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, self->fd[1], 0));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(vd, exec_is_refused)
+{
+	char *p;
+
+	EXPECT_EQ(MAP_FAILED, map(self->fd[0], PAGE, PROT_READ | PROT_EXEC, 0));
+	EXPECT_EQ(EACCES, errno);
+	p = map(self->fd[0], PAGE, PROT_READ, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, mprotect(p, PAGE, PROT_READ | PROT_EXEC));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(0, munmap(p, PAGE));
+}
+
+TEST_F(vd, read_only_fd_never_writable)
+{
+	int ro = open_vdev(0, O_RDONLY);
+	char *p, c;
+
+	ASSERT_LE(0, ro);
+	EXPECT_EQ(MAP_FAILED, map(ro, PAGE, PROT_READ | PROT_WRITE, 0));
+	EXPECT_EQ(EACCES, errno);
+	p = map(ro, PAGE, PROT_READ, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, probe_read(p, &c));
+	EXPECT_EQ(-1, mprotect(p, PAGE, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(SIGSEGV, probe_write(p, 1));
+	EXPECT_EQ(0, munmap(p, PAGE));
+	close(ro);
+}
+
+TEST_F(vd, mremap_cannot_grow)
+{
+	char *p, *q;
+
+	p = map(self->fd[0], PAGE, PROT_READ, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	q = mremap(p, PAGE, 2 * PAGE, MREMAP_MAYMOVE);
+	EXPECT_EQ(MAP_FAILED, q);
+	EXPECT_EQ(EFAULT, errno);
+	/* Moving without growing is fine, and the move still faults. */
+	q = mremap(p, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p + 16 * PAGE);
+	if (q == MAP_FAILED) /* the hint may be taken */
+		q = p;
+	EXPECT_EQ(0, q[0]);
+	EXPECT_EQ(0, munmap(q, PAGE));
+}
+
+TEST_F(vd, mapping_and_read_write_share_bytes)
+{
+	static char buf[SIZE], got[SIZE];
+	char *p;
+
+	p = map(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pattern(p, SIZE, 21);
+	ASSERT_EQ(SIZE, pread(self->fd[1], got, SIZE, 0));
+	EXPECT_EQ(0, memcmp(p, got, SIZE));
+	EXPECT_TRUE(has_pattern(got, SIZE, 21));
+
+	fill_pattern(buf, SIZE, 22);
+	ASSERT_EQ(SIZE, pwrite(self->fd[1], buf, SIZE, 0));
+	EXPECT_TRUE(has_pattern(p, SIZE, 22));
+	EXPECT_EQ(0, munmap(p, SIZE));
+
+	/* vdev 0 (foreground) was never touched. */
+	ASSERT_EQ(SIZE, pread(self->fd[0], got, SIZE, 0));
+	EXPECT_TRUE(all_zero(got, SIZE));
+}
+
+TEST_F(vd, several_maps_per_fd_outlive_close)
+{
+	char *a, *b;
+	int fd = open_vdev(2, O_RDWR);
+
+	ASSERT_LE(0, fd);
+	a = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	b = map(fd, PAGE, PROT_READ | PROT_WRITE, 2 * PAGE);
+	ASSERT_NE(MAP_FAILED, a);
+	ASSERT_NE(MAP_FAILED, b);
+	close(fd);
+	a[2 * PAGE + 5] = 'x';
+	EXPECT_EQ('x', b[5]);
+	b[6] = 'y';
+	EXPECT_EQ('y', a[2 * PAGE + 6]);
+	EXPECT_EQ(0, munmap(a, SIZE));
+	EXPECT_EQ(0, munmap(b, PAGE));
+}
+
+TEST_F(vd, read_write_lseek)
+{
+	char buf[100], got[100];
+
+	EXPECT_EQ((off_t)SIZE, lseek(self->fd[3], 0, SEEK_END));
+	EXPECT_EQ(0, read(self->fd[3], got, sizeof(got)));
+	EXPECT_EQ(-1, write(self->fd[3], buf, 1));
+	EXPECT_EQ(ENOSPC, errno);
+	EXPECT_EQ((off_t)SIZE - 10, lseek(self->fd[3], -10, SEEK_END));
+	memset(buf, 'q', sizeof(buf));
+	EXPECT_EQ(10, write(self->fd[3], buf, sizeof(buf)));
+	EXPECT_EQ((off_t)SIZE, lseek(self->fd[3], 0, SEEK_CUR));
+	EXPECT_EQ((off_t)SIZE - 10, lseek(self->fd[3], SIZE - 10, SEEK_SET));
+	EXPECT_EQ(10, read(self->fd[3], got, sizeof(got)));
+	EXPECT_EQ(0, memcmp(got, buf, 10));
+	/* Seeking past the end is allowed, reading there is EOF. */
+	EXPECT_EQ((off_t)SIZE + PAGE, lseek(self->fd[3], SIZE + PAGE, SEEK_SET));
+	EXPECT_EQ(0, read(self->fd[3], got, sizeof(got)));
+	EXPECT_EQ(-1, lseek(self->fd[3], -1, SEEK_SET));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, pread(self->fd[3], got, 1, -1));
+	EXPECT_EQ(EINVAL, errno);
+	/* A bad user buffer is EFAULT, and nothing is written. */
+	EXPECT_EQ(-1, syscall(SYS_pwrite64, self->fd[3], 8UL, 10UL, 0L));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, syscall(SYS_pread64, self->fd[3], 8UL, 10UL, 0L));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+/* read() into a buffer that is itself a vdmux mapping must not deadlock. */
+TEST_F(vd, read_into_own_mapping)
+{
+	char *p;
+
+	p = map(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pattern(p, PAGE, 5);
+	ASSERT_EQ(PAGE, pread(self->fd[1], p + PAGE, PAGE, 0));
+	EXPECT_TRUE(has_pattern(p + PAGE, PAGE, 5));
+	ASSERT_EQ(PAGE, pwrite(self->fd[1], p, PAGE, 2 * PAGE));
+	EXPECT_TRUE(has_pattern(p + 2 * PAGE, PAGE, 5));
+	EXPECT_EQ(0, munmap(p, SIZE));
+}
+
+TEST_F(vd, switch_keeps_each_vdevs_bytes)
+{
+	char *p0, *p1;
+	static char got[SIZE];
+
+	p0 = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
+	p1 = map(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p0);
+	ASSERT_NE(MAP_FAILED, p1);
+	fill_pattern(p0, SIZE, 100);
+	fill_pattern(p1, SIZE, 101);
+
+	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 1));
+	EXPECT_TRUE(has_pattern(p0, SIZE, 100));
+	EXPECT_TRUE(has_pattern(p1, SIZE, 101));
+	/* Writes after the switch land on the right vdev too. */
+	fill_pattern(p0, PAGE, 102);
+	fill_pattern(p1 + PAGE, PAGE, 103);
+
+	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 0));
+	EXPECT_TRUE(has_pattern(p0, PAGE, 102));
+	EXPECT_TRUE(has_pattern(p1 + PAGE, PAGE, 103));
+	ASSERT_EQ(SIZE, pread(self->fd[1], got, SIZE, 0));
+	EXPECT_TRUE(has_pattern(got, PAGE, 101));
+	EXPECT_TRUE(has_pattern(got + PAGE, PAGE, 103));
+	ASSERT_EQ(SIZE, pread(self->fd[0], got, SIZE, 0));
+	EXPECT_TRUE(has_pattern(got, PAGE, 102));
+	EXPECT_EQ(0, memcmp(got + PAGE, p0 + PAGE, SIZE - PAGE));
+
+	/* A third vdev, never written, reads zeroes through every path. */
+	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 3));
+	ASSERT_EQ(SIZE, pread(self->fd[3], got, SIZE, 0));
+	EXPECT_TRUE(all_zero(got, SIZE));
+	EXPECT_TRUE(has_pattern(p0, PAGE, 102));
+	EXPECT_EQ(0, munmap(p0, SIZE));
+	EXPECT_EQ(0, munmap(p1, SIZE));
+}
+
+TEST_F(vd, eject_sigbus_then_insert_restores)
+{
+	char *p, c;
+	static char got[SIZE];
+
+	p = map(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pattern(p, SIZE, 7); /* every page faulted in */
+
+	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_EJECT, 1));
+	EXPECT_EQ(SIGBUS, probe_read(p, &c));
+	EXPECT_EQ(SIGBUS, probe_read(p + SIZE - 1, &c));
+	EXPECT_EQ(SIGBUS, probe_write(p + PAGE, 1));
+	EXPECT_EQ(-1, pread(self->fd[1], got, 1, 0));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-1, pwrite(self->fd[1], got, 1, 0));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(MAP_FAILED, map(self->fd[1], PAGE, PROT_READ, 0));
+	EXPECT_EQ(ENODEV, errno);
+
+	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_INSERT, 1));
+	EXPECT_TRUE(has_pattern(p, SIZE, 7));
+	ASSERT_EQ(SIZE, pread(self->fd[1], got, SIZE, 0));
+	EXPECT_TRUE(has_pattern(got, SIZE, 7));
+	EXPECT_EQ(0, munmap(p, SIZE));
+}
+
+TEST_F(vd, eject_foreground_saves_it)
+{
+	char *p, c;
+
+	p = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pattern(p, SIZE, 8);
+	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_EJECT, 0));
+	EXPECT_EQ(SIGBUS, probe_read(p + 3 * PAGE, &c));
+	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 2));
+	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_INSERT, 0));
+	EXPECT_TRUE(has_pattern(p, SIZE, 8)); /* from its backing store */
+	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 0));
+	EXPECT_TRUE(has_pattern(p, SIZE, 8)); /* from the device memory */
+	EXPECT_EQ(0, munmap(p, SIZE));
+}
+
+TEST_F(vd, fork_shares_mapping_and_sees_switch)
+{
+	int to_child[2], to_parent[2], status;
+	char *p, c;
+	pid_t pid;
+
+	p = map(self->fd[0], PAGE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	strcpy(p, "parent");
+	ASSERT_EQ(0, pipe(to_child));
+	ASSERT_EQ(0, pipe(to_parent));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int ok;
+
+		/* Wait for the switch, then write through the shared mapping. */
+		if (read(to_child[0], &c, 1) != 1)
+			_exit(2);
+		ok = !strcmp(p, "parent");
+		strcpy(p, "child");
+		if (write(to_parent[1], &c, 1) != 1)
+			_exit(2);
+		/* Wait for the eject: now every access is SIGBUS. */
+		if (read(to_child[0], &c, 1) != 1)
+			_exit(2);
+		ok &= probe_read(p, &c) == SIGBUS;
+		_exit(ok ? 0 : 1);
+	}
+	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 1));
+	ASSERT_EQ(1, write(to_child[1], "s", 1));
+	ASSERT_EQ(1, read(to_parent[0], &c, 1));
+	EXPECT_STREQ("child", p);
+	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_EJECT, 0));
+	EXPECT_EQ(SIGBUS, probe_read(p, &c));
+	ASSERT_EQ(1, write(to_child[1], "e", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, munmap(p, PAGE));
+}
+
+/* A second node made with mknod reaches the same vdev and is invalidated. */
+TEST_F(vd, mknod_alias_is_invalidated_too)
+{
+	const char *alias = "/tmp/vdmux1-alias";
+	struct stat st;
+	char *a, *b, c;
+	int fd;
+
+	ASSERT_EQ(0, stat(vdev_path(1), &st));
+	unlink(alias);
+	ASSERT_EQ(0, mknod(alias, S_IFCHR | 0600, st.st_rdev));
+	fd = open(alias, O_RDWR);
+	ASSERT_LE(0, fd);
+	a = map(fd, PAGE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	b = map(self->fd[1], PAGE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, b);
+	strcpy(a, "through the alias");
+	EXPECT_STREQ("through the alias", b);
+
+	/* Switch: vdev 1's pages move to the device memory under both. */
+	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 1));
+	strcpy(b, "after switch");
+	EXPECT_STREQ("after switch", a);
+	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 0));
+	EXPECT_STREQ("after switch", a);
+
+	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_EJECT, 1));
+	EXPECT_EQ(SIGBUS, probe_read(a, &c));
+	EXPECT_EQ(SIGBUS, probe_read(b, &c));
+	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_INSERT, 1));
+	EXPECT_STREQ("after switch", a);
+	EXPECT_EQ(0, munmap(a, PAGE));
+	EXPECT_EQ(0, munmap(b, PAGE));
+	close(fd);
+	unlink(alias);
+}
+
+TEST_F(vd, unload_refused_while_mapped)
+{
+	char *p;
+	int fd = open_vdev(2, O_RDWR);
+	int i;
+
+	ASSERT_LE(0, fd);
+	p = map(fd, PAGE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	close(fd);
+	close(self->ctl);
+	for (i = 0; i < DEFAULT_NR_VDEVS; i++)
+		close(self->fd[i]);
+	/* Only the mapping is left, and it keeps the module. */
+	EXPECT_EQ(-EWOULDBLOCK, unload_module());
+	p[0] = 1;
+	EXPECT_EQ(0, munmap(p, PAGE));
+	EXPECT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module(""));
+	/* The teardown closes these again. */
+	self->ctl = open(CTL_PATH, O_RDWR);
+	for (i = 0; i < DEFAULT_NR_VDEVS; i++)
+		self->fd[i] = open_vdev(i, O_RDWR);
+}
+
+TEST_F(vd, resize_after_munmap_and_map_new_size)
+{
+	uint64_t size = 2 * SIZE;
+	char *p;
+
+	p = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-EBUSY, ioctl(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, &size) ? -errno : 0);
+	EXPECT_EQ(0, munmap(p, SIZE));
+	ASSERT_EQ(0, ioctl(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, &size));
+	p = map(self->fd[0], 2 * SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	p[2 * SIZE - 1] = 9;
+	EXPECT_EQ(0, munmap(p, 2 * SIZE));
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Loading and unloading vdmux: its nodes, its parameters, and the parameter
+ * values it refuses.
+ */
+#include <elf.h>
+#include <sys/sysmacros.h>
+
+#include "kselftest_harness.h"
+#include "vdmux_test.h"
+
+#define MISC_MAJOR 10
+
+static int is_misc_chardev(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return 0;
+	return S_ISCHR(st.st_mode) && major(st.st_rdev) == MISC_MAJOR;
+}
+
+static int read_file_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -errno;
+	if (!fgets(buf, len, f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+/* Counts /dev/vdmux0.. nodes that exist, checking each is a misc device. */
+static int count_vdev_nodes(int *bad)
+{
+	int i, n = 0;
+
+	*bad = 0;
+	for (i = 0; i < 128; i++) {
+		if (access(vdev_path(i), F_OK))
+			continue;
+		n++;
+		if (!is_misc_chardev(vdev_path(i)) || i >= 64)
+			(*bad)++;
+	}
+	return n;
+}
+
+FIXTURE(module)
+{
+};
+
+FIXTURE_SETUP(module)
+{
+	ASSERT_EQ(0, ensure_module());
+}
+
+FIXTURE_TEARDOWN(module)
+{
+	struct vdmux_status st;
+	int fd = open(CTL_PATH, O_RDONLY);
+
+	/* Leave the module loaded with its defaults for the next program. */
+	if (fd >= 0) {
+		if (get_status(fd, &st) || st.nr_vdevs != DEFAULT_NR_VDEVS ||
+		    st.reserved_size != DEFAULT_RESERVED) {
+			close(fd);
+			fd = -1;
+			unload_module();
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	ensure_module();
+}
+
+TEST_F(module, is_live)
+{
+	char state[32];
+
+	ASSERT_EQ(0, read_file_line("/sys/module/vdmux/initstate", state, sizeof(state)));
+	EXPECT_STREQ("live", state);
+}
+
+TEST_F(module, default_nodes)
+{
+	int bad;
+
+	EXPECT_TRUE(is_misc_chardev(CTL_PATH));
+	EXPECT_EQ(DEFAULT_NR_VDEVS, count_vdev_nodes(&bad));
+	EXPECT_EQ(0, bad);
+	EXPECT_TRUE(is_misc_chardev("/dev/vdmux0"));
+	EXPECT_TRUE(is_misc_chardev("/dev/vdmux3"));
+	EXPECT_EQ(-1, access("/dev/vdmux4", F_OK));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+/*
+ * The .modinfo section of the module file: "key=value" strings, as modinfo
+ * prints them. Returns 1 when @entry is one of them.
+ */
+static int modinfo_has(const char *path, const char *entry)
+{
+	const Elf64_Ehdr *eh;
+	const Elf64_Shdr *sh;
+	const char *names, *p, *end;
+	struct stat st;
+	int fd, i, found = 0;
+	void *map;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st))
+		return 0;
+	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return 0;
+	eh = map;
+	sh = (const Elf64_Shdr *)((const char *)map + eh->e_shoff);
+	names = (const char *)map + sh[eh->e_shstrndx].sh_offset;
+	for (i = 0; i < eh->e_shnum && !found; i++) {
+		if (strcmp(names + sh[i].sh_name, ".modinfo"))
+			continue;
+		p = (const char *)map + sh[i].sh_offset;
+		end = p + sh[i].sh_size;
+		for (; p < end && !found; p += strlen(p) + 1)
+			found = !strcmp(p, entry);
+	}
+	munmap(map, st.st_size);
+	return found;
+}
+
+TEST_F(module, modinfo_describes_everything)
+{
+	const char *ko = module_path();
+
+	EXPECT_TRUE(modinfo_has(ko, "license=GPL"));
+	EXPECT_TRUE(modinfo_has(ko, "author=The vdmux authors"));
+	EXPECT_TRUE(modinfo_has(ko, "description=Reserved device memory multiplexed among mmap-able virtual devices"));
+	EXPECT_TRUE(modinfo_has(ko, "parm=nr_vdevs:Number of virtual devices /dev/vdmux0..N-1, 1 to 64 (default 4)"));
+	EXPECT_TRUE(modinfo_has(ko, "parmtype=nr_vdevs:u32"));
+	EXPECT_TRUE(modinfo_has(ko, "parm=reserved_size:Initial reserved buffer size in bytes, rounded up to pages (default 32768)"));
+	EXPECT_TRUE(modinfo_has(ko, "parmtype=reserved_size:u64"));
+	EXPECT_TRUE(modinfo_has(ko, "parm=max_reserved_size:Largest reserved size SET_RESERVED_SIZE accepts, up to 1 GiB (default 67108864)"));
+	EXPECT_TRUE(modinfo_has(ko, "parmtype=max_reserved_size:u64"));
+}
+
+TEST_F(module, reload_with_seven_vdevs)
+{
+	struct vdmux_status st;
+	int bad, fd;
+
+	ASSERT_EQ(0, unload_module());
+	EXPECT_FALSE(module_loaded());
+	EXPECT_EQ(-1, access(CTL_PATH, F_OK));
+	EXPECT_EQ(-1, access("/dev/vdmux0", F_OK));
+
+	ASSERT_EQ(0, load_module("nr_vdevs=7"));
+	EXPECT_TRUE(is_misc_chardev(CTL_PATH));
+	EXPECT_EQ(7, count_vdev_nodes(&bad));
+	EXPECT_EQ(0, bad);
+	EXPECT_TRUE(is_misc_chardev("/dev/vdmux6"));
+	EXPECT_EQ(-1, access("/dev/vdmux7", F_OK));
+
+	fd = open(CTL_PATH, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, get_status(fd, &st));
+	EXPECT_EQ(7, st.nr_vdevs);
+	close(fd);
+
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module(""));
+}
+
+TEST_F(module, sixty_four_vdevs)
+{
+	int bad;
+
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module("nr_vdevs=64 reserved_size=4096"));
+	EXPECT_EQ(64, count_vdev_nodes(&bad));
+	EXPECT_EQ(0, bad);
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module(""));
+}
+
+/* Each refused parameter set: insmod fails with EINVAL, nothing is left. */
+static const char *const bad_params[] = {
+	"nr_vdevs=0",
+	"nr_vdevs=65",
+	"nr_vdevs=100000",
+	"nr_vdevs=-1",
+	"reserved_size=0",
+	"max_reserved_size=0",
+	"max_reserved_size=1073741825",
+	"reserved_size=8193 max_reserved_size=8192",
+	"nr_vdevs=abc",
+};
+
+TEST_F(module, refused_parameters_leave_nothing)
+{
+	unsigned int i;
+	int bad;
+
+	ASSERT_EQ(0, unload_module());
+	for (i = 0; i < sizeof(bad_params) / sizeof(bad_params[0]); i++) {
+		TH_LOG("insmod vdmux.ko %s", bad_params[i]);
+		EXPECT_EQ(-EINVAL, load_module(bad_params[i]));
+		EXPECT_FALSE(module_loaded());
+		EXPECT_EQ(-1, access(CTL_PATH, F_OK));
+		EXPECT_EQ(0, count_vdev_nodes(&bad));
+	}
+	ASSERT_EQ(0, load_module(""));
+	EXPECT_EQ(DEFAULT_NR_VDEVS, count_vdev_nodes(&bad));
+}
+
+TEST_F(module, largest_parameters_accepted)
+{
+	struct vdmux_status st;
+	int fd;
+
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module("nr_vdevs=1 reserved_size=5000 max_reserved_size=1073741824"));
+	fd = open(CTL_PATH, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, get_status(fd, &st));
+	EXPECT_EQ(1, st.nr_vdevs);
+	EXPECT_EQ(8192, st.reserved_size);
+	close(fd);
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module(""));
+}
+
+TEST_F(module, unload_refused_while_open)
+{
+	int fd = open("/dev/vdmux0", O_RDWR);
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EWOULDBLOCK, unload_module());
+	EXPECT_TRUE(module_loaded());
+	close(fd);
+	EXPECT_EQ(0, unload_module());
+	EXPECT_EQ(0, load_module(""));
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the vdmux tests: module loading, node paths, ioctls,
+ * and catching SIGBUS on an access.
+ */
+#ifndef VDMUX_TEST_H
+#define VDMUX_TEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "vdmux.h"
+
+#define CTL_PATH "/dev/vdmux"
+#define DEFAULT_NR_VDEVS 4
+#define DEFAULT_RESERVED 32768UL
+#define DEFAULT_MAX_RESERVED (64UL << 20)
+
+static inline const char *vdev_path(int i)
+{
+	static char path[64];
+
+	snprintf(path, sizeof(path), "/dev/vdmux%d", i);
+	return path;
+}
+
+static inline int open_vdev(int i, int flags)
+{
+	return open(vdev_path(i), flags | O_CLOEXEC);
+}
+
+static inline const char *module_path(void)
+{
+	const char *p = getenv("VDMUX_KO");
+
+	return p ? p : "/lib/modules/vdmux.ko";
+}
+
+/* Loads vdmux.ko with @params: 0, or -errno from finit_module(2). */
+static inline int load_module(const char *params)
+{
+	int fd = open(module_path(), O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, params, 0);
+	ret = ret ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* Unloads vdmux: 0, or -errno from delete_module(2). */
+static inline int unload_module(void)
+{
+	return syscall(SYS_delete_module, "vdmux", O_NONBLOCK) ? -errno : 0;
+}
+
+static inline int module_loaded(void)
+{
+	return access("/sys/module/vdmux", F_OK) == 0;
+}
+
+/* Loads vdmux with default parameters unless it is loaded. */
+static inline int ensure_module(void)
+{
+	return module_loaded() ? 0 : load_module("");
+}
+
+static inline int get_status(int fd, struct vdmux_status *st)
+{
+	memset(st, 0xa5, sizeof(*st));
+	return ioctl(fd, VDMUX_IOC_GET_STATUS, st);
+}
+
+static inline int vdmux_ctl(unsigned long cmd, unsigned long arg)
+{
+	int fd = open(CTL_PATH, O_RDWR | O_CLOEXEC);
+	int ret, err;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, cmd, arg);
+	err = errno;
+	close(fd);
+	return ret ? -err : 0;
+}
+
+static inline int set_reserved(uint64_t size)
+{
+	int fd = open(CTL_PATH, O_RDWR | O_CLOEXEC);
+	int ret, err;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, VDMUX_IOC_SET_RESERVED_SIZE, &size);
+	err = errno;
+	close(fd);
+	return ret ? -err : 0;
+}
+
+/*
+ * Brings the device back to its load-time state: every virtual device
+ * inserted, vdev 0 in the foreground, the default size, all bytes zero.
+ * Nothing may be mapped.
+ */
+static inline int reset_device(void)
+{
+	static char zero[DEFAULT_RESERVED];
+	struct vdmux_status st;
+	int fd, i, ret;
+
+	ret = ensure_module();
+	if (ret)
+		return ret;
+	fd = open(CTL_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = get_status(fd, &st);
+	close(fd);
+	if (ret)
+		return -errno;
+	for (i = 0; i < (int)st.nr_vdevs; i++)
+		vdmux_ctl(VDMUX_IOC_INSERT, i); /* EINVAL when not removed */
+	ret = vdmux_ctl(VDMUX_IOC_SWITCH, 0);
+	if (!ret)
+		ret = set_reserved(DEFAULT_RESERVED);
+	for (i = 0; !ret && i < (int)st.nr_vdevs; i++) {
+		fd = open_vdev(i, O_RDWR);
+		if (fd < 0)
+			return -errno;
+		if (pwrite(fd, zero, sizeof(zero), 0) != sizeof(zero))
+			ret = -EIO;
+		close(fd);
+	}
+	return ret;
+}
+
+/* SIGBUS catching: probe_read/probe_write return 1 when the access raised
+ * SIGBUS, 0 when it completed. */
+static sigjmp_buf probe_env;
+static volatile sig_atomic_t probe_signal;
+
+static void probe_handler(int sig)
+{
+	probe_signal = sig;
+	siglongjmp(probe_env, 1);
+}
+
+static inline void probe_arm(void)
+{
+	struct sigaction sa = { .sa_handler = probe_handler };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+	probe_signal = 0;
+}
+
+static inline int probe_read(volatile const char *p, char *out)
+{
+	probe_arm();
+	if (sigsetjmp(probe_env, 1))
+		return probe_signal;
+	*out = *p;
+	return 0;
+}
+
+static inline int probe_write(volatile char *p, char v)
+{
+	probe_arm();
+	if (sigsetjmp(probe_env, 1))
+		return probe_signal;
+	*p = v;
+	return 0;
+}
+
+static inline void fill_pattern(char *buf, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (char)((seed * 131 + i * 7 + (i >> 12)) & 0xff);
+}
+
+/* 1 when every byte of @buf is the pattern of @seed. */
+static inline int has_pattern(const volatile char *buf, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (buf[i] != (char)((seed * 131 + i * 7 + (i >> 12)) & 0xff))
+			return 0;
+	return 1;
+}
+
+static inline int all_zero(const volatile char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (buf[i])
+			return 0;
+	return 1;
+}
+
+#endif /* VDMUX_TEST_H */
