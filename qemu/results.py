@@ -149,10 +149,12 @@ def parse_console(path, tally):
     if splats:
         tally.fail(f"kernel: {len(splats)} splat lines in the kernel log")
 
+    # Every insmod runs the suites again: each case counts once, and fails
+    # if it failed in any run.
     suite = None
     indent = None
     runs = 0
-    sub = Tally()
+    cases = {}
     for line in lines:
         stripped = line.lstrip(" ")
         depth = len(line) - len(stripped)
@@ -168,7 +170,19 @@ def parse_console(path, tally):
             continue
         m = RESULT_RE.match(stripped)
         if m and depth == indent:
-            sub.result(m.group(1) == "ok", m.group(4), f"kunit {suite}: {m.group(3)}")
+            key = (suite, m.group(3))
+            skip = bool(m.group(4)) and m.group(4).upper() == "SKIP"
+            outcome = "fail" if m.group(1) != "ok" else ("skip" if skip else "pass")
+            if cases.get(key) != "fail":
+                cases[key] = outcome
+    sub = Tally()
+    for (suite, case), outcome in sorted(cases.items()):
+        if outcome == "fail":
+            sub.fail(f"kunit {suite}: {case}")
+        elif outcome == "skip":
+            sub.skipped += 1
+        else:
+            sub.passed += 1
     if runs:
         print(f"kunit: {sub.passed} passed, {sub.failed} failed, {sub.skipped} skipped "
               f"({runs} suite runs)")
