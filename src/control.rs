@@ -12,6 +12,7 @@ use crate::{
         NodeDevice, //
     },
     mux::Mux,
+    uapi,
 };
 use kernel::{
     fs::File,
@@ -20,6 +21,8 @@ use kernel::{
         MiscDeviceRegistration, //
     },
     prelude::*,
+    seq_file::SeqFile,
+    seq_print,
     sync::{
         Arc,
         ArcBorrow, //
@@ -48,6 +51,21 @@ impl MiscDevice for Control {
 
     fn ioctl(control: ArcBorrow<'_, Control>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         ioctl::dispatch(&control.mux, NodeKind::Control, cmd, arg)
+    }
+
+    fn show_fdinfo(control: ArcBorrow<'_, Control>, m: &SeqFile, _file: &File) {
+        let status = control.mux.status(None);
+        // -1 when no virtual device is in the foreground.
+        let foreground = match status.foreground {
+            uapi::VDMUX_NONE => -1,
+            f => i64::from(f),
+        };
+        seq_print!(
+            m,
+            "vdmux-index:\tcontrol\nvdmux-foreground:\t{}\nvdmux-generation:\t{}\n",
+            foreground,
+            status.generation
+        );
     }
 }
 

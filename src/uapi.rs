@@ -23,3 +23,14 @@ pub(crate) use generated::*;
 unsafe impl kernel::transmute::AsBytes for vdmux_status {}
 
 const _: () = assert!(core::mem::size_of::<vdmux_status>() == 32);
+
+/// The name of a `VDMUX_STATE_*` code, as `show_fdinfo` prints it.
+pub(crate) fn state_name(state: u32) -> &'static str {
+    match state {
+        VDMUX_STATE_FOREGROUND => "foreground",
+        VDMUX_STATE_BACKGROUND => "background",
+        VDMUX_STATE_REMOVED => "removed",
+        VDMUX_STATE_CONTROL => "control",
+        _ => "unknown",
+    }
+}

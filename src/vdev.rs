@@ -14,6 +14,7 @@ use crate::{
         NodeDevice, //
     },
     mux::Mux,
+    uapi,
     vm::{
         self,
         FaultDone,
@@ -41,6 +42,8 @@ use kernel::{
         VmaNew, //
     },
     prelude::*,
+    seq_file::SeqFile,
+    seq_print,
     sync::{
         Arc,
         ArcBorrow, //
@@ -102,6 +105,17 @@ impl MiscDevice for Vdev {
 
     fn ioctl(vdev: ArcBorrow<'_, Vdev>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         ioctl::dispatch(&vdev.mux, NodeKind::Vdev(vdev.index), cmd, arg)
+    }
+
+    fn show_fdinfo(vdev: ArcBorrow<'_, Vdev>, m: &SeqFile, _file: &File) {
+        let status = vdev.mux.status(Some(vdev.index));
+        seq_print!(
+            m,
+            "vdmux-index:\t{}\nvdmux-state:\t{}\nvdmux-generation:\t{}\n",
+            status.index,
+            uapi::state_name(status.state),
+            status.generation
+        );
     }
 }
 

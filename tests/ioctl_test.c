@@ -322,4 +322,61 @@ TEST_F(ctl, control_node_cannot_be_mapped_read_or_seeked)
 	EXPECT_EQ(ESPIPE, errno);
 }
 
+/* Reads /proc/self/fdinfo/@fd into @buf. */
+static int read_fdinfo(int fd, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -errno;
+	n = read(f, buf, len - 1);
+	close(f);
+	if (n < 0)
+		return -EIO;
+	buf[n] = 0;
+	return 0;
+}
+
+/* 1 when fdinfo of @fd has the vdmux lines @index, @state, @generation. */
+static int fdinfo_shows(int fd, const char *index, const char *state,
+			unsigned long long generation)
+{
+	char buf[1024], want[256];
+
+	if (read_fdinfo(fd, buf, sizeof(buf)))
+		return 0;
+	if (state)
+		snprintf(want, sizeof(want),
+			 "vdmux-index:\t%s\nvdmux-state:\t%s\nvdmux-generation:\t%llu\n",
+			 index, state, generation);
+	else
+		snprintf(want, sizeof(want), "vdmux-index:\t%s\nvdmux-foreground:\t%s\n",
+			 index, "-1");
+	return strstr(buf, want) != NULL;
+}
+
+TEST_F(ctl, fdinfo_shows_index_state_generation)
+{
+	struct vdmux_status st;
+	char buf[1024];
+
+	ASSERT_EQ(0, get_status(self->vdev[1], &st));
+	EXPECT_TRUE(fdinfo_shows(self->vdev[1], "1", "background", st.generation));
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	EXPECT_TRUE(fdinfo_shows(self->vdev[1], "1", "foreground", st.generation + 1));
+	ASSERT_EQ(0, get_status(self->vdev[3], &st));
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_EJECT, 3));
+	EXPECT_TRUE(fdinfo_shows(self->vdev[3], "3", "removed", st.generation + 1));
+
+	ASSERT_EQ(0, get_status(self->ctl, &st));
+	ASSERT_EQ(0, read_fdinfo(self->ctl, buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, "vdmux-index:\tcontrol\nvdmux-foreground:\t1\n"));
+	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_EJECT, 1));
+	EXPECT_TRUE(fdinfo_shows(self->ctl, "control", NULL, 0));
+}
+
 TEST_HARNESS_MAIN
