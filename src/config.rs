@@ -6,6 +6,8 @@ use kernel::page::PAGE_SIZE;
 
 /// Most virtual devices one load may have.
 pub(crate) const MAX_VDEVS: u32 = 64;
+/// The largest `fault_around_pages` accepted: one page table's worth.
+pub(crate) const MAX_FAULT_AROUND: u32 = 512;
 /// The largest `max_reserved_size` accepted: 1 GiB.
 pub(crate) const MAX_RESERVED_LIMIT: u64 = 1 << 30;
 
@@ -17,6 +19,8 @@ pub(crate) struct Config {
     pub(crate) reserved_size: usize,
     /// Largest size `VDMUX_IOC_SET_RESERVED_SIZE` accepts, a page multiple.
     pub(crate) max_reserved_size: usize,
+    /// Pages a fault maps at once (the aligned block around the fault).
+    pub(crate) fault_around_pages: usize,
 }
 
 /// Rounds `size` up to a whole number of pages; `None` on overflow.
@@ -32,9 +36,15 @@ impl Config {
         nr_vdevs: u32,
         reserved_size: u64,
         max_reserved_size: u64,
+        fault_around_pages: u32,
     ) -> Result<Self, &'static str> {
         if !(1..=MAX_VDEVS).contains(&nr_vdevs) {
             return Err("nr_vdevs must be between 1 and 64");
+        }
+        if !(1..=MAX_FAULT_AROUND).contains(&fault_around_pages)
+            || !fault_around_pages.is_power_of_two()
+        {
+            return Err("fault_around_pages must be a power of two between 1 and 512");
         }
         if max_reserved_size == 0 || max_reserved_size > MAX_RESERVED_LIMIT {
             return Err("max_reserved_size must be between 1 byte and 1 GiB");
@@ -49,6 +59,7 @@ impl Config {
             nr_vdevs: nr_vdevs as usize,
             reserved_size: reserved as usize,
             max_reserved_size: max as usize,
+            fault_around_pages: fault_around_pages as usize,
         })
     }
 
@@ -69,7 +80,7 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
-        let c = Config::new(4, 32768, 64 << 20).unwrap();
+        let c = Config::new(4, 32768, 64 << 20, 16).unwrap();
         assert_eq!(c.nr_vdevs, 4);
         assert_eq!(c.reserved_size, 32768);
         assert_eq!(c.max_reserved_size, 64 << 20);
@@ -77,33 +88,45 @@ mod tests {
 
     #[test]
     fn nr_vdevs_bounds() {
-        assert!(Config::new(0, 4096, 8192).is_err());
-        assert!(Config::new(1, 4096, 8192).is_ok());
-        assert!(Config::new(64, 4096, 8192).is_ok());
-        assert!(Config::new(65, 4096, 8192).is_err());
-        assert!(Config::new(100000, 4096, 8192).is_err());
+        assert!(Config::new(0, 4096, 8192, 16).is_err());
+        assert!(Config::new(1, 4096, 8192, 16).is_ok());
+        assert!(Config::new(64, 4096, 8192, 16).is_ok());
+        assert!(Config::new(65, 4096, 8192, 16).is_err());
+        assert!(Config::new(100000, 4096, 8192, 16).is_err());
     }
 
     #[test]
     fn sizes_round_up_and_bound() {
-        assert_eq!(Config::new(1, 1, 1).unwrap().reserved_size, PAGE_SIZE);
-        assert_eq!(Config::new(1, 4097, 8192).unwrap().reserved_size, 8192);
-        assert!(Config::new(1, 0, 8192).is_err());
-        assert!(Config::new(1, 8193, 8192).is_err());
-        assert!(Config::new(1, 4096, 0).is_err());
-        assert!(Config::new(1, 4096, MAX_RESERVED_LIMIT + 1).is_err());
-        assert!(Config::new(1, 4096, MAX_RESERVED_LIMIT).is_ok());
+        assert_eq!(Config::new(1, 1, 1, 16).unwrap().reserved_size, PAGE_SIZE);
+        assert_eq!(Config::new(1, 4097, 8192, 16).unwrap().reserved_size, 8192);
+        assert!(Config::new(1, 0, 8192, 16).is_err());
+        assert!(Config::new(1, 8193, 8192, 16).is_err());
+        assert!(Config::new(1, 4096, 0, 16).is_err());
+        assert!(Config::new(1, 4096, MAX_RESERVED_LIMIT + 1, 16).is_err());
+        assert!(Config::new(1, 4096, MAX_RESERVED_LIMIT, 16).is_ok());
     }
 
     #[test]
     fn resize_never_shrinks_the_request() {
-        let c = Config::new(2, 4096, 1 << 20).unwrap();
+        let c = Config::new(2, 4096, 1 << 20, 16).unwrap();
         assert_eq!(c.resize_target(0), None);
         assert_eq!(c.resize_target(1), Some(PAGE_SIZE));
         assert_eq!(c.resize_target(PAGE_SIZE as u64 + 1), Some(2 * PAGE_SIZE));
         assert_eq!(c.resize_target(1 << 20), Some(1 << 20));
         assert_eq!(c.resize_target((1 << 20) + 1), None);
         assert_eq!(c.resize_target(u64::MAX), None);
+    }
+
+    #[test]
+    fn fault_around_bounds() {
+        assert_eq!(Config::new(1, 4096, 4096, 1).unwrap().fault_around_pages, 1);
+        assert_eq!(
+            Config::new(1, 4096, 4096, 512).unwrap().fault_around_pages,
+            512
+        );
+        assert!(Config::new(1, 4096, 4096, 0).is_err());
+        assert!(Config::new(1, 4096, 4096, 3).is_err());
+        assert!(Config::new(1, 4096, 4096, 1024).is_err());
     }
 
     #[test]

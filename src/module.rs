@@ -28,6 +28,7 @@ impl kernel::Module for VdmuxModule {
             module_parameters::nr_vdevs.value(),
             module_parameters::reserved_size.value(),
             module_parameters::max_reserved_size.value(),
+            module_parameters::fault_around_pages.value(),
         )
         .inspect_err(|msg| pr_err!("{msg}\n"))
         .map_err(|_| EINVAL)?;

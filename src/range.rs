@@ -2,6 +2,7 @@
 
 //! Range checks of mmap, faults, read and write against the reserved size.
 
+use core::ops::Range;
 use kernel::{
     page::PAGE_SIZE,
     prelude::*, //
@@ -20,6 +21,27 @@ pub(crate) fn check_mmap(pgoff: usize, len: usize, reserved: usize) -> Result {
 /// Whether page `pgoff` lies inside a reserved buffer of `reserved` bytes.
 pub(crate) fn page_in_buffer(pgoff: usize, reserved: usize) -> bool {
     pgoff < reserved / PAGE_SIZE
+}
+
+/// The pages to map around a fault at page `pgoff`: the aligned block of
+/// `window` pages that holds it, clipped to the pages the VMA maps
+/// (`vma_pgoff`, `vma_pages`) and to the buffer (`buffer_pages`).
+pub(crate) fn fault_around(
+    pgoff: usize,
+    window: usize,
+    vma_pgoff: usize,
+    vma_pages: usize,
+    buffer_pages: usize,
+) -> Range<usize> {
+    let window = window.max(1);
+    let block = pgoff - pgoff % window;
+    let vma_end = vma_pgoff.saturating_add(vma_pages);
+    let start = block.max(vma_pgoff);
+    let end = block.saturating_add(window).min(vma_end).min(buffer_pages);
+    if start >= end || pgoff < start || pgoff >= end {
+        return pgoff..pgoff;
+    }
+    start..end
 }
 
 /// The bytes a read of `len` bytes at `pos` may copy: up to the end of the
@@ -69,6 +91,29 @@ mod tests {
         assert!(page_in_buffer(7, SIZE));
         assert!(!page_in_buffer(8, SIZE));
         assert!(!page_in_buffer(usize::MAX, SIZE));
+    }
+
+    #[test]
+    fn fault_around_windows() {
+        // Aligned block inside a large VMA and buffer.
+        assert_eq!(fault_around(5, 16, 0, 64, 64), 0..16);
+        assert_eq!(fault_around(17, 16, 0, 64, 64), 16..32);
+        // Clipped by the VMA start and end.
+        assert_eq!(fault_around(5, 16, 3, 4, 64), 3..7);
+        assert_eq!(fault_around(33, 16, 30, 10, 64), 32..40);
+        // Clipped by the buffer.
+        assert_eq!(fault_around(6, 16, 0, 64, 8), 0..8);
+        // A window of one page (or zero) maps just the fault.
+        assert_eq!(fault_around(6, 1, 0, 64, 64), 6..7);
+        assert_eq!(fault_around(6, 0, 0, 64, 64), 6..7);
+        // A fault outside the VMA or buffer maps nothing.
+        assert_eq!(fault_around(70, 16, 0, 64, 64), 70..70);
+        assert_eq!(fault_around(9, 16, 0, 64, 8), 9..9);
+        // No overflow at the top of the offset space.
+        assert_eq!(
+            fault_around(usize::MAX - 1, 16, usize::MAX - 4, 8, usize::MAX),
+            usize::MAX - 4..usize::MAX
+        );
     }
 
     #[test]

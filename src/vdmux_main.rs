@@ -38,6 +38,10 @@ module! {
             default: 32768,
             description: "Initial reserved buffer size in bytes, rounded up to pages (default 32768)",
         },
+        fault_around_pages: u32 {
+            default: 16,
+            description: "Pages one fault maps, a power of two from 1 (off) to 512 (default 16)",
+        },
         max_reserved_size: u64 {
             default: 67108864,
             description: "Largest reserved size SET_RESERVED_SIZE accepts, up to 1 GiB (default 67108864)",

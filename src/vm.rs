@@ -26,8 +26,14 @@ use kernel::{
     bindings,
     error::from_err_ptr,
     fs::File,
-    mm::virt::VmaNew,
-    page::Page,
+    mm::virt::{
+        VmaNew,
+        VmaRef, //
+    },
+    page::{
+        Page,
+        PAGE_SIZE, //
+    },
     prelude::*,
     sync::Arc,
     types::{
@@ -81,6 +87,39 @@ impl VmFault {
         // SAFETY: `vmf` is valid by the type invariants.
         let flags = unsafe { (*self.vmf).flags };
         flags & bindings::fault_flag_FAULT_FLAG_WRITE != 0
+    }
+
+    /// The faulting VMA.
+    fn vma(&self) -> &VmaRef {
+        // SAFETY: `vmf` is valid by the type invariants, and so is its VMA,
+        // for at least as long as `self`.
+        unsafe { VmaRef::from_raw((*self.vmf).__bindgen_anon_1.vma) }
+    }
+
+    /// The page offsets the faulting VMA maps: its first and its length.
+    pub(crate) fn vma_pages(&self) -> (usize, usize) {
+        let vma = self.vma();
+        // SAFETY: The VMA is valid (see `vma`).
+        let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
+        (pgoff, (vma.end() - vma.start()) / PAGE_SIZE)
+    }
+
+    /// Maps `page` at page offset `pgoff` of the faulting VMA, next to the
+    /// faulting page, with the VMA's protection. Does nothing when `pgoff`
+    /// is outside the VMA or already mapped.
+    pub(crate) fn map_neighbour(&self, pgoff: usize, page: &Page) {
+        let (first, pages) = self.vma_pages();
+        let Some(index) = pgoff.checked_sub(first).filter(|&i| i < pages) else {
+            return;
+        };
+        let vma = self.vma();
+        // SAFETY: `index` is inside the VMA (checked above), so the address
+        // is too; the VMA is VM_MIXEDMAP (see `install`) and we are in its
+        // fault handler, holding the lock that serializes it with zaps. An
+        // already populated entry makes it fail with EBUSY, which is fine.
+        let _ = unsafe {
+            bindings::vm_insert_page(vma.as_ptr(), vma.start() + index * PAGE_SIZE, page.as_ptr())
+        };
     }
 
     /// Maps `page` at the faulting address (writable if the fault is a

@@ -123,18 +123,20 @@ TEST_F(vd, read_only_fd_never_writable)
 
 TEST_F(vd, mremap_cannot_grow)
 {
-	char *p, *q;
+	char *p, *q, *target;
 
-	p = map(self->fd[0], PAGE, PROT_READ, 0);
+	p = map(self->fd[0], PAGE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	q = mremap(p, PAGE, 2 * PAGE, MREMAP_MAYMOVE);
 	EXPECT_EQ(MAP_FAILED, q);
 	EXPECT_EQ(EFAULT, errno);
-	/* Moving without growing is fine, and the move still faults. */
-	q = mremap(p, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p + 16 * PAGE);
-	if (q == MAP_FAILED) /* the hint may be taken */
-		q = p;
-	EXPECT_EQ(0, q[0]);
+	/* Moving without growing is fine, and the moved mapping faults. */
+	p[1] = 'm';
+	target = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, target);
+	q = mremap(p, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+	ASSERT_EQ(target, q);
+	EXPECT_EQ('m', q[1]);
 	EXPECT_EQ(0, munmap(q, PAGE));
 }
 
@@ -424,6 +426,88 @@ TEST_F(vd, resize_after_munmap_and_map_new_size)
 	ASSERT_NE(MAP_FAILED, p);
 	p[2 * SIZE - 1] = 9;
 	EXPECT_EQ(0, munmap(p, 2 * SIZE));
+}
+
+/* Rss of the mapping that starts at @addr, in KiB, from /proc/self/smaps. */
+static long rss_kib(void *addr)
+{
+	char line[256], want[32];
+	long rss = -1;
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	snprintf(want, sizeof(want), "%lx-", (unsigned long)addr);
+	while (fgets(line, sizeof(line), f)) {
+		if (strchr(line, '-') && strchr(line, ' ') && line[0] != ' ' &&
+		    strchr(line, '-') < strchr(line, ' '))
+			in = !strncmp(line, want, strlen(want));
+		else if (in && sscanf(line, "Rss: %ld kB", &rss) == 1)
+			break;
+	}
+	fclose(f);
+	return rss;
+}
+
+/* One fault maps the aligned block of fault_around_pages (16) around it. */
+TEST_F(vd, fault_around_maps_the_block)
+{
+	char *p, c;
+
+	p = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, rss_kib(p));
+	c = p[PAGE + 1];
+	EXPECT_EQ(0, c);
+	/* The buffer is 8 pages, so the block is clipped to it. */
+	EXPECT_EQ(SIZE / 1024, rss_kib(p));
+	EXPECT_EQ(0, munmap(p, SIZE));
+
+	/* Clipped to the VMA: two pages in the middle of the buffer. */
+	p = map(self->fd[0], 2 * PAGE, PROT_READ | PROT_WRITE, 3 * PAGE);
+	ASSERT_NE(MAP_FAILED, p);
+	p[PAGE] = 1;
+	EXPECT_EQ(8, rss_kib(p));
+	EXPECT_EQ(0, munmap(p, 2 * PAGE));
+}
+
+TEST_F(vd, fault_around_keeps_read_only)
+{
+	int ro = open_vdev(1, O_RDONLY);
+	char *p, c;
+
+	ASSERT_LE(0, ro);
+	p = map(ro, SIZE, PROT_READ, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, probe_read(p, &c));
+	EXPECT_EQ(SIZE / 1024, rss_kib(p));
+	EXPECT_EQ(SIGSEGV, probe_write(p + 2 * PAGE, 1));
+	EXPECT_EQ(0, munmap(p, SIZE));
+	close(ro);
+}
+
+TEST(fault_around_can_be_off)
+{
+	char *p, c;
+	int fd;
+
+	ASSERT_EQ(0, ensure_module());
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module("fault_around_pages=1"));
+	fd = open_vdev(0, O_RDWR);
+	ASSERT_LE(0, fd);
+	p = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	c = p[3 * PAGE];
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(4, rss_kib(p));
+	p[5 * PAGE] = 1;
+	EXPECT_EQ(8, rss_kib(p));
+	EXPECT_EQ(0, munmap(p, SIZE));
+	close(fd);
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module(""));
 }
 
 TEST_HARNESS_MAIN

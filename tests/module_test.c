@@ -148,6 +148,8 @@ TEST_F(module, modinfo_describes_everything)
 	EXPECT_TRUE(modinfo_has(ko, "parmtype=reserved_size:u64"));
 	EXPECT_TRUE(modinfo_has(ko, "parm=max_reserved_size:Largest reserved size SET_RESERVED_SIZE accepts, up to 1 GiB (default 67108864)"));
 	EXPECT_TRUE(modinfo_has(ko, "parmtype=max_reserved_size:u64"));
+	EXPECT_TRUE(modinfo_has(ko, "parm=fault_around_pages:Pages one fault maps, a power of two from 1 (off) to 512 (default 16)"));
+	EXPECT_TRUE(modinfo_has(ko, "parmtype=fault_around_pages:u32"));
 }
 
 TEST_F(module, reload_with_seven_vdevs)
@@ -200,6 +202,9 @@ static const char *const bad_params[] = {
 	"max_reserved_size=1073741825",
 	"reserved_size=8193 max_reserved_size=8192",
 	"nr_vdevs=abc",
+	"fault_around_pages=0",
+	"fault_around_pages=3",
+	"fault_around_pages=1024",
 };
 
 TEST_F(module, refused_parameters_leave_nothing)
