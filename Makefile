@@ -6,6 +6,7 @@
 #   make check        set up, build, lint, boot the debug kernel and run every test
 #   make demo         boot the guest and show vdmux at work
 #   make shell        boot the guest with an interactive shell
+#   make bench        run the benchmarks on the release kernel into bench/
 #   make lint         rustfmt --check and a clippy build with warnings as errors
 #   make fmt          format the Rust sources
 #   make KDIR=/path   build against another Rust-enabled kernel tree
@@ -41,7 +42,7 @@ TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
 TEST_CFLAGS := -static -O2 -g -Wall -Werror -D_GNU_SOURCE -pthread \
 	-I$(TOP)/include/uapi -I$(TOP)/tests
 
-.PHONY: module setup kernel fmt lint tests check demo shell clean FORCE
+.PHONY: module setup kernel fmt lint tests check demo shell bench bench-run clean FORCE
 
 setup:
 ifdef OWN_KERNEL
@@ -89,6 +90,21 @@ demo: module tests
 
 shell: module tests
 	@qemu/run.sh shell --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests --out $(OUT)
+
+# Benchmarks run on the release kernel: `make bench` is `make bench-run`
+# with FLAVOUR=release.
+BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(wildcard tests/bench/*.c))
+
+$(OUT)/bench/%: tests/bench/%.c tests/vdmux_test.h include/uapi/vdmux.h | kernel
+	@mkdir -p $(dir $@)
+	@gcc $(TEST_CFLAGS) -o $@ $< -lpthread
+
+bench:
+	@$(MAKE) FLAVOUR=release bench-run
+
+bench-run: module $(BENCH_BINS)
+	@BENCH_DIR=$(OUT)/bench qemu/run.sh bench --kernel $(KDIR) --module $(MODULE) \
+		--tests $(OUT)/no-tests --out $(OUT)
 
 clean:
 	rm -rf build $(UAPI_RS)

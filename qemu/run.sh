@@ -12,8 +12,10 @@
 # demo:  prints the demonstration to stdout.
 # shell: an interactive shell on the serial console.
 #
-# Environment: ACCEL=tcg (default) or kvm (probed first, TCG if the probe
-# fails), QEMU_TIMEOUT (seconds, check and demo), QEMU_MEM (default 2G).
+# bench:  runs the benchmarks (BENCH_DIR) and renders them into bench/.
+#
+# Environment: ACCEL=tcg (default; kvm for bench) or kvm (probed first, TCG
+# if the probe fails), QEMU_TIMEOUT (seconds), QEMU_MEM (default 2G).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,7 +43,9 @@ mkdir -p "$out"
 initrd=$out/initramfs.cpio
 "$top/scripts/mkinitramfs.sh" "$initrd" "$ksrc" "$module" "$tests" "$extra"
 
-accel=${ACCEL:-tcg}
+default_accel=tcg
+[ "$mode" = bench ] && default_accel=kvm
+accel=${ACCEL:-$default_accel}
 cmdline="console=ttyS0,115200 panic=-1 oops=panic nokaslr kmemleak=on"
 # la57 is off: with 5-level paging an early-boot interrupt trips KASAN.
 qemu_base=(qemu-system-x86_64 -machine q35 -cpu max,la57=off -smp 2 -m "${QEMU_MEM:-2G}"
@@ -99,6 +103,15 @@ demo)
 	;;
 shell)
 	exec "${qemu[@]}" -serial mon:stdio -append "$cmdline VDMUX_MODE=shell"
+	;;
+bench)
+	rm -f "$out/bench.log"
+	echo "run.sh: running the benchmarks ($accel, log in $out/bench.log)" >&2
+	timeout -k 10 "${QEMU_TIMEOUT:-3600}" "${qemu[@]}" -monitor none \
+		-serial "file:$out/console.log" -serial "file:$out/bench.log" \
+		-append "$cmdline VDMUX_MODE=bench" </dev/null >"$out/qemu.log" 2>&1 || true
+	grep -v '^# vdmux-json' "$out/bench.log" | sed -n '/^# /p;/^Bail/p' | grep -v '^{' >&2 || true
+	exec python3 "$top/scripts/render-bench.py" "$out/bench.log" "$top/bench" "$accel"
 	;;
 *)
 	echo "run.sh: unknown mode $mode (check, demo or shell)" >&2

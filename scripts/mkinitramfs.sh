@@ -35,6 +35,13 @@ spec=$work/initramfs.spec
 	for t in "$tests"/*; do
 		[ -f "$t" ] && [ -x "$t" ] && echo "file /tests/${t##*/} $t 0755 0 0"
 	done
+	# Benchmarks (make bench) live apart from /tests, which check mode runs.
+	if [ -n "${BENCH_DIR:-}" ]; then
+		echo "dir /bench 0755 0 0"
+		for t in "$BENCH_DIR"/*; do
+			[ -f "$t" ] && [ -x "$t" ] && echo "file /bench/${t##*/} $t 0755 0 0"
+		done
+	fi
 	if [ -n "$extra" ]; then
 		[ -d "$extra" ] || die "EXTRA_TESTS=$extra is not a directory"
 		for t in "$extra"/*; do
