@@ -66,11 +66,14 @@ module: kernel $(UAPI_RS)
 	@mkdir -p $(OUT)/module
 	@$(KMAKE) modules
 
+# The generated UAPI mirror is bindgen's output, not ours to format.
+RUST_SRCS = $(filter-out $(UAPI_RS),$(wildcard $(TOP)/src/*.rs))
+
 fmt: kernel
-	@rustfmt --edition 2021 --config-path $(KSRC)/.rustfmt.toml src/*.rs
+	@rustfmt --edition 2021 --config-path $(KSRC)/.rustfmt.toml $(RUST_SRCS)
 
 lint: kernel $(UAPI_RS)
-	@rustfmt --edition 2021 --config-path $(KSRC)/.rustfmt.toml --check src/*.rs
+	@rustfmt --edition 2021 --config-path $(KSRC)/.rustfmt.toml --check $(RUST_SRCS)
 	@mkdir -p $(OUT)/clippy
 	@$(MAKE) -C $(KDIR) M=$(TOP) MO=$(OUT)/clippy LLVM=$(LLVM) CLIPPY=1 KRUSTFLAGS=-Dwarnings modules
 	@echo "lint: ok"
