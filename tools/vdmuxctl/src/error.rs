@@ -197,7 +197,7 @@ pub fn explain(op: Op, errno: i32, facts: &Facts) -> String {
             "out of memory for a backing store".to_string()
         }
         (Op::Write(_), libc::ENOSPC) => match facts.size {
-            Some(size) => format!("the range goes past the end of the device ({size} bytes)"),
+            Some(size) => format!("the range goes past the end of the device, byte {size}"),
             None => "the range goes past the end of the device".to_string(),
         },
         (Op::Read(_) | Op::Write(_), libc::EINVAL) => "invalid offset".to_string(),
@@ -310,7 +310,7 @@ mod tests {
         };
         assert_eq!(
             explain(Op::Write(0), libc::ENOSPC, &f),
-            "the range goes past the end of the device (32768 bytes)"
+            "the range goes past the end of the device, byte 32768"
         );
     }
 

@@ -105,7 +105,7 @@ impl Snapshot {
         s.push('\n');
         writeln!(
             s,
-            "{:<5} {:<11} {:<3} {:<11} GENERATION",
+            "{:<5} {:<11} {:<4} {:<11} GENERATION",
             "VDEV", "STATE", "FG", "SIZE"
         )
         .unwrap();
@@ -118,7 +118,7 @@ impl Snapshot {
             let state = v.state.to_string();
             writeln!(
                 s,
-                "{:<5} {state:<11} {fg:<3} {:<11} {}",
+                "{:<5} {state:<11} {fg:<4} {:<11} {}",
                 v.index, v.size, v.generation
             )
             .unwrap();
@@ -254,10 +254,10 @@ mod tests {
             sample().to_text(),
             "\
 3 virtual devices of 32768 bytes (32K), foreground 1, generation 5
-VDEV  STATE       FG  SIZE        GENERATION
-0     background  no  32768       2
-1     foreground  yes 32768       2
-2     removed     no  32768       1
+VDEV  STATE       FG   SIZE        GENERATION
+0     background  no   32768       2
+1     foreground  yes  32768       2
+2     removed     no   32768       1
 "
         );
     }
