@@ -21,8 +21,9 @@ use std::{
 /// Bytes moved per read(2) or write(2).
 const CHUNK: usize = 64 * 1024;
 
-/// Runs `command`; `context` is the command as typed, for messages.
-pub fn run(command: &Command, context: &str) -> Result<(), Error> {
+/// Runs `command`.
+pub fn run(command: &Command) -> Result<(), Error> {
+    let context = &command.context();
     match command {
         Command::Help(_) | Command::Version => unreachable!("handled by main"),
         Command::Status { json } => status(context, *json),

@@ -188,8 +188,8 @@ pub fn explain(op: Op, errno: i32, facts: &Facts) -> String {
         (Op::Switch(i), libc::ENODEV) => format!("virtual device {i} is removed, insert it first"),
         (Op::Read(i) | Op::Write(i), libc::ENODEV) => format!("virtual device {i} is removed"),
         (Op::Resize, libc::EINVAL) => match facts.max_size {
-            Some(max) => format!("size out of range, must be 1 to {} bytes", format_size(max)),
-            None => "size out of range".to_string(),
+            Some(max) => format!("size out of range: 1 byte to {}", format_size(max)),
+            None => "size out of range: 1 byte to the module's max_reserved_size".to_string(),
         },
         (Op::Resize, libc::EBUSY) => "virtual devices are mapped".to_string(),
         (Op::Resize, libc::ENOMEM) => "out of memory for the resized buffers".to_string(),
@@ -294,11 +294,11 @@ mod tests {
         };
         assert_eq!(
             explain(Op::Resize, libc::EINVAL, &f),
-            "size out of range, must be 1 to 64M bytes"
+            "size out of range: 1 byte to 64M"
         );
         assert_eq!(
             explain(Op::Resize, libc::EINVAL, &Facts::default()),
-            "size out of range"
+            "size out of range: 1 byte to the module's max_reserved_size"
         );
     }
 

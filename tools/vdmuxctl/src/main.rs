@@ -43,7 +43,7 @@ fn run(args: &[String]) -> Result<(), Error> {
         Command::Help(None) => print!("{}", cli::main_help()),
         Command::Help(Some(name)) => print!("{}", cli::command_help(name)),
         Command::Version => println!("vdmuxctl {}", env!("CARGO_PKG_VERSION")),
-        command => commands::run(&command, &command.context())?,
+        command => commands::run(&command)?,
     }
     Ok(())
 }
