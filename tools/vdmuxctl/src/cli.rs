@@ -183,7 +183,8 @@ pub fn command_help(name: &str) -> &'static str {
             "Usage: vdmuxctl fill N PATTERN [--offset O] [--length L]\n\
              \n\
              Fill virtual device N with PATTERN repeated, using write(2). PATTERN\n\
-             is text; \\n, \\t, \\r, \\0, \\\\ and \\xHH stand for those bytes.\n\
+             is text; \\n, \\t, \\r, \\0, \\\\ and \\xHH stand for those bytes. Put\n\
+             -- before a PATTERN that starts with '-'.\n\
              \n\
              \x20 --offset O   start at byte O (default 0)\n\
              \x20 --length L   write L bytes (default: up to the end)\n"
@@ -268,9 +269,9 @@ impl Args {
                 continue;
             }
             // A lone "-" or a negative number is an operand, left for the
-            // operand's own parser to refuse.
-            let is_option = arg.starts_with("--")
-                || (arg.len() == 2 && arg.starts_with('-') && !arg.as_bytes()[1].is_ascii_digit());
+            // operand's own parser to refuse with a better message.
+            let is_option =
+                arg.len() > 1 && arg.starts_with('-') && !arg.as_bytes()[1].is_ascii_digit();
             if !is_option {
                 args.operands.push(arg.clone());
                 continue;
@@ -495,6 +496,7 @@ mod tests {
             Ok(Command::Status { json: true })
         );
         assert_eq!(usage_message("status --jsn"), "unknown option --jsn");
+        assert_eq!(usage_message("status -jx"), "unknown option -jx");
         assert_eq!(usage_message("status 1"), "unexpected argument '1'");
         assert_eq!(
             usage_message("status --json=yes"),
