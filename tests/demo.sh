@@ -1,0 +1,111 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The vdmux demonstration, run by the guest's /init for 'make demo': two
+# "terminals" map their own virtual devices while vdmuxctl switches, ejects
+# and inserts them. Every command is shown before its output, as typed.
+
+here=$(cd "$(dirname "$0")" && pwd)
+export PATH=/usr/bin:/bin:/sbin
+
+step() {
+	echo
+	echo "== $*"
+}
+
+# Shows a command, runs it, and shows its exit status when it is not 0.
+run() {
+	echo "\$ $*"
+	"$@" 2>&1
+	rc=$?
+	[ "$rc" = 0 ] || echo "(exit status $rc)"
+}
+
+# term_start NAME N: terminal NAME maps /dev/vdmuxN. It reads commands from
+# a FIFO and answers each with one line on another, so that every answer is
+# printed in its place in the transcript.
+term_start() {
+	mkfifo "/tmp/$1.in" "/tmp/$1.out"
+	"$here/demo_term" "$1" "$2" <"/tmp/$1.in" >"/tmp/$1.out" 2>&1 &
+}
+
+# term NAME COMMAND: sends COMMAND to terminal NAME and prints its answer.
+term() {
+	case $1 in
+	A) echo "$2" >&3 && read -r answer <&4 ;;
+	B) echo "$2" >&5 && read -r answer <&6 ;;
+	esac
+	echo "$answer"
+}
+
+echo "vdmux demo"
+echo
+echo "vdmux reserves one buffer of device memory and shares it among virtual"
+echo "devices, the way video memory is shared among virtual terminals: the"
+echo "foreground device's pages are the device memory, the others wait in"
+echo "backing stores. Whoever maps a virtual device sees its bytes and no one"
+echo "else's, whichever is in the foreground."
+
+step "Load the driver: 4 virtual devices of 32K, and the control node"
+run modprobe vdmux
+run ls -l /dev/vdmux /dev/vdmux0 /dev/vdmux1 /dev/vdmux2 /dev/vdmux3
+run vdmuxctl status
+
+step "Terminal A maps /dev/vdmux0 and terminal B maps /dev/vdmux1; each writes a line"
+term_start A 0
+exec 3>/tmp/A.in 4</tmp/A.out
+read -r answer <&4 && echo "$answer"
+term_start B 1
+exec 5>/tmp/B.in 6</tmp/B.out
+read -r answer <&6 && echo "$answer"
+term A "write hello from terminal A"
+term B "write hello from terminal B"
+echo "A's line is in the device memory itself (vdev 0 is in the foreground);"
+echo "B's is in vdev 1's backing store. read(2) finds both:"
+run vdmuxctl dump 0 --length 32
+run vdmuxctl dump 1 --length 32
+
+step "Bring terminal B to the foreground, with 'vdmuxctl watch' looking on"
+vdmuxctl watch --count 1 --timeout 60 >/tmp/watch.log 2>&1 &
+watcher=$!
+# watch prints its first line once it has looked: wait for it.
+while [ ! -s /tmp/watch.log ]; do sleep 0.1; done
+run vdmuxctl switch 1
+wait "$watcher"
+echo "watch printed:"
+sed 's/^/    /' /tmp/watch.log
+run vdmuxctl status
+echo "The bytes moved between device memory and backing stores, yet each"
+echo "terminal still sees its own line through the same mapping:"
+term A read
+term B read
+
+step "Eject B's virtual device, like pulling a card out of its slot"
+run vdmuxctl eject 1
+run vdmuxctl status
+term B read
+term A read
+run vdmuxctl dump 1 --length 16
+run vdmuxctl switch 1
+
+step "Insert it again: it comes back in the background, with its bytes"
+run vdmuxctl insert 1
+run vdmuxctl status
+term B read
+run vdmuxctl switch 1
+run vdmuxctl status
+
+step "Mistakes get a clear message and an exit status scripts can test"
+run vdmuxctl switch 9
+run vdmuxctl resize 64K
+run vdmuxctl resize 64Q
+
+step "The terminals close; with nothing mapped the buffer can grow"
+term A quit
+term B quit
+exec 3>&- 4<&- 5>&- 6<&-
+wait
+run vdmuxctl resize 64K
+run vdmuxctl status
+echo
+echo "End of the demo."

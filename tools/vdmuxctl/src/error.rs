@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Errors, the messages they print and the exit statuses scripts rely on.
+
+use crate::{size::format_size, status::State};
+use std::{fmt, io};
+
+/// Exit statuses.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// The operation failed: the device refused it or could not be reached.
+    pub const FAILED: u8 = 1;
+    /// Bad command line; nothing was done.
+    pub const USAGE: u8 = 2;
+    /// `watch --count N --timeout S` saw fewer than N changes in S seconds.
+    pub const TIMEOUT: u8 = 3;
+}
+
+/// Why the tool stops without doing what was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A bad command line, for `command` if it got that far.
+    Usage {
+        command: Option<&'static str>,
+        message: String,
+    },
+    /// The operation `context` (the command as typed, e.g. `switch 9`)
+    /// failed, with `errno` if a system call said so.
+    Failed {
+        context: String,
+        message: String,
+        errno: Option<i32>,
+    },
+    /// `watch` ran out of time before it saw the changes it waited for.
+    TimedOut { message: String },
+}
+
+impl Error {
+    pub fn usage(command: Option<&'static str>, message: impl Into<String>) -> Self {
+        Self::Usage {
+            command,
+            message: message.into(),
+        }
+    }
+
+    pub fn failed(
+        context: impl Into<String>,
+        message: impl Into<String>,
+        errno: Option<i32>,
+    ) -> Self {
+        Self::Failed {
+            context: context.into(),
+            message: message.into(),
+            errno,
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage { .. } => exit::USAGE,
+            Self::Failed { .. } => exit::FAILED,
+            Self::TimedOut { .. } => exit::TIMEOUT,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Usage {
+                command: Some(c),
+                message,
+            } => write!(f, "vdmuxctl: {c}: {message}\nTry 'vdmuxctl {c} --help'."),
+            Self::Usage {
+                command: None,
+                message,
+            } => write!(f, "vdmuxctl: {message}\nTry 'vdmuxctl --help'."),
+            Self::Failed {
+                context,
+                message,
+                errno: Some(e),
+            } => write!(f, "vdmuxctl: {context}: {message} ({})", errno_name(*e)),
+            Self::Failed {
+                context,
+                message,
+                errno: None,
+            } => write!(f, "vdmuxctl: {context}: {message}"),
+            Self::TimedOut { message } => write!(f, "vdmuxctl: watch: {message}"),
+        }
+    }
+}
+
+/// The symbolic name of an errno value, as in `errno.h`.
+pub fn errno_name(errno: i32) -> String {
+    let name = match errno {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::ENXIO => "ENXIO",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::ENODEV => "ENODEV",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        libc::EINVAL => "EINVAL",
+        libc::ENOTTY => "ENOTTY",
+        libc::EFBIG => "EFBIG",
+        libc::ENOSPC => "ENOSPC",
+        libc::ESPIPE => "ESPIPE",
+        libc::EROFS => "EROFS",
+        libc::ENOSYS => "ENOSYS",
+        libc::EOVERFLOW => "EOVERFLOW",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        _ => return format!("errno {errno}"),
+    };
+    name.to_string()
+}
+
+/// The C library's description of `errno`, in lower case: "no such device".
+pub fn strerror(errno: i32) -> String {
+    let text = io::Error::from_raw_os_error(errno).to_string();
+    // std appends " (os error N)"; the errno name is printed instead.
+    let text = text.split(" (os error").next().unwrap_or_default();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => format!("error {errno}"),
+    }
+}
+
+/// An operation on the device that can fail with an errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Switch(u32),
+    Eject(u32),
+    Insert(u32),
+    Resize,
+    /// `read(2)` of a virtual device.
+    Read(u32),
+    /// `write(2)` of a virtual device.
+    Write(u32),
+    /// `VDMUX_IOC_GET_STATUS` or `VDMUX_IOC_GET_RESERVED_SIZE`.
+    Status,
+}
+
+/// What the tool could learn from the device after a failure, to tell
+/// apart causes that share an errno. Unknown facts are `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub nr_vdevs: Option<u32>,
+    /// The state of the virtual device the operation was about.
+    pub state: Option<State>,
+    /// The reserved size now.
+    pub size: Option<u64>,
+    /// The largest reserved size the driver accepts.
+    pub max_size: Option<u64>,
+}
+
+/// Why `op` failed with `errno`, in words.
+pub fn explain(op: Op, errno: i32, facts: &Facts) -> String {
+    let index = match op {
+        Op::Switch(i) | Op::Eject(i) | Op::Insert(i) | Op::Read(i) | Op::Write(i) => Some(i),
+        Op::Resize | Op::Status => None,
+    };
+    let no_such = matches!((index, facts.nr_vdevs), (Some(i), Some(n)) if i >= n);
+    match (op, errno) {
+        (_, libc::EPERM) => "permission denied, needs CAP_SYS_ADMIN".to_string(),
+        (Op::Switch(_), libc::EINVAL) => "no such virtual device".to_string(),
+        (Op::Eject(_) | Op::Insert(_), libc::EINVAL) if no_such => {
+            "no such virtual device".to_string()
+        }
+        (Op::Eject(i), libc::EINVAL) => match facts.state {
+            Some(State::Removed) => format!("virtual device {i} is already removed"),
+            _ => format!("no such virtual device, or virtual device {i} is already removed"),
+        },
+        (Op::Insert(i), libc::EINVAL) => match facts.state {
+            Some(state) if state != State::Removed => {
+                format!("virtual device {i} is not removed, it is in the {state}")
+            }
+            _ => format!("no such virtual device, or virtual device {i} is not removed"),
+        },
+        (Op::Switch(i), libc::ENODEV) => format!("virtual device {i} is removed, insert it first"),
+        (Op::Read(i) | Op::Write(i), libc::ENODEV) => format!("virtual device {i} is removed"),
+        (Op::Resize, libc::EINVAL) => match facts.max_size {
+            Some(max) => format!("size out of range: 1 byte to {}", format_size(max)),
+            None => "size out of range: 1 byte to the module's max_reserved_size".to_string(),
+        },
+        (Op::Resize, libc::EBUSY) => "virtual devices are mapped".to_string(),
+        (Op::Resize, libc::ENOMEM) => "out of memory for the resized buffers".to_string(),
+        (Op::Switch(_) | Op::Eject(_), libc::ENOMEM) => {
+            "out of memory for a backing store".to_string()
+        }
+        (Op::Write(_), libc::ENOSPC) => match facts.size {
+            Some(size) => format!("the range goes past the end of the device, byte {size}"),
+            None => "the range goes past the end of the device".to_string(),
+        },
+        (Op::Read(_) | Op::Write(_), libc::EINVAL) => "invalid offset".to_string(),
+        (_, libc::ENOTTY) => "not a vdmux node, or a request this driver does not know".to_string(),
+        _ => strerror(errno),
+    }
+}
+
+/// Why opening the node at `path` failed with `errno`, in words.
+pub fn explain_open(path: &str, errno: i32) -> String {
+    match errno {
+        libc::ENOENT => format!("{path} does not exist, is the vdmux module loaded?"),
+        libc::EACCES => format!("cannot open {path}: permission denied"),
+        libc::ENXIO | libc::ENODEV => format!("cannot open {path}: no vdmux device behind it"),
+        _ => format!("cannot open {path}: {}", strerror(errno)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(nr: u32, state: Option<State>) -> Facts {
+        Facts {
+            nr_vdevs: Some(nr),
+            state,
+            ..Facts::default()
+        }
+    }
+
+    fn failed(context: &str, op: Op, errno: i32, facts: &Facts) -> String {
+        Error::failed(context, explain(op, errno, facts), Some(errno)).to_string()
+    }
+
+    #[test]
+    fn the_documented_messages() {
+        assert_eq!(
+            failed("switch 9", Op::Switch(9), libc::EINVAL, &facts(4, None)),
+            "vdmuxctl: switch 9: no such virtual device (EINVAL)"
+        );
+        assert_eq!(
+            failed("switch 1", Op::Switch(1), libc::EPERM, &Facts::default()),
+            "vdmuxctl: switch 1: permission denied, needs CAP_SYS_ADMIN (EPERM)"
+        );
+        assert_eq!(
+            failed("resize 4K", Op::Resize, libc::EBUSY, &Facts::default()),
+            "vdmuxctl: resize 4K: virtual devices are mapped (EBUSY)"
+        );
+    }
+
+    #[test]
+    fn einval_is_told_apart_by_state() {
+        let removed = facts(4, Some(State::Removed));
+        let background = facts(4, Some(State::Background));
+        assert_eq!(
+            explain(Op::Eject(9), libc::EINVAL, &facts(4, None)),
+            "no such virtual device"
+        );
+        assert_eq!(
+            explain(Op::Eject(2), libc::EINVAL, &removed),
+            "virtual device 2 is already removed"
+        );
+        assert_eq!(
+            explain(Op::Insert(4), libc::EINVAL, &facts(4, None)),
+            "no such virtual device"
+        );
+        assert_eq!(
+            explain(Op::Insert(1), libc::EINVAL, &background),
+            "virtual device 1 is not removed, it is in the background"
+        );
+        assert_eq!(
+            explain(Op::Insert(1), libc::EINVAL, &Facts::default()),
+            "no such virtual device, or virtual device 1 is not removed"
+        );
+    }
+
+    #[test]
+    fn removed_devices() {
+        assert_eq!(
+            explain(Op::Switch(2), libc::ENODEV, &Facts::default()),
+            "virtual device 2 is removed, insert it first"
+        );
+        assert_eq!(
+            explain(Op::Read(3), libc::ENODEV, &Facts::default()),
+            "virtual device 3 is removed"
+        );
+    }
+
+    #[test]
+    fn resize_range() {
+        let f = Facts {
+            max_size: Some(64 << 20),
+            ..Facts::default()
+        };
+        assert_eq!(
+            explain(Op::Resize, libc::EINVAL, &f),
+            "size out of range: 1 byte to 64M"
+        );
+        assert_eq!(
+            explain(Op::Resize, libc::EINVAL, &Facts::default()),
+            "size out of range: 1 byte to the module's max_reserved_size"
+        );
+    }
+
+    #[test]
+    fn write_past_the_end() {
+        let f = Facts {
+            size: Some(32768),
+            ..Facts::default()
+        };
+        assert_eq!(
+            explain(Op::Write(0), libc::ENOSPC, &f),
+            "the range goes past the end of the device, byte 32768"
+        );
+    }
+
+    #[test]
+    fn unknown_errnos_fall_back_to_the_c_library() {
+        assert_eq!(
+            explain(Op::Status, libc::EIO, &Facts::default()),
+            "input/output error"
+        );
+        assert_eq!(errno_name(libc::EIO), "EIO");
+        assert_eq!(errno_name(4095), "errno 4095");
+    }
+
+    #[test]
+    fn open_failures() {
+        assert_eq!(
+            explain_open("/dev/vdmux", libc::ENOENT),
+            "/dev/vdmux does not exist, is the vdmux module loaded?"
+        );
+        assert_eq!(
+            Error::failed(
+                "status",
+                explain_open("/dev/vdmux", libc::EACCES),
+                Some(libc::EACCES)
+            )
+            .to_string(),
+            "vdmuxctl: status: cannot open /dev/vdmux: permission denied (EACCES)"
+        );
+    }
+
+    #[test]
+    fn usage_errors_point_to_help() {
+        assert_eq!(
+            Error::usage(Some("switch"), "missing virtual device index").to_string(),
+            "vdmuxctl: switch: missing virtual device index\nTry 'vdmuxctl switch --help'."
+        );
+        assert_eq!(Error::usage(None, "x").exit_code(), exit::USAGE);
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(Error::failed("a", "b", None).exit_code(), 1);
+        assert_eq!(Error::usage(None, "b").exit_code(), 2);
+        assert_eq!(
+            Error::TimedOut {
+                message: String::new()
+            }
+            .exit_code(),
+            3
+        );
+    }
+}

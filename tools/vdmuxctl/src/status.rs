@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What `status` and `watch` know about the device, and how they print it.
+
+use crate::{size::format_size, uapi};
+use std::fmt::{self, Write as _};
+
+/// The state of one virtual device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Its pages are the device memory.
+    Foreground,
+    /// Its pages are its backing store.
+    Background,
+    /// Ejected: every access fails.
+    Removed,
+    /// A state this tool does not know (a newer driver).
+    Other(u32),
+}
+
+impl State {
+    pub fn from_raw(raw: u32) -> Self {
+        match raw {
+            uapi::VDMUX_STATE_FOREGROUND => Self::Foreground,
+            uapi::VDMUX_STATE_BACKGROUND => Self::Background,
+            uapi::VDMUX_STATE_REMOVED => Self::Removed,
+            other => Self::Other(other),
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Foreground => f.write_str("foreground"),
+            Self::Background => f.write_str("background"),
+            Self::Removed => f.write_str("removed"),
+            Self::Other(n) => write!(f, "state-{n}"),
+        }
+    }
+}
+
+/// `VDMUX_IOC_GET_STATUS` of one virtual device's node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VdevStatus {
+    pub index: u32,
+    pub state: State,
+    /// Its size in bytes: the reserved size.
+    pub size: u64,
+    /// Bumped on every state change of this virtual device.
+    pub generation: u64,
+}
+
+impl VdevStatus {
+    pub fn from_raw(raw: &uapi::vdmux_status) -> Self {
+        Self {
+            index: raw.index,
+            state: State::from_raw(raw.state),
+            size: raw.reserved_size,
+            generation: raw.generation,
+        }
+    }
+}
+
+/// The whole device at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The control node's generation, bumped on any change; `None` when
+    /// the control node could not be opened (an unprivileged user who may
+    /// only open the virtual devices).
+    pub generation: Option<u64>,
+    pub foreground: Option<u32>,
+    pub reserved_size: u64,
+    pub vdevs: Vec<VdevStatus>,
+}
+
+/// `VDMUX_NONE` and friends as an `Option`.
+pub fn foreground_of(raw: &uapi::vdmux_status) -> Option<u32> {
+    (raw.foreground != uapi::VDMUX_NONE).then_some(raw.foreground)
+}
+
+impl Snapshot {
+    /// The first line of `status`.
+    fn summary(&self) -> String {
+        let mut s = format!(
+            "{} virtual devices of {} bytes ({}), ",
+            self.vdevs.len(),
+            self.reserved_size,
+            format_size(self.reserved_size)
+        );
+        match self.foreground {
+            Some(f) => write!(s, "foreground {f}").unwrap(),
+            None => s.push_str("no foreground"),
+        }
+        if let Some(g) = self.generation {
+            write!(s, ", generation {g}").unwrap();
+        }
+        s
+    }
+
+    /// `status`: a summary line, then one line per virtual device with its
+    /// index, state, whether it is the foreground, size and generation.
+    pub fn to_text(&self) -> String {
+        let mut s = self.summary();
+        s.push('\n');
+        writeln!(
+            s,
+            "{:<5} {:<11} {:<4} {:<11} GENERATION",
+            "VDEV", "STATE", "FG", "SIZE"
+        )
+        .unwrap();
+        for v in &self.vdevs {
+            let fg = if self.foreground == Some(v.index) {
+                "yes"
+            } else {
+                "no"
+            };
+            let state = v.state.to_string();
+            writeln!(
+                s,
+                "{:<5} {state:<11} {fg:<4} {:<11} {}",
+                v.index, v.size, v.generation
+            )
+            .unwrap();
+        }
+        s
+    }
+
+    /// `status --json`: one JSON object on one line.
+    pub fn to_json(&self) -> String {
+        let mut s = String::from("{");
+        write!(
+            s,
+            "\"nr_vdevs\":{},\"reserved_size\":{},\"foreground\":{},\"generation\":{},\"vdevs\":[",
+            self.vdevs.len(),
+            self.reserved_size,
+            json_opt(self.foreground),
+            json_opt(self.generation)
+        )
+        .unwrap();
+        for (i, v) in self.vdevs.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            // State names are fixed ASCII words: nothing to escape.
+            write!(
+                s,
+                "{{\"index\":{},\"state\":\"{}\",\"foreground\":{},\"size\":{},\"generation\":{}}}",
+                v.index,
+                v.state,
+                self.foreground == Some(v.index),
+                v.size,
+                v.generation
+            )
+            .unwrap();
+        }
+        s.push_str("]}");
+        s
+    }
+
+    /// The first line of `watch`, printed once the first snapshot is
+    /// taken: anything changed after it will be reported.
+    pub fn watch_header(&self) -> String {
+        format!("watching vdmux: {}", self.summary())
+    }
+
+    /// One line saying what changed from `self` to `next`, or `None` when
+    /// nothing did. Several changes between two polls come as one line.
+    pub fn describe_change(&self, next: &Snapshot) -> Option<String> {
+        let mut parts = Vec::new();
+        for (old, new) in self.vdevs.iter().zip(&next.vdevs) {
+            let changes = new.generation.wrapping_sub(old.generation);
+            if old.state != new.state {
+                let mut part = format!("vdev {} {} -> {}", new.index, old.state, new.state);
+                if changes > 1 {
+                    write!(part, " ({changes} changes)").unwrap();
+                }
+                parts.push(part);
+            } else if changes > 0 {
+                // Ejected and inserted again between two polls, say.
+                parts.push(format!(
+                    "vdev {} {} again ({changes} changes)",
+                    new.index, new.state
+                ));
+            }
+        }
+        if self.reserved_size != next.reserved_size {
+            parts.push(format!(
+                "reserved size {} -> {}",
+                self.reserved_size, next.reserved_size
+            ));
+        }
+        if parts.is_empty() {
+            if self.generation == next.generation {
+                return None;
+            }
+            parts.push("no visible change".to_string());
+        }
+        let prefix = match next.generation {
+            Some(g) => format!("generation {g}"),
+            None => "change".to_string(),
+        };
+        Some(format!("{prefix}: {}", parts.join(", ")))
+    }
+}
+
+fn json_opt<T: fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "null".to_string(), |v| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vdev(index: u32, state: State, generation: u64) -> VdevStatus {
+        VdevStatus {
+            index,
+            state,
+            size: 32768,
+            generation,
+        }
+    }
+
+    fn sample() -> Snapshot {
+        Snapshot {
+            generation: Some(5),
+            foreground: Some(1),
+            reserved_size: 32768,
+            vdevs: vec![
+                vdev(0, State::Background, 2),
+                vdev(1, State::Foreground, 2),
+                vdev(2, State::Removed, 1),
+            ],
+        }
+    }
+
+    #[test]
+    fn states_from_the_header() {
+        assert_eq!(
+            State::from_raw(uapi::VDMUX_STATE_FOREGROUND),
+            State::Foreground
+        );
+        assert_eq!(
+            State::from_raw(uapi::VDMUX_STATE_BACKGROUND),
+            State::Background
+        );
+        assert_eq!(State::from_raw(uapi::VDMUX_STATE_REMOVED), State::Removed);
+        assert_eq!(State::from_raw(7).to_string(), "state-7");
+    }
+
+    #[test]
+    fn text() {
+        assert_eq!(
+            sample().to_text(),
+            "\
+3 virtual devices of 32768 bytes (32K), foreground 1, generation 5
+VDEV  STATE       FG   SIZE        GENERATION
+0     background  no   32768       2
+1     foreground  yes  32768       2
+2     removed     no   32768       1
+"
+        );
+    }
+
+    #[test]
+    fn text_without_foreground_or_control() {
+        let mut s = sample();
+        s.foreground = None;
+        s.generation = None;
+        assert!(
+            s.to_text()
+                .starts_with("3 virtual devices of 32768 bytes (32K), no foreground\n")
+        );
+    }
+
+    #[test]
+    fn json() {
+        assert_eq!(
+            sample().to_json(),
+            "{\"nr_vdevs\":3,\"reserved_size\":32768,\"foreground\":1,\"generation\":5,\"vdevs\":[\
+             {\"index\":0,\"state\":\"background\",\"foreground\":false,\"size\":32768,\"generation\":2},\
+             {\"index\":1,\"state\":\"foreground\",\"foreground\":true,\"size\":32768,\"generation\":2},\
+             {\"index\":2,\"state\":\"removed\",\"foreground\":false,\"size\":32768,\"generation\":1}]}"
+        );
+    }
+
+    #[test]
+    fn json_nulls() {
+        let mut s = sample();
+        s.foreground = None;
+        s.generation = None;
+        assert!(s.to_json().starts_with(
+            "{\"nr_vdevs\":3,\"reserved_size\":32768,\"foreground\":null,\"generation\":null,"
+        ));
+    }
+
+    #[test]
+    fn no_change() {
+        assert_eq!(sample().describe_change(&sample()), None);
+    }
+
+    #[test]
+    fn a_switch() {
+        let old = sample();
+        let mut new = sample();
+        new.generation = Some(6);
+        new.foreground = Some(0);
+        new.vdevs[0] = vdev(0, State::Foreground, 3);
+        new.vdevs[1] = vdev(1, State::Background, 3);
+        assert_eq!(
+            old.describe_change(&new).unwrap(),
+            "generation 6: vdev 0 background -> foreground, vdev 1 foreground -> background"
+        );
+    }
+
+    #[test]
+    fn changes_between_polls() {
+        let old = sample();
+        let mut new = sample();
+        new.generation = Some(9);
+        new.vdevs[0] = vdev(0, State::Background, 4);
+        new.vdevs[2] = vdev(2, State::Background, 4);
+        assert_eq!(
+            old.describe_change(&new).unwrap(),
+            "generation 9: vdev 0 background again (2 changes), \
+             vdev 2 removed -> background (3 changes)"
+        );
+    }
+
+    #[test]
+    fn a_resize() {
+        let old = sample();
+        let mut new = sample();
+        new.generation = Some(6);
+        new.reserved_size = 65536;
+        assert_eq!(
+            old.describe_change(&new).unwrap(),
+            "generation 6: reserved size 32768 -> 65536"
+        );
+    }
+
+    #[test]
+    fn without_the_control_node() {
+        let mut old = sample();
+        old.generation = None;
+        let mut new = old.clone();
+        new.vdevs[2] = vdev(2, State::Background, 2);
+        assert_eq!(
+            old.describe_change(&new).unwrap(),
+            "change: vdev 2 removed -> background"
+        );
+    }
+
+    #[test]
+    fn header() {
+        assert_eq!(
+            sample().watch_header(),
+            "watching vdmux: 3 virtual devices of 32768 bytes (32K), foreground 1, generation 5"
+        );
+    }
+}
