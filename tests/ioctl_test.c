@@ -17,24 +17,13 @@ FIXTURE(ctl)
 
 FIXTURE_SETUP(ctl)
 {
-	int i;
-
 	ASSERT_EQ(0, reset_device());
-	self->ctl = open(CTL_PATH, O_RDWR);
-	ASSERT_LE(0, self->ctl);
-	for (i = 0; i < DEFAULT_NR_VDEVS; i++) {
-		self->vdev[i] = open_vdev(i, O_RDWR);
-		ASSERT_LE(0, self->vdev[i]);
-	}
+	ASSERT_EQ(0, open_nodes(&self->ctl, self->vdev));
 }
 
 FIXTURE_TEARDOWN(ctl)
 {
-	int i;
-
-	close(self->ctl);
-	for (i = 0; i < DEFAULT_NR_VDEVS; i++)
-		close(self->vdev[i]);
+	close_nodes(self->ctl, self->vdev);
 	reset_device();
 }
 
@@ -275,10 +264,9 @@ TEST_F(ctl, unknown_commands_are_enotty)
  */
 TEST_F(ctl, state_changes_need_cap_sys_admin)
 {
-	int status, fds[2];
+	int status;
 	pid_t pid;
 
-	ASSERT_EQ(0, pipe(fds));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
@@ -299,8 +287,6 @@ TEST_F(ctl, state_changes_need_cap_sys_admin)
 		ok &= reserved_of(self->ctl) == DEFAULT_RESERVED;
 		_exit(ok ? 0 : 1);
 	}
-	close(fds[0]);
-	close(fds[1]);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));

@@ -20,24 +20,13 @@ FIXTURE(vd)
 
 FIXTURE_SETUP(vd)
 {
-	int i;
-
 	ASSERT_EQ(0, reset_device());
-	self->ctl = open(CTL_PATH, O_RDWR);
-	ASSERT_LE(0, self->ctl);
-	for (i = 0; i < DEFAULT_NR_VDEVS; i++) {
-		self->fd[i] = open_vdev(i, O_RDWR);
-		ASSERT_LE(0, self->fd[i]);
-	}
+	ASSERT_EQ(0, open_nodes(&self->ctl, self->fd));
 }
 
 FIXTURE_TEARDOWN(vd)
 {
-	int i;
-
-	close(self->ctl);
-	for (i = 0; i < DEFAULT_NR_VDEVS; i++)
-		close(self->fd[i]);
+	close_nodes(self->ctl, self->fd);
 	reset_device();
 }
 

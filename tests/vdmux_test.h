@@ -147,6 +147,31 @@ static inline int reset_device(void)
 	return ret;
 }
 
+/* Opens the control node and the first DEFAULT_NR_VDEVS vdevs read-write. */
+static inline int open_nodes(int *ctl, int vdev[DEFAULT_NR_VDEVS])
+{
+	int i;
+
+	*ctl = open(CTL_PATH, O_RDWR | O_CLOEXEC);
+	if (*ctl < 0)
+		return -errno;
+	for (i = 0; i < DEFAULT_NR_VDEVS; i++) {
+		vdev[i] = open_vdev(i, O_RDWR);
+		if (vdev[i] < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static inline void close_nodes(int ctl, int vdev[DEFAULT_NR_VDEVS])
+{
+	int i;
+
+	close(ctl);
+	for (i = 0; i < DEFAULT_NR_VDEVS; i++)
+		close(vdev[i]);
+}
+
 /* SIGBUS catching: probe_read/probe_write return 1 when the access raised
  * SIGBUS, 0 when it completed. */
 static sigjmp_buf probe_env;

@@ -190,10 +190,15 @@ static double copy_path(int fd, char *buf, int do_write)
 	return MAX_SIZE / median(t, REPS) / (1 << 20);
 }
 
+static void report_bandwidth(const char *op, const char *contender, double mib_s)
+{
+	printf("#   %-8s %-14s %10.1f MiB/s\n", op, contender, mib_s);
+	record(op, contender, MAX_SIZE, mib_s, "MiB/s");
+}
+
 static void bench_bandwidth(void)
 {
 	char *anon, *src, *map;
-	double v;
 	int fd;
 
 	reload("");
@@ -209,24 +214,12 @@ static void bench_bandwidth(void)
 	touch(map, MAX_SIZE);
 
 	printf("# 2. steady-state bandwidth, %lu MiB, median of %d\n", MAX_SIZE >> 20, REPS);
-	v = bandwidth(anon, src, 0);
-	printf("#   memset anon            %10.1f MiB/s\n", v);
-	record("memset", "anon", MAX_SIZE, v, "MiB/s");
-	v = bandwidth(map, src, 0);
-	printf("#   memset vdmux mapping   %10.1f MiB/s\n", v);
-	record("memset", "vdmux-mmap", MAX_SIZE, v, "MiB/s");
-	v = bandwidth(anon, src, 1);
-	printf("#   memcpy anon            %10.1f MiB/s\n", v);
-	record("memcpy", "anon", MAX_SIZE, v, "MiB/s");
-	v = bandwidth(map, src, 1);
-	printf("#   memcpy vdmux mapping   %10.1f MiB/s\n", v);
-	record("memcpy", "vdmux-mmap", MAX_SIZE, v, "MiB/s");
-	v = copy_path(fd, src, 1);
-	printf("#   write() vdmux          %10.1f MiB/s\n", v);
-	record("memcpy", "vdmux-write", MAX_SIZE, v, "MiB/s");
-	v = copy_path(fd, anon, 0);
-	printf("#   read() vdmux           %10.1f MiB/s\n", v);
-	record("memcpy", "vdmux-read", MAX_SIZE, v, "MiB/s");
+	report_bandwidth("memset", "anon", bandwidth(anon, src, 0));
+	report_bandwidth("memset", "vdmux-mmap", bandwidth(map, src, 0));
+	report_bandwidth("memcpy", "anon", bandwidth(anon, src, 1));
+	report_bandwidth("memcpy", "vdmux-mmap", bandwidth(map, src, 1));
+	report_bandwidth("memcpy", "vdmux-write", copy_path(fd, src, 1));
+	report_bandwidth("memcpy", "vdmux-read", copy_path(fd, anon, 0));
 	munmap(map, MAX_SIZE);
 	munmap(anon, MAX_SIZE);
 	munmap(src, MAX_SIZE);
