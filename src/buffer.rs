@@ -21,10 +21,8 @@ use kernel::{
         Allocator,
         NumaNode, //
     },
-    page::{
-        BorrowedPage,
-        PAGE_SIZE, //
-    },
+    bindings,
+    page::PAGE_SIZE,
     prelude::*,
 };
 
@@ -49,13 +47,16 @@ unsafe impl Sync for PageBuffer {}
 
 impl PageBuffer {
     /// Allocates `size` bytes (a non-zero multiple of `PAGE_SIZE`), zeroed.
+    ///
+    /// The size comes from user space and a failure reaches it as `ENOMEM`
+    /// or `SIGBUS`, so the allocator does not warn about it in the log.
     pub(crate) fn new_zeroed(size: usize) -> Result<Self> {
         if size == 0 || size % PAGE_SIZE != 0 {
             return Err(EINVAL);
         }
         let layout = Layout::from_size_align(size, PAGE_SIZE).map_err(|_| EINVAL)?;
-        let ptr = Vmalloc::alloc(layout, GFP_KERNEL | __GFP_ZERO, NumaNode::NO_NODE)
-            .map_err(|_| ENOMEM)?;
+        let flags = GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN;
+        let ptr = Vmalloc::alloc(layout, flags, NumaNode::NO_NODE).map_err(|_| ENOMEM)?;
         // INVARIANT: `Vmalloc` returned a live allocation of `layout`, whose
         // size was checked above.
         Ok(Self {
@@ -69,16 +70,17 @@ impl PageBuffer {
         self.layout.size()
     }
 
-    /// The page at page index `index`, if it is inside the buffer.
-    pub(crate) fn page(&self, index: usize) -> Option<BorrowedPage<'_>> {
+    /// The page frame number of the page at page index `index`, if it is
+    /// inside the buffer.
+    pub(crate) fn pfn(&self, index: usize) -> Option<usize> {
         let offset = index.checked_mul(PAGE_SIZE)?;
         if offset >= self.len() {
             return None;
         }
         // SAFETY: `offset` is inside the allocation (checked above), so the
-        // pointer is inside a live `Vmalloc` allocation that outlives the
-        // returned borrow, which is tied to `&self`.
-        Some(unsafe { Vmalloc::to_page(self.ptr.add(offset)) })
+        // address is inside a live `Vmalloc` allocation.
+        let pfn = unsafe { bindings::vmalloc_to_pfn(self.ptr.as_ptr().add(offset).cast()) };
+        Some(pfn as usize)
     }
 
     /// Copies `out.len()` bytes at `offset` into `out`.
@@ -139,8 +141,10 @@ impl PageBuffer {
 impl Drop for PageBuffer {
     fn drop(&mut self) {
         // SAFETY: By the type invariants `ptr` is a live `Vmalloc` allocation
-        // of `layout`, freed only here. Pages still mapped in user space hold
-        // references of their own and outlive the allocation safely.
+        // of `layout`, freed only here. No page of it is mapped in user space
+        // any more (the mappings hold no page references): a buffer is
+        // dropped by a resize, which is refused while anything is mapped, or
+        // with the device, which every mapping keeps alive.
         unsafe { Vmalloc::free(self.ptr, self.layout) };
     }
 }

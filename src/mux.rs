@@ -303,16 +303,16 @@ impl Mux {
         }
         let reserved_pages = inner.reserved_size / PAGE_SIZE;
         let store = inner.current_store(vdev).map_err(|_| FaultError::SigBus)?;
-        let page = store.page(pgoff).ok_or(FaultError::SigBus)?;
-        let done = fault.insert_page(&page)?;
+        let pfn = store.pfn(pgoff).ok_or(FaultError::SigBus)?;
+        let done = fault.insert_pfn(pfn)?;
         // Fault-around: map the rest of the aligned block now, under the
         // same lock, so a sequential toucher takes one fault per block.
         let (vma_pgoff, vma_pages) = fault.vma_pages();
         let window = self.config.fault_around_pages;
         for neighbour in range::fault_around(pgoff, window, vma_pgoff, vma_pages, reserved_pages) {
             if neighbour != pgoff {
-                if let Some(page) = store.page(neighbour) {
-                    fault.map_neighbour(neighbour, &page);
+                if let Some(pfn) = store.pfn(neighbour) {
+                    fault.map_neighbour(neighbour, pfn);
                 }
             }
         }

@@ -9,8 +9,9 @@
 //! - [`VmaHandler`]: what a driver implements to serve faults on its VMAs and
 //!   to learn when VMAs are duplicated (fork, split, mremap) or go away.
 //! - [`install`]: attaches a handler to a new VMA.
-//! - [`VmFault`]: one page fault; the handler answers by inserting a page or
-//!   by refusing with [`FaultError`].
+//! - [`VmFault`]: one page fault; the handler answers by inserting a page
+//!   (as a special PTE, which no `get_user_pages` pin can hold on to) or by
+//!   refusing with [`FaultError`].
 //! - [`SharedMapping`]: an `address_space` that every open file of one
 //!   object points at, so that one [`SharedMapping::unmap_all`] reaches every
 //!   mapping of that object, in every process, through every device node
@@ -30,10 +31,7 @@ use kernel::{
         VmaNew,
         VmaRef, //
     },
-    page::{
-        Page,
-        PAGE_SIZE, //
-    },
+    page::PAGE_SIZE,
     prelude::*,
     sync::Arc,
     types::{
@@ -50,7 +48,7 @@ pub(crate) trait VmaHandler: Send + Sync + Sized {
     /// A VMA carrying this handler is going away.
     fn vma_closed(&self);
 
-    /// Serves one page fault: inserts a page with [`VmFault::insert_page`]
+    /// Serves one page fault: inserts a page with [`VmFault::insert_pfn`]
     /// and returns what it returned, or refuses.
     fn fault(&self, fault: &VmFault) -> Result<FaultDone, FaultError>;
 }
@@ -82,13 +80,6 @@ impl VmFault {
         unsafe { (*self.vmf).__bindgen_anon_1.pgoff }
     }
 
-    /// Whether the fault is a write.
-    pub(crate) fn is_write(&self) -> bool {
-        // SAFETY: `vmf` is valid by the type invariants.
-        let flags = unsafe { (*self.vmf).flags };
-        flags & bindings::fault_flag_FAULT_FLAG_WRITE != 0
-    }
-
     /// The faulting VMA.
     fn vma(&self) -> &VmaRef {
         // SAFETY: `vmf` is valid by the type invariants, and so is its VMA,
@@ -104,10 +95,10 @@ impl VmFault {
         (pgoff, (vma.end() - vma.start()) / PAGE_SIZE)
     }
 
-    /// Maps `page` at page offset `pgoff` of the faulting VMA, next to the
-    /// faulting page, with the VMA's protection. Does nothing when `pgoff`
-    /// is outside the VMA or already mapped.
-    pub(crate) fn map_neighbour(&self, pgoff: usize, page: &Page) {
+    /// Maps page frame `pfn` at page offset `pgoff` of the faulting VMA,
+    /// next to the faulting page, as [`VmFault::insert_pfn`] does. Does
+    /// nothing when `pgoff` is outside the VMA or already mapped.
+    pub(crate) fn map_neighbour(&self, pgoff: usize, pfn: usize) {
         let (first, pages) = self.vma_pages();
         let Some(index) = pgoff.checked_sub(first).filter(|&i| i < pages) else {
             return;
@@ -116,23 +107,25 @@ impl VmFault {
         // SAFETY: `index` is inside the VMA (checked above), so the address
         // is too; the VMA is VM_MIXEDMAP (see `install`) and we are in its
         // fault handler, holding the lock that serializes it with zaps. An
-        // already populated entry makes it fail with EBUSY, which is fine.
+        // already populated entry is left alone.
         let _ = unsafe {
-            bindings::vm_insert_page(vma.as_ptr(), vma.start() + index * PAGE_SIZE, page.as_ptr())
+            bindings::vmf_insert_mixed(vma.as_ptr(), vma.start() + index * PAGE_SIZE, pfn)
         };
     }
 
-    /// Maps `page` at the faulting address (writable if the fault is a
-    /// write; a later write to a read-mapped page makes it writable without
-    /// another call here).
-    ///
-    /// The page is referenced by the page table from now on, so it stays
-    /// allocated until it is unmapped even if its owner frees it.
-    pub(crate) fn insert_page(&self, page: &Page) -> Result<FaultDone, FaultError> {
-        // SAFETY: `vmf` is valid by the type invariants and `page` is a live
-        // page; the VMA is VM_MIXEDMAP (see `install`), as required.
-        let ret =
-            unsafe { bindings::vmf_insert_page_mkwrite(self.vmf, page.as_ptr(), self.is_write()) };
+    /// Maps page frame `pfn` at the faulting address with the VMA's
+    /// protection, as a special PTE: one that holds no reference to the
+    /// page, so that `get_user_pages` refuses it and no pin (vmsplice,
+    /// O_DIRECT, `/proc/PID/mem`) can keep the page after an invalidation
+    /// took it back. The owner must not free the page while it is mapped.
+    pub(crate) fn insert_pfn(&self, pfn: usize) -> Result<FaultDone, FaultError> {
+        // SAFETY: `vmf` is valid by the type invariants and its address is
+        // inside its VMA, which is VM_MIXEDMAP (see `install`), as
+        // `vmf_insert_mixed` requires.
+        let ret = unsafe {
+            let vmf = &*self.vmf;
+            bindings::vmf_insert_mixed(vmf.__bindgen_anon_1.vma, vmf.__bindgen_anon_1.address, pfn)
+        };
         Ok(FaultDone(ret))
     }
 }

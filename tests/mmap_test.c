@@ -417,26 +417,28 @@ TEST_F(vd, resize_after_munmap_and_map_new_size)
 	EXPECT_EQ(0, munmap(p, 2 * SIZE));
 }
 
-/* Rss of the mapping that starts at @addr, in KiB, from /proc/self/smaps. */
-static long rss_kib(void *addr)
+/*
+ * KiB of [@addr, @addr + @len) that have a present page table entry, from
+ * /proc/self/pagemap (vdmux maps special PTEs, which Rss does not count).
+ */
+static long mapped_kib(void *addr, size_t len)
 {
-	char line[256], want[32];
-	long rss = -1;
-	int in = 0;
-	FILE *f = fopen("/proc/self/smaps", "r");
+	uint64_t entry;
+	size_t off;
+	long n = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
 
-	if (!f)
+	if (fd < 0)
 		return -1;
-	snprintf(want, sizeof(want), "%lx-", (unsigned long)addr);
-	while (fgets(line, sizeof(line), f)) {
-		if (strchr(line, '-') && strchr(line, ' ') && line[0] != ' ' &&
-		    strchr(line, '-') < strchr(line, ' '))
-			in = !strncmp(line, want, strlen(want));
-		else if (in && sscanf(line, "Rss: %ld kB", &rss) == 1)
+	for (off = 0; off < len; off += PAGE) {
+		if (pread(fd, &entry, sizeof(entry), ((uintptr_t)addr + off) / PAGE * 8) != 8) {
+			n = -1;
 			break;
+		}
+		n += entry >> 63;
 	}
-	fclose(f);
-	return rss;
+	close(fd);
+	return n < 0 ? -1 : n * (PAGE / 1024);
 }
 
 /* One fault maps the aligned block of fault_around_pages (16) around it. */
@@ -446,18 +448,18 @@ TEST_F(vd, fault_around_maps_the_block)
 
 	p = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_EQ(0, rss_kib(p));
+	EXPECT_EQ(0, mapped_kib(p, SIZE));
 	c = p[PAGE + 1];
 	EXPECT_EQ(0, c);
 	/* The buffer is 8 pages, so the block is clipped to it. */
-	EXPECT_EQ(SIZE / 1024, rss_kib(p));
+	EXPECT_EQ(SIZE / 1024, mapped_kib(p, SIZE));
 	EXPECT_EQ(0, munmap(p, SIZE));
 
 	/* Clipped to the VMA: two pages in the middle of the buffer. */
 	p = map(self->fd[0], 2 * PAGE, PROT_READ | PROT_WRITE, 3 * PAGE);
 	ASSERT_NE(MAP_FAILED, p);
 	p[PAGE] = 1;
-	EXPECT_EQ(8, rss_kib(p));
+	EXPECT_EQ(8, mapped_kib(p, 2 * PAGE));
 	EXPECT_EQ(0, munmap(p, 2 * PAGE));
 }
 
@@ -470,7 +472,7 @@ TEST_F(vd, fault_around_keeps_read_only)
 	p = map(ro, SIZE, PROT_READ, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(0, probe_read(p, &c));
-	EXPECT_EQ(SIZE / 1024, rss_kib(p));
+	EXPECT_EQ(SIZE / 1024, mapped_kib(p, SIZE));
 	EXPECT_EQ(SIGSEGV, probe_write(p + 2 * PAGE, 1));
 	EXPECT_EQ(0, munmap(p, SIZE));
 	close(ro);
@@ -490,9 +492,9 @@ TEST(fault_around_can_be_off)
 	ASSERT_NE(MAP_FAILED, p);
 	c = p[3 * PAGE];
 	EXPECT_EQ(0, c);
-	EXPECT_EQ(4, rss_kib(p));
+	EXPECT_EQ(4, mapped_kib(p, SIZE));
 	p[5 * PAGE] = 1;
-	EXPECT_EQ(8, rss_kib(p));
+	EXPECT_EQ(8, mapped_kib(p, SIZE));
 	EXPECT_EQ(0, munmap(p, SIZE));
 	close(fd);
 	ASSERT_EQ(0, unload_module());
