@@ -112,6 +112,30 @@ static inline int set_reserved(uint64_t size)
 }
 
 /*
+ * Leaves vdmux loaded with its default parameters, reloading it if it was
+ * loaded with others: what the next program expects. Nothing of it may be
+ * open or mapped.
+ */
+static inline int restore_module_defaults(void)
+{
+	struct vdmux_status st;
+	int fd, ret;
+
+	fd = open(CTL_PATH, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ret = get_status(fd, &st);
+		close(fd);
+		if (!ret && st.nr_vdevs == DEFAULT_NR_VDEVS)
+			return st.reserved_size == DEFAULT_RESERVED ? 0 :
+				set_reserved(DEFAULT_RESERVED);
+		ret = unload_module();
+		if (ret)
+			return ret;
+	}
+	return ensure_module();
+}
+
+/*
  * Brings the device back to its load-time state: every virtual device
  * inserted, vdev 0 in the foreground, the default size, all bytes zero.
  * Nothing may be mapped.
