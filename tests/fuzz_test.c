@@ -528,10 +528,11 @@ static void op_madvise(struct fuzzer *fz)
 	/*
 	 * POPULATE_* fail with EFAULT on a removed vdev (the fault is
 	 * SIGBUS) and EPERM or ENOMEM on a page without the access; REMOVE
-	 * is ENODEV on a character device (vfs_fallocate).
+	 * is ENODEV on a character device (vfs_fallocate); WILLNEED is EBADF
+	 * where the range reaches the anonymous memory around our mappings.
 	 */
 	CHECK_ERRNO(fz, "madvise", ret, EINVAL, EFAULT, ENOMEM, EPERM, EOPNOTSUPP, EAGAIN,
-		    EBUSY, ENOSYS, EIO, EACCES, EHWPOISON, ENODEV);
+		    EBUSY, ENOSYS, EIO, EACCES, EHWPOISON, ENODEV, EBADF);
 }
 
 /* A read or write of one byte of a mapping (or of a hole in the arena). */
@@ -612,7 +613,10 @@ static void op_lseek(struct fuzzer *fz)
 	CHECK_ERRNO(fz, "lseek", ret, EINVAL, ESPIPE, ENXIO, EOVERFLOW);
 }
 
-/* GUP paths: /proc/self/mem (FOLL_FORCE), process_vm_*, vmsplice. */
+/*
+ * GUP paths: /proc/self/mem (FOLL_FORCE), process_vm_*, vmsplice. Where
+ * the driver maps special PTEs, GUP finds no page to take: EEXIST.
+ */
 static void op_remote(struct fuzzer *fz)
 {
 	struct map_slot *m = any_map(fz);
@@ -639,21 +643,21 @@ static void op_remote(struct fuzzer *fz)
 		struct iovec l = { fz->scratch, len }, r = { addr, len };
 
 		ret = SYSCALL(fz, process_vm_readv(getpid(), &l, 1, &r, 1, 0));
-		CHECK_ERRNO(fz, "process_vm_readv", ret, EFAULT, ENOMEM);
+		CHECK_ERRNO(fz, "process_vm_readv", ret, EFAULT, ENOMEM, EEXIST);
 		break;
 	}
 	case 3: {
 		struct iovec l = { fz->scratch, len }, r = { addr, len };
 
 		ret = SYSCALL(fz, process_vm_writev(getpid(), &l, 1, &r, 1, 0));
-		CHECK_ERRNO(fz, "process_vm_writev", ret, EFAULT, ENOMEM);
+		CHECK_ERRNO(fz, "process_vm_writev", ret, EFAULT, ENOMEM, EEXIST);
 		break;
 	}
 	default: {
 		struct iovec v = { addr, len };
 
 		ret = SYSCALL(fz, vmsplice(fz->pipe[1], &v, 1, SPLICE_F_NONBLOCK));
-		CHECK_ERRNO(fz, "vmsplice", ret, EFAULT, EAGAIN, ENOMEM);
+		CHECK_ERRNO(fz, "vmsplice", ret, EFAULT, EAGAIN, ENOMEM, EEXIST);
 		/* Drain it, copying from the pinned pages. */
 		while (SYSCALL(fz, read(fz->pipe[0], fz->scratch, SCRATCH)) > 0)
 			;

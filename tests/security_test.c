@@ -276,7 +276,8 @@ TEST_F(sec, readonly_mapping_not_writable_by_foll_force)
 	} else {
 		EXPECT_EQ(EIO, errno);
 		EXPECT_EQ(-1, process_vm_writev(getpid(), &local, 1, &remote, 1, 0));
-		EXPECT_EQ(EFAULT, errno);
+		/* EEXIST: GUP found a PTE with no page to take a reference on. */
+		EXPECT_TRUE(errno == EFAULT || errno == EEXIST) TH_LOG("errno %d", errno);
 		EXPECT_TRUE(intact(rw, self->b, SIZE));
 	}
 	munmap(rw, SIZE);
@@ -466,8 +467,12 @@ TEST_F(sec, page_pin_never_exposes_another_vdev)
 	ASSERT_EQ(0, pipe(pipefd));
 	iov = (struct iovec){ p, PAGE };
 	if (vmsplice(pipefd[1], &iov, 1, 0) == -1) {
-		/* Pages that cannot be pinned cannot leak this way. */
-		EXPECT_EQ(EFAULT, errno);
+		/*
+		 * Pages that cannot be pinned cannot leak this way: GUP refuses
+		 * a special PTE with EFAULT, or EEXIST when it finds a PTE with
+		 * no page to take a reference on.
+		 */
+		EXPECT_TRUE(errno == EFAULT || errno == EEXIST) TH_LOG("errno %d", errno);
 		goto out;
 	}
 	/* The device memory now holds vdev 1; this process never mapped vdev 1. */
