@@ -114,16 +114,21 @@ static int make_it_fail(int on)
 	return pwrite(make_it_fail_fd, on ? "1" : "0", 1, 0) == 1 ? 0 : -errno;
 }
 
+/* The attributes' values before the test, to put back after it. */
+struct saved_attrs {
+	char value[2][NR_ATTRS][32];
+	int configured;
+};
+
 FIXTURE(fi)
 {
 	int ctl;
 	int fd[NR];
-	char saved[2][NR_ATTRS][32];
-	int configured;
+	struct saved_attrs saved;
 	char bytes[NR][SIZE];	/* what each vdev holds */
 };
 
-static void configure(struct __test_metadata *_metadata, FIXTURE_DATA(fi) *self)
+static void configure(struct __test_metadata *_metadata, struct saved_attrs *self)
 {
 	char path[256];
 	unsigned int d, a;
@@ -133,7 +138,7 @@ static void configure(struct __test_metadata *_metadata, FIXTURE_DATA(fi) *self)
 			if (attrs[a].page_alloc_only && d == 0)
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", fault_dirs[d], attrs[a].name);
-			ASSERT_EQ(0, read_str(path, self->saved[d][a], sizeof(self->saved[d][a])))
+			ASSERT_EQ(0, read_str(path, self->value[d][a], sizeof(self->value[d][a])))
 				TH_LOG("%s", path);
 		}
 	self->configured = 1;
@@ -146,7 +151,7 @@ static void configure(struct __test_metadata *_metadata, FIXTURE_DATA(fi) *self)
 		}
 }
 
-static void restore(FIXTURE_DATA(fi) *self)
+static void restore(struct saved_attrs *self)
 {
 	char path[256];
 	unsigned int d, a;
@@ -159,7 +164,7 @@ static void restore(FIXTURE_DATA(fi) *self)
 			if (attrs[a].page_alloc_only && d == 0)
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", fault_dirs[d], attrs[a].name);
-			write_str(path, self->saved[d][a]);
+			write_str(path, self->value[d][a]);
 		}
 }
 
@@ -187,14 +192,14 @@ FIXTURE_SETUP(fi)
 	ASSERT_EQ(SIZE, pwrite(self->fd[0], self->bytes[0], SIZE, 0));
 	make_it_fail_fd = open("/proc/self/make-it-fail", O_WRONLY | O_CLOEXEC);
 	ASSERT_LE(0, make_it_fail_fd);
-	configure(_metadata, self);
+	configure(_metadata, &self->saved);
 }
 
 FIXTURE_TEARDOWN(fi)
 {
 	int i;
 
-	restore(self);
+	restore(&self->saved);
 	if (make_it_fail_fd >= 0)
 		close(make_it_fail_fd);
 	if (self->ctl > 0)
@@ -460,42 +465,58 @@ static int big_unchanged(int *fd, int ctl, const struct big_snapshot *before,
 	return 1;
 }
 
-TEST(every_allocation_of_fault_and_switch_fails_cleanly)
+/* 64 vdevs: each fresh one has no backing store to start from. */
+FIXTURE(sweep)
+{
+	int ctl;
+	int fd[SWEEP_VDEVS];
+	struct saved_attrs saved;
+};
+
+FIXTURE_SETUP(sweep)
+{
+	int i;
+
+	if (access(fault_dirs[0], F_OK) || access(fault_dirs[1], F_OK))
+		SKIP(return, "kernel without failslab or fail_page_alloc");
+	fail_nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (fail_nth_fd < 0)
+		SKIP(return, "no /proc/thread-self/fail-nth");
+	kmsg_mark(_metadata->name);
+	ASSERT_EQ(0, restore_module_defaults());
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module("nr_vdevs=64"));
+	self->ctl = open(CTL_PATH, O_RDWR);
+	ASSERT_LE(0, self->ctl);
+	for (i = 0; i < SWEEP_VDEVS; i++) {
+		self->fd[i] = open_vdev(i, O_RDWR);
+		ASSERT_LE(0, self->fd[i]);
+	}
+	/* fail-nth looks at the ignore-* attributes, not at task-filter or probability. */
+	configure(_metadata, &self->saved);
+}
+
+/* In the parent, once every file and mapping of the test is gone. */
+FIXTURE_TEARDOWN_PARENT(sweep)
+{
+	restore(&self->saved);
+	restore_module_defaults();
+}
+
+TEST_F(sweep, every_allocation_of_fault_and_switch_fails_cleanly)
 {
 	struct sigaction sa = { .sa_handler = on_sigbus };
 	struct sweep fault = { 0 }, sw = { 0 };
 	static char bytes0[SIZE];
 	struct big_snapshot before;
-	int fd[SWEEP_VDEVS], ctl, n, ret, left, next = 1, i;
+	int *fd = self->fd, ctl = self->ctl, n, ret, left, next = 1;
 	char *p, c;
 	void *region;
 
-	if (access(fault_dirs[0], F_OK) || access(fault_dirs[1], F_OK))
-		SKIP(return, "kernel without failslab or fail_page_alloc");
-	kmsg_mark(_metadata->name);
-	fail_nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
-	if (fail_nth_fd < 0)
-		SKIP(return, "no /proc/thread-self/fail-nth");
-	/* Many vdevs: each fresh one has no backing store to start from. */
-	ASSERT_EQ(0, restore_module_defaults());
-	ASSERT_EQ(0, unload_module());
-	ASSERT_EQ(0, load_module("nr_vdevs=64"));
-	ctl = open(CTL_PATH, O_RDWR);
-	ASSERT_LE(0, ctl);
-	for (i = 0; i < SWEEP_VDEVS; i++) {
-		fd[i] = open_vdev(i, O_RDWR);
-		ASSERT_LE(0, fd[i]);
-	}
 	fill_pattern(bytes0, SIZE, 0x70);
 	ASSERT_EQ(SIZE, pwrite(fd[0], bytes0, SIZE, 0));
 	sigemptyset(&sa.sa_mask);
 	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
-	/* fail-nth does not look at task-filter or probability, only at these. */
-	ASSERT_EQ(0, write_str(DEBUGFS "/failslab/ignore-gfp-wait", "N"));
-	ASSERT_EQ(0, write_str(DEBUGFS "/fail_page_alloc/ignore-gfp-wait", "N"));
-	ASSERT_EQ(0, write_str(DEBUGFS "/fail_page_alloc/ignore-gfp-highmem", "N"));
-	ASSERT_EQ(0, write_str(DEBUGFS "/failslab/verbose", "0"));
-	ASSERT_EQ(0, write_str(DEBUGFS "/fail_page_alloc/verbose", "0"));
 
 	/* The first fault on a vdev without a backing store: SIGBUS. */
 	p = map_prepared(fd[next], &region);
@@ -557,13 +578,6 @@ TEST(every_allocation_of_fault_and_switch_fails_cleanly)
 	EXPECT_TRUE(sw.done);
 	EXPECT_LT(fault.recovered, fault.sites);
 	EXPECT_LT(sw.recovered, sw.sites);
-
-	for (i = 0; i < SWEEP_VDEVS; i++)
-		close(fd[i]);
-	close(ctl);
-	close(fail_nth_fd);
-	EXPECT_EQ(0, unload_module());
-	ASSERT_EQ(0, load_module(""));
 }
 
 /* Every allocation of SET_RESERVED_SIZE, with every vdev holding bytes. */
