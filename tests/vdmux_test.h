@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vdmux.h"
@@ -108,6 +109,30 @@ static inline int set_reserved(uint64_t size)
 	err = errno;
 	close(fd);
 	return ret ? -err : 0;
+}
+
+/*
+ * Leaves vdmux loaded with its default parameters, reloading it if it was
+ * loaded with others: what the next program expects. Nothing of it may be
+ * open or mapped.
+ */
+static inline int restore_module_defaults(void)
+{
+	struct vdmux_status st;
+	int fd, ret;
+
+	fd = open(CTL_PATH, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ret = get_status(fd, &st);
+		close(fd);
+		if (!ret && st.nr_vdevs == DEFAULT_NR_VDEVS)
+			return st.reserved_size == DEFAULT_RESERVED ? 0 :
+				set_reserved(DEFAULT_RESERVED);
+		ret = unload_module();
+		if (ret)
+			return ret;
+	}
+	return ensure_module();
 }
 
 /*
@@ -239,5 +264,127 @@ static inline int all_zero(const volatile char *buf, size_t len)
 			return 0;
 	return 1;
 }
+
+/* An ioctl as 0 or -errno. */
+static inline int vdmux_ioc(int fd, unsigned long cmd, unsigned long arg)
+{
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+/* GET_STATUS of virtual device @i (or of the control node for -1). */
+static inline int status_of(int i, struct vdmux_status *st)
+{
+	int fd = i < 0 ? open(CTL_PATH, O_RDONLY | O_CLOEXEC) : open_vdev(i, O_RDONLY);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = get_status(fd, st) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static inline double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * xorshift64*: a small PRNG whose sequences depend only on the seed, so a
+ * printed seed reproduces a run's choices.
+ */
+struct rng {
+	uint64_t s;
+};
+
+static inline void rng_seed(struct rng *r, uint64_t seed)
+{
+	r->s = seed ^ 0x9e3779b97f4a7c15ULL;
+	if (!r->s)
+		r->s = 1;
+}
+
+static inline uint64_t rng_next(struct rng *r)
+{
+	r->s ^= r->s >> 12;
+	r->s ^= r->s << 25;
+	r->s ^= r->s >> 27;
+	return r->s * 0x2545f4914f6cdd1dULL;
+}
+
+/* Uniform in [0, n); 0 for n == 0. */
+static inline uint32_t rng_below(struct rng *r, uint32_t n)
+{
+	return n ? (uint32_t)(((rng_next(r) >> 32) * (uint64_t)n) >> 32) : 0;
+}
+
+/*
+ * Takes "--name VALUE" (or "--name=VALUE") out of argv so that the test
+ * harness never sees it; else the environment variable @env; else @def.
+ */
+static inline unsigned long long take_option(int *argc, char **argv, const char *name,
+					     const char *env, unsigned long long def)
+{
+	size_t len = strlen(name);
+	const char *val = env ? getenv(env) : NULL;
+	int i, j, n;
+
+	for (i = 1; i < *argc; i++) {
+		if (strncmp(argv[i], name, len))
+			continue;
+		if (argv[i][len] == '=') {
+			val = argv[i] + len + 1;
+			n = 1;
+		} else if (!argv[i][len] && i + 1 < *argc) {
+			val = argv[i + 1];
+			n = 2;
+		} else {
+			continue;
+		}
+		for (j = i; j + n <= *argc; j++)
+			argv[j] = argv[j + n];
+		*argc -= n;
+		break;
+	}
+	return val ? strtoull(val, NULL, 0) : def;
+}
+
+/* Reads one "Name:   N kB" field of /proc/meminfo, in kB; -1 if absent. */
+static inline long meminfo_kb(const char *field)
+{
+	char line[256];
+	size_t len = strlen(field);
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, len) && line[len] == ':') {
+			kb = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+#ifdef __KSELFTEST_HARNESS_H
+/*
+ * Gives every test of the program @seconds before the harness kills it:
+ * for programs whose run time is a parameter.
+ */
+static inline void set_test_timeouts(int seconds)
+{
+	struct __fixture_metadata *f;
+	struct __test_metadata *t;
+
+	for (f = __fixture_list; f; f = f->next)
+		for (t = f->tests; t; t = t->next)
+			t->timeout = seconds;
+}
+#endif
 
 #endif /* VDMUX_TEST_H */

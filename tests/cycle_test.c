@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Load/unload cycles: insmod with varying parameters, use every node
+ * (map, fault, switch, eject, insert, read, write), unmap, close, rmmod;
+ * many times. Each cycle allocates the device memory and every backing
+ * store, so memory that a cycle fails to free adds up: MemFree, Slab and
+ * VmallocUsed are compared before and after. kmemleak is scanned by the
+ * harness at the end of the run.
+ *
+ *	cycle_test [--rounds N]	(or VDMUX_CYCLE_ROUNDS; default 50)
+ */
+#include <dirent.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "vdmux_test.h"
+
+#define PAGE 4096UL
+#define CYCLE_RESERVED (1024 * 1024UL)	/* per buffer; 2 to 9 buffers a cycle */
+#define MAX_VDEVS 8
+
+/*
+ * Tolerances over the whole run. A cycle allocates 2 to 9 MiB of buffers,
+ * so leaking a single 1 MiB buffer per cycle would exceed each bound twice
+ * over; leaking all of them, ten times over. The buffers live in vmalloc
+ * memory, which only they use here. MemFree also moves with what the
+ * kernel keeps in per-CPU page lists (about +-13 MiB measured over 30
+ * cycles that leak nothing), hence its looser bound; Slab is measured
+ * with KASAN's quarantine emptied.
+ */
+#define VMALLOC_TOLERANCE_KB 1024
+#define SLAB_TOLERANCE_KB (8 * 1024)
+#define MEMFREE_TOLERANCE_KB (24 * 1024)
+
+static unsigned long long opt_rounds = 50;
+
+struct mem {
+	long memfree, slab, vmalloc;
+	long other[5];		/* printed, to explain a MemFree change */
+};
+
+static const char *const other_fields[5] = {
+	"Cached", "Percpu", "PageTables", "KernelStack", "AnonPages",
+};
+
+static void write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, val, strlen(val)) < 0)
+			perror(path);
+		close(fd);
+	}
+}
+
+/*
+ * Frees what can be freed before a measurement: the page cache and the
+ * dentries and inodes, then every slab cache's empty slabs. Shrinking a
+ * cache also empties KASAN's quarantine of it, which otherwise keeps up to
+ * 1/32 of RAM of freed objects counted in Slab.
+ */
+static void settle(void)
+{
+	char path[512];
+	struct dirent *d;
+	DIR *dir;
+
+	sync();
+	write_file("/proc/sys/vm/drop_caches", "3");
+	dir = opendir("/sys/kernel/slab");
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", d->d_name);
+		write_file(path, "1");
+	}
+	closedir(dir);
+}
+
+static void measure(struct mem *m)
+{
+	settle();
+	m->memfree = meminfo_kb("MemFree");
+	m->slab = meminfo_kb("Slab");
+	m->vmalloc = meminfo_kb("VmallocUsed");
+	for (int i = 0; i < 5; i++)
+		m->other[i] = meminfo_kb(other_fields[i]);
+}
+
+/* Byte @i of vdev @v in cycle @round. */
+static char byte_of(int round, int v, size_t i)
+{
+	return (char)(round * 31 + v * 7 + i / PAGE + 1);
+}
+
+/*
+ * Every node of a freshly loaded module: status, then each vdev mapped,
+ * written, made the foreground, ejected (SIGBUS), inserted, read back.
+ */
+static void use_every_node(struct __test_metadata *_metadata, int round, int nr, size_t size)
+{
+	int ctl, fd[MAX_VDEVS], v;
+	char *p[MAX_VDEVS], c, buf[16];
+	struct vdmux_status st;
+	size_t i;
+
+	ctl = open(CTL_PATH, O_RDWR);
+	ASSERT_LE(0, ctl);
+	ASSERT_EQ(0, get_status(ctl, &st));
+	ASSERT_EQ(nr, st.nr_vdevs);
+	ASSERT_EQ(size, st.reserved_size);
+	for (v = 0; v < nr; v++) {
+		fd[v] = open_vdev(v, O_RDWR);
+		ASSERT_LE(0, fd[v]);
+		p[v] = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd[v], 0);
+		ASSERT_NE(MAP_FAILED, p[v]);
+		/* One byte a page: every page faulted, every backing store used. */
+		for (i = 0; i < size; i += PAGE)
+			p[v][i] = byte_of(round, v, i);
+	}
+	for (v = 0; v < nr; v++) {
+		ASSERT_EQ(0, vdmux_ioc(ctl, VDMUX_IOC_SWITCH, v));
+		ASSERT_EQ(0, get_status(fd[v], &st));
+		EXPECT_EQ(VDMUX_STATE_FOREGROUND, st.state);
+		EXPECT_EQ(byte_of(round, v, size - PAGE), p[v][size - PAGE]);
+	}
+	for (v = 0; v < nr; v++) {
+		ASSERT_EQ(0, vdmux_ioc(ctl, VDMUX_IOC_EJECT, v));
+		EXPECT_EQ(SIGBUS, probe_read(p[v], &c));
+		EXPECT_EQ(-1, pread(fd[v], buf, 1, 0));
+		EXPECT_EQ(ENODEV, errno);
+		ASSERT_EQ(0, vdmux_ioc(ctl, VDMUX_IOC_INSERT, v));
+	}
+	for (v = 0; v < nr; v++) {
+		for (i = 0; i < size; i += PAGE)
+			if (p[v][i] != byte_of(round, v, i))
+				break;
+		EXPECT_EQ(size, i);
+		ASSERT_EQ(1, pread(fd[v], buf, 1, PAGE));
+		EXPECT_EQ(byte_of(round, v, PAGE), buf[0]);
+		EXPECT_EQ(0, munmap(p[v], size));
+		EXPECT_EQ(0, close(fd[v]));
+	}
+	close(ctl);
+}
+
+FIXTURE(cycle)
+{
+};
+
+FIXTURE_SETUP(cycle)
+{
+	ASSERT_EQ(0, ensure_module());
+}
+
+/* In the parent: once the test process is gone, none of its mappings are left. */
+FIXTURE_TEARDOWN_PARENT(cycle)
+{
+	restore_module_defaults();
+}
+
+TEST_F(cycle, load_use_unload_cycles)
+{
+	struct mem before = { 0 }, after;
+	char params[96];
+	int round, nr;
+
+	ASSERT_EQ(0, unload_module());
+	/* Two unmeasured cycles fill the caches a first load needs. */
+	for (round = -2; round < (int)opt_rounds; round++) {
+		if (round == 0)
+			measure(&before);
+		nr = 1 + (round + 2) % MAX_VDEVS;
+		snprintf(params, sizeof(params), "nr_vdevs=%d reserved_size=%lu", nr,
+			 CYCLE_RESERVED);
+		ASSERT_EQ(0, load_module(params)) TH_LOG("round %d: insmod vdmux.ko %s", round, params);
+		use_every_node(_metadata, round, nr, CYCLE_RESERVED);
+		if (_metadata->exit_code)
+			break;
+		ASSERT_EQ(0, unload_module()) TH_LOG("round %d: rmmod", round);
+		ASSERT_FALSE(module_loaded());
+	}
+	measure(&after);
+	ksft_print_msg("cycles: %d rounds of insmod, use every node, rmmod\n", round);
+	ksft_print_msg("MemFree: %ld kB before, %ld kB after (%+ld kB; tolerance -%d kB)\n",
+		       before.memfree, after.memfree, after.memfree - before.memfree,
+		       MEMFREE_TOLERANCE_KB);
+	ksft_print_msg("Slab: %ld kB before, %ld kB after (%+ld kB; tolerance +%d kB)\n",
+		       before.slab, after.slab, after.slab - before.slab, SLAB_TOLERANCE_KB);
+	ksft_print_msg("VmallocUsed: %ld kB before, %ld kB after (%+ld kB; tolerance +%d kB)\n",
+		       before.vmalloc, after.vmalloc, after.vmalloc - before.vmalloc,
+		       VMALLOC_TOLERANCE_KB);
+	for (int i = 0; i < 5; i++)
+		ksft_print_msg("%s: %ld kB before, %ld kB after (%+ld kB)\n", other_fields[i],
+			       before.other[i], after.other[i], after.other[i] - before.other[i]);
+	EXPECT_EQ(opt_rounds, round);
+	EXPECT_LE(before.memfree - after.memfree, MEMFREE_TOLERANCE_KB);
+	EXPECT_LE(after.slab - before.slab, SLAB_TOLERANCE_KB);
+	EXPECT_LE(after.vmalloc - before.vmalloc, VMALLOC_TOLERANCE_KB);
+	ASSERT_EQ(0, load_module(""));
+}
+
+int main(int argc, char **argv)
+{
+	opt_rounds = take_option(&argc, argv, "--rounds", "VDMUX_CYCLE_ROUNDS", opt_rounds);
+	set_test_timeouts(120 + opt_rounds * 10);
+	return test_harness_run(argc, argv);
+}

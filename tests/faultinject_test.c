@@ -1,0 +1,634 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Allocation failures: SET_RESERVED_SIZE, the first fault on a background
+ * vdev whose backing store is not allocated yet, and a SWITCH or EJECT that
+ * must allocate the old foreground's backing store. Each must fail cleanly
+ * (ENOMEM, or SIGBUS for the fault) and change nothing: size, states,
+ * generations and every vdev's bytes.
+ *
+ * Two ways to fail: failslab and fail_page_alloc with task-filter=Y and
+ * /proc/self/make-it-fail (every allocation of this task fails while armed),
+ * and /proc/thread-self/fail-nth (only the Nth one), swept over N until
+ * the operation succeeds, so that every allocation site of it fails once.
+ */
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "vdmux_test.h"
+
+#define PAGE 4096UL
+#define SIZE DEFAULT_RESERVED
+#define NR DEFAULT_NR_VDEVS
+#define DEBUGFS "/sys/kernel/debug"
+#define MAX_SITES 400
+
+static const char *const fault_dirs[] = { DEBUGFS "/failslab", DEBUGFS "/fail_page_alloc" };
+
+/*
+ * The attributes we set, in this order, and their values while the test
+ * runs. task-filter comes first and probability last: the other way round,
+ * every allocation of every task would fail for a moment. They are
+ * restored in the reverse order.
+ */
+static const struct {
+	const char *name;
+	const char *value;
+	int page_alloc_only;
+} attrs[] = {
+	{ "task-filter", "Y" },
+	{ "verbose", "0" },
+	{ "interval", "1" },
+	{ "space", "0" },
+	{ "times", "100" },	/* enough for any one operation; bounds a retry loop */
+	{ "ignore-gfp-wait", "N" },
+	{ "ignore-gfp-highmem", "N", 1 },
+	{ "min-order", "0", 1 },
+	{ "probability", "100" },
+};
+#define NR_ATTRS (sizeof(attrs) / sizeof(attrs[0]))
+
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, val, strlen(val)) < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int read_str(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static int make_it_fail_fd = -1;
+
+/* Marks the kernel log, so that what a test makes the kernel print can be told apart. */
+static void kmsg_mark(const char *what)
+{
+	char buf[160];
+	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC), len;
+
+	if (fd < 0)
+		return;
+	len = snprintf(buf, sizeof(buf), "vdmux faultinject_test: %s\n", what);
+	if (write(fd, buf, len) != len)
+		perror("/dev/kmsg");
+	close(fd);
+}
+
+static sigjmp_buf fault_env;
+
+/*
+ * While failures are armed, a page fault on our own memory would fail too
+ * (and be retried, or worse, count as one of the operation's allocations):
+ * the stack we are about to use and the jump buffer are faulted in first.
+ */
+static void prefault(void)
+{
+	volatile char stack[64 * 1024];
+	size_t i;
+
+	for (i = 0; i < sizeof(stack); i += PAGE)
+		stack[i] = 0;
+	memset(fault_env, 0, sizeof(fault_env));
+}
+
+/* Arms or disarms failure injection for this task, through a file opened beforehand. */
+static int make_it_fail(int on)
+{
+	prefault();
+	return pwrite(make_it_fail_fd, on ? "1" : "0", 1, 0) == 1 ? 0 : -errno;
+}
+
+/* The attributes' values before the test, to put back after it. */
+struct saved_attrs {
+	char value[2][NR_ATTRS][32];
+	int configured;
+};
+
+FIXTURE(fi)
+{
+	int ctl;
+	int fd[NR];
+	struct saved_attrs saved;
+	char bytes[NR][SIZE];	/* what each vdev holds */
+};
+
+static void configure(struct __test_metadata *_metadata, struct saved_attrs *self)
+{
+	char path[256];
+	unsigned int d, a;
+
+	for (d = 0; d < 2; d++)
+		for (a = 0; a < NR_ATTRS; a++) {
+			if (attrs[a].page_alloc_only && d == 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", fault_dirs[d], attrs[a].name);
+			ASSERT_EQ(0, read_str(path, self->value[d][a], sizeof(self->value[d][a])))
+				TH_LOG("%s", path);
+		}
+	self->configured = 1;
+	for (d = 0; d < 2; d++)
+		for (a = 0; a < NR_ATTRS; a++) {
+			if (attrs[a].page_alloc_only && d == 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", fault_dirs[d], attrs[a].name);
+			ASSERT_EQ(0, write_str(path, attrs[a].value)) TH_LOG("%s", path);
+		}
+}
+
+static void restore(struct saved_attrs *self)
+{
+	char path[256];
+	unsigned int d, a;
+
+	make_it_fail(0);
+	if (!self->configured)
+		return;
+	for (d = 0; d < 2; d++)
+		for (a = NR_ATTRS; a-- > 0;) {
+			if (attrs[a].page_alloc_only && d == 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", fault_dirs[d], attrs[a].name);
+			write_str(path, self->value[d][a]);
+		}
+}
+
+FIXTURE_SETUP(fi)
+{
+	int i;
+
+	if (access(fault_dirs[0], F_OK) || access(fault_dirs[1], F_OK) ||
+	    access("/proc/self/make-it-fail", F_OK))
+		SKIP(return, "kernel without failslab, fail_page_alloc or make-it-fail");
+	kmsg_mark(_metadata->name);
+	/* A fresh load: no vdev has a backing store yet. */
+	ASSERT_EQ(0, restore_module_defaults());
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module(""));
+	self->ctl = open(CTL_PATH, O_RDWR);
+	ASSERT_LE(0, self->ctl);
+	for (i = 0; i < NR; i++) {
+		self->fd[i] = open_vdev(i, O_RDWR);
+		ASSERT_LE(0, self->fd[i]);
+	}
+	/* Only vdev 0, the foreground, has bytes: no backing store is allocated. */
+	memset(self->bytes, 0, sizeof(self->bytes));
+	fill_pattern(self->bytes[0], SIZE, 0x50);
+	ASSERT_EQ(SIZE, pwrite(self->fd[0], self->bytes[0], SIZE, 0));
+	make_it_fail_fd = open("/proc/self/make-it-fail", O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, make_it_fail_fd);
+	configure(_metadata, &self->saved);
+}
+
+FIXTURE_TEARDOWN(fi)
+{
+	int i;
+
+	restore(&self->saved);
+	if (make_it_fail_fd >= 0)
+		close(make_it_fail_fd);
+	if (self->ctl > 0)
+		close(self->ctl);
+	for (i = 0; i < NR; i++)
+		if (self->fd[i] > 0)
+			close(self->fd[i]);
+	reset_device();
+}
+
+/* Everything as it was: size, foreground, states and generations, bytes. */
+struct snapshot {
+	struct vdmux_status ctl, vdev[NR];
+};
+
+static int snap(FIXTURE_DATA(fi) *self, struct snapshot *s)
+{
+	int i;
+
+	if (get_status(self->ctl, &s->ctl))
+		return -1;
+	for (i = 0; i < NR; i++)
+		if (get_status(self->fd[i], &s->vdev[i]))
+			return -1;
+	return 0;
+}
+
+static int unchanged(FIXTURE_DATA(fi) *self, const struct snapshot *before)
+{
+	static char got[SIZE];
+	struct snapshot now;
+	int i;
+
+	if (snap(self, &now) || memcmp(&now, before, sizeof(now)))
+		return 0;
+	for (i = 0; i < NR; i++)
+		if (now.vdev[i].state != VDMUX_STATE_REMOVED &&
+		    (pread(self->fd[i], got, SIZE, 0) != SIZE || memcmp(got, self->bytes[i], SIZE)))
+			return 0;
+	return 1;
+}
+
+/* The operations under test; each returns 0 or -errno (-SIGBUS for the fault). */
+
+static int do_resize(FIXTURE_DATA(fi) *self, uint64_t size)
+{
+	return vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size);
+}
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(fault_env, sig);
+}
+
+/*
+ * A read of @p that may fault SIGBUS. Nothing in here may allocate but
+ * the fault itself: no sigaction, no printf.
+ */
+static int touch(volatile const char *p, char *out)
+{
+	int sig = sigsetjmp(fault_env, 1);
+
+	if (sig)
+		return -sig;
+	*out = *p;
+	return 0;
+}
+
+/*
+ * A mapping of vdev @v whose page tables already exist: it sits in a 2 MiB
+ * region whose first page is anonymous memory already touched, so that a
+ * fault on it allocates nothing before the driver's fault handler.
+ */
+static char *map_prepared(int fd, void **region)
+{
+	char *r = mmap(NULL, 4UL << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *aligned, *p;
+
+	if (r == MAP_FAILED)
+		return NULL;
+	aligned = (char *)(((uintptr_t)r + (2UL << 20) - 1) & ~((2UL << 20) - 1));
+	aligned[0] = 1;
+	p = mmap(aligned + (1UL << 20), SIZE, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+	*region = r;
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* With every allocation of this task failing, SET_RESERVED_SIZE is ENOMEM. */
+TEST_F(fi, resize_enomem_keeps_everything)
+{
+	struct snapshot before;
+	static char got[2 * SIZE];
+	int i, ret;
+
+	/* Give every vdev bytes (and so a backing store) to keep. */
+	for (i = 1; i < NR; i++) {
+		fill_pattern(self->bytes[i], SIZE, 0x50 + i);
+		ASSERT_EQ(SIZE, pwrite(self->fd[i], self->bytes[i], SIZE, 0));
+	}
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 3)); /* a removed one too */
+	ASSERT_EQ(0, snap(self, &before));
+	ASSERT_EQ(0, make_it_fail(1));
+	ret = do_resize(self, 2 * SIZE);
+	ASSERT_EQ(0, make_it_fail(0));
+	EXPECT_EQ(-ENOMEM, ret);
+	EXPECT_TRUE(unchanged(self, &before));
+
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 3));
+	ASSERT_EQ(0, do_resize(self, 2 * SIZE));
+	for (i = 0; i < NR; i++) {
+		ASSERT_EQ(2 * SIZE, pread(self->fd[i], got, 2 * SIZE, 0));
+		EXPECT_EQ(0, memcmp(got, self->bytes[i], SIZE));
+		EXPECT_TRUE(all_zero(got + SIZE, SIZE));
+	}
+	ASSERT_EQ(0, do_resize(self, SIZE));
+}
+
+/*
+ * The first fault on vdev 1, whose backing store does not exist: with the
+ * allocation failing, the access is SIGBUS, and the vdev is unchanged; the
+ * next access, without failures, maps its (zero) bytes.
+ */
+TEST_F(fi, first_fault_sigbus_when_backing_store_fails)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	struct snapshot before;
+	void *region;
+	char *p, c = 1;
+	int ret;
+
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
+	p = map_prepared(self->fd[1], &region);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, snap(self, &before));
+	ASSERT_EQ(0, make_it_fail(1));
+	ret = touch(p + PAGE, &c);
+	ASSERT_EQ(0, make_it_fail(0));
+	EXPECT_EQ(-SIGBUS, ret);
+	EXPECT_TRUE(unchanged(self, &before));
+
+	ASSERT_EQ(0, touch(p + PAGE, &c));
+	EXPECT_EQ(0, c);
+	EXPECT_TRUE(all_zero(p, SIZE));
+	munmap(region, 4UL << 20);
+}
+
+/*
+ * SWITCH from vdev 0 must allocate vdev 0's backing store first, and EJECT
+ * of the foreground too: with that failing, ENOMEM and nothing changed, not
+ * even a mapping of vdev 0, which keeps showing its bytes.
+ */
+TEST_F(fi, switch_and_eject_enomem_change_nothing)
+{
+	struct snapshot before;
+	char *p;
+	int ret;
+
+	p = mmap(NULL, SIZE, PROT_READ, MAP_SHARED, self->fd[0], 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, memcmp(p, self->bytes[0], SIZE));
+	ASSERT_EQ(0, snap(self, &before));
+
+	ASSERT_EQ(0, make_it_fail(1));
+	ret = vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1);
+	ASSERT_EQ(0, make_it_fail(0));
+	EXPECT_EQ(-ENOMEM, ret);
+	EXPECT_TRUE(unchanged(self, &before));
+	EXPECT_EQ(0, memcmp(p, self->bytes[0], SIZE));
+
+	ASSERT_EQ(0, make_it_fail(1));
+	ret = vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 0);
+	ASSERT_EQ(0, make_it_fail(0));
+	EXPECT_EQ(-ENOMEM, ret);
+	EXPECT_TRUE(unchanged(self, &before));
+	EXPECT_EQ(0, memcmp(p, self->bytes[0], SIZE));
+
+	/* Without failures both work, and the bytes follow. */
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	EXPECT_EQ(0, memcmp(p, self->bytes[0], SIZE));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	EXPECT_EQ(0, memcmp(p, self->bytes[0], SIZE));
+	munmap(p, SIZE);
+}
+
+/*
+ * fail-nth fails only the Nth allocation of this thread. Sweeping N from 1
+ * until the operation no longer reaches an Nth allocation fails each of its
+ * allocation sites once, and every failure must be clean. Some failures
+ * the kernel recovers from (kmemleak's metadata falls back to its pool,
+ * vmalloc's bulk page allocation to single pages): then the operation
+ * succeeds, and the sweep goes on from an equivalent fresh state.
+ */
+#define SWEEP_VDEVS 64
+
+static int fail_nth_fd = -1;
+
+static int arm_nth(int n)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%d", n);
+
+	if (n)
+		prefault();
+	return pwrite(fail_nth_fd, buf, len, 0) == len ? 0 : -1;
+}
+
+/* 0 when the Nth allocation was reached (and failed), 1 when not. */
+static int nth_left(void)
+{
+	char buf[16] = "";
+
+	if (pread(fail_nth_fd, buf, sizeof(buf) - 1, 0) <= 0)
+		return -1;
+	arm_nth(0);
+	return atoi(buf) != 0;
+}
+
+struct sweep {
+	int sites;	/* allocations failed */
+	int recovered;	/* of which the operation survived */
+	int bad;	/* failures that were not clean */
+	int done;	/* the sweep reached past the last site */
+};
+
+/* The states of all SWEEP_VDEVS, plus the bytes of the two that have some. */
+struct big_snapshot {
+	struct vdmux_status st[SWEEP_VDEVS + 1];
+};
+
+static int big_snap(int *fd, int ctl, struct big_snapshot *s)
+{
+	int i;
+
+	if (get_status(ctl, &s->st[SWEEP_VDEVS]))
+		return -1;
+	for (i = 0; i < SWEEP_VDEVS; i++)
+		if (get_status(fd[i], &s->st[i]))
+			return -1;
+	return 0;
+}
+
+static int big_unchanged(int *fd, int ctl, const struct big_snapshot *before,
+			 const char *bytes0)
+{
+	static char got[2 * SIZE];
+	struct big_snapshot now;
+	size_t len = before->st[SWEEP_VDEVS].reserved_size;
+
+	if (big_snap(fd, ctl, &now) || memcmp(&now, before, sizeof(now)))
+		return 0;
+	/* Vdev 0 holds bytes0, every other vdev zeroes. */
+	for (int i = 0; i < SWEEP_VDEVS; i++) {
+		if (pread(fd[i], got, len, 0) != (ssize_t)len)
+			return 0;
+		if (i == 0 ? memcmp(got, bytes0, SIZE) || !all_zero(got + SIZE, len - SIZE)
+			   : !all_zero(got, len))
+			return 0;
+	}
+	return 1;
+}
+
+/* 64 vdevs: each fresh one has no backing store to start from. */
+FIXTURE(sweep)
+{
+	int ctl;
+	int fd[SWEEP_VDEVS];
+	struct saved_attrs saved;
+};
+
+FIXTURE_SETUP(sweep)
+{
+	int i;
+
+	if (access(fault_dirs[0], F_OK) || access(fault_dirs[1], F_OK))
+		SKIP(return, "kernel without failslab or fail_page_alloc");
+	fail_nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (fail_nth_fd < 0)
+		SKIP(return, "no /proc/thread-self/fail-nth");
+	kmsg_mark(_metadata->name);
+	ASSERT_EQ(0, restore_module_defaults());
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module("nr_vdevs=64"));
+	self->ctl = open(CTL_PATH, O_RDWR);
+	ASSERT_LE(0, self->ctl);
+	for (i = 0; i < SWEEP_VDEVS; i++) {
+		self->fd[i] = open_vdev(i, O_RDWR);
+		ASSERT_LE(0, self->fd[i]);
+	}
+	/* fail-nth looks at the ignore-* attributes, not at task-filter or probability. */
+	configure(_metadata, &self->saved);
+}
+
+/* In the parent, once every file and mapping of the test is gone. */
+FIXTURE_TEARDOWN_PARENT(sweep)
+{
+	restore(&self->saved);
+	restore_module_defaults();
+}
+
+TEST_F(sweep, every_allocation_of_fault_and_switch_fails_cleanly)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	struct sweep fault = { 0 }, sw = { 0 };
+	static char bytes0[SIZE];
+	struct big_snapshot before;
+	int *fd = self->fd, ctl = self->ctl, n, ret, left, next = 1;
+	char *p, c;
+	void *region;
+
+	fill_pattern(bytes0, SIZE, 0x70);
+	ASSERT_EQ(SIZE, pwrite(fd[0], bytes0, SIZE, 0));
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
+
+	/* The first fault on a vdev without a backing store: SIGBUS. */
+	p = map_prepared(fd[next], &region);
+	ASSERT_NE(NULL, p);
+	for (n = 1; n < MAX_SITES; n++) {
+		ASSERT_EQ(0, big_snap(fd, ctl, &before));
+		ASSERT_EQ(0, arm_nth(n));
+		ret = touch(p, &c);
+		left = nth_left();
+		if (left) {
+			fault.bad += ret != 0;
+			fault.done = 1;
+			break;
+		}
+		fault.sites++;
+		if (!ret) {
+			/* Survived: on to the next fresh vdev, at the next site. */
+			fault.recovered++;
+			fault.bad += !all_zero(p, SIZE);
+			munmap(region, 4UL << 20);
+			ASSERT_GT(SWEEP_VDEVS, ++next);
+			p = map_prepared(fd[next], &region);
+			ASSERT_NE(NULL, p);
+			continue;
+		}
+		fault.bad += ret != -SIGBUS || !big_unchanged(fd, ctl, &before, bytes0);
+	}
+	munmap(region, 4UL << 20);
+
+	/*
+	 * SWITCH from a foreground without a backing store. After a switch that
+	 * survived, the new foreground has none either: switch on from it.
+	 */
+	for (n = 1; n < MAX_SITES; n++) {
+		ASSERT_GT(SWEEP_VDEVS, ++next);
+		ASSERT_EQ(0, big_snap(fd, ctl, &before));
+		ASSERT_EQ(0, arm_nth(n));
+		ret = vdmux_ioc(ctl, VDMUX_IOC_SWITCH, next);
+		left = nth_left();
+		if (left) {
+			sw.bad += ret != 0;
+			sw.done = 1;
+			break;
+		}
+		sw.sites++;
+		if (!ret) {
+			sw.recovered++;
+			continue;
+		}
+		next--;
+		sw.bad += ret != -ENOMEM || !big_unchanged(fd, ctl, &before, bytes0);
+	}
+
+	ksft_print_msg("allocations failed in turn: first fault %d (%d survived), SWITCH %d (%d)\n",
+		       fault.sites, fault.recovered, sw.sites, sw.recovered);
+	EXPECT_EQ(0, fault.bad);
+	EXPECT_EQ(0, sw.bad);
+	EXPECT_TRUE(fault.done);
+	EXPECT_TRUE(sw.done);
+	EXPECT_LT(fault.recovered, fault.sites);
+	EXPECT_LT(sw.recovered, sw.sites);
+}
+
+/* Every allocation of SET_RESERVED_SIZE, with every vdev holding bytes. */
+TEST_F(fi, every_allocation_of_resize_fails_cleanly)
+{
+	struct sweep resize = { 0 };
+	struct snapshot before;
+	static char got[2 * SIZE];
+	int n, ret, left, i;
+
+	fail_nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (fail_nth_fd < 0)
+		SKIP(return, "no /proc/thread-self/fail-nth");
+	for (i = 1; i < NR; i++) {
+		fill_pattern(self->bytes[i], SIZE, 0x60 + i);
+		ASSERT_EQ(SIZE, pwrite(self->fd[i], self->bytes[i], SIZE, 0));
+	}
+	for (n = 1; n < MAX_SITES; n++) {
+		ASSERT_EQ(0, snap(self, &before));
+		ASSERT_EQ(0, arm_nth(n));
+		ret = do_resize(self, 2 * SIZE);
+		left = nth_left();
+		if (left) {
+			resize.bad += ret != 0;
+			resize.done = 1;
+			break;
+		}
+		resize.sites++;
+		if (!ret) {
+			/* Survived: check, shrink back, go on at the next site. */
+			resize.recovered++;
+			for (i = 0; i < NR; i++)
+				resize.bad += pread(self->fd[i], got, 2 * SIZE, 0) != 2 * SIZE ||
+					      memcmp(got, self->bytes[i], SIZE) ||
+					      !all_zero(got + SIZE, SIZE);
+			ASSERT_EQ(0, do_resize(self, SIZE));
+			continue;
+		}
+		resize.bad += ret != -ENOMEM || !unchanged(self, &before);
+	}
+	ksft_print_msg("allocations failed in turn: SET_RESERVED_SIZE %d (%d survived)\n",
+		       resize.sites, resize.recovered);
+	EXPECT_EQ(0, resize.bad);
+	EXPECT_TRUE(resize.done);
+	EXPECT_LT(resize.recovered, resize.sites);
+	ASSERT_EQ(0, do_resize(self, SIZE));
+	close(fail_nth_fd);
+}
+
+int main(int argc, char **argv)
+{
+	set_test_timeouts(180);
+	return test_harness_run(argc, argv);
+}

@@ -1,0 +1,806 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Isolation stress: for every virtual device, several processes with
+ * several threads each map it and write words that carry the vdev's own
+ * signature, while a controller switches, ejects and inserts at random.
+ *
+ * Every 8-byte word of vdev V is
+ *
+ *	MAGIC << 48 | V << 40 | writer << 32 | sequence
+ *
+ * and each writer owns a block of words. A writer fills its block with a
+ * new sequence number, reads it back (it must be exactly its last write)
+ * and reads every other word of the vdev (each must be V's signature, and
+ * a word's sequence number never goes back). A SIGBUS is accepted only when
+ * the vdev was removed at some point between the last status the writer
+ * took and the signal: the controller logs the state of each vdev at every
+ * generation, so the writer can tell.
+ *
+ * The run is split in rounds. Between rounds every worker unmaps, the
+ * final content of each vdev is compared with what its writers last wrote,
+ * and the reserved size is changed and restored while nothing is mapped.
+ *
+ *	stress_test [--seconds N]	(or VDMUX_STRESS_SECONDS; default 10)
+ */
+#include <pthread.h>
+#include <poll.h>
+#include <sched.h>
+#include <linux/futex.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "vdmux_test.h"
+
+#define PAGE 4096UL
+#define MAX_VDEVS 8
+#define PROCS 2			/* worker processes per vdev */
+#define THREADS 2		/* threads per worker process */
+#define WRITERS (PROCS * THREADS)
+#define WORDS (DEFAULT_RESERVED / 8)
+#define MAGIC 0x5644ULL		/* "VD" */
+#define INIT_WRITER 0xffU	/* the round's initial content */
+#define RING 65536		/* generations of state history kept per vdev */
+
+static unsigned long opt_seconds = 10;
+
+static inline uint64_t sig(unsigned int v, unsigned int w, uint32_t seq)
+{
+	return MAGIC << 48 | (uint64_t)v << 40 | (uint64_t)w << 32 | seq;
+}
+
+static inline unsigned int owner(size_t word)
+{
+	return word / (WORDS / WRITERS);
+}
+
+/* What the controller publishes about one vdev: its state at every generation. */
+struct vlog {
+	uint64_t published;	/* the newest generation whose state is logged */
+	uint8_t state[RING];	/* the state at generation g, at [g % RING] */
+};
+
+/* One writer's counters, read by the controller after the round. */
+struct wstat {
+	uint64_t seq;		/* sequence of its last complete pass */
+	uint64_t passes;
+	uint64_t bytes;		/* bytes read and checked */
+	uint64_t sigbus;	/* SIGBUS while the vdev was removed */
+	uint64_t bad_sigbus;	/* SIGBUS with no removal to explain it */
+	uint64_t bad_signal;	/* any other signal, or a fault outside the mapping */
+	uint64_t cross;		/* words of another vdev */
+	uint64_t corrupt;	/* words that are no signature, or the wrong writer's */
+	uint64_t lost;		/* own word not equal to its last write */
+	uint64_t stale;		/* a word's sequence went back */
+	uint64_t timeouts;	/* waits that hit their deadline */
+};
+
+struct shared {
+	int stop;
+	uint32_t inserted;	/* bumped (and woken) after every INSERT */
+	int nr_pids;
+	pid_t pids[MAX_VDEVS * PROCS];
+	struct vlog log[MAX_VDEVS];
+	struct wstat w[MAX_VDEVS][WRITERS];
+	uint64_t minflt;
+};
+
+static struct shared *sh;
+static int nr_vdevs;
+
+static void futex_wait(uint32_t *addr, uint32_t val, long ms)
+{
+	struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
+
+	syscall(SYS_futex, addr, FUTEX_WAIT, val, &ts, NULL, 0);
+}
+
+static void futex_wake_all(uint32_t *addr)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Workers                                                            */
+
+struct writer {
+	unsigned int v, w;
+	int fd, ready;
+	double deadline;
+};
+
+static __thread sigjmp_buf tls_env;
+static __thread volatile sig_atomic_t tls_armed;
+static __thread volatile sig_atomic_t tls_sig;
+static __thread char *volatile tls_map;
+
+static void worker_signal(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (!tls_armed)
+		abort();
+	/* A fault must be on this thread's own mapping. */
+	tls_sig = ((char *)si->si_addr >= tls_map &&
+		   (char *)si->si_addr < tls_map + DEFAULT_RESERVED) ? sig : -sig;
+	siglongjmp(tls_env, 1);
+}
+
+/* Whether vdev @v was REMOVED at some generation in [g1, g2]. */
+static int removed_between(unsigned int v, uint64_t g1, uint64_t g2, double deadline)
+{
+	struct vlog *log = &sh->log[v];
+	uint64_t g;
+
+	/* The controller logs a change right after its ioctl returns. */
+	while (__atomic_load_n(&log->published, __ATOMIC_ACQUIRE) < g2) {
+		if (now_s() > deadline)
+			return -1;
+		sched_yield();
+	}
+	if (g2 - g1 >= RING)
+		return -1;
+	for (g = g1; g <= g2; g++)
+		if (log->state[g % RING] == VDMUX_STATE_REMOVED)
+			return 1;
+	return 0;
+}
+
+static void *writer_thread(void *arg)
+{
+	struct writer *wr = arg;
+	struct wstat *st = &sh->w[wr->v][wr->w];
+	const size_t lo = wr->w * (WORDS / WRITERS), hi = lo + WORDS / WRITERS;
+	volatile uint64_t *m;
+	uint32_t *seen;
+	struct vdmux_status s;
+	volatile uint64_t gen = 0;
+	volatile uint32_t seq = 0, pending = 0;
+	volatile size_t i;
+	volatile int phase;
+	uint64_t val;
+	size_t j;
+
+	seen = calloc(WORDS, sizeof(*seen));
+	m = mmap(NULL, DEFAULT_RESERVED, PROT_READ | PROT_WRITE, MAP_SHARED, wr->fd, 0);
+	if (m == MAP_FAILED || !seen) {
+		st->bad_signal++;
+		if (write(wr->ready, "E", 1) != 1)
+			abort();
+		return NULL;
+	}
+	tls_map = (char *)m;
+	if (write(wr->ready, "r", 1) != 1)
+		abort();
+
+	i = lo;
+	phase = 0;	/* 0: pick a sequence, 1: write, 2: check own, 3: check others */
+	if (sigsetjmp(tls_env, 1)) {
+		tls_armed = 0;
+		if (tls_sig != SIGBUS) {
+			st->bad_signal++;
+			goto out;
+		}
+		if (get_status(wr->fd, &s)) {
+			st->bad_signal++;
+			goto out;
+		}
+		switch (removed_between(wr->v, gen, s.generation, now_s() + 10)) {
+		case 1:
+			st->sigbus++;
+			break;
+		case 0:
+			st->bad_sigbus++;
+			break;
+		default:
+			st->timeouts++;
+		}
+		/* Wait for the insert; the controller inserts all before stopping. */
+		for (;;) {
+			uint32_t ins = __atomic_load_n(&sh->inserted, __ATOMIC_ACQUIRE);
+
+			if (get_status(wr->fd, &s) || s.state != VDMUX_STATE_REMOVED)
+				break;
+			if (now_s() > wr->deadline) {
+				st->timeouts++;
+				goto out;
+			}
+			futex_wait(&sh->inserted, ins, 100);
+		}
+		/* A write pass resumes where it stopped, the checks start over. */
+		if (phase == 2)
+			i = lo;
+		if (phase == 3)
+			phase = 0;
+	}
+	for (;;) {
+		if (phase == 0) {
+			if (__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE))
+				break;
+			pending = seq + 1;
+			i = lo;
+			phase = 1;
+		}
+		/* The generation before any access of this pass. */
+		if (get_status(wr->fd, &s)) {
+			st->bad_signal++;
+			break;
+		}
+		gen = s.generation;
+		tls_armed = 1;
+		if (phase == 1) {
+			for (; i < hi; i++)
+				m[i] = sig(wr->v, wr->w, pending);
+			seq = pending;
+			__atomic_store_n(&st->seq, seq, __ATOMIC_RELEASE);
+			i = lo;
+			phase = 2;
+		}
+		if (phase == 2) {
+			for (; i < hi; i++) {
+				val = m[i];
+				if (val == sig(wr->v, wr->w, seq))
+					continue;
+				if (val >> 48 == MAGIC && ((val >> 40) & 0xff) != wr->v)
+					st->cross++;
+				else
+					st->lost++;
+			}
+			st->bytes += (hi - lo) * 8;
+			phase = 3;
+		}
+		for (j = 0; j < WORDS; j++) {
+			unsigned int vv, ww;
+			uint32_t sq;
+
+			if (j == lo) {
+				j = hi - 1;
+				continue;
+			}
+			val = m[j];
+			vv = (val >> 40) & 0xff;
+			ww = (val >> 32) & 0xff;
+			sq = (uint32_t)val;
+			if (val >> 48 != MAGIC) {
+				st->corrupt++;
+			} else if (vv != wr->v) {
+				st->cross++;
+			} else if (ww == INIT_WRITER) {
+				if (sq || seen[j])
+					st->stale++;
+			} else if (ww != owner(j)) {
+				st->corrupt++;
+			} else if (sq < seen[j]) {
+				st->stale++;
+			} else {
+				seen[j] = sq;
+			}
+		}
+		tls_armed = 0;
+		st->bytes += (WORDS - (hi - lo)) * 8;
+		st->passes++;
+		phase = 0;
+	}
+out:
+	tls_armed = 0;
+	munmap((void *)m, DEFAULT_RESERVED);
+	free(seen);
+	return NULL;
+}
+
+/* One worker process: THREADS writers on vdev @v, each with its own mapping. */
+static void worker_process(unsigned int v, unsigned int p, int ready, double deadline)
+{
+	struct sigaction sa = { .sa_sigaction = worker_signal, .sa_flags = SA_SIGINFO };
+	struct writer wr[THREADS];
+	pthread_t tid[THREADS];
+	struct rusage ru;
+	int fd, t;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/*
+	 * Sixteen busy writers would starve the controller on a small guest:
+	 * they run at the lowest priority, so that it changes state often.
+	 */
+	if (setpriority(PRIO_PROCESS, 0, 19))
+		_exit(5);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+	fd = open_vdev(v, O_RDWR);
+	if (fd < 0)
+		_exit(3);
+	for (t = 0; t < THREADS; t++) {
+		wr[t] = (struct writer){ .v = v, .w = p * THREADS + t, .fd = fd,
+					 .ready = ready, .deadline = deadline };
+		if (pthread_create(&tid[t], NULL, writer_thread, &wr[t]))
+			_exit(4);
+	}
+	for (t = 0; t < THREADS; t++)
+		pthread_join(tid[t], NULL);
+	getrusage(RUSAGE_SELF, &ru);
+	__atomic_add_fetch(&sh->minflt, ru.ru_minflt, __ATOMIC_RELAXED);
+	_exit(0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Controller                                                         */
+
+struct totals {
+	uint64_t switches, ejects, inserts, refused, resizes, busy, rounds;
+	uint64_t model_errors;	/* an ioctl result or status the model did not predict */
+	uint64_t final_bytes, final_lost, io_cross;
+	double busy_s;		/* time spent with workers running */
+};
+
+struct model {
+	int *fd;		/* an open file of each vdev, for GET_STATUS */
+	uint32_t state[MAX_VDEVS];
+	uint64_t gen[MAX_VDEVS];
+	uint32_t fg;
+};
+
+static void log_state(unsigned int v, uint64_t gen, uint32_t state)
+{
+	sh->log[v].state[gen % RING] = state;
+	__atomic_store_n(&sh->log[v].published, gen, __ATOMIC_RELEASE);
+}
+
+/* Reads every vdev's state into the model and the log. */
+static int model_load(struct model *md, int *fd)
+{
+	struct vdmux_status st;
+	int v;
+
+	md->fd = fd;
+	for (v = 0; v < nr_vdevs; v++) {
+		if (get_status(fd[v], &st))
+			return -1;
+		md->state[v] = st.state;
+		md->gen[v] = st.generation;
+		md->fg = st.foreground;
+		log_state(v, st.generation, st.state);
+	}
+	return 0;
+}
+
+/* One state change of @v predicted by the model: bump, check, log. */
+static void model_change(struct model *md, unsigned int v, uint32_t state, struct totals *tt)
+{
+	struct vdmux_status st;
+
+	md->state[v] = state;
+	md->gen[v]++;
+	if (get_status(md->fd[v], &st) || st.state != state || st.generation != md->gen[v])
+		tt->model_errors++;
+	log_state(v, md->gen[v], state);
+	if (state == VDMUX_STATE_BACKGROUND) {
+		__atomic_add_fetch(&sh->inserted, 1, __ATOMIC_RELEASE);
+		futex_wake_all(&sh->inserted);
+	}
+}
+
+/*
+ * A random SWITCH, EJECT or INSERT, checked against the model: half are
+ * switches, a quarter ejects, a quarter inserts (mostly of a removed vdev,
+ * so that SIGBUS windows stay short); the refused ones must fail with the
+ * documented errno.
+ */
+static void random_op(int ctl, struct rng *r, struct model *md, struct totals *tt)
+{
+	unsigned int v = rng_below(r, nr_vdevs), k, nremoved = 0, removed[MAX_VDEVS];
+	uint32_t op = rng_below(r, 8);
+	int ret, want;
+
+	for (k = 0; k < (unsigned int)nr_vdevs; k++)
+		if (md->state[k] == VDMUX_STATE_REMOVED)
+			removed[nremoved++] = k;
+	if (op == 6 && nremoved)
+		v = removed[rng_below(r, nremoved)];
+	if (op < 4) {
+		want = md->state[v] == VDMUX_STATE_REMOVED ? -ENODEV : 0;
+		ret = vdmux_ioc(ctl, VDMUX_IOC_SWITCH, v);
+		if (ret != want) {
+			tt->model_errors++;
+		} else if (ret) {
+			tt->refused++;
+		} else if (md->state[v] != VDMUX_STATE_FOREGROUND) {
+			/* (a switch to the foreground is a no-op: no generation moves) */
+			if (md->fg != VDMUX_NONE)
+				model_change(md, md->fg, VDMUX_STATE_BACKGROUND, tt);
+			model_change(md, v, VDMUX_STATE_FOREGROUND, tt);
+			md->fg = v;
+			tt->switches++;
+		}
+	} else if (op < 6) {
+		want = md->state[v] == VDMUX_STATE_REMOVED ? -EINVAL : 0;
+		ret = vdmux_ioc(ctl, VDMUX_IOC_EJECT, v);
+		if (ret != want) {
+			tt->model_errors++;
+		} else if (ret) {
+			tt->refused++;
+		} else {
+			if (md->fg == v)
+				md->fg = VDMUX_NONE;
+			model_change(md, v, VDMUX_STATE_REMOVED, tt);
+			tt->ejects++;
+		}
+	} else {
+		want = md->state[v] == VDMUX_STATE_REMOVED ? 0 : -EINVAL;
+		ret = vdmux_ioc(ctl, VDMUX_IOC_INSERT, v);
+		if (ret != want) {
+			tt->model_errors++;
+		} else if (ret) {
+			tt->refused++;
+		} else {
+			model_change(md, v, VDMUX_STATE_BACKGROUND, tt);
+			tt->inserts++;
+		}
+	}
+}
+
+static void insert_all(int ctl, struct model *md, struct totals *tt)
+{
+	int v;
+
+	for (v = 0; v < nr_vdevs; v++) {
+		if (md->state[v] != VDMUX_STATE_REMOVED)
+			continue;
+		if (vdmux_ioc(ctl, VDMUX_IOC_INSERT, v)) {
+			tt->model_errors++;
+			continue;
+		}
+		model_change(md, v, VDMUX_STATE_BACKGROUND, tt);
+		tt->inserts++;
+	}
+}
+
+/* read(2) path: a random window of a vdev must carry only its signature. */
+static void check_by_read(int *fd, struct rng *r, struct totals *tt)
+{
+	static uint64_t buf[512];
+	unsigned int v = rng_below(r, nr_vdevs);
+	off_t off = rng_below(r, WORDS - 512) * 8;
+	ssize_t n = pread(fd[v], buf, sizeof(buf), off);
+	size_t k;
+
+	if (n < 0 && errno == ENODEV)
+		return; /* removed */
+	if (n != sizeof(buf)) {
+		tt->model_errors++;
+		return;
+	}
+	for (k = 0; k < 512; k++)
+		if (buf[k] >> 48 != MAGIC || ((buf[k] >> 40) & 0xff) != v)
+			tt->io_cross++;
+}
+
+/* Gives every vdev the round's initial content. */
+static int init_content(int *fd)
+{
+	static uint64_t buf[WORDS];
+	int v;
+	size_t k;
+
+	for (v = 0; v < nr_vdevs; v++) {
+		for (k = 0; k < WORDS; k++)
+			buf[k] = sig(v, INIT_WRITER, 0);
+		if (pwrite(fd[v], buf, sizeof(buf), 0) != sizeof(buf))
+			return -1;
+	}
+	return 0;
+}
+
+/* What vdev @v must hold now: each writer's last complete pass. */
+static void expected_content(unsigned int v, uint64_t *buf)
+{
+	size_t k;
+
+	for (k = 0; k < WORDS; k++) {
+		uint64_t seq = sh->w[v][owner(k)].seq;
+
+		buf[k] = seq ? sig(v, owner(k), seq) : sig(v, INIT_WRITER, 0);
+	}
+}
+
+/* Compares @len bytes of every vdev at offset 0 with @exp, zero past @keep. */
+static uint64_t verify_all(int *fd, uint64_t (*exp)[WORDS], size_t len, size_t keep,
+			   struct totals *tt)
+{
+	static char buf[16 * PAGE];
+	uint64_t bad = 0;
+	int v;
+
+	for (v = 0; v < nr_vdevs; v++) {
+		memset(buf, 0x5a, sizeof(buf));
+		if (pread(fd[v], buf, len, 0) != (ssize_t)len) {
+			bad++;
+			continue;
+		}
+		if (memcmp(buf, exp[v], keep < len ? keep : len))
+			bad++;
+		if (len > keep && !all_zero(buf + keep, len - keep))
+			bad++;
+		tt->final_bytes += len;
+	}
+	return bad;
+}
+
+/*
+ * Between rounds, with nothing mapped: SET_RESERVED_SIZE is refused while
+ * one mapping exists, then changes the size (keeping every vdev's bytes up
+ * to the smaller size, also those of a removed vdev) and restores it.
+ */
+static void resize_phase(int ctl, int *fd, struct rng *r, struct model *md,
+			 struct totals *tt, uint64_t (*exp)[WORDS])
+{
+	uint64_t size = (1 + rng_below(r, 16)) * PAGE, def = DEFAULT_RESERVED, got = 0;
+	unsigned int victim = rng_below(r, nr_vdevs);
+	size_t keep = size < DEFAULT_RESERVED ? size : DEFAULT_RESERVED;
+	char *p;
+
+	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd[rng_below(r, nr_vdevs)], 0);
+	if (p == MAP_FAILED || vdmux_ioc(ctl, VDMUX_IOC_SET_RESERVED_SIZE,
+					 (unsigned long)&size) != -EBUSY)
+		tt->model_errors++;
+	else
+		tt->busy++;
+	if (p != MAP_FAILED)
+		munmap(p, PAGE);
+
+	/* A removed vdev's bytes are resized too. */
+	if (!vdmux_ioc(ctl, VDMUX_IOC_EJECT, victim)) {
+		if (md->fg == victim)
+			md->fg = VDMUX_NONE;
+		model_change(md, victim, VDMUX_STATE_REMOVED, tt);
+		tt->ejects++;
+	} else {
+		tt->model_errors++;
+	}
+	if (vdmux_ioc(ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size))
+		tt->model_errors++;
+	ioctl(ctl, VDMUX_IOC_GET_RESERVED_SIZE, &got);
+	if (got != size)
+		tt->model_errors++;
+	insert_all(ctl, md, tt);
+	tt->final_lost += verify_all(fd, exp, size, keep, tt);
+
+	if (vdmux_ioc(ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&def))
+		tt->model_errors++;
+	tt->final_lost += verify_all(fd, exp, DEFAULT_RESERVED, keep, tt);
+	tt->resizes += 2;
+}
+
+/* Reaps the workers; one still running at @deadline is killed and counted. */
+static int wait_workers(double deadline)
+{
+	int i, status, bad = 0;
+
+	for (i = 0; i < sh->nr_pids; i++) {
+		int pidfd = syscall(SYS_pidfd_open, sh->pids[i], 0);
+		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+		double left = deadline - now_s();
+
+		if (pidfd < 0 || poll(&pfd, 1, left > 0 ? (int)(left * 1000) : 0) != 1) {
+			kill(sh->pids[i], SIGKILL);
+			bad++;
+		}
+		if (pidfd >= 0)
+			close(pidfd);
+		if (waitpid(sh->pids[i], &status, 0) != sh->pids[i] ||
+		    !WIFEXITED(status) || WEXITSTATUS(status))
+			bad++;
+	}
+	sh->nr_pids = 0;
+	return bad;
+}
+
+static void sum_stats(struct wstat *sum)
+{
+	int v, w;
+
+	memset(sum, 0, sizeof(*sum));
+	for (v = 0; v < nr_vdevs; v++)
+		for (w = 0; w < WRITERS; w++) {
+			struct wstat *s = &sh->w[v][w];
+
+			sum->passes += s->passes;
+			sum->bytes += s->bytes;
+			sum->sigbus += s->sigbus;
+			sum->bad_sigbus += s->bad_sigbus;
+			sum->bad_signal += s->bad_signal;
+			sum->cross += s->cross;
+			sum->corrupt += s->corrupt;
+			sum->lost += s->lost;
+			sum->stale += s->stale;
+			sum->timeouts += s->timeouts;
+		}
+}
+
+static void add_stats(struct wstat *total, const struct wstat *s)
+{
+	total->passes += s->passes;
+	total->bytes += s->bytes;
+	total->sigbus += s->sigbus;
+	total->bad_sigbus += s->bad_sigbus;
+	total->bad_signal += s->bad_signal;
+	total->cross += s->cross;
+	total->corrupt += s->corrupt;
+	total->lost += s->lost;
+	total->stale += s->stale;
+	total->timeouts += s->timeouts;
+}
+
+FIXTURE(stress)
+{
+	int ctl;
+	int fd[MAX_VDEVS];
+};
+
+FIXTURE_SETUP(stress)
+{
+	struct vdmux_status st;
+	int v;
+
+	ASSERT_EQ(0, reset_device());
+	ASSERT_EQ(0, status_of(-1, &st));
+	ASSERT_LE(st.nr_vdevs, MAX_VDEVS);
+	nr_vdevs = st.nr_vdevs;
+	self->ctl = open(CTL_PATH, O_RDWR);
+	ASSERT_LE(0, self->ctl);
+	for (v = 0; v < nr_vdevs; v++) {
+		self->fd[v] = open_vdev(v, O_RDWR);
+		ASSERT_LE(0, self->fd[v]);
+	}
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, sh);
+}
+
+FIXTURE_TEARDOWN(stress)
+{
+	int v;
+
+	if (sh == MAP_FAILED)
+		return;
+	/* After a failed assertion: stop and reap the workers first. */
+	if (sh->nr_pids) {
+		__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+		for (v = 0; v < nr_vdevs; v++)
+			vdmux_ctl(VDMUX_IOC_INSERT, v);
+		__atomic_add_fetch(&sh->inserted, 1, __ATOMIC_RELEASE);
+		futex_wake_all(&sh->inserted);
+		wait_workers(now_s() + 30);
+	}
+
+	close(self->ctl);
+	for (v = 0; v < nr_vdevs; v++)
+		close(self->fd[v]);
+	munmap(sh, sizeof(*sh));
+	reset_device();
+}
+
+TEST_F(stress, isolation)
+{
+	static uint64_t exp[MAX_VDEVS][WORDS];
+	const double start = now_s(), end = start + opt_seconds;
+	const double round_len = opt_seconds < 8 ? 2 : opt_seconds / 4.0 < 5 ? opt_seconds / 4.0 : 5;
+	struct totals tt = { 0 };
+	struct wstat ws = { 0 }, round;
+	struct model md;
+	struct rng r;
+	uint64_t seed = (uint64_t)getpid() << 32 ^ (uint64_t)(start * 1e6);
+	int ready[2], v, p;
+	char c;
+
+	rng_seed(&r, seed);
+	ksft_print_msg("stress: controller seed %#llx\n", (unsigned long long)seed);
+	ASSERT_EQ(0, model_load(&md, self->fd));
+	while (now_s() < end) {
+		double round_end, t0;
+		int got = 0;
+
+		ASSERT_EQ(0, init_content(self->fd));
+		memset(sh->w, 0, sizeof(sh->w));
+		__atomic_store_n(&sh->stop, 0, __ATOMIC_RELEASE);
+		ASSERT_EQ(0, pipe(ready));
+		fflush(stdout);
+		fflush(stderr);
+		for (v = 0; v < nr_vdevs; v++)
+			for (p = 0; p < PROCS; p++) {
+				pid_t pid = fork();
+
+				ASSERT_LE(0, pid);
+				if (pid == 0) {
+					close(ready[0]);
+					worker_process(v, p, ready[1], end + 60);
+				}
+				sh->pids[sh->nr_pids++] = pid;
+			}
+		close(ready[1]);
+		/* Every thread has mapped before the first state change. */
+		while (got < sh->nr_pids * THREADS) {
+			struct pollfd pfd = { .fd = ready[0], .events = POLLIN };
+
+			ASSERT_EQ(1, poll(&pfd, 1, 30000));
+			ASSERT_EQ(1, read(ready[0], &c, 1));
+			ASSERT_EQ('r', c);
+			got++;
+		}
+		close(ready[0]);
+
+		/* The round's time counts from when every writer is running. */
+		t0 = now_s();
+		round_end = t0 + round_len;
+		while (now_s() < round_end) {
+			double pause = rng_below(&r, 300) * 1e-6;
+
+			random_op(self->ctl, &r, &md, &tt);
+			if (rng_below(&r, 8) == 0)
+				check_by_read(self->fd, &r, &tt);
+			/*
+			 * Random spacing, so that changes land at every point
+			 * of a pass; spun rather than slept, as a wakeup can
+			 * wait for the next tick on a busy guest.
+			 */
+			for (pause += now_s(); now_s() < pause;)
+				;
+		}
+		insert_all(self->ctl, &md, &tt);
+		__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+		EXPECT_EQ(0, wait_workers(now_s() + 60));
+		tt.busy_s += now_s() - t0;
+
+		/* No write lost: each vdev holds what its writers wrote last. */
+		for (v = 0; v < nr_vdevs; v++)
+			expected_content(v, exp[v]);
+		tt.final_lost += verify_all(self->fd, exp, DEFAULT_RESERVED, DEFAULT_RESERVED, &tt);
+		sum_stats(&round);
+		add_stats(&ws, &round);
+		resize_phase(self->ctl, self->fd, &r, &md, &tt, exp);
+		tt.rounds++;
+	}
+
+	ksft_print_msg("stress: %.1f s, %llu rounds, %d vdevs x %d processes x %d threads\n",
+		       now_s() - start, (unsigned long long)tt.rounds, nr_vdevs, PROCS, THREADS);
+	ksft_print_msg("state changes: %llu switches, %llu ejects, %llu inserts: %.0f/s while mapped; %llu refused as predicted\n",
+		       (unsigned long long)tt.switches, (unsigned long long)tt.ejects,
+		       (unsigned long long)tt.inserts,
+		       (tt.switches + tt.ejects + tt.inserts) / (tt.busy_s > 0 ? tt.busy_s : 1),
+		       (unsigned long long)tt.refused);
+	ksft_print_msg("resizes: %llu, EBUSY while mapped: %llu\n",
+		       (unsigned long long)tt.resizes, (unsigned long long)tt.busy);
+	ksft_print_msg("writer passes: %llu, page faults (minflt): %llu, SIGBUS while removed: %llu\n",
+		       (unsigned long long)ws.passes, (unsigned long long)sh->minflt,
+		       (unsigned long long)ws.sigbus);
+	ksft_print_msg("bytes verified: %llu through mappings, %llu through read(2)\n",
+		       (unsigned long long)ws.bytes, (unsigned long long)tt.final_bytes);
+	ksft_print_msg("cross-vdev reads: %llu (read(2): %llu), corrupt words: %llu, stale words: %llu\n",
+		       (unsigned long long)ws.cross, (unsigned long long)tt.io_cross,
+		       (unsigned long long)ws.corrupt, (unsigned long long)ws.stale);
+	ksft_print_msg("lost writes: %llu in flight, %llu wrong final contents\n",
+		       (unsigned long long)ws.lost, (unsigned long long)tt.final_lost);
+	ksft_print_msg("unexplained SIGBUS: %llu, other signals: %llu, wait timeouts: %llu, model errors: %llu\n",
+		       (unsigned long long)ws.bad_sigbus, (unsigned long long)ws.bad_signal,
+		       (unsigned long long)ws.timeouts, (unsigned long long)tt.model_errors);
+
+	EXPECT_LT(0, tt.switches);
+	EXPECT_LT(0, tt.ejects);
+	EXPECT_LT(0, ws.passes);
+	EXPECT_EQ(0, ws.cross);
+	EXPECT_EQ(0, tt.io_cross);
+	EXPECT_EQ(0, ws.corrupt);
+	EXPECT_EQ(0, ws.lost);
+	EXPECT_EQ(0, ws.stale);
+	EXPECT_EQ(0, tt.final_lost);
+	EXPECT_EQ(0, ws.bad_sigbus);
+	EXPECT_EQ(0, ws.bad_signal);
+	EXPECT_EQ(0, ws.timeouts);
+	EXPECT_EQ(0, tt.model_errors);
+}
+
+int main(int argc, char **argv)
+{
+	opt_seconds = take_option(&argc, argv, "--seconds", "VDMUX_STRESS_SECONDS", 10);
+	set_test_timeouts(opt_seconds + 120);
+	return test_harness_run(argc, argv);
+}

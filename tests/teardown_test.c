@@ -1,0 +1,519 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Teardown orderings: a mapping that outlives its file, munmap racing a
+ * switch, a mapping whose creator exits, an eject while a thread faults,
+ * a resize racing mmap, and module unload against the last mapping.
+ */
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "vdmux_test.h"
+
+#define PAGE 4096UL
+#define SIZE DEFAULT_RESERVED
+#define NR_VDEVS DEFAULT_NR_VDEVS
+
+FIXTURE(td)
+{
+	int ctl;
+};
+
+FIXTURE_SETUP(td)
+{
+	ASSERT_EQ(0, reset_device());
+	self->ctl = open(CTL_PATH, O_RDWR);
+	ASSERT_LE(0, self->ctl);
+}
+
+FIXTURE_TEARDOWN(td)
+{
+	if (self->ctl >= 0)
+		close(self->ctl);
+	reset_device();
+}
+
+/* Nothing is mapped any more: the size can change (and is restored). */
+static int nothing_mapped(void)
+{
+	int ret = set_reserved(2 * SIZE);
+
+	return ret ? ret : set_reserved(SIZE);
+}
+
+TEST_F(td, close_before_munmap)
+{
+	static char got[SIZE], want[SIZE];
+	char *p, c;
+	int fd = open_vdev(1, O_RDWR);
+
+	ASSERT_LE(0, fd);
+	p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, close(fd));
+
+	/* Faults, a switch, an eject and an insert all work through a closed file. */
+	fill_pattern(p, SIZE, 31);
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	EXPECT_TRUE(has_pattern(p, SIZE, 31));
+	fill_pattern(p, PAGE, 32);
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	EXPECT_TRUE(has_pattern(p, PAGE, 32));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 1));
+	EXPECT_EQ(SIGBUS, probe_read(p + PAGE, &c));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 1));
+	fill_pattern(want, SIZE, 31);
+	fill_pattern(want, PAGE, 32);
+	EXPECT_EQ(0, memcmp(want, p, SIZE));
+
+	fd = open_vdev(1, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(SIZE, pread(fd, got, SIZE, 0));
+	EXPECT_EQ(0, memcmp(want, got, SIZE));
+	close(fd);
+	EXPECT_EQ(-EBUSY, nothing_mapped());
+	EXPECT_EQ(0, munmap(p, SIZE));
+	EXPECT_EQ(0, nothing_mapped());
+}
+
+/*
+ * Threads map, write, check and unmap pages of vdevs 1 and 2 in a loop
+ * while the main thread switches among all vdevs. Each thread owns one
+ * page and finds there what it wrote before its last munmap.
+ */
+struct mapper {
+	pthread_t tid;
+	int fd, page;
+	double deadline;
+	uint64_t rounds, lost, errors;
+	uint64_t last;
+};
+
+static void *map_loop(void *arg)
+{
+	struct mapper *m = arg;
+	volatile uint64_t *w;
+	char *p;
+
+	while (now_s() < m->deadline) {
+		p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+		if (p == MAP_FAILED) {
+			m->errors++;
+			break;
+		}
+		w = (volatile uint64_t *)(p + m->page * PAGE);
+		if (w[0] != m->last || w[PAGE / 8 - 1] != m->last)
+			m->lost++;
+		m->last = ((uint64_t)m->page << 48) | ++m->rounds;
+		w[0] = m->last;
+		w[PAGE / 8 - 1] = m->last;
+		if (w[0] != m->last)
+			m->lost++;
+		if (munmap(p, SIZE))
+			m->errors++;
+	}
+	return NULL;
+}
+
+TEST_F(td, munmap_during_switch)
+{
+	struct mapper m[4];
+	uint64_t switches = 0, rounds = 0, got;
+	double deadline = now_s() + 3;
+	int fd[2], i;
+
+	for (i = 0; i < 2; i++) {
+		fd[i] = open_vdev(1 + i, O_RDWR);
+		ASSERT_LE(0, fd[i]);
+	}
+	for (i = 0; i < 4; i++) {
+		m[i] = (struct mapper){ .fd = fd[i % 2], .page = i, .deadline = deadline };
+		ASSERT_EQ(0, pthread_create(&m[i].tid, NULL, map_loop, &m[i]));
+	}
+	while (now_s() < deadline) {
+		ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, switches % NR_VDEVS));
+		switches++;
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(m[i].tid, NULL);
+		rounds += m[i].rounds;
+		EXPECT_EQ(0, m[i].lost);
+		EXPECT_EQ(0, m[i].errors);
+		/* And read(2) agrees with each thread's last write. */
+		ASSERT_EQ(8, pread(fd[i % 2], &got, 8, i * PAGE));
+		EXPECT_EQ(m[i].last, got);
+	}
+	ksft_print_msg("munmap_during_switch: %llu switches, %llu map/write/unmap rounds\n",
+		       (unsigned long long)switches, (unsigned long long)rounds);
+	EXPECT_LT(0, rounds);
+	close(fd[0]);
+	close(fd[1]);
+	EXPECT_EQ(0, nothing_mapped());
+}
+
+static int read_byte(int fd, char *c)
+{
+	return read(fd, c, 1) == 1 ? 0 : -1;
+}
+
+/*
+ * A process maps vdev 2, forks and exits at once: its child, reparented
+ * to us, keeps the mapping through a switch, an eject and an insert.
+ */
+TEST_F(td, parent_exits_while_child_maps)
+{
+	static char got[SIZE];
+	int up[2], down[2], status, fd;
+	pid_t mid, child = 0;
+	char c;
+
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
+	ASSERT_EQ(0, pipe(up));
+	ASSERT_EQ(0, pipe(down));
+	mid = fork();
+	ASSERT_LE(0, mid);
+	if (mid == 0) {
+		int dead[2], fd = open_vdev(2, O_RDWR);
+		char *p;
+		pid_t pid;
+
+		p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (fd < 0 || p == MAP_FAILED || pipe(dead))
+			_exit(2);
+		close(fd);
+		fill_pattern(p, SIZE, 41);
+		pid = fork();
+		if (pid < 0)
+			_exit(3);
+		if (pid == 0) {
+			int ok = 1;
+
+			/* EOF on this pipe: the parent is gone. */
+			close(dead[1]);
+			if (read(dead[0], &c, 1) != 0)
+				_exit(4);
+			ok &= has_pattern(p, SIZE, 41);
+			fill_pattern(p, SIZE, 42);
+			/* Tell the test; it switches, then ejects. */
+			if (write(up[1], ok ? "a" : "A", 1) != 1 || read_byte(down[0], &c))
+				_exit(5);
+			ok &= probe_read(p, &c) == SIGBUS;
+			if (write(up[1], ok ? "b" : "B", 1) != 1 || read_byte(down[0], &c))
+				_exit(5);
+			ok &= has_pattern(p, SIZE, 42);
+			_exit(ok ? 0 : 1);
+		}
+		/* Exit with the mapping still there, its child holding it too. */
+		if (write(up[1], &pid, sizeof(pid)) != sizeof(pid))
+			_exit(6);
+		_exit(0);
+	}
+	ASSERT_EQ(sizeof(child), read(up[0], &child, sizeof(child)));
+	ASSERT_EQ(mid, waitpid(mid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+
+	ASSERT_EQ(1, read(up[0], &c, 1));
+	EXPECT_EQ('a', c);
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 2));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 2));
+	ASSERT_EQ(1, write(down[1], "e", 1));
+	ASSERT_EQ(1, read(up[0], &c, 1));
+	EXPECT_EQ('b', c);
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 2));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	ASSERT_EQ(1, write(down[1], "i", 1));
+	/* The orphan is ours to reap, as we are its subreaper. */
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+
+	fd = open_vdev(2, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(SIZE, pread(fd, got, SIZE, 0));
+	EXPECT_TRUE(has_pattern(got, SIZE, 42));
+	close(fd);
+	EXPECT_EQ(0, nothing_mapped());
+}
+
+/*
+ * A thread faults pages in a tight loop (MADV_DONTNEED drops them, so every
+ * touch is a fault) while the main thread ejects the vdev at a random
+ * moment: the faulting thread must get SIGBUS, and after the insert see
+ * the vdev's bytes, in every round.
+ */
+struct faulter {
+	int fd;
+	char *map;
+	pthread_barrier_t start, stopped;
+	volatile int quit;
+	int pattern;
+	uint64_t passes, sigbus, bad;
+};
+
+static __thread sigjmp_buf fault_env;
+static __thread char *fault_map;
+static __thread volatile sig_atomic_t fault_sig;
+
+static void fault_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	/* Only a SIGBUS inside this thread's mapping is the expected one. */
+	fault_sig = sig == SIGBUS && (char *)si->si_addr >= fault_map &&
+		    (char *)si->si_addr < fault_map + SIZE ? SIGBUS : -sig;
+	siglongjmp(fault_env, 1);
+}
+
+static void *fault_loop(void *arg)
+{
+	struct faulter *f = arg;
+	struct vdmux_status st;
+	size_t i;
+
+	for (;;) {
+		volatile char *map;
+
+		pthread_barrier_wait(&f->start);
+		if (f->quit)
+			break;
+		map = f->map;
+		fault_map = f->map;
+		fault_sig = 0;
+		if (!sigsetjmp(fault_env, 1)) {
+			for (;;) {
+				madvise(f->map, SIZE, MADV_DONTNEED);
+				for (i = 0; i < SIZE; i += PAGE)
+					if (map[i] != (char)((f->pattern * 131 + i * 7 + (i >> 12)) & 0xff))
+						f->bad++;
+				f->passes++;
+			}
+		}
+		if (fault_sig == SIGBUS && !get_status(f->fd, &st) &&
+		    st.state == VDMUX_STATE_REMOVED)
+			f->sigbus++;
+		else
+			f->bad++;
+		pthread_barrier_wait(&f->stopped);
+	}
+	return NULL;
+}
+
+TEST_F(td, eject_while_faulting)
+{
+	struct sigaction sa = { .sa_sigaction = fault_handler, .sa_flags = SA_SIGINFO };
+	static char buf[SIZE];
+	struct faulter f = { .pattern = 51 };
+	struct rng r;
+	pthread_t tid;
+	int fd[2], round, rounds = 60;
+
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
+	ASSERT_EQ(0, sigaction(SIGSEGV, &sa, NULL));
+	rng_seed(&r, getpid());
+	fill_pattern(buf, SIZE, f.pattern);
+	/* vdev 0 is the foreground, vdev 1 a background one: eject both kinds. */
+	for (round = 0; round < 2; round++) {
+		fd[round] = open_vdev(round, O_RDWR);
+		ASSERT_LE(0, fd[round]);
+		ASSERT_EQ(SIZE, pwrite(fd[round], buf, SIZE, 0));
+	}
+	pthread_barrier_init(&f.start, NULL, 2);
+	pthread_barrier_init(&f.stopped, NULL, 2);
+	for (round = 0; round < rounds; round++) {
+		int v = round % 2;
+		double until;
+
+		/* A fresh mapping of this round's vdev; the barrier publishes it. */
+		if (f.map)
+			munmap(f.map, SIZE);
+		f.fd = fd[v];
+		f.map = mmap(NULL, SIZE, PROT_READ, MAP_SHARED, fd[v], 0);
+		ASSERT_NE(MAP_FAILED, f.map);
+		if (round == 0)
+			ASSERT_EQ(0, pthread_create(&tid, NULL, fault_loop, &f));
+		pthread_barrier_wait(&f.start);
+		/* Land the eject at a random point of the fault loop. */
+		for (until = now_s() + rng_below(&r, 3000) * 1e-6; now_s() < until;)
+			;
+		ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, v));
+		pthread_barrier_wait(&f.stopped);
+		ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, v));
+		if (v == 0)
+			ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+		/* Every byte is the vdev's again. */
+		if (!has_pattern(f.map, SIZE, f.pattern))
+			f.bad++;
+	}
+	f.quit = 1;
+	pthread_barrier_wait(&f.start);
+	pthread_join(tid, NULL);
+	ksft_print_msg("eject_while_faulting: %d rounds, %llu fault passes, %llu SIGBUS\n",
+		       rounds, (unsigned long long)f.passes, (unsigned long long)f.sigbus);
+	EXPECT_EQ(rounds, f.sigbus);
+	EXPECT_EQ(0, f.bad);
+	EXPECT_TRUE(has_pattern(f.map, SIZE, f.pattern));
+	munmap(f.map, SIZE);
+	close(fd[0]);
+	close(fd[1]);
+	EXPECT_EQ(0, nothing_mapped());
+}
+
+/*
+ * One thread resizes between 32 and 64 KiB, another maps 32 or 64 KiB.
+ * A resize while anything is mapped must be EBUSY; a mapping past the size
+ * ENOMEM; and a mapping that was made stays whole: the size does not move
+ * under it, no page of it faults SIGBUS, and its bytes are the vdev's.
+ */
+struct resizer {
+	double deadline;
+	volatile int done;
+	uint64_t ok, busy, errors;
+};
+
+static void *resize_loop(void *arg)
+{
+	struct resizer *r = arg;
+	int fd = open(CTL_PATH, O_RDWR);
+	uint64_t n = 0, size;
+	int ret;
+
+	if (fd < 0) {
+		r->errors++;
+		return NULL;
+	}
+	while (!r->done && now_s() < r->deadline) {
+		size = (1 + n++ % 2) * SIZE;
+		ret = vdmux_ioc(fd, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size);
+		if (ret == 0)
+			r->ok++;
+		else if (ret == -EBUSY)
+			r->busy++;
+		else
+			r->errors++;
+	}
+	close(fd);
+	return NULL;
+}
+
+TEST_F(td, resize_racing_mmap)
+{
+	struct resizer rz = { .deadline = now_s() + 8 };
+	uint64_t maps = 0, enomem = 0, torn = 0, bad = 0, size, after;
+	static char buf[SIZE];
+	pthread_t tid;
+	int fd, n;
+	char *p, c;
+
+	fd = open_vdev(3, O_RDWR);
+	ASSERT_LE(0, fd);
+	fill_pattern(buf, SIZE, 61);
+	ASSERT_EQ(SIZE, pwrite(fd, buf, SIZE, 0));
+	ASSERT_EQ(0, pthread_create(&tid, NULL, resize_loop, &rz));
+	/* Run until each side has seen the other win a few times. */
+	for (n = 0; now_s() < rz.deadline && (n < 200 || !rz.busy || !enomem || !rz.ok); n++) {
+		size_t len = (1 + n % 2) * SIZE, i;
+
+		p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED) {
+			/* Only a 64 KiB mapping can be past the size. */
+			if (errno == ENOMEM && len == 2 * SIZE)
+				enomem++;
+			else
+				bad++;
+			continue;
+		}
+		maps++;
+		if (ioctl(fd, VDMUX_IOC_GET_RESERVED_SIZE, &size) || size < len)
+			torn++;
+		for (i = 0; i < len; i += PAGE)
+			if (probe_read(p + i, &c))
+				torn++;
+		if (!has_pattern(p, SIZE, 61) || (len > SIZE && !all_zero(p + SIZE, SIZE)))
+			torn++;
+		if (ioctl(fd, VDMUX_IOC_GET_RESERVED_SIZE, &after) || after != size)
+			torn++;
+		munmap(p, len);
+	}
+	rz.done = 1;
+	pthread_join(tid, NULL);
+	ksft_print_msg("resize_racing_mmap: %llu resizes, %llu EBUSY; %llu mappings, %llu ENOMEM\n",
+		       (unsigned long long)rz.ok, (unsigned long long)rz.busy,
+		       (unsigned long long)maps, (unsigned long long)enomem);
+	EXPECT_EQ(0, torn);
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(0, rz.errors);
+	EXPECT_LT(0, rz.ok);
+	EXPECT_LT(0, rz.busy);
+	EXPECT_LT(0, maps);
+	EXPECT_LT(0, enomem);
+	close(fd);
+	ASSERT_EQ(0, set_reserved(SIZE));
+	fd = open_vdev(3, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(SIZE, pread(fd, buf, SIZE, 0));
+	EXPECT_TRUE(has_pattern(buf, SIZE, 61));
+	close(fd);
+}
+
+/*
+ * The last file is closed, but mappings remain: split by mprotect, moved
+ * by mremap, inherited by a child. Unloading is refused until the very
+ * last piece is unmapped, then accepted.
+ */
+TEST_F(td, rmmod_waits_for_the_last_mapping)
+{
+	int fd = open_vdev(3, O_RDWR), to_child[2], from_child[2], status;
+	static char buf[SIZE];
+	char *p, *moved, c;
+	pid_t pid;
+
+	ASSERT_LE(0, fd);
+	p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, close(fd));
+	close(self->ctl);
+	self->ctl = -1;
+	fill_pattern(p, SIZE, 71);
+	fill_pattern(buf, SIZE, 71);
+	/* Three VMAs, then a fourth somewhere else. */
+	ASSERT_EQ(0, mprotect(p + PAGE, PAGE, PROT_READ));
+	moved = mremap(p + SIZE - 2 * PAGE, 2 * PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED,
+		       p + 4 * SIZE);
+	ASSERT_EQ(p + 4 * SIZE, moved);
+	EXPECT_EQ(0, memcmp(moved, buf + SIZE - 2 * PAGE, 2 * PAGE));
+
+	ASSERT_EQ(0, pipe(to_child));
+	ASSERT_EQ(0, pipe(from_child));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		/* The child's copies of every piece: it unmaps three, exits with one. */
+		if (read_byte(to_child[0], &c) || munmap(p, SIZE - 2 * PAGE))
+			_exit(2);
+		if (write(from_child[1], "1", 1) != 1 || read_byte(to_child[0], &c))
+			_exit(2);
+		_exit(memcmp(moved, buf + SIZE - 2 * PAGE, 2 * PAGE) ? 1 : 0);
+	}
+	EXPECT_EQ(0, munmap(p, SIZE - 2 * PAGE));
+	EXPECT_EQ(0, munmap(moved, 2 * PAGE));
+	EXPECT_EQ(-EWOULDBLOCK, unload_module());
+
+	ASSERT_EQ(1, write(to_child[1], "u", 1));
+	ASSERT_EQ(1, read(from_child[0], &c, 1));
+	/* The child still has the moved piece. */
+	EXPECT_EQ(-EWOULDBLOCK, unload_module());
+	EXPECT_TRUE(module_loaded());
+	ASSERT_EQ(1, write(to_child[1], "x", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+
+	EXPECT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module(""));
+	self->ctl = open(CTL_PATH, O_RDWR);
+	ASSERT_LE(0, self->ctl);
+}
+
+TEST_HARNESS_MAIN
