@@ -126,7 +126,10 @@ def parse_tap(path, expected, tally):
             continue
         sub = Tally()
         judge_section(name, sections[name]["lines"], sections[name]["rc"], sub)
-        print(f"{name}: {sub.passed} passed, {sub.failed} failed, {sub.skipped} skipped")
+        elapsed = [l.split(": ", 1)[1] for l in sections[name]["lines"]
+                   if l.startswith("# vdmux-elapsed: ")]
+        took = f" ({elapsed[-1]} s)" if elapsed else ""
+        print(f"{name}: {sub.passed} passed, {sub.failed} failed, {sub.skipped} skipped{took}")
         tally.passed += sub.passed
         tally.failed += sub.failed
         tally.skipped += sub.skipped
