@@ -16,6 +16,7 @@
 #   make KDIR=/path   build against another Rust-enabled kernel tree
 #
 # Variables: KDIR, FLAVOUR (debug|release), EXTRA_TESTS=dir, TESTS="name ...",
+# GUEST_ENV="NAME=value ..." (environment of the guest's tests),
 # QEMU_TIMEOUT (seconds), ACCEL (tcg|kvm); for install and uninstall also
 # DESTDIR, INSTALL_MOD_PATH, INSTALL_MOD_DIR, BINDIR, INCLUDEDIR, UDEVRULESDIR.
 
@@ -41,6 +42,7 @@ UAPI_RS := $(TOP)/src/uapi_generated.rs
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) MO=$(OUT)/module LLVM=$(LLVM)
 export LIBCLANG_PATH ?= /usr/lib/llvm$(LLVM)/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
+export GUEST_ENV
 
 # The demo and its helper are not tests: they go into the demo guest only.
 DEMO_FILES := tests/demo.sh tests/demo_term.c

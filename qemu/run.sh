@@ -14,7 +14,7 @@
 #
 # bench:  runs the benchmarks (BENCH_DIR) and renders them into bench/.
 #
-# Environment: ACCEL=tcg (default; kvm for bench) or kvm (probed first, TCG
+# Environment: GUEST_ENV (see below), ACCEL=tcg (default; kvm for bench) or kvm (probed first, TCG
 # if the probe fails), QEMU_TIMEOUT (seconds), QEMU_MEM (default 2G).
 set -euo pipefail
 
@@ -46,7 +46,9 @@ initrd=$out/initramfs.cpio
 default_accel=tcg
 [ "$mode" = bench ] && default_accel=kvm
 accel=${ACCEL:-$default_accel}
-cmdline="console=ttyS0,115200 panic=-1 oops=panic nokaslr kmemleak=on"
+# Words of GUEST_ENV (NAME=value) reach /init, and so the tests, as
+# environment variables: e.g. GUEST_ENV="VDMUX_STRESS_SECONDS=600".
+cmdline="console=ttyS0,115200 panic=-1 oops=panic nokaslr kmemleak=on ${GUEST_ENV:-}"
 # la57 is off: with 5-level paging an early-boot interrupt trips KASAN.
 qemu_base=(qemu-system-x86_64 -machine q35 -cpu max,la57=off -smp 2 -m "${QEMU_MEM:-2G}"
 	-kernel "$bzimage" -initrd "$initrd" -no-reboot -display none -vga none
