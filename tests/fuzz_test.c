@@ -13,7 +13,7 @@
  *
  *	fuzz_test [--seed S] [--count N] [--seconds T] [--procs P] [--control 0|1]
  *	(or VDMUX_FUZZ_SEED, _COUNT, _SECONDS, _PROCS; defaults: random seed,
- *	 150000 syscalls, 20 s, 2 processes, control on)
+ *	 150000 syscalls, 12 s, 2 processes, control on)
  */
 #include <poll.h>
 #include <pthread.h>
@@ -36,7 +36,7 @@
 #define SCRATCH (64 * 1024)
 #define KERNEL_ADDR 0xffffffff81000000UL
 
-static unsigned long long opt_seed, opt_count = 150000, opt_seconds = 20;
+static unsigned long long opt_seed, opt_count = 150000, opt_seconds = 12;
 static unsigned long long opt_procs = 2, opt_control = 1;
 
 /* Per fuzzing process, in shared memory so the parent can add them up. */
