@@ -58,22 +58,6 @@ static int write_str(const char *path, const char *val)
 	return ret;
 }
 
-static int read_str(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
 static int make_it_fail_fd = -1;
 
 /* Marks the kernel log, so that what a test makes the kernel print can be told apart. */
@@ -138,7 +122,7 @@ static void configure(struct __test_metadata *_metadata, struct saved_attrs *sel
 			if (attrs[a].page_alloc_only && d == 0)
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", fault_dirs[d], attrs[a].name);
-			ASSERT_EQ(0, read_str(path, self->value[d][a], sizeof(self->value[d][a])))
+			ASSERT_EQ(0, read_first_line(path, self->value[d][a], sizeof(self->value[d][a])))
 				TH_LOG("%s", path);
 		}
 	self->configured = 1;

@@ -27,11 +27,6 @@ FIXTURE_TEARDOWN(ctl)
 	reset_device();
 }
 
-static int ioc(int fd, unsigned long cmd, unsigned long arg)
-{
-	return ioctl(fd, cmd, arg) ? -errno : 0;
-}
-
 static uint64_t reserved_of(int fd)
 {
 	uint64_t size = 0;
@@ -48,8 +43,8 @@ TEST_F(ctl, get_reserved_size_on_every_node)
 	EXPECT_EQ(DEFAULT_RESERVED, reserved_of(self->ctl));
 	for (i = 0; i < DEFAULT_NR_VDEVS; i++)
 		EXPECT_EQ(DEFAULT_RESERVED, reserved_of(self->vdev[i]));
-	EXPECT_EQ(-EFAULT, ioc(self->ctl, VDMUX_IOC_GET_RESERVED_SIZE, 0));
-	EXPECT_EQ(-EFAULT, ioc(self->vdev[0], VDMUX_IOC_GET_RESERVED_SIZE, 8));
+	EXPECT_EQ(-EFAULT, vdmux_ioc(self->ctl, VDMUX_IOC_GET_RESERVED_SIZE, 0));
+	EXPECT_EQ(-EFAULT, vdmux_ioc(self->vdev[0], VDMUX_IOC_GET_RESERVED_SIZE, 8));
 }
 
 TEST_F(ctl, status_of_control_and_vdevs)
@@ -71,8 +66,8 @@ TEST_F(ctl, status_of_control_and_vdevs)
 		EXPECT_EQ(DEFAULT_NR_VDEVS, st.nr_vdevs);
 		EXPECT_EQ(DEFAULT_RESERVED, st.reserved_size);
 	}
-	EXPECT_EQ(-EFAULT, ioc(self->ctl, VDMUX_IOC_GET_STATUS, 0));
-	EXPECT_EQ(-EFAULT, ioc(self->vdev[1], VDMUX_IOC_GET_STATUS, (unsigned long)-4096L));
+	EXPECT_EQ(-EFAULT, vdmux_ioc(self->ctl, VDMUX_IOC_GET_STATUS, 0));
+	EXPECT_EQ(-EFAULT, vdmux_ioc(self->vdev[1], VDMUX_IOC_GET_STATUS, (unsigned long)-4096L));
 }
 
 TEST(status_layout_is_fixed)
@@ -87,13 +82,13 @@ TEST_F(ctl, set_reserved_size_rounds_up)
 	uint64_t size;
 
 	size = 1;
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	EXPECT_EQ(4096, reserved_of(self->vdev[2]));
 	size = 5000;
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	EXPECT_EQ(8192, reserved_of(self->ctl));
 	size = DEFAULT_MAX_RESERVED;
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	EXPECT_EQ(DEFAULT_MAX_RESERVED, reserved_of(self->vdev[0]));
 }
 
@@ -102,14 +97,14 @@ TEST_F(ctl, set_reserved_size_errors)
 	uint64_t size;
 
 	size = 0;
-	EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	EXPECT_EQ(-EINVAL, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	size = DEFAULT_MAX_RESERVED + 1;
-	EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	EXPECT_EQ(-EINVAL, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	size = UINT64_MAX;
-	EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
-	EXPECT_EQ(-EFAULT, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, 0));
+	EXPECT_EQ(-EINVAL, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	EXPECT_EQ(-EFAULT, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, 0));
 	size = 8192;
-	EXPECT_EQ(-ENOTTY, ioc(self->vdev[0], VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	EXPECT_EQ(-ENOTTY, vdmux_ioc(self->vdev[0], VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	EXPECT_EQ(DEFAULT_RESERVED, reserved_of(self->ctl));
 }
 
@@ -120,10 +115,10 @@ TEST_F(ctl, set_reserved_size_busy_while_mapped)
 
 	map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->vdev[3], 0);
 	ASSERT_NE(MAP_FAILED, map);
-	EXPECT_EQ(-EBUSY, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	EXPECT_EQ(-EBUSY, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	EXPECT_EQ(DEFAULT_RESERVED, reserved_of(self->ctl));
 	ASSERT_EQ(0, munmap(map, 4096));
-	EXPECT_EQ(0, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	EXPECT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	EXPECT_EQ(8192, reserved_of(self->ctl));
 }
 
@@ -141,7 +136,7 @@ TEST_F(ctl, resize_keeps_content)
 	ASSERT_EQ(DEFAULT_RESERVED, pwrite(self->vdev[1], buf[1], DEFAULT_RESERVED, 0));
 
 	size = 3 * 4096;
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	for (i = 0; i < 2; i++) {
 		memset(got, 0x5a, sizeof(got));
 		ASSERT_EQ(3 * 4096, pread(self->vdev[i], got, sizeof(got), 0));
@@ -151,7 +146,7 @@ TEST_F(ctl, resize_keeps_content)
 	EXPECT_TRUE(all_zero(got, 3 * 4096));
 
 	size = 2 * DEFAULT_RESERVED;
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	for (i = 0; i < 2; i++) {
 		memset(got, 0x5a, sizeof(got));
 		ASSERT_EQ(2 * DEFAULT_RESERVED, pread(self->vdev[i], got, sizeof(got), 0));
@@ -159,8 +154,8 @@ TEST_F(ctl, resize_keeps_content)
 		EXPECT_TRUE(all_zero(got + 3 * 4096, 2 * DEFAULT_RESERVED - 3 * 4096));
 	}
 	/* And the foreground still is vdev 0 after a switch round trip. */
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
 	ASSERT_EQ(2 * DEFAULT_RESERVED, pread(self->vdev[0], got, sizeof(got), 0));
 	EXPECT_TRUE(has_pattern(got, 3 * 4096, 10));
 }
@@ -172,7 +167,7 @@ TEST_F(ctl, switch_moves_foreground_and_bumps_generations)
 	ASSERT_EQ(0, get_status(self->ctl, &c0));
 	ASSERT_EQ(0, get_status(self->vdev[0], &v0));
 	ASSERT_EQ(0, get_status(self->vdev[2], &v2));
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 2));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 2));
 	ASSERT_EQ(0, get_status(self->ctl, &c1));
 	EXPECT_EQ(2, c1.foreground);
 	EXPECT_EQ(c0.generation + 1, c1.generation);
@@ -192,7 +187,7 @@ TEST_F(ctl, switch_to_foreground_is_a_no_op)
 	struct vdmux_status before, after;
 
 	ASSERT_EQ(0, get_status(self->ctl, &before));
-	EXPECT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	EXPECT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
 	ASSERT_EQ(0, get_status(self->ctl, &after));
 	EXPECT_EQ(before.generation, after.generation);
 	EXPECT_EQ(0, after.foreground);
@@ -204,9 +199,9 @@ TEST_F(ctl, bad_indices_are_einval)
 	unsigned int i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_SWITCH, bad[i]));
-		EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_EJECT, bad[i]));
-		EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_INSERT, bad[i]));
+		EXPECT_EQ(-EINVAL, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, bad[i]));
+		EXPECT_EQ(-EINVAL, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, bad[i]));
+		EXPECT_EQ(-EINVAL, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, bad[i]));
 	}
 }
 
@@ -214,16 +209,16 @@ TEST_F(ctl, eject_insert_rules)
 {
 	struct vdmux_status st;
 
-	EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_INSERT, 1));
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_EJECT, 1));
+	EXPECT_EQ(-EINVAL, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 1));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 1));
 	ASSERT_EQ(0, get_status(self->vdev[1], &st));
 	EXPECT_EQ(VDMUX_STATE_REMOVED, st.state);
-	EXPECT_EQ(-EINVAL, ioc(self->ctl, VDMUX_IOC_EJECT, 1));
-	EXPECT_EQ(-ENODEV, ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_INSERT, 1));
+	EXPECT_EQ(-EINVAL, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 1));
+	EXPECT_EQ(-ENODEV, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 1));
 	ASSERT_EQ(0, get_status(self->vdev[1], &st));
 	EXPECT_EQ(VDMUX_STATE_BACKGROUND, st.state);
-	EXPECT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	EXPECT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
 }
 
 TEST_F(ctl, eject_foreground_leaves_none)
@@ -233,29 +228,29 @@ TEST_F(ctl, eject_foreground_leaves_none)
 
 	fill_pattern(buf, sizeof(buf), 3);
 	ASSERT_EQ(sizeof(buf), pwrite(self->vdev[0], buf, sizeof(buf), 0));
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_EJECT, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 0));
 	ASSERT_EQ(0, get_status(self->ctl, &st));
 	EXPECT_EQ(VDMUX_NONE, st.foreground);
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 2));
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_INSERT, 0));
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 2));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
 	ASSERT_EQ(sizeof(got), pread(self->vdev[0], got, sizeof(got), 0));
 	EXPECT_TRUE(has_pattern(got, sizeof(got), 3));
 }
 
 TEST_F(ctl, control_commands_not_on_vdev_nodes)
 {
-	EXPECT_EQ(-ENOTTY, ioc(self->vdev[0], VDMUX_IOC_SWITCH, 1));
-	EXPECT_EQ(-ENOTTY, ioc(self->vdev[1], VDMUX_IOC_EJECT, 1));
-	EXPECT_EQ(-ENOTTY, ioc(self->vdev[1], VDMUX_IOC_INSERT, 1));
+	EXPECT_EQ(-ENOTTY, vdmux_ioc(self->vdev[0], VDMUX_IOC_SWITCH, 1));
+	EXPECT_EQ(-ENOTTY, vdmux_ioc(self->vdev[1], VDMUX_IOC_EJECT, 1));
+	EXPECT_EQ(-ENOTTY, vdmux_ioc(self->vdev[1], VDMUX_IOC_INSERT, 1));
 }
 
 TEST_F(ctl, unknown_commands_are_enotty)
 {
-	EXPECT_EQ(-ENOTTY, ioc(self->ctl, _IO(VDMUX_IOC_MAGIC, 0x7f), 0));
-	EXPECT_EQ(-ENOTTY, ioc(self->ctl, _IOR(VDMUX_IOC_MAGIC, 0x00, __u32), 0));
-	EXPECT_EQ(-ENOTTY, ioc(self->vdev[0], _IO('x', 0x02), 0));
-	EXPECT_EQ(-ENOTTY, ioc(self->vdev[0], 0, 0));
+	EXPECT_EQ(-ENOTTY, vdmux_ioc(self->ctl, _IO(VDMUX_IOC_MAGIC, 0x7f), 0));
+	EXPECT_EQ(-ENOTTY, vdmux_ioc(self->ctl, _IOR(VDMUX_IOC_MAGIC, 0x00, __u32), 0));
+	EXPECT_EQ(-ENOTTY, vdmux_ioc(self->vdev[0], _IO('x', 0x02), 0));
+	EXPECT_EQ(-ENOTTY, vdmux_ioc(self->vdev[0], 0, 0));
 }
 
 /*
@@ -277,12 +272,12 @@ TEST_F(ctl, state_changes_need_cap_sys_admin)
 		/* Drop to nobody: every capability goes with uid 0. */
 		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
 			_exit(2);
-		ok &= ioc(self->ctl, VDMUX_IOC_SWITCH, 1) == -EPERM;
-		ok &= ioc(self->ctl, VDMUX_IOC_EJECT, 1) == -EPERM;
-		ok &= ioc(self->ctl, VDMUX_IOC_INSERT, 1) == -EPERM;
-		ok &= ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size) == -EPERM;
+		ok &= vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1) == -EPERM;
+		ok &= vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 1) == -EPERM;
+		ok &= vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 1) == -EPERM;
+		ok &= vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size) == -EPERM;
 		/* EPERM comes before the bad pointer is even read. */
-		ok &= ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, 0) == -EPERM;
+		ok &= vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, 0) == -EPERM;
 		ok &= get_status(self->ctl, &st) == 0 && st.foreground == 0;
 		ok &= reserved_of(self->ctl) == DEFAULT_RESERVED;
 		_exit(ok ? 0 : 1);
@@ -312,19 +307,9 @@ TEST_F(ctl, control_node_cannot_be_mapped_read_or_seeked)
 static int read_fdinfo(int fd, char *buf, size_t len)
 {
 	char path[64];
-	ssize_t n;
-	int f;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return -errno;
-	n = read(f, buf, len - 1);
-	close(f);
-	if (n < 0)
-		return -EIO;
-	buf[n] = 0;
-	return 0;
+	return read_text(path, buf, len);
 }
 
 /* 1 when fdinfo of @fd has the vdmux lines @index, @state, @generation. */
@@ -352,16 +337,16 @@ TEST_F(ctl, fdinfo_shows_index_state_generation)
 
 	ASSERT_EQ(0, get_status(self->vdev[1], &st));
 	EXPECT_TRUE(fdinfo_shows(self->vdev[1], "1", "background", st.generation));
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
 	EXPECT_TRUE(fdinfo_shows(self->vdev[1], "1", "foreground", st.generation + 1));
 	ASSERT_EQ(0, get_status(self->vdev[3], &st));
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_EJECT, 3));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 3));
 	EXPECT_TRUE(fdinfo_shows(self->vdev[3], "3", "removed", st.generation + 1));
 
 	ASSERT_EQ(0, get_status(self->ctl, &st));
 	ASSERT_EQ(0, read_fdinfo(self->ctl, buf, sizeof(buf)));
 	EXPECT_NE(NULL, strstr(buf, "vdmux-index:\tcontrol\nvdmux-foreground:\t1\n"));
-	ASSERT_EQ(0, ioc(self->ctl, VDMUX_IOC_EJECT, 1));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 1));
 	EXPECT_TRUE(fdinfo_shows(self->ctl, "control", NULL, 0));
 }
 

@@ -30,11 +30,6 @@ FIXTURE_TEARDOWN(vd)
 	reset_device();
 }
 
-static int ctl(int fd, unsigned long cmd, unsigned long arg)
-{
-	return ioctl(fd, cmd, arg) ? -errno : 0;
-}
-
 static char *map(int fd, size_t len, int prot, off_t off)
 {
 	return mmap(NULL, len, prot, MAP_SHARED, fd, off);
@@ -226,14 +221,14 @@ TEST_F(vd, switch_keeps_each_vdevs_bytes)
 	fill_pattern(p0, SIZE, 100);
 	fill_pattern(p1, SIZE, 101);
 
-	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 1));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
 	EXPECT_TRUE(has_pattern(p0, SIZE, 100));
 	EXPECT_TRUE(has_pattern(p1, SIZE, 101));
 	/* Writes after the switch land on the right vdev too. */
 	fill_pattern(p0, PAGE, 102);
 	fill_pattern(p1 + PAGE, PAGE, 103);
 
-	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
 	EXPECT_TRUE(has_pattern(p0, PAGE, 102));
 	EXPECT_TRUE(has_pattern(p1 + PAGE, PAGE, 103));
 	ASSERT_EQ(SIZE, pread(self->fd[1], got, SIZE, 0));
@@ -244,7 +239,7 @@ TEST_F(vd, switch_keeps_each_vdevs_bytes)
 	EXPECT_EQ(0, memcmp(got + PAGE, p0 + PAGE, SIZE - PAGE));
 
 	/* A third vdev, never written, reads zeroes through every path. */
-	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 3));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 3));
 	ASSERT_EQ(SIZE, pread(self->fd[3], got, SIZE, 0));
 	EXPECT_TRUE(all_zero(got, SIZE));
 	EXPECT_TRUE(has_pattern(p0, PAGE, 102));
@@ -261,7 +256,7 @@ TEST_F(vd, eject_sigbus_then_insert_restores)
 	ASSERT_NE(MAP_FAILED, p);
 	fill_pattern(p, SIZE, 7); /* every page faulted in */
 
-	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_EJECT, 1));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 1));
 	EXPECT_EQ(SIGBUS, probe_read(p, &c));
 	EXPECT_EQ(SIGBUS, probe_read(p + SIZE - 1, &c));
 	EXPECT_EQ(SIGBUS, probe_write(p + PAGE, 1));
@@ -272,7 +267,7 @@ TEST_F(vd, eject_sigbus_then_insert_restores)
 	EXPECT_EQ(MAP_FAILED, map(self->fd[1], PAGE, PROT_READ, 0));
 	EXPECT_EQ(ENODEV, errno);
 
-	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_INSERT, 1));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 1));
 	EXPECT_TRUE(has_pattern(p, SIZE, 7));
 	ASSERT_EQ(SIZE, pread(self->fd[1], got, SIZE, 0));
 	EXPECT_TRUE(has_pattern(got, SIZE, 7));
@@ -286,12 +281,12 @@ TEST_F(vd, eject_foreground_saves_it)
 	p = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	fill_pattern(p, SIZE, 8);
-	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_EJECT, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 0));
 	EXPECT_EQ(SIGBUS, probe_read(p + 3 * PAGE, &c));
-	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 2));
-	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_INSERT, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 2));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 0));
 	EXPECT_TRUE(has_pattern(p, SIZE, 8)); /* from its backing store */
-	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
 	EXPECT_TRUE(has_pattern(p, SIZE, 8)); /* from the device memory */
 	EXPECT_EQ(0, munmap(p, SIZE));
 }
@@ -325,11 +320,11 @@ TEST_F(vd, fork_shares_mapping_and_sees_switch)
 		ok &= probe_read(p, &c) == SIGBUS;
 		_exit(ok ? 0 : 1);
 	}
-	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 1));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
 	ASSERT_EQ(1, write(to_child[1], "s", 1));
 	ASSERT_EQ(1, read(to_parent[0], &c, 1));
 	EXPECT_STREQ("child", p);
-	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_EJECT, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 0));
 	EXPECT_EQ(SIGBUS, probe_read(p, &c));
 	ASSERT_EQ(1, write(to_child[1], "e", 1));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -359,16 +354,16 @@ TEST_F(vd, mknod_alias_is_invalidated_too)
 	EXPECT_STREQ("through the alias", b);
 
 	/* Switch: vdev 1's pages move to the device memory under both. */
-	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 1));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
 	strcpy(b, "after switch");
 	EXPECT_STREQ("after switch", a);
-	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_SWITCH, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
 	EXPECT_STREQ("after switch", a);
 
-	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_EJECT, 1));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 1));
 	EXPECT_EQ(SIGBUS, probe_read(a, &c));
 	EXPECT_EQ(SIGBUS, probe_read(b, &c));
-	ASSERT_EQ(0, ctl(self->ctl, VDMUX_IOC_INSERT, 1));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 1));
 	EXPECT_STREQ("after switch", a);
 	EXPECT_EQ(0, munmap(a, PAGE));
 	EXPECT_EQ(0, munmap(b, PAGE));

@@ -20,21 +20,6 @@ static int is_misc_chardev(const char *path)
 	return S_ISCHR(st.st_mode) && major(st.st_rdev) == MISC_MAJOR;
 }
 
-static int read_file_line(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -errno;
-	if (!fgets(buf, len, f)) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
 /* Counts /dev/vdmux0.. nodes that exist, checking each is a misc device. */
 static int count_vdev_nodes(int *bad)
 {
@@ -83,7 +68,7 @@ TEST_F(module, is_live)
 {
 	char state[32];
 
-	ASSERT_EQ(0, read_file_line("/sys/module/vdmux/initstate", state, sizeof(state)));
+	ASSERT_EQ(0, read_first_line("/sys/module/vdmux/initstate", state, sizeof(state)));
 	EXPECT_STREQ("live", state);
 }
 

@@ -265,6 +265,34 @@ static inline int all_zero(const volatile char *buf, size_t len)
 	return 1;
 }
 
+/* Reads up to @len - 1 bytes of @path into @buf, NUL-terminated: 0 or -errno. */
+static inline int read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return n;
+	buf[n] = 0;
+	return 0;
+}
+
+/* The first line of @path, without its newline: 0 or -errno. */
+static inline int read_first_line(const char *path, char *buf, size_t len)
+{
+	int ret = read_text(path, buf, len);
+
+	if (!ret)
+		buf[strcspn(buf, "\n")] = 0;
+	return ret;
+}
+
 /* An ioctl as 0 or -errno. */
 static inline int vdmux_ioc(int fd, unsigned long cmd, unsigned long arg)
 {
