@@ -7,35 +7,54 @@
 //! write those pages at any time through its mappings, the buffer never hands
 //! out Rust references to its contents: every access is a raw copy, and
 //! whether the bytes are consistent is up to the caller's locking.
+//!
+//! A buffer whose size is a multiple of 2 MiB is allocated with huge pages
+//! where the allocator can (`vmalloc_huge`), so that a 2 MiB block of it can
+//! be mapped with one PMD entry; where it cannot, the pages are 4 KiB pages
+//! and the block is mapped page by page. The buffer records the page frame
+//! of every page when it is allocated (`vmalloc` pages never move), so a
+//! fault finds its page without walking the kernel page tables.
 
+use crate::vm::HUGE_PAGES;
 use core::{
-    alloc::Layout,
+    ffi::{
+        c_int,
+        c_ulong,
+        c_void, //
+    },
     ptr::{
         self,
         NonNull, //
     },
 };
-use kernel::{
-    alloc::{
-        allocator::Vmalloc,
-        Allocator,
-        NumaNode, //
-    },
-    bindings,
-    page::PAGE_SIZE,
-    prelude::*,
-};
+use kernel::{alloc::KVVec, bindings, page::PAGE_SIZE, prelude::*};
+
+unsafe extern "C" {
+    // From <linux/vmalloc.h>, which the kernel crate's bindings leave out.
+    fn __vmalloc_noprof(size: c_ulong, gfp_mask: bindings::gfp_t) -> *mut c_void;
+    fn vmalloc_huge_node_noprof(
+        size: c_ulong,
+        gfp_mask: bindings::gfp_t,
+        node: c_int,
+    ) -> *mut c_void;
+    fn vfree(addr: *const c_void);
+}
 
 /// A zero-filled, page-aligned buffer of whole pages that can be mapped into
 /// user space.
 ///
 /// # Invariants
 ///
-/// `ptr` is the start of a live `Vmalloc` allocation of `layout`, whose size
-/// is a non-zero multiple of `PAGE_SIZE`.
+/// `ptr` is the start of a live `vmalloc` area of `len` bytes, a non-zero
+/// multiple of `PAGE_SIZE`, freed only on drop. `pfns[i]` is the page frame
+/// of its page `i`, for every page. `huge[j]` is true only if the
+/// [`HUGE_PAGES`] pages of block `j` are physically contiguous and the first
+/// one's frame is aligned to [`HUGE_PAGES`].
 pub(crate) struct PageBuffer {
     ptr: NonNull<u8>,
-    layout: Layout,
+    len: usize,
+    pfns: KVVec<usize>,
+    huge: KVec<bool>,
 }
 
 // SAFETY: The buffer is plain memory owned by this value; every access goes
@@ -54,33 +73,70 @@ impl PageBuffer {
         if size == 0 || size % PAGE_SIZE != 0 {
             return Err(EINVAL);
         }
-        let layout = Layout::from_size_align(size, PAGE_SIZE).map_err(|_| EINVAL)?;
-        let flags = GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN;
-        let ptr = Vmalloc::alloc(layout, flags, NumaNode::NO_NODE).map_err(|_| ENOMEM)?;
-        // INVARIANT: `Vmalloc` returned a live allocation of `layout`, whose
-        // size was checked above.
+        let pages = size / PAGE_SIZE;
+        // Allocated first, so that their failure needs no vfree.
+        let mut pfns = KVVec::with_capacity(pages, GFP_KERNEL | __GFP_NOWARN)?;
+        let mut huge = KVec::with_capacity(pages / HUGE_PAGES, GFP_KERNEL | __GFP_NOWARN)?;
+        let flags = bindings::GFP_KERNEL | bindings::__GFP_ZERO | bindings::__GFP_NOWARN;
+        let wants_huge = pages % HUGE_PAGES == 0;
+        // SAFETY: Plain allocation calls; `size` is non-zero. Huge pages are
+        // tried only for whole 2 MiB blocks, as `vmalloc_huge` would
+        // otherwise round the area up; it falls back to 4 KiB pages itself.
+        let raw = unsafe {
+            if wants_huge {
+                vmalloc_huge_node_noprof(size as c_ulong, flags, bindings::NUMA_NO_NODE)
+            } else {
+                __vmalloc_noprof(size as c_ulong, flags)
+            }
+        };
+        let ptr = NonNull::new(raw.cast::<u8>()).ok_or(ENOMEM)?;
+        for index in 0..pages {
+            // SAFETY: `index` is a page of the live area just allocated.
+            let pfn =
+                unsafe { bindings::vmalloc_to_pfn(raw.cast::<u8>().add(index * PAGE_SIZE).cast()) };
+            // Cannot fail: the capacity was reserved above.
+            let _ = pfns.push_within_capacity(pfn as usize);
+        }
+        for block in pfns.chunks_exact(HUGE_PAGES) {
+            let first = block[0];
+            let contiguous = block.iter().enumerate().all(|(i, &pfn)| pfn == first + i);
+            let _ = huge.push_within_capacity(contiguous && first % HUGE_PAGES == 0);
+        }
+        // INVARIANT: `raw` is a live area of `size` bytes (checked above);
+        // `pfns` holds the frame of every page and `huge` marks exactly the
+        // contiguous, aligned blocks.
         Ok(Self {
-            ptr: ptr.cast(),
-            layout,
+            ptr,
+            len: size,
+            pfns,
+            huge,
         })
     }
 
     /// The size of the buffer in bytes.
     pub(crate) fn len(&self) -> usize {
-        self.layout.size()
+        self.len
     }
 
     /// The page frame number of the page at page index `index`, if it is
     /// inside the buffer.
     pub(crate) fn pfn(&self, index: usize) -> Option<usize> {
-        let offset = index.checked_mul(PAGE_SIZE)?;
-        if offset >= self.len() {
+        self.pfns.get(index).copied()
+    }
+
+    /// The first page frame of the 2 MiB block starting at page `index`, if
+    /// `index` starts a block of the buffer whose pages are physically
+    /// contiguous and aligned, so that one PMD entry can map it.
+    pub(crate) fn huge_pfn(&self, index: usize) -> Option<usize> {
+        if index % HUGE_PAGES != 0 || !*self.huge.get(index / HUGE_PAGES)? {
             return None;
         }
-        // SAFETY: `offset` is inside the allocation (checked above), so the
-        // address is inside a live `Vmalloc` allocation.
-        let pfn = unsafe { bindings::vmalloc_to_pfn(self.ptr.as_ptr().add(offset).cast()) };
-        Some(pfn as usize)
+        self.pfn(index)
+    }
+
+    /// How many 2 MiB blocks of the buffer can be mapped with PMD entries.
+    pub(crate) fn huge_blocks(&self) -> usize {
+        self.huge.iter().filter(|&&h| h).count()
     }
 
     /// Copies `out.len()` bytes at `offset` into `out`.
@@ -140,11 +196,11 @@ impl PageBuffer {
 
 impl Drop for PageBuffer {
     fn drop(&mut self) {
-        // SAFETY: By the type invariants `ptr` is a live `Vmalloc` allocation
-        // of `layout`, freed only here. No page of it is mapped in user space
+        // SAFETY: By the type invariants `ptr` is a live `vmalloc` area,
+        // freed only here. No page of it is mapped in user space
         // any more (the mappings hold no page references): a buffer is
         // dropped by a resize, which is refused while anything is mapped, or
         // with the device, which every mapping keeps alive.
-        unsafe { Vmalloc::free(self.ptr, self.layout) };
+        unsafe { vfree(self.ptr.as_ptr().cast()) };
     }
 }

@@ -121,11 +121,20 @@ impl<T: NodeDevice> PinnedDrop for Node<T> {
 struct NodeFops<T>(PhantomData<T>);
 
 impl<T: NodeDevice> NodeFops<T> {
-    /// The kernel crate's file operations for `T`, plus `llseek`.
+    /// The kernel crate's file operations for `T`, plus `llseek`, and, for
+    /// a node that can be mapped, `get_unmapped_area`: the THP helper, which
+    /// places a mapping that spans a whole 2 MiB block of the file at an
+    /// address aligned like its offset, so the block can be mapped with one
+    /// PMD entry.
     const FOPS: bindings::file_operations = {
         let base = MiscDeviceOptions { name: c"" }.into_raw::<T>();
         bindings::file_operations {
             llseek: Some(Self::llseek),
+            get_unmapped_area: if T::HAS_MMAP {
+                Some(bindings::thp_get_unmapped_area)
+            } else {
+                None
+            },
             // SAFETY: `base.fops` points to the kernel crate's static table.
             ..unsafe { *base.fops }
         }

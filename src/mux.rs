@@ -36,7 +36,8 @@ use crate::{
         FaultError,
         PseudoFs,
         SharedMapping,
-        VmFault, //
+        VmFault,
+        HUGE_PAGES, //
     },
 };
 use kernel::{
@@ -67,6 +68,18 @@ struct MuxInner {
     backing: KVec<Option<PageBuffer>>,
     /// Number of VMAs mapping each virtual device.
     mapped: KVec<usize>,
+    /// Faults served for each virtual device since the module was loaded.
+    faults: KVec<FaultCounts>,
+}
+
+/// Faults served for one virtual device, shown in its fdinfo: what tells a
+/// user (and the tests) whether its mappings get 2 MiB entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct FaultCounts {
+    /// Faults served with 4 KiB pages (each maps its fault-around block).
+    pub(crate) pages: u64,
+    /// Faults served with one 2 MiB (PMD) entry.
+    pub(crate) huge: u64,
 }
 
 /// The whole device: the control node and every virtual device act on it.
@@ -115,10 +128,12 @@ impl Mux {
         let mut mappings = KVec::with_capacity(n, GFP_KERNEL)?;
         let mut backing = KVec::with_capacity(n, GFP_KERNEL)?;
         let mut mapped = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut faults = KVec::with_capacity(n, GFP_KERNEL)?;
         for _ in 0..n {
             mappings.push(SharedMapping::new(&fs)?, GFP_KERNEL)?;
             backing.push(None, GFP_KERNEL)?;
             mapped.push(0, GFP_KERNEL)?;
+            faults.push(FaultCounts::default(), GFP_KERNEL)?;
         }
         let inner = MuxInner {
             table: StateTable::new(n)?,
@@ -126,6 +141,7 @@ impl Mux {
             device_memory: PageBuffer::new_zeroed(config.reserved_size)?,
             backing,
             mapped,
+            faults,
         };
         Arc::pin_init(
             try_pin_init!(Self {
@@ -307,16 +323,51 @@ impl Mux {
         let done = fault.insert_pfn(pfn)?;
         // Fault-around: map the rest of the aligned block now, under the
         // same lock, so a sequential toucher takes one fault per block.
-        let (vma_pgoff, vma_pages) = fault.vma_pages();
+        let vma = fault.vma_pages();
         let window = self.config.fault_around_pages;
-        for neighbour in range::fault_around(pgoff, window, vma_pgoff, vma_pages, reserved_pages) {
+        for neighbour in range::fault_around(pgoff, window, vma.pgoff, vma.len, reserved_pages) {
             if neighbour != pgoff {
                 if let Some(pfn) = store.pfn(neighbour) {
                     fault.map_neighbour(neighbour, pfn);
                 }
             }
         }
+        inner.faults[vdev].pages += 1;
         Ok(done)
+    }
+
+    /// Maps the 2 MiB block of `vdev` around the fault with one PMD entry,
+    /// from where its bytes are now. Falls back to 4 KiB pages when the
+    /// block is not wholly inside the mapping and the buffer, the mapping's
+    /// address is not aligned like its offset, or the block's pages are not
+    /// one contiguous 2 MiB block; SIGBUS as [`Mux::fault`].
+    pub(crate) fn huge_fault(&self, vdev: usize, fault: &VmFault) -> Result<FaultDone, FaultError> {
+        let mut inner = self.inner.lock();
+        let reserved_pages = inner.reserved_size / PAGE_SIZE;
+        let block = range::huge_block(
+            fault.pgoff(),
+            &fault.vma_pages(),
+            reserved_pages,
+            HUGE_PAGES,
+        )
+        .ok_or(FaultError::Fallback)?;
+        let store = inner.current_store(vdev).map_err(|_| FaultError::SigBus)?;
+        let pfn = store.huge_pfn(block).ok_or(FaultError::Fallback)?;
+        let done = fault.insert_huge_pfn(pfn)?;
+        inner.faults[vdev].huge += 1;
+        Ok(done)
+    }
+
+    /// How many 2 MiB blocks of where the bytes of `vdev` are now can be
+    /// mapped with PMD entries (0 while they are nowhere or removed), and
+    /// the faults served for `vdev` so far.
+    pub(crate) fn map_stats(&self, vdev: usize) -> (usize, FaultCounts) {
+        let inner = self.inner.lock();
+        let blocks = match inner.current_store_if_any(vdev) {
+            Ok(Some(store)) => store.huge_blocks(),
+            _ => 0,
+        };
+        (blocks, inner.faults[vdev])
     }
 
     /// `read(2)` of `vdev` at `*pos`, advancing it.

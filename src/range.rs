@@ -2,6 +2,7 @@
 
 //! Range checks of mmap, faults, read and write against the reserved size.
 
+use crate::vm::VmaPages;
 use core::ops::Range;
 use kernel::{
     page::PAGE_SIZE,
@@ -42,6 +43,27 @@ pub(crate) fn fault_around(
         return pgoff..pgoff;
     }
     start..end
+}
+
+/// The first page of the block of `block_pages` pages (a power of two) that
+/// one huge entry may map for a fault at page `pgoff` of a VMA mapping
+/// `vma`: the aligned block holding `pgoff`, if it lies wholly inside the
+/// VMA and the buffer (`buffer_pages`) and the VMA maps it at an address
+/// aligned to the block size (so that one page table entry can cover it).
+pub(crate) fn huge_block(
+    pgoff: usize,
+    vma: &VmaPages,
+    buffer_pages: usize,
+    block_pages: usize,
+) -> Option<usize> {
+    let block = pgoff - pgoff % block_pages;
+    let end = block.checked_add(block_pages)?;
+    let vma_end = vma.pgoff.checked_add(vma.len)?;
+    // The address of page `block` is `vma.start + (block - vma.pgoff)`
+    // pages; it is aligned when `vma.start` and `vma.pgoff` agree modulo
+    // the block size.
+    let aligned = vma.start % block_pages == vma.pgoff % block_pages;
+    (aligned && block >= vma.pgoff && end <= vma_end && end <= buffer_pages).then_some(block)
 }
 
 /// The bytes a read of `len` bytes at `pos` may copy: up to the end of the
@@ -113,6 +135,34 @@ mod tests {
         assert_eq!(
             fault_around(usize::MAX - 1, 16, usize::MAX - 4, 8, usize::MAX),
             usize::MAX - 4..usize::MAX
+        );
+    }
+
+    #[test]
+    fn huge_blocks() {
+        const B: usize = 512;
+        let vma = |pgoff, len, start| VmaPages { pgoff, len, start };
+        // A 2-block VMA at an aligned address maps both blocks.
+        assert_eq!(huge_block(0, &vma(0, 2 * B, 4 * B), 2 * B, B), Some(0));
+        assert_eq!(huge_block(B + 7, &vma(0, 2 * B, 4 * B), 2 * B, B), Some(B));
+        // Offset and address agree modulo the block: still aligned.
+        assert_eq!(huge_block(B + 3, &vma(B, B, 7 * B), 2 * B, B), Some(B));
+        assert_eq!(
+            huge_block(B + 3, &vma(3, 2 * B, 7 * B + 3), 2 * B, B),
+            Some(B)
+        );
+        // Misaligned address: no huge entry anywhere.
+        assert_eq!(huge_block(0, &vma(0, 2 * B, 4 * B + 1), 2 * B, B), None);
+        // The block sticks out of the VMA at either end.
+        assert_eq!(huge_block(5, &vma(3, 2 * B, 7 * B + 3), 2 * B, B), None);
+        assert_eq!(huge_block(B, &vma(0, B + 1, 4 * B), 2 * B, B), None);
+        // The block sticks out of the buffer.
+        assert_eq!(huge_block(B, &vma(0, 2 * B, 4 * B), 2 * B - 1, B), None);
+        assert_eq!(huge_block(0, &vma(0, 2 * B, 4 * B), B - 1, B), None);
+        // No overflow at the top of the offset space.
+        assert_eq!(
+            huge_block(usize::MAX - 1, &vma(usize::MAX - B, B, 0), usize::MAX, B),
+            None
         );
     }
 

@@ -89,8 +89,9 @@ impl MiscDevice for Vdev {
         vdev.mux
             .map(vdev.index, vm::vma_pgoff(vma), vma.end() - vma.start())?;
         vma.set_dontdump();
-        vm::install(vma, vdev.into());
-        Ok(())
+        // `install` refuses only COW mappings, which MAYSHARE rules out; if
+        // it ever does, the mapping counted above never comes to be.
+        vm::install(vma, vdev.into()).inspect_err(|_| vdev.mux.vma_closed(vdev.index))
     }
 
     fn read_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
@@ -109,12 +110,20 @@ impl MiscDevice for Vdev {
 
     fn show_fdinfo(vdev: ArcBorrow<'_, Vdev>, m: &SeqFile, _file: &File) {
         let status = vdev.mux.status(Some(vdev.index));
+        let (huge_blocks, faults) = vdev.mux.map_stats(vdev.index);
         seq_print!(
             m,
             "vdmux-index:\t{}\nvdmux-state:\t{}\nvdmux-generation:\t{}\n",
             status.index,
             uapi::state_name(status.state),
             status.generation
+        );
+        seq_print!(
+            m,
+            "vdmux-huge-blocks:\t{}\nvdmux-page-faults:\t{}\nvdmux-huge-faults:\t{}\n",
+            huge_blocks,
+            faults.pages,
+            faults.huge
         );
     }
 }
@@ -138,5 +147,9 @@ impl VmaHandler for Vdev {
 
     fn fault(&self, fault: &VmFault) -> Result<FaultDone, FaultError> {
         self.mux.fault(self.index, fault)
+    }
+
+    fn huge_fault(&self, fault: &VmFault) -> Result<FaultDone, FaultError> {
+        self.mux.huge_fault(self.index, fault)
     }
 }

@@ -10,8 +10,10 @@
 //!   to learn when VMAs are duplicated (fork, split, mremap) or go away.
 //! - [`install`]: attaches a handler to a new VMA.
 //! - [`VmFault`]: one page fault; the handler answers by inserting a page
-//!   (as a special PTE, which no `get_user_pages` pin can hold on to) or by
-//!   refusing with [`FaultError`].
+//!   or a 2 MiB block of pages (as a special PTE or PMD, which no
+//!   `get_user_pages` pin can hold on to), by refusing with
+//!   [`FaultError::SigBus`], or, for a huge fault, by asking the kernel to
+//!   fall back to 4 KiB pages with [`FaultError::Fallback`].
 //! - [`SharedMapping`]: an `address_space` that every open file of one
 //!   object points at, so that one [`SharedMapping::unmap_all`] reaches every
 //!   mapping of that object, in every process, through every device node
@@ -28,6 +30,7 @@ use kernel::{
     error::from_err_ptr,
     fs::File,
     mm::virt::{
+        flags,
         VmaNew,
         VmaRef, //
     },
@@ -51,6 +54,28 @@ pub(crate) trait VmaHandler: Send + Sync + Sized {
     /// Serves one page fault: inserts a page with [`VmFault::insert_pfn`]
     /// and returns what it returned, or refuses.
     fn fault(&self, fault: &VmFault) -> Result<FaultDone, FaultError>;
+
+    /// Serves a fault that may be answered with one PMD entry: inserts a
+    /// 2 MiB block with [`VmFault::insert_huge_pfn`], or returns
+    /// [`FaultError::Fallback`] to have the kernel retry with
+    /// [`VmaHandler::fault`] on 4 KiB pages.
+    fn huge_fault(&self, _fault: &VmFault) -> Result<FaultDone, FaultError> {
+        Err(FaultError::Fallback)
+    }
+}
+
+/// Pages in the block one PMD entry maps (2 MiB on x86-64).
+pub(crate) const HUGE_PAGES: usize = 1 << bindings::HPAGE_PMD_ORDER;
+
+/// The pages a VMA maps, in page units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VmaPages {
+    /// The object's page offset the VMA starts at (`vm_pgoff`).
+    pub(crate) pgoff: usize,
+    /// How many pages the VMA spans.
+    pub(crate) len: usize,
+    /// The VMA's start address, in pages (`vm_start >> PAGE_SHIFT`).
+    pub(crate) start: usize,
 }
 
 /// Why a fault is refused.
@@ -58,6 +83,9 @@ pub(crate) trait VmaHandler: Send + Sync + Sized {
 pub(crate) enum FaultError {
     /// The access is not allowed (past the object, or revoked): SIGBUS.
     SigBus,
+    /// A huge fault cannot be served with a PMD entry here; the kernel
+    /// retries the fault on 4 KiB pages.
+    Fallback,
 }
 
 /// Proof that a page was inserted for a fault.
@@ -87,30 +115,33 @@ impl VmFault {
         unsafe { VmaRef::from_raw((*self.vmf).__bindgen_anon_1.vma) }
     }
 
-    /// The page offsets the faulting VMA maps: its first and its length.
-    pub(crate) fn vma_pages(&self) -> (usize, usize) {
+    /// The pages the faulting VMA maps.
+    pub(crate) fn vma_pages(&self) -> VmaPages {
         let vma = self.vma();
         // SAFETY: The VMA is valid (see `vma`).
         let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
-        (pgoff, (vma.end() - vma.start()) / PAGE_SIZE)
+        VmaPages {
+            pgoff,
+            len: (vma.end() - vma.start()) / PAGE_SIZE,
+            start: vma.start() / PAGE_SIZE,
+        }
     }
 
     /// Maps page frame `pfn` at page offset `pgoff` of the faulting VMA,
     /// next to the faulting page, as [`VmFault::insert_pfn`] does. Does
     /// nothing when `pgoff` is outside the VMA or already mapped.
     pub(crate) fn map_neighbour(&self, pgoff: usize, pfn: usize) {
-        let (first, pages) = self.vma_pages();
-        let Some(index) = pgoff.checked_sub(first).filter(|&i| i < pages) else {
+        let pages = self.vma_pages();
+        let Some(index) = pgoff.checked_sub(pages.pgoff).filter(|&i| i < pages.len) else {
             return;
         };
         let vma = self.vma();
         // SAFETY: `index` is inside the VMA (checked above), so the address
-        // is too; the VMA is VM_MIXEDMAP (see `install`) and we are in its
-        // fault handler, holding the lock that serializes it with zaps. An
-        // already populated entry is left alone.
-        let _ = unsafe {
-            bindings::vmf_insert_mixed(vma.as_ptr(), vma.start() + index * PAGE_SIZE, pfn)
-        };
+        // is too; the VMA is a VM_PFNMAP that is not a COW mapping (see
+        // `install`) and we are in its fault handler, holding the lock that
+        // serializes it with zaps. An already populated entry is left alone.
+        let _ =
+            unsafe { bindings::vmf_insert_pfn(vma.as_ptr(), vma.start() + index * PAGE_SIZE, pfn) };
     }
 
     /// Maps page frame `pfn` at the faulting address with the VMA's
@@ -120,33 +151,80 @@ impl VmFault {
     /// took it back. The owner must not free the page while it is mapped.
     pub(crate) fn insert_pfn(&self, pfn: usize) -> Result<FaultDone, FaultError> {
         // SAFETY: `vmf` is valid by the type invariants and its address is
-        // inside its VMA, which is VM_MIXEDMAP (see `install`), as
-        // `vmf_insert_mixed` requires.
+        // inside its VMA, a VM_PFNMAP that is not a COW mapping (see
+        // `install`), as `vmf_insert_pfn` requires.
         let ret = unsafe {
             let vmf = &*self.vmf;
-            bindings::vmf_insert_mixed(vmf.__bindgen_anon_1.vma, vmf.__bindgen_anon_1.address, pfn)
+            bindings::vmf_insert_pfn(vmf.__bindgen_anon_1.vma, vmf.__bindgen_anon_1.address, pfn)
         };
+        Ok(FaultDone(ret))
+    }
+
+    /// Maps the [`HUGE_PAGES`] page frames starting at `pfn` with one PMD
+    /// entry covering the faulting address, as a special PMD (see
+    /// [`VmFault::insert_pfn`]). Only for a [`VmaHandler::huge_fault`].
+    ///
+    /// The frames must be physically contiguous; `pfn` must be aligned to
+    /// [`HUGE_PAGES`], else this falls back to 4 KiB pages. The caller checks
+    /// that the whole 2 MiB block around the address lies inside the VMA
+    /// and that the VMA maps it at a 2 MiB aligned address.
+    ///
+    /// Only an empty PMD slot is filled. A write to a read-only PMD entry
+    /// (write-notify, soft-dirty tracking) falls back instead: the kernel
+    /// then splits the entry, and the write proceeds on 4 KiB pages. The
+    /// entry is inserted as for a read (the VMA's own protection, which for
+    /// a writable shared mapping allows writes): `vmf_insert_pfn_pmd`
+    /// warns when asked to upgrade a slot that a racing fault has meanwhile
+    /// filled with a page table, and a read insertion leaves such a slot
+    /// alone, so the access is retried and served by [`VmaHandler::fault`].
+    pub(crate) fn insert_huge_pfn(&self, pfn: usize) -> Result<FaultDone, FaultError> {
+        // SAFETY: `vmf` is valid by the type invariants. `orig_pmd` shares a
+        // union with `orig_pte`; both are plain integers. The kernel starts
+        // a fault zeroed and sets `orig_pmd` to the present entry before a
+        // huge fault that is a write to it, and not before one for an empty
+        // slot.
+        let orig_pmd = unsafe { (*self.vmf).__bindgen_anon_2.orig_pmd.pmd };
+        if orig_pmd != 0 || pfn % HUGE_PAGES != 0 {
+            return Err(FaultError::Fallback);
+        }
+        // SAFETY: `vmf` is valid by the type invariants; we are in a huge
+        // fault of a VM_PFNMAP VMA that is not a COW mapping (see `install`),
+        // as `vmf_insert_pfn_pmd` requires, and the kernel allocated the
+        // page middle directory entry it fills.
+        let ret = unsafe { bindings::vmf_insert_pfn_pmd(self.vmf, pfn, false) };
         Ok(FaultDone(ret))
     }
 }
 
-/// Attaches `handler` to `vma`: makes it a mixed map that cannot grow, and
-/// routes its faults and lifetime events to the handler.
+/// Attaches `handler` to `vma`: makes it a pure page frame map
+/// (`VM_PFNMAP`, whose entries hold no page references) that cannot grow,
+/// and routes its faults and lifetime events to the handler.
+///
+/// A copy-on-write mapping (private and possibly writable) is refused with
+/// `EINVAL`: its copies would be ordinary pages outside the handler's reach.
 ///
 /// The handler is kept alive by the VMA (and by every copy of it) until the
 /// last one closes. [`VmaHandler::vma_opened`] is not called for `vma`
 /// itself: the caller accounts for the mapping it is creating.
-pub(crate) fn install<T: VmaHandler + 'static>(vma: &VmaNew, handler: Arc<T>) {
-    vma.set_mixedmap();
+pub(crate) fn install<T: VmaHandler + 'static>(vma: &VmaNew, handler: Arc<T>) -> Result {
+    let vm_flags = vma.flags();
+    if vm_flags & (flags::SHARED | flags::MAYWRITE) == flags::MAYWRITE {
+        return Err(EINVAL);
+    }
     vma.set_dontexpand();
     let raw = vma.as_ptr();
-    // SAFETY: `vma` is a VMA under construction inside f_op->mmap, whose
-    // `vm_ops` and `vm_private_data` belong to the driver. The private data
-    // is released by `close`, which the kernel calls once for this VMA.
+    // SAFETY: `vma` is a VMA under construction inside f_op->mmap, not yet
+    // visible to anyone else, so its flags may be written directly (as the
+    // kernel crate's own setters do). It is not a COW mapping (checked
+    // above) and never gets VM_MIXEDMAP, as VM_PFNMAP requires. Its `vm_ops`
+    // and `vm_private_data` belong to the driver; the private data is
+    // released by `close`, which the kernel calls once for this VMA.
     unsafe {
+        (*raw).__bindgen_anon_2.vm_flags = vm_flags | flags::PFNMAP;
         (*raw).vm_private_data = handler.into_foreign().cast();
         (*raw).vm_ops = VmOps::<T>::table();
     }
+    Ok(())
 }
 
 /// The page offset at which `vma` maps its object.
@@ -162,6 +240,7 @@ impl<T: VmaHandler + 'static> VmOps<T> {
         open: Some(Self::open),
         close: Some(Self::close),
         fault: Some(Self::fault),
+        huge_fault: Some(Self::huge_fault),
         ..pin_init::zeroed()
     };
 
@@ -220,11 +299,39 @@ impl<T: VmaHandler + 'static> VmOps<T> {
         let handler = unsafe { Self::handler((*vmf).__bindgen_anon_1.vma) };
         // INVARIANT: `vmf` is the fault in progress, valid during this call.
         let fault = VmFault { vmf };
-        match handler.fault(&fault) {
-            Ok(FaultDone(ret)) => ret,
-            Err(FaultError::SigBus) => {
-                bindings::vm_fault_reason_VM_FAULT_SIGBUS as bindings::vm_fault_t
-            }
+        fault_result(handler.fault(&fault))
+    }
+
+    /// Serves a fault that may be answered with a PMD entry (`order` 9) or
+    /// a PUD entry (which we never insert).
+    ///
+    /// # Safety
+    ///
+    /// `vmf` must be a valid fault in progress on a VMA with these `vm_ops`.
+    unsafe extern "C" fn huge_fault(
+        vmf: *mut bindings::vm_fault,
+        order: core::ffi::c_uint,
+    ) -> bindings::vm_fault_t {
+        if order != bindings::HPAGE_PMD_ORDER {
+            return fault_result(Err(FaultError::Fallback));
+        }
+        // SAFETY: As in `fault`.
+        let handler = unsafe { Self::handler((*vmf).__bindgen_anon_1.vma) };
+        // INVARIANT: `vmf` is the fault in progress, valid during this call.
+        let fault = VmFault { vmf };
+        fault_result(handler.huge_fault(&fault))
+    }
+}
+
+/// The `vm_fault_t` a fault handler returns for `result`.
+fn fault_result(result: Result<FaultDone, FaultError>) -> bindings::vm_fault_t {
+    match result {
+        Ok(FaultDone(ret)) => ret,
+        Err(FaultError::SigBus) => {
+            bindings::vm_fault_reason_VM_FAULT_SIGBUS as bindings::vm_fault_t
+        }
+        Err(FaultError::Fallback) => {
+            bindings::vm_fault_reason_VM_FAULT_FALLBACK as bindings::vm_fault_t
         }
     }
 }

@@ -303,15 +303,6 @@ TEST_F(ctl, control_node_cannot_be_mapped_read_or_seeked)
 	EXPECT_EQ(ESPIPE, errno);
 }
 
-/* Reads /proc/self/fdinfo/@fd into @buf. */
-static int read_fdinfo(int fd, char *buf, size_t len)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	return read_text(path, buf, len);
-}
-
 /* 1 when fdinfo of @fd has the vdmux lines @index, @state, @generation. */
 static int fdinfo_shows(int fd, const char *index, const char *state,
 			unsigned long long generation)

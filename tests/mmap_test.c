@@ -412,50 +412,32 @@ TEST_F(vd, resize_after_munmap_and_map_new_size)
 	EXPECT_EQ(0, munmap(p, 2 * SIZE));
 }
 
-/*
- * KiB of [@addr, @addr + @len) that have a present page table entry, from
- * /proc/self/pagemap (vdmux maps special PTEs, which Rss does not count).
- */
-static long mapped_kib(void *addr, size_t len)
-{
-	uint64_t entry;
-	size_t off;
-	long n = 0;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-
-	if (fd < 0)
-		return -1;
-	for (off = 0; off < len; off += PAGE) {
-		if (pread(fd, &entry, sizeof(entry), ((uintptr_t)addr + off) / PAGE * 8) != 8) {
-			n = -1;
-			break;
-		}
-		n += entry >> 63;
-	}
-	close(fd);
-	return n < 0 ? -1 : n * (PAGE / 1024);
-}
-
 /* One fault maps the aligned block of fault_around_pages (16) around it. */
 TEST_F(vd, fault_around_maps_the_block)
 {
-	char *p, c;
+	char *p;
 
 	p = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_EQ(0, mapped_kib(p, SIZE));
-	c = p[PAGE + 1];
-	EXPECT_EQ(0, c);
+	EXPECT_FAULTS(self->fd[0], 1, 0, EXPECT_EQ(0, p[PAGE + 1]));
 	/* The buffer is 8 pages, so the block is clipped to it. */
-	EXPECT_EQ(SIZE / 1024, mapped_kib(p, SIZE));
+	EXPECT_FAULTS(self->fd[0], 0, 0, touch_pages(p, SIZE));
 	EXPECT_EQ(0, munmap(p, SIZE));
 
 	/* Clipped to the VMA: two pages in the middle of the buffer. */
 	p = map(self->fd[0], 2 * PAGE, PROT_READ | PROT_WRITE, 3 * PAGE);
 	ASSERT_NE(MAP_FAILED, p);
-	p[PAGE] = 1;
-	EXPECT_EQ(8, mapped_kib(p, 2 * PAGE));
+	EXPECT_FAULTS(self->fd[0], 1, 0, p[PAGE] = 1);
+	EXPECT_FAULTS(self->fd[0], 0, 0, p[0] = 1);
 	EXPECT_EQ(0, munmap(p, 2 * PAGE));
+
+	/* A SWITCH takes the whole block back: the next access faults again. */
+	p = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_FAULTS(self->fd[0], 1, 0, touch_pages(p, SIZE));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	EXPECT_FAULTS(self->fd[0], 1, 0, touch_pages(p, SIZE));
+	EXPECT_EQ(0, munmap(p, SIZE));
 }
 
 TEST_F(vd, fault_around_keeps_read_only)
@@ -466,8 +448,8 @@ TEST_F(vd, fault_around_keeps_read_only)
 	ASSERT_LE(0, ro);
 	p = map(ro, SIZE, PROT_READ, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_EQ(0, probe_read(p, &c));
-	EXPECT_EQ(SIZE / 1024, mapped_kib(p, SIZE));
+	EXPECT_FAULTS(ro, 1, 0, EXPECT_EQ(0, probe_read(p, &c)));
+	EXPECT_FAULTS(ro, 0, 0, touch_pages(p, SIZE));
 	EXPECT_EQ(SIGSEGV, probe_write(p + 2 * PAGE, 1));
 	EXPECT_EQ(0, munmap(p, SIZE));
 	close(ro);
@@ -475,7 +457,7 @@ TEST_F(vd, fault_around_keeps_read_only)
 
 TEST(fault_around_can_be_off)
 {
-	char *p, c;
+	char *p;
 	int fd;
 
 	ASSERT_EQ(0, ensure_module());
@@ -485,11 +467,10 @@ TEST(fault_around_can_be_off)
 	ASSERT_LE(0, fd);
 	p = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	c = p[3 * PAGE];
-	EXPECT_EQ(0, c);
-	EXPECT_EQ(4, mapped_kib(p, SIZE));
-	p[5 * PAGE] = 1;
-	EXPECT_EQ(8, mapped_kib(p, SIZE));
+	EXPECT_FAULTS(fd, 1, 0, EXPECT_EQ(0, p[3 * PAGE]));
+	EXPECT_FAULTS(fd, 1, 0, p[5 * PAGE] = 1);
+	EXPECT_FAULTS(fd, 0, 0, p[3 * PAGE + 7] = 1);
+	EXPECT_FAULTS(fd, 6, 0, touch_pages(p, SIZE));
 	EXPECT_EQ(0, munmap(p, SIZE));
 	close(fd);
 	ASSERT_EQ(0, unload_module());

@@ -293,6 +293,68 @@ static inline int read_first_line(const char *path, char *buf, size_t len)
 	return ret;
 }
 
+/* Reads /proc/self/fdinfo/@fd into @buf: 0 or -errno. */
+static inline int read_fdinfo(int fd, char *buf, size_t len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	return read_text(path, buf, len);
+}
+
+/*
+ * The faults a vdev served since the module was loaded, from the fdinfo of
+ * one of its open files: with 4 KiB pages (each mapping its fault-around
+ * block) and with one 2 MiB entry. Page tables of vdmux mappings are not
+ * visible in /proc/PID/pagemap (they are VM_PFNMAP), so the tests observe
+ * what the driver mapped through these counts.
+ */
+struct fault_counts {
+	long pages;
+	long huge;
+};
+
+static inline long fdinfo_field(const char *buf, const char *name)
+{
+	const char *s = strstr(buf, name);
+
+	return s ? strtol(s + strlen(name), NULL, 10) : -1;
+}
+
+static inline struct fault_counts fault_counts(int fd)
+{
+	struct fault_counts c = { -1, -1 };
+	char buf[1024];
+
+	if (!read_fdinfo(fd, buf, sizeof(buf))) {
+		c.pages = fdinfo_field(buf, "vdmux-page-faults:\t");
+		c.huge = fdinfo_field(buf, "vdmux-huge-faults:\t");
+	}
+	return c;
+}
+
+#ifdef __KSELFTEST_HARNESS_H
+/* Expects @action to cost exactly @pages 4 KiB and @huge 2 MiB faults on the vdev of @fd. */
+#define EXPECT_FAULTS(fd, pages_, huge_, action)                        \
+	do {                                                            \
+		struct fault_counts before_ = fault_counts(fd), after_; \
+		action;                                                 \
+		after_ = fault_counts(fd);                              \
+		EXPECT_LE(0, before_.pages);                            \
+		EXPECT_EQ((long)(pages_), after_.pages - before_.pages); \
+		EXPECT_EQ((long)(huge_), after_.huge - before_.huge);   \
+	} while (0)
+#endif
+
+/* Reads one byte of every page of [@p, @p + @len). */
+static inline void touch_pages(const volatile char *p, size_t len)
+{
+	size_t off;
+
+	for (off = 0; off < len; off += 4096)
+		(void)p[off];
+}
+
 /* An ioctl as 0 or -errno. */
 static inline int vdmux_ioc(int fd, unsigned long cmd, unsigned long arg)
 {

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * 2 MiB (PMD) mappings: when a whole 2 MiB block of a virtual device is
+ * mapped at a 2 MiB aligned address, one fault maps the block with one PMD
+ * entry; otherwise faults map 4 KiB pages. Either way every mapping is
+ * invalidated by SWITCH and EJECT, split PMD mappings included.
+ *
+ * Page tables of vdmux mappings are not visible in /proc/self/pagemap
+ * (they are VM_PFNMAP), so the tests count what the driver mapped: the
+ * vdev's fdinfo counts faults served with 4 KiB pages (each maps the
+ * fault-around block, 16 pages) and with one 2 MiB entry. A 2 MiB block
+ * that costs one huge fault and no further fault of any kind was mapped
+ * whole by one PMD entry.
+ */
+#include <sys/prctl.h>
+
+#include "kselftest_harness.h"
+#include "vdmux_test.h"
+
+#define PAGE 4096UL
+#define BLOCK (2UL << 20)
+#define SIZE (8UL << 20)
+#define AROUND_KIB 64 /* the default fault_around_pages, 16 */
+
+FIXTURE(huge)
+{
+	int ctl;
+	int fd[DEFAULT_NR_VDEVS];
+};
+
+FIXTURE_SETUP(huge)
+{
+	ASSERT_EQ(0, reset_device());
+	ASSERT_EQ(0, set_reserved(SIZE));
+	ASSERT_EQ(0, open_nodes(&self->ctl, self->fd));
+}
+
+FIXTURE_TEARDOWN(huge)
+{
+	close_nodes(self->ctl, self->fd);
+	reset_device();
+}
+
+static char *map(int fd, size_t len, int prot, off_t off)
+{
+	return mmap(NULL, len, prot, MAP_SHARED, fd, off);
+}
+
+/* The "vdmux-huge-blocks" value of @fd's fdinfo; -1 if absent. */
+static long huge_blocks(int fd)
+{
+	char buf[1024], *line;
+
+	if (read_fdinfo(fd, buf, sizeof(buf)))
+		return -1;
+	line = strstr(buf, "vdmux-huge-blocks:\t");
+	return line ? strtol(line + strlen("vdmux-huge-blocks:\t"), NULL, 10) : -1;
+}
+
+/* A region of @len bytes whose start is 2 MiB aligned plus @skew, reserved with PROT_NONE. */
+static char *reserve_at_skew(size_t len, size_t skew)
+{
+	char *r = mmap(NULL, len + 2 * BLOCK, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (r == MAP_FAILED)
+		return r;
+	return (char *)(((uintptr_t)r + BLOCK - 1) / BLOCK * BLOCK) + skew;
+}
+
+TEST_F(huge, buffers_are_huge_backed)
+{
+	/* reset_device() wrote every vdev, so every backing store exists. */
+	EXPECT_EQ(SIZE / BLOCK, huge_blocks(self->fd[0]));
+	EXPECT_EQ(SIZE / BLOCK, huge_blocks(self->fd[1]));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	EXPECT_EQ(SIZE / BLOCK, huge_blocks(self->fd[0]));
+	EXPECT_EQ(SIZE / BLOCK, huge_blocks(self->fd[1]));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 1));
+	EXPECT_EQ(0, huge_blocks(self->fd[1]));
+}
+
+TEST_F(huge, unmapped_area_is_aligned_like_the_offset)
+{
+	char *p, *q;
+
+	p = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, (uintptr_t)p % BLOCK);
+	q = map(self->fd[0], 6UL << 20, PROT_READ, PAGE);
+	ASSERT_NE(MAP_FAILED, q);
+	EXPECT_EQ(0, ((uintptr_t)q - PAGE) % BLOCK);
+	EXPECT_EQ(0, munmap(p, SIZE));
+	EXPECT_EQ(0, munmap(q, 6UL << 20));
+}
+
+TEST_F(huge, one_fault_maps_a_block)
+{
+	int fd = self->fd[0];
+	char *p, buf[64];
+
+	p = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_FAULTS(fd, 0, 1, p[BLOCK + 5] = 7);
+	EXPECT_FAULTS(fd, 0, 0, touch_pages(p + BLOCK, BLOCK));
+	/* A read fault maps a block too, and the bytes are the vdev's. */
+	EXPECT_FAULTS(fd, 0, 1, EXPECT_TRUE(all_zero(p + 3 * BLOCK, BLOCK)));
+	EXPECT_FAULTS(fd, 0, 2, fill_pattern(p, SIZE, 11));
+	ASSERT_EQ(sizeof(buf), pread(fd, buf, sizeof(buf), BLOCK + 4000));
+	EXPECT_EQ(0, memcmp(buf, p + BLOCK + 4000, sizeof(buf)));
+	EXPECT_FAULTS(fd, 0, 0, EXPECT_TRUE(has_pattern(p, SIZE, 11)));
+	EXPECT_EQ(0, munmap(p, SIZE));
+}
+
+TEST_F(huge, misaligned_mapping_uses_small_pages)
+{
+	int fd = self->fd[0];
+	char *p, *q;
+
+	p = reserve_at_skew(4 * BLOCK, PAGE);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(p, mmap(p, 4 * BLOCK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0));
+	EXPECT_FAULTS(fd, 1, 0, p[BLOCK] = 3);
+	EXPECT_FAULTS(fd, BLOCK / PAGE / 16 - 1, 0, touch_pages(p + BLOCK, BLOCK));
+	/* The same bytes as an aligned (PMD) mapping of the same vdev. */
+	q = map(fd, SIZE, PROT_READ, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	EXPECT_FAULTS(fd, 0, 1, EXPECT_EQ(3, q[BLOCK]));
+	EXPECT_EQ(0, munmap(p, 4 * BLOCK));
+	EXPECT_EQ(0, munmap(q, SIZE));
+}
+
+TEST_F(huge, partial_block_uses_small_pages)
+{
+	int fd = self->fd[0];
+	char *p;
+
+	/* Offsets 1 to 4 MiB: the first block is half inside, the second whole. */
+	p = map(fd, 3 * BLOCK / 2, PROT_READ | PROT_WRITE, BLOCK / 2);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(BLOCK / 2, (uintptr_t)p % BLOCK);
+	EXPECT_FAULTS(fd, 1, 0, p[0] = 1);
+	EXPECT_FAULTS(fd, 0, 1, p[BLOCK / 2] = 1);
+	EXPECT_FAULTS(fd, BLOCK / 2 / PAGE / 16 - 1, 0, touch_pages(p, 3 * BLOCK / 2));
+	EXPECT_EQ(0, munmap(p, 3 * BLOCK / 2));
+}
+
+TEST_F(huge, buffer_end_clips_blocks)
+{
+	size_t size = 5UL << 20;
+	int fd = self->fd[0];
+	char *p;
+
+	ASSERT_EQ(0, set_reserved(size));
+	/* Not a block multiple: 4 KiB pages, of which whole blocks may still be contiguous. */
+	EXPECT_GE(2, huge_blocks(fd));
+	p = map(fd, size, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, (uintptr_t)p % BLOCK);
+	/* The last half block lies past the buffer's end. */
+	EXPECT_FAULTS(fd, 1, 0, p[2 * BLOCK] = 1);
+	fill_pattern(p, size, 4);
+	EXPECT_TRUE(has_pattern(p, size, 4));
+	EXPECT_EQ(0, munmap(p, size));
+}
+
+TEST_F(huge, thp_disabled_process_uses_small_pages)
+{
+	int fd = self->fd[0];
+	char *p;
+
+	ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0));
+	p = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_FAULTS(fd, 1, 0, p[0] = 1);
+	ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0));
+	EXPECT_FAULTS(fd, 0, 1, p[BLOCK] = 1);
+	EXPECT_EQ(0, munmap(p, SIZE));
+}
+
+TEST_F(huge, read_only_block_refuses_writes)
+{
+	int ro = open_vdev(0, O_RDONLY);
+	char *p, c;
+
+	ASSERT_LE(0, ro);
+	p = map(ro, SIZE, PROT_READ, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_FAULTS(ro, 0, 1, EXPECT_EQ(0, probe_read(p + BLOCK, &c)));
+	EXPECT_EQ(SIGSEGV, probe_write(p + BLOCK + PAGE, 1));
+	EXPECT_EQ(0, munmap(p, SIZE));
+	close(ro);
+}
+
+TEST_F(huge, switch_moves_block_mappings)
+{
+	int fd0 = self->fd[0], fd1 = self->fd[1];
+	char *p0, *p1, buf[64];
+
+	p0 = map(fd0, SIZE, PROT_READ | PROT_WRITE, 0);
+	p1 = map(fd1, SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p0);
+	ASSERT_NE(MAP_FAILED, p1);
+	EXPECT_FAULTS(fd0, 0, SIZE / BLOCK, fill_pattern(p0, SIZE, 1));
+	EXPECT_FAULTS(fd1, 0, SIZE / BLOCK, fill_pattern(p1, SIZE, 2));
+
+	/* Both vdevs' block mappings are taken back and fault in again. */
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	EXPECT_FAULTS(fd0, 0, SIZE / BLOCK, EXPECT_TRUE(has_pattern(p0, SIZE, 1)));
+	EXPECT_FAULTS(fd1, 0, SIZE / BLOCK, EXPECT_TRUE(has_pattern(p1, SIZE, 2)));
+
+	/* Writes after the switch land in each vdev's own bytes. */
+	memset(p0 + 3 * BLOCK, 0xa0, PAGE);
+	memset(p1 + 3 * BLOCK, 0xa1, PAGE);
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	ASSERT_EQ(sizeof(buf), pread(fd0, buf, sizeof(buf), 3 * BLOCK));
+	EXPECT_EQ((char)0xa0, buf[0]);
+	ASSERT_EQ(sizeof(buf), pread(fd1, buf, sizeof(buf), 3 * BLOCK));
+	EXPECT_EQ((char)0xa1, buf[0]);
+	EXPECT_FAULTS(fd0, 0, 1, EXPECT_EQ((char)0xa0, p0[3 * BLOCK + PAGE - 1]));
+	EXPECT_FAULTS(fd1, 0, 1, EXPECT_EQ((char)0xa1, p1[3 * BLOCK + PAGE - 1]));
+	EXPECT_EQ(0, munmap(p0, SIZE));
+	EXPECT_EQ(0, munmap(p1, SIZE));
+}
+
+TEST_F(huge, eject_revokes_block_mappings)
+{
+	int fd = self->fd[0];
+	char *p, c;
+
+	p = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_FAULTS(fd, 0, SIZE / BLOCK, fill_pattern(p, SIZE, 5));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 0));
+	EXPECT_FAULTS(fd, 0, 0, EXPECT_EQ(SIGBUS, probe_read(p + 2 * BLOCK, &c)));
+	EXPECT_EQ(SIGBUS, probe_write(p + 2 * BLOCK + PAGE, 1));
+	EXPECT_EQ(SIGBUS, probe_read(p, &c));
+	/* Inserted again, it is a background vdev with the same bytes. */
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 0));
+	EXPECT_FAULTS(fd, 0, SIZE / BLOCK, EXPECT_TRUE(has_pattern(p, SIZE, 5)));
+	EXPECT_EQ(0, munmap(p, SIZE));
+}
+
+TEST_F(huge, split_block_mappings_are_invalidated)
+{
+	int fd = self->fd[0];
+	char *p, *hole, buf[8];
+
+	p = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_FAULTS(fd, 0, SIZE / BLOCK, fill_pattern(p, SIZE, 7));
+	/* mprotect splits the first block's PMD, munmap the third's. */
+	ASSERT_EQ(0, mprotect(p + BLOCK / 2, PAGE, PROT_READ));
+	hole = p + 2 * BLOCK + BLOCK / 2;
+	ASSERT_EQ(0, munmap(hole, PAGE));
+	EXPECT_EQ(SIGSEGV, probe_write(p + BLOCK / 2, 1));
+	/* The split blocks fault in 4 KiB pages, the others stay mapped. */
+	EXPECT_FAULTS(fd, 2 * (BLOCK / PAGE / 16), 0, {
+		EXPECT_TRUE(has_pattern(p, BLOCK / 2, 7));
+		touch_pages(p + BLOCK / 2 + PAGE, BLOCK / 2 - PAGE);
+		EXPECT_TRUE(has_pattern(p + 2 * BLOCK, BLOCK / 2, 7));
+		touch_pages(hole + PAGE, BLOCK / 2 - PAGE);
+		touch_pages(p + BLOCK, BLOCK);
+		touch_pages(p + 3 * BLOCK, BLOCK);
+	});
+
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	/* The split pieces are taken back too, and now reach vdev 0's backing store. */
+	EXPECT_FAULTS(fd, 2, 0, {
+		EXPECT_TRUE(has_pattern(p, PAGE, 7));
+		EXPECT_TRUE(has_pattern(p + 2 * BLOCK, PAGE, 7));
+	});
+	p[0] = 0x55;
+	p[2 * BLOCK] = 0x66;
+	ASSERT_EQ(1, pread(fd, buf, 1, 0));
+	EXPECT_EQ(0x55, buf[0]);
+	ASSERT_EQ(1, pread(fd, buf, 1, 2 * BLOCK));
+	EXPECT_EQ(0x66, buf[0]);
+	ASSERT_EQ(1, pread(self->fd[1], buf, 1, 0));
+	EXPECT_EQ(0, buf[0]);
+	EXPECT_EQ(0, munmap(p, 2 * BLOCK + BLOCK / 2));
+	EXPECT_EQ(0, munmap(hole + PAGE, SIZE - (2 * BLOCK + BLOCK / 2) - PAGE));
+}
+
+TEST_F(huge, moved_block_mapping_is_invalidated)
+{
+	int fd = self->fd[0];
+	char *p, *t;
+
+	p = map(fd, 2 * BLOCK, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_FAULTS(fd, 0, 2, fill_pattern(p, 2 * BLOCK, 9));
+	t = reserve_at_skew(2 * BLOCK, 0);
+	ASSERT_NE(MAP_FAILED, t);
+	ASSERT_EQ(t, mremap(p, 2 * BLOCK, 2 * BLOCK, MREMAP_MAYMOVE | MREMAP_FIXED, t));
+	/* The PMDs moved with the mapping. */
+	EXPECT_FAULTS(fd, 0, 0, EXPECT_TRUE(has_pattern(t, 2 * BLOCK, 9)));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 2));
+	EXPECT_FAULTS(fd, 0, 2, EXPECT_TRUE(has_pattern(t, 2 * BLOCK, 9)));
+	EXPECT_EQ(0, munmap(t, 2 * BLOCK));
+}
+
+TEST_F(huge, forked_block_mappings_are_invalidated)
+{
+	int fd = self->fd[0];
+	pid_t pid;
+	int status;
+	char *p;
+
+	p = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pattern(p, SIZE, 3);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct fault_counts before, after;
+
+		if (!has_pattern(p, SIZE, 3))
+			_exit(1);
+		if (vdmux_ctl(VDMUX_IOC_SWITCH, 1))
+			_exit(2);
+		/* The child's blocks were taken back too and fault in again. */
+		before = fault_counts(fd);
+		if (!has_pattern(p, SIZE, 3))
+			_exit(3);
+		after = fault_counts(fd);
+		_exit(after.huge - before.huge == SIZE / BLOCK && after.pages == before.pages ? 0 : 4);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_FAULTS(fd, 0, SIZE / BLOCK, EXPECT_TRUE(has_pattern(p, SIZE, 3)));
+	EXPECT_EQ(0, munmap(p, SIZE));
+}
+
+TEST_HARNESS_MAIN
