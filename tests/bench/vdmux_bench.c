@@ -4,8 +4,9 @@
  *
  * Every figure is the median of several runs, and every comparison is made
  * against a baseline measured in the same boot:
- *   1. first-touch fault throughput: vdmux (4 KiB faults and fault-around)
- *      against a memfd (shmem) MAP_SHARED mapping and anonymous memory;
+ *   1. first-touch fault throughput: vdmux (4 KiB faults, fault-around and
+ *      2 MiB PMD mappings) against a memfd (shmem) MAP_SHARED mapping and
+ *      anonymous memory;
  *   2. steady-state bandwidth of a faulted mapping (memset, memcpy) against
  *      anonymous memory, and against vdmux's own read()/write() copy path;
  *   3. SWITCH latency with 1 and 4 mapping processes, next to a memcpy of
@@ -17,6 +18,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -133,23 +135,32 @@ static double first_touch(const char *kind, size_t size)
 	return median(t, REPS);
 }
 
+/* 4 KiB faults only (1) or 2 MiB mappings where possible (0), for this process. */
+static void small_pages_only(int on)
+{
+	if (prctl(PR_SET_THP_DISABLE, on, 0, 0, 0))
+		die("PR_SET_THP_DISABLE");
+}
+
 static void bench_first_touch(void)
 {
-	static const char *const kinds[] = { "vdmux-4k", "vdmux-fault-around", "memfd", "anon" };
+	static const char *const kinds[] = { "vdmux-4k", "vdmux-fault-around", "vdmux-pmd",
+					     "memfd", "anon" };
 	unsigned int s, k;
 	double t;
 
 	printf("# 1. first-touch fault throughput (one write per page, median of %d)\n", REPS);
 	printf("# %-10s %-20s %12s %12s %10s\n", "size", "contender", "ms", "MiB/s", "faults/s");
-	for (k = 0; k < 4; k++) {
+	for (k = 0; k < 5; k++) {
 		if (k == 0)
 			reload("fault_around_pages=1");
 		else if (k == 1)
 			reload("fault_around_pages=16");
+		small_pages_only(k < 2);
 		for (s = 0; s < NR_SIZES; s++) {
-			if (k < 2)
+			if (k < 3)
 				resize(sizes[s]);
-			t = first_touch(k < 2 ? "vdmux" : kinds[k], sizes[s]);
+			t = first_touch(k < 3 ? "vdmux" : kinds[k], sizes[s]);
 			printf("# %-10zu %-20s %12.3f %12.1f %10.0f\n", sizes[s], kinds[k], t * 1e3,
 			       sizes[s] / t / (1 << 20), sizes[s] / PAGE / t);
 			record("first_touch", kinds[k], sizes[s], sizes[s] / t / (1 << 20), "MiB/s");
@@ -348,6 +359,7 @@ static void bench_scaling(void)
 
 	printf("# 4. fault scaling, %lu MiB, 4 KiB faults, median of %d\n", MAX_SIZE >> 20, REPS);
 	reload("fault_around_pages=1");
+	small_pages_only(1);
 	resize(MAX_SIZE);
 	fd = open_vdev(0, O_RDWR);
 	for (i = 0; i < REPS; i++) {
@@ -371,6 +383,7 @@ static void bench_scaling(void)
 		}
 	}
 	close(fd);
+	small_pages_only(0);
 	printf("#   1 thread   %10.3f ms\n", median(t1, REPS) * 1e3);
 	printf("#   2 threads  %10.3f ms (speed-up %.2fx)\n", median(t2, REPS) * 1e3,
 	       median(t1, REPS) / median(t2, REPS));
