@@ -118,7 +118,7 @@ def main():
     md = [f"# vdmux benchmarks",
           "",
           f"Release kernel, QEMU {accel.upper()}, clocksource `{data['clocksource']}`. "
-          "Every figure is the median of 5 runs; every ratio compares figures "
+          f"Every figure is the median of {data.get('reps', 5)} runs; every ratio compares figures "
           "measured in the same boot. Reproduce with `make bench`.",
           "",
           "## First-touch fault throughput (MiB/s, one write per page)",

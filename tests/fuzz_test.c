@@ -308,7 +308,7 @@ static void op_ioctl(struct fuzzer *fz)
 	} else if (cmd == VDMUX_IOC_SET_RESERVED_SIZE && rng_below(&fz->r, 2)) {
 		/* A real size; big ones are rare, they cost a lot of copying. */
 		size = PICK(&fz->r, 0, 1, 4096, 5000, 8192, 32768, 32768, 65536, 1UL << 20,
-			    DEFAULT_MAX_RESERVED + 1, -1UL);
+			    2UL << 20, 4UL << 20, DEFAULT_MAX_RESERVED + 1, -1UL);
 		memcpy(fz->scratch, &size, sizeof(size));
 		arg = (unsigned long)fz->scratch;
 	} else {
@@ -360,6 +360,11 @@ static void op_mmap(struct fuzzer *fz)
 		/* Mostly mappings that can succeed, so there is something to work on. */
 		len = (1 + rng_below(&fz->r, 8)) * PAGE;
 		off = rng_below(&fz->r, 9 - len / PAGE) * PAGE;
+		if (!rng_below(&fz->r, 8)) {
+			/* A whole 2 MiB block: one PMD entry when the buffer has it. */
+			len = SLOT;
+			off = 0;
+		}
 		prot = PICK(&fz->r, PROT_READ | PROT_WRITE, PROT_READ | PROT_WRITE,
 			    PROT_READ | PROT_WRITE, PROT_READ, PROT_WRITE);
 		flags = PICK(&fz->r, MAP_SHARED, MAP_SHARED, MAP_SHARED, MAP_SHARED_VALIDATE,
@@ -884,6 +889,8 @@ static void fuzz_process(int idx, uint64_t seed, uint64_t budget, double deadlin
 	if (fz.arena == MAP_FAILED || fz.scratch == MAP_FAILED || fz.ro_page == MAP_FAILED ||
 	    fz.mem_fd < 0 || pipe2(fz.pipe, O_NONBLOCK | O_CLOEXEC))
 		_exit(2);
+	/* Slots start on 2 MiB boundaries, so a whole-block mapping can get a PMD entry. */
+	fz.arena = (char *)(((uintptr_t)fz.arena + SLOT - 1) & ~(SLOT - 1));
 	run_ops(&fz, budget, deadline);
 	_exit(0);
 }
@@ -925,7 +932,7 @@ static void control_process(uint64_t seed, double deadline)
 			CHECK_ERRNO_ST(st, "INSERT", ret, EINVAL);
 			break;
 		default:
-			size = PICK(&r, 4096, 8192, 32768, 65536, 1UL << 20);
+			size = PICK(&r, 4096, 8192, 32768, 65536, 1UL << 20, 2UL << 20, 4UL << 20);
 			ret = ioctl(ctl, VDMUX_IOC_SET_RESERVED_SIZE, &size);
 			CHECK_ERRNO_ST(st, "SET_RESERVED_SIZE", ret, EBUSY, ENOMEM);
 		}

@@ -12,7 +12,9 @@
  * that costs one huge fault and no further fault of any kind was mapped
  * whole by one PMD entry.
  */
+#include <pthread.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
@@ -191,6 +193,27 @@ TEST_F(huge, read_only_block_refuses_writes)
 	close(ro);
 }
 
+/* Write-protecting block mappings and lifting it again: writes work again, nothing hangs. */
+TEST_F(huge, protection_changes_keep_blocks_working)
+{
+	int fd = self->fd[0];
+	char *p, buf[16];
+
+	p = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_FAULTS(fd, 0, SIZE / BLOCK, fill_pattern(p, SIZE, 1));
+	ASSERT_EQ(0, mprotect(p, SIZE, PROT_READ));
+	EXPECT_EQ(SIGSEGV, probe_write(p + BLOCK, 1));
+	EXPECT_TRUE(has_pattern(p, SIZE, 1));
+	ASSERT_EQ(0, mprotect(p, SIZE, PROT_READ | PROT_WRITE));
+	fill_pattern(p, SIZE, 2);
+	ASSERT_EQ(sizeof(buf), pread(fd, buf, sizeof(buf), 3 * BLOCK));
+	EXPECT_EQ(0, memcmp(buf, p + 3 * BLOCK, sizeof(buf)));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	EXPECT_TRUE(has_pattern(p, SIZE, 2));
+	EXPECT_EQ(0, munmap(p, SIZE));
+}
+
 TEST_F(huge, switch_moves_block_mappings)
 {
 	int fd0 = self->fd[0], fd1 = self->fd[1];
@@ -329,6 +352,88 @@ TEST_F(huge, forked_block_mappings_are_invalidated)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	EXPECT_FAULTS(fd, 0, SIZE / BLOCK, EXPECT_TRUE(has_pattern(p, SIZE, 3)));
 	EXPECT_EQ(0, munmap(p, SIZE));
+}
+
+/* One thread reading and writing words of one vdev's mapping. */
+struct loader {
+	uint64_t *words;
+	uint64_t sig;	/* every word of the vdev */
+	unsigned int seed;
+	volatile int *stop;
+	long wrong;	/* words read that were not the vdev's */
+	long rounds;
+};
+
+static void *load_vdev(void *arg)
+{
+	struct loader *l = arg;
+	struct rng r;
+
+	rng_seed(&r, l->seed);
+	while (!*l->stop) {
+		if (l->words[rng_below(&r, SIZE / 8)] != l->sig)
+			l->wrong++;
+		l->words[rng_below(&r, SIZE / 8)] = l->sig;
+		l->rounds++;
+	}
+	return NULL;
+}
+
+/*
+ * Threads read and write block mappings of vdevs 0 and 1 while the
+ * foreground moves among vdevs 0, 1 and 2: every word read through a
+ * vdev's mapping is that vdev's, and no write is lost or misplaced.
+ */
+TEST_F(huge, switching_under_load_keeps_vdevs_apart)
+{
+	static uint64_t buf[SIZE / 8];
+	struct fault_counts before[2], after;
+	struct loader l[4];
+	pthread_t th[4];
+	volatile int stop = 0;
+	long switches;
+	size_t i;
+	int v, t;
+
+	/* One word value per vdev, which no other vdev ever holds. */
+	for (v = 0; v < 2; v++) {
+		uint64_t sig = 0x5644000000000000ULL | (uint64_t)(v + 1) << 40;
+
+		before[v] = fault_counts(self->fd[v]);
+		for (i = 0; i < SIZE / 8; i++)
+			buf[i] = sig;
+		ASSERT_EQ(SIZE, pwrite(self->fd[v], buf, SIZE, 0));
+		for (t = 2 * v; t < 2 * v + 2; t++) {
+			l[t] = (struct loader){ .sig = sig, .seed = t + 1, .stop = &stop };
+			l[t].words = (uint64_t *)map(self->fd[v], SIZE, PROT_READ | PROT_WRITE, 0);
+			ASSERT_NE(MAP_FAILED, (void *)l[t].words);
+		}
+	}
+	for (t = 0; t < 4; t++)
+		ASSERT_EQ(0, pthread_create(&th[t], NULL, load_vdev, &l[t]));
+	/* Each SWITCH moves 16 MiB; the threads run on between them. */
+	for (switches = 0; switches < 12; switches++) {
+		ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, (switches + 1) % 3));
+		usleep(20000);
+	}
+	stop = 1;
+	for (t = 0; t < 4; t++) {
+		ASSERT_EQ(0, pthread_join(th[t], NULL));
+		EXPECT_EQ(0, l[t].wrong);
+		EXPECT_LT(0, l[t].rounds);
+		EXPECT_EQ(0, munmap(l[t].words, SIZE));
+	}
+	for (v = 0; v < 2; v++) {
+		after = fault_counts(self->fd[v]);
+		EXPECT_LT(before[v].huge, after.huge);
+		EXPECT_EQ(before[v].pages, after.pages);
+		ASSERT_EQ(SIZE, pread(self->fd[v], buf, SIZE, 0));
+		for (i = 0; i < SIZE / 8 && buf[i] == l[2 * v].sig; i++)
+			;
+		EXPECT_EQ(SIZE / 8, i);
+	}
+	TH_LOG("%ld switches; %ld, %ld, %ld, %ld rounds", switches, l[0].rounds, l[1].rounds,
+	       l[2].rounds, l[3].rounds);
 }
 
 TEST_HARNESS_MAIN

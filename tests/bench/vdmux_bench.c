@@ -25,7 +25,7 @@
 #include "../vdmux_test.h"
 
 #define PAGE 4096UL
-#define REPS 5
+#define REPS 9
 #define MAX_SIZE (64UL << 20)
 
 static const size_t sizes[] = { 32UL << 10, 256UL << 10, 1UL << 20, 4UL << 20, 16UL << 20,
@@ -168,21 +168,33 @@ static void bench_first_touch(void)
 	}
 }
 
-/* Median MiB/s of @op over a mapping of MAX_SIZE bytes already faulted in. */
-static double bandwidth(char *p, char *src, int op)
+/* Seconds for one @op (0: memset, 1: memcpy from @src) over MAX_SIZE bytes at @p. */
+static double time_op(char *p, const char *src, int op, int rep)
 {
-	double t[REPS], t0;
+	double t0 = now();
+
+	if (op == 0)
+		memset(p, rep, MAX_SIZE);
+	else
+		memcpy(p, src, MAX_SIZE);
+	return now() - t0;
+}
+
+/*
+ * Median MiB/s of @op over @a and over @b, mappings of MAX_SIZE bytes
+ * already faulted in, timed in turns so that drift hits both alike.
+ */
+static void bandwidth(char *a, char *b, const char *src, int op, double *mib_a, double *mib_b)
+{
+	double ta[REPS], tb[REPS];
 	int i;
 
 	for (i = 0; i < REPS; i++) {
-		t0 = now();
-		if (op == 0)
-			memset(p, i, MAX_SIZE);
-		else
-			memcpy(p, src, MAX_SIZE);
-		t[i] = now() - t0;
+		ta[i] = time_op(a, src, op, i);
+		tb[i] = time_op(b, src, op, i);
 	}
-	return MAX_SIZE / median(t, REPS) / (1 << 20);
+	*mib_a = MAX_SIZE / median(ta, REPS) / (1 << 20);
+	*mib_b = MAX_SIZE / median(tb, REPS) / (1 << 20);
 }
 
 static double copy_path(int fd, char *buf, int do_write)
@@ -209,6 +221,7 @@ static void report_bandwidth(const char *op, const char *contender, double mib_s
 
 static void bench_bandwidth(void)
 {
+	double mib_anon, mib_map;
 	char *anon, *src, *map;
 	int fd;
 
@@ -225,10 +238,12 @@ static void bench_bandwidth(void)
 	touch(map, MAX_SIZE);
 
 	printf("# 2. steady-state bandwidth, %lu MiB, median of %d\n", MAX_SIZE >> 20, REPS);
-	report_bandwidth("memset", "anon", bandwidth(anon, src, 0));
-	report_bandwidth("memset", "vdmux-mmap", bandwidth(map, src, 0));
-	report_bandwidth("memcpy", "anon", bandwidth(anon, src, 1));
-	report_bandwidth("memcpy", "vdmux-mmap", bandwidth(map, src, 1));
+	bandwidth(anon, map, src, 0, &mib_anon, &mib_map);
+	report_bandwidth("memset", "anon", mib_anon);
+	report_bandwidth("memset", "vdmux-mmap", mib_map);
+	bandwidth(anon, map, src, 1, &mib_anon, &mib_map);
+	report_bandwidth("memcpy", "anon", mib_anon);
+	report_bandwidth("memcpy", "vdmux-mmap", mib_map);
 	report_bandwidth("memcpy", "vdmux-write", copy_path(fd, src, 1));
 	report_bandwidth("memcpy", "vdmux-read", copy_path(fd, anon, 0));
 	munmap(map, MAX_SIZE);
@@ -419,7 +434,7 @@ int main(void)
 	reload("");
 
 	fclose(json);
-	printf("# vdmux-json-begin\n{\"clocksource\":\"%s\",\"results\":[\n%s\n]}\n# vdmux-json-end\n",
-	       clocksource, json_buf);
+	printf("# vdmux-json-begin\n{\"clocksource\":\"%s\",\"reps\":%d,\"results\":[\n%s\n]}\n"
+	       "# vdmux-json-end\n", clocksource, REPS, json_buf);
 	return 0;
 }
