@@ -611,6 +611,42 @@ TEST_F(fi, every_allocation_of_resize_fails_cleanly)
 	close(fail_nth_fd);
 }
 
+/*
+ * No 2 MiB page to be had (every allocation of order 9 or more fails): a
+ * resize to whole 2 MiB blocks still succeeds, on 4 KiB pages, and the
+ * bytes work through mappings, read and a SWITCH as with any buffer.
+ */
+TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
+{
+	const size_t size = 4UL << 20;
+	static char got[4UL << 20], want[4UL << 20];
+	char times[32];
+	char *p;
+	int ret;
+
+	ASSERT_EQ(0, write_str(DEBUGFS "/failslab/probability", "0"));
+	ASSERT_EQ(0, write_str(DEBUGFS "/fail_page_alloc/min-order", "9"));
+	ASSERT_EQ(0, make_it_fail(1));
+	ret = do_resize(self, size);
+	ASSERT_EQ(0, make_it_fail(0));
+	ASSERT_EQ(0, ret);
+	/* Some order-9 allocation was tried and failed. */
+	ASSERT_EQ(0, read_first_line(DEBUGFS "/fail_page_alloc/times", times, sizeof(times)));
+	EXPECT_GT(100, atoi(times));
+
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd[0], 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pattern(want, size, 0x70);
+	memcpy(p, want, size);
+	ASSERT_EQ(size, pread(self->fd[0], got, size, 0));
+	EXPECT_EQ(0, memcmp(got, want, size));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	EXPECT_TRUE(has_pattern(p, size, 0x70));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	EXPECT_TRUE(has_pattern(p, size, 0x70));
+	EXPECT_EQ(0, munmap(p, size));
+}
+
 int main(int argc, char **argv)
 {
 	set_test_timeouts(180);
