@@ -43,11 +43,6 @@ FIXTURE_TEARDOWN(huge)
 	reset_device();
 }
 
-static char *map(int fd, size_t len, int prot, off_t off)
-{
-	return mmap(NULL, len, prot, MAP_SHARED, fd, off);
-}
-
 /* The "vdmux-huge-blocks" value of @fd's fdinfo; -1 if absent. */
 static long huge_blocks(int fd)
 {
@@ -85,10 +80,10 @@ TEST_F(huge, unmapped_area_is_aligned_like_the_offset)
 {
 	char *p, *q;
 
-	p = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(0, (uintptr_t)p % BLOCK);
-	q = map(self->fd[0], 6UL << 20, PROT_READ, PAGE);
+	q = map_shared(self->fd[0], 6UL << 20, PROT_READ, PAGE);
 	ASSERT_NE(MAP_FAILED, q);
 	EXPECT_EQ(0, ((uintptr_t)q - PAGE) % BLOCK);
 	EXPECT_EQ(0, munmap(p, SIZE));
@@ -100,7 +95,7 @@ TEST_F(huge, one_fault_maps_a_block)
 	int fd = self->fd[0];
 	char *p, buf[64];
 
-	p = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(fd, SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_FAULTS(fd, 0, 1, p[BLOCK + 5] = 7);
 	EXPECT_FAULTS(fd, 0, 0, touch_pages(p + BLOCK, BLOCK));
@@ -124,7 +119,7 @@ TEST_F(huge, misaligned_mapping_uses_small_pages)
 	EXPECT_FAULTS(fd, 1, 0, p[BLOCK] = 3);
 	EXPECT_FAULTS(fd, BLOCK / PAGE / 16 - 1, 0, touch_pages(p + BLOCK, BLOCK));
 	/* The same bytes as an aligned (PMD) mapping of the same vdev. */
-	q = map(fd, SIZE, PROT_READ, 0);
+	q = map_shared(fd, SIZE, PROT_READ, 0);
 	ASSERT_NE(MAP_FAILED, q);
 	EXPECT_FAULTS(fd, 0, 1, EXPECT_EQ(3, q[BLOCK]));
 	EXPECT_EQ(0, munmap(p, 4 * BLOCK));
@@ -137,7 +132,7 @@ TEST_F(huge, partial_block_uses_small_pages)
 	char *p;
 
 	/* Offsets 1 to 4 MiB: the first block is half inside, the second whole. */
-	p = map(fd, 3 * BLOCK / 2, PROT_READ | PROT_WRITE, BLOCK / 2);
+	p = map_shared(fd, 3 * BLOCK / 2, PROT_READ | PROT_WRITE, BLOCK / 2);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(BLOCK / 2, (uintptr_t)p % BLOCK);
 	EXPECT_FAULTS(fd, 1, 0, p[0] = 1);
@@ -155,7 +150,7 @@ TEST_F(huge, buffer_end_clips_blocks)
 	ASSERT_EQ(0, set_reserved(size));
 	/* Not a block multiple: 4 KiB pages, of which whole blocks may still be contiguous. */
 	EXPECT_GE(2, huge_blocks(fd));
-	p = map(fd, size, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(fd, size, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(0, (uintptr_t)p % BLOCK);
 	/* The last half block lies past the buffer's end. */
@@ -171,7 +166,7 @@ TEST_F(huge, thp_disabled_process_uses_small_pages)
 	char *p;
 
 	ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0));
-	p = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(fd, SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_FAULTS(fd, 1, 0, p[0] = 1);
 	ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0));
@@ -185,7 +180,7 @@ TEST_F(huge, read_only_block_refuses_writes)
 	char *p, c;
 
 	ASSERT_LE(0, ro);
-	p = map(ro, SIZE, PROT_READ, 0);
+	p = map_shared(ro, SIZE, PROT_READ, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_FAULTS(ro, 0, 1, EXPECT_EQ(0, probe_read(p + BLOCK, &c)));
 	EXPECT_EQ(SIGSEGV, probe_write(p + BLOCK + PAGE, 1));
@@ -199,7 +194,7 @@ TEST_F(huge, protection_changes_keep_blocks_working)
 	int fd = self->fd[0];
 	char *p, buf[16];
 
-	p = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(fd, SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_FAULTS(fd, 0, SIZE / BLOCK, fill_pattern(p, SIZE, 1));
 	ASSERT_EQ(0, mprotect(p, SIZE, PROT_READ));
@@ -219,8 +214,8 @@ TEST_F(huge, switch_moves_block_mappings)
 	int fd0 = self->fd[0], fd1 = self->fd[1];
 	char *p0, *p1, buf[64];
 
-	p0 = map(fd0, SIZE, PROT_READ | PROT_WRITE, 0);
-	p1 = map(fd1, SIZE, PROT_READ | PROT_WRITE, 0);
+	p0 = map_shared(fd0, SIZE, PROT_READ | PROT_WRITE, 0);
+	p1 = map_shared(fd1, SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p0);
 	ASSERT_NE(MAP_FAILED, p1);
 	EXPECT_FAULTS(fd0, 0, SIZE / BLOCK, fill_pattern(p0, SIZE, 1));
@@ -250,7 +245,7 @@ TEST_F(huge, eject_revokes_block_mappings)
 	int fd = self->fd[0];
 	char *p, c;
 
-	p = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(fd, SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_FAULTS(fd, 0, SIZE / BLOCK, fill_pattern(p, SIZE, 5));
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 0));
@@ -268,7 +263,7 @@ TEST_F(huge, split_block_mappings_are_invalidated)
 	int fd = self->fd[0];
 	char *p, *hole, buf[8];
 
-	p = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(fd, SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_FAULTS(fd, 0, SIZE / BLOCK, fill_pattern(p, SIZE, 7));
 	/* mprotect splits the first block's PMD, munmap the third's. */
@@ -309,7 +304,7 @@ TEST_F(huge, moved_block_mapping_is_invalidated)
 	int fd = self->fd[0];
 	char *p, *t;
 
-	p = map(fd, 2 * BLOCK, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(fd, 2 * BLOCK, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_FAULTS(fd, 0, 2, fill_pattern(p, 2 * BLOCK, 9));
 	t = reserve_at_skew(2 * BLOCK, 0);
@@ -329,7 +324,7 @@ TEST_F(huge, forked_block_mappings_are_invalidated)
 	int status;
 	char *p;
 
-	p = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(fd, SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	fill_pattern(p, SIZE, 3);
 	pid = fork();
@@ -405,7 +400,7 @@ TEST_F(huge, switching_under_load_keeps_vdevs_apart)
 		ASSERT_EQ(SIZE, pwrite(self->fd[v], buf, SIZE, 0));
 		for (t = 2 * v; t < 2 * v + 2; t++) {
 			l[t] = (struct loader){ .sig = sig, .seed = t + 1, .stop = &stop };
-			l[t].words = (uint64_t *)map(self->fd[v], SIZE, PROT_READ | PROT_WRITE, 0);
+			l[t].words = (uint64_t *)map_shared(self->fd[v], SIZE, PROT_READ | PROT_WRITE, 0);
 			ASSERT_NE(MAP_FAILED, (void *)l[t].words);
 		}
 	}

@@ -30,39 +30,34 @@ FIXTURE_TEARDOWN(vd)
 	reset_device();
 }
 
-static char *map(int fd, size_t len, int prot, off_t off)
-{
-	return mmap(NULL, len, prot, MAP_SHARED, fd, off);
-}
-
 TEST_F(vd, map_size_classes)
 {
 	char *p;
 
-	p = map(self->fd[0], PAGE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(self->fd[0], PAGE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(0, munmap(p, PAGE));
 
-	p = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(0, munmap(p, SIZE));
 
 	/* A length that is not a page multiple is rounded up first. */
-	p = map(self->fd[0], SIZE - 100, PROT_READ, 0);
+	p = map_shared(self->fd[0], SIZE - 100, PROT_READ, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(0, munmap(p, SIZE - 100));
 
-	p = map(self->fd[0], PAGE, PROT_READ, SIZE - PAGE);
+	p = map_shared(self->fd[0], PAGE, PROT_READ, SIZE - PAGE);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(0, munmap(p, PAGE));
 
-	EXPECT_EQ(MAP_FAILED, map(self->fd[0], SIZE + PAGE, PROT_READ, 0));
+	EXPECT_EQ(MAP_FAILED, map_shared(self->fd[0], SIZE + PAGE, PROT_READ, 0));
 	EXPECT_EQ(ENOMEM, errno);
-	EXPECT_EQ(MAP_FAILED, map(self->fd[0], SIZE + 1, PROT_READ, 0));
+	EXPECT_EQ(MAP_FAILED, map_shared(self->fd[0], SIZE + 1, PROT_READ, 0));
 	EXPECT_EQ(ENOMEM, errno);
-	EXPECT_EQ(MAP_FAILED, map(self->fd[0], PAGE, PROT_READ, SIZE));
+	EXPECT_EQ(MAP_FAILED, map_shared(self->fd[0], PAGE, PROT_READ, SIZE));
 	EXPECT_EQ(ENOMEM, errno);
-	EXPECT_EQ(MAP_FAILED, map(self->fd[0], 2 * PAGE, PROT_READ, SIZE - PAGE));
+	EXPECT_EQ(MAP_FAILED, map_shared(self->fd[0], 2 * PAGE, PROT_READ, SIZE - PAGE));
 	EXPECT_EQ(ENOMEM, errno);
 }
 
@@ -78,9 +73,9 @@ TEST_F(vd, exec_is_refused)
 {
 	char *p;
 
-	EXPECT_EQ(MAP_FAILED, map(self->fd[0], PAGE, PROT_READ | PROT_EXEC, 0));
+	EXPECT_EQ(MAP_FAILED, map_shared(self->fd[0], PAGE, PROT_READ | PROT_EXEC, 0));
 	EXPECT_EQ(EACCES, errno);
-	p = map(self->fd[0], PAGE, PROT_READ, 0);
+	p = map_shared(self->fd[0], PAGE, PROT_READ, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(-1, mprotect(p, PAGE, PROT_READ | PROT_EXEC));
 	EXPECT_EQ(EACCES, errno);
@@ -93,9 +88,9 @@ TEST_F(vd, read_only_fd_never_writable)
 	char *p, c;
 
 	ASSERT_LE(0, ro);
-	EXPECT_EQ(MAP_FAILED, map(ro, PAGE, PROT_READ | PROT_WRITE, 0));
+	EXPECT_EQ(MAP_FAILED, map_shared(ro, PAGE, PROT_READ | PROT_WRITE, 0));
 	EXPECT_EQ(EACCES, errno);
-	p = map(ro, PAGE, PROT_READ, 0);
+	p = map_shared(ro, PAGE, PROT_READ, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(0, probe_read(p, &c));
 	EXPECT_EQ(-1, mprotect(p, PAGE, PROT_READ | PROT_WRITE));
@@ -109,7 +104,7 @@ TEST_F(vd, mremap_cannot_grow)
 {
 	char *p, *q, *target;
 
-	p = map(self->fd[0], PAGE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(self->fd[0], PAGE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	q = mremap(p, PAGE, 2 * PAGE, MREMAP_MAYMOVE);
 	EXPECT_EQ(MAP_FAILED, q);
@@ -129,7 +124,7 @@ TEST_F(vd, mapping_and_read_write_share_bytes)
 	static char buf[SIZE], got[SIZE];
 	char *p;
 
-	p = map(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	fill_pattern(p, SIZE, 21);
 	ASSERT_EQ(SIZE, pread(self->fd[1], got, SIZE, 0));
@@ -152,8 +147,8 @@ TEST_F(vd, several_maps_per_fd_outlive_close)
 	int fd = open_vdev(2, O_RDWR);
 
 	ASSERT_LE(0, fd);
-	a = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
-	b = map(fd, PAGE, PROT_READ | PROT_WRITE, 2 * PAGE);
+	a = map_shared(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	b = map_shared(fd, PAGE, PROT_READ | PROT_WRITE, 2 * PAGE);
 	ASSERT_NE(MAP_FAILED, a);
 	ASSERT_NE(MAP_FAILED, b);
 	close(fd);
@@ -199,7 +194,7 @@ TEST_F(vd, read_into_own_mapping)
 {
 	char *p;
 
-	p = map(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	fill_pattern(p, PAGE, 5);
 	ASSERT_EQ(PAGE, pread(self->fd[1], p + PAGE, PAGE, 0));
@@ -214,8 +209,8 @@ TEST_F(vd, switch_keeps_each_vdevs_bytes)
 	char *p0, *p1;
 	static char got[SIZE];
 
-	p0 = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
-	p1 = map(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
+	p0 = map_shared(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
+	p1 = map_shared(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p0);
 	ASSERT_NE(MAP_FAILED, p1);
 	fill_pattern(p0, SIZE, 100);
@@ -252,7 +247,7 @@ TEST_F(vd, eject_sigbus_then_insert_restores)
 	char *p, c;
 	static char got[SIZE];
 
-	p = map(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	fill_pattern(p, SIZE, 7); /* every page faulted in */
 
@@ -264,7 +259,7 @@ TEST_F(vd, eject_sigbus_then_insert_restores)
 	EXPECT_EQ(ENODEV, errno);
 	EXPECT_EQ(-1, pwrite(self->fd[1], got, 1, 0));
 	EXPECT_EQ(ENODEV, errno);
-	EXPECT_EQ(MAP_FAILED, map(self->fd[1], PAGE, PROT_READ, 0));
+	EXPECT_EQ(MAP_FAILED, map_shared(self->fd[1], PAGE, PROT_READ, 0));
 	EXPECT_EQ(ENODEV, errno);
 
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 1));
@@ -278,7 +273,7 @@ TEST_F(vd, eject_foreground_saves_it)
 {
 	char *p, c;
 
-	p = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	fill_pattern(p, SIZE, 8);
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 0));
@@ -297,7 +292,7 @@ TEST_F(vd, fork_shares_mapping_and_sees_switch)
 	char *p, c;
 	pid_t pid;
 
-	p = map(self->fd[0], PAGE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(self->fd[0], PAGE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	strcpy(p, "parent");
 	ASSERT_EQ(0, pipe(to_child));
@@ -346,9 +341,9 @@ TEST_F(vd, mknod_alias_is_invalidated_too)
 	ASSERT_EQ(0, mknod(alias, S_IFCHR | 0600, st.st_rdev));
 	fd = open(alias, O_RDWR);
 	ASSERT_LE(0, fd);
-	a = map(fd, PAGE, PROT_READ | PROT_WRITE, 0);
+	a = map_shared(fd, PAGE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, a);
-	b = map(self->fd[1], PAGE, PROT_READ | PROT_WRITE, 0);
+	b = map_shared(self->fd[1], PAGE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, b);
 	strcpy(a, "through the alias");
 	EXPECT_STREQ("through the alias", b);
@@ -378,7 +373,7 @@ TEST_F(vd, unload_refused_while_mapped)
 	int i;
 
 	ASSERT_LE(0, fd);
-	p = map(fd, PAGE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(fd, PAGE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	close(fd);
 	close(self->ctl);
@@ -401,12 +396,12 @@ TEST_F(vd, resize_after_munmap_and_map_new_size)
 	uint64_t size = 2 * SIZE;
 	char *p;
 
-	p = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(-EBUSY, ioctl(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, &size) ? -errno : 0);
 	EXPECT_EQ(0, munmap(p, SIZE));
 	ASSERT_EQ(0, ioctl(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, &size));
-	p = map(self->fd[0], 2 * SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(self->fd[0], 2 * SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	p[2 * SIZE - 1] = 9;
 	EXPECT_EQ(0, munmap(p, 2 * SIZE));
@@ -417,7 +412,7 @@ TEST_F(vd, fault_around_maps_the_block)
 {
 	char *p;
 
-	p = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_FAULTS(self->fd[0], 1, 0, EXPECT_EQ(0, p[PAGE + 1]));
 	/* The buffer is 8 pages, so the block is clipped to it. */
@@ -425,14 +420,14 @@ TEST_F(vd, fault_around_maps_the_block)
 	EXPECT_EQ(0, munmap(p, SIZE));
 
 	/* Clipped to the VMA: two pages in the middle of the buffer. */
-	p = map(self->fd[0], 2 * PAGE, PROT_READ | PROT_WRITE, 3 * PAGE);
+	p = map_shared(self->fd[0], 2 * PAGE, PROT_READ | PROT_WRITE, 3 * PAGE);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_FAULTS(self->fd[0], 1, 0, p[PAGE] = 1);
 	EXPECT_FAULTS(self->fd[0], 0, 0, p[0] = 1);
 	EXPECT_EQ(0, munmap(p, 2 * PAGE));
 
 	/* A SWITCH takes the whole block back: the next access faults again. */
-	p = map(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_FAULTS(self->fd[0], 1, 0, touch_pages(p, SIZE));
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
@@ -446,7 +441,7 @@ TEST_F(vd, fault_around_keeps_read_only)
 	char *p, c;
 
 	ASSERT_LE(0, ro);
-	p = map(ro, SIZE, PROT_READ, 0);
+	p = map_shared(ro, SIZE, PROT_READ, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_FAULTS(ro, 1, 0, EXPECT_EQ(0, probe_read(p, &c)));
 	EXPECT_FAULTS(ro, 0, 0, touch_pages(p, SIZE));
@@ -465,7 +460,7 @@ TEST(fault_around_can_be_off)
 	ASSERT_EQ(0, load_module("fault_around_pages=1"));
 	fd = open_vdev(0, O_RDWR);
 	ASSERT_LE(0, fd);
-	p = map(fd, SIZE, PROT_READ | PROT_WRITE, 0);
+	p = map_shared(fd, SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_FAULTS(fd, 1, 0, EXPECT_EQ(0, p[3 * PAGE]));
 	EXPECT_FAULTS(fd, 1, 0, p[5 * PAGE] = 1);

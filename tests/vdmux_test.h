@@ -346,6 +346,12 @@ static inline struct fault_counts fault_counts(int fd)
 	} while (0)
 #endif
 
+/* A MAP_SHARED mapping of @len bytes of @fd at offset @off, wherever the kernel puts it. */
+static inline char *map_shared(int fd, size_t len, int prot, off_t off)
+{
+	return mmap(NULL, len, prot, MAP_SHARED, fd, off);
+}
+
 /* Reads one byte of every page of [@p, @p + @len). */
 static inline void touch_pages(const volatile char *p, size_t len)
 {
