@@ -15,7 +15,8 @@
 # bench:  runs the benchmarks (BENCH_DIR) and renders them into bench/.
 #
 # Environment: GUEST_ENV (see below), ACCEL=tcg (default; kvm for bench) or kvm (probed first, TCG
-# if the probe fails), QEMU_TIMEOUT (seconds), QEMU_MEM (default 2G).
+# if the probe fails), QEMU_TIMEOUT (seconds), QEMU_MEM (default 1G; 2G for bench, whose
+# contenders map 64 MiB each).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,14 +44,15 @@ mkdir -p "$out"
 initrd=$out/initramfs.cpio
 "$top/scripts/mkinitramfs.sh" "$initrd" "$ksrc" "$module" "$tests" "$extra"
 
-default_accel=tcg
-[ "$mode" = bench ] && default_accel=kvm
+default_accel=tcg default_mem=1G
+# The debug guest's memory is what kmemleak scans: 1G keeps a scan short.
+[ "$mode" = bench ] && default_accel=kvm default_mem=2G
 accel=${ACCEL:-$default_accel}
 # Words of GUEST_ENV (NAME=value) reach /init, and so the tests, as
 # environment variables: e.g. GUEST_ENV="VDMUX_STRESS_SECONDS=600".
 cmdline="console=ttyS0,115200 panic=-1 oops=panic nokaslr kmemleak=on ${GUEST_ENV:-}"
 # la57 is off: with 5-level paging an early-boot interrupt trips KASAN.
-qemu_base=(qemu-system-x86_64 -machine q35 -cpu max,la57=off -smp 2 -m "${QEMU_MEM:-2G}"
+qemu_base=(qemu-system-x86_64 -machine q35 -cpu max,la57=off -smp 2 -m "${QEMU_MEM:-$default_mem}"
 	-kernel "$bzimage" -initrd "$initrd" -no-reboot -display none -vga none
 	-nodefaults)
 

@@ -613,13 +613,13 @@ TEST_F(fi, every_allocation_of_resize_fails_cleanly)
 
 /*
  * No 2 MiB page to be had (every allocation of order 9 or more fails): a
- * resize to whole 2 MiB blocks still succeeds, on 4 KiB pages, and the
+ * resize to a whole 2 MiB block still succeeds, on 4 KiB pages, and the
  * bytes work through mappings, read and a SWITCH as with any buffer.
  */
 TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
 {
-	const size_t size = 4UL << 20;
-	static char got[4UL << 20], want[4UL << 20];
+	const size_t size = 2UL << 20;
+	static char got[2UL << 20], want[2UL << 20];
 	char times[32];
 	char *p;
 	int ret;

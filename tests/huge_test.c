@@ -407,7 +407,7 @@ TEST_F(huge, switching_under_load_keeps_vdevs_apart)
 	for (t = 0; t < 4; t++)
 		ASSERT_EQ(0, pthread_create(&th[t], NULL, load_vdev, &l[t]));
 	/* Each SWITCH moves 16 MiB; the threads run on between them. */
-	for (switches = 0; switches < 12; switches++) {
+	for (switches = 0; switches < 8; switches++) {
 		ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, (switches + 1) % 3));
 		usleep(20000);
 	}
