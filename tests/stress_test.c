@@ -20,7 +20,12 @@
  * final content of each vdev is compared with what its writers last wrote,
  * and the reserved size is changed and restored while nothing is mapped.
  *
- *	stress_test [--seconds N]	(or VDMUX_STRESS_SECONDS; default 10)
+ * Two variants: "pages" with the default reserved size (32 KiB, mapped
+ * with 4 KiB pages), and "blocks" with 2 MiB, which every writer maps with
+ * one PMD entry (the test checks that such faults were served).
+ *
+ *	stress_test [--seconds N]	(or VDMUX_STRESS_SECONDS; default 10: 7 s
+ *					 for pages and 3 s for blocks)
  */
 #include <pthread.h>
 #include <poll.h>
@@ -38,12 +43,14 @@
 #define PROCS 2			/* worker processes per vdev */
 #define THREADS 2		/* threads per worker process */
 #define WRITERS (PROCS * THREADS)
-#define WORDS (DEFAULT_RESERVED / 8)
 #define MAGIC 0x5644ULL		/* "VD" */
 #define INIT_WRITER 0xffU	/* the round's initial content */
 #define RING 65536		/* generations of state history kept per vdev */
 
 static unsigned long opt_seconds = 10;
+
+/* The reserved size of the run and its number of 8-byte words. */
+static size_t size, words;
 
 static inline uint64_t sig(unsigned int v, unsigned int w, uint32_t seq)
 {
@@ -52,7 +59,7 @@ static inline uint64_t sig(unsigned int v, unsigned int w, uint32_t seq)
 
 static inline unsigned int owner(size_t word)
 {
-	return word / (WORDS / WRITERS);
+	return word / (words / WRITERS);
 }
 
 /* What the controller publishes about one vdev: its state at every generation. */
@@ -122,7 +129,7 @@ static void worker_signal(int sig, siginfo_t *si, void *uc)
 		abort();
 	/* A fault must be on this thread's own mapping. */
 	tls_sig = ((char *)si->si_addr >= tls_map &&
-		   (char *)si->si_addr < tls_map + DEFAULT_RESERVED) ? sig : -sig;
+		   (char *)si->si_addr < tls_map + size) ? sig : -sig;
 	siglongjmp(tls_env, 1);
 }
 
@@ -150,7 +157,7 @@ static void *writer_thread(void *arg)
 {
 	struct writer *wr = arg;
 	struct wstat *st = &sh->w[wr->v][wr->w];
-	const size_t lo = wr->w * (WORDS / WRITERS), hi = lo + WORDS / WRITERS;
+	const size_t lo = wr->w * (words / WRITERS), hi = lo + words / WRITERS;
 	volatile uint64_t *m;
 	uint32_t *seen;
 	struct vdmux_status s;
@@ -161,8 +168,8 @@ static void *writer_thread(void *arg)
 	uint64_t val;
 	size_t j;
 
-	seen = calloc(WORDS, sizeof(*seen));
-	m = mmap(NULL, DEFAULT_RESERVED, PROT_READ | PROT_WRITE, MAP_SHARED, wr->fd, 0);
+	seen = calloc(words, sizeof(*seen));
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, wr->fd, 0);
 	if (m == MAP_FAILED || !seen) {
 		st->bad_signal++;
 		if (write(wr->ready, "E", 1) != 1)
@@ -249,7 +256,7 @@ static void *writer_thread(void *arg)
 			st->bytes += (hi - lo) * 8;
 			phase = 3;
 		}
-		for (j = 0; j < WORDS; j++) {
+		for (j = 0; j < words; j++) {
 			unsigned int vv, ww;
 			uint32_t sq;
 
@@ -277,13 +284,13 @@ static void *writer_thread(void *arg)
 			}
 		}
 		tls_armed = 0;
-		st->bytes += (WORDS - (hi - lo)) * 8;
+		st->bytes += (words - (hi - lo)) * 8;
 		st->passes++;
 		phase = 0;
 	}
 out:
 	tls_armed = 0;
-	munmap((void *)m, DEFAULT_RESERVED);
+	munmap((void *)m, size);
 	free(seen);
 	return NULL;
 }
@@ -460,7 +467,7 @@ static void check_by_read(int *fd, struct rng *r, struct totals *tt)
 {
 	static uint64_t buf[512];
 	unsigned int v = rng_below(r, nr_vdevs);
-	off_t off = rng_below(r, WORDS - 512) * 8;
+	off_t off = rng_below(r, words - 512) * 8;
 	ssize_t n = pread(fd[v], buf, sizeof(buf), off);
 	size_t k;
 
@@ -475,17 +482,16 @@ static void check_by_read(int *fd, struct rng *r, struct totals *tt)
 			tt->io_cross++;
 }
 
-/* Gives every vdev the round's initial content. */
-static int init_content(int *fd)
+/* Gives every vdev the round's initial content; @buf holds @size bytes. */
+static int init_content(int *fd, uint64_t *buf)
 {
-	static uint64_t buf[WORDS];
 	int v;
 	size_t k;
 
 	for (v = 0; v < nr_vdevs; v++) {
-		for (k = 0; k < WORDS; k++)
+		for (k = 0; k < words; k++)
 			buf[k] = sig(v, INIT_WRITER, 0);
-		if (pwrite(fd[v], buf, sizeof(buf), 0) != sizeof(buf))
+		if (pwrite(fd[v], buf, size, 0) != (ssize_t)size)
 			return -1;
 	}
 	return 0;
@@ -496,28 +502,30 @@ static void expected_content(unsigned int v, uint64_t *buf)
 {
 	size_t k;
 
-	for (k = 0; k < WORDS; k++) {
+	for (k = 0; k < words; k++) {
 		uint64_t seq = sh->w[v][owner(k)].seq;
 
 		buf[k] = seq ? sig(v, owner(k), seq) : sig(v, INIT_WRITER, 0);
 	}
 }
 
-/* Compares @len bytes of every vdev at offset 0 with @exp, zero past @keep. */
-static uint64_t verify_all(int *fd, uint64_t (*exp)[WORDS], size_t len, size_t keep,
+/*
+ * Compares @len bytes of every vdev at offset 0 with its expected words in
+ * @exp, zero past @keep; @buf holds @len bytes.
+ */
+static uint64_t verify_all(int *fd, const uint64_t *exp, size_t len, size_t keep, char *buf,
 			   struct totals *tt)
 {
-	static char buf[16 * PAGE];
 	uint64_t bad = 0;
 	int v;
 
 	for (v = 0; v < nr_vdevs; v++) {
-		memset(buf, 0x5a, sizeof(buf));
+		memset(buf, 0x5a, len);
 		if (pread(fd[v], buf, len, 0) != (ssize_t)len) {
 			bad++;
 			continue;
 		}
-		if (memcmp(buf, exp[v], keep < len ? keep : len))
+		if (memcmp(buf, exp + v * words, keep < len ? keep : len))
 			bad++;
 		if (len > keep && !all_zero(buf + keep, len - keep))
 			bad++;
@@ -532,16 +540,16 @@ static uint64_t verify_all(int *fd, uint64_t (*exp)[WORDS], size_t len, size_t k
  * to the smaller size, also those of a removed vdev) and restores it.
  */
 static void resize_phase(int ctl, int *fd, struct rng *r, struct model *md,
-			 struct totals *tt, uint64_t (*exp)[WORDS])
+			 struct totals *tt, const uint64_t *exp, char *buf)
 {
-	uint64_t size = (1 + rng_below(r, 16)) * PAGE, def = DEFAULT_RESERVED, got = 0;
+	uint64_t other = (1 + rng_below(r, 16)) * PAGE, def = size, got = 0;
 	unsigned int victim = rng_below(r, nr_vdevs);
-	size_t keep = size < DEFAULT_RESERVED ? size : DEFAULT_RESERVED;
+	size_t keep = other < size ? other : size;
 	char *p;
 
 	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd[rng_below(r, nr_vdevs)], 0);
 	if (p == MAP_FAILED || vdmux_ioc(ctl, VDMUX_IOC_SET_RESERVED_SIZE,
-					 (unsigned long)&size) != -EBUSY)
+					 (unsigned long)&other) != -EBUSY)
 		tt->model_errors++;
 	else
 		tt->busy++;
@@ -557,17 +565,17 @@ static void resize_phase(int ctl, int *fd, struct rng *r, struct model *md,
 	} else {
 		tt->model_errors++;
 	}
-	if (vdmux_ioc(ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size))
+	if (vdmux_ioc(ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&other))
 		tt->model_errors++;
 	ioctl(ctl, VDMUX_IOC_GET_RESERVED_SIZE, &got);
-	if (got != size)
+	if (got != other)
 		tt->model_errors++;
 	insert_all(ctl, md, tt);
-	tt->final_lost += verify_all(fd, exp, size, keep, tt);
+	tt->final_lost += verify_all(fd, exp, other, keep, buf, tt);
 
 	if (vdmux_ioc(ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&def))
 		tt->model_errors++;
-	tt->final_lost += verify_all(fd, exp, DEFAULT_RESERVED, keep, tt);
+	tt->final_lost += verify_all(fd, exp, size, keep, buf, tt);
 	tt->resizes += 2;
 }
 
@@ -637,12 +645,35 @@ FIXTURE(stress)
 	int fd[MAX_VDEVS];
 };
 
+FIXTURE_VARIANT(stress)
+{
+	size_t size;		/* the reserved size of the run */
+	double share;		/* of the run's seconds */
+	int huge;		/* every writer maps one 2 MiB block with a PMD entry */
+};
+
+FIXTURE_VARIANT_ADD(stress, pages)
+{
+	.size = DEFAULT_RESERVED,
+	.share = 0.7,
+};
+
+FIXTURE_VARIANT_ADD(stress, blocks)
+{
+	.size = 2UL << 20,
+	.share = 0.3,
+	.huge = 1,
+};
+
 FIXTURE_SETUP(stress)
 {
 	struct vdmux_status st;
 	int v;
 
 	ASSERT_EQ(0, reset_device());
+	size = variant->size;
+	words = size / 8;
+	ASSERT_EQ(0, set_reserved(size));
 	ASSERT_EQ(0, status_of(-1, &st));
 	ASSERT_LE(st.nr_vdevs, MAX_VDEVS);
 	nr_vdevs = st.nr_vdevs;
@@ -681,9 +712,13 @@ FIXTURE_TEARDOWN(stress)
 
 TEST_F(stress, isolation)
 {
-	static uint64_t exp[MAX_VDEVS][WORDS];
-	const double start = now_s(), end = start + opt_seconds;
-	const double round_len = opt_seconds < 8 ? 2 : opt_seconds / 4.0 < 5 ? opt_seconds / 4.0 : 5;
+	const double seconds = opt_seconds * variant->share;
+	const double start = now_s(), end = start + seconds;
+	const double round_len = seconds < 8 ? 2 : seconds / 4.0 < 5 ? seconds / 4.0 : 5;
+	uint64_t *exp = calloc(MAX_VDEVS * words, sizeof(*exp));
+	/* Room for the run's size and for resize_phase()'s, up to 16 pages. */
+	char *buf = malloc(size > 16 * PAGE ? size : 16 * PAGE);
+	struct fault_counts faults[2];
 	struct totals tt = { 0 };
 	struct wstat ws = { 0 }, round;
 	struct model md;
@@ -692,14 +727,17 @@ TEST_F(stress, isolation)
 	int ready[2], v, p;
 	char c;
 
+	ASSERT_NE(NULL, exp);
+	ASSERT_NE(NULL, buf);
 	rng_seed(&r, seed);
 	ksft_print_msg("stress: controller seed %#llx\n", (unsigned long long)seed);
 	ASSERT_EQ(0, model_load(&md, self->fd));
+	faults[0] = fault_counts(self->fd[0]);
 	while (now_s() < end) {
 		double round_end, t0;
 		int got = 0;
 
-		ASSERT_EQ(0, init_content(self->fd));
+		ASSERT_EQ(0, init_content(self->fd, (uint64_t *)buf));
 		memset(sh->w, 0, sizeof(sh->w));
 		__atomic_store_n(&sh->stop, 0, __ATOMIC_RELEASE);
 		ASSERT_EQ(0, pipe(ready));
@@ -752,13 +790,14 @@ TEST_F(stress, isolation)
 
 		/* No write lost: each vdev holds what its writers wrote last. */
 		for (v = 0; v < nr_vdevs; v++)
-			expected_content(v, exp[v]);
-		tt.final_lost += verify_all(self->fd, exp, DEFAULT_RESERVED, DEFAULT_RESERVED, &tt);
+			expected_content(v, exp + v * words);
+		tt.final_lost += verify_all(self->fd, exp, size, size, buf, &tt);
 		sum_stats(&round);
 		add_stats(&ws, &round);
-		resize_phase(self->ctl, self->fd, &r, &md, &tt, exp);
+		resize_phase(self->ctl, self->fd, &r, &md, &tt, exp, buf);
 		tt.rounds++;
 	}
+	faults[1] = fault_counts(self->fd[0]);
 
 	ksft_print_msg("stress: %.1f s, %llu rounds, %d vdevs x %d processes x %d threads\n",
 		       now_s() - start, (unsigned long long)tt.rounds, nr_vdevs, PROCS, THREADS);
@@ -772,6 +811,8 @@ TEST_F(stress, isolation)
 	ksft_print_msg("writer passes: %llu, page faults (minflt): %llu, SIGBUS while removed: %llu\n",
 		       (unsigned long long)ws.passes, (unsigned long long)sh->minflt,
 		       (unsigned long long)ws.sigbus);
+	ksft_print_msg("vdev 0 faults served: %ld with 4 KiB pages, %ld with 2 MiB entries\n",
+		       faults[1].pages - faults[0].pages, faults[1].huge - faults[0].huge);
 	ksft_print_msg("bytes verified: %llu through mappings, %llu through read(2)\n",
 		       (unsigned long long)ws.bytes, (unsigned long long)tt.final_bytes);
 	ksft_print_msg("cross-vdev reads: %llu (read(2): %llu), corrupt words: %llu, stale words: %llu\n",
@@ -796,6 +837,10 @@ TEST_F(stress, isolation)
 	EXPECT_EQ(0, ws.bad_signal);
 	EXPECT_EQ(0, ws.timeouts);
 	EXPECT_EQ(0, tt.model_errors);
+	/* The blocks variant maps with PMD entries, the pages variant cannot. */
+	EXPECT_EQ(variant->huge, faults[1].huge - faults[0].huge > 0);
+	free(exp);
+	free(buf);
 }
 
 int main(int argc, char **argv)
