@@ -27,7 +27,12 @@ use core::{
         NonNull, //
     },
 };
-use kernel::{alloc::KVVec, bindings, page::PAGE_SIZE, prelude::*};
+use kernel::{
+    alloc::KVVec,
+    bindings,
+    page::PAGE_SIZE,
+    prelude::*, //
+};
 
 unsafe extern "C" {
     // From <linux/vmalloc.h>, which the kernel crate's bindings leave out.

@@ -15,7 +15,8 @@
 //!    and VMA open/close);
 //! 2. `Mux::inner`;
 //! 3. `i_mmap_rwsem` of a [`SharedMapping`] (taken by `unmap_all`);
-//! 4. the page table lock (taken when inserting or zapping a page).
+//! 4. the page table lock, or the PMD lock for a 2 MiB entry (taken when
+//!    inserting or zapping one).
 //!
 //! Nothing copies to or from user memory while holding `inner`: a user
 //! buffer may itself be a vdmux mapping, whose fault needs `inner`.

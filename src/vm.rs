@@ -8,7 +8,9 @@
 //!
 //! - [`VmaHandler`]: what a driver implements to serve faults on its VMAs and
 //!   to learn when VMAs are duplicated (fork, split, mremap) or go away.
-//! - [`install`]: attaches a handler to a new VMA.
+//! - [`install`]: attaches a handler to a new VMA, which it makes a
+//!   `VM_PFNMAP`: page frames without page references, 4 KiB or 2 MiB at a
+//!   time, outside the system's transparent huge page policy (as vfio does).
 //! - [`VmFault`]: one page fault; the handler answers by inserting a page
 //!   or a 2 MiB block of pages (as a special PTE or PMD, which no
 //!   `get_user_pages` pin can hold on to), by refusing with
