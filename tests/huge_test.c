@@ -174,16 +174,24 @@ TEST_F(huge, thp_disabled_process_uses_small_pages)
 	EXPECT_EQ(0, munmap(p, SIZE));
 }
 
+/* A block of a read-only file is mapped read-only and can never become writable. */
 TEST_F(huge, read_only_block_refuses_writes)
 {
+	static char bytes[BLOCK];
 	int ro = open_vdev(0, O_RDONLY);
 	char *p, c;
 
 	ASSERT_LE(0, ro);
+	memset(bytes, 0x3c, BLOCK);
+	ASSERT_EQ(BLOCK, pwrite(self->fd[0], bytes, BLOCK, BLOCK));
 	p = map_shared(ro, SIZE, PROT_READ, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_FAULTS(ro, 0, 1, EXPECT_EQ(0, probe_read(p + BLOCK, &c)));
+	EXPECT_FAULTS(ro, 0, 1, EXPECT_EQ(0x3c, p[BLOCK + 17]));
 	EXPECT_EQ(SIGSEGV, probe_write(p + BLOCK + PAGE, 1));
+	EXPECT_EQ(-1, mprotect(p + BLOCK, BLOCK, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(0, probe_read(p + 2 * BLOCK - 1, &c));
+	EXPECT_EQ(0x3c, c);
 	EXPECT_EQ(0, munmap(p, SIZE));
 	close(ro);
 }
