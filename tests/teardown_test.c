@@ -163,8 +163,7 @@ static int read_byte(int fd, char *c)
  */
 TEST_F(td, parent_exits_while_child_maps)
 {
-	static char got[SIZE];
-	int up[2], down[2], status, fd;
+	int up[2], down[2], status;
 	pid_t mid, child = 0;
 	char c;
 
@@ -229,11 +228,7 @@ TEST_F(td, parent_exits_while_child_maps)
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 
-	fd = open_vdev(2, O_RDONLY);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(SIZE, pread(fd, got, SIZE, 0));
-	EXPECT_TRUE(has_pattern(got, SIZE, 42));
-	close(fd);
+	EXPECT_TRUE(vdev_has_pattern(2, SIZE, 42));
 	EXPECT_EQ(0, nothing_mapped());
 }
 
@@ -450,11 +445,7 @@ TEST_F(td, resize_racing_mmap)
 	EXPECT_LT(0, enomem);
 	close(fd);
 	ASSERT_EQ(0, set_reserved(SIZE));
-	fd = open_vdev(3, O_RDONLY);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(SIZE, pread(fd, buf, SIZE, 0));
-	EXPECT_TRUE(has_pattern(buf, SIZE, 61));
-	close(fd);
+	EXPECT_TRUE(vdev_has_pattern(3, SIZE, 61));
 }
 
 /*

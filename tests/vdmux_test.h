@@ -255,6 +255,20 @@ static inline int has_pattern(const volatile char *buf, size_t len, unsigned int
 	return 1;
 }
 
+/* 1 when the first @len bytes of vdev @i, read with pread(2), are the pattern of @seed. */
+static inline int vdev_has_pattern(int i, size_t len, unsigned int seed)
+{
+	int fd = open_vdev(i, O_RDONLY), ok = 0;
+	char *buf = malloc(len);
+
+	if (fd >= 0 && buf && pread(fd, buf, len, 0) == (ssize_t)len)
+		ok = has_pattern(buf, len, seed);
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 static inline int all_zero(const volatile char *buf, size_t len)
 {
 	size_t i;
