@@ -141,8 +141,9 @@ $(OUT)/demo/demo_term: tests/demo_term.c tests/vdmux_test.h include/uapi/vdmux.h
 tests: $(TEST_BINS) tool
 
 # The tool's unit tests run first: no point booting a guest for a tool that
-# fails them.
-check: tool-test module lint tests
+# fails them. The demo's programs are built too, so that a change that
+# breaks `make demo` fails the check.
+check: tool-test module lint tests $(DEMO_BINS)
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
 		--out $(OUT) $(if $(EXTRA_TESTS),--extra $(EXTRA_TESTS)) $(if $(TESTS),--only "$(TESTS)")
 

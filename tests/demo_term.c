@@ -37,7 +37,7 @@ static void say(const char *fmt, ...)
 }
 
 /* Copies the NUL-terminated text at @map into @text: 0, or the signal. */
-static int read_text(volatile char *map, char *text)
+static int read_screen(volatile char *map, char *text)
 {
 	size_t i;
 	int sig;
@@ -105,7 +105,7 @@ int main(int argc, char **argv)
 			else
 				say("writes \"%s\" into its mapping", line + 6);
 		} else if (!strcmp(line, "read")) {
-			sig = read_text(map, text);
+			sig = read_screen(map, text);
 			if (sig)
 				report_signal("reading", sig);
 			else
