@@ -22,7 +22,6 @@
 #define PAGE 4096UL
 #define BLOCK (2UL << 20)
 #define SIZE (8UL << 20)
-#define AROUND_KIB 64 /* the default fault_around_pages, 16 */
 
 FIXTURE(huge)
 {
@@ -46,12 +45,9 @@ FIXTURE_TEARDOWN(huge)
 /* The "vdmux-huge-blocks" value of @fd's fdinfo; -1 if absent. */
 static long huge_blocks(int fd)
 {
-	char buf[1024], *line;
+	char buf[1024];
 
-	if (read_fdinfo(fd, buf, sizeof(buf)))
-		return -1;
-	line = strstr(buf, "vdmux-huge-blocks:\t");
-	return line ? strtol(line + strlen("vdmux-huge-blocks:\t"), NULL, 10) : -1;
+	return read_fdinfo(fd, buf, sizeof(buf)) ? -1 : fdinfo_field(buf, "vdmux-huge-blocks:\t");
 }
 
 /* A region of @len bytes whose start is 2 MiB aligned plus @skew, reserved with PROT_NONE. */
