@@ -39,6 +39,8 @@ KSRC = $(shell if [ -e $(KDIR)/source ]; then readlink -f $(KDIR)/source; else e
 OUT := $(TOP)/build/$(FLAVOUR)
 MODULE := $(OUT)/module/vdmux.ko
 UAPI_RS := $(TOP)/src/uapi_generated.rs
+HELPERS_RS := $(TOP)/src/helpers_generated.rs
+GENERATED_RS := $(UAPI_RS) $(HELPERS_RS)
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) MO=$(OUT)/module LLVM=$(LLVM)
 export LIBCLANG_PATH ?= /usr/lib/llvm$(LLVM)/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
@@ -48,8 +50,14 @@ export GUEST_ENV
 DEMO_FILES := tests/demo.sh tests/demo_term.c
 TEST_SRCS := $(filter-out $(DEMO_FILES),$(wildcard tests/*.c))
 TEST_SCRIPTS := $(filter-out $(DEMO_FILES),$(wildcard tests/*.sh))
+# The functional tests also run as 32-bit programs (compat_ioctl, the 32-bit
+# layout of the UAPI structures).
+TESTS_M32 := ioctl_test mmap_test events_test
+# kselftest_harness.h casts pointers to intmax_t in EXPECT_*(NULL, ...).
+M32_CFLAGS := -Wno-pointer-to-int-cast -Wno-int-to-pointer-cast
 TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS)) \
-	$(patsubst tests/%,$(OUT)/tests/%,$(TEST_SCRIPTS))
+	$(patsubst tests/%,$(OUT)/tests/%,$(TEST_SCRIPTS)) \
+	$(patsubst %,$(OUT)/tests/%-m32,$(TESTS_M32))
 DEMO_BINS := $(OUT)/demo/demo.sh $(OUT)/demo/demo_term
 TEST_CFLAGS := -static -O2 -g -Wall -Werror -D_GNU_SOURCE -pthread \
 	-I$(TOP)/include/uapi -I$(TOP)/tests
@@ -91,18 +99,23 @@ endif
 $(UAPI_RS): include/uapi/vdmux.h scripts/gen-uapi-rs.sh
 	@scripts/gen-uapi-rs.sh $< $@
 
-module: kernel $(UAPI_RS)
+# The Rust declarations of the module's C helpers, generated from their
+# header, which the C compiler checks helpers.c against.
+$(HELPERS_RS): src/helpers.h scripts/gen-helpers-rs.sh
+	@scripts/gen-helpers-rs.sh $< $@
+
+module: kernel $(GENERATED_RS)
 	@mkdir -p $(OUT)/module
 	@$(KMAKE) modules
 
-# The generated UAPI mirror is bindgen's output, not ours to format.
-RUST_SRCS = $(filter-out $(UAPI_RS),$(wildcard $(TOP)/src/*.rs))
+# The generated files are bindgen's output, not ours to format.
+RUST_SRCS = $(filter-out $(GENERATED_RS),$(wildcard $(TOP)/src/*.rs))
 
 fmt: kernel
 	@rustfmt --edition 2021 --config-path $(KSRC)/.rustfmt.toml $(RUST_SRCS)
 	@$(CARGO) fmt
 
-lint: kernel $(UAPI_RS) tool-lint
+lint: kernel $(GENERATED_RS) tool-lint
 	@rustfmt --edition 2021 --config-path $(KSRC)/.rustfmt.toml --check $(RUST_SRCS)
 	@mkdir -p $(OUT)/clippy
 	@$(MAKE) -C $(KDIR) M=$(TOP) MO=$(OUT)/clippy LLVM=$(LLVM) CLIPPY=1 KRUSTFLAGS=-Dwarnings modules
@@ -127,6 +140,10 @@ tool: FORCE
 $(OUT)/tests/%: tests/%.c $(wildcard tests/*.h) include/uapi/vdmux.h | kernel
 	@mkdir -p $(dir $@)
 	@gcc $(TEST_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
+
+$(OUT)/tests/%-m32: tests/%.c $(wildcard tests/*.h) include/uapi/vdmux.h | kernel
+	@mkdir -p $(dir $@)
+	@gcc -m32 $(TEST_CFLAGS) $(M32_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
 
 $(OUT)/tests/%.sh: tests/%.sh
 	@install -D -m 0755 $< $@
@@ -192,4 +209,4 @@ uninstall:
 		$(DESTDIR)$(UDEVRULESDIR)/60-vdmux.rules $(DESTDIR)$(SYSUSERSDIR)/vdmux.conf
 
 clean:
-	rm -rf build $(UAPI_RS)
+	rm -rf build $(GENERATED_RS)

@@ -3,10 +3,20 @@
 //! Page buffers: the memory behind the device memory and the backing stores.
 //!
 //! A [`PageBuffer`] is a zero-filled, page-aligned `vmalloc` area whose pages
-//! are mapped into user space by the fault handler. Because user space can
-//! write those pages at any time through its mappings, the buffer never hands
-//! out Rust references to its contents: every access is a raw copy, and
-//! whether the bytes are consistent is up to the caller's locking.
+//! the fault handler maps into user space. User space may therefore store
+//! into those pages at any time, from any CPU, and nothing the kernel does
+//! can stop it while a mapping is live. So the buffer never hands out Rust
+//! references to its bytes: every access is a copy done by C's `memcpy` or
+//! `memset` (`vdmux_copy`, `vdmux_zero`), the same kind of access as a
+//! `copy_to_user` from memory another thread writes. A copy that races with
+//! a user store may see that store or not, byte by byte; it never sees
+//! anything but bytes that were stored there. Whether the copied bytes are
+//! consistent is up to the caller: a SWITCH revokes every mapping before it
+//! copies, `read`/`write` race with mappings exactly as they do on a
+//! regular file's page cache.
+//!
+//! The kernel's own writes take `&mut self`: one kernel writer at a time,
+//! which the owner's lock provides.
 //!
 //! A buffer whose size is a multiple of 2 MiB is allocated with huge pages
 //! where the allocator can (`vmalloc_huge`), so that a 2 MiB block of it can
@@ -14,18 +24,21 @@
 //! and the block is mapped page by page. The buffer records the page frame
 //! of every page when it is allocated (`vmalloc` pages never move), so a
 //! fault finds its page without walking the kernel page tables.
+//!
+//! Allocations are charged to the memory cgroup of the task that makes them
+//! (`GFP_KERNEL_ACCOUNT`): a backing store is allocated by the first access
+//! that needs it, which any member of the nodes' group can make.
 
-use crate::vm::HUGE_PAGES;
+use crate::{
+    helpers,
+    vm::{
+        HUGE_MAPPINGS,
+        HUGE_PAGES, //
+    },
+};
 use core::{
-    ffi::{
-        c_int,
-        c_ulong,
-        c_void, //
-    },
-    ptr::{
-        self,
-        NonNull, //
-    },
+    ffi::c_void,
+    ptr::NonNull, //
 };
 use kernel::{
     alloc::KVVec,
@@ -33,17 +46,6 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*, //
 };
-
-unsafe extern "C" {
-    // From <linux/vmalloc.h>, which the kernel crate's bindings leave out.
-    fn __vmalloc_noprof(size: c_ulong, gfp_mask: bindings::gfp_t) -> *mut c_void;
-    fn vmalloc_huge_node_noprof(
-        size: c_ulong,
-        gfp_mask: bindings::gfp_t,
-        node: c_int,
-    ) -> *mut c_void;
-    fn vfree(addr: *const c_void);
-}
 
 /// A zero-filled, page-aligned buffer of whole pages that can be mapped into
 /// user space.
@@ -62,15 +64,17 @@ pub(crate) struct PageBuffer {
     huge: KVec<bool>,
 }
 
-// SAFETY: The buffer is plain memory owned by this value; every access goes
-// through raw copies whose consistency the owner's lock provides.
+// SAFETY: The buffer is plain memory owned by this value; see `Sync`.
 unsafe impl Send for PageBuffer {}
 
-// SAFETY: See `Send`: shared references only allow raw copies.
+// SAFETY: Shared references only read the bytes, with C copies that may race
+// with other readers and with user stores (see the module documentation);
+// the kernel's writes need `&mut`.
 unsafe impl Sync for PageBuffer {}
 
 impl PageBuffer {
-    /// Allocates `size` bytes (a non-zero multiple of `PAGE_SIZE`), zeroed.
+    /// Allocates `size` bytes (a non-zero multiple of `PAGE_SIZE`), zeroed,
+    /// charged to the caller's memory cgroup.
     ///
     /// The size comes from user space and a failure reaches it as `ENOMEM`
     /// or `SIGBUS`, so the allocator does not warn about it in the log.
@@ -80,25 +84,18 @@ impl PageBuffer {
         }
         let pages = size / PAGE_SIZE;
         // Allocated first, so that their failure needs no vfree.
-        let mut pfns = KVVec::with_capacity(pages, GFP_KERNEL | __GFP_NOWARN)?;
+        let mut pfns = KVVec::with_capacity(pages, GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?;
         let mut huge = KVec::with_capacity(pages / HUGE_PAGES, GFP_KERNEL | __GFP_NOWARN)?;
-        let flags = bindings::GFP_KERNEL | bindings::__GFP_ZERO | bindings::__GFP_NOWARN;
-        let wants_huge = pages % HUGE_PAGES == 0;
-        // SAFETY: Plain allocation calls; `size` is non-zero. Huge pages are
-        // tried only for whole 2 MiB blocks, as `vmalloc_huge` would
-        // otherwise round the area up; it falls back to 4 KiB pages itself.
-        let raw = unsafe {
-            if wants_huge {
-                vmalloc_huge_node_noprof(size as c_ulong, flags, bindings::NUMA_NO_NODE)
-            } else {
-                __vmalloc_noprof(size as c_ulong, flags)
-            }
-        };
+        // Huge pages are tried only for whole 2 MiB blocks, as
+        // `vmalloc_huge` would otherwise round the area up.
+        let wants_huge = HUGE_MAPPINGS && pages % HUGE_PAGES == 0;
+        // SAFETY: A plain allocation call; `size` is non-zero.
+        let raw = unsafe { helpers::vdmux_vmalloc(size, wants_huge) };
         let ptr = NonNull::new(raw.cast::<u8>()).ok_or(ENOMEM)?;
         for index in 0..pages {
             // SAFETY: `index` is a page of the live area just allocated.
             let pfn =
-                unsafe { bindings::vmalloc_to_pfn(raw.cast::<u8>().add(index * PAGE_SIZE).cast()) };
+                unsafe { bindings::vmalloc_to_pfn(ptr.as_ptr().add(index * PAGE_SIZE).cast()) };
             // Cannot fail: the capacity was reserved above.
             let _ = pfns.push_within_capacity(pfn as usize);
         }
@@ -144,50 +141,63 @@ impl PageBuffer {
         self.huge.iter().filter(|&&h| h).count()
     }
 
-    /// Copies `out.len()` bytes at `offset` into `out`.
+    /// Copies `out.len()` bytes at `offset` into `out`: a copy that may race
+    /// with user stores (see the module documentation).
     ///
-    /// # Panics
-    ///
-    /// Never: an out-of-range request copies nothing and returns `EINVAL`.
+    /// An out-of-range request copies nothing and returns `EINVAL`.
     pub(crate) fn read(&self, offset: usize, out: &mut [u8]) -> Result {
         self.check(offset, out.len())?;
-        // SAFETY: The source range is inside the allocation (checked above)
-        // and `out` is a distinct kernel buffer of the same length.
+        // SAFETY: The source range is inside the allocation (checked above),
+        // `out` is a distinct kernel buffer of the same length, and the copy
+        // is C's, which may race with user stores.
         unsafe {
-            ptr::copy_nonoverlapping(self.ptr.as_ptr().add(offset), out.as_mut_ptr(), out.len())
+            helpers::vdmux_copy(
+                out.as_mut_ptr().cast(),
+                self.ptr.as_ptr().add(offset).cast::<c_void>(),
+                out.len(),
+            )
         };
         Ok(())
     }
 
     /// Copies `data` into the buffer at `offset`.
-    pub(crate) fn write(&self, offset: usize, data: &[u8]) -> Result {
+    pub(crate) fn write(&mut self, offset: usize, data: &[u8]) -> Result {
         self.check(offset, data.len())?;
         // SAFETY: The destination range is inside the allocation (checked
         // above) and `data` is a distinct kernel buffer of the same length.
         unsafe {
-            ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(offset), data.len())
+            helpers::vdmux_copy(
+                self.ptr.as_ptr().add(offset).cast(),
+                data.as_ptr().cast(),
+                data.len(),
+            )
         };
         Ok(())
     }
 
-    /// Copies the first `len` bytes of `src` into the start of `self`.
-    pub(crate) fn copy_from(&self, src: &PageBuffer, len: usize) -> Result {
+    /// Copies the first `len` bytes of `src` into the start of `self`, in
+    /// chunks with rescheduling points between them.
+    pub(crate) fn copy_from(&mut self, src: &PageBuffer, len: usize) -> Result {
         self.check(0, len)?;
         src.check(0, len)?;
-        if ptr::eq(self, src) {
-            return Ok(());
-        }
-        // SAFETY: Both ranges are inside their allocations (checked above),
-        // and two distinct `PageBuffer`s never overlap.
-        unsafe { ptr::copy_nonoverlapping(src.ptr.as_ptr(), self.ptr.as_ptr(), len) };
+        // SAFETY: Both ranges are inside their allocations (checked above);
+        // `&mut self` and `&src` are distinct buffers, which never overlap.
+        unsafe {
+            helpers::vdmux_copy(
+                self.ptr.as_ptr().cast(),
+                src.ptr.as_ptr().cast::<c_void>(),
+                len,
+            )
+        };
         Ok(())
     }
 
-    /// Zero-fills `len` bytes at `offset`.
-    pub(crate) fn zero(&self, offset: usize, len: usize) -> Result {
+    /// Zero-fills `len` bytes at `offset`, in chunks with rescheduling points
+    /// between them.
+    pub(crate) fn zero(&mut self, offset: usize, len: usize) -> Result {
         self.check(offset, len)?;
         // SAFETY: The range is inside the allocation (checked above).
-        unsafe { ptr::write_bytes(self.ptr.as_ptr().add(offset), 0, len) };
+        unsafe { helpers::vdmux_zero(self.ptr.as_ptr().add(offset).cast(), len) };
         Ok(())
     }
 
@@ -202,10 +212,11 @@ impl PageBuffer {
 impl Drop for PageBuffer {
     fn drop(&mut self) {
         // SAFETY: By the type invariants `ptr` is a live `vmalloc` area,
-        // freed only here. No page of it is mapped in user space
-        // any more (the mappings hold no page references): a buffer is
-        // dropped by a resize, which is refused while anything is mapped, or
-        // with the device, which every mapping keeps alive.
-        unsafe { vfree(self.ptr.as_ptr().cast()) };
+        // freed only here. No page of it is mapped in user space any more:
+        // the mappings hold no page references, and whoever inserted them
+        // promised (see `VmFault::map_page`) to zap them before the buffer
+        // goes: a resize is refused while anything is mapped, and the device
+        // outlives every mapping.
+        unsafe { helpers::vdmux_vfree(self.ptr.as_ptr().cast()) };
     }
 }

@@ -3,6 +3,7 @@
 //! `/dev/vdmux`: the control node.
 
 use crate::{
+    helpers,
     ioctl::{
         self,
         NodeKind, //
@@ -14,8 +15,16 @@ use crate::{
     mux::Mux,
     uapi,
 };
+use core::sync::atomic::{
+    AtomicU64,
+    Ordering, //
+};
 use kernel::{
-    fs::File,
+    bindings,
+    fs::{
+        File,
+        LocalFile, //
+    },
     miscdevice::{
         MiscDevice,
         MiscDeviceRegistration, //
@@ -24,8 +33,8 @@ use kernel::{
     seq_file::SeqFile,
     seq_print,
     sync::{
-        Arc,
-        ArcBorrow, //
+        poll::PollTable,
+        Arc, //
     },
 };
 
@@ -39,22 +48,38 @@ impl Control {
     pub(crate) fn new(mux: Arc<Mux>) -> Result<Arc<Self>> {
         Ok(Arc::new(Self { mux }, GFP_KERNEL)?)
     }
+
+    /// `VDMUX_IOC_GET_STATUS` of the control node.
+    pub(crate) fn status(&self) -> uapi::vdmux_status {
+        self.mux.status(None)
+    }
+}
+
+/// An open file of the control node.
+pub(crate) struct ControlFile {
+    control: Arc<Control>,
+    /// The table generation this file last returned from GET_STATUS (at
+    /// open, the current one): `poll` reports EPOLLPRI while it differs.
+    seen: AtomicU64,
 }
 
 #[vtable]
 impl MiscDevice for Control {
-    type Ptr = Arc<Control>;
+    type Ptr = KBox<ControlFile>;
 
-    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Control>> {
-        Ok(Node::<Control>::data_of(misc).clone())
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<KBox<ControlFile>> {
+        // SAFETY: The control node is registered only through `Node<Control>`.
+        let control = unsafe { Node::<Control>::data_of(misc) }.clone();
+        let seen = AtomicU64::new(control.status().generation);
+        Ok(KBox::new(ControlFile { control, seen }, GFP_KERNEL)?)
     }
 
-    fn ioctl(control: ArcBorrow<'_, Control>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ioctl::dispatch(&control.mux, NodeKind::Control, cmd, arg)
+    fn ioctl(open: &ControlFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        ioctl::dispatch(&open.control.mux, NodeKind::Control, &open.seen, cmd, arg)
     }
 
-    fn show_fdinfo(control: ArcBorrow<'_, Control>, m: &SeqFile, _file: &File) {
-        let status = control.mux.status(None);
+    fn show_fdinfo(open: &ControlFile, m: &SeqFile, _file: &File) {
+        let status = open.control.status();
         // -1 when no virtual device is in the foreground.
         let foreground = match status.foreground {
             uapi::VDMUX_NONE => -1,
@@ -72,12 +97,24 @@ impl MiscDevice for Control {
 impl NodeDevice for Control {
     type NodeData = Arc<Control>;
 
-    fn llseek(
-        _control: ArcBorrow<'_, Control>,
-        _file: &File,
-        _offset: i64,
-        _whence: u32,
-    ) -> Result<i64> {
+    fn attribute_groups() -> *mut *const bindings::attribute_group {
+        // SAFETY: Returns a pointer to a static table.
+        unsafe { helpers::vdmux_control_attr_groups() }
+    }
+
+    fn llseek(_open: &ControlFile, _file: &LocalFile, _offset: i64, _whence: u32) -> Result<i64> {
         Err(ESPIPE)
+    }
+
+    fn poll(open: &ControlFile, file: &File, table: PollTable<'_>) -> u32 {
+        // Registered before the generation is read, so no change is missed.
+        open.control.mux.poll_wait(file, &table);
+        let changed = open.control.status().generation != open.seen.load(Ordering::Relaxed);
+        // SAFETY: A computation on plain values.
+        unsafe { helpers::vdmux_poll_events(false, false, changed) }
+    }
+
+    fn fsync(_open: &ControlFile) -> Result {
+        Err(EINVAL)
     }
 }

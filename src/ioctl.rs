@@ -7,6 +7,10 @@ use crate::{
     mux::Mux,
     uapi, //
 };
+use core::sync::atomic::{
+    AtomicU64,
+    Ordering, //
+};
 use kernel::{
     prelude::*,
     uaccess::{
@@ -22,12 +26,19 @@ pub(crate) enum NodeKind {
     Vdev(usize),
 }
 
-/// Runs ioctl `cmd` with argument `arg` issued on `node`.
+/// Runs ioctl `cmd` with argument `arg` issued on `node` through an open
+/// file whose last returned generation is `seen`.
 ///
 /// Commands that change state exist on the control node only (`ENOTTY`
 /// elsewhere) and need `CAP_SYS_ADMIN` at the time of the call (`EPERM`),
 /// whoever opened the file.
-pub(crate) fn dispatch(mux: &Mux, node: NodeKind, cmd: u32, arg: usize) -> Result<isize> {
+pub(crate) fn dispatch(
+    mux: &Mux,
+    node: NodeKind,
+    seen: &AtomicU64,
+    cmd: u32,
+    arg: usize,
+) -> Result<isize> {
     match cmd {
         uapi::VDMUX_IOC_GET_RESERVED_SIZE => {
             let size = mux.reserved_size() as u64;
@@ -44,6 +55,11 @@ pub(crate) fn dispatch(mux: &Mux, node: NodeKind, cmd: u32, arg: usize) -> Resul
             UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::vdmux_status>())
                 .writer()
                 .write(&status)?;
+            // Only a status that reached user space counts as seen by poll.
+            seen.store(status.generation, Ordering::Relaxed);
+        }
+        uapi::VDMUX_IOC_WAIT_FOREGROUND => {
+            mux.wait_foreground(u32::try_from(arg).map_err(|_| EINVAL)?)?;
         }
         uapi::VDMUX_IOC_SET_RESERVED_SIZE
         | uapi::VDMUX_IOC_SWITCH

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Misc device nodes that carry data of their own and can seek.
+//! Misc device nodes that carry data of their own, can seek, poll and sync,
+//! and have sysfs attributes.
 //!
 //! [`MiscDeviceRegistration`] registers one node per type with a static name
-//! and no `llseek`. vdmux needs `nr_vdevs` nodes of one type, each knowing
-//! which virtual device it is, with names made at load time, and `lseek` on
-//! them. [`Node`] registers a `struct miscdevice` of its own whose file
+//! and no `llseek`, `poll` or `fsync`. vdmux needs `nr_vdevs` nodes of one
+//! type, each knowing which virtual device it is, with names made at load
+//! time, these three operations, and attributes in the node's sysfs
+//! directory. [`Node`] registers a `struct miscdevice` of its own whose file
 //! operations are those the kernel crate builds for the [`MiscDevice`] type
-//! plus `llseek`, and lets `open` find the node's data.
+//! plus ours, and lets `open` and the sysfs attributes find the node's
+//! data.
 
 use core::marker::{
     PhantomData,
@@ -16,7 +19,10 @@ use core::marker::{
 use kernel::{
     bindings,
     error::to_result,
-    fs::File,
+    fs::{
+        File,
+        LocalFile, //
+    },
     miscdevice::{
         MiscDevice,
         MiscDeviceOptions,
@@ -24,6 +30,7 @@ use kernel::{
     },
     prelude::*,
     str::CString,
+    sync::poll::PollTable,
     types::{
         ForeignOwnable,
         Opaque, //
@@ -35,13 +42,28 @@ pub(crate) trait NodeDevice: MiscDevice {
     /// What each node of this type knows about itself.
     type NodeData: Send + Sync;
 
+    /// The sysfs attribute groups of each node of this type, as the
+    /// NULL-terminated array `struct miscdevice.groups` takes.
+    fn attribute_groups() -> *mut *const bindings::attribute_group;
+
     /// `lseek(2)`: returns the new position.
     fn llseek(
         device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
-        file: &File,
+        file: &LocalFile,
         offset: i64,
         whence: u32,
     ) -> Result<i64>;
+
+    /// `poll(2)`: registers `table` with the wait queues that wake it and
+    /// returns the events that are ready (`EPOLL*` bits).
+    fn poll(
+        device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        file: &File,
+        table: PollTable<'_>,
+    ) -> u32;
+
+    /// `fsync(2)`, `fdatasync(2)`, `msync(MS_SYNC)` of a mapping.
+    fn fsync(device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>) -> Result;
 }
 
 /// A registered misc device node with data of its own.
@@ -87,6 +109,7 @@ impl<T: NodeDevice> Node<T> {
                     name,
                     fops: &NodeFops::<T>::FOPS,
                     mode,
+                    groups: T::attribute_groups(),
                     ..pin_init::zeroed()
                 };
                 // SAFETY: `slot` is valid for writes and pinned.
@@ -100,13 +123,36 @@ impl<T: NodeDevice> Node<T> {
 
     /// The data of the node that `misc` (as passed to [`MiscDevice::open`])
     /// belongs to.
-    pub(crate) fn data_of(misc: &MiscDeviceRegistration<T>) -> &T::NodeData {
-        let misc = misc.as_raw().cast::<Opaque<bindings::miscdevice>>();
-        // SAFETY: `T: NodeDevice` is registered only through `Node<T>`
-        // (`NodeFops::<T>::FOPS` is private to this file and only `register`
-        // uses it), so the miscdevice `open` was given is the `misc` field of
-        // a live, pinned `Node<T>`, which outlives every open file of it.
+    ///
+    /// # Safety
+    ///
+    /// `misc` must be the registration of a `Node<T>`: true in the
+    /// [`MiscDevice::open`] of a type that is registered only through
+    /// [`Node::register`], never through [`MiscDeviceRegistration`].
+    pub(crate) unsafe fn data_of(misc: &MiscDeviceRegistration<T>) -> &T::NodeData {
+        // SAFETY: By the function's safety requirements the miscdevice is
+        // the `misc` field of a live `Node<T>`, which outlives every open
+        // file of it (it is deregistered before it is dropped).
+        unsafe { Self::data_of_raw(misc.as_raw()) }
+    }
+
+    /// The data of the node registered as `misc`.
+    ///
+    /// # Safety
+    ///
+    /// `misc` must be the `struct miscdevice` of a live `Node<T>`, which
+    /// must outlive the returned reference: true in a callback of the
+    /// node's file or sysfs attribute (deregistration waits for those).
+    pub(crate) unsafe fn data_of_raw<'a>(misc: *mut bindings::miscdevice) -> &'a T::NodeData {
+        let misc = misc.cast::<Opaque<bindings::miscdevice>>();
+        // SAFETY: By the function's safety requirements `misc` is the
+        // `misc` field of a live, pinned `Node<T>`.
         unsafe { &(*kernel::container_of!(misc, Self, misc)).data }
+    }
+
+    /// The node's `struct miscdevice`, registered while `self` lives.
+    pub(crate) fn as_raw(&self) -> *mut bindings::miscdevice {
+        self.misc.get()
     }
 }
 
@@ -130,6 +176,8 @@ impl<T: NodeDevice> NodeFops<T> {
         let base = MiscDeviceOptions { name: c"" }.into_raw::<T>();
         bindings::file_operations {
             llseek: Some(Self::llseek),
+            poll: Some(Self::poll),
+            fsync: Some(Self::fsync),
             get_unmapped_area: if T::HAS_MMAP {
                 Some(bindings::thp_get_unmapped_area)
             } else {
@@ -149,11 +197,57 @@ impl<T: NodeDevice> NodeFops<T> {
         // SAFETY: The kernel passes an open file of ours, whose private data
         // was set by the kernel crate's `open` from `T::Ptr::into_foreign`.
         let device = unsafe { <T::Ptr as ForeignOwnable>::borrow((*file).private_data) };
-        // SAFETY: `file` is valid for the duration of the call.
-        let file = unsafe { File::from_raw_file(file) };
+        // SAFETY: `file` is valid for the duration of the call. `lseek(2)`
+        // calls us on the current thread between its `fdget_pos` and
+        // `fdput_pos`, which took no `f_pos_lock` (a character device has no
+        // FMODE_ATOMIC_POS): so the file is a `LocalFile` of this thread, not
+        // a `File` that may be shared.
+        let file = unsafe { LocalFile::from_raw_file(file) };
         match T::llseek(device, file, offset, whence as u32) {
             Ok(pos) => pos,
             Err(e) => e.to_errno().into(),
+        }
+    }
+}
+
+impl<T: NodeDevice> NodeFops<T> {
+    /// `f_op->poll`.
+    ///
+    /// # Safety
+    ///
+    /// `file` must be an open file of a `Node<T>` and `table` null or a valid
+    /// `poll_table` for the duration of the call.
+    unsafe extern "C" fn poll(
+        file: *mut bindings::file,
+        table: *mut bindings::poll_table,
+    ) -> bindings::__poll_t {
+        // SAFETY: As in `llseek`.
+        let device = unsafe { <T::Ptr as ForeignOwnable>::borrow((*file).private_data) };
+        // SAFETY: `file` is valid for the duration of the call, and `poll`
+        // does not touch the file position.
+        let file = unsafe { File::from_raw_file(file) };
+        // SAFETY: `table` is null or valid for the call (the function's
+        // safety requirements).
+        let table = unsafe { PollTable::from_raw(table) };
+        T::poll(device, file, table)
+    }
+
+    /// `f_op->fsync`, for the whole file whatever the range.
+    ///
+    /// # Safety
+    ///
+    /// `file` must be an open file of a `Node<T>`.
+    unsafe extern "C" fn fsync(
+        file: *mut bindings::file,
+        _start: bindings::loff_t,
+        _end: bindings::loff_t,
+        _datasync: core::ffi::c_int,
+    ) -> core::ffi::c_int {
+        // SAFETY: As in `llseek`.
+        let device = unsafe { <T::Ptr as ForeignOwnable>::borrow((*file).private_data) };
+        match T::fsync(device) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
         }
     }
 }
@@ -166,7 +260,7 @@ pub(crate) fn capable_sys_admin() -> bool {
 
 /// `generic_file_llseek_size` for a device of `size` bytes: positions may go
 /// past the end, as with regular files.
-pub(crate) fn llseek_sized(file: &File, offset: i64, whence: u32, size: usize) -> Result<i64> {
+pub(crate) fn llseek_sized(file: &LocalFile, offset: i64, whence: u32, size: usize) -> Result<i64> {
     let eof = i64::try_from(size).map_err(|_| EINVAL)?;
     // SAFETY: `file` is an open file.
     let ret = unsafe {

@@ -7,7 +7,8 @@ use crate::{
 };
 use kernel::{
     prelude::*,
-    str::CString, //
+    str::CString,
+    sync::Arc, //
 };
 
 /// Permissions of `/dev/vdmux` (state changes need CAP_SYS_ADMIN anyway).
@@ -18,8 +19,16 @@ const VDEV_MODE: u16 = 0o660;
 /// The loaded module. Unloading deregisters the nodes; the kernel refuses
 /// it while any file or mapping of them exists.
 pub(crate) struct VdmuxModule {
+    mux: Arc<Mux>,
     _control: Pin<KBox<Node<Control>>>,
     _vdevs: KVec<Pin<KBox<Node<Vdev>>>>,
+}
+
+impl Drop for VdmuxModule {
+    fn drop(&mut self) {
+        // Before the nodes go (the fields are dropped after this).
+        self.mux.notifier().forget_nodes();
+    }
 }
 
 impl kernel::Module for VdmuxModule {
@@ -44,9 +53,16 @@ impl kernel::Module for VdmuxModule {
         }
         let name = CString::try_from_fmt(fmt!("vdmux"))?;
         let control = KBox::pin_init(
-            Node::register(name, CONTROL_MODE, Control::new(mux)?),
+            Node::register(name, CONTROL_MODE, Control::new(mux.clone())?),
             GFP_KERNEL,
         )?;
+        for (index, node) in vdevs.iter().enumerate() {
+            // SAFETY: The node stays registered until `drop`, which calls
+            // `forget_nodes` first.
+            unsafe { mux.notifier().set_node(Some(index), node.as_raw()) };
+        }
+        // SAFETY: As above.
+        unsafe { mux.notifier().set_node(None, control.as_raw()) };
         pr_info!(
             "{} virtual devices, reserved size {} bytes (max {})\n",
             config.nr_vdevs,
@@ -54,6 +70,7 @@ impl kernel::Module for VdmuxModule {
             config.max_reserved_size
         );
         Ok(Self {
+            mux,
             _control: control,
             _vdevs: vdevs,
         })

@@ -8,23 +8,43 @@
 //! One mutex, [`Mux`]'s `inner`, serializes page faults with state changes,
 //! so that no fault can map a page that a concurrent SWITCH or EJECT has
 //! just revoked: a state change zaps the mappings while holding it, and a
-//! fault looks up and inserts its page while holding it. Lock order,
-//! outermost first:
+//! fault chooses its store and inserts its page while holding it. Lock
+//! order, outermost first:
 //!
-//! 1. `mmap_lock` or the VMA lock (held by the kernel around `mmap`, faults
-//!    and VMA open/close);
+//! 1. `mmap_lock` or the VMA lock, held by the kernel around our VMA
+//!    callbacks: `->fault` runs under `mmap_lock` (read), because our
+//!    `vm_ops` has no `->map_pages` and the core retries such a fault under
+//!    `mmap_lock` when the per-VMA lock was tried first; `->huge_fault` may
+//!    run under the per-VMA lock alone; `->open` and `->close` run under
+//!    `mmap_write_lock` (for a fork, the parent's, with the parent VMA's
+//!    write lock);
 //! 2. `Mux::inner`;
-//! 3. `i_mmap_rwsem` of a [`SharedMapping`] (taken by `unmap_all`);
+//! 3. `i_mmap_rwsem` of a [`SharedMapping`] (taken by `unmap_all`, and by
+//!    the zap of a fork copy's `->open`, which runs without `inner`);
 //! 4. the page table lock, or the PMD lock for a 2 MiB entry (taken when
 //!    inserting or zapping one).
 //!
-//! Nothing copies to or from user memory while holding `inner`: a user
-//! buffer may itself be a vdmux mapping, whose fault needs `inner`.
-//! `read`/`write` go through a kernel bounce buffer instead.
+//! Rules that follow from it:
+//!
+//! - Nothing copies to or from user memory while holding `inner`: a user
+//!   buffer may itself be a vdmux mapping, whose fault needs `inner`.
+//!   `read`/`write` go through a kernel bounce buffer instead.
+//! - A huge fault that falls back drops `inner` before the core calls
+//!   `->fault`, so a 4 KiB fault may find that a 2 MiB entry was installed
+//!   meanwhile; `VmFault::map_page` checks the PMD under `inner`.
+//! - Zaps do not take `mmap_lock`, so fork must not copy our entries
+//!   (`vm.rs` explains why and how).
+//! - Copies of whole buffers (SWITCH, EJECT, resize) run under `inner` and
+//!   reschedule every MiB; allocations under it are charged to the caller's
+//!   memory cgroup.
 
 use crate::{
     buffer::PageBuffer,
     config::Config,
+    events::{
+        Changes,
+        Notifier, //
+    },
     range,
     state::{
         Change,
@@ -37,8 +57,7 @@ use crate::{
         FaultError,
         PseudoFs,
         SharedMapping,
-        VmFault,
-        HUGE_PAGES, //
+        VmFault, //
     },
 };
 use kernel::{
@@ -47,10 +66,14 @@ use kernel::{
         IovIterDest,
         IovIterSource, //
     },
-    new_mutex,
+    new_mutex, new_poll_condvar,
     page::PAGE_SIZE,
     prelude::*,
     sync::{
+        poll::{
+            PollCondVar,
+            PollTable, //
+        },
         Arc,
         Mutex, //
     },
@@ -89,25 +112,31 @@ pub(crate) struct Mux {
     config: Config,
     #[pin]
     inner: Mutex<MuxInner>,
+    /// Woken after every state change: `poll` waiters and
+    /// `VDMUX_IOC_WAIT_FOREGROUND`, which waits on it with `inner`.
+    #[pin]
+    changed: PollCondVar,
+    /// Sends sysfs notifications and uevents after state changes.
+    notifier: Notifier,
     /// One address_space per virtual device, shared by all its open files.
     mappings: KVec<SharedMapping>,
 }
 
 impl MuxInner {
     /// The backing store of `vdev`, allocated (zero-filled) if needed.
-    fn backing_store(&mut self, vdev: usize) -> Result<&PageBuffer> {
+    fn backing_store(&mut self, vdev: usize) -> Result<&mut PageBuffer> {
         if self.backing[vdev].is_none() {
             self.backing[vdev] = Some(PageBuffer::new_zeroed(self.reserved_size)?);
         }
-        self.backing[vdev].as_ref().ok_or(ENOMEM)
+        self.backing[vdev].as_mut().ok_or(ENOMEM)
     }
 
     /// Where the bytes of `vdev` are now, allocating its backing store if
     /// needed; `ENODEV` when it is removed.
-    fn current_store(&mut self, vdev: usize) -> Result<&PageBuffer> {
+    fn current_store(&mut self, vdev: usize) -> Result<&mut PageBuffer> {
         match self.table.state(vdev) {
             VdevState::Removed => Err(ENODEV),
-            VdevState::Foreground => Ok(&self.device_memory),
+            VdevState::Foreground => Ok(&mut self.device_memory),
             VdevState::Background => self.backing_store(vdev),
         }
     }
@@ -144,14 +173,52 @@ impl Mux {
             mapped,
             faults,
         };
+        let notifier = Notifier::new(n)?;
         Arc::pin_init(
             try_pin_init!(Self {
                 config,
                 inner <- new_mutex!(inner, "vdmux::Mux::inner"),
+                changed <- new_poll_condvar!("vdmux::Mux::changed"),
+                notifier,
                 mappings,
             }),
             GFP_KERNEL,
         )
+    }
+
+    pub(crate) fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
+    /// Wakes every waiter and notifies user space of `changes`, after the
+    /// state change released `inner`.
+    fn changed(&self, changes: Changes) {
+        self.changed.notify_all();
+        self.notifier.send(&changes);
+    }
+
+    /// Registers `table` to be woken by the next state change.
+    pub(crate) fn poll_wait(&self, file: &File, table: &PollTable<'_>) {
+        table.register_wait(file, &self.changed);
+    }
+
+    /// The state and generation of `vdev`.
+    pub(crate) fn vdev_state(&self, vdev: usize) -> (VdevState, u64) {
+        let inner = self.inner.lock();
+        (inner.table.state(vdev), inner.table.generation(vdev))
+    }
+
+    /// `VDMUX_IOC_WAIT_FOREGROUND`: returns once `vdev` is the foreground;
+    /// `ERESTARTSYS` when a signal comes first.
+    pub(crate) fn wait_foreground(&self, vdev: u32) -> Result {
+        let mut inner = self.inner.lock();
+        let vdev = inner.table.index(vdev)?;
+        while inner.table.foreground() != Some(vdev) {
+            if self.changed.wait_interruptible(&mut inner) {
+                return Err(ERESTARTSYS);
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn nr_vdevs(&self) -> usize {
@@ -160,8 +227,14 @@ impl Mux {
 
     /// Makes `file`, being opened on `vdev`, share the virtual device's
     /// address_space.
-    pub(crate) fn attach(&self, vdev: usize, file: &File) {
-        self.mappings[vdev].attach(file);
+    ///
+    /// # Safety
+    ///
+    /// As for [`SharedMapping::attach`]: `file` must be in its `open`, and
+    /// the caller must keep `self` alive while it is open.
+    pub(crate) unsafe fn attach(&self, vdev: usize, file: &File) {
+        // SAFETY: The function's safety requirements are those of `attach`.
+        unsafe { self.mappings[vdev].attach(file) };
     }
 
     pub(crate) fn reserved_size(&self) -> usize {
@@ -192,10 +265,16 @@ impl Mux {
 
     /// `VDMUX_IOC_SWITCH`: `vdev` becomes the foreground.
     pub(crate) fn switch(&self, vdev: u32) -> Result {
+        let changes = self.switch_locked(vdev)?;
+        self.changed(changes);
+        Ok(())
+    }
+
+    fn switch_locked(&self, vdev: u32) -> Result<Changes> {
         let mut inner = self.inner.lock();
         let change = inner.table.plan_switch(vdev)?;
         let Change::Switch { from, to } = change else {
-            return Ok(());
+            return Ok(Changes::default());
         };
         // Allocate first: on ENOMEM nothing has changed.
         if let Some(from) = from {
@@ -210,7 +289,7 @@ impl Mux {
         self.mappings[to].unmap_all();
         let inner = &mut *inner;
         let size = inner.reserved_size;
-        if let Some(store) = from.and_then(|f| inner.backing[f].as_ref()) {
+        if let Some(store) = from.and_then(|f| inner.backing[f].as_mut()) {
             store.copy_from(&inner.device_memory, size)?;
         }
         match &inner.backing[to] {
@@ -218,11 +297,17 @@ impl Mux {
             None => inner.device_memory.zero(0, size)?,
         }
         inner.table.commit(change);
-        Ok(())
+        Ok(Changes::of(&inner.table, change))
     }
 
     /// `VDMUX_IOC_EJECT`: `vdev` refuses every access from now on.
     pub(crate) fn eject(&self, vdev: u32) -> Result {
+        let changes = self.eject_locked(vdev)?;
+        self.changed(changes);
+        Ok(())
+    }
+
+    fn eject_locked(&self, vdev: u32) -> Result<Changes> {
         let mut inner = self.inner.lock();
         let change = inner.table.plan_eject(vdev)?;
         let Change::Eject {
@@ -238,19 +323,23 @@ impl Mux {
         self.mappings[vdev].unmap_all();
         if was_foreground {
             let inner = &mut *inner;
-            if let Some(store) = inner.backing[vdev].as_ref() {
+            if let Some(store) = inner.backing[vdev].as_mut() {
                 store.copy_from(&inner.device_memory, inner.reserved_size)?;
             }
         }
         inner.table.commit(change);
-        Ok(())
+        Ok(Changes::of(&inner.table, change))
     }
 
     /// `VDMUX_IOC_INSERT`: a removed `vdev` comes back in the background.
     pub(crate) fn insert(&self, vdev: u32) -> Result {
-        let mut inner = self.inner.lock();
-        let change = inner.table.plan_insert(vdev)?;
-        inner.table.commit(change);
+        let changes = {
+            let mut inner = self.inner.lock();
+            let change = inner.table.plan_insert(vdev)?;
+            inner.table.commit(change);
+            Changes::of(&inner.table, change)
+        };
+        self.changed(changes);
         Ok(())
     }
 
@@ -258,15 +347,26 @@ impl Mux {
     /// is replaced, so `ENOMEM` leaves everything as it was.
     pub(crate) fn resize(&self, size: u64) -> Result {
         let size = self.config.resize_target(size).ok_or(EINVAL)?;
+        if self.resize_locked(size)? {
+            self.changed(Changes {
+                resized: Some(size),
+                ..Changes::default()
+            });
+        }
+        Ok(())
+    }
+
+    /// Resizes to `size`; whether anything changed.
+    fn resize_locked(&self, size: usize) -> Result<bool> {
         let mut inner = self.inner.lock();
         if inner.mapped.iter().any(|&n| n > 0) {
             return Err(EBUSY);
         }
         if size == inner.reserved_size {
-            return Ok(());
+            return Ok(false);
         }
         let keep = size.min(inner.reserved_size);
-        let device_memory = PageBuffer::new_zeroed(size)?;
+        let mut device_memory = PageBuffer::new_zeroed(size)?;
         let mut backing = KVec::with_capacity(inner.backing.len(), GFP_KERNEL)?;
         for old in inner.backing.iter() {
             let new = match old {
@@ -276,7 +376,7 @@ impl Mux {
             backing.push(new, GFP_KERNEL)?;
         }
         device_memory.copy_from(&inner.device_memory, keep)?;
-        for (new, old) in backing.iter().zip(inner.backing.iter()) {
+        for (new, old) in backing.iter_mut().zip(inner.backing.iter()) {
             if let (Some(new), Some(old)) = (new, old) {
                 new.copy_from(old, keep)?;
             }
@@ -285,7 +385,7 @@ impl Mux {
         inner.backing = backing;
         inner.reserved_size = size;
         inner.table.bump();
-        Ok(())
+        Ok(true)
     }
 
     /// Admits a new mapping of `len` bytes at page offset `pgoff` of `vdev`
@@ -320,17 +420,19 @@ impl Mux {
         }
         let reserved_pages = inner.reserved_size / PAGE_SIZE;
         let store = inner.current_store(vdev).map_err(|_| FaultError::SigBus)?;
-        let pfn = store.pfn(pgoff).ok_or(FaultError::SigBus)?;
-        let done = fault.insert_pfn(pfn)?;
+        // SAFETY: `store` is where the bytes of `vdev` are now, and `inner`,
+        // held until we return, is held by every zap of its mappings and by
+        // every huge fault; a store is freed only by a resize, refused while
+        // anything is mapped, or with the device, which its mappings keep.
+        let done = unsafe { fault.map_page(store) }?;
         // Fault-around: map the rest of the aligned block now, under the
         // same lock, so a sequential toucher takes one fault per block.
         let vma = fault.vma_pages();
         let window = self.config.fault_around_pages;
         for neighbour in range::fault_around(pgoff, window, vma.pgoff, vma.len, reserved_pages) {
             if neighbour != pgoff {
-                if let Some(pfn) = store.pfn(neighbour) {
-                    fault.map_neighbour(neighbour, pfn);
-                }
+                // SAFETY: As for `map_page` above.
+                unsafe { fault.map_neighbour(store, neighbour) };
             }
         }
         inner.faults[vdev].pages += 1;
@@ -338,23 +440,16 @@ impl Mux {
     }
 
     /// Maps the 2 MiB block of `vdev` around the fault with one PMD entry,
-    /// from where its bytes are now. Falls back to 4 KiB pages when the
-    /// block is not wholly inside the mapping and the buffer, the mapping's
-    /// address is not aligned like its offset, or the block's pages are not
-    /// one contiguous 2 MiB block; SIGBUS as [`Mux::fault`].
+    /// from where its bytes are now, or falls back to 4 KiB pages (see
+    /// [`VmFault::map_huge`]); SIGBUS as [`Mux::fault`].
     pub(crate) fn huge_fault(&self, vdev: usize, fault: &VmFault) -> Result<FaultDone, FaultError> {
         let mut inner = self.inner.lock();
-        let reserved_pages = inner.reserved_size / PAGE_SIZE;
-        let block = range::huge_block(
-            fault.pgoff(),
-            &fault.vma_pages(),
-            reserved_pages,
-            HUGE_PAGES,
-        )
-        .ok_or(FaultError::Fallback)?;
+        if !range::page_in_buffer(fault.pgoff(), inner.reserved_size) {
+            return Err(FaultError::SigBus);
+        }
         let store = inner.current_store(vdev).map_err(|_| FaultError::SigBus)?;
-        let pfn = store.huge_pfn(block).ok_or(FaultError::Fallback)?;
-        let done = fault.insert_huge_pfn(pfn)?;
+        // SAFETY: As in `fault`.
+        let done = unsafe { fault.map_huge(store) }?;
         inner.faults[vdev].huge += 1;
         Ok(done)
     }
@@ -411,7 +506,9 @@ impl Mux {
         Ok(done)
     }
 
-    /// `write(2)` of `vdev` at `*pos`, advancing it.
+    /// `write(2)` of `vdev` at `*pos`, advancing it. Each chunk is clamped
+    /// to the reserved size before it is taken from `iov`, so that `iov`
+    /// gives up exactly the bytes written.
     pub(crate) fn write(
         &self,
         vdev: usize,
@@ -421,17 +518,33 @@ impl Mux {
         let mut bounce = KVec::from_elem(0u8, iov.len().min(IO_CHUNK), GFP_KERNEL)?;
         let mut done = 0;
         while !iov.is_empty() {
-            let want = iov.len().min(IO_CHUNK);
+            let want = {
+                let inner = self.inner.lock();
+                inner.current_store_if_any(vdev).and_then(|_| {
+                    range::write_len(*pos, iov.len().min(IO_CHUNK), inner.reserved_size)
+                })
+            };
+            let want = match want {
+                Ok(want) => want,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            };
             let copied = iov.copy_from_iter(&mut bounce[..want]);
             if copied == 0 {
                 return if done == 0 { Err(EFAULT) } else { Ok(done) };
             }
             let mut inner = self.inner.lock();
-            let reserved = inner.reserved_size;
-            let result = range::write_len(*pos, copied, reserved)
+            // A resize may have shrunk the buffer since `want` was taken.
+            let result = range::write_len(*pos, copied, inner.reserved_size)
                 .and_then(|len| Ok((len, inner.current_store(vdev)?)))
                 .and_then(|(len, store)| store.write(*pos as usize, &bounce[..len]).map(|()| len));
             drop(inner);
+            let written = *result.as_ref().unwrap_or(&0);
+            if written < copied {
+                // SAFETY: `copied` bytes were just taken from `iov`, and
+                // `written` is at most that.
+                unsafe { iov.revert(copied - written) };
+            }
             match result {
                 Ok(len) => {
                     done += len;

@@ -104,7 +104,8 @@ impl StateTable {
         self.generation
     }
 
-    fn index(&self, vdev: u32) -> Result<usize> {
+    /// `vdev` as an index of the table; `EINVAL` if it is not one.
+    pub(crate) fn index(&self, vdev: u32) -> Result<usize> {
         let vdev = vdev as usize;
         if vdev < self.slots.len() {
             Ok(vdev)

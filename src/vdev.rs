@@ -4,6 +4,7 @@
 //! read(2) and write(2).
 
 use crate::{
+    helpers,
     ioctl::{
         self,
         NodeKind, //
@@ -14,6 +15,7 @@ use crate::{
         NodeDevice, //
     },
     mux::Mux,
+    state::VdevState,
     uapi,
     vm::{
         self,
@@ -23,11 +25,17 @@ use crate::{
         VmaHandler, //
     },
 };
+use core::sync::atomic::{
+    AtomicU64,
+    Ordering, //
+};
 use kernel::{
+    bindings,
     fs::{
         file,
         File,
-        Kiocb, //
+        Kiocb,
+        LocalFile, //
     },
     iov::{
         IovIterDest,
@@ -45,8 +53,8 @@ use kernel::{
     seq_file::SeqFile,
     seq_print,
     sync::{
-        Arc,
-        ArcBorrow, //
+        poll::PollTable,
+        Arc, //
     },
 };
 
@@ -61,19 +69,38 @@ impl Vdev {
     pub(crate) fn new(mux: Arc<Mux>, index: usize) -> Result<Arc<Self>> {
         Ok(Arc::new(Self { mux, index }, GFP_KERNEL)?)
     }
+
+    /// The state and generation of the virtual device.
+    pub(crate) fn state(&self) -> (VdevState, u64) {
+        self.mux.vdev_state(self.index)
+    }
+}
+
+/// An open file of a virtual device.
+pub(crate) struct VdevFile {
+    vdev: Arc<Vdev>,
+    /// The generation this file last returned from GET_STATUS (at open, the
+    /// current one): `poll` reports EPOLLPRI while the vdev's differs.
+    seen: AtomicU64,
 }
 
 #[vtable]
 impl MiscDevice for Vdev {
-    type Ptr = Arc<Vdev>;
+    type Ptr = KBox<VdevFile>;
 
-    fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Vdev>> {
-        let vdev = Node::<Vdev>::data_of(misc).clone();
-        vdev.mux.attach(vdev.index, file);
-        Ok(vdev)
+    fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<KBox<VdevFile>> {
+        // SAFETY: `Vdev` nodes are registered only through `Node<Vdev>`.
+        let vdev = unsafe { Node::<Vdev>::data_of(misc) }.clone();
+        let seen = AtomicU64::new(vdev.state().1);
+        // SAFETY: We are in the file's `open`; the `Arc<Vdev>` in the
+        // `VdevFile` we return becomes the file's private data and keeps the
+        // `Mux` alive until the file is released.
+        unsafe { vdev.mux.attach(vdev.index, file) };
+        Ok(KBox::new(VdevFile { vdev, seen }, GFP_KERNEL)?)
     }
 
-    fn mmap(vdev: ArcBorrow<'_, Vdev>, file: &File, vma: &VmaNew) -> Result {
+    fn mmap(open: &VdevFile, file: &File, vma: &VmaNew) -> Result {
+        let vdev = &open.vdev;
         // MAP_SHARED only. A shared mapping of a read-only file loses
         // VM_SHARED but keeps VM_MAYSHARE, so test the latter.
         if vma.flags() & flags::MAYSHARE == 0 {
@@ -86,29 +113,32 @@ impl MiscDevice for Vdev {
         if file.flags() & file::flags::O_ACCMODE == file::flags::O_RDONLY {
             vma.try_clear_maywrite()?;
         }
-        vdev.mux
-            .map(vdev.index, vm::vma_pgoff(vma), vma.end() - vma.start())?;
+        let mapping = vm::NewMapping::new(vma)?;
         vma.set_dontdump();
-        // `install` refuses only COW mappings, which MAYSHARE rules out; if
-        // it ever does, the mapping counted above never comes to be.
-        vm::install(vma, vdev.into()).inspect_err(|_| vdev.mux.vma_closed(vdev.index))
+        vdev.mux.map(vdev.index, mapping.pgoff(), mapping.len())?;
+        // The last step, which cannot fail: from here on only the VMA's
+        // `close` undoes the count taken by `map`.
+        mapping.install(vdev.clone());
+        Ok(())
     }
 
     fn read_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
-        let vdev = kiocb.file();
+        let vdev = kiocb.file().vdev.clone();
         vdev.mux.read(vdev.index, kiocb.ki_pos_mut(), iov)
     }
 
     fn write_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
-        let vdev = kiocb.file();
+        let vdev = kiocb.file().vdev.clone();
         vdev.mux.write(vdev.index, kiocb.ki_pos_mut(), iov)
     }
 
-    fn ioctl(vdev: ArcBorrow<'_, Vdev>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ioctl::dispatch(&vdev.mux, NodeKind::Vdev(vdev.index), cmd, arg)
+    fn ioctl(open: &VdevFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        let vdev = &open.vdev;
+        ioctl::dispatch(&vdev.mux, NodeKind::Vdev(vdev.index), &open.seen, cmd, arg)
     }
 
-    fn show_fdinfo(vdev: ArcBorrow<'_, Vdev>, m: &SeqFile, _file: &File) {
+    fn show_fdinfo(open: &VdevFile, m: &SeqFile, _file: &File) {
+        let vdev = &open.vdev;
         let status = vdev.mux.status(Some(vdev.index));
         let (huge_blocks, faults) = vdev.mux.map_stats(vdev.index);
         seq_print!(
@@ -131,8 +161,32 @@ impl MiscDevice for Vdev {
 impl NodeDevice for Vdev {
     type NodeData = Arc<Vdev>;
 
-    fn llseek(vdev: ArcBorrow<'_, Vdev>, file: &File, offset: i64, whence: u32) -> Result<i64> {
-        misc::llseek_sized(file, offset, whence, vdev.mux.reserved_size())
+    fn attribute_groups() -> *mut *const bindings::attribute_group {
+        // SAFETY: Returns a pointer to a static table.
+        unsafe { helpers::vdmux_vdev_attr_groups() }
+    }
+
+    fn llseek(open: &VdevFile, file: &LocalFile, offset: i64, whence: u32) -> Result<i64> {
+        misc::llseek_sized(file, offset, whence, open.vdev.mux.reserved_size())
+    }
+
+    fn poll(open: &VdevFile, file: &File, table: PollTable<'_>) -> u32 {
+        let vdev = &open.vdev;
+        // Registered before the state is read, so no change is missed.
+        vdev.mux.poll_wait(file, &table);
+        let (state, generation) = vdev.state();
+        let changed = generation != open.seen.load(Ordering::Relaxed);
+        // SAFETY: A computation on plain values.
+        unsafe { helpers::vdmux_poll_events(true, state == VdevState::Removed, changed) }
+    }
+
+    fn fsync(open: &VdevFile) -> Result {
+        // The bytes are in the device memory or the backing store already:
+        // there is nothing to write back.
+        match open.vdev.state().0 {
+            VdevState::Removed => Err(ENODEV),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -11,12 +11,15 @@
 mod buffer;
 mod config;
 mod control;
+mod events;
+mod helpers;
 mod ioctl;
 mod misc;
 mod module;
 mod mux;
 mod range;
 mod state;
+mod sysfs;
 mod uapi;
 mod vdev;
 mod vm;

@@ -8,25 +8,69 @@
 //!
 //! - [`VmaHandler`]: what a driver implements to serve faults on its VMAs and
 //!   to learn when VMAs are duplicated (fork, split, mremap) or go away.
-//! - [`install`]: attaches a handler to a new VMA, which it makes a
-//!   `VM_PFNMAP`: page frames without page references, 4 KiB or 2 MiB at a
-//!   time, outside the system's transparent huge page policy (as vfio does).
-//! - [`VmFault`]: one page fault; the handler answers by inserting a page
-//!   or a 2 MiB block of pages (as a special PTE or PMD, which no
-//!   `get_user_pages` pin can hold on to), by refusing with
+//! - [`NewMapping`]: a VMA being created by `f_op->mmap`, checked to be able
+//!   to carry a handler; [`NewMapping::install`], the last step of `mmap`,
+//!   cannot fail. It makes the VMA a `VM_PFNMAP`: page frames without page
+//!   references, 4 KiB or 2 MiB at a time, outside the system's transparent
+//!   huge page policy (as vfio does).
+//! - [`VmFault`]: one page fault; the handler answers by mapping a page of a
+//!   [`PageBuffer`], or a 2 MiB block of one (as a special PTE or PMD, which
+//!   no `get_user_pages` pin can hold on to), by refusing with
 //!   [`FaultError::SigBus`], or, for a huge fault, by asking the kernel to
-//!   fall back to 4 KiB pages with [`FaultError::Fallback`].
+//!   fall back to 4 KiB pages with [`FaultError::Fallback`]. Bounds,
+//!   alignment and the state of the page middle directory are checked here,
+//!   not by the handler.
 //! - [`SharedMapping`]: an `address_space` that every open file of one
 //!   object points at, so that one [`SharedMapping::unmap_all`] reaches every
 //!   mapping of that object, in every process, through every device node
 //!   (a second `mknod` has an inode of its own, and so would have an
 //!   `address_space` of its own). Its inode comes from [`PseudoFs`], a
 //!   private internal mount, as DRM and vfio do.
+//!
+//! # What the kernel holds when it calls us
+//!
+//! - `->fault` runs under `mmap_lock` (read): our `vm_ops` has no
+//!   `->map_pages`, so a fault first tried under the per-VMA lock gets
+//!   `VM_FAULT_RETRY` from the core (`vmf_can_call_fault`) and is retried
+//!   under `mmap_lock`.
+//! - `->huge_fault` may run under the per-VMA lock alone.
+//! - `->open` and `->close` run under `mmap_write_lock`; for a fork, under
+//!   the parent's `mmap_write_lock` and the write lock of the parent's VMA.
+//! - Zaps (`unmap_mapping_range`) take `i_mmap_rwsem` and the page table
+//!   locks, never `mmap_lock`: they run concurrently with all of the above.
+//!
+//! # Two races this file closes
+//!
+//! - *A 4 KiB fault into a slot that a 2 MiB entry filled.* A huge fault
+//!   that falls back returns to the core without the handler's lock; the
+//!   core then finds an empty PMD and calls `->fault`, which waits for the
+//!   lock. Meanwhile the object may have moved to pages that can be mapped
+//!   with a PMD entry (a SWITCH between two stores of which one has huge
+//!   pages), and another thread's huge fault may have installed one.
+//!   Inserting a PTE below a huge PMD hits `VM_BUG_ON(pmd_trans_huge())` in
+//!   `walk_to_pmd`. So [`VmFault::map_page`] looks at the PMD first, under
+//!   the lock that every huge insertion of this object holds, and reports
+//!   the fault done when a 2 MiB entry already covers it; fault-around stays
+//!   inside that one PMD.
+//! - *fork copying a stale 2 MiB entry.* `copy_huge_pmd` reads the parent's
+//!   special PMD locklessly and installs that snapshot in the child after
+//!   taking the page table locks, assuming that nothing can change it while
+//!   fork holds `mmap_lock`. Our zaps do not take `mmap_lock`, so a SWITCH
+//!   that zaps between the read and the install would leave the child
+//!   mapping another object's pages. Fork therefore never copies our
+//!   entries: the `->open` of a fork copy (the one VMA whose `vm_mm` is not
+//!   the caller's) zaps the parent's entries of that range, and neither can
+//!   refault until fork is done, because fork holds the parent's mmap and
+//!   VMA write locks. Both processes then take their own faults. 4 KiB
+//!   entries would be safe to copy (`copy_pte_range` reads them under the
+//!   page table lock), but one rule for both is simpler to trust.
 
-use core::{
-    ffi::c_void,
-    marker::PhantomData, //
+use crate::{
+    buffer::PageBuffer,
+    helpers,
+    range, //
 };
+use core::marker::PhantomData;
 use kernel::{
     bindings,
     error::from_err_ptr,
@@ -53,21 +97,27 @@ pub(crate) trait VmaHandler: Send + Sync + Sized {
     /// A VMA carrying this handler is going away.
     fn vma_closed(&self);
 
-    /// Serves one page fault: inserts a page with [`VmFault::insert_pfn`]
-    /// and returns what it returned, or refuses.
+    /// Serves one page fault: maps a page with [`VmFault::map_page`] and
+    /// returns what it returned, or refuses.
     fn fault(&self, fault: &VmFault) -> Result<FaultDone, FaultError>;
 
-    /// Serves a fault that may be answered with one PMD entry: inserts a
-    /// 2 MiB block with [`VmFault::insert_huge_pfn`], or returns
-    /// [`FaultError::Fallback`] to have the kernel retry with
-    /// [`VmaHandler::fault`] on 4 KiB pages.
+    /// Serves a fault that may be answered with one PMD entry: maps a 2 MiB
+    /// block with [`VmFault::map_huge`], or returns [`FaultError::Fallback`]
+    /// to have the kernel retry with [`VmaHandler::fault`] on 4 KiB pages.
+    /// Called only when the kernel supports 2 MiB `VM_PFNMAP` entries
+    /// ([`HUGE_MAPPINGS`]).
     fn huge_fault(&self, _fault: &VmFault) -> Result<FaultDone, FaultError> {
         Err(FaultError::Fallback)
     }
 }
 
+/// Whether this kernel can map 2 MiB blocks of a `VM_PFNMAP` with one PMD
+/// entry (transparent huge pages and `CONFIG_ARCH_SUPPORTS_PMD_PFNMAP`).
+/// Without it every mapping uses 4 KiB pages.
+pub(crate) const HUGE_MAPPINGS: bool = cfg!(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP);
+
 /// Pages in the block one PMD entry maps (2 MiB on x86-64).
-pub(crate) const HUGE_PAGES: usize = 1 << bindings::HPAGE_PMD_ORDER;
+pub(crate) const HUGE_PAGES: usize = 1 << (bindings::PMD_SHIFT - bindings::PAGE_SHIFT);
 
 /// The pages a VMA maps, in page units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +130,15 @@ pub(crate) struct VmaPages {
     pub(crate) start: usize,
 }
 
+impl VmaPages {
+    /// The user address at which the VMA maps the object's page `pgoff`, if
+    /// it maps that page.
+    fn address_of(&self, pgoff: usize) -> Option<usize> {
+        let index = pgoff.checked_sub(self.pgoff).filter(|&i| i < self.len)?;
+        Some((self.start + index) * PAGE_SIZE)
+    }
+}
+
 /// Why a fault is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FaultError {
@@ -90,15 +149,19 @@ pub(crate) enum FaultError {
     Fallback,
 }
 
-/// Proof that a page was inserted for a fault.
+/// Proof that a fault was answered by mapping a page (or finding it mapped).
 pub(crate) struct FaultDone(bindings::vm_fault_t);
+
+/// `VM_FAULT_NOPAGE`: the entry is in place, retry the access.
+const FAULT_NOPAGE: bindings::vm_fault_t =
+    bindings::vm_fault_reason_VM_FAULT_NOPAGE as bindings::vm_fault_t;
 
 /// One page fault on a VMA carrying a [`VmaHandler`].
 ///
 /// # Invariants
 ///
-/// `vmf` points to the `struct vm_fault` of a fault in progress on a VMA of
-/// ours, valid for the lifetime of this value.
+/// `vmf` points to the `struct vm_fault` of a fault in progress on a VMA that
+/// [`NewMapping::install`] set up, valid for the lifetime of this value.
 pub(crate) struct VmFault {
     vmf: *mut bindings::vm_fault,
 }
@@ -108,6 +171,12 @@ impl VmFault {
     pub(crate) fn pgoff(&self) -> usize {
         // SAFETY: `vmf` is valid by the type invariants.
         unsafe { (*self.vmf).__bindgen_anon_1.pgoff }
+    }
+
+    /// The faulting address, rounded down to its page.
+    fn address(&self) -> usize {
+        // SAFETY: `vmf` is valid by the type invariants.
+        unsafe { (*self.vmf).__bindgen_anon_1.address }
     }
 
     /// The faulting VMA.
@@ -129,110 +198,213 @@ impl VmFault {
         }
     }
 
-    /// Maps page frame `pfn` at page offset `pgoff` of the faulting VMA,
-    /// next to the faulting page, as [`VmFault::insert_pfn`] does. Does
-    /// nothing when `pgoff` is outside the VMA or already mapped.
-    pub(crate) fn map_neighbour(&self, pgoff: usize, pfn: usize) {
-        let pages = self.vma_pages();
-        let Some(index) = pgoff.checked_sub(pages.pgoff).filter(|&i| i < pages.len) else {
-            return;
-        };
-        let vma = self.vma();
-        // SAFETY: `index` is inside the VMA (checked above), so the address
-        // is too; the VMA is a VM_PFNMAP that is not a COW mapping (see
-        // `install`) and we are in its fault handler, holding the lock that
-        // serializes it with zaps. An already populated entry is left alone.
-        let _ =
-            unsafe { bindings::vmf_insert_pfn(vma.as_ptr(), vma.start() + index * PAGE_SIZE, pfn) };
+    /// Whether the VMA may receive page frame entries: a `VM_PFNMAP` that
+    /// nobody turned into a `VM_MIXEDMAP` after [`NewMapping::install`]
+    /// (inserting into one with both flags is a `BUG_ON` in the core).
+    fn is_pure_pfnmap(&self) -> bool {
+        // SAFETY: The VMA is valid (see `vma`).
+        !unsafe { helpers::vdmux_vma_is_mixedmap(self.vma().as_ptr()) }
     }
 
-    /// Maps page frame `pfn` at the faulting address with the VMA's
-    /// protection, as a special PTE: one that holds no reference to the
-    /// page, so that `get_user_pages` refuses it and no pin (vmsplice,
-    /// O_DIRECT, `/proc/PID/mem`) can keep the page after an invalidation
-    /// took it back. The owner must not free the page while it is mapped.
-    pub(crate) fn insert_pfn(&self, pfn: usize) -> Result<FaultDone, FaultError> {
+    /// Whether a 2 MiB entry now covers the faulting address.
+    fn pmd_is_huge(&self) -> bool {
+        // SAFETY: `vmf` is valid by the type invariants and, in a fault that
+        // reached a handler, its `pmd` points to the allocated entry that
+        // covers the address.
+        unsafe { helpers::vdmux_fault_pmd_is_huge(self.vmf) }
+    }
+
+    /// Maps page `pgoff` of `store` (the faulting page's offset) at the
+    /// faulting address with the VMA's protection, as a special PTE: one
+    /// that holds no reference to the page, so that `get_user_pages` refuses
+    /// it and no pin (vmsplice, O_DIRECT, `/proc/PID/mem`) can keep the page
+    /// after an invalidation took it back. SIGBUS when the page is past the
+    /// store. When a 2 MiB entry already covers the address (see the module
+    /// documentation), nothing is inserted and the access is retried.
+    ///
+    /// # Safety
+    ///
+    /// `store` must be where the VMA's object lives now, and the caller must
+    /// hold a lock that every zap of the object's mappings and every
+    /// [`VmFault::map_huge`] on them also holds, from before it chose
+    /// `store` until this returns. Every page of `store` must stay allocated
+    /// until all of the object's mappings have been zapped.
+    pub(crate) unsafe fn map_page(&self, store: &PageBuffer) -> Result<FaultDone, FaultError> {
+        let pfn = store.pfn(self.pgoff()).ok_or(FaultError::SigBus)?;
+        if !self.is_pure_pfnmap() {
+            return Err(FaultError::SigBus);
+        }
+        // The caller's lock excludes every huge insertion, so a PMD that is
+        // not huge now stays so until the insertion below is done.
+        if self.pmd_is_huge() {
+            return Ok(FaultDone(FAULT_NOPAGE));
+        }
         // SAFETY: `vmf` is valid by the type invariants and its address is
-        // inside its VMA, a VM_PFNMAP that is not a COW mapping (see
-        // `install`), as `vmf_insert_pfn` requires.
-        let ret = unsafe {
-            let vmf = &*self.vmf;
-            bindings::vmf_insert_pfn(vmf.__bindgen_anon_1.vma, vmf.__bindgen_anon_1.address, pfn)
-        };
+        // inside its VMA, a pure VM_PFNMAP (checked above) that is not a COW
+        // mapping (see `NewMapping::new`), as `vmf_insert_pfn` requires; the
+        // page middle directory entry is no huge leaf (checked above); the
+        // caller keeps the page alive while it is mapped.
+        let ret = unsafe { bindings::vmf_insert_pfn(self.vma().as_ptr(), self.address(), pfn) };
         Ok(FaultDone(ret))
     }
 
-    /// Maps the [`HUGE_PAGES`] page frames starting at `pfn` with one PMD
-    /// entry covering the faulting address, as a special PMD (see
-    /// [`VmFault::insert_pfn`]). Only for a [`VmaHandler::huge_fault`].
+    /// Maps page `pgoff` of `store` next to the faulting page, as
+    /// [`VmFault::map_page`] does, if the VMA maps that page at an address
+    /// covered by the same page middle directory entry as the faulting
+    /// address. Does nothing otherwise, or when it is already mapped.
     ///
-    /// The frames must be physically contiguous; `pfn` must be aligned to
-    /// [`HUGE_PAGES`], else this falls back to 4 KiB pages. The caller checks
-    /// that the whole 2 MiB block around the address lies inside the VMA
-    /// and that the VMA maps it at a 2 MiB aligned address.
+    /// # Safety
     ///
-    /// Only an empty PMD slot is filled. A write to a read-only PMD entry
-    /// (write-notify, soft-dirty tracking) falls back instead: the kernel
-    /// then splits the entry, and the write proceeds on 4 KiB pages. The
-    /// entry is inserted as for a read (the VMA's own protection, which for
-    /// a writable shared mapping allows writes): `vmf_insert_pfn_pmd`
+    /// As for [`VmFault::map_page`].
+    pub(crate) unsafe fn map_neighbour(&self, store: &PageBuffer, pgoff: usize) {
+        let Some(pfn) = store.pfn(pgoff) else {
+            return;
+        };
+        let Some(address) = self.vma_pages().address_of(pgoff) else {
+            return;
+        };
+        let huge_size = HUGE_PAGES * PAGE_SIZE;
+        if address / huge_size != self.address() / huge_size
+            || !self.is_pure_pfnmap()
+            || self.pmd_is_huge()
+        {
+            return;
+        }
+        // SAFETY: As in `map_page`: `address` is inside the VMA and under
+        // the same page middle directory entry as the fault's (checked
+        // above), which is no huge leaf. An already populated entry is left
+        // alone.
+        let _ = unsafe { bindings::vmf_insert_pfn(self.vma().as_ptr(), address, pfn) };
+    }
+
+    /// Maps the 2 MiB block of `store` around the faulting page with one PMD
+    /// entry, as a special PMD (see [`VmFault::map_page`]). Falls back to
+    /// 4 KiB pages when the VMA does not map the whole block at an address
+    /// aligned to 2 MiB, when the block's pages are not one contiguous,
+    /// aligned 2 MiB block, or when the fault is a write to a read-only PMD
+    /// entry (write-notify, soft-dirty tracking): the kernel then splits
+    /// the entry and the write proceeds on 4 KiB pages. Only for a
+    /// [`VmaHandler::huge_fault`].
+    ///
+    /// The entry is inserted as for a read (the VMA's own protection, which
+    /// for a writable shared mapping allows writes): `vmf_insert_pfn_pmd`
     /// warns when asked to upgrade a slot that a racing fault has meanwhile
     /// filled with a page table, and a read insertion leaves such a slot
     /// alone, so the access is retried and served by [`VmaHandler::fault`].
-    pub(crate) fn insert_huge_pfn(&self, pfn: usize) -> Result<FaultDone, FaultError> {
+    ///
+    /// # Safety
+    ///
+    /// As for [`VmFault::map_page`].
+    pub(crate) unsafe fn map_huge(&self, store: &PageBuffer) -> Result<FaultDone, FaultError> {
+        let pages = self.vma_pages();
+        let block = range::huge_block(self.pgoff(), &pages, store.len() / PAGE_SIZE, HUGE_PAGES)
+            .ok_or(FaultError::Fallback)?;
+        let pfn = store.huge_pfn(block).ok_or(FaultError::Fallback)?;
+        if !self.is_pure_pfnmap() {
+            return Err(FaultError::SigBus);
+        }
         // SAFETY: `vmf` is valid by the type invariants. `orig_pmd` shares a
         // union with `orig_pte`; both are plain integers. The kernel starts
         // a fault zeroed and sets `orig_pmd` to the present entry before a
         // huge fault that is a write to it, and not before one for an empty
         // slot.
         let orig_pmd = unsafe { (*self.vmf).__bindgen_anon_2.orig_pmd.pmd };
-        if orig_pmd != 0 || pfn % HUGE_PAGES != 0 {
+        if orig_pmd != 0 {
             return Err(FaultError::Fallback);
         }
-        // SAFETY: `vmf` is valid by the type invariants; we are in a huge
-        // fault of a VM_PFNMAP VMA that is not a COW mapping (see `install`),
-        // as `vmf_insert_pfn_pmd` requires, and the kernel allocated the
-        // page middle directory entry it fills.
+        // SAFETY: As in `map_page`; `range::huge_block` checked that the VMA
+        // maps the whole block, at an address aligned to 2 MiB, and
+        // `huge_pfn` that the block's frames are contiguous and aligned.
+        unsafe { self.insert_pfn_pmd(pfn) }
+    }
+
+    /// `vmf_insert_pfn_pmd` as for a read.
+    ///
+    /// # Safety
+    ///
+    /// The fault is a huge fault of a pure VM_PFNMAP that is not a COW
+    /// mapping, the VMA maps the whole 2 MiB block around the address at an
+    /// aligned address, and the [`HUGE_PAGES`] frames from `pfn` on are
+    /// contiguous, aligned, and kept alive as [`VmFault::map_page`] says.
+    #[cfg(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP)]
+    unsafe fn insert_pfn_pmd(&self, pfn: usize) -> Result<FaultDone, FaultError> {
+        // SAFETY: The function's safety requirements are those of
+        // `vmf_insert_pfn_pmd`; the kernel allocated the page upper
+        // directory entry whose PMD it fills.
         let ret = unsafe { bindings::vmf_insert_pfn_pmd(self.vmf, pfn, false) };
         Ok(FaultDone(ret))
     }
+
+    /// Without 2 MiB `VM_PFNMAP` entries, every fault uses 4 KiB pages.
+    ///
+    /// # Safety
+    ///
+    /// None needed; `unsafe` only to match the configuration with them.
+    #[cfg(not(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP))]
+    unsafe fn insert_pfn_pmd(&self, _pfn: usize) -> Result<FaultDone, FaultError> {
+        Err(FaultError::Fallback)
+    }
 }
 
-/// Attaches `handler` to `vma`: makes it a pure page frame map
-/// (`VM_PFNMAP`, whose entries hold no page references) that cannot grow,
-/// and routes its faults and lifetime events to the handler.
-///
-/// A copy-on-write mapping (private and possibly writable) is refused with
-/// `EINVAL`: its copies would be ordinary pages outside the handler's reach.
-///
-/// The handler is kept alive by the VMA (and by every copy of it) until the
-/// last one closes. [`VmaHandler::vma_opened`] is not called for `vma`
-/// itself: the caller accounts for the mapping it is creating.
-pub(crate) fn install<T: VmaHandler + 'static>(vma: &VmaNew, handler: Arc<T>) -> Result {
-    let vm_flags = vma.flags();
-    if vm_flags & (flags::SHARED | flags::MAYWRITE) == flags::MAYWRITE {
-        return Err(EINVAL);
-    }
-    vma.set_dontexpand();
-    let raw = vma.as_ptr();
-    // SAFETY: `vma` is a VMA under construction inside f_op->mmap, not yet
-    // visible to anyone else, so its flags may be written directly (as the
-    // kernel crate's own setters do). It is not a COW mapping (checked
-    // above) and never gets VM_MIXEDMAP, as VM_PFNMAP requires. Its `vm_ops`
-    // and `vm_private_data` belong to the driver; the private data is
-    // released by `close`, which the kernel calls once for this VMA.
-    unsafe {
-        (*raw).__bindgen_anon_2.vm_flags = vm_flags | flags::PFNMAP;
-        (*raw).vm_private_data = handler.into_foreign().cast();
-        (*raw).vm_ops = VmOps::<T>::table();
-    }
-    Ok(())
+/// A VMA being created by `f_op->mmap`, checked to be able to carry a
+/// [`VmaHandler`]: a shared mapping that is neither copy-on-write nor a
+/// `VM_MIXEDMAP`.
+pub(crate) struct NewMapping<'a> {
+    vma: &'a VmaNew,
 }
 
-/// The page offset at which `vma` maps its object.
-pub(crate) fn vma_pgoff(vma: &VmaNew) -> usize {
-    // SAFETY: `vma` is a valid VMA for the duration of the borrow.
-    unsafe { (*vma.as_ptr()).vm_pgoff }
+impl<'a> NewMapping<'a> {
+    /// Checks `vma`. A copy-on-write mapping (private and possibly
+    /// writable) is refused with `EINVAL`: its copies would be ordinary
+    /// pages outside the handler's reach; so is a `VM_MIXEDMAP`, which a
+    /// `VM_PFNMAP` must not be.
+    pub(crate) fn new(vma: &'a VmaNew) -> Result<Self> {
+        let vm_flags = vma.flags();
+        if vm_flags & (flags::SHARED | flags::MAYWRITE) == flags::MAYWRITE
+            || vm_flags & flags::MIXEDMAP != 0
+        {
+            return Err(EINVAL);
+        }
+        Ok(Self { vma })
+    }
+
+    /// The page offset at which the VMA maps its object.
+    pub(crate) fn pgoff(&self) -> usize {
+        // SAFETY: The VMA is valid for the duration of the borrow.
+        unsafe { (*self.vma.as_ptr()).vm_pgoff }
+    }
+
+    /// The length of the VMA in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.vma.end() - self.vma.start()
+    }
+
+    /// Attaches `handler` to the VMA: makes it a pure page frame map
+    /// (`VM_PFNMAP`) that cannot grow, and routes its faults and lifetime
+    /// events to the handler. This is the last step of `mmap`, and it
+    /// cannot fail: once the VMA carries the handler's reference, only the
+    /// VMA's `close` may release it, and the kernel calls `close` only for
+    /// a VMA whose `mmap` succeeded.
+    ///
+    /// The handler is kept alive by the VMA (and by every copy of it) until
+    /// the last one closes. [`VmaHandler::vma_opened`] is not called for
+    /// this VMA: the caller accounts for the mapping it is creating.
+    pub(crate) fn install<T: VmaHandler + 'static>(self, handler: Arc<T>) {
+        self.vma.set_dontexpand();
+        let raw = self.vma.as_ptr();
+        // SAFETY: The VMA is under construction inside f_op->mmap, not yet
+        // visible to anyone else, so its flags may be written directly (as
+        // the kernel crate's own setters do). It is not a COW mapping and
+        // not a VM_MIXEDMAP (checked by `new`), as VM_PFNMAP requires. Its
+        // `vm_ops` and `vm_private_data` belong to the driver; the private
+        // data is released by `close`, which the kernel calls once for this
+        // VMA.
+        unsafe {
+            (*raw).__bindgen_anon_2.vm_flags = self.vma.flags() | flags::PFNMAP;
+            (*raw).vm_private_data = handler.into_foreign().cast();
+            (*raw).vm_ops = VmOps::<T>::table();
+        }
+    }
 }
 
 struct VmOps<T>(PhantomData<T>);
@@ -242,7 +414,11 @@ impl<T: VmaHandler + 'static> VmOps<T> {
         open: Some(Self::open),
         close: Some(Self::close),
         fault: Some(Self::fault),
-        huge_fault: Some(Self::huge_fault),
+        huge_fault: if HUGE_MAPPINGS {
+            Some(Self::huge_fault)
+        } else {
+            None
+        },
         ..pin_init::zeroed()
     };
 
@@ -252,7 +428,8 @@ impl<T: VmaHandler + 'static> VmOps<T> {
 
     /// # Safety
     ///
-    /// `vma` must carry a handler installed by [`install`] for this `T`.
+    /// `vma` must carry a handler installed by [`NewMapping::install`] for
+    /// this `T`.
     unsafe fn handler<'a>(vma: *mut bindings::vm_area_struct) -> ArcBorrowOf<'a, T> {
         // SAFETY: By the function's safety requirements the private data came
         // from `Arc::<T>::into_foreign` and is released only by `close`,
@@ -262,12 +439,30 @@ impl<T: VmaHandler + 'static> VmOps<T> {
 
     /// Called for each new copy of a VMA (fork, split, mremap); the copy
     /// shares the private data pointer, so it takes a reference of its own.
+    /// A fork copy first zaps the parent's entries (see the module
+    /// documentation).
     ///
     /// # Safety
     ///
     /// `vma` must be a valid VMA with these `vm_ops` (a copy of one set up
-    /// by [`install`]).
+    /// by [`NewMapping::install`]).
     unsafe extern "C" fn open(vma: *mut bindings::vm_area_struct) {
+        // SAFETY: `vma` is valid (the function's safety requirements).
+        if unsafe { helpers::vdmux_vma_is_fork_copy(vma) } {
+            // SAFETY: `vma` is valid and fork holds the mmap write lock.
+            let pages = unsafe {
+                let vma = VmaRef::from_raw(vma);
+                (vma.end() - vma.start()) / PAGE_SIZE
+            };
+            // SAFETY: A VMA of ours maps a file, whose `f_mapping` is the
+            // object's shared address_space, alive while the file is. The
+            // copy is not linked into that address_space yet, so this zaps
+            // the parent's entries (and those of every other mapping of the
+            // same pages, which merely refault).
+            unsafe {
+                helpers::vdmux_unmap_pages((*(*vma).vm_file).f_mapping, (*vma).vm_pgoff, pages)
+            };
+        }
         // SAFETY: The kernel calls `open` only on VMAs whose `vm_ops` we set
         // in `install`, so they carry our handler.
         let handler = unsafe { Self::handler(vma) };
@@ -314,7 +509,7 @@ impl<T: VmaHandler + 'static> VmOps<T> {
         vmf: *mut bindings::vm_fault,
         order: core::ffi::c_uint,
     ) -> bindings::vm_fault_t {
-        if order != bindings::HPAGE_PMD_ORDER {
+        if 1usize << order != HUGE_PAGES {
             return fault_result(Err(FaultError::Fallback));
         }
         // SAFETY: As in `fault`.
@@ -340,13 +535,6 @@ fn fault_result(result: Result<FaultDone, FaultError>) -> bindings::vm_fault_t {
 
 type ArcBorrowOf<'a, T> = <Arc<T> as ForeignOwnable>::Borrowed<'a>;
 
-const VDMUX_FS_MAGIC: u64 = 0x7664_6d78; // "vdmx"
-
-unsafe extern "C" {
-    // From <linux/pseudo_fs.h>, which the kernel crate's bindings leave out.
-    fn init_pseudo(fc: *mut bindings::fs_context, magic: u64) -> *mut c_void;
-}
-
 /// The file system type of [`PseudoFs`]. The kernel links superblocks into
 /// it, so it lives in a static with interior mutability.
 struct FsType(Opaque<bindings::file_system_type>);
@@ -369,10 +557,7 @@ static FS_TYPE: FsType = FsType(Opaque::new(bindings::file_system_type {
 /// `fc` must be a valid `fs_context` being set up for `FS_TYPE`.
 unsafe extern "C" fn pseudo_init_fs_context(fc: *mut bindings::fs_context) -> i32 {
     // SAFETY: The kernel passes a valid `fs_context` being set up for us.
-    if unsafe { init_pseudo(fc, VDMUX_FS_MAGIC) }.is_null() {
-        return ENOMEM.to_errno();
-    }
-    0
+    unsafe { helpers::vdmux_init_pseudo(fc) }
 }
 
 /// A private internal mount whose only purpose is to own the inodes of
@@ -423,7 +608,9 @@ pub(crate) struct SharedMapping {
 // SAFETY: Inodes are reference counted and usable from any thread.
 unsafe impl Send for SharedMapping {}
 
-// SAFETY: `attach` and `unmap_all` are safe to call concurrently.
+// SAFETY: `attach` (under its safety requirements) and `unmap_all` may run
+// concurrently: the first writes a field of a file nobody else uses yet, the
+// second takes the address_space's own locks.
 unsafe impl Sync for SharedMapping {}
 
 impl SharedMapping {
@@ -441,12 +628,15 @@ impl SharedMapping {
     /// Points `file` at the shared `address_space`, so its mappings are
     /// reached by [`SharedMapping::unmap_all`].
     ///
-    /// Must be called from the file's `open`, before the file can be mapped.
-    pub(crate) fn attach(&self, file: &File) {
-        // SAFETY: `file` is being opened (the caller's requirement), so no
-        // mapping or I/O uses `f_mapping` yet; the inode outlives every file
-        // attached to it because open files keep the module, and so this
-        // value, alive.
+    /// # Safety
+    ///
+    /// `file` must be in its `f_op->open`: it has no mapping and no I/O yet,
+    /// so that nothing is linked into its own `f_mapping`'s `i_mmap` (moving
+    /// a file with VMAs would leave them in the old tree). The caller must
+    /// keep this value alive as long as the file is open.
+    pub(crate) unsafe fn attach(&self, file: &File) {
+        // SAFETY: The file is being opened and outlived by the inode (the
+        // function's safety requirements).
         unsafe { (*file.as_ptr()).f_mapping = (*self.inode).i_mapping };
     }
 

@@ -182,10 +182,15 @@ TEST_F(vd, read_write_lseek)
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, pread(self->fd[3], got, 1, -1));
 	EXPECT_EQ(EINVAL, errno);
-	/* A bad user buffer is EFAULT, and nothing is written. */
-	EXPECT_EQ(-1, syscall(SYS_pwrite64, self->fd[3], 8UL, 10UL, 0L));
+	/*
+	 * A bad user buffer is EFAULT, and nothing is written. write(2) and
+	 * read(2) rather than pwrite64/pread64, whose offset is two arguments
+	 * for a 32-bit caller.
+	 */
+	ASSERT_EQ(0, lseek(self->fd[3], 0, SEEK_SET));
+	EXPECT_EQ(-1, syscall(SYS_write, self->fd[3], 8UL, 10UL));
 	EXPECT_EQ(EFAULT, errno);
-	EXPECT_EQ(-1, syscall(SYS_pread64, self->fd[3], 8UL, 10UL, 0L));
+	EXPECT_EQ(-1, syscall(SYS_read, self->fd[3], 8UL, 10UL));
 	EXPECT_EQ(EFAULT, errno);
 }
 

@@ -8,6 +8,15 @@
  *   /dev/vdmuxN     virtual device N: mmap (MAP_SHARED only), read, write,
  *                   lseek, and the read-only ioctls.
  *
+ * Events: poll(2) on any node reports EPOLLPRI while the node's generation
+ * (the one VDMUX_IOC_GET_STATUS returns through it) differs from the one
+ * this open file last returned from VDMUX_IOC_GET_STATUS; a virtual device
+ * node also reports EPOLLIN | EPOLLOUT (and their RDNORM/WRNORM forms)
+ * while it is not removed and EPOLLERR while it is. Every state change of
+ * virtual device N sends a "change" uevent for vdmuxN with
+ * VDMUX_STATE=foreground|background|removed and VDMUX_GENERATION=<n>; a
+ * resize sends one for vdmux with VDMUX_RESERVED_SIZE=<bytes>.
+ *
  * This header is the one source of truth for the ioctl numbers and the
  * structures; the driver and the tools are generated from it.
  */
@@ -64,5 +73,12 @@ struct vdmux_status {
 #define VDMUX_IOC_INSERT _IO(VDMUX_IOC_MAGIC, 0x04)
 /* Any node. */
 #define VDMUX_IOC_GET_STATUS _IOR(VDMUX_IOC_MAGIC, 0x05, struct vdmux_status)
+/*
+ * Any node, no privilege; the argument is a virtual device index, by value.
+ * Returns 0 at once if that virtual device is the foreground, else blocks
+ * until it becomes the foreground. Interruptible (EINTR, or restarted with
+ * SA_RESTART), like VT_WAITACTIVE.
+ */
+#define VDMUX_IOC_WAIT_FOREGROUND _IO(VDMUX_IOC_MAGIC, 0x06)
 
 #endif /* _UAPI_LINUX_VDMUX_H */

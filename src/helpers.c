@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C helpers of vdmux: see helpers.h.
+ */
+#include <linux/device.h>
+#include <linux/gfp.h>
+#include <linux/kobject.h>
+#include <linux/minmax.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/pgtable.h>
+#include <linux/poll.h>
+#include <linux/pseudo_fs.h>
+#include <linux/sched.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+
+#include "helpers.h"
+
+/* How much vdmux_copy() and vdmux_zero() move between rescheduling points. */
+#define VDMUX_COPY_CHUNK (1UL << 20)
+
+int vdmux_init_pseudo(struct fs_context *fc)
+{
+	return init_pseudo(fc, VDMUX_FS_MAGIC) ? 0 : -ENOMEM;
+}
+
+void *vdmux_vmalloc(unsigned long size, bool huge)
+{
+	/*
+	 * The size comes from user space and a failure reaches it as ENOMEM
+	 * or SIGBUS: no warning in the log.
+	 */
+	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN;
+
+	return huge ? vmalloc_huge(size, gfp) : __vmalloc(size, gfp);
+}
+
+void vdmux_vfree(const void *addr)
+{
+	vfree(addr);
+}
+
+void vdmux_copy(void *dst, const void *src, unsigned long len)
+{
+	while (len) {
+		unsigned long n = min(len, VDMUX_COPY_CHUNK);
+
+		memcpy(dst, src, n);
+		dst += n;
+		src += n;
+		len -= n;
+		cond_resched();
+	}
+}
+
+void vdmux_zero(void *dst, unsigned long len)
+{
+	while (len) {
+		unsigned long n = min(len, VDMUX_COPY_CHUNK);
+
+		memset(dst, 0, n);
+		dst += n;
+		len -= n;
+		cond_resched();
+	}
+}
+
+bool vdmux_fault_pmd_is_huge(const struct vm_fault *vmf)
+{
+	return pmd_trans_huge(pmdp_get_lockless(vmf->pmd));
+}
+
+bool vdmux_vma_is_fork_copy(const struct vm_area_struct *vma)
+{
+	return vma->vm_mm != current->mm;
+}
+
+bool vdmux_vma_is_mixedmap(const struct vm_area_struct *vma)
+{
+	return vma->vm_flags & VM_MIXEDMAP;
+}
+
+void vdmux_unmap_pages(struct address_space *mapping, unsigned long pgoff,
+		       unsigned long pages)
+{
+	/* unmap_mapping_pages() with even_cows: there are none to spare. */
+	unmap_mapping_pages(mapping, pgoff, pages, true);
+}
+
+void vdmux_cond_resched(void)
+{
+	cond_resched();
+}
+
+#define VDMUX_ATTR(_name, _id)							\
+	static ssize_t _name##_show(struct device *dev,				\
+				    struct device_attribute *attr, char *buf)	\
+	{									\
+		return vdmux_attr_show(dev_get_drvdata(dev), _id, buf);		\
+	}									\
+	static DEVICE_ATTR_RO(_name)
+
+VDMUX_ATTR(state, VDMUX_ATTR_STATE);
+VDMUX_ATTR(generation, VDMUX_ATTR_GENERATION);
+VDMUX_ATTR(foreground, VDMUX_ATTR_FOREGROUND);
+VDMUX_ATTR(reserved_size, VDMUX_ATTR_RESERVED_SIZE);
+VDMUX_ATTR(nr_vdevs, VDMUX_ATTR_NR_VDEVS);
+
+static struct attribute *vdmux_vdev_attrs[] = {
+	&dev_attr_state.attr,
+	&dev_attr_generation.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(vdmux_vdev);
+
+static struct attribute *vdmux_control_attrs[] = {
+	&dev_attr_foreground.attr,
+	&dev_attr_reserved_size.attr,
+	&dev_attr_nr_vdevs.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(vdmux_control);
+
+const struct attribute_group **vdmux_vdev_attr_groups(void)
+{
+	return vdmux_vdev_groups;
+}
+
+const struct attribute_group **vdmux_control_attr_groups(void)
+{
+	return vdmux_control_groups;
+}
+
+unsigned int vdmux_poll_events(bool vdev, bool removed, bool changed)
+{
+	__poll_t events = changed ? EPOLLPRI : 0;
+
+	if (vdev)
+		events |= removed ? EPOLLERR : EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM;
+	return (__force unsigned int)events;
+}
+
+void vdmux_sysfs_notify(struct miscdevice *misc, const char *attr)
+{
+	sysfs_notify(&misc->this_device->kobj, NULL, attr);
+}
+
+int vdmux_uevent(struct miscdevice *misc, char **envp)
+{
+	return kobject_uevent_env(&misc->this_device->kobj, KOBJ_CHANGE, envp);
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kernel functions vdmux calls that are macros, static inlines or
+ * missing from the kernel crate's bindings, wrapped with plain C types so
+ * that bindgen generates their Rust declarations (src/helpers.rs) from this
+ * header and the C compiler checks helpers.c against it.
+ */
+#ifndef VDMUX_HELPERS_H
+#define VDMUX_HELPERS_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include <stdbool.h>
+#endif
+
+struct address_space;
+struct attribute_group;
+struct fs_context;
+struct miscdevice;
+struct vm_area_struct;
+struct vm_fault;
+
+/* The magic number of vdmux's internal pseudo file system ("vdmx"). */
+#define VDMUX_FS_MAGIC 0x76646d78
+
+/* init_pseudo() for VDMUX_FS_MAGIC: 0, or -ENOMEM. */
+int vdmux_init_pseudo(struct fs_context *fc);
+
+/*
+ * A zero-filled vmalloc area of @size bytes, charged to the caller's memory
+ * cgroup, or NULL. @huge asks for 2 MiB pages where the allocator can find
+ * them (vmalloc_huge), falling back to 4 KiB pages by itself.
+ */
+void *vdmux_vmalloc(unsigned long size, bool huge);
+void vdmux_vfree(const void *addr);
+
+/*
+ * memcpy() and memset() of buffers that user space may map, in chunks with
+ * a rescheduling point between them: a copy of a whole buffer (up to 1 GiB)
+ * runs under a mutex and must not hog the CPU.
+ */
+void vdmux_copy(void *dst, const void *src, unsigned long len);
+void vdmux_zero(void *dst, unsigned long len);
+
+/* Whether the page middle directory entry of the fault is a 2 MiB leaf. */
+bool vdmux_fault_pmd_is_huge(const struct vm_fault *vmf);
+
+/* Whether @vma is being created by fork(): it belongs to another mm. */
+bool vdmux_vma_is_fork_copy(const struct vm_area_struct *vma);
+
+/* Whether @vma has VM_MIXEDMAP, which a VM_PFNMAP mapping must not have. */
+bool vdmux_vma_is_mixedmap(const struct vm_area_struct *vma);
+
+/*
+ * Zaps every entry of every mapping of pages [@pgoff, @pgoff + @pages) of
+ * @mapping.
+ */
+void vdmux_unmap_pages(struct address_space *mapping, unsigned long pgoff,
+		       unsigned long pages);
+
+/* cond_resched(). */
+void vdmux_cond_resched(void);
+
+/*
+ * sysfs attributes of the nodes, in the misc devices' own directories
+ * (/sys/class/misc/vdmuxN/, /sys/class/misc/vdmux/), all read-only.
+ */
+enum vdmux_attr {
+	VDMUX_ATTR_STATE,		/* vdmuxN/state */
+	VDMUX_ATTR_GENERATION,		/* vdmuxN/generation */
+	VDMUX_ATTR_FOREGROUND,		/* vdmux/foreground */
+	VDMUX_ATTR_RESERVED_SIZE,	/* vdmux/reserved_size */
+	VDMUX_ATTR_NR_VDEVS,		/* vdmux/nr_vdevs */
+};
+
+/*
+ * Implemented in Rust (src/sysfs.rs): writes the text of @attr of the node
+ * registered as @misc into @buf (a page) and returns its length, or a
+ * negative errno.
+ */
+long vdmux_attr_show(struct miscdevice *misc, unsigned int attr, char *buf);
+
+/* The attribute groups of a virtual device node and of the control node. */
+const struct attribute_group **vdmux_vdev_attr_groups(void);
+const struct attribute_group **vdmux_control_attr_groups(void);
+
+/*
+ * The poll events of a node: EPOLLPRI when @changed; on a virtual device
+ * node (@vdev) EPOLLERR when @removed, else EPOLLIN | EPOLLRDNORM |
+ * EPOLLOUT | EPOLLWRNORM.
+ */
+unsigned int vdmux_poll_events(bool vdev, bool removed, bool changed);
+
+/* sysfs_notify() on attribute @attr of the node registered as @misc. */
+void vdmux_sysfs_notify(struct miscdevice *misc, const char *attr);
+
+/*
+ * A KOBJ_CHANGE uevent for the node registered as @misc, with the
+ * NULL-terminated "NAME=value" strings @envp; 0 or a negative errno.
+ */
+int vdmux_uevent(struct miscdevice *misc, char **envp);
+
+#endif /* VDMUX_HELPERS_H */

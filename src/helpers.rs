@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The Rust declarations of `helpers.c`, generated from `helpers.h`: the
+//! kernel functions vdmux needs that are macros, static inlines, or missing
+//! from the kernel crate's bindings.
+
+// bindgen output keeps the C names. The kernel structures it points to are
+// the kernel crate's bindings, some of which hold types Rust calls
+// FFI-unsafe (the bindings crate allows that lint too).
+#[allow(
+    improper_ctypes,
+    non_camel_case_types,
+    non_upper_case_globals,
+    dead_code,
+    unreachable_pub,
+    clippy::all
+)]
+mod generated {
+    use kernel::{
+        bindings::{
+            address_space,
+            attribute_group,
+            fs_context,
+            miscdevice,
+            vm_area_struct,
+            vm_fault, //
+        },
+        ffi,
+    };
+    include!("helpers_generated.rs");
+}
+
+pub(crate) use generated::*;

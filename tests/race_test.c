@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Races between faults, fork and state changes that a kernel mm reviewer
+ * would look for (src/vm.rs explains both fixes):
+ *
+ * - fork must not copy a vdev's page table entries: copy_huge_pmd() reads
+ *   the parent's 2 MiB entry without the lock our zaps take, so a SWITCH
+ *   in between would leave the child mapping another vdev's device memory.
+ *   The driver zaps the parent's entries when fork copies the VMA, so the
+ *   child maps its pages with faults of its own, which the fdinfo counters
+ *   show. A fork-while-switching run checks every byte the child sees.
+ *
+ * - A 4 KiB fault that finds a 2 MiB entry installed meanwhile: a huge
+ *   fault falls back while its vdev lives in a backing store with 4 KiB
+ *   pages, a SWITCH moves the vdev to the huge device memory, another
+ *   thread's huge fault maps it with a PMD, and the first thread's 4 KiB
+ *   fault must then not insert a page below that PMD (a VM_BUG_ON in
+ *   walk_to_pmd on a debug kernel). The window is a few instructions wide;
+ *   the test builds exactly the situation (a backing store forced onto
+ *   4 KiB pages by fail_page_alloc, device memory on 2 MiB pages), has
+ *   threads fault the vdev while it moves between the two, and checks that
+ *   both kinds of fault were served and every byte read was the vdev's.
+ */
+#include <pthread.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "vdmux_test.h"
+
+#define PAGE 4096UL
+#define BLOCK (2UL << 20)
+#define DEBUGFS "/sys/kernel/debug"
+
+/* The word vdev @vdev holds at byte offset @off: no two words alike. */
+static uint64_t tag(int vdev, size_t off)
+{
+	uint64_t z = ((uint64_t)vdev << 56) ^ off ^ 0x7664d0d0c0deULL;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Fills vdev @fd (index @vdev) with its tags through write(2). */
+static int fill_tags(int fd, int vdev, size_t len)
+{
+	static uint64_t buf[BLOCK / 8];
+	size_t off, i;
+
+	for (off = 0; off < len; off += sizeof(buf)) {
+		size_t n = len - off < sizeof(buf) ? len - off : sizeof(buf);
+
+		for (i = 0; i < n / 8; i++)
+			buf[i] = tag(vdev, off + i * 8);
+		if (pwrite(fd, buf, n, off) != (ssize_t)n)
+			return -1;
+	}
+	return 0;
+}
+
+/* The offset of the first word of @p that is not vdev @vdev's, or -1. */
+static long first_foreign(const volatile uint64_t *p, int vdev, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		if (p[i] != tag(vdev, i * 8))
+			return i * 8;
+	return -1;
+}
+
+FIXTURE(race)
+{
+	int ctl;
+	int fd[DEFAULT_NR_VDEVS];
+};
+
+FIXTURE_SETUP(race)
+{
+	ASSERT_EQ(0, reset_device());
+	ASSERT_EQ(0, open_nodes(&self->ctl, self->fd));
+}
+
+FIXTURE_TEARDOWN(race)
+{
+	close_nodes(self->ctl, self->fd);
+	reset_device();
+}
+
+/*
+ * After fork the child's first access to a mapping the parent had fully
+ * mapped is a fault of its own, with 2 MiB entries and with 4 KiB pages:
+ * nothing was copied. The parent's next access faults too (its entries
+ * were zapped), and both see the vdev's bytes.
+ */
+static void check_fork_refaults(struct __test_metadata *_metadata, int fd, size_t len, int huge)
+{
+	volatile uint64_t *p;
+	struct fault_counts before, after;
+	pid_t pid;
+	int status;
+
+	ASSERT_EQ(0, fill_tags(fd, 0, len));
+	p = (volatile uint64_t *)map_shared(fd, len, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, (void *)p);
+	ASSERT_EQ(-1, first_foreign(p, 0, len));
+	before = fault_counts(fd);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct fault_counts c0 = fault_counts(fd), c1;
+		uint64_t v = p[1];
+
+		c1 = fault_counts(fd);
+		/* Exit codes: 1 no fault of the child's own, 2 wrong bytes. */
+		if (huge ? c1.huge != c0.huge + 1 || c1.pages != c0.pages : c1.pages != c0.pages + 1)
+			_exit(1);
+		if (v != tag(0, 8) || first_foreign(p, 0, len) != -1)
+			_exit(2);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+
+	/* The parent's entries went at fork: its next access faults. */
+	after = fault_counts(fd);
+	(void)p[2];
+	if (huge) {
+		EXPECT_EQ(after.huge + 1, fault_counts(fd).huge);
+	} else {
+		EXPECT_EQ(after.pages + 1, fault_counts(fd).pages);
+	}
+	EXPECT_GT(after.huge + after.pages, before.huge + before.pages);
+	EXPECT_EQ(-1, first_foreign(p, 0, len));
+	EXPECT_EQ(0, munmap((void *)p, len));
+}
+
+TEST_F(race, fork_child_takes_its_own_huge_faults)
+{
+	ASSERT_EQ(0, set_reserved(BLOCK));
+	check_fork_refaults(_metadata, self->fd[0], BLOCK, 1);
+}
+
+TEST_F(race, fork_child_takes_its_own_page_faults)
+{
+	check_fork_refaults(_metadata, self->fd[0], DEFAULT_RESERVED, 0);
+}
+
+struct switcher {
+	int ctl;
+	int a, b;
+	volatile int stop;
+	long switches;
+	int error;
+};
+
+static void *switch_loop(void *arg)
+{
+	struct switcher *s = arg;
+
+	while (!s->stop) {
+		if (vdmux_ioc(s->ctl, VDMUX_IOC_SWITCH, s->switches % 2 ? s->a : s->b)) {
+			s->error = errno;
+			break;
+		}
+		s->switches++;
+	}
+	return NULL;
+}
+
+/*
+ * vdev 0 mapped with one 2 MiB entry, forked again and again while vdevs 0
+ * and 1 swap places: every child must see vdev 0's bytes, never vdev 1's.
+ */
+TEST_F(race, fork_while_switching_never_shows_foreign_bytes)
+{
+	struct switcher s = { .ctl = self->ctl, .a = 0, .b = 1 };
+	volatile uint64_t *p;
+	pthread_t thread;
+	int rounds = 0, bad = 0, status;
+	double end;
+
+	ASSERT_EQ(0, set_reserved(BLOCK));
+	ASSERT_EQ(0, fill_tags(self->fd[0], 0, BLOCK));
+	ASSERT_EQ(0, fill_tags(self->fd[1], 1, BLOCK));
+	p = (volatile uint64_t *)map_shared(self->fd[0], BLOCK, PROT_READ, 0);
+	ASSERT_NE(MAP_FAILED, (void *)p);
+	ASSERT_EQ(0, pthread_create(&thread, NULL, switch_loop, &s));
+	end = now_s() + 3;
+	while (now_s() < end) {
+		pid_t pid;
+
+		(void)p[rounds % (BLOCK / 8)];	/* map it again in the parent */
+		pid = fork();
+		if (pid == 0)
+			_exit(first_foreign(p, 0, BLOCK) == -1 ? 0 : 1);
+		if (pid < 0 || waitpid(pid, &status, 0) != pid ||
+		    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			bad++;
+		rounds++;
+	}
+	s.stop = 1;
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ksft_print_msg("%d forks during %ld switches\n", rounds, s.switches);
+	EXPECT_EQ(0, s.error);
+	EXPECT_EQ(0, bad);
+	EXPECT_LT(1, rounds);
+	EXPECT_LT(1, s.switches);
+	EXPECT_EQ(-1, first_foreign(p, 0, BLOCK));
+	EXPECT_EQ(0, munmap((void *)p, BLOCK));
+}
+
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, val, strlen(val)) < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Leaves @pages scattered free pages: maps them, then frees every other one,
+ * whose neighbours stay allocated, so that the next order-0 allocations of
+ * this CPU get pages that are not physically contiguous. The caller unmaps
+ * the @pages * 4 KiB returned.
+ */
+static char *fragment_memory(size_t pages)
+{
+	char *p = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t i;
+
+	if (p == MAP_FAILED)
+		return p;
+	madvise(p, pages * PAGE, MADV_NOHUGEPAGE);
+	for (i = 0; i < pages; i++)
+		p[i * PAGE] = 1;
+	for (i = 1; i < pages; i += 2)
+		madvise(p + i * PAGE, PAGE, MADV_DONTNEED);
+	return p;
+}
+
+/*
+ * Writes vdev @fd's first byte (unchanged) with every allocation of order 9
+ * or more failing for this task and free memory fragmented, so that the
+ * backing store the write allocates gets 4 KiB pages, and no 2 MiB block of
+ * them is contiguous by luck.
+ */
+static int allocate_small_store(int fd)
+{
+	const size_t frag_pages = 16384;
+	char *frag;
+	static const char *const setup[][2] = {
+		{ "task-filter", "Y" }, { "verbose", "0" }, { "interval", "1" },
+		{ "space", "0" }, { "times", "-1" }, { "ignore-gfp-wait", "N" },
+		{ "ignore-gfp-highmem", "N" }, { "min-order", "9" },
+		{ "probability", "100" },
+	};
+	char path[128], c;
+	size_t i;
+	int ret;
+
+	if (pread(fd, &c, 1, 0) != 1)
+		return -errno;
+	frag = fragment_memory(frag_pages);
+	if (frag == MAP_FAILED)
+		return -errno;
+	for (i = 0; i < sizeof(setup) / sizeof(setup[0]); i++) {
+		snprintf(path, sizeof(path), DEBUGFS "/fail_page_alloc/%s", setup[i][0]);
+		ret = write_str(path, setup[i][1]);
+		if (ret)
+			return ret;
+	}
+	ret = write_str("/proc/self/make-it-fail", "1");
+	if (!ret)
+		ret = pwrite(fd, &c, 1, 0) == 1 ? 0 : -errno;
+	write_str("/proc/self/make-it-fail", "0");
+	write_str(DEBUGFS "/fail_page_alloc/probability", "0");
+	write_str(DEBUGFS "/fail_page_alloc/min-order", "1");
+	munmap(frag, frag_pages * PAGE);
+	return ret;
+}
+
+/* The "vdmux-huge-blocks" value of @fd's fdinfo; -1 if absent. */
+static long huge_blocks(int fd)
+{
+	char buf[1024];
+
+	return read_fdinfo(fd, buf, sizeof(buf)) ? -1 : fdinfo_field(buf, "vdmux-huge-blocks:\t");
+}
+
+struct toucher {
+	const volatile uint64_t *p;
+	size_t first;	/* the word this thread starts at */
+	long reads, bad;
+};
+
+static void *touch_loop(void *arg)
+{
+	struct toucher *t = arg;
+	size_t i = t->first;
+	long n;
+
+	for (n = 0; n < 64; n++) {
+		if (t->p[i] != tag(1, i * 8))
+			t->bad++;
+		t->reads++;
+		i = (i + 4099) % (BLOCK / 8);
+	}
+	return NULL;
+}
+
+/*
+ * A 2 MiB slot whose page middle directory entry is empty is what the race
+ * needs: a zap of a 2 MiB entry empties it, but once a 4 KiB fault put a
+ * page table there, the slot keeps it until munmap. So each round maps
+ * vdev 1 afresh and has 4 threads fault it while vdevs 0 and 1 keep
+ * swapping places, and the first faults of a round meet a SWITCH now and
+ * then.
+ */
+TEST_F(race, page_fault_after_huge_fault_filled_the_slot)
+{
+	struct switcher s = { .ctl = self->ctl, .a = 1, .b = 0 };
+	struct fault_counts before, after;
+	pthread_t sw;
+	long bad = 0, rounds = 0;
+	double end;
+
+	if (access(DEBUGFS "/fail_page_alloc/min-order", W_OK))
+		SKIP(return, "kernel without fail_page_alloc");
+	/*
+	 * A fresh load with a 2 MiB buffer: the device memory is allocated
+	 * then, and no backing store yet (a resize would reallocate every
+	 * existing one with huge pages).
+	 */
+	close_nodes(self->ctl, self->fd);
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module("reserved_size=2097152"));
+	ASSERT_EQ(0, open_nodes(&self->ctl, self->fd));
+	s.ctl = self->ctl;
+	/* The device memory (vdev 0's, now) has a 2 MiB page ... */
+	ASSERT_EQ(1, huge_blocks(self->fd[0]));
+	ASSERT_EQ(0, fill_tags(self->fd[0], 0, BLOCK));
+	/* ... and vdev 1's backing store has 4 KiB pages. */
+	ASSERT_EQ(0, allocate_small_store(self->fd[1]));
+	ASSERT_EQ(0, fill_tags(self->fd[1], 1, BLOCK));
+	ASSERT_EQ(0, huge_blocks(self->fd[1]));
+
+	before = fault_counts(self->fd[1]);
+	ASSERT_EQ(0, pthread_create(&sw, NULL, switch_loop, &s));
+	end = now_s() + 4;
+	while (now_s() < end) {
+		struct toucher t[4];
+		pthread_t th[4];
+		volatile uint64_t *p;
+		int i;
+
+		p = (volatile uint64_t *)map_shared(self->fd[1], BLOCK, PROT_READ, 0);
+		ASSERT_NE(MAP_FAILED, (void *)p);
+		ASSERT_EQ(0, (uintptr_t)p % BLOCK);
+		for (i = 0; i < 4; i++) {
+			t[i] = (struct toucher){ .p = p, .first = i * 997 };
+			ASSERT_EQ(0, pthread_create(&th[i], NULL, touch_loop, &t[i]));
+		}
+		for (i = 0; i < 4; i++) {
+			ASSERT_EQ(0, pthread_join(th[i], NULL));
+			bad += t[i].bad;
+		}
+		ASSERT_EQ(0, munmap((void *)p, BLOCK));
+		rounds++;
+	}
+	s.stop = 1;
+	ASSERT_EQ(0, pthread_join(sw, NULL));
+	after = fault_counts(self->fd[1]);
+	ksft_print_msg("%ld rounds, %ld switches; faults: %ld with 2 MiB entries, %ld with 4 KiB pages\n",
+		       rounds, s.switches, after.huge - before.huge, after.pages - before.pages);
+	EXPECT_EQ(0, s.error);
+	EXPECT_EQ(0, bad);
+	/* Both stores served faults: the vdev really moved between the two kinds. */
+	EXPECT_LT(2, s.switches);
+	EXPECT_LT(before.huge, after.huge);
+	EXPECT_LT(before.pages, after.pages);
+	/* Back to a module loaded with its defaults. */
+	close_nodes(self->ctl, self->fd);
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module(""));
+	ASSERT_EQ(0, open_nodes(&self->ctl, self->fd));
+}
+
+int main(int argc, char **argv)
+{
+	set_test_timeouts(120);
+	return test_harness_run(argc, argv);
+}
