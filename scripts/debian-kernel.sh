@@ -239,23 +239,29 @@ step_module() {
 # --- 4. Debian's kernel image ----------------------------------------------
 step_image() {
 	[ -f "$OUT/vmlinuz" ] && return
-	say "extracting Debian's vmlinuz-$RELEASE from linux-image-$RELEASE (not installed)"
+	say "extracting Debian's vmlinuz-$RELEASE from its package (not installed)"
 	local dl=$ROOT/build/debs
 	rm -rf "$dl"
 	mkdir -p "$dl"
-	local pkg
-	for pkg in "linux-image-$RELEASE-unsigned" "linux-image-$RELEASE"; do
-		if run sh -c "cd /build/debs && apt-get download -qq -t trixie-backports $pkg" >/dev/null 2>&1; then
-			break
-		fi
+	# linux-image-* held the image (boot/vmlinuz-*) in older releases; 7.x
+	# moved it into linux-binary-* (usr/lib/modules/*/vmlinuz).
+	local pkg deb= tried=() image f
+	for pkg in "linux-binary-$RELEASE" "linux-image-$RELEASE-unsigned" "linux-image-$RELEASE"; do
+		tried+=("$pkg")
+		rm -rf "$dl"/*
+		run sh -c "cd /build/debs && apt-get download -qq -t trixie-backports $pkg" >/dev/null 2>&1 || continue
+		deb=$(ls "$dl"/*.deb | head -n1)
+		mkdir -p "$dl/x"
+		dpkg-deb -x "$deb" "$dl/x" || die "cannot unpack $deb"
+		image=
+		for f in "$dl/x/boot/vmlinuz-$RELEASE" "$dl/x/usr/lib/modules/$RELEASE/vmlinuz"; do
+			[ -f "$f" ] && image=$f
+		done
+		[ -n "$image" ] && break
+		deb=
 	done
-	local deb
-	deb=$(ls "$dl"/*.deb 2>/dev/null | head -n1)
-	[ -n "$deb" ] || die "neither linux-image-$RELEASE-unsigned nor linux-image-$RELEASE could be downloaded"
-	mkdir -p "$dl/x"
-	dpkg-deb -x "$deb" "$dl/x" || die "cannot unpack $deb"
-	[ -f "$dl/x/boot/vmlinuz-$RELEASE" ] || die "$(basename "$deb") holds no boot/vmlinuz-$RELEASE"
-	install -m 0644 "$dl/x/boot/vmlinuz-$RELEASE" "$OUT/vmlinuz.tmp"
+	[ -n "$deb" ] || die "no vmlinuz in any of ${tried[*]}"
+	install -m 0644 "$image" "$OUT/vmlinuz.tmp"
 	basename "$deb" >"$OUT/vmlinuz.package"
 	mv "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
 	rm -rf "$dl"
