@@ -115,9 +115,11 @@ lint: kernel $(UAPI_RS) tool-lint
 	@$(MAKE) -C $(KDIR) M=$(TOP) MO=$(OUT)/clippy LLVM=$(LLVM) CLIPPY=1 KRUSTFLAGS=-Dwarnings modules
 	@echo "lint: ok"
 
+# Licence sanity as cargo deny does it: every crate GPL-2.0 compatible.
 tool-lint:
 	@$(CARGO) fmt --check
 	@$(CARGO) clippy --locked --quiet --all-targets -- -D warnings
+	@$(CARGO) metadata --format-version 1 --locked | python3 $(TOP)/scripts/check-licenses.py
 
 tool-test:
 	@$(CARGO) test --locked --quiet
