@@ -259,14 +259,21 @@ debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) tool
 		--module $(DEBIAN_OUT)/vdmux.ko --tests $(OUT)/debian-tests --out $(OUT) --stock-kernel
 
 # What dkms.conf runs: the module against KDIR, nothing set up, nothing
-# downloaded. C is compiled as the kernel was (clang or gcc).
-KBUILD_LLVM = $(if $(shell grep -s '^CONFIG_CC_IS_CLANG=y' $(KDIR)/.config),LLVM=$(LLVM))
+# downloaded. C is compiled as the kernel was (clang or gcc). dkms passes
+# CC=clang LD=ld.lld for a clang-built kernel, which would beat LLVM=-19:
+# the versioned names are given explicitly.
+KBUILD_LLVM = $(if $(shell grep -s '^CONFIG_CC_IS_CLANG=y' $(KDIR)/.config),LLVM=$(LLVM) \
+	CC=clang$(filter-out 1,$(LLVM)) LD=ld.lld$(filter-out 1,$(LLVM)))
 kbuild: $(UAPI_RS)
 	@scripts/dkms-check.sh $(KDIR)
 	@$(MAKE) -C $(KDIR) M=$(TOP) $(KBUILD_LLVM) $(if $(KERNELRELEASE),KERNELRELEASE=$(KERNELRELEASE)) modules
 
-check-dkms: kernel
-	@scripts/check-dkms.sh $(KDIR)
+# The module dkms built and installed is then loaded in the test guest.
+check-dkms: kernel $(OUT)/tests/module_test
+	@mkdir -p $(OUT)/dkms/tests && cp $(OUT)/tests/module_test $(OUT)/dkms/tests/
+	@CHECK_DKMS_KO=$(OUT)/dkms/vdmux.ko scripts/check-dkms.sh $(KDIR)
+	@qemu/run.sh check --kernel $(KDIR) --module $(OUT)/dkms/vdmux.ko --tests $(OUT)/dkms/tests \
+		--out $(OUT)/dkms
 
 clean:
 	rm -rf build $(UAPI_RS)
