@@ -11,9 +11,15 @@
 #   make fmt          format the Rust sources
 #   make tool         build vdmuxctl (static) into build/FLAVOUR/bin
 #   make tool-test    run vdmuxctl's unit tests on the host
-#   make install      install vdmux.ko, vdmuxctl, the UAPI header and the udev rule
+#   make install      install vdmux.ko, vdmuxctl, the man pages, completions, the UAPI
+#                     header and the udev rule (KDIR=/usr/src/linux-headers-*: Debian's)
 #   make uninstall    remove what 'make install' installed
 #   make KDIR=/path   build against another Rust-enabled kernel tree
+#   make debian       vdmux.ko for Debian's stock kernel, with Debian's toolchain
+#   make check-debian boot Debian's own kernel image and run the functional tests
+#   make check-dkms   dkms add, build, install and remove against the test kernel
+#   make kbuild       vdmux.ko against KDIR, with no set-up (what dkms.conf runs)
+#   make tool-man     regenerate tools/man/vdmuxctl.8 from vdmuxctl's command line
 #
 # Variables: KDIR, FLAVOUR (debug|release), EXTRA_TESTS=dir, TESTS="name ...",
 # GUEST_ENV="NAME=value ..." (environment of the guest's tests),
@@ -79,7 +85,8 @@ SYSUSERSDIR ?= /usr/lib/sysusers.d
 INSTALL_MOD_DIR ?= updates
 
 .PHONY: module setup kernel fmt lint tests check demo shell bench bench-run clean FORCE \
-	tool tool-test tool-lint install uninstall
+	tool tool-test tool-lint tool-man install uninstall debian check-debian debian-run \
+	kbuild check-dkms
 
 setup:
 ifdef OWN_KERNEL
@@ -121,12 +128,20 @@ lint: kernel $(GENERATED_RS) tool-lint
 	@$(MAKE) -C $(KDIR) M=$(TOP) MO=$(OUT)/clippy LLVM=$(LLVM) CLIPPY=1 KRUSTFLAGS=-Dwarnings modules
 	@echo "lint: ok"
 
+# Licence sanity as cargo deny does it: every crate GPL-2.0 compatible.
 tool-lint:
 	@$(CARGO) fmt --check
 	@$(CARGO) clippy --locked --quiet --all-targets -- -D warnings
+	@$(CARGO) metadata --format-version 1 --locked | python3 $(TOP)/scripts/check-licenses.py
 
 tool-test:
 	@$(CARGO) test --locked --quiet
+
+# vdmuxctl(8) is generated from the command line (clap_mangen); a unit test
+# fails when the committed page is stale.
+tool-man:
+	@$(CARGO) run --locked --quiet --bin vdmuxctl-gen -- $(OUT)/share
+	@cp $(OUT)/share/vdmuxctl.8 tools/man/vdmuxctl.8
 
 # Cargo knows when to rebuild; the copy keeps its timestamp when nothing did.
 # RUSTFLAGS applies to the --target build only, not to build.rs.
@@ -137,7 +152,9 @@ tool: FORCE
 	@cmp -s $(CARGO_OUT)/$(TOOL_TARGET)/release/vdmuxctl $(VDMUXCTL) || \
 		install -m 0755 $(CARGO_OUT)/$(TOOL_TARGET)/release/vdmuxctl $(VDMUXCTL)
 
-$(OUT)/tests/%: tests/%.c $(wildcard tests/*.h) include/uapi/vdmux.h | kernel
+# check-debian builds the tests against Debian's tree, which needs no set-up.
+KERNEL_PREREQ ?= kernel
+$(OUT)/tests/%: tests/%.c $(wildcard tests/*.h) include/uapi/vdmux.h | $(KERNEL_PREREQ)
 	@mkdir -p $(dir $@)
 	@gcc $(TEST_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
 
@@ -187,13 +204,42 @@ bench-run: module $(BENCH_BINS)
 		--tests $(OUT)/no-tests --out $(OUT)
 
 # The module goes where the kernel in KDIR looks for it (depmod included):
-# for the running kernel, KDIR=/lib/modules/$$(uname -r)/build.
-install: module tool
+# for the running kernel, KDIR=/lib/modules/$$(uname -r)/build. Debian's
+# linux-headers lack the Rust build files: for them the module is the one
+# scripts/debian-kernel.sh builds with Debian's toolchain.
+DEBIAN_HEADERS = $(if $(wildcard $(KDIR)/rust/libmacros.so),,$(if $(wildcard $(KDIR)/include/config/kernel.release),$(shell grep -qs deb $(KDIR)/include/config/kernel.release && echo 1)))
+MANDIR ?= /usr/share/man
+BASHCOMPDIR ?= /usr/share/bash-completion/completions
+ZSHCOMPDIR ?= /usr/share/zsh/vendor-completions
+FISHCOMPDIR ?= /usr/share/fish/vendor_completions.d
+SHARE := $(OUT)/share
+
+ifeq ($(DEBIAN_HEADERS),1)
+install: tool install-files
+	@set -e; release=$$(cat $(KDIR)/include/config/kernel.release); \
+	DEBIAN_KERNEL=$$release scripts/debian-kernel.sh module; \
+	ko=$$(DEBIAN_KERNEL=$$release scripts/debian-kernel.sh print-dir)/vdmux.ko; \
+	dir="$(INSTALL_MOD_PATH)/lib/modules/$$release/$(INSTALL_MOD_DIR)"; \
+	echo "install $$ko $$dir/vdmux.ko"; install -D -m 0644 "$$ko" "$$dir/vdmux.ko"; \
+	if [ -z "$(INSTALL_MOD_PATH)" ] || [ -d "$(INSTALL_MOD_PATH)/lib/modules/$$release/kernel" ]; then \
+		depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) "$$release"; fi
+else
+install: module tool install-files
 	@$(KMAKE) modules_install INSTALL_MOD_DIR=$(INSTALL_MOD_DIR)
+endif
+
+.PHONY: install-files
+install-files: tool
+	@$(CARGO_OUT)/$(TOOL_TARGET)/release/vdmuxctl-gen $(SHARE)
 	install -D -m 0644 include/uapi/vdmux.h $(DESTDIR)$(INCLUDEDIR)/linux/vdmux.h
 	install -D -m 0755 $(VDMUXCTL) $(DESTDIR)$(BINDIR)/vdmuxctl
 	install -D -m 0644 scripts/60-vdmux.rules $(DESTDIR)$(UDEVRULESDIR)/60-vdmux.rules
 	install -D -m 0644 scripts/vdmux.sysusers $(DESTDIR)$(SYSUSERSDIR)/vdmux.conf
+	install -D -m 0644 tools/man/vdmux.4 $(DESTDIR)$(MANDIR)/man4/vdmux.4
+	install -D -m 0644 tools/man/vdmuxctl.8 $(DESTDIR)$(MANDIR)/man8/vdmuxctl.8
+	install -D -m 0644 $(SHARE)/vdmuxctl.bash $(DESTDIR)$(BASHCOMPDIR)/vdmuxctl
+	install -D -m 0644 $(SHARE)/_vdmuxctl $(DESTDIR)$(ZSHCOMPDIR)/_vdmuxctl
+	install -D -m 0644 $(SHARE)/vdmuxctl.fish $(DESTDIR)$(FISHCOMPDIR)/vdmuxctl.fish
 
 uninstall:
 	@set -e; release=$$(cat $(KDIR)/include/config/kernel.release); \
@@ -206,7 +252,45 @@ uninstall:
 		depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) "$$release"; \
 	fi
 	rm -f $(DESTDIR)$(INCLUDEDIR)/linux/vdmux.h $(DESTDIR)$(BINDIR)/vdmuxctl \
-		$(DESTDIR)$(UDEVRULESDIR)/60-vdmux.rules $(DESTDIR)$(SYSUSERSDIR)/vdmux.conf
+		$(DESTDIR)$(UDEVRULESDIR)/60-vdmux.rules $(DESTDIR)$(SYSUSERSDIR)/vdmux.conf \
+		$(DESTDIR)$(MANDIR)/man4/vdmux.4 $(DESTDIR)$(MANDIR)/man8/vdmuxctl.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/vdmuxctl $(DESTDIR)$(ZSHCOMPDIR)/_vdmuxctl \
+		$(DESTDIR)$(FISHCOMPDIR)/vdmuxctl.fish
+
+# --- Debian's stock kernel and DKMS ---------------------------------------
+# The functional tests: those that need no debug-kernel feature.
+DEBIAN_TESTS ?= module_test ioctl_test mmap_test huge_test security_test vdmuxctl_test.sh
+DEBIAN_OUT = $(shell scripts/debian-kernel.sh print-dir)
+
+debian:
+	@scripts/debian-kernel.sh module
+
+check-debian:
+	@scripts/debian-kernel.sh all
+	@$(MAKE) FLAVOUR=debian KDIR=$$(scripts/debian-kernel.sh print-tree) KERNEL_PREREQ= debian-run
+
+debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) tool
+	@rm -rf $(OUT)/debian-tests && mkdir -p $(OUT)/debian-tests && \
+		cp $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(OUT)/debian-tests/
+	@qemu/run.sh check --kernel $(KDIR) --bzimage $(DEBIAN_OUT)/vmlinuz \
+		--module $(DEBIAN_OUT)/vdmux.ko --tests $(OUT)/debian-tests --out $(OUT) --stock-kernel
+
+# What dkms.conf runs: the module against KDIR, nothing set up, nothing
+# downloaded. C is compiled as the kernel was (clang or gcc). dkms passes
+# CC=clang LD=ld.lld for a clang-built kernel, which would beat LLVM=-19:
+# the versioned names are given explicitly.
+KBUILD_LLVM = $(if $(shell grep -s '^CONFIG_CC_IS_CLANG=y' $(KDIR)/.config),LLVM=$(LLVM) \
+	CC=clang$(filter-out 1,$(LLVM)) LD=ld.lld$(filter-out 1,$(LLVM)))
+kbuild: $(UAPI_RS)
+	@scripts/dkms-check.sh $(KDIR)
+	@$(MAKE) -C $(KDIR) M=$(TOP) $(KBUILD_LLVM) $(if $(KERNELRELEASE),KERNELRELEASE=$(KERNELRELEASE)) modules
+
+# The module dkms built and installed is then loaded in the test guest.
+check-dkms: kernel $(OUT)/tests/module_test
+	@mkdir -p $(OUT)/dkms/tests && cp $(OUT)/tests/module_test $(OUT)/dkms/tests/
+	@CHECK_DKMS_KO=$(OUT)/dkms/vdmux.ko scripts/check-dkms.sh $(KDIR)
+	@qemu/run.sh check --kernel $(KDIR) --module $(OUT)/dkms/vdmux.ko --tests $(OUT)/dkms/tests \
+		--out $(OUT)/dkms
 
 clean:
 	rm -rf build $(GENERATED_RS)

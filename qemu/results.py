@@ -38,6 +38,14 @@ SPLATS = [
 SPLAT_RE = re.compile("|".join(SPLATS))
 # Boot banners of the debug kernel that match a pattern above.
 BENIGN_RE = re.compile(r"RCU lockdep checking is enabled")
+# --stock-kernel: a distribution kernel taints itself when it loads vdmux,
+# an out-of-tree module without a signature it trusts. Those two lines are
+# expected; any other taint fails the run.
+TAINT_RE = re.compile(r"taints kernel|Tainted: |module verification failed")
+EXPECTED_TAINT_RE = re.compile(
+    r"^vdmux: (loading out-of-tree module taints kernel\.|"
+    r"module verification failed: signature and/or required key missing - tainting kernel)$")
+RELEASE_RE = re.compile(r"^Linux version (\S+)")
 TIMESTAMP_RE = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 RESULT_RE = re.compile(r"^(not ok|ok)\s+(\d+)\s*(?:-\s*)?([^#]*?)\s*(?:#\s*(\S+)(.*))?$")
 PLAN_RE = re.compile(r"^1\.\.(\d+)")
@@ -138,7 +146,7 @@ def parse_tap(path, expected, tally):
         tally.fail("guest: the test run did not reach its end")
 
 
-def parse_console(path, tally):
+def parse_console(path, tally, stock_kernel=False):
     """Splats anywhere, and the KTAP of the vdmux KUnit suites."""
     try:
         with open(path, errors="replace") as f:
@@ -151,6 +159,15 @@ def parse_console(path, tally):
         print(f"kernel: {l}")
     if splats:
         tally.fail(f"kernel: {len(splats)} splat lines in the kernel log")
+    release = next((m.group(1) for m in map(RELEASE_RE.match, lines) if m), None)
+    if release:
+        print(f"kernel: uname -r {release}")
+    if stock_kernel:
+        taints = [l for l in lines if TAINT_RE.search(l) and not EXPECTED_TAINT_RE.match(l)]
+        for l in taints[:20]:
+            print(f"kernel: {l}")
+        if taints:
+            tally.fail(f"kernel: {len(taints)} unexpected taint lines")
 
     # Every insmod runs the suites again: each case counts once, and fails
     # if it failed in any run.
@@ -200,12 +217,14 @@ def main():
     ap.add_argument("--console", required=True)
     ap.add_argument("--tap", required=True)
     ap.add_argument("--qemu-status", type=int, default=0)
+    ap.add_argument("--stock-kernel", action="store_true",
+                    help="accept only the taint lines of an unsigned out-of-tree module")
     ap.add_argument("expected", nargs="*")
     args = ap.parse_args()
 
     tally = Tally()
     parse_tap(args.tap, args.expected, tally)
-    parse_console(args.console, tally)
+    parse_console(args.console, tally, args.stock_kernel)
     if args.qemu_status in (124, 137):
         tally.fail("guest: timed out")
     for f in tally.failures:

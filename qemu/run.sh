@@ -4,7 +4,11 @@
 # Boot the vdmux test guest under QEMU.
 #
 #   run.sh check|demo|shell --kernel KDIR --module KO --tests DIR --out DIR
-#          [--extra DIR] [--only "name ..."]
+#          [--extra DIR] [--only "name ..."] [--bzimage FILE] [--stock-kernel]
+#
+# --bzimage boots FILE rather than KDIR's arch/x86/boot/bzImage (Debian's own
+# vmlinuz for make check-debian); --stock-kernel has the judge accept the
+# taint lines of an unsigned out-of-tree module, and nothing else.
 #
 # check: runs every test program, then judges the run on the host
 #        (qemu/results.py): exit status 0 only when every test passed and the
@@ -23,7 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 mode=$1
 shift
-kdir= module= tests= out= extra= only=
+kdir= module= tests= out= extra= only= bzimage= judge=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kdir=$2; shift 2 ;;
@@ -32,12 +36,14 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift 2 ;;
 	--extra) extra=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
+	--bzimage) bzimage=$2; shift 2 ;;
+	--stock-kernel) judge=(--stock-kernel); shift ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 ksrc=$kdir
 [ -e "$kdir/source" ] && ksrc=$(readlink -f "$kdir/source")
-bzimage=$kdir/arch/x86/boot/bzImage
+bzimage=${bzimage:-$kdir/arch/x86/boot/bzImage}
 [ -f "$bzimage" ] || { echo "run.sh: no kernel image at $bzimage" >&2; exit 1; }
 mkdir -p "$out"
 
@@ -98,7 +104,7 @@ check)
 		echo "run.sh: the guest did not finish within ${timeout_s} s" >&2
 	fi
 	exec python3 "$here/results.py" --console "$out/console.log" --tap "$out/tap.log" \
-		--qemu-status "$rc" "${names[@]}"
+		--qemu-status "$rc" ${judge[@]+"${judge[@]}"} "${names[@]}"
 	;;
 demo)
 	timeout -k 10 "${QEMU_TIMEOUT:-600}" "${qemu[@]}" -monitor none \

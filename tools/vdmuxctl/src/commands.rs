@@ -25,23 +25,32 @@ const CHUNK: usize = 64 * 1024;
 pub fn run(command: &Command) -> Result<(), Error> {
     let context = &command.context();
     match command {
-        Command::Help(_) | Command::Version => unreachable!("handled by main"),
         Command::Status { json } => status(context, *json),
-        Command::Switch(i) => control(context, Op::Switch(*i), uapi::VDMUX_IOC_SWITCH, *i),
-        Command::Eject(i) => control(context, Op::Eject(*i), uapi::VDMUX_IOC_EJECT, *i),
-        Command::Insert(i) => control(context, Op::Insert(*i), uapi::VDMUX_IOC_INSERT, *i),
-        Command::Resize { size, .. } => resize(context, *size),
+        Command::Switch(i) => control(
+            context,
+            Op::Switch(i.index),
+            uapi::VDMUX_IOC_SWITCH,
+            i.index,
+        ),
+        Command::Eject(i) => control(context, Op::Eject(i.index), uapi::VDMUX_IOC_EJECT, i.index),
+        Command::Insert(i) => control(
+            context,
+            Op::Insert(i.index),
+            uapi::VDMUX_IOC_INSERT,
+            i.index,
+        ),
+        Command::Resize { size } => resize(context, size.bytes),
         Command::Dump {
             index,
             range,
             raw,
-            squeeze,
-        } => dump(context, *index, *range, *raw, *squeeze),
+            no_squeeze,
+        } => dump(context, index.index, *range, *raw, !no_squeeze),
         Command::Fill {
             index,
             pattern,
             range,
-        } => fill(context, *index, pattern, *range),
+        } => fill(context, index.index, &pattern.0, *range),
         Command::Watch {
             count,
             timeout,

@@ -4,8 +4,9 @@
 
 use crate::{
     status::{Snapshot, VdevStatus, foreground_of},
-    uapi,
+    uapi::{self, vdmux_status},
 };
+use nix::{errno::Errno, libc};
 use std::{
     fs::{File, OpenOptions},
     io,
@@ -22,6 +23,14 @@ const MAX_RESERVED_PARAM: &str = "/sys/module/vdmux/parameters/max_reserved_size
 /// The node of virtual device `index`.
 pub fn vdev_path(index: u32) -> String {
     format!("/dev/vdmux{index}")
+}
+
+// The requests, with the numbers the header's _IO*() macros give.
+mod ioc {
+    use super::{uapi, vdmux_status};
+    nix::ioctl_read_bad!(get_status, uapi::VDMUX_IOC_GET_STATUS, vdmux_status);
+    nix::ioctl_read_bad!(get_reserved_size, uapi::VDMUX_IOC_GET_RESERVED_SIZE, u64);
+    nix::ioctl_write_ptr_bad!(set_reserved_size, uapi::VDMUX_IOC_SET_RESERVED_SIZE, u64);
 }
 
 /// How a node is opened.
@@ -48,14 +57,10 @@ pub struct OpenError {
 
 impl Node {
     pub fn open(path: &str, access: Access) -> Result<Self, OpenError> {
-        let mut options = OpenOptions::new();
-        match access {
-            Access::Read => options.read(true),
-            Access::Write => options.write(true),
-            Access::ReadWrite => options.read(true).write(true),
-        };
         // std opens with O_CLOEXEC.
-        options
+        OpenOptions::new()
+            .read(access != Access::Write)
+            .write(access != Access::Read)
             .open(path)
             .map(|file| Self { file })
             .map_err(|e| OpenError {
@@ -65,49 +70,31 @@ impl Node {
     }
 
     /// `VDMUX_IOC_GET_STATUS`.
-    pub fn status(&self) -> io::Result<uapi::vdmux_status> {
-        let mut status = uapi::vdmux_status::zeroed();
-        // SAFETY: The request writes one `vdmux_status`, the type the
-        // header declares for it, into `status`, which outlives the call.
-        let ret = unsafe {
-            libc::ioctl(
-                self.file.as_raw_fd(),
-                libc::c_ulong::from(uapi::VDMUX_IOC_GET_STATUS),
-                &mut status as *mut uapi::vdmux_status,
-            )
-        };
-        check(ret).map(|()| status)
+    pub fn status(&self) -> io::Result<vdmux_status> {
+        let mut status = vdmux_status::zeroed();
+        // SAFETY: The request writes one `vdmux_status` into `status`.
+        unsafe { ioc::get_status(self.file.as_raw_fd(), &mut status) }?;
+        Ok(status)
     }
 
     /// `VDMUX_IOC_GET_RESERVED_SIZE`.
     pub fn reserved_size(&self) -> io::Result<u64> {
-        let mut size: u64 = 0;
+        let mut size = 0;
         // SAFETY: The request writes one `__u64` into `size`.
-        let ret = unsafe {
-            libc::ioctl(
-                self.file.as_raw_fd(),
-                libc::c_ulong::from(uapi::VDMUX_IOC_GET_RESERVED_SIZE),
-                &mut size as *mut u64,
-            )
-        };
-        check(ret).map(|()| size)
+        unsafe { ioc::get_reserved_size(self.file.as_raw_fd(), &mut size) }?;
+        Ok(size)
     }
 
     /// `VDMUX_IOC_SET_RESERVED_SIZE`.
     pub fn set_reserved_size(&self, size: u64) -> io::Result<()> {
         // SAFETY: The request reads one `__u64` from `size`.
-        let ret = unsafe {
-            libc::ioctl(
-                self.file.as_raw_fd(),
-                libc::c_ulong::from(uapi::VDMUX_IOC_SET_RESERVED_SIZE),
-                &size as *const u64,
-            )
-        };
-        check(ret)
+        unsafe { ioc::set_reserved_size(self.file.as_raw_fd(), &size) }?;
+        Ok(())
     }
 
     /// `VDMUX_IOC_SWITCH`, `_EJECT` or `_INSERT`, whose argument is the
-    /// virtual device index by value.
+    /// virtual device index by value (an unsigned long: nix's int-valued
+    /// ioctls take a C int).
     pub fn control(&self, request: u32, index: u32) -> io::Result<()> {
         // SAFETY: These requests take an integer, not a pointer.
         let ret = unsafe {
@@ -117,7 +104,8 @@ impl Node {
                 libc::c_ulong::from(index),
             )
         };
-        check(ret)
+        Errno::result(ret)?;
+        Ok(())
     }
 
     /// `pread(2)`, retried on `EINTR`.
@@ -128,14 +116,6 @@ impl Node {
     /// `pwrite(2)`, retried on `EINTR`.
     pub fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
         retry(|| self.file.write_at(buf, offset))
-    }
-}
-
-fn check(ret: libc::c_int) -> io::Result<()> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
     }
 }
 
@@ -205,15 +185,14 @@ impl Device {
     /// until its generation did not move while the virtual devices were
     /// read, so the snapshot is one consistent state.
     pub fn snapshot(&self) -> io::Result<Snapshot> {
-        let mut tries = 0;
-        loop {
+        for tries in 1.. {
             let before = self.control.as_ref().map(Node::status).transpose()?;
-            let mut raw = Vec::with_capacity(self.vdevs.len());
-            for node in &self.vdevs {
-                raw.push(node.status()?);
-            }
+            let raw = self
+                .vdevs
+                .iter()
+                .map(Node::status)
+                .collect::<io::Result<Vec<_>>>()?;
             let after = self.control.as_ref().map(Node::status).transpose()?;
-            tries += 1;
             let stable = before.map(|s| s.generation) == after.map(|s| s.generation);
             if stable || tries == SNAPSHOT_TRIES {
                 // The last node read is the most recent word on the
@@ -227,6 +206,7 @@ impl Device {
                 });
             }
         }
+        unreachable!("the loop returns at the last try")
     }
 }
 

@@ -3,6 +3,7 @@
 //! Errors, the messages they print and the exit statuses scripts rely on.
 
 use crate::{size::format_size, status::State};
+use nix::{errno::Errno, libc};
 use std::{fmt, io};
 
 /// Exit statuses.
@@ -22,7 +23,7 @@ pub mod exit {
 pub enum Error {
     /// A bad command line, for `command` if it got that far.
     Usage {
-        command: Option<&'static str>,
+        command: Option<String>,
         message: String,
     },
     /// The operation `context` (the command as typed, e.g. `switch 9`)
@@ -37,7 +38,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn usage(command: Option<&'static str>, message: impl Into<String>) -> Self {
+    pub fn usage(command: Option<String>, message: impl Into<String>) -> Self {
         Self::Usage {
             command,
             message: message.into(),
@@ -93,33 +94,10 @@ impl fmt::Display for Error {
 
 /// The symbolic name of an errno value, as in `errno.h`.
 pub fn errno_name(errno: i32) -> String {
-    let name = match errno {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::ENXIO => "ENXIO",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::ENODEV => "ENODEV",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::EISDIR => "EISDIR",
-        libc::EINVAL => "EINVAL",
-        libc::ENOTTY => "ENOTTY",
-        libc::EFBIG => "EFBIG",
-        libc::ENOSPC => "ENOSPC",
-        libc::ESPIPE => "ESPIPE",
-        libc::EROFS => "EROFS",
-        libc::ENOSYS => "ENOSYS",
-        libc::EOVERFLOW => "EOVERFLOW",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        _ => return format!("errno {errno}"),
-    };
-    name.to_string()
+    match Errno::from_raw(errno) {
+        Errno::UnknownErrno => format!("errno {errno}"),
+        e => format!("{e:?}"),
+    }
 }
 
 /// The C library's description of `errno`, in lower case: "no such device".
@@ -344,7 +322,7 @@ mod tests {
     #[test]
     fn usage_errors_point_to_help() {
         assert_eq!(
-            Error::usage(Some("switch"), "missing virtual device index").to_string(),
+            Error::usage(Some("switch".into()), "missing virtual device index").to_string(),
             "vdmuxctl: switch: missing virtual device index\nTry 'vdmuxctl switch --help'."
         );
         assert_eq!(Error::usage(None, "x").exit_code(), exit::USAGE);

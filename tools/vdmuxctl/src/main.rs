@@ -5,28 +5,28 @@
 //! See `vdmuxctl --help`. Exit status: 0 success, 1 the operation failed,
 //! 2 usage error, 3 `watch` timed out before `--count` changes.
 
-mod cli;
-mod commands;
-mod device;
-mod error;
-mod hexdump;
-mod pattern;
-mod size;
-mod status;
-mod uapi;
-
-use cli::Command;
-use error::{Error, exit};
+use nix::sys::signal::{SigHandler, Signal, signal};
 use std::{env, process::ExitCode};
+use vdmuxctl::{
+    cli::{self, Parsed},
+    commands,
+    error::{Error, exit},
+};
 
 fn main() -> ExitCode {
     // Rust ignores SIGPIPE; a tool whose output goes to `head` should just
     // stop, like any other.
     // SAFETY: Restoring a default disposition before any thread exists.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
     let args: Result<Vec<String>, _> = env::args_os().skip(1).map(|a| a.into_string()).collect();
     let result = match args {
-        Ok(args) => run(&args),
+        Ok(args) => cli::parse(&args).and_then(|parsed| match parsed {
+            Parsed::Print(text) => {
+                print!("{text}");
+                Ok(())
+            }
+            Parsed::Run(command) => commands::run(&command),
+        }),
         Err(_) => Err(Error::usage(None, "arguments must be valid UTF-8")),
     };
     match result {
@@ -36,14 +36,4 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
-}
-
-fn run(args: &[String]) -> Result<(), Error> {
-    match cli::parse(args)? {
-        Command::Help(None) => print!("{}", cli::main_help()),
-        Command::Help(Some(name)) => print!("{}", cli::command_help(name)),
-        Command::Version => println!("vdmuxctl {}", env!("CARGO_PKG_VERSION")),
-        command => commands::run(&command)?,
-    }
-    Ok(())
 }

@@ -3,6 +3,7 @@
 //! What `status` and `watch` know about the device, and how they print it.
 
 use crate::{size::format_size, uapi};
+use serde::Serialize;
 use std::fmt::{self, Write as _};
 
 /// The state of one virtual device.
@@ -128,34 +129,21 @@ impl Snapshot {
 
     /// `status --json`: one JSON object on one line.
     pub fn to_json(&self) -> String {
-        let mut s = String::from("{");
-        write!(
-            s,
-            "\"nr_vdevs\":{},\"reserved_size\":{},\"foreground\":{},\"generation\":{},\"vdevs\":[",
-            self.vdevs.len(),
-            self.reserved_size,
-            json_opt(self.foreground),
-            json_opt(self.generation)
-        )
-        .unwrap();
-        for (i, v) in self.vdevs.iter().enumerate() {
-            if i > 0 {
-                s.push(',');
-            }
-            // State names are fixed ASCII words: nothing to escape.
-            write!(
-                s,
-                "{{\"index\":{},\"state\":\"{}\",\"foreground\":{},\"size\":{},\"generation\":{}}}",
-                v.index,
-                v.state,
-                self.foreground == Some(v.index),
-                v.size,
-                v.generation
-            )
-            .unwrap();
-        }
-        s.push_str("]}");
-        s
+        let vdevs = self.vdevs.iter().map(|v| JsonVdev {
+            index: v.index,
+            state: v.state.to_string(),
+            foreground: self.foreground == Some(v.index),
+            size: v.size,
+            generation: v.generation,
+        });
+        serde_json::to_string(&JsonStatus {
+            nr_vdevs: self.vdevs.len(),
+            reserved_size: self.reserved_size,
+            foreground: self.foreground,
+            generation: self.generation,
+            vdevs: vdevs.collect(),
+        })
+        .expect("plain numbers and strings serialize")
     }
 
     /// The first line of `watch`, printed once the first snapshot is
@@ -204,8 +192,23 @@ impl Snapshot {
     }
 }
 
-fn json_opt<T: fmt::Display>(value: Option<T>) -> String {
-    value.map_or_else(|| "null".to_string(), |v| v.to_string())
+/// `status --json`, field by field in this order.
+#[derive(Serialize)]
+struct JsonStatus {
+    nr_vdevs: usize,
+    reserved_size: u64,
+    foreground: Option<u32>,
+    generation: Option<u64>,
+    vdevs: Vec<JsonVdev>,
+}
+
+#[derive(Serialize)]
+struct JsonVdev {
+    index: u32,
+    state: String,
+    foreground: bool,
+    size: u64,
+    generation: u64,
 }
 
 #[cfg(test)]

@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vdmux.ko for Debian's stock kernel, built with Debian's own toolchain.
+#
+# Debian's linux-headers package ships none of what an out-of-tree Rust module
+# needs (rust/*.rmeta, libmacros.so, scripts/target.json), and a Rust symbol's
+# name depends on the exact rustc that built the kernel. So this script
+# prepares a kernel tree from linux-source with the headers' .config and
+# Debian's Module.symvers, using Debian trixie's gcc, rustc and bindgen, in a
+# trixie build root (or on the host when it is trixie with that toolchain),
+# and builds vdmux.ko there. Every step is cached and skipped when done:
+#
+#   $CACHE/debian-root/              the trixie build root (debootstrap)
+#   $CACHE/debian-root/build/linux   the prepared kernel tree
+#   $CACHE/debian-$RELEASE/          vdmux.ko, vmlinuz (Debian's, extracted
+#                                    from linux-image, not installed)
+#
+#   debian-kernel.sh [module|tree|image|all|print-dir|print-tree]
+#                                    (default: all = module and image)
+#
+# Environment: DEBIAN_KERNEL (default 7.3.4+deb13-amd64), VDMUX_CACHE,
+# DEBIAN_MIRROR (default: the mirror the host's apt already uses),
+# DEBIAN_ROOT=host (build on the host: it must run trixie with Debian's
+# rustc, gcc-14 and bindgen), JOBS (default 2).
+set -euo pipefail
+
+RELEASE=${DEBIAN_KERNEL:-7.3.4+deb13-amd64}
+SERIES=${RELEASE%%.*}.$(echo "$RELEASE" | cut -d. -f2)
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${VDMUX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vdmux}
+OUT=$CACHE/debian-$RELEASE
+JOBS=${JOBS:-2}
+what=${1:-all}
+
+say() { printf 'debian: %s\n' "$*" >&2; }
+die() {
+	printf 'debian: error: %s\n' "$1" >&2
+	shift
+	for l in "$@"; do printf '  %s\n' "$l" >&2; done
+	exit 1
+}
+
+case "$what" in
+print-dir) echo "$OUT"; exit 0 ;;
+module | tree | image | all | print-tree) ;;
+*) die "unknown step '$what' (module, tree, image, all, print-dir or print-tree)" ;;
+esac
+
+[ "$(id -u)" = 0 ] || die "run as root: the build root needs debootstrap and chroot" \
+	"(or DEBIAN_ROOT=host on a trixie host with Debian's toolchain)"
+
+# The packages of the build root: Debian's toolchain, the kernel's build
+# needs, and what the headers and the source come in.
+PKGS=(gcc-14 gcc make bc flex bison libelf-dev libssl-dev python3 kmod cpio xz-utils
+	rustc rust-src bindgen libclang-dev clang)
+BPO_PKGS=("linux-source-$SERIES" "linux-headers-$RELEASE")
+
+# --- where commands run --------------------------------------------------
+if [ "${DEBIAN_ROOT:-}" = host ]; then
+	ROOT=
+	run() { (cd / && "$@"); }
+else
+	ROOT=$CACHE/debian-root
+	# A private mount namespace: /proc and /dev are gone with the command.
+	run() {
+		unshare --mount --propagation private -- sh -c '
+			root=$1; shift
+			mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
+				mount -t tmpfs tmpfs "$root/tmp" || exit 1
+			exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+				HOME=/root LANG=C.UTF-8 "$@"' sh "$ROOT" "$@"
+	}
+fi
+TREE_IN=/build/linux
+TREE=$ROOT$TREE_IN
+[ "$what" = print-tree ] && { echo "$TREE"; exit 0; }
+
+mirror_uri() {
+	local f uri
+	[ -n "${DEBIAN_MIRROR:-}" ] && { echo "$DEBIAN_MIRROR"; return; }
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		uri=$(awk '
+			/^[[:space:]]*$/ { if (u && s) { print u; exit } u = ""; s = 0; next }
+			/^URIs:/ { u = $2 }
+			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i ~ /^(bookworm|trixie)$/) s = 1 }
+			END { if (u && s) print u }' "$f" | head -n1)
+		[ -n "$uri" ] && { echo "$uri"; return; }
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		uri=$(awk '$1 == "deb" && $0 ~ / (bookworm|trixie) / {
+			for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { print $i; exit } }' "$f" | head -n1)
+		[ -n "$uri" ] && { echo "$uri"; return; }
+	done
+}
+
+# --- 1. the build root -----------------------------------------------------
+step_root() {
+	if [ -z "$ROOT" ]; then
+		grep -q '^VERSION_CODENAME=trixie' /etc/os-release ||
+			die "DEBIAN_ROOT=host needs a Debian trixie host"
+		return
+	fi
+	if [ ! -f "$ROOT/.vdmux-debootstrap" ]; then
+		command -v debootstrap >/dev/null ||
+			die "debootstrap is missing" "apt-get install debootstrap"
+		local uri
+		uri=$(mirror_uri)
+		[ -n "$uri" ] || die "no Debian mirror found in /etc/apt" "set DEBIAN_MIRROR=http://.../debian"
+		say "debootstrap --variant=minbase trixie from $uri (about 3 minutes, once)"
+		rm -rf "$ROOT"
+		debootstrap --variant=minbase trixie "$ROOT" "$uri" >"$CACHE/debian-debootstrap.log" 2>&1 ||
+			die "debootstrap failed; its log is $CACHE/debian-debootstrap.log" \
+				"$(tail -n 3 "$CACHE/debian-debootstrap.log")"
+		cat >"$ROOT/etc/apt/sources.list" <<EOT
+deb $uri trixie main
+deb $uri trixie-updates main
+deb $uri trixie-backports main
+EOT
+		echo "$uri" >"$ROOT/.vdmux-debootstrap"
+	fi
+	local want="${PKGS[*]} ${BPO_PKGS[*]}"
+	if [ "$(cat "$ROOT/.vdmux-packages" 2>/dev/null)" != "$want" ]; then
+		say "installing Debian's toolchain and linux-source-$SERIES, linux-headers-$RELEASE in the build root"
+		run apt-get update -qq || die "apt-get update failed in the build root"
+		run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			"${PKGS[@]}" >/dev/null ||
+			die "apt-get install of Debian's toolchain failed in the build root" "${PKGS[*]}"
+		run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			-t trixie-backports "${BPO_PKGS[@]}" >/dev/null ||
+			die "linux-source-$SERIES or linux-headers-$RELEASE is not in trixie-backports" \
+				"(DEBIAN_KERNEL=<release> picks another Debian kernel)"
+		echo "$want" >"$ROOT/.vdmux-packages"
+	fi
+}
+
+# --- 2. the prepared kernel tree ------------------------------------------
+HEADERS_IN=/usr/src/linux-headers-$RELEASE
+# The headers' Module.symvers and .config are in the -common package's tree
+# for some releases: take them where they are.
+find_headers_file() {
+	local f
+	for f in "$ROOT$HEADERS_IN/$1" "$ROOT/usr/src/linux-headers-${RELEASE%-*}-common/$1"; do
+		[ -f "$f" ] && { echo "$f"; return; }
+	done
+	die "linux-headers-$RELEASE has no $1"
+}
+
+step_tree() {
+	local config symvers
+	[ -d "$ROOT$HEADERS_IN" ] || die "linux-headers-$RELEASE is not installed${ROOT:+ in the build root}" \
+		"apt-get install -t trixie-backports linux-headers-$RELEASE"
+	config=$(find_headers_file .config)
+	symvers=$(find_headers_file Module.symvers)
+	grep -q '^CONFIG_RUST=y' "$config" ||
+		die "Debian's $RELEASE is not built with CONFIG_RUST=y: vdmux cannot be built for it"
+	local want
+	want=$(run rustc --version)/$(run gcc-14 --version | head -n1)/$(md5sum <"$config" | cut -c1-32)
+	if [ "$(cat "$TREE/.vdmux-prepared" 2>/dev/null)" = "$want" ]; then
+		return
+	fi
+	# The toolchain must be the kernel's, or no Rust symbol resolves.
+	local krustc
+	krustc=$(sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\(.*\)"/\1/p' "$config")
+	if [ -n "$krustc" ] && [ "$(run rustc --version)" != "$krustc" ]; then
+		die "rustc is '$(run rustc --version)', the kernel's is '$krustc'" \
+			"Rust symbols would not match Debian's: build in a trixie root with its rustc package"
+	fi
+	local tarball=/usr/src/linux-source-$SERIES.tar.xz
+	[ -f "$ROOT$tarball" ] || die "no $tarball${ROOT:+ in the build root}" "apt-get install -t trixie-backports linux-source-$SERIES"
+	say "unpacking linux-source-$SERIES"
+	rm -rf "$TREE" "$TREE.tmp"
+	mkdir -p "$TREE.tmp"
+	tar -C "$TREE.tmp" -xf "$ROOT$tarball" --strip-components=1 || die "cannot unpack $tarball"
+	mv "$TREE.tmp" "$TREE"
+	cp "$config" "$TREE/.config"
+	local mk=(make -C "$TREE_IN" -s CC=gcc-14 HOSTCC=gcc-14)
+	say "make olddefconfig"
+	run "${mk[@]}" olddefconfig || die "make olddefconfig failed in $TREE"
+	# Only the compiler's version text may differ from Debian's .config.
+	local diff
+	diff=$(diff <(grep '^CONFIG_' "$config" | grep -v CC_VERSION_TEXT) \
+		<(grep '^CONFIG_' "$TREE/.config" | grep -v CC_VERSION_TEXT) || true)
+	[ -z "$diff" ] || say "warning: the configuration differs from Debian's: $(echo "$diff" | head -n 4 | tr '\n' ' ')"
+	grep -q '^CONFIG_RUST=y' "$TREE/.config" ||
+		die "CONFIG_RUST got disabled by olddefconfig: the toolchain in the root is not the one Debian used" \
+			"$(run make -C "$TREE_IN" -s CC=gcc-14 rustavailable 2>&1 | tail -n 3)"
+	say "make -j$JOBS prepare (builds the Rust core and kernel crates: 2 to 5 minutes)"
+	run "${mk[@]}" -j"$JOBS" KERNELRELEASE="$RELEASE" prepare >"$OUT/prepare.log" 2>&1 ||
+		die "make prepare failed in $TREE; the log is $OUT/prepare.log" "$(tail -n 5 "$OUT/prepare.log")"
+	run "${mk[@]}" -j"$JOBS" KERNELRELEASE="$RELEASE" modules_prepare >>"$OUT/prepare.log" 2>&1 ||
+		die "make modules_prepare failed in $TREE; the log is $OUT/prepare.log" "$(tail -n 5 "$OUT/prepare.log")"
+	for f in rust/libkernel.rmeta rust/libmacros.so scripts/target.json; do
+		[ -e "$TREE/$f" ] || die "make prepare left no $f in $TREE"
+	done
+	cp "$symvers" "$TREE/Module.symvers"
+	echo "$RELEASE" >"$TREE/include/config/kernel.release"
+	echo "$want" >"$TREE/.vdmux-prepared"
+}
+
+# --- 3. vdmux.ko ------------------------------------------------------------
+step_module() {
+	local src=$ROOT/build/vdmux src_in=/build/vdmux
+	mkdir -p "$src"
+	# A fresh copy of the driver's sources: Kbuild, src/ and the UAPI header.
+	local sum
+	sum=$(cd "$TOP" && cat Kbuild include/uapi/vdmux.h scripts/gen-uapi-rs.sh \
+		$(ls src/*.rs | grep -v uapi_generated) | md5sum | cut -c1-32)/$(cat "$TREE/.vdmux-prepared")
+	if [ -f "$OUT/vdmux.ko" ] && [ "$(cat "$OUT/.vdmux-module" 2>/dev/null)" = "$sum" ]; then
+		return
+	fi
+	say "building vdmux.ko for $RELEASE with $(run rustc --version | cut -d' ' -f1-2) and Debian's Module.symvers"
+	rm -rf "$src"
+	mkdir -p "$src/src" "$src/include/uapi" "$src/scripts"
+	cp "$TOP/Kbuild" "$src/"
+	cp "$TOP"/src/*.rs "$src/src/"
+	rm -f "$src/src/uapi_generated.rs"
+	cp "$TOP/include/uapi/vdmux.h" "$src/include/uapi/"
+	cp "$TOP/scripts/gen-uapi-rs.sh" "$src/scripts/"
+	run env LIBCLANG_PATH=/usr/lib/llvm-19/lib "$src_in/scripts/gen-uapi-rs.sh" \
+		"$src_in/include/uapi/vdmux.h" "$src_in/src/uapi_generated.rs" >"$OUT/module.log" 2>&1 ||
+		die "bindgen could not generate the UAPI mirror; the log is $OUT/module.log" "$(tail -n 3 "$OUT/module.log")"
+	run make -C "$TREE_IN" M="$src_in" CC=gcc-14 HOSTCC=gcc-14 KERNELRELEASE="$RELEASE" \
+		-j"$JOBS" modules >>"$OUT/module.log" 2>&1 ||
+		die "vdmux.ko did not build against $TREE; the log is $OUT/module.log" "$(tail -n 8 "$OUT/module.log")"
+	local vermagic
+	vermagic=$(run modinfo -F vermagic "$src_in/vdmux.ko")
+	case "$vermagic" in
+	"$RELEASE "*) ;;
+	*) die "vdmux.ko has vermagic '$vermagic', not $RELEASE" ;;
+	esac
+	install -m 0644 "$src/vdmux.ko" "$OUT/vdmux.ko"
+	echo "$sum" >"$OUT/.vdmux-module"
+	say "$OUT/vdmux.ko: vermagic $vermagic"
+}
+
+# --- 4. Debian's kernel image ----------------------------------------------
+step_image() {
+	[ -f "$OUT/vmlinuz" ] && return
+	say "extracting Debian's vmlinuz-$RELEASE from its package (not installed)"
+	local dl=$ROOT/build/debs
+	rm -rf "$dl"
+	mkdir -p "$dl"
+	# linux-image-* held the image (boot/vmlinuz-*) in older releases; 7.x
+	# moved it into linux-binary-* (usr/lib/modules/*/vmlinuz).
+	local pkg deb= tried=() image f
+	for pkg in "linux-binary-$RELEASE" "linux-image-$RELEASE-unsigned" "linux-image-$RELEASE"; do
+		tried+=("$pkg")
+		rm -rf "$dl"/*
+		run sh -c "cd /build/debs && apt-get download -qq -t trixie-backports $pkg" >/dev/null 2>&1 || continue
+		deb=$(ls "$dl"/*.deb | head -n1)
+		mkdir -p "$dl/x"
+		dpkg-deb -x "$deb" "$dl/x" || die "cannot unpack $deb"
+		image=
+		for f in "$dl/x/boot/vmlinuz-$RELEASE" "$dl/x/usr/lib/modules/$RELEASE/vmlinuz"; do
+			[ -f "$f" ] && image=$f
+		done
+		[ -n "$image" ] && break
+		deb=
+	done
+	[ -n "$deb" ] || die "no vmlinuz in any of ${tried[*]}"
+	install -m 0644 "$image" "$OUT/vmlinuz.tmp"
+	basename "$deb" >"$OUT/vmlinuz.package"
+	mv "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
+	rm -rf "$dl"
+}
+
+mkdir -p "$OUT"
+step_root
+case "$what" in
+tree) step_tree ;;
+module) step_tree && step_module ;;
+image) step_image ;;
+all) step_tree && step_module && step_image ;;
+esac
+say "ok: $OUT"
