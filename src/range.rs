@@ -59,11 +59,17 @@ pub(crate) fn huge_block(
     let block = pgoff - pgoff % block_pages;
     let end = block.checked_add(block_pages)?;
     let vma_end = vma.pgoff.checked_add(vma.len)?;
-    // The address of page `block` is `vma.start + (block - vma.pgoff)`
-    // pages; it is aligned when `vma.start` and `vma.pgoff` agree modulo
-    // the block size.
-    let aligned = vma.start % block_pages == vma.pgoff % block_pages;
-    (aligned && block >= vma.pgoff && end <= vma_end && end <= buffer_pages).then_some(block)
+    (maps_aligned(vma, block_pages) && block >= vma.pgoff && end <= vma_end && end <= buffer_pages)
+        .then_some(block)
+}
+
+/// Whether `vma` maps every block of `block_pages` pages (a power of two) at
+/// an address aligned to the block size: the address of page `block` is
+/// `vma.start + (block - vma.pgoff)` pages, so when `vma.start` and
+/// `vma.pgoff` agree modulo the block size. Only such a VMA can hold a huge
+/// entry.
+pub(crate) fn maps_aligned(vma: &VmaPages, block_pages: usize) -> bool {
+    vma.start % block_pages == vma.pgoff % block_pages
 }
 
 /// The bytes a read of `len` bytes at `pos` may copy: up to the end of the

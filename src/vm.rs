@@ -249,9 +249,11 @@ impl VmFault {
     }
 
     /// Maps page `pgoff` of `store` next to the faulting page, as
-    /// [`VmFault::map_page`] does, if the VMA maps that page at an address
-    /// covered by the same page middle directory entry as the faulting
-    /// address. Does nothing otherwise, or when it is already mapped.
+    /// [`VmFault::map_page`] does, if the VMA maps that page. In a VMA that
+    /// can hold 2 MiB entries (one whose addresses are aligned like its
+    /// offsets), only a page under the same page middle directory entry as
+    /// the faulting address is mapped: that is the entry checked for a huge
+    /// leaf. Does nothing otherwise, or when the page is already mapped.
     ///
     /// # Safety
     ///
@@ -260,20 +262,23 @@ impl VmFault {
         let Some(pfn) = store.pfn(pgoff) else {
             return;
         };
-        let Some(address) = self.vma_pages().address_of(pgoff) else {
+        let pages = self.vma_pages();
+        let Some(address) = pages.address_of(pgoff) else {
             return;
         };
         let huge_size = HUGE_PAGES * PAGE_SIZE;
-        if address / huge_size != self.address() / huge_size
+        if (range::maps_aligned(&pages, HUGE_PAGES)
+            && address / huge_size != self.address() / huge_size)
             || !self.is_pure_pfnmap()
             || self.pmd_is_huge()
         {
             return;
         }
-        // SAFETY: As in `map_page`: `address` is inside the VMA and under
-        // the same page middle directory entry as the fault's (checked
-        // above), which is no huge leaf. An already populated entry is left
-        // alone.
+        // SAFETY: As in `map_page`: `address` is inside the VMA; it is under
+        // the same page middle directory entry as the fault's, which is no
+        // huge leaf (checked above), or in a VMA where `map_huge` never
+        // inserts one (`range::huge_block` only accepts blocks of a VMA that
+        // `maps_aligned`). An already populated entry is left alone.
         let _ = unsafe { bindings::vmf_insert_pfn(self.vma().as_ptr(), address, pfn) };
     }
 

@@ -290,7 +290,7 @@ static void op_ioctl(struct fuzzer *fz)
 		VDMUX_IOC_EJECT, VDMUX_IOC_INSERT, VDMUX_IOC_GET_STATUS,
 		/* wrong size, direction, number or type */
 		_IOR(VDMUX_IOC_MAGIC, 0x05, __u64), _IOW(VDMUX_IOC_MAGIC, 0x05, struct vdmux_status),
-		_IO(VDMUX_IOC_MAGIC, 0x06), _IO(VDMUX_IOC_MAGIC, 0xff), _IOR('x', 0x00, __u64),
+		_IO(VDMUX_IOC_MAGIC, 0x7f), _IO(VDMUX_IOC_MAGIC, 0xff), _IOR('x', 0x00, __u64),
 		0, 0xffffffffUL, FIONREAD, TCGETS,
 	};
 	struct fd_slot *s = any_fd(fz);
@@ -684,7 +684,8 @@ static void op_misc(struct fuzzer *fz)
 			return;
 		ret = SYSCALL(fz, msync(m->addr, m->len, PICK(&fz->r, MS_SYNC, MS_ASYNC,
 							       MS_INVALIDATE, MS_SYNC | MS_ASYNC)));
-		CHECK_ERRNO(fz, "msync", ret, EINVAL, ENOMEM, EBUSY);
+		/* ENODEV: MS_SYNC of a removed vdev. */
+		CHECK_ERRNO(fz, "msync", ret, EINVAL, ENOMEM, EBUSY, ENODEV);
 		break;
 	case 1:
 		if (!m)
