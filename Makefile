@@ -45,7 +45,7 @@ KSRC = $(shell if [ -e $(KDIR)/source ]; then readlink -f $(KDIR)/source; else e
 OUT := $(TOP)/build/$(FLAVOUR)
 MODULE := $(OUT)/module/vdmux.ko
 UAPI_RS := $(TOP)/src/uapi_generated.rs
-HELPERS_RS := $(TOP)/src/helpers_generated.rs
+HELPERS_RS := $(TOP)/src/c_helpers_generated.rs
 GENERATED_RS := $(UAPI_RS) $(HELPERS_RS)
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) MO=$(OUT)/module LLVM=$(LLVM)
 export LIBCLANG_PATH ?= /usr/lib/llvm$(LLVM)/lib
@@ -107,8 +107,8 @@ $(UAPI_RS): include/uapi/vdmux.h scripts/gen-uapi-rs.sh
 	@scripts/gen-uapi-rs.sh $< $@
 
 # The Rust declarations of the module's C helpers, generated from their
-# header, which the C compiler checks helpers.c against.
-$(HELPERS_RS): src/helpers.h scripts/gen-helpers-rs.sh
+# header, which the C compiler checks c_helpers.c against.
+$(HELPERS_RS): src/c_helpers.h scripts/gen-helpers-rs.sh
 	@scripts/gen-helpers-rs.sh $< $@
 
 module: kernel $(GENERATED_RS)
@@ -259,7 +259,8 @@ uninstall:
 
 # --- Debian's stock kernel and DKMS ---------------------------------------
 # The functional tests: those that need no debug-kernel feature.
-DEBIAN_TESTS ?= module_test ioctl_test mmap_test huge_test security_test vdmuxctl_test.sh
+DEBIAN_TESTS ?= module_test ioctl_test mmap_test huge_test security_test events_test race_test \
+	ioctl_test-m32 mmap_test-m32 events_test-m32 vdmuxctl_test.sh
 DEBIAN_OUT = $(shell scripts/debian-kernel.sh print-dir)
 
 debian:

@@ -206,8 +206,8 @@ step_module() {
 	mkdir -p "$src"
 	# A fresh copy of the driver's sources: Kbuild, src/ and the UAPI header.
 	local sum
-	sum=$(cd "$TOP" && cat Kbuild include/uapi/vdmux.h scripts/gen-uapi-rs.sh \
-		$(ls src/*.rs | grep -v uapi_generated) | md5sum | cut -c1-32)/$(cat "$TREE/.vdmux-prepared")
+	sum=$(cd "$TOP" && cat Kbuild include/uapi/vdmux.h scripts/gen-uapi-rs.sh scripts/gen-helpers-rs.sh \
+		src/*.c src/*.h $(ls src/*.rs | grep -v _generated) | md5sum | cut -c1-32)/$(cat "$TREE/.vdmux-prepared")
 	if [ -f "$OUT/vdmux.ko" ] && [ "$(cat "$OUT/.vdmux-module" 2>/dev/null)" = "$sum" ]; then
 		return
 	fi
@@ -215,13 +215,16 @@ step_module() {
 	rm -rf "$src"
 	mkdir -p "$src/src" "$src/include/uapi" "$src/scripts"
 	cp "$TOP/Kbuild" "$src/"
-	cp "$TOP"/src/*.rs "$src/src/"
-	rm -f "$src/src/uapi_generated.rs"
+	cp "$TOP"/src/*.rs "$TOP"/src/*.c "$TOP"/src/*.h "$src/src/"
+	rm -f "$src"/src/*_generated.rs
 	cp "$TOP/include/uapi/vdmux.h" "$src/include/uapi/"
-	cp "$TOP/scripts/gen-uapi-rs.sh" "$src/scripts/"
+	cp "$TOP/scripts/gen-uapi-rs.sh" "$TOP/scripts/gen-helpers-rs.sh" "$src/scripts/"
 	run env LIBCLANG_PATH=/usr/lib/llvm-19/lib "$src_in/scripts/gen-uapi-rs.sh" \
 		"$src_in/include/uapi/vdmux.h" "$src_in/src/uapi_generated.rs" >"$OUT/module.log" 2>&1 ||
 		die "bindgen could not generate the UAPI mirror; the log is $OUT/module.log" "$(tail -n 3 "$OUT/module.log")"
+	run env LIBCLANG_PATH=/usr/lib/llvm-19/lib "$src_in/scripts/gen-helpers-rs.sh" \
+		"$src_in/src/c_helpers.h" "$src_in/src/c_helpers_generated.rs" >>"$OUT/module.log" 2>&1 ||
+		die "bindgen could not generate the C helpers' declarations; the log is $OUT/module.log" "$(tail -n 3 "$OUT/module.log")"
 	run make -C "$TREE_IN" M="$src_in" CC=gcc-14 HOSTCC=gcc-14 KERNELRELEASE="$RELEASE" \
 		-j"$JOBS" modules >>"$OUT/module.log" 2>&1 ||
 		die "vdmux.ko did not build against $TREE; the log is $OUT/module.log" "$(tail -n 8 "$OUT/module.log")"

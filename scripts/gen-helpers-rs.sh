@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Generate the Rust declarations of src/helpers.c's functions from
-# src/helpers.h with bindgen, so that the C compiler (which builds
-# helpers.c against the header) and the Rust compiler agree on every
+# Generate the Rust declarations of src/c_helpers.c's functions from
+# src/c_helpers.h with bindgen, so that the C compiler (which builds
+# c_helpers.c against the header) and the Rust compiler agree on every
 # prototype. The kernel structures the header only names are left out:
 # src/helpers.rs brings the kernel crate's bindings of them into scope.
 # vdmux_attr_show is the other way round, C calling Rust: src/sysfs.rs

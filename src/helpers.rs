@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The Rust declarations of `helpers.c`, generated from `helpers.h`: the
+//! The Rust declarations of `c_helpers.c`, generated from `c_helpers.h`: the
 //! kernel functions vdmux needs that are macros, static inlines, or missing
 //! from the kernel crate's bindings.
 
@@ -27,7 +27,10 @@ mod generated {
         },
         ffi,
     };
-    include!("helpers_generated.rs");
+    include!("c_helpers_generated.rs");
 }
 
+// rustc 1.85 (Debian's) reports this glob re-export of extern items as
+// unused although they are used through it; newer compilers do not.
+#[allow(unused_imports)]
 pub(crate) use generated::*;

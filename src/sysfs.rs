@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The nodes' sysfs attributes: their text. The attribute tables are C
-//! (`helpers.c`, built with the kernel's `DEVICE_ATTR_RO`), and each show
+//! (`c_helpers.c`, built with the kernel's `DEVICE_ATTR_RO`), and each show
 //! callback there calls [`vdmux_attr_show`] with the node's miscdevice.
 //!
 //! | file | text |
@@ -72,7 +72,7 @@ unsafe fn attr_text(misc: *mut bindings::miscdevice, attr: c_uint) -> Result<CSt
     }
 }
 
-/// The show callback of every attribute, called by `helpers.c` (whose
+/// The show callback of every attribute, called by `c_helpers.c` (whose
 /// header declares it): writes the text of `attr` of the node registered
 /// as `misc` into `buf`, a page, and returns its length or `-errno`.
 ///

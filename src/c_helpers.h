@@ -2,11 +2,12 @@
 /*
  * The kernel functions vdmux calls that are macros, static inlines or
  * missing from the kernel crate's bindings, wrapped with plain C types so
- * that bindgen generates their Rust declarations (src/helpers.rs) from this
- * header and the C compiler checks helpers.c against it.
+ * that bindgen generates their Rust declarations from this header (into
+ * src/c_helpers_generated.rs, which src/helpers.rs includes) and the C
+ * compiler checks c_helpers.c against it.
  */
-#ifndef VDMUX_HELPERS_H
-#define VDMUX_HELPERS_H
+#ifndef VDMUX_C_HELPERS_H
+#define VDMUX_C_HELPERS_H
 
 #ifdef __KERNEL__
 #include <linux/types.h>
@@ -101,4 +102,4 @@ void vdmux_sysfs_notify(struct miscdevice *misc, const char *attr);
  */
 int vdmux_uevent(struct miscdevice *misc, char **envp);
 
-#endif /* VDMUX_HELPERS_H */
+#endif /* VDMUX_C_HELPERS_H */

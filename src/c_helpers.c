@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C helpers of vdmux: see helpers.h.
+ * C helpers of vdmux: see c_helpers.h.
  */
 #include <linux/device.h>
 #include <linux/gfp.h>
@@ -15,7 +15,7 @@
 #include <linux/string.h>
 #include <linux/vmalloc.h>
 
-#include "helpers.h"
+#include "c_helpers.h"
 
 /* How much vdmux_copy() and vdmux_zero() move between rescheduling points. */
 #define VDMUX_COPY_CHUNK (1UL << 20)
