@@ -3,7 +3,7 @@
 #
 # Build the vdmux test kernel into a cache outside the repository.
 #
-#   build-kernel.sh [debug|release]   build (or reuse) that flavour, print its dir
+#   build-kernel.sh [debug|release|kcsan]   build (or reuse) that flavour, print its dir
 #   build-kernel.sh --print-src-dir   unpack the source if needed, print its dir
 #
 # The source is unpacked once into $VDMUX_CACHE/linux-source-$KERNEL_SERIES and
@@ -80,7 +80,7 @@ build_flavour() {
 	local flavour=$1 out frags stamp want
 	out=$CACHE/build-$flavour
 	frags=("$here/kconfig/base.config" "$here/kconfig/$flavour.config")
-	[ -f "${frags[1]}" ] || die "unknown flavour '$flavour' (debug or release)"
+	[ -f "${frags[1]}" ] || die "unknown flavour '$flavour' (debug, release or kcsan)"
 	unpack_source
 	want=$( {
 		source_version
@@ -118,10 +118,10 @@ case "${1:-debug}" in
 	unpack_source
 	echo "$SRC"
 	;;
-debug | release)
+debug | release | kcsan)
 	build_flavour "${1:-debug}"
 	;;
 *)
-	die "usage: $0 [debug|release|--print-src-dir]"
+	die "usage: $0 [debug|release|kcsan|--print-src-dir]"
 	;;
 esac

@@ -29,9 +29,10 @@ void *vdmux_vmalloc(unsigned long size, bool huge)
 {
 	/*
 	 * The size comes from user space and a failure reaches it as ENOMEM
-	 * or SIGBUS: no warning in the log.
+	 * or SIGBUS: no warning in the log, and no OOM kill (of a task of the
+	 * caller's memory cgroup, or of anyone) to make room for it.
 	 */
-	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN;
+	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
 
 	return huge ? vmalloc_huge(size, gfp) : __vmalloc(size, gfp);
 }

@@ -30,7 +30,7 @@ int vdmux_init_pseudo(struct fs_context *fc);
 
 /*
  * A zero-filled vmalloc area of @size bytes, charged to the caller's memory
- * cgroup, or NULL. @huge asks for 2 MiB pages where the allocator can find
+ * cgroup, or NULL (never at the price of an OOM kill). @huge asks for 2 MiB pages where the allocator can find
  * them (vmalloc_huge), falling back to 4 KiB pages by itself.
  */
 void *vdmux_vmalloc(unsigned long size, bool huge);
