@@ -18,6 +18,7 @@
 #   make debian       vdmux.ko for Debian's stock kernel, with Debian's toolchain
 #   make check-debian boot Debian's own kernel image and run the functional tests
 #   make check-dkms   dkms add, build, install and remove against the test kernel
+#   make check-large  the largest size (1 GiB) in a 5 GiB guest
 #   make kbuild       vdmux.ko against KDIR, with no set-up (what dkms.conf runs)
 #   make tool-man     regenerate tools/man/vdmuxctl.8 from vdmuxctl's command line
 #
@@ -86,7 +87,7 @@ INSTALL_MOD_DIR ?= updates
 
 .PHONY: module setup kernel fmt lint tests check demo shell bench bench-run clean FORCE \
 	tool tool-test tool-lint tool-man install uninstall debian check-debian debian-run \
-	kbuild check-dkms
+	kbuild check-dkms check-large
 
 setup:
 ifdef OWN_KERNEL
@@ -187,6 +188,16 @@ demo: module tool $(DEMO_BINS)
 
 shell: module tests
 	@qemu/run.sh shell --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests --out $(OUT)
+
+# The largest size, in a guest with room for it: not part of `make check`
+# (it copies GiBs under KASAN).
+$(OUT)/large/%: tests/large/%.c tests/vdmux_test.h include/uapi/vdmux.h | kernel
+	@mkdir -p $(dir $@)
+	@gcc $(TEST_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
+
+check-large: module $(OUT)/large/large_test
+	@QEMU_MEM=$${QEMU_MEM:-5G} QEMU_TIMEOUT=$${QEMU_TIMEOUT:-1800} qemu/run.sh check \
+		--kernel $(KDIR) --module $(MODULE) --tests $(OUT)/large --out $(OUT)/large-run
 
 # Benchmarks run on the release kernel: `make bench` is `make bench-run`
 # with FLAVOUR=release.
