@@ -81,7 +81,8 @@ else
 fi
 run vdmuxctl switch 1
 wait "$waiter"
-echo "wait 1 returned, exit status $?; it printed: '$(cat /tmp/wait.log)'"
+echo "wait 1 returned, exit status $?"
+[ -s /tmp/wait.log ] && sed 's/^/    /' /tmp/wait.log
 wait "$watcher"
 echo "watch printed:"
 sed 's/^/    /' /tmp/watch.log
