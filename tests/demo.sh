@@ -65,16 +65,30 @@ echo "B's is in vdev 1's backing store. read(2) finds both:"
 run vdmuxctl dump 0 --length 32
 run vdmuxctl dump 1 --length 32
 
-step "Bring terminal B to the foreground, with 'vdmuxctl watch' looking on"
+step "Bring terminal B to the foreground, with 'vdmuxctl watch' and 'vdmuxctl wait 1' looking on"
 vdmuxctl watch --count 1 --timeout 60 >/tmp/watch.log 2>&1 &
 watcher=$!
 # watch prints its first line once it has looked: wait for it.
 while [ ! -s /tmp/watch.log ]; do sleep 0.1; done
+echo "\$ vdmuxctl wait 1 &"
+vdmuxctl wait 1 --timeout 60 >/tmp/wait.log 2>&1 &
+waiter=$!
+sleep 0.5
+if kill -0 "$waiter" 2>/dev/null; then
+	echo "(wait 1 is still waiting: vdev 1 is in the background)"
+else
+	echo "(wait 1 has already returned: that is wrong)"
+fi
 run vdmuxctl switch 1
+wait "$waiter"
+echo "wait 1 returned, exit status $?"
+[ -s /tmp/wait.log ] && sed 's/^/    /' /tmp/wait.log
 wait "$watcher"
 echo "watch printed:"
 sed 's/^/    /' /tmp/watch.log
 run vdmuxctl status
+echo "sysfs says the same, and notifies pollers of each change:"
+run cat /sys/class/misc/vdmux/foreground /sys/class/misc/vdmux1/state /sys/class/misc/vdmux1/generation
 echo "The bytes moved between device memory and backing stores, yet each"
 echo "terminal still sees its own line through the same mapping:"
 term A read

@@ -19,7 +19,7 @@ Sizes and offsets are bytes, or binary multiples with K, M or G
 CAP_SYS_ADMIN.
 
 Exit status: 0 success, 1 the operation failed, 2 usage error,
-3 watch timed out before --count changes.";
+3 timed out (watch before --count changes, wait before N came forward).";
 
 #[derive(Parser, Debug, Clone, PartialEq)]
 #[command(about = "Inspect and control the vdmux virtual devices through /dev/vdmux
@@ -129,20 +129,51 @@ is text; \\n, \\t, \\r, \\0, \\\\ and \\xHH stand for those bytes. Put
     #[command(
         override_usage = "vdmuxctl watch [--count N] [--timeout S] [--interval MS]",
         long_about = "Print a first line with the current status, then one line per change
-of state or size as it happens, found by polling the generation of
-the control node. Changes made between two polls share a line."
+of state or size as it happens. watch sleeps in epoll(7) on the control
+node, which reports EPOLLPRI whenever its generation moved since watch
+last read it, so no change is missed: each line starts with the
+control node's generation, and says \"(K changes)\" when K changes came
+between two reads. Per virtual device, \"(K changes)\" counts its own
+state changes; a switch is one change of the control node and one of
+each virtual device it concerns.
+
+Without access to /dev/vdmux (an unprivileged member of group vdmux),
+watch polls every virtual device's node and
+/sys/class/misc/vdmux/reserved_size instead: lines then start with
+\"change\", and each line counts as one change for --count, since a
+switch changes two virtual devices."
     )]
     Watch {
-        /// stop after N lines of changes
-        #[arg(long, value_name = "N", value_parser = count_parser, allow_negative_numbers = true)]
+        #[arg(long, value_name = "N", value_parser = count_parser, allow_negative_numbers = true,
+            help = "stop after N changes (with the control node, the changes its
+generation counts; without it, N lines)")]
         count: Option<u64>,
         #[arg(long, value_name = "S", value_parser = seconds_parser, allow_negative_numbers = true,
             help = "stop after S seconds (decimals allowed); with --count, exit 3
 if fewer than N changes were seen")]
         timeout: Option<Duration>,
-        /// poll every MS milliseconds
-        #[arg(long, value_name = "MS", default_value = "100", value_parser = interval_parser, allow_negative_numbers = true)]
-        interval: Duration,
+        #[arg(long, value_name = "MS", value_parser = interval_parser, allow_negative_numbers = true,
+            help = "print at most one line every MS milliseconds: the changes
+made meanwhile share the next line (default: a line as soon as
+a change happens)")]
+        interval: Option<Duration>,
+    },
+    /// wait until a virtual device is in the foreground
+    #[command(
+        override_usage = "vdmuxctl wait N [--timeout S]",
+        long_about = "Return as soon as virtual device N is in the foreground: at once if it
+is, else when a switch brings it forward. It sleeps in the
+VDMUX_IOC_WAIT_FOREGROUND ioctl, which needs no privilege and works
+through any node: /dev/vdmux, or /dev/vdmuxN when the control node
+cannot be opened. A removed N is waited for until it is inserted and
+switched to."
+    )]
+    Wait {
+        #[command(flatten)]
+        index: Index,
+        #[arg(long, value_name = "S", value_parser = seconds_parser, allow_negative_numbers = true,
+            help = "give up after S seconds (decimals allowed) with exit status 3")]
+        timeout: Option<Duration>,
     },
 }
 
@@ -189,6 +220,7 @@ impl Command {
             Self::Dump { index, .. } => format!("dump {}", index.index),
             Self::Fill { index, .. } => format!("fill {}", index.index),
             Self::Watch { .. } => "watch".into(),
+            Self::Wait { index, .. } => format!("wait {}", index.index),
         }
     }
 }
@@ -512,7 +544,7 @@ mod tests {
             Ok(Command::Watch {
                 count: None,
                 timeout: None,
-                interval: Duration::from_millis(100)
+                interval: None
             })
         );
         assert_eq!(
@@ -520,7 +552,7 @@ mod tests {
             Ok(Command::Watch {
                 count: Some(2),
                 timeout: Some(Duration::from_millis(1500)),
-                interval: Duration::from_millis(10)
+                interval: Some(Duration::from_millis(10))
             })
         );
         assert_eq!(
@@ -545,8 +577,56 @@ mod tests {
         );
     }
 
-    const NAMES: [&str; 8] = [
-        "status", "switch", "eject", "insert", "resize", "dump", "fill", "watch",
+    #[test]
+    fn wait_options() {
+        assert_eq!(
+            parse_str("wait 2"),
+            Ok(Command::Wait {
+                index: idx(2),
+                timeout: None
+            })
+        );
+        let expected = Command::Wait {
+            index: idx(0),
+            timeout: Some(Duration::from_millis(250)),
+        };
+        assert_eq!(parse_str("wait 0 --timeout 0.25"), Ok(expected.clone()));
+        assert_eq!(parse_str("wait --timeout=0.25 0"), Ok(expected));
+        assert_eq!(
+            parse_str("wait 4294967295 --timeout 0"),
+            Ok(Command::Wait {
+                index: idx(u32::MAX),
+                timeout: Some(Duration::ZERO)
+            })
+        );
+        assert_eq!(usage_message("wait"), "missing virtual device index N");
+        assert_eq!(
+            usage_message("wait -1"),
+            "invalid virtual device index '-1'"
+        );
+        assert_eq!(usage_message("wait 1 2"), "unexpected argument '2'");
+        assert_eq!(
+            usage_message("wait 1 --timeout"),
+            "option --timeout needs a value"
+        );
+        assert_eq!(
+            usage_message("wait 1 --timeout -2"),
+            "--timeout '-2': not a number of seconds"
+        );
+        assert_eq!(
+            usage_message("wait 1 --timeout 1s"),
+            "--timeout '1s': not a number of seconds"
+        );
+        assert_eq!(usage_message("wait 1 --count 2"), "unknown option --count");
+        assert!(matches!(
+            parse_str("wait"),
+            Err(Error::Usage { command: Some(c), .. }) if c == "wait"
+        ));
+        assert_eq!(parse_str("wait 7").unwrap().context(), "wait 7");
+    }
+
+    const NAMES: [&str; 9] = [
+        "status", "switch", "eject", "insert", "resize", "dump", "fill", "watch", "wait",
     ];
 
     #[test]

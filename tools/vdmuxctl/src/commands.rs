@@ -3,6 +3,7 @@
 //! Running each subcommand against the device.
 
 use crate::{
+    changes::Changes,
     cli::{Command, Range},
     device::{self, Access, CONTROL_PATH, Device, DeviceError, Node, OpenError, errno_of},
     error::{Error, Facts, Op, explain, explain_open},
@@ -12,8 +13,10 @@ use crate::{
     status::State,
     uapi,
 };
+use nix::libc;
 use std::{
     io::{self, Write},
+    sync::mpsc::{self, RecvTimeoutError},
     thread,
     time::{Duration, Instant},
 };
@@ -56,6 +59,7 @@ pub fn run(command: &Command) -> Result<(), Error> {
             timeout,
             interval,
         } => watch(context, *count, *timeout, *interval),
+        Command::Wait { index, timeout } => wait(context, index.index, *timeout),
     }
 }
 
@@ -222,46 +226,120 @@ fn watch(
     context: &str,
     count: Option<u64>,
     timeout: Option<Duration>,
-    interval: Duration,
+    interval: Option<Duration>,
 ) -> Result<(), Error> {
+    let start = Instant::now();
+    let deadline = timeout.map(|t| start + t);
     let device = open_device(context)?;
     let snap = || {
         device
             .snapshot()
             .map_err(|e| sys_error(context, Op::Status, &e, &Facts::default()))
     };
+    let poll_error = |e: io::Error| sys_error(context, Op::Poll, &e, &Facts::default());
+    // Watched before the first snapshot: a change made after the first
+    // line is printed is in the next snapshot, and wakes the wait.
+    let changes = Changes::new(&device).map_err(poll_error)?;
     let mut last = snap()?;
+    let mut last_read = Instant::now();
     // Everything after this line is reported: a script may wait for it
     // before it changes anything.
     output(context, format!("{}\n", last.watch_header()).as_bytes())?;
-    let start = Instant::now();
     let mut seen = 0;
     loop {
         if count.is_some_and(|n| seen >= n) {
             return Ok(());
         }
-        let mut nap = interval;
-        if let Some(timeout) = timeout {
-            let left = timeout.saturating_sub(start.elapsed());
-            if left.is_zero() {
-                return match count {
-                    Some(n) => Err(Error::TimedOut {
-                        message: format!(
-                            "saw {seen} of {n} changes in {} s",
-                            timeout.as_secs_f64()
-                        ),
-                    }),
-                    None => Ok(()),
-                };
-            }
-            nap = nap.min(left);
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|l| l.is_zero()) {
+            return match count {
+                Some(n) => Err(Error::TimedOut {
+                    context: context.to_string(),
+                    message: format!(
+                        "saw {seen} of {n} changes in {} s",
+                        timeout.unwrap_or_default().as_secs_f64()
+                    ),
+                }),
+                None => Ok(()),
+            };
         }
-        thread::sleep(nap);
+        if !changes.wait(left).map_err(poll_error)? {
+            continue;
+        }
+        if let Some(interval) = interval {
+            // At most one line per interval: the changes made meanwhile
+            // are read together, and share the line.
+            let mut until = last_read + interval;
+            if let Some(deadline) = deadline {
+                until = until.min(deadline);
+            }
+            thread::sleep(until.saturating_duration_since(Instant::now()));
+        }
         let next = snap()?;
-        if let Some(line) = last.describe_change(&next) {
-            output(context, format!("{line}\n").as_bytes())?;
-            seen += 1;
+        last_read = Instant::now();
+        if let Some(report) = last.report(&next) {
+            output(context, format!("{}\n", report.line).as_bytes())?;
+            seen += report.changes;
         }
         last = next;
+    }
+}
+
+/// A node to wait on: `VDMUX_IOC_WAIT_FOREGROUND` works on any. The
+/// control node, or for a caller who may not open it virtual device
+/// `index`, or virtual device 0 (an index that does not exist has no node,
+/// and the driver's EINVAL says more than ENOENT).
+fn open_any(context: &str, index: u32) -> Result<Node, Error> {
+    match Node::open(CONTROL_PATH, Access::Read) {
+        Ok(node) => Ok(node),
+        Err(e) if e.errno == libc::EACCES => Node::open(&device::vdev_path(index), Access::Read)
+            .or_else(|_| Node::open(&device::vdev_path(0), Access::Read))
+            // The control node's error says more than a virtual device's.
+            .map_err(|_| open_error(context, e)),
+        Err(e) => Err(open_error(context, e)),
+    }
+}
+
+/// `wait N`: sleeps in `VDMUX_IOC_WAIT_FOREGROUND` until N is the foreground.
+///
+/// With a timeout, a second thread makes the call and the main thread waits
+/// for its answer at most that long; on a timeout the main thread returns,
+/// and the process exits with the other thread still asleep in the ioctl
+/// (exit kills it; the driver's wait is interruptible). An alarm signal
+/// without `SA_RESTART` would also end the ioctl, with EINTR, but one that
+/// fires after the timeout check and before the ioctl starts is lost and
+/// the call sleeps for ever; a thread has no such window, and no signal
+/// handler touches the rest of the tool.
+fn wait(context: &str, index: u32, timeout: Option<Duration>) -> Result<(), Error> {
+    let node = open_any(context, index)?;
+    let status = node.status().ok();
+    let facts = Facts {
+        nr_vdevs: status.map(|s| s.nr_vdevs),
+        ..Facts::default()
+    };
+    let fail = |e: io::Error| sys_error(context, Op::Wait(index), &e, &facts);
+    // The driver answers at once for the foreground and for an index that
+    // does not exist: no thread, so that even --timeout 0 gets its answer.
+    let at_once = status.is_some_and(|s| s.foreground == index || index >= s.nr_vdevs);
+    let Some(timeout) = timeout.filter(|_| !at_once) else {
+        return node.wait_foreground(index).map_err(fail);
+    };
+    let (done, answer) = mpsc::channel();
+    thread::spawn(move || {
+        // The receiver is gone only when the main thread gave up.
+        let _ = done.send(node.wait_foreground(index));
+    });
+    match answer.recv_timeout(timeout) {
+        Ok(result) => result.map_err(fail),
+        Err(RecvTimeoutError::Timeout) => Err(Error::TimedOut {
+            context: context.to_string(),
+            message: format!(
+                "virtual device {index} is not in the foreground after {} s",
+                timeout.as_secs_f64()
+            ),
+        }),
+        Err(RecvTimeoutError::Disconnected) => {
+            Err(Error::failed(context, "the waiting thread died", None))
+        }
     }
 }

@@ -10,7 +10,10 @@ use nix::{errno::Errno, libc};
 use std::{
     fs::{File, OpenOptions},
     io,
-    os::{fd::AsRawFd, unix::fs::FileExt},
+    os::{
+        fd::{AsFd, AsRawFd, BorrowedFd},
+        unix::fs::FileExt,
+    },
 };
 
 /// The control node.
@@ -92,9 +95,9 @@ impl Node {
         Ok(())
     }
 
-    /// `VDMUX_IOC_SWITCH`, `_EJECT` or `_INSERT`, whose argument is the
-    /// virtual device index by value (an unsigned long: nix's int-valued
-    /// ioctls take a C int).
+    /// `VDMUX_IOC_SWITCH`, `_EJECT`, `_INSERT` or `_WAIT_FOREGROUND`, whose
+    /// argument is the virtual device index by value (an unsigned long:
+    /// nix's int-valued ioctls take a C int).
     pub fn control(&self, request: u32, index: u32) -> io::Result<()> {
         // SAFETY: These requests take an integer, not a pointer.
         let ret = unsafe {
@@ -108,6 +111,13 @@ impl Node {
         Ok(())
     }
 
+    /// `VDMUX_IOC_WAIT_FOREGROUND`: returns once virtual device `index` is
+    /// the foreground, which may be never. `EINTR` (a stop signal and
+    /// SIGCONT; vdmuxctl installs no handlers) waits again.
+    pub fn wait_foreground(&self, index: u32) -> io::Result<()> {
+        retry(|| self.control(uapi::VDMUX_IOC_WAIT_FOREGROUND, index))
+    }
+
     /// `pread(2)`, retried on `EINTR`.
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         retry(|| self.file.read_at(buf, offset))
@@ -116,6 +126,12 @@ impl Node {
     /// `pwrite(2)`, retried on `EINTR`.
     pub fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
         retry(|| self.file.write_at(buf, offset))
+    }
+}
+
+impl AsFd for Node {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
     }
 }
 
@@ -179,6 +195,16 @@ impl Device {
             vdevs.push(Node::open(&vdev_path(index), Access::Read).map_err(DeviceError::Open)?);
         }
         Ok(Self { control, vdevs })
+    }
+
+    /// The control node, when it could be opened.
+    pub fn control(&self) -> Option<&Node> {
+        self.control.as_ref()
+    }
+
+    /// Every virtual device, in index order.
+    pub fn vdevs(&self) -> &[Node] {
+        &self.vdevs
     }
 
     /// The status of every node. With the control node, it is read again

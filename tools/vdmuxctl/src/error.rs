@@ -14,7 +14,8 @@ pub mod exit {
     pub const FAILED: u8 = 1;
     /// Bad command line; nothing was done.
     pub const USAGE: u8 = 2;
-    /// `watch --count N --timeout S` saw fewer than N changes in S seconds.
+    /// `watch --count N --timeout S` saw fewer than N changes in S seconds,
+    /// or `wait N --timeout S` gave up before N came to the foreground.
     pub const TIMEOUT: u8 = 3;
 }
 
@@ -33,8 +34,9 @@ pub enum Error {
         message: String,
         errno: Option<i32>,
     },
-    /// `watch` ran out of time before it saw the changes it waited for.
-    TimedOut { message: String },
+    /// `watch` or `wait` (`context`, the command as messages name it) ran
+    /// out of time before it saw what it waited for.
+    TimedOut { context: String, message: String },
 }
 
 impl Error {
@@ -87,7 +89,7 @@ impl fmt::Display for Error {
                 message,
                 errno: None,
             } => write!(f, "vdmuxctl: {context}: {message}"),
-            Self::TimedOut { message } => write!(f, "vdmuxctl: watch: {message}"),
+            Self::TimedOut { context, message } => write!(f, "vdmuxctl: {context}: {message}"),
         }
     }
 }
@@ -125,6 +127,11 @@ pub enum Op {
     Write(u32),
     /// `VDMUX_IOC_GET_STATUS` or `VDMUX_IOC_GET_RESERVED_SIZE`.
     Status,
+    /// `VDMUX_IOC_WAIT_FOREGROUND` for a virtual device.
+    Wait(u32),
+    /// Waiting for a change with poll: `epoll_create1`, `epoll_ctl`,
+    /// `epoll_wait`.
+    Poll,
 }
 
 /// What the tool could learn from the device after a failure, to tell
@@ -143,13 +150,15 @@ pub struct Facts {
 /// Why `op` failed with `errno`, in words.
 pub fn explain(op: Op, errno: i32, facts: &Facts) -> String {
     let index = match op {
-        Op::Switch(i) | Op::Eject(i) | Op::Insert(i) | Op::Read(i) | Op::Write(i) => Some(i),
-        Op::Resize | Op::Status => None,
+        Op::Switch(i) | Op::Eject(i) | Op::Insert(i) | Op::Read(i) | Op::Write(i) | Op::Wait(i) => {
+            Some(i)
+        }
+        Op::Resize | Op::Status | Op::Poll => None,
     };
     let no_such = matches!((index, facts.nr_vdevs), (Some(i), Some(n)) if i >= n);
     match (op, errno) {
         (_, libc::EPERM) => "permission denied, needs CAP_SYS_ADMIN".to_string(),
-        (Op::Switch(_), libc::EINVAL) => "no such virtual device".to_string(),
+        (Op::Switch(_) | Op::Wait(_), libc::EINVAL) => "no such virtual device".to_string(),
         (Op::Eject(_) | Op::Insert(_), libc::EINVAL) if no_such => {
             "no such virtual device".to_string()
         }
@@ -180,6 +189,7 @@ pub fn explain(op: Op, errno: i32, facts: &Facts) -> String {
         },
         (Op::Read(_) | Op::Write(_), libc::EINVAL) => "invalid offset".to_string(),
         (_, libc::ENOTTY) => "not a vdmux node, or a request this driver does not know".to_string(),
+        (Op::Poll, _) => format!("cannot wait for changes: {}", strerror(errno)),
         _ => strerror(errno),
     }
 }
@@ -334,10 +344,52 @@ mod tests {
         assert_eq!(Error::usage(None, "b").exit_code(), 2);
         assert_eq!(
             Error::TimedOut {
+                context: "watch".into(),
                 message: String::new()
             }
             .exit_code(),
             3
         );
+    }
+
+    #[test]
+    fn waiting() {
+        assert_eq!(
+            failed("wait 9", Op::Wait(9), libc::EINVAL, &facts(4, None)),
+            "vdmuxctl: wait 9: no such virtual device (EINVAL)"
+        );
+        assert_eq!(
+            explain(Op::Wait(4294967295), libc::EINVAL, &Facts::default()),
+            "no such virtual device"
+        );
+        assert_eq!(
+            explain(Op::Wait(1), libc::ENOTTY, &Facts::default()),
+            "not a vdmux node, or a request this driver does not know"
+        );
+        assert_eq!(
+            explain(Op::Poll, libc::ENOMEM, &Facts::default()),
+            "cannot wait for changes: cannot allocate memory"
+        );
+    }
+
+    #[test]
+    fn timeouts_name_their_command() {
+        let watch = Error::TimedOut {
+            context: "watch".into(),
+            message: "saw 0 of 1 changes in 0.3 s".into(),
+        };
+        assert_eq!(
+            watch.to_string(),
+            "vdmuxctl: watch: saw 0 of 1 changes in 0.3 s"
+        );
+        let wait = Error::TimedOut {
+            context: "wait 2".into(),
+            message: "virtual device 2 is not in the foreground after 0.5 s".into(),
+        };
+        assert_eq!(
+            wait.to_string(),
+            "vdmuxctl: wait 2: virtual device 2 is not in the foreground after 0.5 s"
+        );
+        assert_eq!(wait.exit_code(), exit::TIMEOUT);
     }
 }

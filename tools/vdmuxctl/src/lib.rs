@@ -3,6 +3,7 @@
 //! vdmuxctl's parts, shared by the tool and by vdmuxctl-gen, which writes its
 //! man page and shell completions.
 
+pub mod changes;
 pub mod cli;
 pub mod commands;
 pub mod device;

@@ -155,6 +155,34 @@ impl Snapshot {
     /// One line saying what changed from `self` to `next`, or `None` when
     /// nothing did. Several changes between two polls come as one line.
     pub fn describe_change(&self, next: &Snapshot) -> Option<String> {
+        self.describe(next, None)
+    }
+
+    /// How many changes the control node's generation counts from `self`
+    /// to `next`; `None` without the control node.
+    pub fn changes_to(&self, next: &Snapshot) -> Option<u64> {
+        Some(next.generation?.wrapping_sub(self.generation?))
+    }
+
+    /// The line `watch` prints for the changes from `self` to `next`, and
+    /// how many changes it counts for `--count`: the control node's
+    /// generation says how many there were, and the line says so when
+    /// there were several ("generation 9 (3 changes): ..."). Without the
+    /// control node a line counts as one change: the virtual devices'
+    /// generations cannot tell one switch, which changes two of them, from
+    /// two ejects.
+    pub fn report(&self, next: &Snapshot) -> Option<Report> {
+        let changes = self.changes_to(next);
+        let line = self.describe(next, changes.filter(|&k| k > 1))?;
+        Some(Report {
+            line,
+            changes: changes.unwrap_or(1).max(1),
+        })
+    }
+
+    /// [`Self::describe_change`], saying `total` changes after the
+    /// generation when given.
+    fn describe(&self, next: &Snapshot, total: Option<u64>) -> Option<String> {
         let mut parts = Vec::new();
         for (old, new) in self.vdevs.iter().zip(&next.vdevs) {
             let changes = new.generation.wrapping_sub(old.generation);
@@ -184,12 +212,23 @@ impl Snapshot {
             }
             parts.push("no visible change".to_string());
         }
-        let prefix = match next.generation {
+        let mut prefix = match next.generation {
             Some(g) => format!("generation {g}"),
             None => "change".to_string(),
         };
+        if let Some(total) = total {
+            write!(prefix, " ({total} changes)").unwrap();
+        }
         Some(format!("{prefix}: {}", parts.join(", ")))
     }
+}
+
+/// One line of `watch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub line: String,
+    /// How many changes it reports, at least 1.
+    pub changes: u64,
 }
 
 /// `status --json`, field by field in this order.
@@ -360,5 +399,114 @@ VDEV  STATE       FG   SIZE        GENERATION
             sample().watch_header(),
             "watching vdmux: 3 virtual devices of 32768 bytes (32K), foreground 1, generation 5"
         );
+    }
+
+    #[test]
+    fn one_change_one_report() {
+        let old = sample();
+        let mut new = sample();
+        new.generation = Some(6);
+        new.foreground = Some(0);
+        new.vdevs[0] = vdev(0, State::Foreground, 3);
+        new.vdevs[1] = vdev(1, State::Background, 3);
+        assert_eq!(old.changes_to(&new), Some(1));
+        assert_eq!(
+            old.report(&new),
+            Some(Report {
+                line: "generation 6: vdev 0 background -> foreground, \
+                       vdev 1 foreground -> background"
+                    .into(),
+                changes: 1
+            })
+        );
+        assert_eq!(old.report(&old), None);
+    }
+
+    #[test]
+    fn several_changes_in_one_report() {
+        // switch 0, switch 1, switch 0 between two reads.
+        let old = sample();
+        let mut new = sample();
+        new.generation = Some(8);
+        new.foreground = Some(0);
+        new.vdevs[0] = vdev(0, State::Foreground, 5);
+        new.vdevs[1] = vdev(1, State::Background, 5);
+        assert_eq!(
+            old.report(&new),
+            Some(Report {
+                line: "generation 8 (3 changes): vdev 0 background -> foreground (3 changes), \
+                       vdev 1 foreground -> background (3 changes)"
+                    .into(),
+                changes: 3
+            })
+        );
+        // Two switches that end where they started.
+        new.generation = Some(7);
+        new.foreground = Some(1);
+        new.vdevs[0] = vdev(0, State::Background, 4);
+        new.vdevs[1] = vdev(1, State::Foreground, 4);
+        assert_eq!(
+            old.report(&new).unwrap().line,
+            "generation 7 (2 changes): vdev 0 background again (2 changes), \
+             vdev 1 foreground again (2 changes)"
+        );
+        // The existing description does not count them.
+        assert_eq!(
+            old.describe_change(&new).unwrap(),
+            "generation 7: vdev 0 background again (2 changes), \
+             vdev 1 foreground again (2 changes)"
+        );
+    }
+
+    #[test]
+    fn resizes_in_reports() {
+        let old = sample();
+        let mut new = sample();
+        new.generation = Some(7);
+        new.reserved_size = 65536;
+        assert_eq!(
+            old.report(&new),
+            Some(Report {
+                line: "generation 7 (2 changes): reserved size 32768 -> 65536".into(),
+                changes: 2
+            })
+        );
+        // Resized there and back.
+        new.reserved_size = 32768;
+        assert_eq!(
+            old.report(&new).unwrap().line,
+            "generation 7 (2 changes): no visible change"
+        );
+    }
+
+    #[test]
+    fn reports_without_the_control_node() {
+        let mut old = sample();
+        old.generation = None;
+        let mut new = old.clone();
+        new.foreground = Some(0);
+        new.vdevs[0] = vdev(0, State::Foreground, 5);
+        new.vdevs[1] = vdev(1, State::Background, 5);
+        assert_eq!(old.changes_to(&new), None);
+        assert_eq!(
+            old.report(&new),
+            Some(Report {
+                line: "change: vdev 0 background -> foreground (3 changes), \
+                       vdev 1 foreground -> background (3 changes)"
+                    .into(),
+                changes: 1
+            })
+        );
+        assert_eq!(old.report(&old), None);
+    }
+
+    #[test]
+    fn generations_that_wrap() {
+        let mut old = sample();
+        old.generation = Some(u64::MAX);
+        let mut new = sample();
+        new.generation = Some(1);
+        new.reserved_size = 4096;
+        assert_eq!(old.changes_to(&new), Some(2));
     }
 }
