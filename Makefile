@@ -271,7 +271,7 @@ uninstall:
 # --- Debian's stock kernel and DKMS ---------------------------------------
 # The functional tests: those that need no debug-kernel feature.
 DEBIAN_TESTS ?= module_test ioctl_test mmap_test huge_test security_test events_test race_test \
-	ioctl_test-m32 mmap_test-m32 events_test-m32 vdmuxctl_test.sh
+	ioctl_test-m32 mmap_test-m32 events_test-m32 vdmuxctl_test.sh vdmuxctl_events_test.sh
 DEBIAN_OUT = $(shell scripts/debian-kernel.sh print-dir)
 
 debian:
