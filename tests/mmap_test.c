@@ -221,14 +221,14 @@ TEST_F(vd, switch_keeps_each_vdevs_bytes)
 	EXPECT_TRUE(has_pattern(p1, SIZE, 101));
 	/* Writes after the switch land on the right vdev too. */
 	fill_pattern(p0, PAGE, 102);
-	fill_pattern(p1 + PAGE, PAGE, 103);
+	fill_pattern_at(p1 + PAGE, PAGE, 103, PAGE);
 
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
 	EXPECT_TRUE(has_pattern(p0, PAGE, 102));
-	EXPECT_TRUE(has_pattern(p1 + PAGE, PAGE, 103));
+	EXPECT_TRUE(has_pattern_at(p1 + PAGE, PAGE, 103, PAGE));
 	ASSERT_EQ(SIZE, pread(self->fd[1], got, SIZE, 0));
 	EXPECT_TRUE(has_pattern(got, PAGE, 101));
-	EXPECT_TRUE(has_pattern(got + PAGE, PAGE, 103));
+	EXPECT_TRUE(has_pattern_at(got + PAGE, PAGE, 103, PAGE));
 	ASSERT_EQ(SIZE, pread(self->fd[0], got, SIZE, 0));
 	EXPECT_TRUE(has_pattern(got, PAGE, 102));
 	EXPECT_EQ(0, memcmp(got + PAGE, p0 + PAGE, SIZE - PAGE));
