@@ -226,6 +226,14 @@ static int unchanged(FIXTURE_DATA(fi) *self, const struct snapshot *before)
 	return 1;
 }
 
+/* The "vdmux-huge-blocks" value of @fd's fdinfo; -1 if absent. */
+static long huge_blocks(int fd)
+{
+	char buf[1024];
+
+	return read_fdinfo(fd, buf, sizeof(buf)) ? -1 : fdinfo_field(buf, "vdmux-huge-blocks:\t");
+}
+
 /* The operations under test; each returns 0 or -errno (-SIGBUS for the fault). */
 
 static int do_resize(FIXTURE_DATA(fi) *self, uint64_t size)
@@ -487,10 +495,10 @@ FIXTURE_TEARDOWN_PARENT(sweep)
 	restore_module_defaults();
 }
 
-TEST_F(sweep, every_allocation_of_fault_and_switch_fails_cleanly)
+TEST_F(sweep, every_allocation_of_fault_switch_and_eject_fails_cleanly)
 {
 	struct sigaction sa = { .sa_handler = on_sigbus };
-	struct sweep fault = { 0 }, sw = { 0 };
+	struct sweep fault = { 0 }, sw = { 0 }, ej = { 0 };
 	static char bytes0[SIZE];
 	struct big_snapshot before;
 	int *fd = self->fd, ctl = self->ctl, n, ret, left, next = 1;
@@ -554,14 +562,49 @@ TEST_F(sweep, every_allocation_of_fault_and_switch_fails_cleanly)
 		sw.bad += ret != -ENOMEM || !big_unchanged(fd, ctl, &before, bytes0);
 	}
 
-	ksft_print_msg("allocations failed in turn: first fault %d (%d survived), SWITCH %d (%d)\n",
-		       fault.sites, fault.recovered, sw.sites, sw.recovered);
+	/*
+	 * EJECT of a foreground without a backing store (the last switch's
+	 * new foreground): it must allocate one to save the bytes into. After
+	 * an eject that survived, insert it back and switch to a fresh vdev,
+	 * again a foreground without one.
+	 */
+	for (n = 1; n < MAX_SITES; n++) {
+		struct vdmux_status st;
+
+		ASSERT_EQ(0, get_status(ctl, &st));
+		ASSERT_EQ(next, st.foreground);
+		ASSERT_EQ(0, big_snap(fd, ctl, &before));
+		ASSERT_EQ(0, arm_nth(n));
+		ret = vdmux_ioc(ctl, VDMUX_IOC_EJECT, next);
+		left = nth_left();
+		if (left) {
+			ej.bad += ret != 0;
+			ej.done = 1;
+			break;
+		}
+		ej.sites++;
+		if (!ret) {
+			ej.recovered++;
+			ASSERT_EQ(0, vdmux_ioc(ctl, VDMUX_IOC_INSERT, next));
+			ASSERT_GT(SWEEP_VDEVS, ++next);
+			ASSERT_EQ(0, vdmux_ioc(ctl, VDMUX_IOC_SWITCH, next));
+			continue;
+		}
+		ej.bad += ret != -ENOMEM || !big_unchanged(fd, ctl, &before, bytes0);
+	}
+
+	ksft_print_msg("allocations failed in turn: first fault %d (%d survived), SWITCH %d (%d), "
+		       "EJECT %d (%d)\n", fault.sites, fault.recovered, sw.sites, sw.recovered,
+		       ej.sites, ej.recovered);
 	EXPECT_EQ(0, fault.bad);
 	EXPECT_EQ(0, sw.bad);
+	EXPECT_EQ(0, ej.bad);
 	EXPECT_TRUE(fault.done);
 	EXPECT_TRUE(sw.done);
+	EXPECT_TRUE(ej.done);
 	EXPECT_LT(fault.recovered, fault.sites);
 	EXPECT_LT(sw.recovered, sw.sites);
+	EXPECT_LT(ej.recovered, ej.sites);
 }
 
 /* Every allocation of SET_RESERVED_SIZE, with every vdev holding bytes. */
@@ -620,6 +663,7 @@ TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
 {
 	const size_t size = 2UL << 20;
 	static char got[2UL << 20], want[2UL << 20];
+	struct fault_counts before, after;
 	char times[32];
 	char *p;
 	int ret;
@@ -633,17 +677,26 @@ TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
 	/* Some order-9 allocation was tried and failed. */
 	ASSERT_EQ(0, read_first_line(DEBUGFS "/fail_page_alloc/times", times, sizeof(times)));
 	EXPECT_GT(100, atoi(times));
+	/* The device memory has no 2 MiB block, and the mapping takes no 2 MiB fault. */
+	EXPECT_EQ(0, huge_blocks(self->fd[0]));
 
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd[0], 0);
 	ASSERT_NE(MAP_FAILED, p);
 	fill_pattern(want, size, 0x70);
+	before = fault_counts(self->fd[0]);
 	memcpy(p, want, size);
+	after = fault_counts(self->fd[0]);
+	EXPECT_EQ(before.huge, after.huge);
+	EXPECT_LT(before.pages, after.pages);
 	ASSERT_EQ(size, pread(self->fd[0], got, size, 0));
 	EXPECT_EQ(0, memcmp(got, want, size));
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
 	EXPECT_TRUE(has_pattern(p, size, 0x70));
+	/* vdev 0's backing store, allocated by the switch without failures, may be huge. */
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
 	EXPECT_TRUE(has_pattern(p, size, 0x70));
+	/* Back in the device memory, still on 4 KiB pages. */
+	EXPECT_EQ(0, huge_blocks(self->fd[0]));
 	EXPECT_EQ(0, munmap(p, size));
 }
 
