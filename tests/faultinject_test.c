@@ -340,6 +340,33 @@ TEST_F(fi, first_fault_sigbus_when_backing_store_fails)
 }
 
 /*
+ * write(2) to vdev 1, whose backing store does not exist: with the
+ * allocation failing, ENOMEM, and nothing changed; without failures the
+ * same write works.
+ */
+TEST_F(fi, write_enomem_when_backing_store_fails)
+{
+	struct snapshot before;
+	static char buf[SIZE], got[SIZE];
+	ssize_t ret;
+	int err;
+
+	fill_tagged(buf, SIZE, 1, 0x51, 0);
+	ASSERT_EQ(0, snap(self, &before));
+	ASSERT_EQ(0, make_it_fail(1));
+	ret = pwrite(self->fd[1], buf, SIZE, 0);
+	err = errno;
+	ASSERT_EQ(0, make_it_fail(0));
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(ENOMEM, err);
+	EXPECT_TRUE(unchanged(self, &before));
+
+	ASSERT_EQ(SIZE, pwrite(self->fd[1], buf, SIZE, 0));
+	ASSERT_EQ(SIZE, pread(self->fd[1], got, SIZE, 0));
+	EXPECT_EQ(0, memcmp(got, buf, SIZE));
+}
+
+/*
  * SWITCH from vdev 0 must allocate vdev 0's backing store first, and EJECT
  * of the foreground too: with that failing, ENOMEM and nothing changed, not
  * even a mapping of vdev 0, which keeps showing its bytes.

@@ -182,6 +182,18 @@ TEST_F(vd, read_write_lseek)
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, pread(self->fd[3], got, 1, -1));
 	EXPECT_EQ(EINVAL, errno);
+	/*
+	 * A negative position on write: EINVAL, and no byte written. The VFS
+	 * refuses it before vdmux sees it (a file position cannot be made
+	 * negative otherwise); range.rs's KUnit tests cover vdmux's own check.
+	 */
+	memset(buf, 'n', sizeof(buf));
+	EXPECT_EQ(-1, pwrite(self->fd[3], buf, 1, -1));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, pwrite(self->fd[3], buf, sizeof(buf), -(off_t)PAGE));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(10, pread(self->fd[3], got, sizeof(got), SIZE - 10));
+	EXPECT_EQ(NULL, memchr(got, 'n', 10));
 	/* A bad user buffer is EFAULT, and nothing is written. */
 	EXPECT_EQ(-1, syscall(SYS_pwrite64, self->fd[3], 8UL, 10UL, 0L));
 	EXPECT_EQ(EFAULT, errno);
