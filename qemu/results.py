@@ -39,7 +39,7 @@ SPLATS = [
     r"printk messages dropped",
     # kmemleak that stopped (its pool ran out, e.g. under fault injection)
     # reports no leak: that must not read as "no leak".
-    r"kmemleak: .*(disabled|Memory pool empty|Cannot allocate)",
+    r"kmemleak: .*(disabled|Memory pool empty|Cannot allocate a kmemleak_object)",
 ]
 SPLAT_RE = re.compile("|".join(SPLATS))
 # Boot banners of the debug kernel that match a pattern above.

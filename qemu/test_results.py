@@ -26,7 +26,7 @@ ok 3 global.c
 # vdmux-begin: kmemleak
 1..3
 ok 1 rmmod vdmux after the tests
-ok 2 kmemleak: three scans and the report read
+ok 2 kmemleak: two scans and the report read
 ok 3 kmemleak: no unreferenced object from vdmux
 # vdmux-end: kmemleak rc=0
 # vdmux-done

@@ -692,6 +692,7 @@ TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
 	static char got[2UL << 20], want[2UL << 20];
 	struct fault_counts before, after;
 	char times[32];
+	long blocks;
 	char *p;
 	int ret;
 
@@ -704,8 +705,17 @@ TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
 	/* Some order-9 allocation was tried and failed. */
 	ASSERT_EQ(0, read_first_line(DEBUGFS "/fail_page_alloc/times", times, sizeof(times)));
 	EXPECT_GT(100, atoi(times));
-	/* The device memory has no 2 MiB block, and the mapping takes no 2 MiB fault. */
-	EXPECT_EQ(0, huge_blocks(self->fd[0]));
+	/*
+	 * The buffer is on 4 KiB pages. 512 of them may still happen to be
+	 * physically contiguous and aligned (on a quiet guest the page
+	 * allocator often hands them out in order), and then the block is
+	 * mapped with one PMD entry like any contiguous block: the README's
+	 * rule. What must hold is that fdinfo's count and the faults agree:
+	 * a block that fdinfo counts is mapped by one 2 MiB fault, one that it
+	 * does not by 4 KiB faults.
+	 */
+	blocks = huge_blocks(self->fd[0]);
+	EXPECT_TRUE(blocks == 0 || blocks == 1) TH_LOG("%ld huge blocks", blocks);
 
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd[0], 0);
 	ASSERT_NE(MAP_FAILED, p);
@@ -713,8 +723,8 @@ TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
 	before = fault_counts(self->fd[0]);
 	memcpy(p, want, size);
 	after = fault_counts(self->fd[0]);
-	EXPECT_EQ(before.huge, after.huge);
-	EXPECT_LT(before.pages, after.pages);
+	EXPECT_EQ(blocks, after.huge - before.huge);
+	EXPECT_EQ(blocks ? 0 : size / PAGE / 16, after.pages - before.pages);
 	ASSERT_EQ(size, pread(self->fd[0], got, size, 0));
 	EXPECT_EQ(0, memcmp(got, want, size));
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
@@ -722,8 +732,8 @@ TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
 	/* vdev 0's backing store, allocated by the switch without failures, may be huge. */
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
 	EXPECT_TRUE(has_pattern(p, size, 0x70));
-	/* Back in the device memory, still on 4 KiB pages. */
-	EXPECT_EQ(0, huge_blocks(self->fd[0]));
+	/* Back in the same device memory. */
+	EXPECT_EQ(blocks, huge_blocks(self->fd[0]));
 	EXPECT_EQ(0, munmap(p, size));
 }
 

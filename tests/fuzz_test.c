@@ -66,7 +66,7 @@
 				/* no pointer we hand the kernel can reach */
 #define SCRATCH (64 * 1024)
 #define KERNEL_ADDR 0xffffffff81000000UL
-#define NR_VIOLATIONS 4		/* logged per process */
+#define NR_VIOLATIONS 8		/* logged per process */
 
 /* The byte every write to vdev @v writes. */
 #define TAG(v) ((char)(0x40 + (v)))
@@ -1059,8 +1059,14 @@ static void op_access(struct fuzzer *fz)
 		fz->st->sigsegv++;
 	if (want >= 0) {
 		fz->st->judged++;
-		if (tls_sig != want)
-			violation(fz, write ? "write access" : "read access", tls_sig, 0, want);
+		if (tls_sig != want) {
+			char what[96];
+
+			snprintf(what, sizeof(what), "%s access of slot %ld page %zu (state %#x, vdev %d%s%s)",
+				 write ? "write" : "read", (long)(m - fz->maps), page, pgs, m->vdev,
+				 removed(m->vdev) ? " removed" : "", fz->in_child ? ", in a child" : "");
+			violation(fz, what, tls_sig, 0, want);
+		}
 		else if (!want && !write && c && c != TAG(m->vdev))
 			violation(fz, "a byte of another vdev through a mapping", c, 0,
 				  TAG(m->vdev));
@@ -1128,7 +1134,8 @@ static void op_rw(struct fuzzer *fz)
 		fault = bad_for(b.kind, is_read);
 		first_fault = b.kind == P_BAD || (b.kind == P_RO && is_read);
 	} else {
-		fault = (len / 2 && bad_for(b.kind, is_read)) || bad_for(b3.kind, is_read);
+		/* (the iovecs are checked with access_ok even when empty) */
+		fault = bad_for(b.kind, is_read) || bad_for(b3.kind, is_read);
 		first_fault = 0;
 	}
 	rd_lock();
@@ -1162,12 +1169,17 @@ static void op_rw(struct fuzzer *fz)
 	} else if (!s || (is_read ? s->acc == O_WRONLY : s->acc == O_RDONLY)) {
 		may_fail(&e, EBADF);
 	} else if (!total) {
-		/* Nothing to copy: 0, or whatever check comes first. */
+		/* Nothing to copy: 0, or whatever check comes first (access_ok too). */
 		e.ok = 1;
 		may_fail(&e, ENODEV);
 		may_fail(&e, EINVAL);
 		may_fail(&e, ENOSPC);
+		if (b.kind == P_BAD)
+			may_fail(&e, EFAULT);
 	} else {
+		/* A file position (lseek can set any) may overflow with the length. */
+		if (!positioned)
+			may_fail(&e, EINVAL);
 		if (positioned && (off_t)(off + total) < 0)
 			may_fail(&e, EINVAL);
 		if (fault)
@@ -1201,8 +1213,10 @@ static void op_rw(struct fuzzer *fz)
 		}
 		/* A copy that faults part way is short; at its first byte, EFAULT. */
 		if (e.ok && e.result && fault) {
-			if (first_fault)
+			if (first_fault && positioned)
 				e.ok = 0;
+			else if (first_fault)
+				e.any_ok = 0, e.result = 0;	/* only at the end of the file */
 			else
 				e.any_ok = 1;
 		}

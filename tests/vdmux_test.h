@@ -241,8 +241,8 @@ static inline int probe_write(volatile char *p, char v)
  * offset being the word's byte offset in the vdev. No two words of a buffer
  * are alike, so a page or a 2 MiB block mapped at the wrong offset, a page of
  * another vdev, or of another seed, fails the check at its first word.
- * splitmix64's finalizer is a bijection: for one (vdev, seed), distinct
- * offsets always give distinct words.
+ * splitmix64's finalizer is a bijection, and so is key + index * odd: for
+ * one (vdev, seed), distinct offsets always give distinct words.
  */
 static inline uint64_t mix64(uint64_t x)
 {
@@ -254,10 +254,22 @@ static inline uint64_t mix64(uint64_t x)
 	return x;
 }
 
+/* The key of (vdev, seed): distinct pairs, distinct keys. */
+static inline uint64_t pattern_key(unsigned int vdev, unsigned int seed)
+{
+	return mix64(((uint64_t)vdev << 32 | seed) + 0x9e3779b97f4a7c15ULL);
+}
+
+/* The word at byte offset @off (a multiple of 8) of the pattern of @key. */
+static inline uint64_t pattern_word_k(uint64_t key, uint64_t off)
+{
+	return mix64(key + (off >> 3) * 0xd6e8feb86659fd93ULL);
+}
+
 /* The word at byte offset @off (a multiple of 8) of vdev @vdev's pattern @seed. */
 static inline uint64_t pattern_word(unsigned int vdev, unsigned int seed, uint64_t off)
 {
-	return mix64(mix64(((uint64_t)vdev << 32 | seed) + 0x9e3779b97f4a7c15ULL) ^ (off >> 3));
+	return pattern_word_k(pattern_key(vdev, seed), off);
 }
 
 static inline char pattern_byte(unsigned int vdev, unsigned int seed, uint64_t off)
@@ -276,8 +288,10 @@ static inline void fill_tagged(volatile void *buf, size_t len, unsigned int vdev
 	size_t i;
 
 	if (!(((uintptr_t)buf | off | len) & 7)) {
+		uint64_t key = pattern_key(vdev, seed);
+
 		for (i = 0; i < len; i += 8)
-			*(volatile uint64_t *)(b + i) = pattern_word(vdev, seed, off + i);
+			*(volatile uint64_t *)(b + i) = pattern_word_k(key, off + i);
 		return;
 	}
 	for (i = 0; i < len; i++)
@@ -292,8 +306,10 @@ static inline size_t tagged_mismatch(const volatile void *buf, size_t len, unsig
 	size_t i;
 
 	if (!(((uintptr_t)buf | off | len) & 7)) {
+		uint64_t key = pattern_key(vdev, seed);
+
 		for (i = 0; i < len; i += 8)
-			if (*(const volatile uint64_t *)(b + i) != pattern_word(vdev, seed, off + i))
+			if (*(const volatile uint64_t *)(b + i) != pattern_word_k(key, off + i))
 				return i;
 		return len;
 	}
