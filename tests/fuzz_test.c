@@ -938,10 +938,17 @@ static void op_mprotect(struct fuzzer *fz)
 			for (k = first; k < first + n; k++)
 				m->pg[k] = (m->pg[k] & PG_DONTFORK) | (prot & PG_PROT);
 	} else {
-		/* A hole: ENOMEM, perhaps after changing the VMAs before it. */
-		CHECK_ERRNO(fz, "mprotect", ret, EACCES, ENOMEM);
+		/*
+		 * Over the PROT_NONE anonymous memory between our mappings, which
+		 * mprotect may make accessible: EACCES at a vdmux VMA, perhaps
+		 * after changing the VMAs before it. Those pages are reserved
+		 * again, the vdmux ones no longer judged.
+		 */
+		CHECK_ERRNO(fz, "mprotect", ret, EACCES);
 		for (k = first; k < first + n; k++)
-			if (m->pg[k] != PG_UNMAPPED)
+			if (m->pg[k] == PG_UNMAPPED)
+				arena_reserve(fz, m->addr + k * PAGE, PAGE);
+			else
 				m->pg[k] = PG_UNKNOWN;
 	}
 	m->split = 1;
@@ -1064,7 +1071,7 @@ static void op_access(struct fuzzer *fz)
 
 			snprintf(what, sizeof(what), "%s access of slot %ld page %zu (state %#x, vdev %d%s%s)",
 				 write ? "write" : "read", (long)(m - fz->maps), page, pgs, m->vdev,
-				 removed(m->vdev) ? " removed" : "", fz->in_child ? ", in a child" : "");
+				 m->vdev >= 0 && removed(m->vdev) ? " removed" : "", fz->in_child ? ", in a child" : "");
 			violation(fz, what, tls_sig, 0, want);
 		}
 		else if (!want && !write && c && c != TAG(m->vdev))
