@@ -85,7 +85,7 @@ UDEVRULESDIR ?= /etc/udev/rules.d
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 INSTALL_MOD_DIR ?= updates
 
-.PHONY: module setup kernel fmt lint tests check demo shell bench bench-run clean FORCE \
+.PHONY: module setup kernel fmt lint tests check judge-test demo shell bench bench-run clean FORCE \
 	tool tool-test tool-lint tool-man install uninstall debian check-debian debian-run \
 	kbuild check-dkms check-large
 
@@ -178,9 +178,13 @@ tests: $(TEST_BINS) tool
 # The tool's unit tests run first: no point booting a guest for a tool that
 # fails them. The demo's programs are built too, so that a change that
 # breaks `make demo` fails the check.
-check: tool-test module lint tests $(DEMO_BINS)
+check: tool-test judge-test module lint tests $(DEMO_BINS)
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
 		--out $(OUT) $(if $(EXTRA_TESTS),--extra $(EXTRA_TESTS)) $(if $(TESTS),--only "$(TESTS)")
+
+# The judge must fail every broken run of its self-test.
+judge-test:
+	@python3 qemu/test_results.py
 
 # The demo guest's /tests holds only the demo, which its /init runs.
 demo: module tool $(DEMO_BINS)

@@ -13,6 +13,7 @@ NAME... are the sections that must be present, in any order.
 """
 
 import argparse
+import os
 import re
 import sys
 
@@ -34,6 +35,11 @@ SPLATS = [
     r"rust_panic",
     r"general protection fault",
     r"unreferenced object",
+    # A log that lost lines may have lost a splat.
+    r"printk messages dropped",
+    # kmemleak that stopped (its pool ran out, e.g. under fault injection)
+    # reports no leak: that must not read as "no leak".
+    r"kmemleak: .*(disabled|Memory pool empty|Cannot allocate a kmemleak_object)",
 ]
 SPLAT_RE = re.compile("|".join(SPLATS))
 # Boot banners of the debug kernel that match a pattern above.
@@ -49,6 +55,12 @@ RELEASE_RE = re.compile(r"^Linux version (\S+)")
 TIMESTAMP_RE = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 RESULT_RE = re.compile(r"^(not ok|ok)\s+(\d+)\s*(?:-\s*)?([^#]*?)\s*(?:#\s*(\S+)(.*))?$")
 PLAN_RE = re.compile(r"^1\.\.(\d+)")
+# The guest writes this to /dev/kmsg after the last test: a console log
+# without it was cut short, and what it lost may have been a splat.
+CONSOLE_END = "vdmux-check: end of run"
+# The console must print every level: a GUEST_ENV word (loglevel=, quiet)
+# must not hide WARN or lockdep output.
+CMDLINE_RE = re.compile(r"Kernel command line: (.*)")
 BEGIN_RE = re.compile(r"^# vdmux-begin: (\S+)")
 END_RE = re.compile(r"^# vdmux-end: (\S+) rc=(\d+)")
 
@@ -74,37 +86,78 @@ class Tally:
         self.failures.append(what)
 
 
-def judge_section(name, lines, rc, tally):
-    """Count one program's TAP (top level only) and check it is complete."""
+def load_skips(path):
+    """The allow-list of SKIPs: "program: test name" lines, # comments."""
+    allowed = set()
+    try:
+        with open(path) as f:
+            for line in f:
+                line = line.split("#", 1)[0].strip()
+                if line:
+                    prog, _, test = line.partition(":")
+                    allowed.add((prog.strip(), test.strip()))
+    except OSError:
+        pass
+    return allowed
+
+
+def judge_section(name, lines, rc, tally, skips=frozenset()):
+    """Count one program's TAP (top level only) and check it is complete:
+    a plan 1..N with N > 0, each number 1..N exactly once, no SKIP that the
+    allow-list does not name."""
     plan = None
-    seen = 0
+    numbers = {}
     bail = False
     for line in lines:
         if line.startswith("Bail out!"):
             bail = True
         m = PLAN_RE.match(line)
-        if m and plan is None:
-            plan = int(m.group(1))
+        if m:
+            if plan is not None:
+                tally.fail(f"{name}: a second plan 1..{m.group(1)}")
+            else:
+                plan = int(m.group(1))
             continue
         m = RESULT_RE.match(line)
         if m:
-            seen += 1
             ok = m.group(1) == "ok"
-            tally.result(ok, m.group(4), f"{name}: {m.group(3) or m.group(2)}")
+            num = int(m.group(2))
+            what = m.group(3) or m.group(2)
+            numbers[num] = numbers.get(num, 0) + 1
+            directive = m.group(4)
+            if ok and directive and directive.upper() == "SKIP" \
+                    and (name, what) not in skips:
+                tally.fail(f"{name}: {what}: skipped, and not on the allow-list "
+                           f"(qemu/skips): {m.group(5).strip()}")
+                continue
+            tally.result(ok, directive, f"{name}: {what}")
     if plan is None:
         tally.fail(f"{name}: no TAP plan (the program did not run or crashed)")
-    elif seen < plan:
-        tally.fail(f"{name}: planned {plan} tests, ran {seen}")
+    elif plan == 0:
+        tally.fail(f"{name}: plan 1..0: no test ran")
+    else:
+        missing = [n for n in range(1, plan + 1) if n not in numbers]
+        twice = sorted(n for n, c in numbers.items() if c > 1)
+        outside = sorted(n for n in numbers if not 1 <= n <= plan)
+        if missing:
+            tally.fail(f"{name}: planned {plan} tests, no result for "
+                       f"{', '.join(map(str, missing[:10]))}")
+        if twice:
+            tally.fail(f"{name}: results numbered {', '.join(map(str, twice[:10]))} "
+                       f"more than once")
+        if outside:
+            tally.fail(f"{name}: results numbered {', '.join(map(str, outside[:10]))} "
+                       f"outside the plan 1..{plan}")
     if bail:
         tally.fail(f"{name}: bailed out")
-    # kselftest exits 4 when everything was skipped.
+    # kselftest exits 4 when everything was skipped: a failure now too.
     if rc is None:
         tally.fail(f"{name}: never finished (guest died or timed out)")
-    elif rc not in (0, 4) and tally.failed == 0:
+    elif rc != 0 and tally.failed == 0:
         tally.fail(f"{name}: exit status {rc} with no failing test")
 
 
-def parse_tap(path, expected, tally):
+def parse_tap(path, expected, tally, skips=frozenset()):
     sections = {}
     current = None
     done = False
@@ -133,7 +186,7 @@ def parse_tap(path, expected, tally):
             tally.fail(f"{name}: did not run")
             continue
         sub = Tally()
-        judge_section(name, sections[name]["lines"], sections[name]["rc"], sub)
+        judge_section(name, sections[name]["lines"], sections[name]["rc"], sub, skips)
         elapsed = [l.split(": ", 1)[1] for l in sections[name]["lines"]
                    if l.startswith("# vdmux-elapsed: ")]
         took = f" ({elapsed[-1]} s)" if elapsed else ""
@@ -146,12 +199,30 @@ def parse_tap(path, expected, tally):
         tally.fail("guest: the test run did not reach its end")
 
 
-def parse_console(path, tally, stock_kernel=False):
-    """Splats anywhere, and the KTAP of the vdmux KUnit suites."""
+def kunit_suites(src):
+    """{suite: number of cases} of the #[kunit_tests(NAME)] modules in src/*.rs."""
+    import glob
+    suites = {}
+    for path in sorted(glob.glob(os.path.join(src, "*.rs"))):
+        with open(path) as f:
+            text = f.read()
+        m = re.search(r"#\[kernel::macros::kunit_tests\((\w+)\)\]", text)
+        if m:
+            suites[m.group(1)] = len(re.findall(r"^\s*#\[test\]", text[m.end():], re.M))
+    return suites
+
+
+def parse_console(path, tally, suites=None, stock_kernel=False):
+    """Splats anywhere, the end marker, the console level, and the KTAP of
+    the vdmux KUnit suites: each of @suites ({name: cases}) must have run
+    with every case. On a @stock_kernel, only the taint lines of an unsigned
+    out-of-tree module are expected."""
     try:
         with open(path, errors="replace") as f:
             lines = [TIMESTAMP_RE.sub("", l.rstrip("\r\n")) for l in f]
     except OSError:
+        lines = None
+    if not lines:
         tally.fail("guest: no kernel log")
         return
     splats = [l for l in lines if SPLAT_RE.search(l) and not BENIGN_RE.search(l)]
@@ -159,6 +230,20 @@ def parse_console(path, tally, stock_kernel=False):
         print(f"kernel: {l}")
     if splats:
         tally.fail(f"kernel: {len(splats)} splat lines in the kernel log")
+    if not any(CONSOLE_END in l for l in lines):
+        tally.fail(f"kernel: the log has no \"{CONSOLE_END}\": it was cut short")
+    cmdlines = [m.group(1) for m in map(CMDLINE_RE.search, lines) if m]
+    if not cmdlines:
+        tally.fail("kernel: no \"Kernel command line:\" in the log")
+    for c in cmdlines[:1]:
+        words = c.split()
+        if "ignore_loglevel" not in words:
+            tally.fail("kernel: command line without ignore_loglevel: "
+                       "messages below the console level would be hidden")
+        hiding = [w for w in words if w == "quiet" or w.startswith("loglevel=")
+                  or w.startswith("printk.")]
+        if hiding:
+            tally.fail(f"kernel: command line sets {' '.join(hiding)}")
     release = next((m.group(1) for m in map(RELEASE_RE.match, lines) if m), None)
     if release:
         print(f"kernel: uname -r {release}")
@@ -169,7 +254,7 @@ def parse_console(path, tally, stock_kernel=False):
         if taints:
             tally.fail(f"kernel: {len(taints)} unexpected taint lines")
 
-    # Every insmod runs the suites again: each case counts once, and fails
+    # Every insmod may run the suites again: each case counts once, and fails
     # if it failed in any run.
     suite = None
     indent = None
@@ -200,12 +285,17 @@ def parse_console(path, tally, stock_kernel=False):
         if outcome == "fail":
             sub.fail(f"kunit {suite}: {case}")
         elif outcome == "skip":
-            sub.skipped += 1
+            sub.fail(f"kunit {suite}: {case}: skipped")
         else:
             sub.passed += 1
-    if runs:
-        print(f"kunit: {sub.passed} passed, {sub.failed} failed, {sub.skipped} skipped "
-              f"({runs} suite runs)")
+    for name, want in sorted((suites or {}).items()):
+        got = sum(1 for (s, _) in cases if s == name)
+        if got != want:
+            sub.fail(f"kunit {name}: {got} cases ran, the source has {want}")
+    for name in sorted({s for (s, _) in cases} - set(suites or {})):
+        if suites is not None:
+            sub.fail(f"kunit {name}: a suite the source does not have")
+    print(f"kunit: {sub.passed} passed, {sub.failed} failed ({runs} suite runs)")
     tally.passed += sub.passed
     tally.failed += sub.failed
     tally.skipped += sub.skipped
@@ -219,12 +309,17 @@ def main():
     ap.add_argument("--qemu-status", type=int, default=0)
     ap.add_argument("--stock-kernel", action="store_true",
                     help="accept only the taint lines of an unsigned out-of-tree module")
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap.add_argument("--src", default=os.path.join(here, "..", "src"),
+                    help="the driver's sources, whose KUnit suites must all run")
+    ap.add_argument("--skips", default=os.path.join(here, "skips"),
+                    help="the allow-list of SKIP results")
     ap.add_argument("expected", nargs="*")
     args = ap.parse_args()
 
     tally = Tally()
-    parse_tap(args.tap, args.expected, tally)
-    parse_console(args.console, tally, args.stock_kernel)
+    parse_tap(args.tap, args.expected, tally, load_skips(args.skips))
+    parse_console(args.console, tally, kunit_suites(args.src), args.stock_kernel)
     if args.qemu_status in (124, 137):
         tally.fail("guest: timed out")
     for f in tally.failures:

@@ -56,7 +56,16 @@ default_accel=tcg default_mem=1G
 accel=${ACCEL:-$default_accel}
 # Words of GUEST_ENV (NAME=value) reach /init, and so the tests, as
 # environment variables: e.g. GUEST_ENV="VDMUX_STRESS_SECONDS=600".
-cmdline="console=ttyS0,115200 panic=-1 oops=panic nokaslr kmemleak=on ${GUEST_ENV:-}"
+# Only NAME=value words with an upper-case NAME: a kernel parameter there
+# (loglevel=, quiet, printk.*) could hide WARN or lockdep output from the
+# judge. ignore_loglevel comes last, and the judge checks that it is there.
+for w in ${GUEST_ENV:-}; do
+	if ! [[ "$w" =~ ^[A-Z][A-Z0-9_]*=.*$ ]]; then
+		echo "run.sh: GUEST_ENV word '$w' is not NAME=value with an upper-case NAME" >&2
+		exit 2
+	fi
+done
+cmdline="console=ttyS0,115200 panic=-1 oops=panic nokaslr kmemleak=on ${GUEST_ENV:-} ignore_loglevel"
 # la57 is off: with 5-level paging an early-boot interrupt trips KASAN.
 qemu_base=(qemu-system-x86_64 -machine q35 -cpu max,la57=off -smp 2 -m "${QEMU_MEM:-$default_mem}"
 	-kernel "$bzimage" -initrd "$initrd" -no-reboot -display none -vga none

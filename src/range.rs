@@ -173,6 +173,23 @@ mod tests {
     }
 
     #[test]
+    fn fault_before_the_mappings_first_page() {
+        const B: usize = 512;
+        let vma = |pgoff, len, start| VmaPages { pgoff, len, start };
+        // The VMA maps pages 3..7: a fault at page 2 (before its first page)
+        // maps nothing, though its fault-around block 0..16 overlaps the VMA.
+        assert_eq!(fault_around(2, 16, 3, 4, 64), 2..2);
+        assert_eq!(fault_around(0, 16, 3, 4, 64), 0..0);
+        // The first page itself maps the clipped block.
+        assert_eq!(fault_around(3, 16, 3, 4, 64), 3..7);
+        // No huge entry for a fault before the VMA's first page, even in a
+        // block that would otherwise fit.
+        assert_eq!(huge_block(B - 1, &vma(B, 2 * B, 5 * B), 4 * B, B), None);
+        assert_eq!(huge_block(0, &vma(B, 2 * B, 5 * B), 4 * B, B), None);
+        assert_eq!(huge_block(B, &vma(B, 2 * B, 5 * B), 4 * B, B), Some(B));
+    }
+
+    #[test]
     fn read_stops_at_end() {
         assert_eq!(read_len(0, 100, SIZE), Ok(100));
         assert_eq!(read_len((SIZE - 10) as i64, 100, SIZE), Ok(10));

@@ -280,4 +280,44 @@ mod tests {
         t.commit(c);
         assert_eq!(t.foreground(), Some(0));
     }
+
+    #[test]
+    fn switch_with_no_foreground() {
+        let mut t = StateTable::new(3).unwrap();
+        t.commit(t.plan_eject(0).unwrap());
+        assert_eq!(t.foreground(), None);
+        // Nothing to save: the switch only loads the new foreground.
+        let c = t.plan_switch(2).unwrap();
+        assert_eq!(c, Change::Switch { from: None, to: 2 });
+        t.commit(c);
+        assert_eq!(t.foreground(), Some(2));
+        assert_eq!(t.state(0), VdevState::Removed);
+        assert_eq!(t.state(1), VdevState::Background);
+        assert_eq!(t.state(2), VdevState::Foreground);
+        assert_eq!(t.generation(0), 1);
+        assert_eq!(t.generation(1), 0);
+        assert_eq!(t.generation(2), 1);
+        assert_eq!(t.table_generation(), 2);
+        // The removed vdev stays removed until inserted, and comes back in the background.
+        assert_eq!(t.plan_switch(0), Err(ENODEV));
+        t.commit(t.plan_insert(0).unwrap());
+        assert_eq!(t.state(0), VdevState::Background);
+        assert_eq!(t.foreground(), Some(2));
+    }
+
+    #[test]
+    fn bump_counts_only_the_table() {
+        let mut t = StateTable::new(2).unwrap();
+        t.bump();
+        t.bump();
+        assert_eq!(t.table_generation(), 2);
+        assert_eq!(t.generation(0), 0);
+        assert_eq!(t.generation(1), 0);
+        assert_eq!(t.foreground(), Some(0));
+        assert_eq!(t.state(0), VdevState::Foreground);
+        assert_eq!(t.state(1), VdevState::Background);
+        t.commit(t.plan_switch(1).unwrap());
+        assert_eq!(t.table_generation(), 3);
+        assert_eq!(t.generation(1), 1);
+    }
 }

@@ -90,11 +90,12 @@ static void measure(struct mem *m)
 		m->other[i] = meminfo_kb(other_fields[i]);
 }
 
-/* Byte @i of vdev @v in cycle @round. */
-static char byte_of(int round, int v, size_t i)
+/* The pattern seed of cycle @round (from -2): vdev and offset tag each word. */
+static unsigned int seed_of(int round)
 {
-	return (char)(round * 31 + v * 7 + i / PAGE + 1);
+	return (unsigned int)(round + 100);
 }
+
 
 /*
  * Every node of a freshly loaded module: status, then each vdev mapped,
@@ -117,15 +118,15 @@ static void use_every_node(struct __test_metadata *_metadata, int round, int nr,
 		ASSERT_LE(0, fd[v]);
 		p[v] = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd[v], 0);
 		ASSERT_NE(MAP_FAILED, p[v]);
-		/* One byte a page: every page faulted, every backing store used. */
-		for (i = 0; i < size; i += PAGE)
-			p[v][i] = byte_of(round, v, i);
+		/* Every word: every page faulted, every backing store used. */
+		fill_tagged(p[v], size, v, seed_of(round), 0);
 	}
 	for (v = 0; v < nr; v++) {
 		ASSERT_EQ(0, vdmux_ioc(ctl, VDMUX_IOC_SWITCH, v));
 		ASSERT_EQ(0, get_status(fd[v], &st));
 		EXPECT_EQ(VDMUX_STATE_FOREGROUND, st.state);
-		EXPECT_EQ(byte_of(round, v, size - PAGE), p[v][size - PAGE]);
+		/* Its last page, whole, from the device memory now. */
+		EXPECT_TRUE(has_tagged(p[v] + size - PAGE, PAGE, v, seed_of(round), size - PAGE));
 	}
 	for (v = 0; v < nr; v++) {
 		ASSERT_EQ(0, vdmux_ioc(ctl, VDMUX_IOC_EJECT, v));
@@ -135,12 +136,10 @@ static void use_every_node(struct __test_metadata *_metadata, int round, int nr,
 		ASSERT_EQ(0, vdmux_ioc(ctl, VDMUX_IOC_INSERT, v));
 	}
 	for (v = 0; v < nr; v++) {
-		for (i = 0; i < size; i += PAGE)
-			if (p[v][i] != byte_of(round, v, i))
-				break;
-		EXPECT_EQ(size, i);
-		ASSERT_EQ(1, pread(fd[v], buf, 1, PAGE));
-		EXPECT_EQ(byte_of(round, v, PAGE), buf[0]);
+		i = tagged_mismatch(p[v], size, v, seed_of(round), 0);
+		EXPECT_EQ(size, i) TH_LOG("round %d vdev %d: byte %zu is not its own", round, v, i);
+		ASSERT_EQ(sizeof(buf), pread(fd[v], buf, sizeof(buf), PAGE));
+		EXPECT_TRUE(has_tagged(buf, sizeof(buf), v, seed_of(round), PAGE));
 		EXPECT_EQ(0, munmap(p[v], size));
 		EXPECT_EQ(0, close(fd[v]));
 	}

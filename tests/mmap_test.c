@@ -183,6 +183,18 @@ TEST_F(vd, read_write_lseek)
 	EXPECT_EQ(-1, pread(self->fd[3], got, 1, -1));
 	EXPECT_EQ(EINVAL, errno);
 	/*
+	 * A negative position on write: EINVAL, and no byte written. The VFS
+	 * refuses it before vdmux sees it (a file position cannot be made
+	 * negative otherwise); range.rs's KUnit tests cover vdmux's own check.
+	 */
+	memset(buf, 'n', sizeof(buf));
+	EXPECT_EQ(-1, pwrite(self->fd[3], buf, 1, -1));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, pwrite(self->fd[3], buf, sizeof(buf), -(off_t)PAGE));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(10, pread(self->fd[3], got, sizeof(got), SIZE - 10));
+	EXPECT_EQ(NULL, memchr(got, 'n', 10));
+	/*
 	 * A bad user buffer is EFAULT, and nothing is written. write(2) and
 	 * read(2) rather than pwrite64/pread64, whose offset is two arguments
 	 * for a 32-bit caller.
@@ -226,14 +238,14 @@ TEST_F(vd, switch_keeps_each_vdevs_bytes)
 	EXPECT_TRUE(has_pattern(p1, SIZE, 101));
 	/* Writes after the switch land on the right vdev too. */
 	fill_pattern(p0, PAGE, 102);
-	fill_pattern(p1 + PAGE, PAGE, 103);
+	fill_pattern_at(p1 + PAGE, PAGE, 103, PAGE);
 
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
 	EXPECT_TRUE(has_pattern(p0, PAGE, 102));
-	EXPECT_TRUE(has_pattern(p1 + PAGE, PAGE, 103));
+	EXPECT_TRUE(has_pattern_at(p1 + PAGE, PAGE, 103, PAGE));
 	ASSERT_EQ(SIZE, pread(self->fd[1], got, SIZE, 0));
 	EXPECT_TRUE(has_pattern(got, PAGE, 101));
-	EXPECT_TRUE(has_pattern(got + PAGE, PAGE, 103));
+	EXPECT_TRUE(has_pattern_at(got + PAGE, PAGE, 103, PAGE));
 	ASSERT_EQ(SIZE, pread(self->fd[0], got, SIZE, 0));
 	EXPECT_TRUE(has_pattern(got, PAGE, 102));
 	EXPECT_EQ(0, memcmp(got + PAGE, p0 + PAGE, SIZE - PAGE));

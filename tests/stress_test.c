@@ -4,17 +4,19 @@
  * several threads each map it and write words that carry the vdev's own
  * signature, while a controller switches, ejects and inserts at random.
  *
- * Every 8-byte word of vdev V is
+ * Every 8-byte word of vdev V at word index I is
  *
- *	MAGIC << 48 | V << 40 | writer << 32 | sequence
+ *	MAGIC << 56 | V << 52 | writer << 48 | I << 24 | sequence
  *
- * and each writer owns a block of words. A writer fills its block with a
- * new sequence number, reads it back (it must be exactly its last write)
- * and reads every other word of the vdev (each must be V's signature, and
- * a word's sequence number never goes back). A SIGBUS is accepted only when
- * the vdev was removed at some point between the last status the writer
- * took and the signal: the controller logs the state of each vdev at every
- * generation, so the writer can tell.
+ * and each writer owns a block of words. A writer checks that its block
+ * still holds its last write, fills it with a new sequence number, reads it
+ * back (it must be exactly that write) and reads every other word of the
+ * vdev (each must be V's signature for that very word, written by the
+ * word's owner, and a word's sequence number never goes back). A SIGBUS is
+ * accepted only when the vdev was removed at some point between the status
+ * the writer took before the chunk of 512 words it was accessing and the
+ * signal: the controller logs the state of each vdev at every generation,
+ * so the writer can tell.
  *
  * The run is split in rounds. Between rounds every worker unmaps, the
  * final content of each vdev is compared with what its writers last wrote,
@@ -43,8 +45,9 @@
 #define PROCS 2			/* worker processes per vdev */
 #define THREADS 2		/* threads per worker process */
 #define WRITERS (PROCS * THREADS)
-#define MAGIC 0x5644ULL		/* "VD" */
-#define INIT_WRITER 0xffU	/* the round's initial content */
+#define MAGIC 0xa7ULL
+#define INIT_WRITER 0xfU	/* the round's initial content */
+#define CHUNK 512		/* words accessed between two GET_STATUS of a writer */
 #define RING 65536		/* generations of state history kept per vdev */
 
 static unsigned long opt_seconds = 10;
@@ -52,10 +55,17 @@ static unsigned long opt_seconds = 10;
 /* The reserved size of the run and its number of 8-byte words. */
 static size_t size, words;
 
-static inline uint64_t sig(unsigned int v, unsigned int w, uint32_t seq)
+static inline uint64_t sig(unsigned int v, unsigned int w, size_t idx, uint32_t seq)
 {
-	return MAGIC << 48 | (uint64_t)v << 40 | (uint64_t)w << 32 | seq;
+	return MAGIC << 56 | (uint64_t)(v & 0xf) << 52 | (uint64_t)(w & 0xf) << 48 |
+	       (uint64_t)(idx & 0xffffff) << 24 | (seq & 0xffffff);
 }
+
+static inline unsigned int sig_magic(uint64_t val) { return val >> 56; }
+static inline unsigned int sig_vdev(uint64_t val) { return (val >> 52) & 0xf; }
+static inline unsigned int sig_writer(uint64_t val) { return (val >> 48) & 0xf; }
+static inline size_t sig_index(uint64_t val) { return (val >> 24) & 0xffffff; }
+static inline uint32_t sig_seq(uint64_t val) { return val & 0xffffff; }
 
 static inline unsigned int owner(size_t word)
 {
@@ -78,6 +88,7 @@ struct wstat {
 	uint64_t bad_signal;	/* any other signal, or a fault outside the mapping */
 	uint64_t cross;		/* words of another vdev */
 	uint64_t corrupt;	/* words that are no signature, or the wrong writer's */
+	uint64_t misplaced;	/* words of this vdev that carry another word's index */
 	uint64_t lost;		/* own word not equal to its last write */
 	uint64_t stale;		/* a word's sequence went back */
 	uint64_t timeouts;	/* waits that hit their deadline */
@@ -181,7 +192,8 @@ static void *writer_thread(void *arg)
 		abort();
 
 	i = lo;
-	phase = 0;	/* 0: pick a sequence, 1: write, 2: check own, 3: check others */
+	/* 0: start a pass, 4: check own (the last pass's writes), 1: write, 2: check own, 3: others */
+	phase = 0;
 	if (sigsetjmp(tls_env, 1)) {
 		tls_armed = 0;
 		if (tls_sig != SIGBUS) {
@@ -215,7 +227,7 @@ static void *writer_thread(void *arg)
 			futex_wait(&sh->inserted, ins, 100);
 		}
 		/* A write pass resumes where it stopped, the checks start over. */
-		if (phase == 2)
+		if (phase == 2 || phase == 4)
 			i = lo;
 		if (phase == 3)
 			phase = 0;
@@ -224,20 +236,50 @@ static void *writer_thread(void *arg)
 		if (phase == 0) {
 			if (__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE))
 				break;
-			pending = seq + 1;
 			i = lo;
-			phase = 1;
+			phase = 4;
 		}
-		/* The generation before any access of this pass. */
+/* The generation before any access of a chunk: SIGBUS in it is judged from there. */
+#define NEW_CHUNK(k)                                           \
+		do {                                           \
+			if ((k) % CHUNK == 0) {                \
+				if (get_status(wr->fd, &s)) {  \
+					st->bad_signal++;      \
+					goto out;              \
+				}                              \
+				gen = s.generation;            \
+			}                                      \
+		} while (0)
 		if (get_status(wr->fd, &s)) {
 			st->bad_signal++;
 			break;
 		}
 		gen = s.generation;
 		tls_armed = 1;
+		if (phase == 4) {
+			/* Its block still holds its last pass: no write lost since the read-back. */
+			for (; i < hi; i++) {
+				uint64_t want = seq ? sig(wr->v, wr->w, i, seq) : sig(wr->v, INIT_WRITER, i, 0);
+
+				NEW_CHUNK(i);
+				val = m[i];
+				if (val == want)
+					continue;
+				if (sig_magic(val) == MAGIC && sig_vdev(val) != wr->v)
+					st->cross++;
+				else
+					st->lost++;
+			}
+			st->bytes += (hi - lo) * 8;
+			pending = seq + 1;
+			i = lo;
+			phase = 1;
+		}
 		if (phase == 1) {
-			for (; i < hi; i++)
-				m[i] = sig(wr->v, wr->w, pending);
+			for (; i < hi; i++) {
+				NEW_CHUNK(i);
+				m[i] = sig(wr->v, wr->w, i, pending);
+			}
 			seq = pending;
 			__atomic_store_n(&st->seq, seq, __ATOMIC_RELEASE);
 			i = lo;
@@ -245,10 +287,11 @@ static void *writer_thread(void *arg)
 		}
 		if (phase == 2) {
 			for (; i < hi; i++) {
+				NEW_CHUNK(i);
 				val = m[i];
-				if (val == sig(wr->v, wr->w, seq))
+				if (val == sig(wr->v, wr->w, i, seq))
 					continue;
-				if (val >> 48 == MAGIC && ((val >> 40) & 0xff) != wr->v)
+				if (sig_magic(val) == MAGIC && sig_vdev(val) != wr->v)
 					st->cross++;
 				else
 					st->lost++;
@@ -264,14 +307,17 @@ static void *writer_thread(void *arg)
 				j = hi - 1;
 				continue;
 			}
+			NEW_CHUNK(j);
 			val = m[j];
-			vv = (val >> 40) & 0xff;
-			ww = (val >> 32) & 0xff;
-			sq = (uint32_t)val;
-			if (val >> 48 != MAGIC) {
+			vv = sig_vdev(val);
+			ww = sig_writer(val);
+			sq = sig_seq(val);
+			if (sig_magic(val) != MAGIC) {
 				st->corrupt++;
 			} else if (vv != wr->v) {
 				st->cross++;
+			} else if (sig_index(val) != j) {
+				st->misplaced++;
 			} else if (ww == INIT_WRITER) {
 				if (sq || seen[j])
 					st->stale++;
@@ -336,7 +382,7 @@ static void worker_process(unsigned int v, unsigned int p, int ready, double dea
 struct totals {
 	uint64_t switches, ejects, inserts, refused, resizes, busy, rounds;
 	uint64_t model_errors;	/* an ioctl result or status the model did not predict */
-	uint64_t final_bytes, final_lost, io_cross;
+	uint64_t final_bytes, final_lost, io_cross, io_misplaced;
 	double busy_s;		/* time spent with workers running */
 };
 
@@ -462,24 +508,32 @@ static void insert_all(int ctl, struct model *md, struct totals *tt)
 	}
 }
 
-/* read(2) path: a random window of a vdev must carry only its signature. */
-static void check_by_read(int *fd, struct rng *r, struct totals *tt)
+/*
+ * read(2) path: ENODEV exactly when the model says the vdev is removed (the
+ * controller alone changes states), else a random window that carries only
+ * the vdev's signatures, each for its own word.
+ */
+static void check_by_read(int *fd, struct rng *r, const struct model *md, struct totals *tt)
 {
 	static uint64_t buf[512];
 	unsigned int v = rng_below(r, nr_vdevs);
-	off_t off = rng_below(r, words - 512) * 8;
-	ssize_t n = pread(fd[v], buf, sizeof(buf), off);
-	size_t k;
+	size_t first = rng_below(r, words - 512), k;
+	ssize_t n = pread(fd[v], buf, sizeof(buf), first * 8);
 
-	if (n < 0 && errno == ENODEV)
-		return; /* removed */
+	if (md->state[v] == VDMUX_STATE_REMOVED) {
+		if (n != -1 || errno != ENODEV)
+			tt->model_errors++;
+		return;
+	}
 	if (n != sizeof(buf)) {
 		tt->model_errors++;
 		return;
 	}
 	for (k = 0; k < 512; k++)
-		if (buf[k] >> 48 != MAGIC || ((buf[k] >> 40) & 0xff) != v)
+		if (sig_magic(buf[k]) != MAGIC || sig_vdev(buf[k]) != v)
 			tt->io_cross++;
+		else if (sig_index(buf[k]) != first + k)
+			tt->io_misplaced++;
 }
 
 /* Gives every vdev the round's initial content; @buf holds @size bytes. */
@@ -490,7 +544,7 @@ static int init_content(int *fd, uint64_t *buf)
 
 	for (v = 0; v < nr_vdevs; v++) {
 		for (k = 0; k < words; k++)
-			buf[k] = sig(v, INIT_WRITER, 0);
+			buf[k] = sig(v, INIT_WRITER, k, 0);
 		if (pwrite(fd[v], buf, size, 0) != (ssize_t)size)
 			return -1;
 	}
@@ -505,7 +559,7 @@ static void expected_content(unsigned int v, uint64_t *buf)
 	for (k = 0; k < words; k++) {
 		uint64_t seq = sh->w[v][owner(k)].seq;
 
-		buf[k] = seq ? sig(v, owner(k), seq) : sig(v, INIT_WRITER, 0);
+		buf[k] = seq ? sig(v, owner(k), k, seq) : sig(v, INIT_WRITER, k, 0);
 	}
 }
 
@@ -619,6 +673,7 @@ static void sum_stats(struct wstat *sum)
 			sum->bad_signal += s->bad_signal;
 			sum->cross += s->cross;
 			sum->corrupt += s->corrupt;
+			sum->misplaced += s->misplaced;
 			sum->lost += s->lost;
 			sum->stale += s->stale;
 			sum->timeouts += s->timeouts;
@@ -634,6 +689,7 @@ static void add_stats(struct wstat *total, const struct wstat *s)
 	total->bad_signal += s->bad_signal;
 	total->cross += s->cross;
 	total->corrupt += s->corrupt;
+	total->misplaced += s->misplaced;
 	total->lost += s->lost;
 	total->stale += s->stale;
 	total->timeouts += s->timeouts;
@@ -774,7 +830,7 @@ TEST_F(stress, isolation)
 
 			random_op(self->ctl, &r, &md, &tt);
 			if (rng_below(&r, 8) == 0)
-				check_by_read(self->fd, &r, &tt);
+				check_by_read(self->fd, &r, &md, &tt);
 			/*
 			 * Random spacing, so that changes land at every point
 			 * of a pass; spun rather than slept, as a wakeup can
@@ -818,6 +874,8 @@ TEST_F(stress, isolation)
 	ksft_print_msg("cross-vdev reads: %llu (read(2): %llu), corrupt words: %llu, stale words: %llu\n",
 		       (unsigned long long)ws.cross, (unsigned long long)tt.io_cross,
 		       (unsigned long long)ws.corrupt, (unsigned long long)ws.stale);
+	ksft_print_msg("misplaced words: %llu (read(2): %llu)\n",
+		       (unsigned long long)ws.misplaced, (unsigned long long)tt.io_misplaced);
 	ksft_print_msg("lost writes: %llu in flight, %llu wrong final contents\n",
 		       (unsigned long long)ws.lost, (unsigned long long)tt.final_lost);
 	ksft_print_msg("unexplained SIGBUS: %llu, other signals: %llu, wait timeouts: %llu, model errors: %llu\n",
@@ -830,6 +888,8 @@ TEST_F(stress, isolation)
 	EXPECT_EQ(0, ws.cross);
 	EXPECT_EQ(0, tt.io_cross);
 	EXPECT_EQ(0, ws.corrupt);
+	EXPECT_EQ(0, ws.misplaced);
+	EXPECT_EQ(0, tt.io_misplaced);
 	EXPECT_EQ(0, ws.lost);
 	EXPECT_EQ(0, ws.stale);
 	EXPECT_EQ(0, tt.final_lost);

@@ -244,6 +244,7 @@ struct faulter {
 	pthread_barrier_t start, stopped;
 	volatile int quit;
 	int pattern;
+	int vdev;	/* the vdev f->map maps: its tagged pattern is checked */
 	uint64_t passes, sigbus, bad;
 };
 
@@ -278,8 +279,9 @@ static void *fault_loop(void *arg)
 		if (!sigsetjmp(fault_env, 1)) {
 			for (;;) {
 				madvise(f->map, SIZE, MADV_DONTNEED);
+				/* Every word of every page: its vdev's, at its offset. */
 				for (i = 0; i < SIZE; i += PAGE)
-					if (map[i] != (char)((f->pattern * 131 + i * 7 + (i >> 12)) & 0xff))
+					if (!has_tagged(map + i, PAGE, f->vdev, f->pattern, i))
 						f->bad++;
 				f->passes++;
 			}
@@ -307,9 +309,9 @@ TEST_F(td, eject_while_faulting)
 	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
 	ASSERT_EQ(0, sigaction(SIGSEGV, &sa, NULL));
 	rng_seed(&r, getpid());
-	fill_pattern(buf, SIZE, f.pattern);
 	/* vdev 0 is the foreground, vdev 1 a background one: eject both kinds. */
 	for (round = 0; round < 2; round++) {
+		fill_tagged(buf, SIZE, round, f.pattern, 0);
 		fd[round] = open_vdev(round, O_RDWR);
 		ASSERT_LE(0, fd[round]);
 		ASSERT_EQ(SIZE, pwrite(fd[round], buf, SIZE, 0));
@@ -324,6 +326,7 @@ TEST_F(td, eject_while_faulting)
 		if (f.map)
 			munmap(f.map, SIZE);
 		f.fd = fd[v];
+		f.vdev = v;
 		f.map = mmap(NULL, SIZE, PROT_READ, MAP_SHARED, fd[v], 0);
 		ASSERT_NE(MAP_FAILED, f.map);
 		if (round == 0)
@@ -338,7 +341,7 @@ TEST_F(td, eject_while_faulting)
 		if (v == 0)
 			ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
 		/* Every byte is the vdev's again. */
-		if (!has_pattern(f.map, SIZE, f.pattern))
+		if (!has_tagged(f.map, SIZE, v, f.pattern, 0))
 			f.bad++;
 	}
 	f.quit = 1;
@@ -348,7 +351,7 @@ TEST_F(td, eject_while_faulting)
 		       rounds, (unsigned long long)f.passes, (unsigned long long)f.sigbus);
 	EXPECT_EQ(rounds, f.sigbus);
 	EXPECT_EQ(0, f.bad);
-	EXPECT_TRUE(has_pattern(f.map, SIZE, f.pattern));
+	EXPECT_TRUE(has_tagged(f.map, SIZE, f.vdev, f.pattern, 0));
 	munmap(f.map, SIZE);
 	close(fd[0]);
 	close(fd[1]);

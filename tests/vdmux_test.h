@@ -236,23 +236,122 @@ static inline int probe_write(volatile char *p, char v)
 	return 0;
 }
 
-static inline void fill_pattern(char *buf, size_t len, unsigned int seed)
+/*
+ * The test pattern: every 8-byte word is a hash of (vdev, seed, offset), the
+ * offset being the word's byte offset in the vdev. No two words of a buffer
+ * are alike, so a page or a 2 MiB block mapped at the wrong offset, a page of
+ * another vdev, or of another seed, fails the check at its first word.
+ * splitmix64's finalizer is a bijection, and so is key + index * odd: for
+ * one (vdev, seed), distinct offsets always give distinct words.
+ */
+static inline uint64_t mix64(uint64_t x)
 {
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		buf[i] = (char)((seed * 131 + i * 7 + (i >> 12)) & 0xff);
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
 }
 
-/* 1 when every byte of @buf is the pattern of @seed. */
-static inline int has_pattern(const volatile char *buf, size_t len, unsigned int seed)
+/* The key of (vdev, seed): distinct pairs, distinct keys. */
+static inline uint64_t pattern_key(unsigned int vdev, unsigned int seed)
 {
+	return mix64(((uint64_t)vdev << 32 | seed) + 0x9e3779b97f4a7c15ULL);
+}
+
+/* The word at byte offset @off (a multiple of 8) of the pattern of @key. */
+static inline uint64_t pattern_word_k(uint64_t key, uint64_t off)
+{
+	return mix64(key + (off >> 3) * 0xd6e8feb86659fd93ULL);
+}
+
+/* The word at byte offset @off (a multiple of 8) of vdev @vdev's pattern @seed. */
+static inline uint64_t pattern_word(unsigned int vdev, unsigned int seed, uint64_t off)
+{
+	return pattern_word_k(pattern_key(vdev, seed), off);
+}
+
+static inline char pattern_byte(unsigned int vdev, unsigned int seed, uint64_t off)
+{
+	return (char)(pattern_word(vdev, seed, off & ~7ULL) >> (8 * (off & 7)));
+}
+
+/*
+ * Writes vdev @vdev's pattern @seed for the bytes [@off, @off + @len) of the
+ * vdev into @buf (a mapping of that range, or a buffer for pwrite).
+ */
+static inline void fill_tagged(volatile void *buf, size_t len, unsigned int vdev,
+			       unsigned int seed, uint64_t off)
+{
+	volatile char *b = buf;
 	size_t i;
 
+	if (!(((uintptr_t)buf | off | len) & 7)) {
+		uint64_t key = pattern_key(vdev, seed);
+
+		for (i = 0; i < len; i += 8)
+			*(volatile uint64_t *)(b + i) = pattern_word_k(key, off + i);
+		return;
+	}
 	for (i = 0; i < len; i++)
-		if (buf[i] != (char)((seed * 131 + i * 7 + (i >> 12)) & 0xff))
-			return 0;
-	return 1;
+		b[i] = pattern_byte(vdev, seed, off + i);
+}
+
+/* The offset of the first byte of @buf that is not the pattern; @len if none. */
+static inline size_t tagged_mismatch(const volatile void *buf, size_t len, unsigned int vdev,
+				     unsigned int seed, uint64_t off)
+{
+	const volatile char *b = buf;
+	size_t i;
+
+	if (!(((uintptr_t)buf | off | len) & 7)) {
+		uint64_t key = pattern_key(vdev, seed);
+
+		for (i = 0; i < len; i += 8)
+			if (*(const volatile uint64_t *)(b + i) != pattern_word_k(key, off + i))
+				return i;
+		return len;
+	}
+	for (i = 0; i < len; i++)
+		if (b[i] != pattern_byte(vdev, seed, off + i))
+			return i;
+	return len;
+}
+
+/* 1 when every byte of @buf is vdev @vdev's pattern @seed at offset @off. */
+static inline int has_tagged(const volatile void *buf, size_t len, unsigned int vdev,
+			     unsigned int seed, uint64_t off)
+{
+	return tagged_mismatch(buf, len, vdev, seed, off) == len;
+}
+
+/*
+ * The tests that pick a distinct seed per vdev use these: the seed stands for
+ * (vdev, seed), and @buf for the bytes from offset 0 (or @off) of the vdev.
+ */
+#define PATTERN_VDEV 0xffffu
+
+static inline void fill_pattern(volatile void *buf, size_t len, unsigned int seed)
+{
+	fill_tagged(buf, len, PATTERN_VDEV, seed, 0);
+}
+
+static inline void fill_pattern_at(volatile void *buf, size_t len, unsigned int seed, uint64_t off)
+{
+	fill_tagged(buf, len, PATTERN_VDEV, seed, off);
+}
+
+/* 1 when every byte of @buf is the pattern of @seed (from offset 0). */
+static inline int has_pattern(const volatile void *buf, size_t len, unsigned int seed)
+{
+	return has_tagged(buf, len, PATTERN_VDEV, seed, 0);
+}
+
+static inline int has_pattern_at(const volatile void *buf, size_t len, unsigned int seed,
+				 uint64_t off)
+{
+	return has_tagged(buf, len, PATTERN_VDEV, seed, off);
 }
 
 /* 1 when the first @len bytes of vdev @i, read with pread(2), are the pattern of @seed. */

@@ -252,11 +252,15 @@ static void bench_bandwidth(void)
 	close(fd);
 }
 
-/* A process that maps vdevs 0 and 1 whole, faults them in, and waits. */
-static pid_t start_mapper(size_t size, int ready)
+/*
+ * A process that maps vdevs 0 and 1 whole and faults them in, then again
+ * each time it reads a byte from @go: every SWITCH it is timed against has
+ * the whole of both mappings to zap.
+ */
+static pid_t start_mapper(size_t size, int go, int ready)
 {
 	pid_t pid = fork();
-	char *a, *b;
+	char *a, *b, c;
 	int fa, fb;
 
 	if (pid)
@@ -267,12 +271,14 @@ static pid_t start_mapper(size_t size, int ready)
 	b = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fb, 0);
 	if (a == MAP_FAILED || b == MAP_FAILED)
 		_exit(1);
-	touch(a, size);
-	touch(b, size);
-	if (write(ready, "r", 1) != 1)
-		_exit(1);
-	pause();
-	_exit(0);
+	for (;;) {
+		touch(a, size);
+		touch(b, size);
+		if (write(ready, "r", 1) != 1)
+			_exit(1);
+		if (read(go, &c, 1) != 1)
+			_exit(0);
+	}
 }
 
 static void bench_switch(void)
@@ -280,7 +286,8 @@ static void bench_switch(void)
 	static const int mappers[] = { 1, 4 };
 	double t[REPS], floor_t[REPS], retouch[REPS], t0;
 	unsigned int s, m;
-	int i, ctl, vfd, fds[2];
+	int i, j, ctl, vfd, fds[2], go[4][2];
+	struct fault_counts faults0, faults1;
 	pid_t pids[4];
 	char *src, *dst, *map, c;
 
@@ -302,8 +309,11 @@ static void bench_switch(void)
 				die("SWITCH");
 			if (pipe(fds))
 				die("pipe");
-			for (i = 0; i < mappers[m]; i++)
-				pids[i] = start_mapper(sizes[s], fds[1]);
+			for (i = 0; i < mappers[m]; i++) {
+				if (pipe(go[i]))
+					die("pipe");
+				pids[i] = start_mapper(sizes[s], go[i][0], fds[1]);
+			}
 			for (i = 0; i < mappers[m]; i++)
 				if (read(fds[0], &c, 1) != 1)
 					die("mapper");
@@ -313,7 +323,18 @@ static void bench_switch(void)
 			close(vfd);
 			if (ctl < 0 || map == MAP_FAILED)
 				die("switch open");
+			vfd = open_vdev(0, O_RDONLY);
+			if (vfd < 0)
+				die("switch open");
+			faults0 = fault_counts(vfd);
 			for (i = 0; i < REPS; i++) {
+				/* The mappers fault their whole mappings in again. */
+				for (j = 0; i && j < mappers[m]; j++)
+					if (write(go[j][1], "g", 1) != 1)
+						die("mapper");
+				for (j = 0; i && j < mappers[m]; j++)
+					if (read(fds[0], &c, 1) != 1)
+						die("mapper");
 				touch(map, sizes[s]);
 				t0 = now();
 				if (ioctl(ctl, VDMUX_IOC_SWITCH, (i % 2) ? 0UL : 1UL))
@@ -326,9 +347,20 @@ static void bench_switch(void)
 				memcpy(dst, src, 2 * sizes[s]);
 				floor_t[i] = now() - t0;
 			}
+			/*
+			 * Only the mappers map vdev 0: each of them faulted it in
+			 * again before every switch after the first.
+			 */
+			faults1 = fault_counts(vfd);
+			close(vfd);
+			if (faults1.pages + faults1.huge - faults0.pages - faults0.huge <
+			    (long)(REPS - 1) * mappers[m])
+				die("mappers did not fault their mappings in between switches");
 			for (i = 0; i < mappers[m]; i++) {
 				kill(pids[i], SIGKILL);
 				waitpid(pids[i], NULL, 0);
+				close(go[i][0]);
+				close(go[i][1]);
 			}
 			munmap(map, sizes[s]);
 			close(fds[0]);
