@@ -40,6 +40,11 @@ SPLATS = [
     # kmemleak that stopped (its pool ran out, e.g. under fault injection)
     # reports no leak: that must not read as "no leak".
     r"kmemleak: .*(disabled|Memory pool empty|Cannot allocate a kmemleak_object)",
+    # Work that hogs a CPU or a lock: a soft lockup says "BUG:" already.
+    r"rcu: INFO: .*detected stall",
+    r"rcu: .*self-detected stall",
+    r"INFO: task .* blocked for more than",
+    r"hard LOCKUP",
 ]
 SPLAT_RE = re.compile("|".join(SPLATS))
 # Boot banners of the debug kernel that match a pattern above.
@@ -212,6 +217,39 @@ def kunit_suites(src):
     return suites
 
 
+KCSAN_BEGIN_RE = re.compile(r"BUG: KCSAN: ")
+KCSAN_RULE_RE = re.compile(r"^={20,}$")
+VDMUX_FRAME_RE = re.compile(r"\[vdmux\]|_5vdmux|vdmux_")
+
+
+def judge_kcsan(lines, tally):
+    """KCSAN reports (the kcsan flavour): one whose report names a vdmux
+    frame fails the run; one from elsewhere in the kernel is listed, and
+    does not. Returns the log without the reports from elsewhere, for the
+    splat scan."""
+    kept, i = [], 0
+    while i < len(lines):
+        if not KCSAN_BEGIN_RE.search(lines[i]):
+            kept.append(lines[i])
+            i += 1
+            continue
+        end = i + 1
+        while end < len(lines) and not KCSAN_RULE_RE.match(lines[end].strip()):
+            end += 1
+        report = lines[i:end + 1]
+        if any(VDMUX_FRAME_RE.search(l) for l in report):
+            for l in report[:40]:
+                print(f"kernel: {l}")
+            tally.fail(f"kernel: a KCSAN report with a vdmux frame: {lines[i].strip()}")
+        else:
+            print(f"kernel: KCSAN report outside vdmux (listed, not failed): {lines[i].strip()}")
+        # The rule line before the report belongs to it too.
+        if kept and KCSAN_RULE_RE.match(kept[-1].strip()):
+            kept.pop()
+        i = end + 1
+    return kept
+
+
 def parse_console(path, tally, suites=None, stock_kernel=False):
     """Splats anywhere, the end marker, the console level, and the KTAP of
     the vdmux KUnit suites: each of @suites ({name: cases}) must have run
@@ -225,6 +263,7 @@ def parse_console(path, tally, suites=None, stock_kernel=False):
     if not lines:
         tally.fail("guest: no kernel log")
         return
+    lines = judge_kcsan(lines, tally)
     splats = [l for l in lines if SPLAT_RE.search(l) and not BENIGN_RE.search(l)]
     for l in splats[:20]:
         print(f"kernel: {l}")

@@ -33,6 +33,19 @@ ok 3 kmemleak: no unreferenced object from vdmux
 """
 
 
+KCSAN_REPORT = """==================================================================
+BUG: KCSAN: data-race in a / b
+
+write to 0xffff888003a1b2c0 of 8 bytes by task 120 on cpu 1:
+ {frame}
+ ksys_ioctl+0x8a/0xd0
+
+read to 0xffff888003a1b2c0 of 8 bytes by task 121 on cpu 0:
+ do_something+0x10/0x20
+==================================================================
+"""
+
+
 def kunit(suite, n, indent="    "):
     out = [f"{indent}# Subtest: {suite}", f"{indent}# module: vdmux", f"{indent}1..{n}"]
     out += [f"{indent}ok {i} case_{i}" for i in range(1, n + 1)]
@@ -101,6 +114,14 @@ def main():
         "a WARNING": (GOOD_TAP, console.replace(
             "vdmux-check", "WARNING: CPU: 0 PID: 1 at mm/x.c:1\nvdmux-check"), ""),
         "rmmod failed": (GOOD_TAP.replace("ok 1 rmmod", "not ok 1 rmmod"), console, ""),
+        "an RCU stall": (GOOD_TAP, console.replace(
+            "vdmux-check", "rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:\nvdmux-check"), ""),
+        "a hung task": (GOOD_TAP, console.replace(
+            "vdmux-check", "INFO: task vdmux_test:99 blocked for more than 120 seconds.\n"
+            "vdmux-check"), ""),
+        "a KCSAN report with a vdmux frame": (GOOD_TAP, console.replace(
+            "vdmux-check", KCSAN_REPORT.format(frame="vdmux_copy+0x2e/0x60 [vdmux]") +
+            "vdmux-check"), ""),
         "exit status 4": (GOOD_TAP.replace("prog rc=0", "prog rc=4"), console, ""),
     }
     failed = 0
@@ -113,12 +134,19 @@ def main():
     if rc != 0:
         print(f"not ok: an allow-listed SKIP fails:\n{out}")
         failed += 1
+    # A KCSAN report from elsewhere in the kernel is listed, not failed.
+    rc, out = run(GOOD_TAP, console.replace(
+        "vdmux-check", KCSAN_REPORT.format(frame="tick_sched_do_timer+0x2e/0x60") +
+        "vdmux-check"))
+    if rc != 0 or "KCSAN report outside vdmux" not in out:
+        print(f"not ok: a KCSAN report outside vdmux fails the run:\n{out}")
+        failed += 1
     for what, (tap, con, skips) in bad.items():
         rc, out = run(tap, con, skips)
         if rc == 0:
             print(f"not ok: the judge passes a run with {what}:\n{out}")
             failed += 1
-    print(f"judge self-test: {len(bad) + 2 - failed} of {len(bad) + 2} cases right")
+    print(f"judge self-test: {len(bad) + 3 - failed} of {len(bad) + 3} cases right")
     return 1 if failed else 0
 
 
