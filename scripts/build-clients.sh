@@ -109,12 +109,14 @@ unpack() {
 
 is_static() { file -L "$1" | grep -q 'statically linked'; }
 
+# The test kernel has no System V IPC: --disable-shm makes fio run its jobs
+# as threads.
 build_fio() {
 	local dir=$1
 	(cd "$dir" && ./configure --build-static --disable-native --disable-numa --disable-rdma \
 		--disable-rados --disable-rbd --disable-http --disable-gfapi --disable-libnfs \
 		--disable-pmem --disable-xnvme --disable-libzbc --disable-dfs \
-		--disable-lex --disable-tcmalloc --disable-optimizations \
+		--disable-lex --disable-tcmalloc --disable-optimizations --disable-shm \
 		--extra-cflags=-O2 >configure.log 2>&1) || die "fio: configure failed (see $dir/configure.log)"
 	make -C "$dir" -j"$jobs" fio >"$dir/build.log" 2>&1 || die "fio: build failed (see $dir/build.log)"
 	echo "$dir/fio"
@@ -139,12 +141,19 @@ command -v dpkg-source >/dev/null || die "dpkg-source missing (apt-get install d
 mkdir -p "$out" "$cache/bin"
 for entry in "${PACKAGES[@]}"; do
 	read -r pkg ver sum url ref <<<"$entry"
-	bin=$cache/bin/$pkg-$ver
+	# The cached program is named after its build function too, so that a
+	# change of flags builds it afresh, from a fresh tree.
+	fn=build_${pkg//-/_}
+	bin=$cache/bin/$pkg-$ver-$(declare -f "$fn" | sha256sum | cut -c1-12)
 	if [ ! -x "$bin" ]; then
+		rm -f "$cache/src/$pkg-$ver/.built"
+		[ -f "$cache/src/$pkg-$ver/.unpacked" ] && [ -e "$cache/src/$pkg-$ver/.dirty" ] &&
+			rm -f "$cache/src/$pkg-$ver/.unpacked"
 		unpack "$pkg" "$ver" "$sum" "$url" "$ref"
+		touch "$cache/src/$pkg-$ver/.dirty"
 		say "building $pkg $ver (static, -j$jobs)"
 		start=$SECONDS
-		built=$("build_${pkg//-/_}" "$cache/src/$pkg-$ver")
+		built=$("$fn" "$cache/src/$pkg-$ver")
 		is_static "$built" || die "$pkg: $built is not statically linked"
 		strip -o "$bin.tmp" "$built" && mv "$bin.tmp" "$bin"
 		say "built $pkg in $((SECONDS - start)) s"

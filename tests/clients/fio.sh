@@ -15,7 +15,7 @@ plan 18
 fio_ok() {
 	d=$1
 	shift
-	if fio --output="$W/fio.out" "$@" && grep -q 'err= *0' "$W/fio.out" &&
+	if fio --eta=never --output="$W/fio.out" "$@" && grep -q 'err= *0' "$W/fio.out" &&
 		! grep -qi 'verify.*fail\|bad magic\|crc32c.*wanted' "$W/fio.out"; then
 		pass "$d"
 	else
@@ -44,14 +44,17 @@ for size in 32768 2097152; do
 		--ioengine=psync --rw=randwrite --verify_only
 
 	# The foreground moves under a running job: every byte must follow.
+	# About 10 s of I/O at either size (8 blocks of 4 KiB, or 512).
+	loops=20
+	[ "$size" = 32768 ] && loops=600
 	churn_start switch "1 0 2 0 3 0"
 	fio_ok "$size: mmap randrw verify while SWITCH churns" --name=churn $common \
-		--ioengine=mmap --rw=randrw --loops=20
+		--ioengine=mmap --rw=randrw --loops=$loops
 	fio_ok "$size: psync writes the vdev while SWITCH churns" --name=fill2 $common \
-		--ioengine=psync --rw=randwrite --do_verify=0
+		--ioengine=psync --rw=randwrite --do_verify=0 --loops=$((loops / 4))
 	churn_stop
 	fio_ok "$size: verify after the churn (mmap)" --name=fill2 $common \
-		--ioengine=mmap --rw=randwrite --verify_only
+		--ioengine=mmap --rw=randwrite --verify_only --loops=$((loops / 4))
 	after=$(faults /dev/vdmux0)
 	if [ "$size" = 2097152 ] && [ "$(huge_blocks /dev/vdmux0)" -gt 0 ]; then
 		check "$size: fio's mappings took 2 MiB faults" fault_check /dev/vdmux0 "$before" "$after" huge
