@@ -19,6 +19,7 @@
 #   make check-debian boot Debian's own kernel image and run the functional tests
 #   make check-dkms   dkms add, build, install and remove against the test kernel
 #   make check-large  the largest size (1 GiB) in a 5 GiB guest
+#   make check-clients fio, stress-ng and trinity (static builds) against the nodes in the guest
 #   make kbuild       vdmux.ko against KDIR, with no set-up (what dkms.conf runs)
 #   make tool-man     regenerate tools/man/vdmuxctl.8 from vdmuxctl's command line
 #
@@ -87,7 +88,7 @@ INSTALL_MOD_DIR ?= updates
 
 .PHONY: module setup kernel fmt lint tests check judge-test demo shell bench bench-run clean FORCE \
 	tool tool-test tool-lint tool-man install uninstall debian check-debian debian-run \
-	kbuild check-dkms check-large
+	kbuild check-dkms check-large check-clients
 
 setup:
 ifdef OWN_KERNEL
@@ -310,3 +311,24 @@ check-dkms: kernel $(OUT)/tests/module_test
 
 clean:
 	rm -rf build $(GENERATED_RS)
+
+# --- Outside clients --------------------------------------------------------
+# fio, stress-ng and trinity, built statically from Debian's source packages
+# (scripts/build-clients.sh, cached in ~/.cache/vdmux/clients), run in the
+# guest by the TAP wrappers of tests/clients/ beside a churn loop and the
+# faulting companion; their /usr/bin is a directory of its own, so that the
+# tools stay out of make check's guest.
+CLIENTS := $(OUT)/clients
+CLIENT_WRAPPERS := $(filter-out tests/clients/clients-lib.sh,$(wildcard tests/clients/*.sh))
+
+$(CLIENTS)/bin/vdmux_faulter: tests/clients/vdmux_faulter.c include/uapi/vdmux.h
+	@mkdir -p $(dir $@)
+	@gcc $(TEST_CFLAGS) -o $@ $<
+
+check-clients: module tool $(CLIENTS)/bin/vdmux_faulter
+	@VDMUX_CACHE=$(CACHE) scripts/build-clients.sh $(CLIENTS)/bin
+	@install -m 0755 $(VDMUXCTL) tests/clients/clients-lib.sh $(CLIENTS)/bin/
+	@rm -rf $(CLIENTS)/tests && mkdir -p $(CLIENTS)/tests && \
+		install -m 0755 $(CLIENT_WRAPPERS) $(CLIENTS)/tests/
+	@VDMUX_BIN=$(CLIENTS)/bin qemu/run.sh check --kernel $(KDIR) --module $(MODULE) \
+		--tests $(CLIENTS)/tests --out $(CLIENTS) $(if $(TESTS),--only "$(TESTS)")
