@@ -23,7 +23,7 @@
 #   make kbuild       vdmux.ko against KDIR, with no set-up (what dkms.conf runs)
 #   make tool-man     regenerate tools/man/vdmuxctl.8 from vdmuxctl's command line
 #
-# Variables: KDIR, FLAVOUR (debug|release), EXTRA_TESTS=dir, TESTS="name ...",
+# Variables: KDIR, FLAVOUR (debug|release|kcsan), EXTRA_TESTS=dir, TESTS="name ...",
 # GUEST_ENV="NAME=value ..." (environment of the guest's tests),
 # QEMU_TIMEOUT (seconds), ACCEL (tcg|kvm); for install and uninstall also
 # DESTDIR, INSTALL_MOD_PATH, INSTALL_MOD_DIR, BINDIR, INCLUDEDIR, UDEVRULESDIR.
@@ -179,9 +179,19 @@ tests: $(TEST_BINS) tool
 # The tool's unit tests run first: no point booting a guest for a tool that
 # fails them. The demo's programs are built too, so that a change that
 # breaks `make demo` fails the check.
+# FLAVOUR=kcsan: the data-race kernel has no kmemleak (KCSAN and KASAN
+# exclude each other, and the flavour keeps its instrumentation to KCSAN);
+# by default it runs the programs that race the most.
+KCSAN_TESTS := stress_test fuzz_test teardown_test race_test events_test mmap_test huge_test
+ifeq ($(FLAVOUR),kcsan)
+TESTS ?= $(KCSAN_TESTS)
+CHECK_JUDGE := --allow-skips qemu/skips-kcsan
+endif
+
 check: tool-test judge-test module lint tests $(DEMO_BINS)
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
-		--out $(OUT) $(if $(EXTRA_TESTS),--extra $(EXTRA_TESTS)) $(if $(TESTS),--only "$(TESTS)")
+		--out $(OUT) $(if $(EXTRA_TESTS),--extra $(EXTRA_TESTS)) $(if $(TESTS),--only "$(TESTS)") \
+		$(CHECK_JUDGE)
 
 # The judge must fail every broken run of its self-test.
 judge-test:

@@ -351,6 +351,8 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--src", default=os.path.join(here, "..", "src"),
                     help="the driver's sources, whose KUnit suites must all run")
+    ap.add_argument("--allow-skips", action="append", default=[],
+                    help="another allow-list of SKIPs (a kernel flavour without kmemleak)")
     ap.add_argument("--skips", default=os.path.join(here, "skips"),
                     help="the allow-list of SKIP results")
     ap.add_argument("expected", nargs="*")
@@ -358,6 +360,8 @@ def main():
 
     tally = Tally()
     skips = load_skips(args.skips)
+    for extra in args.allow_skips:
+        skips |= load_skips(extra)
     suites = kunit_suites(args.src)
     if args.stock_kernel:
         # A distribution kernel has no kmemleak, no fault injection and

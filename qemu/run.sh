@@ -5,10 +5,13 @@
 #
 #   run.sh check|demo|shell --kernel KDIR --module KO --tests DIR --out DIR
 #          [--extra DIR] [--only "name ..."] [--bzimage FILE] [--stock-kernel]
+#          [--allow-skips FILE]
 #
 # --bzimage boots FILE rather than KDIR's arch/x86/boot/bzImage (Debian's own
 # vmlinuz for make check-debian); --stock-kernel has the judge accept the
-# taint lines of an unsigned out-of-tree module, and nothing else.
+# taint lines of an unsigned out-of-tree module, and nothing else;
+# --allow-skips adds an allow-list of SKIPs to the judge's (a kernel flavour
+# without kmemleak: make check FLAVOUR=kcsan).
 #
 # check: runs every test program, then judges the run on the host
 #        (qemu/results.py): exit status 0 only when every test passed and the
@@ -37,7 +40,8 @@ while [ $# -gt 0 ]; do
 	--extra) extra=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
 	--bzimage) bzimage=$2; shift 2 ;;
-	--stock-kernel) judge=(--stock-kernel); shift ;;
+	--stock-kernel) judge+=(--stock-kernel); shift ;;
+	--allow-skips) judge+=(--allow-skips "$2"); shift 2 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
