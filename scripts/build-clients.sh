@@ -33,24 +33,7 @@ PACKAGES=(
 	"trinity 1.9+git20230109.87f1530-1 cc37b291f2163dca2eb8c5352519e1496be055c0aa5d0f7f31e890d79642c3eb https://github.com/kernelslacker/trinity 87f1530"
 )
 
-mirror_uri() {
-	local f uri
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		uri=$(awk '
-			/^[[:space:]]*$/ { if (u && s) { print u; exit } u = ""; s = 0; next }
-			/^URIs:/ { u = $2 }
-			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") s = 1 }
-			END { if (u && s) print u }' "$f" | head -n1)
-		[ -n "$uri" ] && { echo "$uri"; return; }
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		uri=$(awk '$1 == "deb" && $0 ~ / bookworm / {
-			for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { print $i; exit } }' "$f" | head -n1)
-		[ -n "$uri" ] && { echo "$uri"; return; }
-	done
-}
+. "$(dirname "$0")/apt-mirror.sh"
 
 fetch() { # URL FILE
 	curl -sSfL --retry 3 -o "$2.part" "$1" || { rm -f "$2.part"; say "cannot download $1"; return 1; }

@@ -76,25 +76,7 @@ TREE_IN=/build/linux
 TREE=$ROOT$TREE_IN
 [ "$what" = print-tree ] && { echo "$TREE"; exit 0; }
 
-mirror_uri() {
-	local f uri
-	[ -n "${DEBIAN_MIRROR:-}" ] && { echo "$DEBIAN_MIRROR"; return; }
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		uri=$(awk '
-			/^[[:space:]]*$/ { if (u && s) { print u; exit } u = ""; s = 0; next }
-			/^URIs:/ { u = $2 }
-			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i ~ /^(bookworm|trixie)$/) s = 1 }
-			END { if (u && s) print u }' "$f" | head -n1)
-		[ -n "$uri" ] && { echo "$uri"; return; }
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		uri=$(awk '$1 == "deb" && $0 ~ / (bookworm|trixie) / {
-			for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { print $i; exit } }' "$f" | head -n1)
-		[ -n "$uri" ] && { echo "$uri"; return; }
-	done
-}
+. "$(dirname "$0")/apt-mirror.sh"
 
 # --- 1. the build root -----------------------------------------------------
 step_root() {

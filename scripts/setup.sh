@@ -31,25 +31,7 @@ fi
 # qemu-system-x86 comes from bookworm-backports and the kernel source from
 # trixie-backports. Both suites are added on the mirror the host already uses
 # and pinned low, so they only serve what is asked for by name.
-mirror_uri() {
-	local f uri
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		# deb822: the first stanza whose Suites name bookworm.
-		uri=$(awk '
-			/^[[:space:]]*$/ { if (u && s) { print u; exit } u = ""; s = 0; next }
-			/^URIs:/ { u = $2 }
-			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") s = 1 }
-			END { if (u && s) print u }' "$f" | head -n1)
-		[ -n "$uri" ] && { echo "$uri"; return; }
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		uri=$(awk '$1 == "deb" && $0 ~ / bookworm / {
-			for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { print $i; exit } }' "$f" | head -n1)
-		[ -n "$uri" ] && { echo "$uri"; return; }
-	done
-}
+. "$(dirname "$0")/apt-mirror.sh"
 
 SOURCES=/etc/apt/sources.list.d/vdmux-backports.sources
 PREFS=/etc/apt/preferences.d/vdmux-backports

@@ -47,17 +47,6 @@ static const struct {
 };
 #define NR_ATTRS (sizeof(attrs) / sizeof(attrs[0]))
 
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = write(fd, val, strlen(val)) < 0 ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
 static int make_it_fail_fd = -1;
 
 /* Marks the kernel log, so that what a test makes the kernel print can be told apart. */
@@ -131,7 +120,7 @@ static void configure(struct __test_metadata *_metadata, struct saved_attrs *sel
 			if (attrs[a].page_alloc_only && d == 0)
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", fault_dirs[d], attrs[a].name);
-			ASSERT_EQ(0, write_str(path, attrs[a].value)) TH_LOG("%s", path);
+			ASSERT_EQ(0, write_text(path, attrs[a].value)) TH_LOG("%s", path);
 		}
 }
 
@@ -148,7 +137,7 @@ static void restore(struct saved_attrs *self)
 			if (attrs[a].page_alloc_only && d == 0)
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", fault_dirs[d], attrs[a].name);
-			write_str(path, self->value[d][a]);
+			write_text(path, self->value[d][a]);
 		}
 }
 
@@ -696,8 +685,8 @@ TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
 	char *p;
 	int ret;
 
-	ASSERT_EQ(0, write_str(DEBUGFS "/failslab/probability", "0"));
-	ASSERT_EQ(0, write_str(DEBUGFS "/fail_page_alloc/min-order", "9"));
+	ASSERT_EQ(0, write_text(DEBUGFS "/failslab/probability", "0"));
+	ASSERT_EQ(0, write_text(DEBUGFS "/fail_page_alloc/min-order", "9"));
 	ASSERT_EQ(0, make_it_fail(1));
 	ret = do_resize(self, size);
 	ASSERT_EQ(0, make_it_fail(0));

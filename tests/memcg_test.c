@@ -18,17 +18,6 @@
 #define CG CGROOT "/vdmux-memcg-test"
 #define STORE (8UL << 20)
 
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -errno;
-	close(fd);
-	return ret;
-}
-
 /* A number from a cgroup file, or the value of "@key N" in it; -1 if absent. */
 static long long cg_value(const char *file, const char *key)
 {
@@ -60,7 +49,7 @@ FIXTURE_SETUP(memcg)
 	}
 	ASSERT_EQ(0, read_text(CGROOT "/cgroup.controllers", buf, sizeof(buf)));
 	ASSERT_NE(NULL, strstr(buf, "memory"));
-	ASSERT_EQ(0, write_file(CGROOT "/cgroup.subtree_control", "+memory"));
+	ASSERT_EQ(0, write_text(CGROOT "/cgroup.subtree_control", "+memory"));
 	rmdir(CG);
 	ASSERT_EQ(0, mkdir(CG, 0755));
 	/*
@@ -93,7 +82,7 @@ static int in_cgroup(int (*fn)(void))
 		char me[32];
 
 		snprintf(me, sizeof(me), "%d", getpid());
-		if (write_file(CG "/cgroup.procs", me))
+		if (write_text(CG "/cgroup.procs", me))
 			_exit(90);
 		_exit(fn());
 	}
@@ -120,7 +109,7 @@ TEST_F(memcg, backing_store_is_charged_to_the_allocating_cgroup)
 	int status;
 	char c;
 
-	ASSERT_EQ(0, write_file(CG "/memory.max", "256M"));
+	ASSERT_EQ(0, write_text(CG "/memory.max", "256M"));
 	status = in_cgroup(write_allocates_charged_store);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
@@ -166,7 +155,7 @@ TEST_F(memcg, a_store_past_memory_max_fails_inside_the_cgroup)
 	fill_pattern(want, sizeof(want), 0x31);
 	ASSERT_EQ((ssize_t)sizeof(want), pwrite(self->fd[1], want, sizeof(want), 0));
 
-	ASSERT_EQ(0, write_file(CG "/memory.max", "4M"));
+	ASSERT_EQ(0, write_text(CG "/memory.max", "4M"));
 	status = in_cgroup(write_gets_enomem);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));

@@ -32,14 +32,10 @@
 #define BLOCK (2UL << 20)
 #define DEBUGFS "/sys/kernel/debug"
 
-/* The word vdev @vdev holds at byte offset @off: no two words alike. */
+/* The word vdev @vdev holds at byte offset @off: the shared tagged pattern. */
 static uint64_t tag(int vdev, size_t off)
 {
-	uint64_t z = ((uint64_t)vdev << 56) ^ off ^ 0x7664d0d0c0deULL;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return pattern_word(vdev, 0x7ace, off);
 }
 
 /* Fills vdev @fd (index @vdev) with its tags through write(2). */
@@ -213,17 +209,6 @@ TEST_F(race, fork_while_switching_never_shows_foreign_bytes)
 	EXPECT_EQ(0, munmap((void *)p, BLOCK));
 }
 
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = write(fd, val, strlen(val)) < 0 ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
 /*
  * Leaves @pages scattered free pages: maps them, then frees every other one,
  * whose neighbours stay allocated, so that the next order-0 allocations of
@@ -282,16 +267,16 @@ static int allocate_small_store(int fd)
 	}
 	for (i = 0; i < sizeof(setup) / sizeof(setup[0]); i++) {
 		snprintf(path, sizeof(path), DEBUGFS "/fail_page_alloc/%s", setup[i][0]);
-		ret = write_str(path, setup[i][1]);
+		ret = write_text(path, setup[i][1]);
 		if (ret)
 			return ret;
 	}
-	ret = write_str("/proc/self/make-it-fail", "1");
+	ret = write_text("/proc/self/make-it-fail", "1");
 	if (!ret)
 		ret = pwrite(fd, &c, 1, 0) == 1 ? 0 : -errno;
-	write_str("/proc/self/make-it-fail", "0");
-	write_str(DEBUGFS "/fail_page_alloc/probability", "0");
-	write_str(DEBUGFS "/fail_page_alloc/min-order", "1");
+	write_text("/proc/self/make-it-fail", "0");
+	write_text(DEBUGFS "/fail_page_alloc/probability", "0");
+	write_text(DEBUGFS "/fail_page_alloc/min-order", "1");
 	munmap(frag, frag_pages * PAGE);
 	sched_setaffinity(0, sizeof(cpus), &cpus);
 	return ret;

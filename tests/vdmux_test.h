@@ -378,6 +378,18 @@ static inline int all_zero(const volatile char *buf, size_t len)
 	return 1;
 }
 
+/* Writes the string @text to @path in one write(2): 0 or -errno. */
+static inline int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -errno;
+	close(fd);
+	return ret;
+}
+
 /* Reads up to @len - 1 bytes of @path into @buf, NUL-terminated: 0 or -errno. */
 static inline int read_text(const char *path, char *buf, size_t len)
 {

@@ -14,14 +14,10 @@
 #define GIB (1UL << 30)
 #define BLOCK (2UL << 20)
 
-/* The word vdev @vdev holds at byte offset @off. */
+/* The word vdev @vdev holds at byte offset @off: the shared tagged pattern. */
 static uint64_t tag(int vdev, size_t off)
 {
-	uint64_t z = ((uint64_t)vdev << 56) ^ off ^ 0x1a56e5ULL;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return pattern_word(vdev, 0x1a7e, off);
 }
 
 /* Writes vdev @vdev's tag into the first word of every 2 MiB block. */
