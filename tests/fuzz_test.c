@@ -52,6 +52,11 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
+#include <sys/file.h>
+#include <sys/select.h>
+#include <linux/vt.h>
+#include <linux/hdreg.h>
+#include <scsi/sg.h>
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
 
@@ -595,6 +600,8 @@ static void op_ioctl(struct fuzzer *fz)
 		_IOR(VDMUX_IOC_MAGIC, 0x05, __u64), _IOW(VDMUX_IOC_MAGIC, 0x05, struct vdmux_status),
 		_IO(VDMUX_IOC_MAGIC, 0x7f), _IO(VDMUX_IOC_MAGIC, 0xff), _IOR('x', 0x00, __u64),
 		0, 0xffffffffUL, FIONREAD, TCGETS,
+		/* others' ioctls, as stress-ng's dev stressor issues them */
+		VT_GETSTATE, TIOCGWINSZ, HDIO_GETGEO, SG_IO, _IOR('V', 0, char[104]),
 	};
 	struct fd_slot *s = any_fd(fz);
 	unsigned int ci = rng_below(&fz->r, sizeof(cmds) / sizeof(cmds[0]));
@@ -1348,6 +1355,93 @@ static void op_remote(struct fuzzer *fz)
 	md_unlock();
 }
 
+/*
+ * poll, select and WAIT_FOREGROUND, judged by the model (read lock held, so
+ * no state changes meanwhile): a vdev node is readable and writable unless
+ * removed, then it reports POLLERR; the control node is neither;
+ * WAIT_FOREGROUND of the foreground returns at once, of a bad index is
+ * EINVAL (any other would block).
+ */
+static void op_events(struct fuzzer *fz, struct fd_slot *s)
+{
+	struct pollfd p;
+	int ret, rm;
+
+	if (!s)
+		return;
+	rm = s->kind == K_VDEV && removed(s->vdev);
+	switch (rng_below(&fz->r, 3)) {
+	case 0:
+		p = (struct pollfd){ .fd = s->fd, .events = POLLIN | POLLOUT | POLLPRI };
+		ret = SYSCALL(fz, poll(&p, 1, 0));
+		fz->st->judged++;
+		if (s->kind == K_CTL ? ret < 0 || (p.revents & ~POLLPRI) :
+		    ret != 1 || (p.revents & ~POLLPRI) !=
+			(rm ? POLLERR : POLLIN | POLLOUT))
+			violation(fz, "poll events", ret, errno, p.revents);
+		break;
+	case 1: {
+		fd_set r, w;
+		struct timeval tv = { 0, 0 };
+
+		FD_ZERO(&r);
+		FD_ZERO(&w);
+		FD_SET(s->fd, &r);
+		FD_SET(s->fd, &w);
+		/* select() reports POLLERR as readable and writable. */
+		ret = SYSCALL(fz, select(s->fd + 1, &r, &w, NULL, &tv));
+		fz->st->judged++;
+		if (ret != (s->kind == K_VDEV ? 2 : 0))
+			violation(fz, "select", ret, errno, s->kind == K_VDEV ? 2 : 0);
+		break;
+	}
+	default: {
+		unsigned long v = sh->md.fg != VDMUX_NONE && rng_below(&fz->r, 2) ?
+			sh->md.fg : nr_vdevs + PICK(&fz->r, 0, 60, 0x100000000UL, -1UL - MAX_VDEVS);
+		int want = v == sh->md.fg ? 0 : EINVAL;
+
+		ret = SYSCALL(fz, ioctl(s->fd, VDMUX_IOC_WAIT_FOREGROUND, v));
+		fz->st->judged++;
+		if (want ? ret != -1 || errno != want : ret != 0)
+			violation(fz, "WAIT_FOREGROUND", ret, errno, want);
+	}
+	}
+}
+
+/*
+ * What stress-ng's dev stressor does to a node: fsync (ENODEV on a removed
+ * vdev, EINVAL on the control node), flock, and fcntl's F_GETFL with exact
+ * results.
+ */
+static void op_fd_calls(struct fuzzer *fz, struct fd_slot *s)
+{
+	int ret, want;
+
+	if (!s)
+		return;
+	switch (rng_below(&fz->r, 3)) {
+	case 0:
+		want = s->kind == K_CTL ? EINVAL : removed(s->vdev) ? ENODEV : 0;
+		ret = SYSCALL(fz, rng_below(&fz->r, 2) ? fsync(s->fd) : fdatasync(s->fd));
+		fz->st->judged++;
+		if (want ? ret != -1 || errno != want : ret != 0)
+			violation(fz, "fsync", ret, errno, want);
+		break;
+	case 1:
+		/* Another process may hold a lock on the same file: EWOULDBLOCK. */
+		ret = SYSCALL(fz, flock(s->fd, LOCK_EX | LOCK_NB));
+		CHECK_ERRNO(fz, "flock", ret, EWOULDBLOCK);
+		if (!ret)
+			SYSCALL(fz, flock(s->fd, LOCK_UN));
+		break;
+	default:
+		ret = SYSCALL(fz, fcntl(s->fd, F_GETFL));
+		fz->st->judged++;
+		if (ret < 0 || (ret & O_ACCMODE) != s->acc)
+			violation(fz, "fcntl F_GETFL", ret, errno, s->acc);
+	}
+}
+
 static void op_misc(struct fuzzer *fz)
 {
 	struct map_slot *m = any_map(fz);
@@ -1357,7 +1451,13 @@ static void op_misc(struct fuzzer *fz)
 	int ret;
 
 	rd_lock();
-	switch (rng_below(&fz->r, 6)) {
+	switch (rng_below(&fz->r, 12)) {
+	case 6:
+		op_events(fz, s);
+		break;
+	case 7:
+		op_fd_calls(fz, s);
+		break;
 	case 0:
 		if (!m)
 			break;
