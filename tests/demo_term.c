@@ -54,7 +54,7 @@ static int read_screen(volatile char *map, char *text)
 }
 
 /* Stores @text and its NUL at @map: 0, or the signal. */
-static int write_text(volatile char *map, const char *text)
+static int draw_text(volatile char *map, const char *text)
 {
 	size_t i, len = strlen(text);
 	int sig;
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 	while (fgets(line, sizeof(line), stdin)) {
 		line[strcspn(line, "\n")] = '\0';
 		if (!strncmp(line, "write ", 6)) {
-			sig = write_text(map, line + 6);
+			sig = draw_text(map, line + 6);
 			if (sig)
 				report_signal("writing", sig);
 			else
