@@ -83,6 +83,9 @@ impl PageBuffer {
             return Err(EINVAL);
         }
         let pages = size / PAGE_SIZE;
+        if !fits_in_memory(pages) {
+            return Err(ENOMEM);
+        }
         // Allocated first, so that their failure needs no vfree.
         let mut pfns = KVVec::with_capacity(pages, GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?;
         let mut huge = KVec::with_capacity(pages / HUGE_PAGES, GFP_KERNEL | __GFP_NOWARN)?;
@@ -207,6 +210,16 @@ impl PageBuffer {
             _ => Err(EINVAL),
         }
     }
+}
+
+/// Whether `pages` more pages can be allocated without pushing the system
+/// towards the OOM killer: an allocation that would take what is available
+/// fails at once with `ENOMEM` instead of squeezing everyone else first (a
+/// failing 1 GiB vmalloc frees what it took only at the end, and meanwhile
+/// other tasks' allocations may invoke the OOM killer).
+pub(crate) fn fits_in_memory(pages: usize) -> bool {
+    // SAFETY: A read of memory statistics, callable from any context.
+    pages <= unsafe { helpers::vdmux_mem_available_pages() }
 }
 
 impl Drop for PageBuffer {

@@ -8,6 +8,7 @@
 #include <linux/minmax.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
+#include <linux/mm_types.h>
 #include <linux/pgtable.h>
 #include <linux/poll.h>
 #include <linux/pseudo_fs.h>
@@ -40,6 +41,11 @@ void *vdmux_vmalloc(unsigned long size, bool huge)
 void vdmux_vfree(const void *addr)
 {
 	vfree(addr);
+}
+
+unsigned long vdmux_mem_available_pages(void)
+{
+	return max(si_mem_available(), 0L);
 }
 
 void vdmux_copy(void *dst, const void *src, unsigned long len)

@@ -37,6 +37,12 @@ void *vdmux_vmalloc(unsigned long size, bool huge);
 void vdmux_vfree(const void *addr);
 
 /*
+ * si_mem_available(), in pages: what can be allocated without swapping or
+ * pushing the system into the OOM killer (an estimate).
+ */
+unsigned long vdmux_mem_available_pages(void);
+
+/*
  * memcpy() and memset() of buffers that user space may map, in chunks with
  * a rescheduling point between them: a copy of a whole buffer (up to 1 GiB)
  * runs under a mutex and must not hog the CPU.

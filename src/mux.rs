@@ -39,7 +39,10 @@
 //!   memory cgroup.
 
 use crate::{
-    buffer::PageBuffer,
+    buffer::{
+        self,
+        PageBuffer, //
+    },
     config::Config,
     events::{
         Changes,
@@ -364,6 +367,12 @@ impl Mux {
         }
         if size == inner.reserved_size {
             return Ok(false);
+        }
+        // Every buffer is allocated before any old one is freed: refuse up
+        // front what memory cannot hold all at once.
+        let buffers = 1 + inner.backing.iter().filter(|b| b.is_some()).count();
+        if !buffer::fits_in_memory((size / PAGE_SIZE).saturating_mul(buffers)) {
+            return Err(ENOMEM);
         }
         let keep = size.min(inner.reserved_size);
         let mut device_memory = PageBuffer::new_zeroed(size)?;
