@@ -57,14 +57,16 @@ export GUEST_ENV
 # The demo and its helper are not tests: they go into the demo guest only.
 DEMO_FILES := tests/demo.sh tests/demo_term.c
 TEST_SRCS := $(filter-out $(DEMO_FILES),$(wildcard tests/*.c))
-TEST_SCRIPTS := $(filter-out $(DEMO_FILES),$(wildcard tests/*.sh))
+# Shell code the test scripts source: installed without the executable bit.
+TEST_LIBS := tests/vdmuxctl_lib.sh
+TEST_SCRIPTS := $(filter-out $(DEMO_FILES) $(TEST_LIBS),$(wildcard tests/*.sh))
 # The functional tests also run as 32-bit programs (compat_ioctl, the 32-bit
 # layout of the UAPI structures).
 TESTS_M32 := ioctl_test mmap_test events_test
 # kselftest_harness.h casts pointers to intmax_t in EXPECT_*(NULL, ...).
 M32_CFLAGS := -Wno-pointer-to-int-cast -Wno-int-to-pointer-cast
 TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS)) \
-	$(patsubst tests/%,$(OUT)/tests/%,$(TEST_SCRIPTS)) \
+	$(patsubst tests/%,$(OUT)/tests/%,$(TEST_SCRIPTS) $(TEST_LIBS)) \
 	$(patsubst %,$(OUT)/tests/%-m32,$(TESTS_M32))
 DEMO_BINS := $(OUT)/demo/demo.sh $(OUT)/demo/demo_term
 TEST_CFLAGS := -static -O2 -g -Wall -Werror -D_GNU_SOURCE -pthread \
@@ -163,6 +165,9 @@ $(OUT)/tests/%: tests/%.c $(wildcard tests/*.h) include/uapi/vdmux.h | $(KERNEL_
 $(OUT)/tests/%-m32: tests/%.c $(wildcard tests/*.h) include/uapi/vdmux.h | kernel
 	@mkdir -p $(dir $@)
 	@gcc -m32 $(TEST_CFLAGS) $(M32_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
+
+$(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)): $(OUT)/tests/%: tests/%
+	@install -D -m 0644 $< $@
 
 $(OUT)/tests/%.sh: tests/%.sh
 	@install -D -m 0755 $< $@
@@ -296,9 +301,10 @@ check-debian:
 	@scripts/debian-kernel.sh all
 	@$(MAKE) FLAVOUR=debian KDIR=$$(scripts/debian-kernel.sh print-tree) KERNEL_PREREQ= debian-run
 
-debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) tool
+debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)) tool
 	@rm -rf $(OUT)/debian-tests && mkdir -p $(OUT)/debian-tests && \
-		cp $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(OUT)/debian-tests/
+		cp $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)) \
+			$(OUT)/debian-tests/
 	@qemu/run.sh check --kernel $(KDIR) --bzimage $(DEBIAN_OUT)/vmlinuz \
 		--module $(DEBIAN_OUT)/vdmux.ko --tests $(OUT)/debian-tests --out $(OUT) --stock-kernel
 

@@ -48,7 +48,14 @@ spec=$work/initramfs.spec
 		done
 	fi
 	for t in "$tests"/*; do
-		[ -f "$t" ] && [ -x "$t" ] && echo "file /tests/${t##*/} $t 0755 0 0"
+		# A file without the executable bit is shell code the tests
+		# source; /init runs only the executable ones.
+		[ -f "$t" ] || continue
+		if [ -x "$t" ]; then
+			echo "file /tests/${t##*/} $t 0755 0 0"
+		else
+			echo "file /tests/${t##*/} $t 0644 0 0"
+		fi
 	done
 	# Benchmarks (make bench) live apart from /tests, which check mode runs.
 	if [ -n "${BENCH_DIR:-}" ]; then

@@ -11,28 +11,11 @@
 
 export PATH=/usr/bin:/bin:/sbin
 T=$(mktemp -d)
-n=0
-failed=0
+. "$(dirname "$0")/vdmuxctl_lib.sh"
 PLAN=26
 
 echo "TAP version 13"
 echo "1..$PLAN"
-
-pass() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-
-fail() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-}
-
-# Prints why an expectation failed, as TAP diagnostics.
-diag() {
-	echo "$*" | sed 's/^/# /'
-}
 
 # check DESC COMMAND...: one test, passed when COMMAND succeeds.
 check() {
@@ -43,21 +26,6 @@ check() {
 	else
 		fail "$desc"
 	fi
-}
-
-# vctl ARGS...: runs vdmuxctl; its output is in $T/out and $T/err, its exit
-# status in $rc.
-vctl() {
-	vdmuxctl "$@" >"$T/out" 2>"$T/err"
-	rc=$?
-}
-
-# as USER ARGS...: vctl as USER.
-as() {
-	u=$1
-	shift
-	su -s /bin/sh -c 'exec vdmuxctl "$@"' "$u" -- vdmuxctl "$@" >"$T/out" 2>"$T/err"
-	rc=$?
 }
 
 # expect RC STDERR: the last vctl exited with RC, printed exactly STDERR and
@@ -384,5 +352,4 @@ check "wait --help" eval '[ "$rc" = 0 ] &&
 
 reset || echo "# could not reset the device"
 rm -rf "$T"
-[ "$n" = "$PLAN" ] || echo "# ran $n tests, planned $PLAN"
-[ "$failed" = 0 ]
+plan_done

@@ -9,23 +9,11 @@
 
 export PATH=/usr/bin:/bin:/sbin
 T=$(mktemp -d)
-n=0
-failed=0
+. "$(dirname "$0")/vdmuxctl_lib.sh"
 PLAN=52
 
 echo "TAP version 13"
 echo "1..$PLAN"
-
-pass() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-
-fail() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-}
 
 # check DESC COMMAND...: one test, passed when COMMAND succeeds.
 check() {
@@ -38,27 +26,6 @@ check() {
 		diag "last vdmuxctl: exit $rc, stderr: $(cat "$T/err")"
 		diag "stdout: $(head -c 300 "$T/out")"
 	fi
-}
-
-# vctl ARGS...: runs vdmuxctl; its output is in $T/out and $T/err, its exit
-# status in $rc.
-vctl() {
-	vdmuxctl "$@" >"$T/out" 2>"$T/err"
-	rc=$?
-}
-
-# as USER ARGS...: vctl as USER.
-as() {
-	u=$1
-	shift
-	# "--" keeps su from taking vdmuxctl's options for its own.
-	su -s /bin/sh -c 'vdmuxctl "$@"' "$u" -- vdmuxctl "$@" >"$T/out" 2>"$T/err"
-	rc=$?
-}
-
-# Prints why an expectation failed, as TAP diagnostics.
-diag() {
-	echo "$*" | sed 's/^/# /'
 }
 
 # expect RC STDERR: the last vctl exited with RC and printed exactly STDERR
@@ -361,8 +328,4 @@ check "vdmux loads again" eval '[ -d /sys/module/vdmux ] || insmod "${VDMUX_KO:-
 
 reset || echo "# could not reset the device"
 rm -rf "$T"
-if [ "$n" != "$PLAN" ]; then
-	echo "# ran $n tests, planned $PLAN"
-	exit 1
-fi
-[ "$failed" = 0 ]
+plan_done

@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Sourced by the vdmuxctl guest tests (vdmuxctl_test.sh,
+# vdmuxctl_events_test.sh): TAP results and running vdmuxctl. Not a test:
+# it is installed without the executable bit, which the guest's /init skips.
+#
+# The sourcing script sets PLAN and T (a scratch directory), and ends with
+# plan_done.
+
+n=0
+failed=0
+
+pass() {
+	n=$((n + 1))
+	echo "ok $n - $1"
+}
+
+fail() {
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n - $1"
+}
+
+# Prints why an expectation failed, as TAP diagnostics.
+diag() {
+	echo "$*" | sed 's/^/# /'
+}
+
+# vctl ARGS...: runs vdmuxctl; its output is in $T/out and $T/err, its exit
+# status in $rc.
+vctl() {
+	vdmuxctl "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+}
+
+# as USER ARGS...: vctl as USER.
+as() {
+	u=$1
+	shift
+	# "--" keeps su from taking vdmuxctl's options for its own.
+	su -s /bin/sh -c 'exec vdmuxctl "$@"' "$u" -- vdmuxctl "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+}
+
+# The exit status of the test: every planned test ran, and none failed.
+plan_done() {
+	if [ "$n" != "$PLAN" ]; then
+		echo "# ran $n tests, planned $PLAN"
+		return 1
+	fi
+	[ "$failed" = 0 ]
+}
