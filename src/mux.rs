@@ -438,12 +438,9 @@ impl Mux {
         // same lock, so a sequential toucher takes one fault per block.
         let vma = fault.vma_pages();
         let window = self.config.fault_around_pages;
-        for neighbour in range::fault_around(pgoff, window, vma.pgoff, vma.len, reserved_pages) {
-            if neighbour != pgoff {
-                // SAFETY: As for `map_page` above.
-                unsafe { fault.map_neighbour(store, neighbour) };
-            }
-        }
+        let around = range::fault_around(pgoff, window, vma.pgoff, vma.len, reserved_pages);
+        // SAFETY: As for `map_page` above.
+        unsafe { fault.map_around(store, around.filter(|&n| n != pgoff)) };
         inner.faults[vdev].pages += 1;
         Ok(done)
     }

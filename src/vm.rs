@@ -248,38 +248,47 @@ impl VmFault {
         Ok(FaultDone(ret))
     }
 
-    /// Maps page `pgoff` of `store` next to the faulting page, as
-    /// [`VmFault::map_page`] does, if the VMA maps that page. In a VMA that
-    /// can hold 2 MiB entries (one whose addresses are aligned like its
-    /// offsets), only a page under the same page middle directory entry as
-    /// the faulting address is mapped: that is the entry checked for a huge
-    /// leaf. Does nothing otherwise, or when the page is already mapped.
+    /// Maps the pages `neighbours` (page offsets) of `store` next to the
+    /// faulting page, as [`VmFault::map_page`] does, each one the VMA maps.
+    /// In a VMA that can hold 2 MiB entries (one whose addresses are aligned
+    /// like its offsets), only pages under the same page middle directory
+    /// entry as the faulting address are mapped: that is the entry checked
+    /// for a huge leaf. Pages already mapped are left alone.
+    ///
+    /// What holds for the whole VMA is checked once: the caller's lock keeps
+    /// the PMD from becoming huge meanwhile, and the kernel's locks around a
+    /// fault keep the VMA's flags and bounds as they are.
     ///
     /// # Safety
     ///
     /// As for [`VmFault::map_page`].
-    pub(crate) unsafe fn map_neighbour(&self, store: &PageBuffer, pgoff: usize) {
-        let Some(pfn) = store.pfn(pgoff) else {
-            return;
-        };
-        let pages = self.vma_pages();
-        let Some(address) = pages.address_of(pgoff) else {
-            return;
-        };
-        let huge_size = HUGE_PAGES * PAGE_SIZE;
-        if (range::maps_aligned(&pages, HUGE_PAGES)
-            && address / huge_size != self.address() / huge_size)
-            || !self.is_pure_pfnmap()
-            || self.pmd_is_huge()
-        {
+    pub(crate) unsafe fn map_around(
+        &self,
+        store: &PageBuffer,
+        neighbours: impl Iterator<Item = usize>,
+    ) {
+        if !self.is_pure_pfnmap() || self.pmd_is_huge() {
             return;
         }
-        // SAFETY: As in `map_page`: `address` is inside the VMA; it is under
-        // the same page middle directory entry as the fault's, which is no
-        // huge leaf (checked above), or in a VMA where `map_huge` never
-        // inserts one (`range::huge_block` only accepts blocks of a VMA that
-        // `maps_aligned`). An already populated entry is left alone.
-        let _ = unsafe { bindings::vmf_insert_pfn(self.vma().as_ptr(), address, pfn) };
+        let pages = self.vma_pages();
+        let same_pmd_only = range::maps_aligned(&pages, HUGE_PAGES);
+        let huge_size = HUGE_PAGES * PAGE_SIZE;
+        let vma = self.vma().as_ptr();
+        for pgoff in neighbours {
+            let (Some(pfn), Some(address)) = (store.pfn(pgoff), pages.address_of(pgoff)) else {
+                continue;
+            };
+            if same_pmd_only && address / huge_size != self.address() / huge_size {
+                continue;
+            }
+            // SAFETY: As in `map_page`: `address` is inside the VMA; it is
+            // under the same page middle directory entry as the fault's,
+            // which is no huge leaf (checked above), or in a VMA where
+            // `map_huge` never inserts one (`range::huge_block` only accepts
+            // blocks of a VMA that `maps_aligned`). An already populated
+            // entry is left alone.
+            let _ = unsafe { bindings::vmf_insert_pfn(vma, address, pfn) };
+        }
     }
 
     /// Maps the 2 MiB block of `store` around the faulting page with one PMD
