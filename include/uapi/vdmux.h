@@ -81,4 +81,39 @@ struct vdmux_status {
  */
 #define VDMUX_IOC_WAIT_FOREGROUND _IO(VDMUX_IOC_MAGIC, 0x06)
 
+/*
+ * Virtual device node, on a file open for writing (else EBADF); the
+ * argument is 0 or 1, by value (else EINVAL). With 1, writable MAP_SHARED
+ * mappings made through this open file from then on are autogrow mappings
+ * (IRIX MAP_AUTOGROW): they may extend past the reserved size, up to the
+ * module's max_reserved_size, and a store to a page past the reserved size
+ * grows the reserved size to the end of that page (every virtual device's
+ * bytes kept, the new bytes zero), while a load there raises SIGBUS. A
+ * growth that cannot be allocated raises SIGBUS and changes nothing.
+ * Mappings made before the call keep what they had.
+ */
+#define VDMUX_IOC_SET_AUTOGROW _IO(VDMUX_IOC_MAGIC, 0x07)
+
+/**
+ * struct vdmux_range - a range of the caller's address space
+ * @addr: start address, page aligned
+ * @len:  length in bytes, a non-zero page multiple
+ */
+struct vdmux_range {
+	__u64 addr;
+	__u64 len;
+};
+
+/*
+ * Virtual device node: maps every page of [addr, addr + len) of the
+ * caller's mappings of this virtual device now, as the faults of a first
+ * touch would (MAP_POPULATE and MADV_POPULATE_* cannot: the pages of a
+ * VM_PFNMAP are no struct pages to get_user_pages). The range must be
+ * covered by mappings of this virtual device made through any of its nodes
+ * (else EFAULT), inside the reserved size (else ENXIO); EINVAL for an
+ * unaligned or empty range, ENODEV while the virtual device is removed.
+ * Like a fault, what it maps is revoked by the next state change.
+ */
+#define VDMUX_IOC_POPULATE _IOW(VDMUX_IOC_MAGIC, 0x08, struct vdmux_range)
+
 #endif /* _UAPI_LINUX_VDMUX_H */
