@@ -15,8 +15,9 @@
 //! copies, `read`/`write` race with mappings exactly as they do on a
 //! regular file's page cache.
 //!
-//! The kernel's own writes take `&mut self`: one kernel writer at a time,
-//! which the owner's lock provides.
+//! The kernel's own writes are C copies too, on `&self`: which of two
+//! writers of the same bytes wins is for the owner's locks to decide (see
+//! `store.rs`), not a question of memory safety.
 //!
 //! A buffer whose size is a multiple of 2 MiB is allocated with huge pages
 //! where the allocator can (`vmalloc_huge`), so that a 2 MiB block of it can
@@ -43,6 +44,10 @@ use core::{
 use kernel::{
     alloc::KVVec,
     bindings,
+    iov::{
+        IovIterDest,
+        IovIterSource, //
+    },
     page::PAGE_SIZE,
     prelude::*, //
 };
@@ -67,9 +72,9 @@ pub(crate) struct PageBuffer {
 // SAFETY: The buffer is plain memory owned by this value; see `Sync`.
 unsafe impl Send for PageBuffer {}
 
-// SAFETY: Shared references only read the bytes, with C copies that may race
-// with other readers and with user stores (see the module documentation);
-// the kernel's writes need `&mut`.
+// SAFETY: Every access to the bytes is a C copy through a raw pointer, which
+// may race with other copies and with user stores (see the module
+// documentation); no Rust reference to them is ever made.
 unsafe impl Sync for PageBuffer {}
 
 impl PageBuffer {
@@ -144,51 +149,67 @@ impl PageBuffer {
         self.huge.iter().filter(|&&h| h).count()
     }
 
-    /// Copies `out.len()` bytes at `offset` into `out`: a copy that may race
-    /// with user stores (see the module documentation).
-    ///
-    /// An out-of-range request copies nothing and returns `EINVAL`.
-    pub(crate) fn read(&self, offset: usize, out: &mut [u8]) -> Result {
-        self.check(offset, out.len())?;
-        // SAFETY: The source range is inside the allocation (checked above),
-        // `out` is a distinct kernel buffer of the same length, and the copy
-        // is C's, which may race with user stores.
+    /// Copies `len` bytes at `offset` to `iov`, with page faults disabled:
+    /// stops at the first user page that is not mapped (see
+    /// `vdmux_copy_to_iter_nofault`) and returns what it copied; a copy that
+    /// may race with user stores (see the module documentation).
+    pub(crate) fn copy_to_iter(
+        &self,
+        offset: usize,
+        len: usize,
+        iov: &mut IovIterDest<'_>,
+    ) -> usize {
+        if self.check(offset, len).is_err() {
+            return 0;
+        }
+        // SAFETY: The source range is inside the allocation (checked above);
+        // `iov` is a valid iterator; the copy is C's.
         unsafe {
-            helpers::vdmux_copy(
-                out.as_mut_ptr().cast(),
+            helpers::vdmux_copy_to_iter_nofault(
                 self.ptr.as_ptr().add(offset).cast::<c_void>(),
-                out.len(),
+                len,
+                iov.as_raw(),
             )
-        };
-        Ok(())
+        }
     }
 
-    /// Copies `data` into the buffer at `offset`.
-    pub(crate) fn write(&mut self, offset: usize, data: &[u8]) -> Result {
-        self.check(offset, data.len())?;
+    /// Copies `len` bytes from `iov` into the buffer at `offset`, with page
+    /// faults disabled, as [`PageBuffer::copy_to_iter`]; returns what it
+    /// copied.
+    pub(crate) fn copy_from_iter(
+        &self,
+        offset: usize,
+        len: usize,
+        iov: &mut IovIterSource<'_>,
+    ) -> usize {
+        if self.check(offset, len).is_err() {
+            return 0;
+        }
         // SAFETY: The destination range is inside the allocation (checked
-        // above) and `data` is a distinct kernel buffer of the same length.
+        // above); `iov` is a valid iterator; the copy is C's.
+        unsafe {
+            helpers::vdmux_copy_from_iter_nofault(
+                self.ptr.as_ptr().add(offset).cast::<c_void>(),
+                len,
+                iov.as_raw(),
+            )
+        }
+    }
+
+    /// Copies `len` bytes at `offset` of `src` to the same offset of `self`,
+    /// in chunks with rescheduling points between them.
+    pub(crate) fn copy_from(&self, src: &PageBuffer, offset: usize, len: usize) -> Result {
+        self.check(offset, len)?;
+        src.check(offset, len)?;
+        if core::ptr::eq(self, src) {
+            return Ok(());
+        }
+        // SAFETY: Both ranges are inside their allocations (checked above),
+        // and two distinct buffers never overlap.
         unsafe {
             helpers::vdmux_copy(
                 self.ptr.as_ptr().add(offset).cast(),
-                data.as_ptr().cast(),
-                data.len(),
-            )
-        };
-        Ok(())
-    }
-
-    /// Copies the first `len` bytes of `src` into the start of `self`, in
-    /// chunks with rescheduling points between them.
-    pub(crate) fn copy_from(&mut self, src: &PageBuffer, len: usize) -> Result {
-        self.check(0, len)?;
-        src.check(0, len)?;
-        // SAFETY: Both ranges are inside their allocations (checked above);
-        // `&mut self` and `&src` are distinct buffers, which never overlap.
-        unsafe {
-            helpers::vdmux_copy(
-                self.ptr.as_ptr().cast(),
-                src.ptr.as_ptr().cast::<c_void>(),
+                src.ptr.as_ptr().add(offset).cast::<c_void>(),
                 len,
             )
         };
@@ -197,7 +218,7 @@ impl PageBuffer {
 
     /// Zero-fills `len` bytes at `offset`, in chunks with rescheduling points
     /// between them.
-    pub(crate) fn zero(&mut self, offset: usize, len: usize) -> Result {
+    pub(crate) fn zero(&self, offset: usize, len: usize) -> Result {
         self.check(offset, len)?;
         // SAFETY: The range is inside the allocation (checked above).
         unsafe { helpers::vdmux_zero(self.ptr.as_ptr().add(offset).cast(), len) };
@@ -228,7 +249,7 @@ impl Drop for PageBuffer {
         // freed only here. No page of it is mapped in user space any more:
         // the mappings hold no page references, and whoever inserted them
         // promised (see `VmFault::map_page`) to zap them before the buffer
-        // goes: a resize is refused while anything is mapped, and the device
+        // goes: a shrink is refused while anything is mapped, and the device
         // outlives every mapping.
         unsafe { helpers::vdmux_vfree(self.ptr.as_ptr().cast()) };
     }

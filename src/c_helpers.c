@@ -12,6 +12,9 @@
 #include <linux/pgtable.h>
 #include <linux/poll.h>
 #include <linux/pseudo_fs.h>
+#include <linux/rwsem.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/sched.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
@@ -76,6 +79,77 @@ void vdmux_zero(void *dst, unsigned long len)
 bool vdmux_fault_pmd_is_huge(const struct vm_fault *vmf)
 {
 	return pmd_trans_huge(pmdp_get_lockless(vmf->pmd));
+}
+
+bool vdmux_fault_pmd_has_table(const struct vm_fault *vmf)
+{
+	pmd_t pmd = pmdp_get_lockless(vmf->pmd);
+
+	return pmd_present(pmd) && !pmd_none(pmd) && !pmd_trans_huge(pmd) && !pmd_leaf(pmd);
+}
+
+bool vdmux_vma_pmd_is_huge(struct vm_area_struct *vma, unsigned long addr)
+{
+	pgd_t *pgd = pgd_offset(vma->vm_mm, addr);
+	p4d_t *p4d;
+	pud_t *pud;
+
+	if (pgd_none(pgdp_get(pgd)) || pgd_bad(pgdp_get(pgd)))
+		return false;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(p4dp_get(p4d)) || p4d_bad(p4dp_get(p4d)))
+		return false;
+	pud = pud_offset(p4d, addr);
+	if (!pud_present(pudp_get(pud)) || pud_leaf(pudp_get(pud)))
+		return false;
+	return pmd_trans_huge(pmdp_get_lockless(pmd_offset(pud, addr)));
+}
+
+bool vdmux_fault_under_vma_lock(const struct vm_fault *vmf)
+{
+	return vmf->flags & FAULT_FLAG_VMA_LOCK;
+}
+
+bool vdmux_fault_is_write(const struct vm_fault *vmf)
+{
+	return vmf->flags & FAULT_FLAG_WRITE;
+}
+
+void vdmux_init_rwsem(struct rw_semaphore *sem)
+{
+	init_rwsem(sem);
+}
+
+unsigned long vdmux_copy_to_iter_nofault(const void *src, unsigned long len,
+					 struct iov_iter *i)
+{
+	unsigned long n;
+
+	pagefault_disable();
+	n = copy_to_iter(src, len, i);
+	pagefault_enable();
+	return n;
+}
+
+unsigned long vdmux_copy_from_iter_nofault(void *dst, unsigned long len,
+					   struct iov_iter *i)
+{
+	unsigned long n;
+
+	pagefault_disable();
+	n = copy_from_iter(dst, len, i);
+	pagefault_enable();
+	return n;
+}
+
+unsigned long vdmux_zero_iter_nofault(unsigned long len, struct iov_iter *i)
+{
+	unsigned long n;
+
+	pagefault_disable();
+	n = iov_iter_zero(len, i);
+	pagefault_enable();
+	return n;
 }
 
 bool vdmux_vma_is_fork_copy(const struct vm_area_struct *vma)

@@ -18,7 +18,9 @@
 struct address_space;
 struct attribute_group;
 struct fs_context;
+struct iov_iter;
 struct miscdevice;
+struct rw_semaphore;
 struct vm_area_struct;
 struct vm_fault;
 
@@ -65,6 +67,43 @@ bool vdmux_vma_is_mixedmap(const struct vm_area_struct *vma);
  */
 void vdmux_unmap_pages(struct address_space *mapping, unsigned long pgoff,
 		       unsigned long pages);
+
+/*
+ * init_rwsem(): every lock it initialises is of one lockdep class (the
+ * per-virtual-device location locks, never nested).
+ */
+void vdmux_init_rwsem(struct rw_semaphore *sem);
+
+/*
+ * copy_to_iter(), copy_from_iter() and iov_iter_zero() with page faults
+ * disabled: they stop at the first user page that is not mapped and return
+ * what they moved, so that they may run under a lock that a fault on that
+ * page (a user buffer that is itself a vdmux mapping) takes.
+ */
+unsigned long vdmux_copy_to_iter_nofault(const void *src, unsigned long len,
+					 struct iov_iter *i);
+unsigned long vdmux_copy_from_iter_nofault(void *dst, unsigned long len,
+					   struct iov_iter *i);
+unsigned long vdmux_zero_iter_nofault(unsigned long len, struct iov_iter *i);
+
+/*
+ * Whether the page middle directory entry of the fault points to a page
+ * table: not empty and not a 2 MiB leaf. Only then can ->map_pages, which
+ * must not sleep, insert page table entries without allocating a table.
+ */
+bool vdmux_fault_pmd_has_table(const struct vm_fault *vmf);
+
+/*
+ * Whether a 2 MiB entry maps @addr of @vma, whose mm's mmap_lock the caller
+ * holds; walks the page tables without allocating.
+ */
+bool vdmux_vma_pmd_is_huge(struct vm_area_struct *vma, unsigned long addr);
+
+/* Whether the fault holds the per-VMA lock rather than mmap_lock. */
+bool vdmux_fault_under_vma_lock(const struct vm_fault *vmf);
+
+/* Whether the fault is a write access. */
+bool vdmux_fault_is_write(const struct vm_fault *vmf);
 
 /* cond_resched(). */
 void vdmux_cond_resched(void);

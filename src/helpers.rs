@@ -21,7 +21,9 @@ mod generated {
             address_space,
             attribute_group,
             fs_context,
+            iov_iter,
             miscdevice,
+            rw_semaphore,
             vm_area_struct,
             vm_fault, //
         },

@@ -73,6 +73,8 @@ pub(crate) fn dispatch(
             }
             control(mux, cmd, arg)?;
         }
+        // Handled by the virtual device's open file.
+        uapi::VDMUX_IOC_SET_AUTOGROW | uapi::VDMUX_IOC_POPULATE => return Err(ENOTTY),
         _ => return Err(ENOTTY),
     }
     Ok(0)

@@ -3,59 +3,92 @@
 //! The multiplexer: one reserved buffer of device memory shared among the
 //! virtual devices, their backing stores, and every operation on them.
 //!
+//! # Where a virtual device's bytes are
+//!
+//! Each virtual device has a *location*: the device memory (while it is the
+//! foreground), its backing store (while in the background), or nowhere
+//! (while removed). The location of virtual device N is behind N's own
+//! reader-writer semaphore, `locations[N]`:
+//!
+//! - a fault, `read`, `write` or POPULATE of N takes it shared, reads the
+//!   location, and maps or copies from that store while holding it, so that
+//!   faults and copies of one virtual device run in parallel;
+//! - a state change that moves N's bytes takes it exclusively, zaps N's
+//!   mappings, copies, sets the new location and releases it, so that no
+//!   fault can map a page of the old store after the zap (it waits, then
+//!   reads the new location);
+//! - a 2 MiB (PMD) insertion takes it exclusively too: it must not race with
+//!   a 4 KiB insertion under the same PMD (see `vm.rs`). Huge faults are one
+//!   per 2 MiB, so this costs little.
+//!
+//! Faults of other virtual devices take other semaphores: a SWITCH of 0 and
+//! 1 never delays a fault of 2, and delays a fault of 0 by at most its own
+//! half of the switch (0's save, or 1's load).
+//!
 //! # Locking
 //!
-//! One mutex, [`Mux`]'s `inner`, serializes page faults with state changes,
-//! so that no fault can map a page that a concurrent SWITCH or EJECT has
-//! just revoked: a state change zaps the mappings while holding it, and a
-//! fault chooses its store and inserts its page while holding it. Lock
-//! order, outermost first:
+//! Lock order, outermost first:
 //!
 //! 1. `mmap_lock` or the VMA lock, held by the kernel around our VMA
-//!    callbacks: `->fault` runs under `mmap_lock` (read), because our
-//!    `vm_ops` has no `->map_pages` and the core retries such a fault under
-//!    `mmap_lock` when the per-VMA lock was tried first; `->huge_fault` may
-//!    run under the per-VMA lock alone; `->open` and `->close` run under
-//!    `mmap_write_lock` (for a fork, the parent's, with the parent VMA's
-//!    write lock);
-//! 2. `Mux::inner`;
-//! 3. `i_mmap_rwsem` of a [`SharedMapping`] (taken by `unmap_all`, and by
-//!    the zap of a fork copy's `->open`, which runs without `inner`);
-//! 4. the page table lock, or the PMD lock for a 2 MiB entry (taken when
-//!    inserting or zapping one).
+//!    callbacks (`vm.rs` lists which), and by POPULATE;
+//! 2. `Mux::state`: the state table, the mapping counts, and every change of
+//!    the reserved size; held by every state change for its whole duration;
+//! 3. one `locations[N]`, never two at once (they are of one lockdep
+//!    class);
+//! 4. `i_mmap_rwsem` of a [`SharedMapping`] (taken by `unmap_all`, and by
+//!    the zap of a fork copy's `->open`, which takes none of ours);
+//! 5. the page table lock, or the PMD lock for a 2 MiB entry.
 //!
 //! Rules that follow from it:
 //!
-//! - Nothing copies to or from user memory while holding `inner`: a user
-//!   buffer may itself be a vdmux mapping, whose fault needs `inner`.
-//!   `read`/`write` go through a kernel bounce buffer instead.
-//! - A huge fault that falls back drops `inner` before the core calls
-//!   `->fault`, so a 4 KiB fault may find that a 2 MiB entry was installed
-//!   meanwhile; `VmFault::map_page` checks the PMD under `inner`.
+//! - A fault that grows the buffer (an autogrow store past the end) takes
+//!   `state` before the location semaphore, never while holding it.
+//! - Nothing faults on user memory while holding a location semaphore: a
+//!   user buffer may itself be a vdmux mapping, whose fault takes it (and a
+//!   SWITCH waiting for it in between would deadlock). `read` and `write`
+//!   copy between the store and the user's buffer directly, one copy, with
+//!   page faults disabled; when the copy stops at a page that is not mapped,
+//!   they release the semaphore, fault the page in, and go on.
 //! - Zaps do not take `mmap_lock`, so fork must not copy our entries
 //!   (`vm.rs` explains why and how).
-//! - Copies of whole buffers (SWITCH, EJECT, resize) run under `inner` and
-//!   reschedule every MiB; allocations under it are charged to the caller's
-//!   memory cgroup.
+//! - Copies of whole stores (SWITCH, EJECT) reschedule every MiB and are
+//!   allocated before anything changes; allocations are charged to the
+//!   caller's memory cgroup.
+//!
+//! # Who may touch a store
+//!
+//! The device memory is used by the foreground's faults and copies (under
+//! its location semaphore, shared) and by state changes (holding `state`
+//! and the semaphore of each virtual device whose location they change,
+//! exclusively). A backing store is used by its own virtual device's faults
+//! and copies while that one is in the background, and by state changes.
+//! So a store that is nobody's location (a foreground's backing store, the
+//! device memory with no foreground) is used only under `state`.
+//!
+//! # Size
+//!
+//! The reserved size is an atomic written under `state`. Growing it
+//! allocates nothing (see `store.rs`); shrinking it is refused while
+//! anything is mapped, and truncates every store under the semaphore of
+//! the virtual device whose location it is.
 
 use crate::{
-    buffer::{
-        self,
-        PageBuffer, //
-    },
     config::Config,
     events::{
         Changes,
         Notifier, //
     },
     range,
+    rwsem::RwSem,
     state::{
         Change,
         StateTable,
         VdevState, //
     },
+    store::Store,
     uapi,
     vm::{
+        self,
         FaultDone,
         FaultError,
         PseudoFs,
@@ -63,7 +96,13 @@ use crate::{
         VmFault, //
     },
 };
+use core::sync::atomic::{
+    AtomicU64,
+    AtomicUsize,
+    Ordering, //
+};
 use kernel::{
+    bindings,
     fs::File,
     iov::{
         IovIterDest,
@@ -82,31 +121,78 @@ use kernel::{
     },
 };
 
-/// Largest chunk `read`/`write` copy per lock hold.
-const IO_CHUNK: usize = 16 * PAGE_SIZE;
+/// Largest piece `read`/`write` copy per hold of a location semaphore.
+const IO_CHUNK: usize = 2 << 20;
 
-struct MuxInner {
+/// Pages POPULATE maps between rescheduling points.
+const POPULATE_BATCH: usize = 512;
+
+/// Where the bytes of a virtual device are now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Location {
+    DeviceMemory,
+    BackingStore,
+    /// Removed: every access fails.
+    Nowhere,
+}
+
+impl Location {
+    fn of(state: VdevState) -> Self {
+        match state {
+            VdevState::Foreground => Self::DeviceMemory,
+            VdevState::Background => Self::BackingStore,
+            VdevState::Removed => Self::Nowhere,
+        }
+    }
+}
+
+/// What `state` protects.
+struct MuxState {
     table: StateTable,
-    /// Size of the device memory and of every backing store, in bytes.
-    reserved_size: usize,
-    /// The foreground virtual device's pages.
-    device_memory: PageBuffer,
-    /// Each virtual device's backing store, allocated on first use.
-    backing: KVec<Option<PageBuffer>>,
     /// Number of VMAs mapping each virtual device.
     mapped: KVec<usize>,
-    /// Faults served for each virtual device since the module was loaded.
-    faults: KVec<FaultCounts>,
 }
 
 /// Faults served for one virtual device, shown in its fdinfo: what tells a
-/// user (and the tests) whether its mappings get 2 MiB entries.
+/// user (and the tests) whether its mappings get 2 MiB entries and whether
+/// its faults avoid `mmap_lock`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct FaultCounts {
     /// Faults served with 4 KiB pages (each maps its fault-around block).
     pub(crate) pages: u64,
     /// Faults served with one 2 MiB (PMD) entry.
     pub(crate) huge: u64,
+    /// Of those, faults served under the per-VMA lock, without `mmap_lock`.
+    pub(crate) vma_lock: u64,
+    /// Of the 4 KiB ones, faults served by `->map_pages` (fault-around of a
+    /// read fault, in atomic context) without calling `->fault`.
+    pub(crate) map_pages: u64,
+}
+
+#[derive(Default)]
+struct FaultCounters {
+    pages: AtomicU64,
+    huge: AtomicU64,
+    vma_lock: AtomicU64,
+    map_pages: AtomicU64,
+}
+
+impl FaultCounters {
+    fn count(&self, counter: &AtomicU64, fault: &VmFault) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        if fault.under_vma_lock() {
+            self.vma_lock.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn snapshot(&self) -> FaultCounts {
+        FaultCounts {
+            pages: self.pages.load(Ordering::Relaxed),
+            huge: self.huge.load(Ordering::Relaxed),
+            vma_lock: self.vma_lock.load(Ordering::Relaxed),
+            map_pages: self.map_pages.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// The whole device: the control node and every virtual device act on it.
@@ -114,9 +200,18 @@ pub(crate) struct FaultCounts {
 pub(crate) struct Mux {
     config: Config,
     #[pin]
-    inner: Mutex<MuxInner>,
+    state: Mutex<MuxState>,
+    /// Size of the reserved buffer in bytes; written under `state`.
+    reserved_size: AtomicUsize,
+    /// The foreground virtual device's bytes.
+    device_memory: Store,
+    /// Each virtual device's backing store.
+    backing: KVec<Store>,
+    /// Each virtual device's location (see the module documentation).
+    locations: KVec<Pin<KBox<RwSem<Location>>>>,
+    faults: KVec<FaultCounters>,
     /// Woken after every state change: `poll` waiters and
-    /// `VDMUX_IOC_WAIT_FOREGROUND`, which waits on it with `inner`.
+    /// `VDMUX_IOC_WAIT_FOREGROUND`, which waits on it with `state`.
     #[pin]
     changed: PollCondVar,
     /// Sends sysfs notifications and uevents after state changes.
@@ -125,62 +220,37 @@ pub(crate) struct Mux {
     mappings: KVec<SharedMapping>,
 }
 
-impl MuxInner {
-    /// The backing store of `vdev`, allocated (zero-filled) if needed.
-    fn backing_store(&mut self, vdev: usize) -> Result<&mut PageBuffer> {
-        if self.backing[vdev].is_none() {
-            self.backing[vdev] = Some(PageBuffer::new_zeroed(self.reserved_size)?);
-        }
-        self.backing[vdev].as_mut().ok_or(ENOMEM)
-    }
-
-    /// Where the bytes of `vdev` are now, allocating its backing store if
-    /// needed; `ENODEV` when it is removed.
-    fn current_store(&mut self, vdev: usize) -> Result<&mut PageBuffer> {
-        match self.table.state(vdev) {
-            VdevState::Removed => Err(ENODEV),
-            VdevState::Foreground => Ok(&mut self.device_memory),
-            VdevState::Background => self.backing_store(vdev),
-        }
-    }
-
-    /// Like `current_store`, without allocating: `None` means all zeroes.
-    fn current_store_if_any(&self, vdev: usize) -> Result<Option<&PageBuffer>> {
-        match self.table.state(vdev) {
-            VdevState::Removed => Err(ENODEV),
-            VdevState::Foreground => Ok(Some(&self.device_memory)),
-            VdevState::Background => Ok(self.backing[vdev].as_ref()),
-        }
-    }
-}
-
 impl Mux {
     pub(crate) fn new(config: Config) -> Result<Arc<Self>> {
         let fs = PseudoFs::mount()?;
         let n = config.nr_vdevs;
+        let table = StateTable::new(n)?;
         let mut mappings = KVec::with_capacity(n, GFP_KERNEL)?;
         let mut backing = KVec::with_capacity(n, GFP_KERNEL)?;
         let mut mapped = KVec::with_capacity(n, GFP_KERNEL)?;
         let mut faults = KVec::with_capacity(n, GFP_KERNEL)?;
-        for _ in 0..n {
+        let mut locations = KVec::with_capacity(n, GFP_KERNEL)?;
+        for vdev in 0..n {
             mappings.push(SharedMapping::new(&fs)?, GFP_KERNEL)?;
-            backing.push(None, GFP_KERNEL)?;
+            backing.push(Store::new(config.max_reserved_size)?, GFP_KERNEL)?;
             mapped.push(0, GFP_KERNEL)?;
-            faults.push(FaultCounts::default(), GFP_KERNEL)?;
+            faults.push(FaultCounters::default(), GFP_KERNEL)?;
+            let location = Location::of(table.state(vdev));
+            locations.push(
+                KBox::pin_init(RwSem::new(location), GFP_KERNEL)?,
+                GFP_KERNEL,
+            )?;
         }
-        let inner = MuxInner {
-            table: StateTable::new(n)?,
-            reserved_size: config.reserved_size,
-            device_memory: PageBuffer::new_zeroed(config.reserved_size)?,
-            backing,
-            mapped,
-            faults,
-        };
         let notifier = Notifier::new(n)?;
         Arc::pin_init(
             try_pin_init!(Self {
                 config,
-                inner <- new_mutex!(inner, "vdmux::Mux::inner"),
+                state <- new_mutex!(MuxState { table, mapped }, "vdmux::Mux::state"),
+                reserved_size: AtomicUsize::new(config.reserved_size),
+                device_memory: Store::new(config.max_reserved_size)?,
+                backing,
+                locations,
+                faults,
                 changed <- new_poll_condvar!("vdmux::Mux::changed"),
                 notifier,
                 mappings,
@@ -193,8 +263,17 @@ impl Mux {
         &self.notifier
     }
 
+    /// The store at `location` for `vdev`; `None` when removed.
+    fn store_at(&self, vdev: usize, location: Location) -> Option<&Store> {
+        match location {
+            Location::DeviceMemory => Some(&self.device_memory),
+            Location::BackingStore => Some(&self.backing[vdev]),
+            Location::Nowhere => None,
+        }
+    }
+
     /// Wakes every waiter and notifies user space of `changes`, after the
-    /// state change released `inner`.
+    /// state change released `state`.
     fn changed(&self, changes: Changes) {
         self.changed.notify_all();
         self.notifier.send(&changes);
@@ -207,17 +286,17 @@ impl Mux {
 
     /// The state and generation of `vdev`.
     pub(crate) fn vdev_state(&self, vdev: usize) -> (VdevState, u64) {
-        let inner = self.inner.lock();
-        (inner.table.state(vdev), inner.table.generation(vdev))
+        let state = self.state.lock();
+        (state.table.state(vdev), state.table.generation(vdev))
     }
 
     /// `VDMUX_IOC_WAIT_FOREGROUND`: returns once `vdev` is the foreground;
     /// `ERESTARTSYS` when a signal comes first.
     pub(crate) fn wait_foreground(&self, vdev: u32) -> Result {
-        let mut inner = self.inner.lock();
-        let vdev = inner.table.index(vdev)?;
-        while inner.table.foreground() != Some(vdev) {
-            if self.changed.wait_interruptible(&mut inner) {
+        let mut state = self.state.lock();
+        let vdev = state.table.index(vdev)?;
+        while state.table.foreground() != Some(vdev) {
+            if self.changed.wait_interruptible(&mut state) {
                 return Err(ERESTARTSYS);
             }
         }
@@ -241,14 +320,18 @@ impl Mux {
     }
 
     pub(crate) fn reserved_size(&self) -> usize {
-        self.inner.lock().reserved_size
+        self.reserved_size.load(Ordering::Acquire)
+    }
+
+    fn reserved_pages(&self) -> usize {
+        self.reserved_size() / PAGE_SIZE
     }
 
     /// `VDMUX_IOC_GET_STATUS` of `vdev`, or of the control node for `None`.
     pub(crate) fn status(&self, vdev: Option<usize>) -> uapi::vdmux_status {
-        let inner = self.inner.lock();
-        let t = &inner.table;
-        let (index, state, generation) = match vdev {
+        let state = self.state.lock();
+        let t = &state.table;
+        let (index, code, generation) = match vdev {
             Some(v) => (v as u32, state_code(t.state(v)), t.generation(v)),
             None => (
                 uapi::VDMUX_CONTROL,
@@ -258,10 +341,10 @@ impl Mux {
         };
         uapi::vdmux_status {
             index,
-            state,
+            state: code,
             foreground: t.foreground().map_or(uapi::VDMUX_NONE, |f| f as u32),
             nr_vdevs: t.len() as u32,
-            reserved_size: inner.reserved_size as u64,
+            reserved_size: self.reserved_size() as u64,
             generation,
         }
     }
@@ -274,33 +357,47 @@ impl Mux {
     }
 
     fn switch_locked(&self, vdev: u32) -> Result<Changes> {
-        let mut inner = self.inner.lock();
-        let change = inner.table.plan_switch(vdev)?;
+        let mut state = self.state.lock();
+        let change = state.table.plan_switch(vdev)?;
         let Change::Switch { from, to } = change else {
             return Ok(Changes::default());
         };
-        // Allocate first: on ENOMEM nothing has changed.
+        let size = self.reserved_size();
+        // Allocate first, the device memory before the store that saves it:
+        // on ENOMEM nothing has changed, and the copies below cannot fail.
+        self.device_memory.allocate_like(&self.backing[to], size)?;
         if let Some(from) = from {
-            inner.backing_store(from)?;
+            self.backing[from].allocate_like(&self.device_memory, size)?;
         }
-        // Revoke before moving bytes: with `inner` held no fault can map a
-        // page again, and once the zap returns (TLBs flushed) no CPU can
-        // write through an old mapping, so no write is lost by the copies.
+        // Each half revokes before it moves bytes: with the location held
+        // exclusively no fault can map a page again, and once the zap
+        // returns (TLBs flushed) no CPU can write through an old mapping, so
+        // no write is lost by the copy.
         if let Some(from) = from {
+            let mut location = self.locations[from].write();
             self.mappings[from].unmap_all();
+            self.backing[from].copy_from(&self.device_memory, size)?;
+            *location = Location::BackingStore;
         }
-        self.mappings[to].unmap_all();
-        let inner = &mut *inner;
-        let size = inner.reserved_size;
-        if let Some(store) = from.and_then(|f| inner.backing[f].as_mut()) {
-            store.copy_from(&inner.device_memory, size)?;
+        let loaded = {
+            let mut location = self.locations[to].write();
+            self.mappings[to].unmap_all();
+            let loaded = self.device_memory.copy_from(&self.backing[to], size);
+            if loaded.is_ok() {
+                *location = Location::DeviceMemory;
+            }
+            loaded
+        };
+        if let Err(e) = loaded {
+            // Not reached (everything was allocated above); if it were, the
+            // old foreground's bytes are still in the device memory.
+            if let Some(from) = from {
+                *self.locations[from].write() = Location::DeviceMemory;
+            }
+            return Err(e);
         }
-        match &inner.backing[to] {
-            Some(store) => inner.device_memory.copy_from(store, size)?,
-            None => inner.device_memory.zero(0, size)?,
-        }
-        inner.table.commit(change);
-        Ok(Changes::of(&inner.table, change))
+        state.table.commit(change);
+        Ok(Changes::of(&state.table, change))
     }
 
     /// `VDMUX_IOC_EJECT`: `vdev` refuses every access from now on.
@@ -311,8 +408,8 @@ impl Mux {
     }
 
     fn eject_locked(&self, vdev: u32) -> Result<Changes> {
-        let mut inner = self.inner.lock();
-        let change = inner.table.plan_eject(vdev)?;
+        let mut state = self.state.lock();
+        let change = state.table.plan_eject(vdev)?;
         let Change::Eject {
             vdev,
             was_foreground,
@@ -320,247 +417,358 @@ impl Mux {
         else {
             return Err(EINVAL);
         };
+        let size = self.reserved_size();
         if was_foreground {
-            inner.backing_store(vdev)?;
+            self.backing[vdev].allocate_like(&self.device_memory, size)?;
         }
-        self.mappings[vdev].unmap_all();
-        if was_foreground {
-            let inner = &mut *inner;
-            if let Some(store) = inner.backing[vdev].as_mut() {
-                store.copy_from(&inner.device_memory, inner.reserved_size)?;
+        {
+            let mut location = self.locations[vdev].write();
+            self.mappings[vdev].unmap_all();
+            if was_foreground {
+                self.backing[vdev].copy_from(&self.device_memory, size)?;
             }
+            *location = Location::Nowhere;
         }
-        inner.table.commit(change);
-        Ok(Changes::of(&inner.table, change))
+        state.table.commit(change);
+        Ok(Changes::of(&state.table, change))
     }
 
     /// `VDMUX_IOC_INSERT`: a removed `vdev` comes back in the background.
     pub(crate) fn insert(&self, vdev: u32) -> Result {
         let changes = {
-            let mut inner = self.inner.lock();
-            let change = inner.table.plan_insert(vdev)?;
-            inner.table.commit(change);
-            Changes::of(&inner.table, change)
+            let mut state = self.state.lock();
+            let change = state.table.plan_insert(vdev)?;
+            if let Change::Insert { vdev } = change {
+                *self.locations[vdev].write() = Location::BackingStore;
+            }
+            state.table.commit(change);
+            Changes::of(&state.table, change)
         };
         self.changed(changes);
         Ok(())
     }
 
-    /// `VDMUX_IOC_SET_RESERVED_SIZE`. Every buffer is allocated before any
-    /// is replaced, so `ENOMEM` leaves everything as it was.
+    /// `VDMUX_IOC_SET_RESERVED_SIZE`: growing is allowed while mapped,
+    /// shrinking is not (`EBUSY`).
     pub(crate) fn resize(&self, size: u64) -> Result {
         let size = self.config.resize_target(size).ok_or(EINVAL)?;
-        if self.resize_locked(size)? {
-            self.changed(Changes {
-                resized: Some(size),
-                ..Changes::default()
-            });
+        let mut state = self.state.lock();
+        let old = self.reserved_size();
+        if size == old {
+            return Ok(());
+        }
+        if size < old {
+            if state.mapped.iter().any(|&n| n > 0) {
+                return Err(EBUSY);
+            }
+            self.shrink(&state, size)?;
+        }
+        self.reserved_size.store(size, Ordering::Release);
+        state.table.bump();
+        drop(state);
+        self.changed(Changes {
+            resized: Some(size),
+            ..Changes::default()
+        });
+        Ok(())
+    }
+
+    /// Truncates every store to `size`, each under the location semaphore
+    /// of the virtual device that uses it.
+    fn shrink(&self, state: &MuxState, size: usize) -> Result {
+        for vdev in 0..self.config.nr_vdevs {
+            let location = self.locations[vdev].write();
+            // SAFETY: Nothing is mapped (checked by the caller under
+            // `state`, which every mmap takes), and the semaphore held
+            // exclusively keeps `read`/`write` of `vdev` away from its
+            // backing store and, if it is the foreground, from the device
+            // memory; state changes are excluded by `state`.
+            unsafe {
+                self.backing[vdev].truncate(size)?;
+                if *location == Location::DeviceMemory {
+                    self.device_memory.truncate(size)?;
+                }
+            }
+        }
+        if state.table.foreground().is_none() {
+            // SAFETY: With no foreground the device memory is nobody's
+            // location: only holders of `state` use it.
+            unsafe { self.device_memory.truncate(size)? };
         }
         Ok(())
     }
 
-    /// Resizes to `size`; whether anything changed.
-    fn resize_locked(&self, size: usize) -> Result<bool> {
-        let mut inner = self.inner.lock();
-        if inner.mapped.iter().any(|&n| n > 0) {
-            return Err(EBUSY);
+    /// Grows the reserved size to the end of page `pgoff` for an autogrow
+    /// store of `vdev` there, after allocating the chunk that page is in
+    /// where the bytes of `vdev` are now, so that a growth that cannot be
+    /// allocated changes nothing.
+    fn grow_for_store(&self, vdev: usize, pgoff: usize) -> Result {
+        let end = pgoff
+            .checked_add(1)
+            .and_then(|p| p.checked_mul(PAGE_SIZE))
+            .ok_or(EINVAL)?;
+        if end > self.config.max_reserved_size {
+            return Err(EINVAL);
         }
-        if size == inner.reserved_size {
-            return Ok(false);
+        let mut state = self.state.lock();
+        if end <= self.reserved_size() {
+            // Another store grew it meanwhile.
+            return Ok(());
         }
-        // Every buffer is allocated before any old one is freed: refuse up
-        // front what memory cannot hold all at once.
-        let buffers = 1 + inner.backing.iter().filter(|b| b.is_some()).count();
-        if !buffer::fits_in_memory((size / PAGE_SIZE).saturating_mul(buffers)) {
-            return Err(ENOMEM);
-        }
-        let keep = size.min(inner.reserved_size);
-        let mut device_memory = PageBuffer::new_zeroed(size)?;
-        let mut backing = KVec::with_capacity(inner.backing.len(), GFP_KERNEL)?;
-        for old in inner.backing.iter() {
-            let new = match old {
-                Some(_) => Some(PageBuffer::new_zeroed(size)?),
-                None => None,
-            };
-            backing.push(new, GFP_KERNEL)?;
-        }
-        device_memory.copy_from(&inner.device_memory, keep)?;
-        for (new, old) in backing.iter_mut().zip(inner.backing.iter()) {
-            if let (Some(new), Some(old)) = (new, old) {
-                new.copy_from(old, keep)?;
-            }
-        }
-        inner.device_memory = device_memory;
-        inner.backing = backing;
-        inner.reserved_size = size;
-        inner.table.bump();
-        Ok(true)
+        // The location cannot change while `state` is held.
+        let location = Location::of(state.table.state(vdev));
+        self.store_at(vdev, location)
+            .ok_or(ENODEV)?
+            .allocate_at(pgoff * PAGE_SIZE)?;
+        self.reserved_size.store(end, Ordering::Release);
+        state.table.bump();
+        drop(state);
+        self.changed(Changes {
+            resized: Some(end),
+            ..Changes::default()
+        });
+        Ok(())
     }
 
     /// Admits a new mapping of `len` bytes at page offset `pgoff` of `vdev`
-    /// and counts it.
-    pub(crate) fn map(&self, vdev: usize, pgoff: usize, len: usize) -> Result {
-        let mut inner = self.inner.lock();
-        if inner.table.state(vdev) == VdevState::Removed {
+    /// and counts it. An autogrow mapping may reach up to the largest size,
+    /// any other one up to the reserved size.
+    pub(crate) fn map(&self, vdev: usize, pgoff: usize, len: usize, autogrow: bool) -> Result {
+        let mut state = self.state.lock();
+        if state.table.state(vdev) == VdevState::Removed {
             return Err(ENODEV);
         }
-        range::check_mmap(pgoff, len, inner.reserved_size)?;
-        inner.mapped[vdev] += 1;
+        let limit = if autogrow {
+            self.config.max_reserved_size
+        } else {
+            self.reserved_size()
+        };
+        range::check_mmap(pgoff, len, limit)?;
+        state.mapped[vdev] += 1;
         Ok(())
     }
 
     pub(crate) fn vma_opened(&self, vdev: usize) {
-        self.inner.lock().mapped[vdev] += 1;
+        self.state.lock().mapped[vdev] += 1;
     }
 
     pub(crate) fn vma_closed(&self, vdev: usize) {
-        let mut inner = self.inner.lock();
-        inner.mapped[vdev] = inner.mapped[vdev].saturating_sub(1);
+        let mut state = self.state.lock();
+        state.mapped[vdev] = state.mapped[vdev].saturating_sub(1);
     }
 
     /// Maps the page of `vdev` at the fault's offset from where its bytes
-    /// are now; SIGBUS past the buffer, when removed, or when its backing
-    /// store cannot be allocated.
-    pub(crate) fn fault(&self, vdev: usize, fault: &VmFault) -> Result<FaultDone, FaultError> {
-        let mut inner = self.inner.lock();
+    /// are now, with the pages around it; SIGBUS past the buffer (unless an
+    /// autogrow store grows it), when removed, or when the page cannot be
+    /// allocated.
+    pub(crate) fn fault(
+        &self,
+        vdev: usize,
+        fault: &VmFault,
+        autogrow: bool,
+    ) -> Result<FaultDone, FaultError> {
         let pgoff = fault.pgoff();
-        if !range::page_in_buffer(pgoff, inner.reserved_size) {
+        if !range::page_in_buffer(pgoff, self.reserved_size()) {
+            if !(autogrow && fault.is_write()) {
+                return Err(FaultError::SigBus);
+            }
+            self.grow_for_store(vdev, pgoff)
+                .map_err(|_| FaultError::SigBus)?;
+        }
+        let location = self.locations[vdev].read();
+        let reserved_pages = self.reserved_pages();
+        if !range::page_in_buffer(pgoff, reserved_pages * PAGE_SIZE) {
             return Err(FaultError::SigBus);
         }
-        let reserved_pages = inner.reserved_size / PAGE_SIZE;
-        let store = inner.current_store(vdev).map_err(|_| FaultError::SigBus)?;
-        // SAFETY: `store` is where the bytes of `vdev` are now, and `inner`,
-        // held until we return, is held by every zap of its mappings and by
-        // every huge fault; a store is freed only by a resize, refused while
+        let store = self.store_at(vdev, *location).ok_or(FaultError::SigBus)?;
+        store
+            .allocate_at(pgoff * PAGE_SIZE)
+            .map_err(|_| FaultError::SigBus)?;
+        // SAFETY: `store` is where the bytes of `vdev` are now, and the
+        // location semaphore, held shared until we return, is held
+        // exclusively by every zap of its mappings and by every huge
+        // insertion; a chunk is freed only by a shrink, refused while
         // anything is mapped, or with the device, which its mappings keep.
         let done = unsafe { fault.map_page(store) }?;
-        // Fault-around: map the rest of the aligned block now, under the
-        // same lock, so a sequential toucher takes one fault per block.
+        // Fault-around: map the rest of the aligned block now, so that a
+        // sequential toucher takes one fault per block (read faults get it
+        // from `map_pages` first).
         let vma = fault.vma_pages();
         let window = self.config.fault_around_pages;
         let around = range::fault_around(pgoff, window, vma.pgoff, vma.len, reserved_pages);
         // SAFETY: As for `map_page` above.
         unsafe { fault.map_around(store, around.filter(|&n| n != pgoff)) };
-        inner.faults[vdev].pages += 1;
+        let counters = &self.faults[vdev];
+        counters.count(&counters.pages, fault);
         Ok(done)
+    }
+
+    /// `->map_pages`: maps the fault-around block of a read fault of `vdev`
+    /// without sleeping, if the location semaphore is free and the pages
+    /// and page table exist; whether the faulting page is now mapped (else
+    /// the kernel calls [`Mux::fault`]).
+    pub(crate) fn map_pages(&self, vdev: usize, fault: &VmFault) -> bool {
+        let Some(location) = self.locations[vdev].try_read() else {
+            return false;
+        };
+        let pgoff = fault.pgoff();
+        let reserved_pages = self.reserved_pages();
+        if pgoff >= reserved_pages {
+            return false;
+        }
+        let Some(store) = self.store_at(vdev, *location) else {
+            return false;
+        };
+        let vma = fault.vma_pages();
+        let window = self.config.fault_around_pages;
+        let around = range::fault_around(pgoff, window, vma.pgoff, vma.len, reserved_pages);
+        // SAFETY: As in `fault`: the semaphore is held shared until we
+        // return.
+        let mapped = unsafe { fault.map_into_table(store, around) };
+        if mapped {
+            let counters = &self.faults[vdev];
+            counters.count(&counters.pages, fault);
+            counters.map_pages.fetch_add(1, Ordering::Relaxed);
+        }
+        mapped
     }
 
     /// Maps the 2 MiB block of `vdev` around the fault with one PMD entry,
     /// from where its bytes are now, or falls back to 4 KiB pages (see
-    /// [`VmFault::map_huge`]); SIGBUS as [`Mux::fault`].
+    /// [`VmFault::map_huge`]); SIGBUS as [`Mux::fault`]. A fault past the
+    /// reserved size falls back, so that [`Mux::fault`] grows or refuses.
     pub(crate) fn huge_fault(&self, vdev: usize, fault: &VmFault) -> Result<FaultDone, FaultError> {
-        let mut inner = self.inner.lock();
-        if !range::page_in_buffer(fault.pgoff(), inner.reserved_size) {
-            return Err(FaultError::SigBus);
+        let pgoff = fault.pgoff();
+        if !range::page_in_buffer(pgoff, self.reserved_size()) {
+            return Err(FaultError::Fallback);
         }
-        let store = inner.current_store(vdev).map_err(|_| FaultError::SigBus)?;
-        // SAFETY: As in `fault`.
-        let done = unsafe { fault.map_huge(store) }?;
-        inner.faults[vdev].huge += 1;
+        // Allocated first, without excluding the other faults.
+        {
+            let location = self.locations[vdev].read();
+            let store = self.store_at(vdev, *location).ok_or(FaultError::SigBus)?;
+            store
+                .allocate_at(pgoff * PAGE_SIZE)
+                .map_err(|_| FaultError::SigBus)?;
+        }
+        let location = self.locations[vdev].write();
+        let store = self.store_at(vdev, *location).ok_or(FaultError::SigBus)?;
+        // SAFETY: As in `fault`, with the semaphore held exclusively, which
+        // also excludes every 4 KiB insertion.
+        let done = unsafe { fault.map_huge(store, self.reserved_pages()) }?;
+        let counters = &self.faults[vdev];
+        counters.count(&counters.huge, fault);
         Ok(done)
     }
 
-    /// How many 2 MiB blocks of where the bytes of `vdev` are now can be
-    /// mapped with PMD entries (0 while they are nowhere or removed), and
-    /// the faults served for `vdev` so far.
-    pub(crate) fn map_stats(&self, vdev: usize) -> (usize, FaultCounts) {
-        let inner = self.inner.lock();
-        let blocks = match inner.current_store_if_any(vdev) {
-            Ok(Some(store)) => store.huge_blocks(),
-            _ => 0,
-        };
-        (blocks, inner.faults[vdev])
+    /// `VDMUX_IOC_POPULATE` of `vdev`: maps every page of the caller's
+    /// mappings of `vdev` over `[addr, addr + len)`.
+    pub(crate) fn populate(&self, vdev: usize, addr: u64, len: u64) -> Result {
+        let addr = usize::try_from(addr).map_err(|_| EINVAL)?;
+        let len = usize::try_from(len).map_err(|_| EINVAL)?;
+        vm::for_each_user_mapping(&self.mappings[vdev], addr, len, |part| {
+            let location = self.locations[vdev].read();
+            let store = self.store_at(vdev, *location).ok_or(ENODEV)?;
+            if part.pgoffs().end > self.reserved_pages() {
+                return Err(ENXIO);
+            }
+            for pgoff in part.pgoffs() {
+                store.allocate_at(pgoff * PAGE_SIZE)?;
+                // SAFETY: As in `fault`: `store` is where the bytes of
+                // `vdev` are now, and the semaphore is held shared.
+                unsafe { part.map(store, pgoff)? };
+                if pgoff % POPULATE_BATCH == POPULATE_BATCH - 1 {
+                    // SAFETY: Sleeping is allowed here.
+                    unsafe { crate::helpers::vdmux_cond_resched() };
+                }
+            }
+            Ok(())
+        })
     }
 
-    /// `read(2)` of `vdev` at `*pos`, advancing it.
+    /// How many 2 MiB blocks of where the bytes of `vdev` are now can be
+    /// mapped with PMD entries (0 while removed; a block not yet allocated
+    /// does not count), and the faults served for `vdev` so far.
+    pub(crate) fn map_stats(&self, vdev: usize) -> (usize, FaultCounts) {
+        let location = self.locations[vdev].read();
+        let blocks = self
+            .store_at(vdev, *location)
+            .map_or(0, |store| store.huge_chunks(self.reserved_size()));
+        (blocks, self.faults[vdev].snapshot())
+    }
+
+    /// `read(2)` of `vdev` at `*pos`, advancing it: one copy from the store
+    /// to the user's buffer.
     pub(crate) fn read(
         &self,
         vdev: usize,
         pos: &mut i64,
         iov: &mut IovIterDest<'_>,
     ) -> Result<usize> {
-        let mut bounce = KVec::from_elem(0u8, iov.len().min(IO_CHUNK), GFP_KERNEL)?;
         let mut done = 0;
         while !iov.is_empty() {
-            let len = {
-                let inner = self.inner.lock();
-                let store = match inner.current_store_if_any(vdev) {
-                    Ok(store) => store,
-                    Err(e) if done == 0 => return Err(e),
-                    Err(_) => break,
+            let (want, copied) = {
+                let location = self.locations[vdev].read();
+                let store = match self.store_at(vdev, *location) {
+                    Some(store) => store,
+                    None if done == 0 => return Err(ENODEV),
+                    None => break,
                 };
-                let len = range::read_len(*pos, iov.len().min(IO_CHUNK), inner.reserved_size)?;
-                if len == 0 {
+                let want = range::read_len(*pos, iov.len().min(IO_CHUNK), self.reserved_size())?;
+                if want == 0 {
                     break;
                 }
-                match store {
-                    Some(store) => store.read(*pos as usize, &mut bounce[..len])?,
-                    None => bounce[..len].fill(0),
-                }
-                len
+                (want, store.copy_to_iter(*pos as usize, want, iov))
             };
-            let copied = iov.copy_to_iter(&bounce[..len]);
             done += copied;
             *pos += copied as i64;
-            if copied < len {
-                if done == 0 {
-                    return Err(EFAULT);
+            if copied < want {
+                // A page of the user's buffer is not mapped: fault it in now
+                // that the semaphore is released.
+                let rest = want - copied;
+                // SAFETY: `iov` is a valid iterator.
+                if unsafe { bindings::fault_in_iov_iter_writeable(iov.as_raw(), rest) } == rest {
+                    return if done == 0 { Err(EFAULT) } else { Ok(done) };
                 }
-                break;
             }
         }
         Ok(done)
     }
 
-    /// `write(2)` of `vdev` at `*pos`, advancing it. Each chunk is clamped
-    /// to the reserved size before it is taken from `iov`, so that `iov`
-    /// gives up exactly the bytes written.
+    /// `write(2)` of `vdev` at `*pos`, advancing it: one copy from the
+    /// user's buffer to the store, clamped to the reserved size before
+    /// anything is taken from `iov`, so that `iov` gives up exactly the
+    /// bytes written.
     pub(crate) fn write(
         &self,
         vdev: usize,
         pos: &mut i64,
         iov: &mut IovIterSource<'_>,
     ) -> Result<usize> {
-        let mut bounce = KVec::from_elem(0u8, iov.len().min(IO_CHUNK), GFP_KERNEL)?;
         let mut done = 0;
         while !iov.is_empty() {
-            let want = {
-                let inner = self.inner.lock();
-                inner.current_store_if_any(vdev).and_then(|_| {
-                    range::write_len(*pos, iov.len().min(IO_CHUNK), inner.reserved_size)
-                })
+            let step = {
+                let location = self.locations[vdev].read();
+                self.store_at(vdev, *location)
+                    .ok_or(ENODEV)
+                    .and_then(|store| {
+                        let want =
+                            range::write_len(*pos, iov.len().min(IO_CHUNK), self.reserved_size())?;
+                        Ok((want, store.copy_from_iter(*pos as usize, want, iov)?))
+                    })
             };
-            let want = match want {
-                Ok(want) => want,
+            let (want, copied) = match step {
+                Ok(step) => step,
                 Err(e) if done == 0 => return Err(e),
                 Err(_) => break,
             };
-            let copied = iov.copy_from_iter(&mut bounce[..want]);
-            if copied == 0 {
-                return if done == 0 { Err(EFAULT) } else { Ok(done) };
-            }
-            let mut inner = self.inner.lock();
-            // A resize may have shrunk the buffer since `want` was taken.
-            let result = range::write_len(*pos, copied, inner.reserved_size)
-                .and_then(|len| Ok((len, inner.current_store(vdev)?)))
-                .and_then(|(len, store)| store.write(*pos as usize, &bounce[..len]).map(|()| len));
-            drop(inner);
-            let written = *result.as_ref().unwrap_or(&0);
-            if written < copied {
-                // SAFETY: `copied` bytes were just taken from `iov`, and
-                // `written` is at most that.
-                unsafe { iov.revert(copied - written) };
-            }
-            match result {
-                Ok(len) => {
-                    done += len;
-                    *pos += len as i64;
-                    if len < copied {
-                        break;
-                    }
+            done += copied;
+            *pos += copied as i64;
+            if copied < want {
+                let rest = want - copied;
+                // SAFETY: `iov` is a valid iterator.
+                if unsafe { bindings::fault_in_iov_iter_readable(iov.as_raw(), rest) } == rest {
+                    return if done == 0 { Err(EFAULT) } else { Ok(done) };
                 }
-                Err(e) if done == 0 => return Err(e),
-                Err(_) => break,
             }
         }
         Ok(done)

@@ -24,6 +24,12 @@ unsafe impl kernel::transmute::AsBytes for vdmux_status {}
 
 const _: () = assert!(core::mem::size_of::<vdmux_status>() == 32);
 
+// SAFETY: `vdmux_range` is `repr(C)`, two `__u64` with no padding: any bytes
+// are a valid value.
+unsafe impl kernel::transmute::FromBytes for vdmux_range {}
+
+const _: () = assert!(core::mem::size_of::<vdmux_range>() == 16);
+
 /// The name of a `VDMUX_STATE_*` code, as `show_fdinfo` prints it.
 pub(crate) fn state_name(state: u32) -> &'static str {
     match state {

@@ -26,6 +26,7 @@ use crate::{
     },
 };
 use core::sync::atomic::{
+    AtomicBool,
     AtomicU64,
     Ordering, //
 };
@@ -56,6 +57,10 @@ use kernel::{
         poll::PollTable,
         Arc, //
     },
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
 };
 
 /// One virtual device. Every open file and every VMA of it holds a
@@ -82,6 +87,50 @@ pub(crate) struct VdevFile {
     /// The generation this file last returned from GET_STATUS (at open, the
     /// current one): `poll` reports EPOLLPRI while the vdev's differs.
     seen: AtomicU64,
+    /// `VDMUX_IOC_SET_AUTOGROW`: whether writable mappings made through this
+    /// file from now on are autogrow mappings.
+    autogrow: AtomicBool,
+}
+
+/// One mapping (VMA, and every copy of it) of a virtual device: what its
+/// faults need to know beyond the device.
+pub(crate) struct VdevMapping {
+    vdev: Arc<Vdev>,
+    /// A store past the reserved size grows it (IRIX `MAP_AUTOGROW`).
+    autogrow: bool,
+}
+
+impl VdevFile {
+    /// The ioctls that act on this open file; `None` for the others.
+    fn file_ioctl(&self, file: &File, cmd: u32, arg: usize) -> Option<Result> {
+        match cmd {
+            uapi::VDMUX_IOC_SET_AUTOGROW => Some(self.set_autogrow(file, arg)),
+            uapi::VDMUX_IOC_POPULATE => Some(self.populate(arg)),
+            _ => None,
+        }
+    }
+
+    fn set_autogrow(&self, file: &File, arg: usize) -> Result {
+        if file.flags() & file::flags::O_ACCMODE == file::flags::O_RDONLY {
+            return Err(EBADF);
+        }
+        let on = match arg {
+            0 => false,
+            1 => true,
+            _ => return Err(EINVAL),
+        };
+        self.autogrow.store(on, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn populate(&self, arg: usize) -> Result {
+        let range: uapi::vdmux_range =
+            UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::vdmux_range>())
+                .reader()
+                .read()?;
+        let vdev = &self.vdev;
+        vdev.mux.populate(vdev.index, range.addr, range.len)
+    }
 }
 
 #[vtable]
@@ -96,7 +145,14 @@ impl MiscDevice for Vdev {
         // `VdevFile` we return becomes the file's private data and keeps the
         // `Mux` alive until the file is released.
         unsafe { vdev.mux.attach(vdev.index, file) };
-        Ok(KBox::new(VdevFile { vdev, seen }, GFP_KERNEL)?)
+        Ok(KBox::new(
+            VdevFile {
+                vdev,
+                seen,
+                autogrow: AtomicBool::new(false),
+            },
+            GFP_KERNEL,
+        )?)
     }
 
     fn mmap(open: &VdevFile, file: &File, vma: &VmaNew) -> Result {
@@ -115,10 +171,21 @@ impl MiscDevice for Vdev {
         }
         let mapping = vm::NewMapping::new(vma)?;
         vma.set_dontdump();
-        vdev.mux.map(vdev.index, mapping.pgoff(), mapping.len())?;
+        // Autogrow needs stores: a mapping that cannot write is an ordinary
+        // one, whatever the file asked for.
+        let autogrow = open.autogrow.load(Ordering::Relaxed) && vma.writable();
+        let handler = Arc::new(
+            VdevMapping {
+                vdev: vdev.clone(),
+                autogrow,
+            },
+            GFP_KERNEL,
+        )?;
+        vdev.mux
+            .map(vdev.index, mapping.pgoff(), mapping.len(), autogrow)?;
         // The last step, which cannot fail: from here on only the VMA's
         // `close` undoes the count taken by `map`.
-        mapping.install(vdev.clone());
+        mapping.install(handler);
         Ok(())
     }
 
@@ -132,7 +199,10 @@ impl MiscDevice for Vdev {
         vdev.mux.write(vdev.index, kiocb.ki_pos_mut(), iov)
     }
 
-    fn ioctl(open: &VdevFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(open: &VdevFile, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        if let Some(result) = open.file_ioctl(file, cmd, arg) {
+            return result.map(|()| 0);
+        }
         let vdev = &open.vdev;
         ioctl::dispatch(&vdev.mux, NodeKind::Vdev(vdev.index), &open.seen, cmd, arg)
     }
@@ -154,6 +224,13 @@ impl MiscDevice for Vdev {
             huge_blocks,
             faults.pages,
             faults.huge
+        );
+        seq_print!(
+            m,
+            "vdmux-vma-lock-faults:\t{}\nvdmux-map-pages-faults:\t{}\nvdmux-autogrow:\t{}\n",
+            faults.vma_lock,
+            faults.map_pages,
+            u8::from(open.autogrow.load(Ordering::Relaxed))
         );
     }
 }
@@ -190,20 +267,24 @@ impl NodeDevice for Vdev {
     }
 }
 
-impl VmaHandler for Vdev {
+impl VmaHandler for VdevMapping {
     fn vma_opened(&self) {
-        self.mux.vma_opened(self.index);
+        self.vdev.mux.vma_opened(self.vdev.index);
     }
 
     fn vma_closed(&self) {
-        self.mux.vma_closed(self.index);
+        self.vdev.mux.vma_closed(self.vdev.index);
     }
 
     fn fault(&self, fault: &VmFault) -> Result<FaultDone, FaultError> {
-        self.mux.fault(self.index, fault)
+        self.vdev.mux.fault(self.vdev.index, fault, self.autogrow)
+    }
+
+    fn map_pages(&self, fault: &VmFault, _start: usize, _end: usize) -> bool {
+        self.vdev.mux.map_pages(self.vdev.index, fault)
     }
 
     fn huge_fault(&self, fault: &VmFault) -> Result<FaultDone, FaultError> {
-        self.mux.huge_fault(self.index, fault)
+        self.vdev.mux.huge_fault(self.vdev.index, fault)
     }
 }

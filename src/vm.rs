@@ -14,12 +14,16 @@
 //!   references, 4 KiB or 2 MiB at a time, outside the system's transparent
 //!   huge page policy (as vfio does).
 //! - [`VmFault`]: one page fault; the handler answers by mapping a page of a
-//!   [`PageBuffer`], or a 2 MiB block of one (as a special PTE or PMD, which
+//!   [`PageFrames`] object, or a 2 MiB block of one (as a special PTE or PMD, which
 //!   no `get_user_pages` pin can hold on to), by refusing with
 //!   [`FaultError::SigBus`], or, for a huge fault, by asking the kernel to
 //!   fall back to 4 KiB pages with [`FaultError::Fallback`]. Bounds,
 //!   alignment and the state of the page middle directory are checked here,
 //!   not by the handler.
+//! - [`for_each_user_mapping`]: the calling process's VMAs of one object
+//!   over a range of addresses, whose pages [`UserMapping::map`] maps ahead
+//!   of any fault (`MAP_POPULATE` cannot: `get_user_pages` refuses a
+//!   `VM_PFNMAP`).
 //! - [`SharedMapping`]: an `address_space` that every open file of one
 //!   object points at, so that one [`SharedMapping::unmap_all`] reaches every
 //!   mapping of that object, in every process, through every device node
@@ -29,11 +33,13 @@
 //!
 //! # What the kernel holds when it calls us
 //!
-//! - `->fault` runs under `mmap_lock` (read): our `vm_ops` has no
-//!   `->map_pages`, so a fault first tried under the per-VMA lock gets
-//!   `VM_FAULT_RETRY` from the core (`vmf_can_call_fault`) and is retried
-//!   under `mmap_lock`.
-//! - `->huge_fault` may run under the per-VMA lock alone.
+//! - `->fault` and `->huge_fault` run under the per-VMA lock alone, or under
+//!   `mmap_lock` (read) when the core could not take the former. (Without a
+//!   `->map_pages` the core would retry every `->fault` first tried under
+//!   the per-VMA lock under `mmap_lock`: see `vmf_can_call_fault`.)
+//! - `->map_pages` runs before `->fault` for a read fault, under the same
+//!   locks and `rcu_read_lock`: it must not sleep, so it maps only into a
+//!   page table that exists and gives up on a lock it cannot take at once.
 //! - `->open` and `->close` run under `mmap_write_lock`; for a fork, under
 //!   the parent's `mmap_write_lock` and the write lock of the parent's VMA.
 //! - Zaps (`unmap_mapping_range`) take `i_mmap_rwsem` and the page table
@@ -48,10 +54,12 @@
 //!   with a PMD entry (a SWITCH between two stores of which one has huge
 //!   pages), and another thread's huge fault may have installed one.
 //!   Inserting a PTE below a huge PMD hits `VM_BUG_ON(pmd_trans_huge())` in
-//!   `walk_to_pmd`. So [`VmFault::map_page`] looks at the PMD first, under
-//!   the lock that every huge insertion of this object holds, and reports
-//!   the fault done when a 2 MiB entry already covers it; fault-around stays
-//!   inside that one PMD.
+//!   `walk_to_pmd`. So every 4 KiB insertion holds a lock that excludes
+//!   every huge insertion of the object (its handler's choice: vdmux takes
+//!   a virtual device's location lock shared for the first, exclusively for
+//!   the second), and [`VmFault::map_page`] looks at the PMD first and
+//!   reports the fault done when a 2 MiB entry already covers it;
+//!   fault-around stays inside that one PMD.
 //! - *fork copying a stale 2 MiB entry.* `copy_huge_pmd` reads the parent's
 //!   special PMD locklessly and installs that snapshot in the child after
 //!   taking the page table locks, assuming that nothing can change it while
@@ -66,7 +74,6 @@
 //!   page table lock), but one rule for both is simpler to trust.
 
 use crate::{
-    buffer::PageBuffer,
     helpers,
     range, //
 };
@@ -101,6 +108,15 @@ pub(crate) trait VmaHandler: Send + Sync + Sized {
     /// returns what it returned, or refuses.
     fn fault(&self, fault: &VmFault) -> Result<FaultDone, FaultError>;
 
+    /// Maps pages around a read fault before [`VmaHandler::fault`] is called,
+    /// without sleeping (under `rcu_read_lock`), with
+    /// [`VmFault::map_into_table`]; returns whether the faulting page is now
+    /// mapped (then `fault` is not called). `start..=end` is the range of
+    /// page offsets the kernel suggests.
+    fn map_pages(&self, _fault: &VmFault, _start: usize, _end: usize) -> bool {
+        false
+    }
+
     /// Serves a fault that may be answered with one PMD entry: maps a 2 MiB
     /// block with [`VmFault::map_huge`], or returns [`FaultError::Fallback`]
     /// to have the kernel retry with [`VmaHandler::fault`] on 4 KiB pages.
@@ -118,6 +134,17 @@ pub(crate) const HUGE_MAPPINGS: bool = cfg!(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP);
 
 /// Pages in the block one PMD entry maps (2 MiB on x86-64).
 pub(crate) const HUGE_PAGES: usize = 1 << (bindings::PMD_SHIFT - bindings::PAGE_SHIFT);
+
+/// Memory whose page frames faults map.
+pub(crate) trait PageFrames {
+    /// The page frame of page `pgoff`, if that page exists now.
+    fn pfn(&self, pgoff: usize) -> Option<usize>;
+
+    /// The first page frame of the 2 MiB block starting at page `pgoff`, if
+    /// its [`HUGE_PAGES`] frames exist, are contiguous and start aligned to
+    /// [`HUGE_PAGES`], so that one PMD entry can map it.
+    fn huge_pfn(&self, pgoff: usize) -> Option<usize>;
+}
 
 /// The pages a VMA maps, in page units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +233,18 @@ impl VmFault {
         !unsafe { helpers::vdmux_vma_is_mixedmap(self.vma().as_ptr()) }
     }
 
+    /// Whether the fault is a write.
+    pub(crate) fn is_write(&self) -> bool {
+        // SAFETY: `vmf` is valid by the type invariants.
+        unsafe { helpers::vdmux_fault_is_write(self.vmf) }
+    }
+
+    /// Whether the fault holds the per-VMA lock rather than `mmap_lock`.
+    pub(crate) fn under_vma_lock(&self) -> bool {
+        // SAFETY: `vmf` is valid by the type invariants.
+        unsafe { helpers::vdmux_fault_under_vma_lock(self.vmf) }
+    }
+
     /// Whether a 2 MiB entry now covers the faulting address.
     fn pmd_is_huge(&self) -> bool {
         // SAFETY: `vmf` is valid by the type invariants and, in a fault that
@@ -225,11 +264,11 @@ impl VmFault {
     /// # Safety
     ///
     /// `store` must be where the VMA's object lives now, and the caller must
-    /// hold a lock that every zap of the object's mappings and every
-    /// [`VmFault::map_huge`] on them also holds, from before it chose
-    /// `store` until this returns. Every page of `store` must stay allocated
-    /// until all of the object's mappings have been zapped.
-    pub(crate) unsafe fn map_page(&self, store: &PageBuffer) -> Result<FaultDone, FaultError> {
+    /// hold a lock, from before it chose `store` until this returns, that
+    /// excludes every zap of the object's mappings and every
+    /// [`VmFault::map_huge`] on them. Every page of `store` must stay
+    /// allocated until all of the object's mappings have been zapped.
+    pub(crate) unsafe fn map_page(&self, store: &impl PageFrames) -> Result<FaultDone, FaultError> {
         let pfn = store.pfn(self.pgoff()).ok_or(FaultError::SigBus)?;
         if !self.is_pure_pfnmap() {
             return Err(FaultError::SigBus);
@@ -264,7 +303,7 @@ impl VmFault {
     /// As for [`VmFault::map_page`].
     pub(crate) unsafe fn map_around(
         &self,
-        store: &PageBuffer,
+        store: &impl PageFrames,
         neighbours: impl Iterator<Item = usize>,
     ) {
         if !self.is_pure_pfnmap() || self.pmd_is_huge() {
@@ -309,9 +348,15 @@ impl VmFault {
     /// # Safety
     ///
     /// As for [`VmFault::map_page`].
-    pub(crate) unsafe fn map_huge(&self, store: &PageBuffer) -> Result<FaultDone, FaultError> {
+    /// `object_pages` is the size of the object now, in pages: a block
+    /// that reaches past it falls back.
+    pub(crate) unsafe fn map_huge(
+        &self,
+        store: &impl PageFrames,
+        object_pages: usize,
+    ) -> Result<FaultDone, FaultError> {
         let pages = self.vma_pages();
-        let block = range::huge_block(self.pgoff(), &pages, store.len() / PAGE_SIZE, HUGE_PAGES)
+        let block = range::huge_block(self.pgoff(), &pages, object_pages, HUGE_PAGES)
             .ok_or(FaultError::Fallback)?;
         let pfn = store.huge_pfn(block).ok_or(FaultError::Fallback)?;
         if !self.is_pure_pfnmap() {
@@ -330,6 +375,55 @@ impl VmFault {
         // maps the whole block, at an address aligned to 2 MiB, and
         // `huge_pfn` that the block's frames are contiguous and aligned.
         unsafe { self.insert_pfn_pmd(pfn) }
+    }
+
+    /// Maps the pages `window` (page offsets, the faulting one among them)
+    /// of `store`, all of which the VMA maps, without sleeping, for a
+    /// [`VmaHandler::map_pages`]: only if they all lie under the page middle
+    /// directory entry of the faulting address and that entry points to a
+    /// page table, else nothing (and [`VmaHandler::fault`], which may
+    /// allocate page tables, maps them). Returns whether the faulting page
+    /// is now mapped. Pages already mapped are left alone.
+    ///
+    /// # Safety
+    ///
+    /// As for [`VmFault::map_page`].
+    pub(crate) unsafe fn map_into_table(
+        &self,
+        store: &impl PageFrames,
+        window: core::ops::Range<usize>,
+    ) -> bool {
+        let pages = self.vma_pages();
+        let huge_size = HUGE_PAGES * PAGE_SIZE;
+        let pmd_of = |pgoff| pages.address_of(pgoff).map(|a| a / huge_size);
+        let here = Some(self.address() / huge_size);
+        if !window.contains(&self.pgoff())
+            || pmd_of(window.start) != here
+            || pmd_of(window.end - 1) != here
+        {
+            return false;
+        }
+        // SAFETY: `vmf` is valid by the type invariants and its `pmd` points
+        // to the entry covering the address.
+        if !self.is_pure_pfnmap() || !unsafe { helpers::vdmux_fault_pmd_has_table(self.vmf) } {
+            return false;
+        }
+        let vma = self.vma().as_ptr();
+        let mut mapped = false;
+        for pgoff in window {
+            let (Some(pfn), Some(address)) = (store.pfn(pgoff), pages.address_of(pgoff)) else {
+                continue;
+            };
+            // SAFETY: As in `map_page`: `address` is inside the VMA, under
+            // the page middle directory entry of the fault, which points to a
+            // page table (checked above) and cannot become a huge leaf (the
+            // caller's lock): `vmf_insert_pfn` neither allocates nor sleeps.
+            let ret = unsafe { bindings::vmf_insert_pfn(vma, address, pfn) };
+            if pgoff == self.pgoff() && ret == FAULT_NOPAGE {
+                mapped = true;
+            }
+        }
+        mapped
     }
 
     /// `vmf_insert_pfn_pmd` as for a read.
@@ -358,6 +452,113 @@ impl VmFault {
     unsafe fn insert_pfn_pmd(&self, _pfn: usize) -> Result<FaultDone, FaultError> {
         Err(FaultError::Fallback)
     }
+}
+
+/// Part of a VMA of the calling process that maps an object of a
+/// [`SharedMapping`], found by [`for_each_user_mapping`] with `mmap_lock`
+/// held.
+pub(crate) struct UserMapping<'a> {
+    vma: &'a VmaRef,
+    pages: VmaPages,
+    /// The object's page offsets of the part.
+    range: core::ops::Range<usize>,
+}
+
+impl UserMapping<'_> {
+    /// The object's page offsets that this part maps.
+    pub(crate) fn pgoffs(&self) -> core::ops::Range<usize> {
+        self.range.clone()
+    }
+
+    /// Maps page `pgoff` of `store` (one of [`UserMapping::pgoffs`]) as a
+    /// fault would (see [`VmFault::map_page`]); a page already mapped, or
+    /// covered by a 2 MiB entry, is left alone.
+    ///
+    /// # Safety
+    ///
+    /// As for [`VmFault::map_page`].
+    pub(crate) unsafe fn map(&self, store: &impl PageFrames, pgoff: usize) -> Result {
+        if !self.range.contains(&pgoff) {
+            return Err(EINVAL);
+        }
+        let vma = self.vma.as_ptr();
+        // SAFETY: `vma` is valid while `mmap_lock` is held (the borrow).
+        if unsafe { helpers::vdmux_vma_is_mixedmap(vma) } {
+            return Err(EINVAL);
+        }
+        let pfn = store.pfn(pgoff).ok_or(ENOMEM)?;
+        let address = self.pages.address_of(pgoff).ok_or(EINVAL)?;
+        // SAFETY: `vma` is valid; the walk allocates nothing. The caller's
+        // lock excludes huge insertions, so a PMD that is not huge now stays
+        // so until the insertion below is done.
+        if unsafe { helpers::vdmux_vma_pmd_is_huge(vma, address) } {
+            return Ok(());
+        }
+        // SAFETY: `address` is inside the VMA, a pure VM_PFNMAP (checked
+        // above) that is not a COW mapping (see `NewMapping::new`), with
+        // `mmap_lock` held; the page middle directory entry is no huge leaf
+        // (checked above); the caller keeps the page alive while mapped.
+        let ret = unsafe { bindings::vmf_insert_pfn(vma, address, pfn) };
+        if ret == FAULT_NOPAGE {
+            Ok(())
+        } else {
+            Err(ENOMEM)
+        }
+    }
+}
+
+/// Calls `f` for every VMA of the calling process that maps part of
+/// `[addr, addr + len)`, in address order, holding `mmap_lock` (read).
+/// `EFAULT` unless VMAs whose file shares `mapping` (so VMAs of its object,
+/// made by a successful `mmap` of ours) cover the whole range; `EINVAL`
+/// for an empty or unaligned range.
+pub(crate) fn for_each_user_mapping(
+    mapping: &SharedMapping,
+    addr: usize,
+    len: usize,
+    mut f: impl FnMut(&UserMapping<'_>) -> Result,
+) -> Result {
+    if len == 0 || addr % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 {
+        return Err(EINVAL);
+    }
+    let end = addr.checked_add(len).ok_or(EINVAL)?;
+    let task = kernel::current!();
+    let mm = task.mm().ok_or(EFAULT)?;
+    let guard = mm.mmap_read_lock();
+    // Checked whole first, so that a bad range changes nothing.
+    for pass in 0..2 {
+        let mut at = addr;
+        while at < end {
+            let vma = guard.vma_lookup(at).ok_or(EFAULT)?;
+            // SAFETY: The VMA is valid while `mmap_lock` is held; its file,
+            // if any, is held by the VMA.
+            let ours = unsafe {
+                let file = (*vma.as_ptr()).vm_file;
+                !file.is_null() && (*file).f_mapping == mapping.address_space()
+            };
+            if !ours {
+                return Err(EFAULT);
+            }
+            let stop = vma.end().min(end);
+            if pass == 1 {
+                // SAFETY: The VMA is valid (see above).
+                let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
+                let pages = VmaPages {
+                    pgoff,
+                    len: (vma.end() - vma.start()) / PAGE_SIZE,
+                    start: vma.start() / PAGE_SIZE,
+                };
+                let first = pgoff + (at - vma.start()) / PAGE_SIZE;
+                f(&UserMapping {
+                    vma,
+                    pages,
+                    range: first..first + (stop - at) / PAGE_SIZE,
+                })?;
+            }
+            at = stop;
+        }
+    }
+    Ok(())
 }
 
 /// A VMA being created by `f_op->mmap`, checked to be able to carry a
@@ -428,6 +629,7 @@ impl<T: VmaHandler + 'static> VmOps<T> {
         open: Some(Self::open),
         close: Some(Self::close),
         fault: Some(Self::fault),
+        map_pages: Some(Self::map_pages),
         huge_fault: if HUGE_MAPPINGS {
             Some(Self::huge_fault)
         } else {
@@ -511,6 +713,27 @@ impl<T: VmaHandler + 'static> VmOps<T> {
         // INVARIANT: `vmf` is the fault in progress, valid during this call.
         let fault = VmFault { vmf };
         fault_result(handler.fault(&fault))
+    }
+
+    /// Maps pages around a read fault, in atomic context.
+    ///
+    /// # Safety
+    ///
+    /// `vmf` must be a valid fault in progress on a VMA with these `vm_ops`.
+    unsafe extern "C" fn map_pages(
+        vmf: *mut bindings::vm_fault,
+        start_pgoff: usize,
+        end_pgoff: usize,
+    ) -> bindings::vm_fault_t {
+        // SAFETY: As in `fault`.
+        let handler = unsafe { Self::handler((*vmf).__bindgen_anon_1.vma) };
+        // INVARIANT: `vmf` is the fault in progress, valid during this call.
+        let fault = VmFault { vmf };
+        if handler.map_pages(&fault, start_pgoff, end_pgoff) {
+            FAULT_NOPAGE
+        } else {
+            0
+        }
     }
 
     /// Serves a fault that may be answered with a PMD entry (`order` 9) or
@@ -652,6 +875,11 @@ impl SharedMapping {
         // SAFETY: The file is being opened and outlived by the inode (the
         // function's safety requirements).
         unsafe { (*file.as_ptr()).f_mapping = (*self.inode).i_mapping };
+    }
+
+    fn address_space(&self) -> *mut bindings::address_space {
+        // SAFETY: The inode is live (type invariants).
+        unsafe { (*self.inode).i_mapping }
     }
 
     /// Zaps every page table entry of every mapping of the object, so the

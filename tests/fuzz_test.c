@@ -579,12 +579,14 @@ static void resize_op(struct fstat_ *st, int ctl, void *p, enum ptr_kind kind, u
 		ok = ret == -1 && (err == EINVAL || (err == EBUSY && mapped_anywhere()));
 	else if (bad_size)
 		ok = ret == -1 && (err == EINVAL || (err == EBUSY && mapped_anywhere()));
-	else if (mapped_anywhere())
-		ok = ret == -1 && err == EBUSY;
+	else if (mapped_anywhere() && (size + PAGE - 1) / PAGE * PAGE < md->size)
+		ok = ret == -1 && err == EBUSY;	/* only shrinking is refused while mapped */
 	else
 		ok = ret == 0;
 	if (!ok)
-		violation_st(st, "SET_RESERVED_SIZE", ret, err, mapped_anywhere() ? -EBUSY : 0);
+		violation_st(st, "SET_RESERVED_SIZE", ret, err,
+			     mapped_anywhere() && !bad_size && kind == P_GOOD &&
+			     (size + PAGE - 1) / PAGE * PAGE < md->size ? -EBUSY : 0);
 	if (!ret) {
 		md->size = (size + PAGE - 1) / PAGE * PAGE;
 		check_status(st, ctl);

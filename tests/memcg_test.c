@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Backing stores are charged to the memory cgroup of the task whose access
- * allocates them (GFP_KERNEL_ACCOUNT): a process in a cgroup v2 whose
- * memory.max cannot hold a store gets ENOMEM from write(2) and SIGBUS from a
- * mapped access (the allocation may fail, __GFP_RETRY_MAYFAIL, rather than
+ * allocates them (GFP_KERNEL_ACCOUNT), a 2 MiB chunk at a time: a process
+ * in a cgroup v2 whose memory.max cannot hold a store gets ENOMEM from
+ * write(2) and SIGBUS from a mapped access (the allocation may fail, __GFP_RETRY_MAYFAIL, rather than
  * OOM-kill anyone), and nothing outside the cgroup is touched: the device,
  * the other vdevs' bytes and the parent go on.
  */
@@ -17,6 +17,8 @@
 #define CGROOT "/sys/fs/cgroup"
 #define CG CGROOT "/vdmux-memcg-test"
 #define STORE (8UL << 20)
+/* Stores are allocated by chunks of 2 MiB, each by the first access to it. */
+#define CHUNK (2UL << 20)
 
 /* A number from a cgroup file, or the value of "@key N" in it; -1 if absent. */
 static long long cg_value(const char *file, const char *key)
@@ -91,7 +93,7 @@ static int in_cgroup(int (*fn)(void))
 	return status;
 }
 
-/* Exit 0 when a 1-byte write to vdev 2 allocated its store and raised memory.current by it. */
+/* Exit 0 when a 1-byte write to vdev 2 allocated a chunk of its store and raised memory.current by it. */
 static int write_allocates_charged_store(void)
 {
 	long long before = cg_value("memory.current", NULL), after;
@@ -101,7 +103,7 @@ static int write_allocates_charged_store(void)
 	if (fd < 0 || pwrite(fd, &c, 1, 0) != 1)
 		return 1;
 	after = cg_value("memory.current", NULL);
-	return after - before >= (long long)STORE ? 0 : 2;
+	return after - before >= (long long)CHUNK ? 0 : 2;
 }
 
 TEST_F(memcg, backing_store_is_charged_to_the_allocating_cgroup)
@@ -118,17 +120,19 @@ TEST_F(memcg, backing_store_is_charged_to_the_allocating_cgroup)
 	EXPECT_EQ(0x5a, c);
 }
 
-/* Exit 0 when a write to vdev 3 fails with ENOMEM. */
+/* Exit 0 when a write to some chunk of vdev 3 fails with ENOMEM (4 of them cannot fit in 4M). */
 static int write_gets_enomem(void)
 {
 	int fd = open_vdev(3, O_RDWR);
+	unsigned long off;
 	char c = 1;
 
 	if (fd < 0)
 		return 1;
-	if (pwrite(fd, &c, 1, 0) == 1)
-		return 2;
-	return errno == ENOMEM ? 0 : 3;
+	for (off = 0; off < STORE; off += CHUNK)
+		if (pwrite(fd, &c, 1, off) != 1)
+			return errno == ENOMEM ? 0 : 3;
+	return 2;
 }
 
 /* Exit 0 never: the access past the limit must raise SIGBUS. */
@@ -142,7 +146,8 @@ static int mapped_store_gets_sigbus(void)
 	p = (volatile char *)map_shared(fd, STORE, PROT_READ | PROT_WRITE, 0);
 	if (p == MAP_FAILED)
 		return 2;
-	p[0] = 1;
+	for (unsigned long off = 0; off < STORE; off += CHUNK)
+		p[off] = 1;
 	return 3;
 }
 

@@ -408,20 +408,27 @@ TEST_F(vd, unload_refused_while_mapped)
 		self->fd[i] = open_vdev(i, O_RDWR);
 }
 
-TEST_F(vd, resize_after_munmap_and_map_new_size)
+/* Growing is allowed while mapped, shrinking is not. */
+TEST_F(vd, resize_while_mapped_grows_only)
 {
-	uint64_t size = 2 * SIZE;
-	char *p;
+	uint64_t size = 2 * SIZE, small = SIZE;
+	char *p, *q;
 
 	p = map_shared(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_EQ(-EBUSY, ioctl(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, &size) ? -errno : 0);
-	EXPECT_EQ(0, munmap(p, SIZE));
+	p[SIZE - 1] = 8;
 	ASSERT_EQ(0, ioctl(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, &size));
-	p = map_shared(self->fd[0], 2 * SIZE, PROT_READ | PROT_WRITE, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	p[2 * SIZE - 1] = 9;
-	EXPECT_EQ(0, munmap(p, 2 * SIZE));
+	EXPECT_EQ(8, p[SIZE - 1]);
+	q = map_shared(self->fd[0], 2 * SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	EXPECT_EQ(8, q[SIZE - 1]);
+	EXPECT_TRUE(all_zero(q + SIZE, SIZE));
+	q[2 * SIZE - 1] = 9;
+	EXPECT_EQ(-EBUSY, ioctl(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, &small) ? -errno : 0);
+	EXPECT_EQ(0, munmap(q, 2 * SIZE));
+	EXPECT_EQ(-EBUSY, ioctl(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, &small) ? -errno : 0);
+	EXPECT_EQ(0, munmap(p, SIZE));
+	ASSERT_EQ(0, ioctl(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, &small));
 }
 
 /* One fault maps the aligned block of fault_around_pages (16) around it. */

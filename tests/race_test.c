@@ -341,7 +341,8 @@ TEST_F(race, page_fault_after_huge_fault_filled_the_slot)
 		ASSERT_EQ(0, unload_module());
 		ASSERT_EQ(0, load_module("reserved_size=2097152"));
 		ASSERT_EQ(0, open_nodes(&self->ctl, self->fd));
-		/* The device memory (vdev 0's, now) has a 2 MiB page ... */
+		/* The device memory (vdev 0's, now), allocated by a write, has a 2 MiB page ... */
+		ASSERT_EQ(1, pwrite(self->fd[0], "", 1, 0));
 		ASSERT_EQ(1, huge_blocks(self->fd[0]));
 		/* ... and vdev 1's backing store 4 KiB pages. */
 		ASSERT_EQ(0, allocate_small_store(self->fd[1]));

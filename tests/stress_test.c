@@ -589,8 +589,8 @@ static uint64_t verify_all(int *fd, const uint64_t *exp, size_t len, size_t keep
 }
 
 /*
- * Between rounds, with nothing mapped: SET_RESERVED_SIZE is refused while
- * one mapping exists, then changes the size (keeping every vdev's bytes up
+ * Between rounds, with nothing mapped: SET_RESERVED_SIZE shrinking is
+ * refused while one mapping exists, then changes the size (keeping every vdev's bytes up
  * to the smaller size, also those of a removed vdev) and restores it.
  */
 static void resize_phase(int ctl, int *fd, struct rng *r, struct model *md,
@@ -601,9 +601,12 @@ static void resize_phase(int ctl, int *fd, struct rng *r, struct model *md,
 	size_t keep = other < size ? other : size;
 	char *p;
 
+	uint64_t smaller = size - PAGE;
+
+	/* Only shrinking is refused while mapped. */
 	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd[rng_below(r, nr_vdevs)], 0);
 	if (p == MAP_FAILED || vdmux_ioc(ctl, VDMUX_IOC_SET_RESERVED_SIZE,
-					 (unsigned long)&other) != -EBUSY)
+					 (unsigned long)&smaller) != -EBUSY)
 		tt->model_errors++;
 	else
 		tt->busy++;

@@ -430,7 +430,8 @@ TEST_F(td, resize_racing_mmap)
 				torn++;
 		if (!has_pattern(p, SIZE, 61) || (len > SIZE && !all_zero(p + SIZE, SIZE)))
 			torn++;
-		if (ioctl(fd, VDMUX_IOC_GET_RESERVED_SIZE, &after) || after != size)
+		/* It may grow while mapped, never shrink below the mapping. */
+		if (ioctl(fd, VDMUX_IOC_GET_RESERVED_SIZE, &after) || after < len)
 			torn++;
 		munmap(p, len);
 	}

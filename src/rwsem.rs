@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A reader-writer semaphore (`struct rw_semaphore`) protecting a value.
+//!
+//! The kernel crate has no abstraction for `rw_semaphore`. This is the
+//! smallest one vdmux needs: shared guards for the many (page faults,
+//! `read`, `write`), an exclusive guard for the one (a state change), and a
+//! non-sleeping attempt at a shared guard for `->map_pages`, which runs
+//! under `rcu_read_lock`. Every semaphore made here is of one lockdep class
+//! (see `vdmux_init_rwsem`), so no code may hold two at once.
+
+use crate::helpers;
+use core::{
+    cell::UnsafeCell,
+    ops::{
+        Deref,
+        DerefMut, //
+    },
+};
+use kernel::{
+    bindings,
+    prelude::*,
+    types::Opaque, //
+};
+
+/// A `T` behind a `struct rw_semaphore`.
+///
+/// # Invariants
+///
+/// `sem` is an initialised `rw_semaphore`; `data` is read only while `sem`
+/// is held (shared or exclusive) and written only while it is held
+/// exclusively.
+#[pin_data]
+pub(crate) struct RwSem<T> {
+    #[pin]
+    sem: Opaque<bindings::rw_semaphore>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: The semaphore may be taken and released from any thread, and it
+// hands out `&T` to several threads at once and `&mut T` to one.
+unsafe impl<T: Send + Sync> Sync for RwSem<T> {}
+
+// SAFETY: Moving the value between threads moves the `T`.
+unsafe impl<T: Send> Send for RwSem<T> {}
+
+impl<T> RwSem<T> {
+    /// A new semaphore, not held, protecting `data`.
+    pub(crate) fn new(data: T) -> impl PinInit<Self> {
+        // INVARIANT: `vdmux_init_rwsem` initialises `sem` in place.
+        pin_init!(Self {
+            // SAFETY: `slot` is valid, pinned memory for the semaphore.
+            sem <- Opaque::ffi_init(|slot| unsafe { helpers::vdmux_init_rwsem(slot) }),
+            data: UnsafeCell::new(data),
+        })
+    }
+
+    /// Takes the semaphore shared, sleeping while a writer holds it.
+    pub(crate) fn read(&self) -> ReadGuard<'_, T> {
+        // SAFETY: `sem` is initialised (type invariants).
+        unsafe { bindings::down_read(self.sem.get()) };
+        // INVARIANT: The semaphore is held shared until the guard drops.
+        ReadGuard { lock: self }
+    }
+
+    /// Takes the semaphore shared if that needs no sleep: callable in
+    /// atomic context.
+    pub(crate) fn try_read(&self) -> Option<ReadGuard<'_, T>> {
+        // SAFETY: `sem` is initialised (type invariants).
+        if unsafe { bindings::down_read_trylock(self.sem.get()) } == 0 {
+            return None;
+        }
+        // INVARIANT: The semaphore is held shared until the guard drops.
+        Some(ReadGuard { lock: self })
+    }
+
+    /// Takes the semaphore exclusively, sleeping until every holder is gone.
+    pub(crate) fn write(&self) -> WriteGuard<'_, T> {
+        // SAFETY: `sem` is initialised (type invariants).
+        unsafe { bindings::down_write(self.sem.get()) };
+        // INVARIANT: The semaphore is held exclusively until the guard drops.
+        WriteGuard { lock: self }
+    }
+}
+
+/// The semaphore held shared.
+///
+/// # Invariants
+///
+/// `lock.sem` is held shared by this guard.
+pub(crate) struct ReadGuard<'a, T> {
+    lock: &'a RwSem<T>,
+}
+
+impl<T> Deref for ReadGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: The semaphore is held shared (type invariants), so nobody
+        // writes the data.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T> Drop for ReadGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: Held shared by this guard (type invariants).
+        unsafe { bindings::up_read(self.lock.sem.get()) };
+    }
+}
+
+/// The semaphore held exclusively.
+///
+/// # Invariants
+///
+/// `lock.sem` is held exclusively by this guard.
+pub(crate) struct WriteGuard<'a, T> {
+    lock: &'a RwSem<T>,
+}
+
+impl<T> Deref for WriteGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: Held exclusively (type invariants).
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T> DerefMut for WriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: Held exclusively (type invariants): nobody else reads or
+        // writes the data.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T> Drop for WriteGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: Held exclusively by this guard (type invariants).
+        unsafe { bindings::up_write(self.lock.sem.get()) };
+    }
+}

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Stores: where the bytes of a virtual device are, as chunks allocated on
+//! demand.
+//!
+//! A [`Store`] (the device memory, or one virtual device's backing store)
+//! covers the largest size the reserved buffer may reach,
+//! `max_reserved_size`, as an array of slots, one per 2 MiB chunk. A chunk is
+//! a [`PageBuffer`] allocated by the first access that needs its pages (a
+//! fault, a `write`, a copy into it); a chunk that is not allocated reads as
+//! zeros. So:
+//!
+//! - growing the reserved size allocates nothing and moves nothing: every
+//!   mapping of the old size stays valid, and the new bytes are zero because
+//!   every byte of an allocated chunk past the reserved size is zero (the
+//!   invariant a shrink restores with [`Store::truncate`]);
+//! - a store costs what its owner touched, not the whole size;
+//! - a chunk is one `vmalloc_huge` area of 2 MiB (or of `max_reserved_size`
+//!   when that is smaller), which one PMD entry can map when the allocator
+//!   found a huge page for it, whatever happened to the other chunks.
+//!
+//! Chunks are installed with a compare-and-exchange, so that faults of one
+//! virtual device, which run in parallel, may allocate them concurrently;
+//! the loser frees its copy. A chunk is freed only by [`Store::truncate`]
+//! and on drop, whose callers guarantee that nobody uses it.
+
+use crate::{
+    buffer::PageBuffer,
+    vm::{
+        PageFrames,
+        HUGE_PAGES, //
+    },
+};
+use core::{
+    ptr,
+    sync::atomic::{
+        AtomicPtr,
+        Ordering, //
+    },
+};
+use kernel::{
+    iov::{
+        IovIterDest,
+        IovIterSource, //
+    },
+    page::PAGE_SIZE,
+    prelude::*,
+};
+
+/// Bytes of one chunk when `max_reserved_size` is at least that big.
+pub(crate) const CHUNK_SIZE: usize = HUGE_PAGES * PAGE_SIZE;
+
+/// Up to `max_reserved_size` bytes, in chunks allocated on demand.
+///
+/// # Invariants
+///
+/// Every non-null slot of `chunks` is a pointer from `KBox::into_raw` of a
+/// [`PageBuffer`] of `chunk_size` bytes, owned by this store until
+/// [`Store::truncate`] or drop takes it back. `chunk_size` is a non-zero
+/// page multiple.
+pub(crate) struct Store {
+    chunks: KVec<AtomicPtr<PageBuffer>>,
+    chunk_size: usize,
+}
+
+impl Store {
+    /// An empty store (all zeros) able to hold `max_size` bytes, a non-zero
+    /// page multiple.
+    pub(crate) fn new(max_size: usize) -> Result<Self> {
+        if max_size == 0 || max_size % PAGE_SIZE != 0 {
+            return Err(EINVAL);
+        }
+        let chunk_size = max_size.min(CHUNK_SIZE);
+        let slots = max_size.div_ceil(chunk_size);
+        let mut chunks = KVec::with_capacity(slots, GFP_KERNEL)?;
+        for _ in 0..slots {
+            chunks.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
+        }
+        // INVARIANT: Every slot is null; `chunk_size` is a non-zero page
+        // multiple because `max_size` and `CHUNK_SIZE` are.
+        Ok(Self { chunks, chunk_size })
+    }
+
+    fn chunk_pages(&self) -> usize {
+        self.chunk_size / PAGE_SIZE
+    }
+
+    /// Chunk `index`, if allocated.
+    fn chunk(&self, index: usize) -> Option<&PageBuffer> {
+        let raw = self.chunks.get(index)?.load(Ordering::Acquire);
+        // SAFETY: A non-null slot is a live chunk owned by `self` (type
+        // invariants), freed only by `truncate` or drop, whose callers
+        // guarantee that no reference of ours is in use.
+        unsafe { raw.as_ref() }
+    }
+
+    /// Chunk `index`, allocated (zero-filled) if needed; `ENOMEM` when it
+    /// cannot be, `EINVAL` past the store.
+    fn chunk_or_alloc(&self, index: usize) -> Result<&PageBuffer> {
+        if let Some(chunk) = self.chunk(index) {
+            return Ok(chunk);
+        }
+        let slot = self.chunks.get(index).ok_or(EINVAL)?;
+        let new = KBox::into_raw(KBox::new(
+            PageBuffer::new_zeroed(self.chunk_size)?,
+            GFP_KERNEL_ACCOUNT,
+        )?);
+        // INVARIANT: `new` is a chunk of `chunk_size` bytes from
+        // `KBox::into_raw`; if another thread installed one first, ours is
+        // freed and theirs used.
+        if let Err(_theirs) =
+            slot.compare_exchange(ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // SAFETY: `new` came from `KBox::into_raw` above and was never
+            // shared.
+            drop(unsafe { KBox::from_raw(new) });
+        }
+        self.chunk(index).ok_or(ENOMEM)
+    }
+
+    /// Allocates the chunk holding byte `offset`, so that the page there
+    /// can be mapped.
+    pub(crate) fn allocate_at(&self, offset: usize) -> Result {
+        self.chunk_or_alloc(offset / self.chunk_size).map(|_| ())
+    }
+
+    /// Allocates every chunk of the first `size` bytes that `other` has:
+    /// what a copy of those bytes from `other` into `self` needs, so that
+    /// the copy itself cannot fail.
+    pub(crate) fn allocate_like(&self, other: &Store, size: usize) -> Result {
+        for index in 0..self.chunks_in(size) {
+            if other.chunk(index).is_some() {
+                self.chunk_or_alloc(index)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// How many chunks hold the first `size` bytes.
+    fn chunks_in(&self, size: usize) -> usize {
+        size.div_ceil(self.chunk_size).min(self.chunks.len())
+    }
+
+    /// The bytes of chunk `index` that lie in the first `size` bytes.
+    fn used_len(&self, index: usize, size: usize) -> usize {
+        size.saturating_sub(index * self.chunk_size)
+            .min(self.chunk_size)
+    }
+
+    /// Makes the first `size` bytes of `self` those of `src`, chunk by chunk
+    /// with rescheduling points: a chunk `src` lacks reads as zeros, so
+    /// `self`'s copy of it is zero-filled (or stays unallocated). `ENOMEM`
+    /// only if [`Store::allocate_like`] was not called first.
+    pub(crate) fn copy_from(&self, src: &Store, size: usize) -> Result {
+        for index in 0..self.chunks_in(size) {
+            let len = self.used_len(index, size);
+            match (self.chunk(index), src.chunk(index)) {
+                (Some(dst), Some(from)) => dst.copy_from(from, 0, len)?,
+                (Some(dst), None) => dst.zero(0, len)?,
+                (None, Some(_)) => return Err(ENOMEM),
+                (None, None) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies `len` bytes at `offset` to `iov` with page faults disabled;
+    /// returns what it copied, short at the first user page that is not
+    /// mapped. Unallocated chunks read as zeros.
+    pub(crate) fn copy_to_iter(
+        &self,
+        mut offset: usize,
+        len: usize,
+        iov: &mut IovIterDest<'_>,
+    ) -> usize {
+        let mut done = 0;
+        while done < len {
+            let index = offset / self.chunk_size;
+            let within = offset % self.chunk_size;
+            let n = (len - done).min(self.chunk_size - within);
+            let copied = match self.chunk(index) {
+                Some(chunk) => chunk.copy_to_iter(within, n, iov),
+                // SAFETY: `iov` is a valid iterator.
+                None => unsafe { crate::helpers::vdmux_zero_iter_nofault(n, iov.as_raw()) },
+            };
+            done += copied;
+            offset += copied;
+            if copied < n {
+                break;
+            }
+        }
+        done
+    }
+
+    /// Copies `len` bytes from `iov` into the store at `offset`, allocating
+    /// chunks as needed, with page faults disabled; returns what it copied,
+    /// short at the first user page that is not mapped. `ENOMEM` when a
+    /// chunk cannot be allocated before anything was copied.
+    pub(crate) fn copy_from_iter(
+        &self,
+        mut offset: usize,
+        len: usize,
+        iov: &mut IovIterSource<'_>,
+    ) -> Result<usize> {
+        let mut done = 0;
+        while done < len {
+            let index = offset / self.chunk_size;
+            let within = offset % self.chunk_size;
+            let n = (len - done).min(self.chunk_size - within);
+            let chunk = match self.chunk_or_alloc(index) {
+                Ok(chunk) => chunk,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            };
+            let copied = chunk.copy_from_iter(within, n, iov);
+            done += copied;
+            offset += copied;
+            if copied < n {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    /// How many allocated chunks of the first `size` bytes one PMD entry can
+    /// map.
+    pub(crate) fn huge_chunks(&self, size: usize) -> usize {
+        (0..self.chunks_in(size))
+            .filter_map(|index| self.chunk(index))
+            .map(PageBuffer::huge_blocks)
+            .sum()
+    }
+
+    /// Makes the store `size` bytes long: frees the chunks wholly past
+    /// `size` and zero-fills the rest of the last one, which restores the
+    /// invariant that an allocated chunk is zero past the reserved size.
+    ///
+    /// # Safety
+    ///
+    /// Nothing may use the store concurrently (no fault, copy or reference
+    /// from [`Store::chunk`]), and no user mapping of its pages past `size`
+    /// may exist.
+    pub(crate) unsafe fn truncate(&self, size: usize) -> Result {
+        let keep = size.div_ceil(self.chunk_size);
+        for index in keep..self.chunks.len() {
+            let raw = self.chunks[index].swap(ptr::null_mut(), Ordering::AcqRel);
+            if !raw.is_null() {
+                // SAFETY: A non-null slot came from `KBox::into_raw` (type
+                // invariants); it is no longer in the store, and the caller
+                // guarantees that nobody uses it.
+                drop(unsafe { KBox::from_raw(raw) });
+            }
+        }
+        if size % self.chunk_size != 0 {
+            if let Some(chunk) = self.chunk(size / self.chunk_size) {
+                let within = size % self.chunk_size;
+                chunk.zero(within, self.chunk_size - within)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PageFrames for Store {
+    fn pfn(&self, pgoff: usize) -> Option<usize> {
+        self.chunk(pgoff / self.chunk_pages())?
+            .pfn(pgoff % self.chunk_pages())
+    }
+
+    fn huge_pfn(&self, pgoff: usize) -> Option<usize> {
+        if self.chunk_pages() != HUGE_PAGES {
+            return None;
+        }
+        self.chunk(pgoff / HUGE_PAGES)?.huge_pfn(pgoff % HUGE_PAGES)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: nobody uses the store any more, and the
+        // device outlives every mapping of it.
+        let _ = unsafe { self.truncate(0) };
+    }
+}
