@@ -221,6 +221,96 @@ TEST_F(vd, read_into_own_mapping)
 	EXPECT_EQ(0, munmap(p, SIZE));
 }
 
+/*
+ * The same with a destination the reader has never touched: the copy stops
+ * at the first unmapped page, the driver faults it in with its lock
+ * released (the fault takes that lock), and goes on.
+ */
+TEST_F(vd, read_into_untouched_own_mapping)
+{
+	struct fault_counts before, after;
+	static char want[SIZE / 2];
+	char *p;
+
+	fill_pattern(want, sizeof(want), 6);
+	ASSERT_EQ(sizeof(want), pwrite(self->fd[1], want, sizeof(want), 0));
+	p = map_shared(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	before = fault_counts(self->fd[1]);
+	ASSERT_EQ(sizeof(want), pread(self->fd[1], p + SIZE / 2, sizeof(want), 0));
+	after = fault_counts(self->fd[1]);
+	EXPECT_LT(before.pages, after.pages);
+	EXPECT_TRUE(has_pattern(p + SIZE / 2, sizeof(want), 6));
+	EXPECT_TRUE(has_pattern(p, sizeof(want), 6));
+	EXPECT_EQ(0, munmap(p, SIZE));
+	/* And write() from one. */
+	p = map_shared(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(sizeof(want), pwrite(self->fd[2], p, sizeof(want), 0));
+	ASSERT_EQ(sizeof(want), pread(self->fd[2], want, sizeof(want), 0));
+	EXPECT_TRUE(has_pattern(want, sizeof(want), 6));
+	EXPECT_EQ(0, munmap(p, SIZE));
+}
+
+/*
+ * A shared mapping of the first @len bytes (at most 2 MiB) of @fd at a 2 MiB
+ * aligned address: all its pages share one page middle directory entry.
+ */
+static char *map_in_one_pmd(int fd, size_t len)
+{
+	const size_t pmd = 2UL << 20;
+	char *r = mmap(NULL, 2 * pmd, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *at;
+
+	if (r == MAP_FAILED)
+		return r;
+	at = (char *)(((uintptr_t)r + pmd - 1) & ~(pmd - 1));
+	return mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+}
+
+/*
+ * vm_ops has ->map_pages, so the kernel calls ->fault under the per-VMA
+ * lock instead of retrying it under mmap_lock, and a read fault whose page
+ * table exists is served by ->map_pages in atomic context: of 16 blocks of
+ * fault_around_pages (16) pages, the first read fault (no page table yet)
+ * goes to ->fault, the 15 others to ->map_pages; write faults always go to
+ * ->fault. All of them under the VMA lock in this single-threaded process.
+ */
+TEST_F(vd, faults_run_under_the_vma_lock)
+{
+	const size_t len = 256 * PAGE;
+	uint64_t size = len, def = SIZE;
+	struct fault_counts before, after;
+	volatile char *p;
+	size_t i;
+	char c;
+
+	ASSERT_EQ(0, ioctl(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, &size));
+	p = map_in_one_pmd(self->fd[0], len);
+	ASSERT_NE(MAP_FAILED, p);
+	before = fault_counts(self->fd[0]);
+	for (i = 0; i < len; i += PAGE)
+		c = p[i];
+	(void)c;
+	after = fault_counts(self->fd[0]);
+	EXPECT_EQ(16, after.pages - before.pages);
+	EXPECT_EQ(15, after.map_pages - before.map_pages);
+	EXPECT_EQ(16, after.vma_lock - before.vma_lock);
+	EXPECT_EQ(0, munmap((void *)p, len));
+
+	p = map_in_one_pmd(self->fd[0], len);
+	ASSERT_NE(MAP_FAILED, p);
+	before = fault_counts(self->fd[0]);
+	for (i = 0; i < len; i += PAGE)
+		p[i] = 1;
+	after = fault_counts(self->fd[0]);
+	EXPECT_EQ(16, after.pages - before.pages);
+	EXPECT_EQ(0, after.map_pages - before.map_pages);
+	EXPECT_EQ(16, after.vma_lock - before.vma_lock);
+	EXPECT_EQ(0, munmap((void *)p, len));
+	ASSERT_EQ(0, ioctl(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, &def));
+}
+
 TEST_F(vd, switch_keeps_each_vdevs_bytes)
 {
 	char *p0, *p1;

@@ -168,6 +168,46 @@ static void *switch_loop(void *arg)
 }
 
 /*
+ * read() and write() whose user buffer is a fresh (untouched) mapping of
+ * the same vdev, while vdevs 0 and 1 swap places: the copy stops at the
+ * unmapped page and the driver faults it in with the vdev's lock released.
+ * Were the lock held, the fault would wait for it behind the SWITCH that
+ * waits for the reader: a deadlock, which the harness's timeout reports.
+ */
+TEST_F(race, copy_into_own_fresh_mapping_while_switching)
+{
+	struct switcher s = { .ctl = self->ctl, .a = 0, .b = 1 };
+	const size_t len = 16 * PAGE;
+	long rounds = 0, bad = 0;
+	pthread_t thread;
+	double end;
+	char *p;
+
+	ASSERT_EQ(0, set_reserved(2 * len));
+	ASSERT_EQ(0, fill_tags(self->fd[0], 0, 2 * len));
+	ASSERT_EQ(0, pthread_create(&thread, NULL, switch_loop, &s));
+	for (end = now_s() + 3; now_s() < end || rounds < 20; rounds++) {
+		p = map_shared(self->fd[0], 2 * len, PROT_READ | PROT_WRITE, 0);
+		ASSERT_NE(MAP_FAILED, p);
+		/* The first half into the second, through read() ... */
+		bad += pread(self->fd[0], p + len, len, 0) != (ssize_t)len;
+		bad += first_foreign((uint64_t *)(p + len), 0, len) >= 0;
+		munmap(p, 2 * len);
+		/* ... and back, from a fresh mapping, through write(). */
+		p = map_shared(self->fd[0], 2 * len, PROT_READ | PROT_WRITE, 0);
+		ASSERT_NE(MAP_FAILED, p);
+		bad += pwrite(self->fd[0], p, len, 0) != (ssize_t)len;
+		munmap(p, 2 * len);
+	}
+	s.stop = 1;
+	pthread_join(thread, NULL);
+	ksft_print_msg("%ld rounds, %ld switches\n", rounds, s.switches);
+	EXPECT_EQ(0, s.error);
+	EXPECT_LT(0, s.switches);
+	EXPECT_EQ(0, bad);
+}
+
+/*
  * vdev 0 mapped with one 2 MiB entry, forked again and again while vdevs 0
  * and 1 swap places: every child must see vdev 0's bytes, never vdev 1's.
  */

@@ -437,6 +437,8 @@ static inline int read_fdinfo(int fd, char *buf, size_t len)
 struct fault_counts {
 	long pages;
 	long huge;
+	long vma_lock;	/* of those, served under the per-VMA lock alone */
+	long map_pages;	/* of the 4 KiB ones, served by ->map_pages */
 };
 
 static inline long fdinfo_field(const char *buf, const char *name)
@@ -448,12 +450,14 @@ static inline long fdinfo_field(const char *buf, const char *name)
 
 static inline struct fault_counts fault_counts(int fd)
 {
-	struct fault_counts c = { -1, -1 };
+	struct fault_counts c = { -1, -1, -1, -1 };
 	char buf[1024];
 
 	if (!read_fdinfo(fd, buf, sizeof(buf))) {
 		c.pages = fdinfo_field(buf, "vdmux-page-faults:\t");
 		c.huge = fdinfo_field(buf, "vdmux-huge-faults:\t");
+		c.vma_lock = fdinfo_field(buf, "vdmux-vma-lock-faults:\t");
+		c.map_pages = fdinfo_field(buf, "vdmux-map-pages-faults:\t");
 	}
 	return c;
 }
