@@ -2,7 +2,7 @@
 
 //! Page buffers: the memory behind the device memory and the backing stores.
 //!
-//! A [`PageBuffer`] is a zero-filled, page-aligned `vmalloc` area whose pages
+//! A [`PageBuffer`] is a zero-filled, page-aligned allocation whose pages
 //! the fault handler maps into user space. User space may therefore store
 //! into those pages at any time, from any CPU, and nothing the kernel does
 //! can stop it while a mapping is live. So the buffer never hands out Rust
@@ -19,12 +19,13 @@
 //! writers of the same bytes wins is for the owner's locks to decide (see
 //! `store.rs`), not a question of memory safety.
 //!
-//! A buffer whose size is a multiple of 2 MiB is allocated with huge pages
-//! where the allocator can (`vmalloc_huge`), so that a 2 MiB block of it can
-//! be mapped with one PMD entry; where it cannot, the pages are 4 KiB pages
-//! and the block is mapped page by page. The buffer records the page frame
-//! of every page when it is allocated (`vmalloc` pages never move), so a
-//! fault finds its page without walking the kernel page tables.
+//! A buffer of exactly 2 MiB (a chunk of a store) is first tried as one
+//! physically contiguous, aligned block of pages, so that one PMD entry can
+//! map it; where the page allocator has none at hand, the buffer is a
+//! `vmalloc` area of 4 KiB pages and is mapped page by page. The buffer
+//! records the page frame of every page when it is allocated (these pages
+//! never move), so a fault finds its page without walking the kernel page
+//! tables.
 //!
 //! Allocations are charged to the memory cgroup of the task that makes them
 //! (`GFP_KERNEL_ACCOUNT`): a backing store is allocated by the first access
@@ -43,7 +44,6 @@ use core::{
 };
 use kernel::{
     alloc::KVVec,
-    bindings,
     iov::{
         IovIterDest,
         IovIterSource, //
@@ -57,8 +57,8 @@ use kernel::{
 ///
 /// # Invariants
 ///
-/// `ptr` is the start of a live `vmalloc` area of `len` bytes, a non-zero
-/// multiple of `PAGE_SIZE`, freed only on drop. `pfns[i]` is the page frame
+/// `ptr` is the start of a live allocation of `vdmux_alloc_pages` of `len`
+/// bytes, a non-zero multiple of `PAGE_SIZE`, freed only on drop. `pfns[i]` is the page frame
 /// of its page `i`, for every page. `huge[j]` is true only if the
 /// [`HUGE_PAGES`] pages of block `j` are physically contiguous and the first
 /// one's frame is aligned to [`HUGE_PAGES`].
@@ -94,16 +94,15 @@ impl PageBuffer {
         // Allocated first, so that their failure needs no vfree.
         let mut pfns = KVVec::with_capacity(pages, GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?;
         let mut huge = KVec::with_capacity(pages / HUGE_PAGES, GFP_KERNEL | __GFP_NOWARN)?;
-        // Huge pages are tried only for whole 2 MiB blocks, as
-        // `vmalloc_huge` would otherwise round the area up.
-        let wants_huge = HUGE_MAPPINGS && pages % HUGE_PAGES == 0;
-        // SAFETY: A plain allocation call; `size` is non-zero.
-        let raw = unsafe { helpers::vdmux_vmalloc(size, wants_huge) };
+        // A huge block is tried only for exactly one 2 MiB block.
+        let wants_huge = HUGE_MAPPINGS && pages == HUGE_PAGES;
+        // SAFETY: A plain allocation call; `size` is a non-zero page multiple.
+        let raw = unsafe { helpers::vdmux_alloc_pages(size, wants_huge) };
         let ptr = NonNull::new(raw.cast::<u8>()).ok_or(ENOMEM)?;
         for index in 0..pages {
             // SAFETY: `index` is a page of the live area just allocated.
             let pfn =
-                unsafe { bindings::vmalloc_to_pfn(ptr.as_ptr().add(index * PAGE_SIZE).cast()) };
+                unsafe { helpers::vdmux_page_pfn(ptr.as_ptr().add(index * PAGE_SIZE).cast()) };
             // Cannot fail: the capacity was reserved above.
             let _ = pfns.push_within_capacity(pfn as usize);
         }
@@ -245,12 +244,12 @@ pub(crate) fn fits_in_memory(pages: usize) -> bool {
 
 impl Drop for PageBuffer {
     fn drop(&mut self) {
-        // SAFETY: By the type invariants `ptr` is a live `vmalloc` area,
-        // freed only here. No page of it is mapped in user space any more:
+        // SAFETY: By the type invariants `ptr` is a live allocation of `len`
+        // bytes from `vdmux_alloc_pages`, freed only here. No page of it is mapped in user space any more:
         // the mappings hold no page references, and whoever inserted them
         // promised (see `VmFault::map_page`) to zap them before the buffer
         // goes: a shrink is refused while anything is mapped, and the device
         // outlives every mapping.
-        unsafe { helpers::vdmux_vfree(self.ptr.as_ptr().cast()) };
+        unsafe { helpers::vdmux_free_pages(self.ptr.as_ptr().cast(), self.len) };
     }
 }

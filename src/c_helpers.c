@@ -29,21 +29,35 @@ int vdmux_init_pseudo(struct fs_context *fc)
 	return init_pseudo(fc, VDMUX_FS_MAGIC) ? 0 : -ENOMEM;
 }
 
-void *vdmux_vmalloc(unsigned long size, bool huge)
+void *vdmux_alloc_pages(unsigned long size, bool huge)
 {
 	/*
 	 * The size comes from user space and a failure reaches it as ENOMEM
 	 * or SIGBUS: no warning in the log, and no OOM kill (of a task of the
 	 * caller's memory cgroup, or of anyone) to make room for it.
 	 */
-	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN;
 
-	return huge ? vmalloc_huge(size, gfp) : __vmalloc(size, gfp);
+	if (huge) {
+		struct page *page = alloc_pages(gfp | __GFP_NORETRY, get_order(size));
+
+		if (page)
+			return page_address(page);
+	}
+	return __vmalloc(size, gfp | __GFP_RETRY_MAYFAIL);
 }
 
-void vdmux_vfree(const void *addr)
+void vdmux_free_pages(const void *addr, unsigned long size)
 {
-	vfree(addr);
+	if (is_vmalloc_addr(addr))
+		vfree(addr);
+	else
+		free_pages((unsigned long)addr, get_order(size));
+}
+
+unsigned long vdmux_page_pfn(const void *addr)
+{
+	return is_vmalloc_addr(addr) ? vmalloc_to_pfn(addr) : PHYS_PFN(__pa(addr));
 }
 
 unsigned long vdmux_mem_available_pages(void)

@@ -31,12 +31,19 @@ struct vm_fault;
 int vdmux_init_pseudo(struct fs_context *fc);
 
 /*
- * A zero-filled vmalloc area of @size bytes, charged to the caller's memory
- * cgroup, or NULL (never at the price of an OOM kill). @huge asks for 2 MiB pages where the allocator can find
- * them (vmalloc_huge), falling back to 4 KiB pages by itself.
+ * @size zero-filled bytes (a page multiple), charged to the caller's memory
+ * cgroup, or NULL (never at the price of an OOM kill). With @huge (@size is
+ * then one PMD's worth), one physically contiguous, naturally aligned block
+ * of pages is tried first, with light compaction only (__GFP_NORETRY: a
+ * fragmented machine gives up at once rather than stall the caller in
+ * direct compaction), then a vmalloc area of 4 KiB pages. Freed with
+ * vdmux_free_pages(), given the same size.
  */
-void *vdmux_vmalloc(unsigned long size, bool huge);
-void vdmux_vfree(const void *addr);
+void *vdmux_alloc_pages(unsigned long size, bool huge);
+void vdmux_free_pages(const void *addr, unsigned long size);
+
+/* The page frame of the page at @addr, from vdmux_alloc_pages(). */
+unsigned long vdmux_page_pfn(const void *addr);
 
 /*
  * si_mem_available(), in pages: what can be allocated without swapping or
