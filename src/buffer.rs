@@ -234,9 +234,9 @@ impl PageBuffer {
 
 /// Whether `pages` more pages can be allocated without pushing the system
 /// towards the OOM killer: an allocation that would take what is available
-/// fails at once with `ENOMEM` instead of squeezing everyone else first (a
-/// failing 1 GiB vmalloc frees what it took only at the end, and meanwhile
-/// other tasks' allocations may invoke the OOM killer).
+/// (less a reserve for everyone else) fails at once with `ENOMEM` instead of
+/// squeezing everyone else first (meanwhile other tasks' allocations might
+/// invoke the OOM killer).
 pub(crate) fn fits_in_memory(pages: usize) -> bool {
     // SAFETY: A read of memory statistics, callable from any context.
     pages <= unsafe { helpers::vdmux_mem_available_pages() }

@@ -62,7 +62,10 @@ unsigned long vdmux_page_pfn(const void *addr)
 
 unsigned long vdmux_mem_available_pages(void)
 {
-	return max(si_mem_available(), 0L);
+	/* 1/32 of the memory is left to everyone else. */
+	long reserve = totalram_pages() / 32;
+
+	return max(si_mem_available() - reserve, 0L);
 }
 
 void vdmux_copy(void *dst, const void *src, unsigned long len)

@@ -46,8 +46,9 @@ void vdmux_free_pages(const void *addr, unsigned long size);
 unsigned long vdmux_page_pfn(const void *addr);
 
 /*
- * si_mem_available(), in pages: what can be allocated without swapping or
- * pushing the system into the OOM killer (an estimate).
+ * si_mem_available() less 1/32 of all memory, in pages: what vdmux may
+ * allocate without swapping or pushing the system towards the OOM killer
+ * (an estimate), leaving a reserve to everyone else.
  */
 unsigned long vdmux_mem_available_pages(void);
 

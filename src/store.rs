@@ -32,6 +32,7 @@ use crate::{
     },
 };
 use core::{
+    num::NonZeroUsize,
     ptr,
     sync::atomic::{
         AtomicPtr,
@@ -60,7 +61,9 @@ pub(crate) const CHUNK_SIZE: usize = HUGE_PAGES * PAGE_SIZE;
 /// page multiple.
 pub(crate) struct Store {
     chunks: KVec<AtomicPtr<PageBuffer>>,
-    chunk_size: usize,
+    // Non-zero by type, so that divisions by it need no check (and no
+    // panic path).
+    chunk_size: NonZeroUsize,
 }
 
 impl Store {
@@ -70,8 +73,8 @@ impl Store {
         if max_size == 0 || max_size % PAGE_SIZE != 0 {
             return Err(EINVAL);
         }
-        let chunk_size = max_size.min(CHUNK_SIZE);
-        let slots = max_size.div_ceil(chunk_size);
+        let chunk_size = NonZeroUsize::new(max_size.min(CHUNK_SIZE)).ok_or(EINVAL)?;
+        let slots = div_ceil(max_size, chunk_size);
         let mut chunks = KVec::with_capacity(slots, GFP_KERNEL)?;
         for _ in 0..slots {
             chunks.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
@@ -81,8 +84,13 @@ impl Store {
         Ok(Self { chunks, chunk_size })
     }
 
-    fn chunk_pages(&self) -> usize {
-        self.chunk_size / PAGE_SIZE
+    fn size(&self) -> usize {
+        self.chunk_size.get()
+    }
+
+    fn chunk_pages(&self) -> NonZeroUsize {
+        // INVARIANT of `chunk_size`: a non-zero page multiple.
+        NonZeroUsize::new(self.size() / PAGE_SIZE).unwrap_or(NonZeroUsize::MIN)
     }
 
     /// Chunk `index`, if allocated.
@@ -102,7 +110,7 @@ impl Store {
         }
         let slot = self.chunks.get(index).ok_or(EINVAL)?;
         let new = KBox::into_raw(KBox::new(
-            PageBuffer::new_zeroed(self.chunk_size)?,
+            PageBuffer::new_zeroed(self.size())?,
             GFP_KERNEL_ACCOUNT,
         )?);
         // INVARIANT: `new` is a chunk of `chunk_size` bytes from
@@ -138,13 +146,13 @@ impl Store {
 
     /// How many chunks hold the first `size` bytes.
     fn chunks_in(&self, size: usize) -> usize {
-        size.div_ceil(self.chunk_size).min(self.chunks.len())
+        div_ceil(size, self.chunk_size).min(self.chunks.len())
     }
 
     /// The bytes of chunk `index` that lie in the first `size` bytes.
     fn used_len(&self, index: usize, size: usize) -> usize {
-        size.saturating_sub(index * self.chunk_size)
-            .min(self.chunk_size)
+        size.saturating_sub(index.saturating_mul(self.size()))
+            .min(self.size())
     }
 
     /// Makes the first `size` bytes of `self` those of `src`, chunk by chunk
@@ -177,7 +185,7 @@ impl Store {
         while done < len {
             let index = offset / self.chunk_size;
             let within = offset % self.chunk_size;
-            let n = (len - done).min(self.chunk_size - within);
+            let n = (len - done).min(self.size() - within);
             let copied = match self.chunk(index) {
                 Some(chunk) => chunk.copy_to_iter(within, n, iov),
                 // SAFETY: `iov` is a valid iterator.
@@ -206,7 +214,7 @@ impl Store {
         while done < len {
             let index = offset / self.chunk_size;
             let within = offset % self.chunk_size;
-            let n = (len - done).min(self.chunk_size - within);
+            let n = (len - done).min(self.size() - within);
             let chunk = match self.chunk_or_alloc(index) {
                 Ok(chunk) => chunk,
                 Err(e) if done == 0 => return Err(e),
@@ -241,9 +249,9 @@ impl Store {
     /// from [`Store::chunk`]), and no user mapping of its pages past `size`
     /// may exist.
     pub(crate) unsafe fn truncate(&self, size: usize) -> Result {
-        let keep = size.div_ceil(self.chunk_size);
-        for index in keep..self.chunks.len() {
-            let raw = self.chunks[index].swap(ptr::null_mut(), Ordering::AcqRel);
+        let keep = div_ceil(size, self.chunk_size);
+        for slot in self.chunks.iter().skip(keep) {
+            let raw = slot.swap(ptr::null_mut(), Ordering::AcqRel);
             if !raw.is_null() {
                 // SAFETY: A non-null slot came from `KBox::into_raw` (type
                 // invariants); it is no longer in the store, and the caller
@@ -254,11 +262,17 @@ impl Store {
         if size % self.chunk_size != 0 {
             if let Some(chunk) = self.chunk(size / self.chunk_size) {
                 let within = size % self.chunk_size;
-                chunk.zero(within, self.chunk_size - within)?;
+                chunk.zero(within, self.size() - within)?;
             }
         }
         Ok(())
     }
+}
+
+/// `n / d` rounded up, for `n` far below `usize::MAX` (sizes of at most
+/// 1 GiB).
+fn div_ceil(n: usize, d: NonZeroUsize) -> usize {
+    n / d + usize::from(n % d != 0)
 }
 
 impl PageFrames for Store {
@@ -268,7 +282,7 @@ impl PageFrames for Store {
     }
 
     fn huge_pfn(&self, pgoff: usize) -> Option<usize> {
-        if self.chunk_pages() != HUGE_PAGES {
+        if self.chunk_pages().get() != HUGE_PAGES {
             return None;
         }
         self.chunk(pgoff / HUGE_PAGES)?.huge_pfn(pgoff % HUGE_PAGES)
