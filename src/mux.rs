@@ -31,18 +31,23 @@
 //!
 //! 1. `mmap_lock` or the VMA lock, held by the kernel around our VMA
 //!    callbacks (`vm.rs` lists which), and by POPULATE;
-//! 2. `Mux::state`: the state table, the mapping counts, and every change of
-//!    the reserved size; held by every state change for its whole duration;
+//! 2. `Mux::changing`: held by every change of state or of size (SWITCH,
+//!    EJECT, INSERT, SET_RESERVED_SIZE, a growth) for its whole duration,
+//!    copies included, so that they happen one at a time;
 //! 3. one `locations[N]`, never two at once (they are of one lockdep
 //!    class);
-//! 4. `i_mmap_rwsem` of a [`SharedMapping`] (taken by `unmap_all`, and by
+//! 4. `Mux::state`: the state table and the mapping counts, held briefly
+//!    (to plan and commit a change, by mmap and munmap, GET_STATUS, poll),
+//!    so that none of these waits for a copy; a change commits while
+//!    holding the location semaphore of the virtual device it moves last;
+//! 5. `i_mmap_rwsem` of a [`SharedMapping`] (taken by `unmap_all`, and by
 //!    the zap of a fork copy's `->open`, which takes none of ours);
-//! 5. the page table lock, or the PMD lock for a 2 MiB entry.
+//! 6. the page table lock, or the PMD lock for a 2 MiB entry.
 //!
 //! Rules that follow from it:
 //!
 //! - A fault that grows the buffer (an autogrow store past the end) takes
-//!   `state` before the location semaphore, never while holding it.
+//!   `changing` before the location semaphore, never while holding it.
 //! - Nothing faults on user memory while holding a location semaphore: a
 //!   user buffer may itself be a vdmux mapping, whose fault takes it (and a
 //!   SWITCH waiting for it in between would deadlock). `read` and `write`
@@ -63,14 +68,15 @@
 //! exclusively). A backing store is used by its own virtual device's faults
 //! and copies while that one is in the background, and by state changes.
 //! So a store that is nobody's location (a foreground's backing store, the
-//! device memory with no foreground) is used only under `state`.
+//! device memory with no foreground) is used only under `changing`.
 //!
 //! # Size
 //!
-//! The reserved size is an atomic written under `state`. Growing it
-//! allocates nothing (see `store.rs`); shrinking it is refused while
-//! anything is mapped, and truncates every store under the semaphore of
-//! the virtual device whose location it is.
+//! The reserved size is an atomic written under `changing` and `state`.
+//! Growing it allocates nothing (see `store.rs`); shrinking it is refused
+//! while anything is mapped, and truncates every store under the semaphore
+//! of the virtual device whose location it is. A state change reads it once
+//! and copies that much: no growth can happen meanwhile.
 
 use crate::{
     config::Config,
@@ -199,9 +205,15 @@ impl FaultCounters {
 #[pin_data]
 pub(crate) struct Mux {
     config: Config,
+    /// Serializes the changes of state and of size, for their whole
+    /// duration (copies included).
+    #[pin]
+    changing: Mutex<()>,
+    /// The state table and the mapping counts; held briefly.
     #[pin]
     state: Mutex<MuxState>,
-    /// Size of the reserved buffer in bytes; written under `state`.
+    /// Size of the reserved buffer in bytes; written under `changing` and
+    /// `state`.
     reserved_size: AtomicUsize,
     /// The foreground virtual device's bytes.
     device_memory: Store,
@@ -245,6 +257,7 @@ impl Mux {
         Arc::pin_init(
             try_pin_init!(Self {
                 config,
+                changing <- new_mutex!((), "vdmux::Mux::changing"),
                 state <- new_mutex!(MuxState { table, mapped }, "vdmux::Mux::state"),
                 reserved_size: AtomicUsize::new(config.reserved_size),
                 device_memory: Store::new(config.max_reserved_size)?,
@@ -357,8 +370,8 @@ impl Mux {
     }
 
     fn switch_locked(&self, vdev: u32) -> Result<Changes> {
-        let mut state = self.state.lock();
-        let change = state.table.plan_switch(vdev)?;
+        let _changing = self.changing.lock();
+        let change = self.state.lock().table.plan_switch(vdev)?;
         let Change::Switch { from, to } = change else {
             return Ok(Changes::default());
         };
@@ -382,22 +395,31 @@ impl Mux {
         let loaded = {
             let mut location = self.locations[to].write();
             self.mappings[to].unmap_all();
-            let loaded = self.device_memory.copy_from(&self.backing[to], size);
-            if loaded.is_ok() {
-                *location = Location::DeviceMemory;
-            }
-            loaded
+            self.device_memory
+                .copy_from(&self.backing[to], size)
+                .map(|()| {
+                    *location = Location::DeviceMemory;
+                    self.commit(change)
+                })
         };
-        if let Err(e) = loaded {
+        if loaded.is_err() {
             // Not reached (everything was allocated above); if it were, the
             // old foreground's bytes are still in the device memory.
             if let Some(from) = from {
                 *self.locations[from].write() = Location::DeviceMemory;
             }
-            return Err(e);
         }
+        loaded
+    }
+
+    /// Commits a state change that `changing` serialized, while holding the
+    /// location semaphore of the virtual device it moves last, so that the
+    /// state user space reads agrees with what its accesses get (a SIGBUS
+    /// after EJECT, say); what to notify.
+    fn commit(&self, change: Change) -> Changes {
+        let mut state = self.state.lock();
         state.table.commit(change);
-        Ok(Changes::of(&state.table, change))
+        Changes::of(&state.table, change)
     }
 
     /// `VDMUX_IOC_EJECT`: `vdev` refuses every access from now on.
@@ -408,8 +430,8 @@ impl Mux {
     }
 
     fn eject_locked(&self, vdev: u32) -> Result<Changes> {
-        let mut state = self.state.lock();
-        let change = state.table.plan_eject(vdev)?;
+        let _changing = self.changing.lock();
+        let change = self.state.lock().table.plan_eject(vdev)?;
         let Change::Eject {
             vdev,
             was_foreground,
@@ -428,21 +450,21 @@ impl Mux {
                 self.backing[vdev].copy_from(&self.device_memory, size)?;
             }
             *location = Location::Nowhere;
+            Ok(self.commit(change))
         }
-        state.table.commit(change);
-        Ok(Changes::of(&state.table, change))
     }
 
     /// `VDMUX_IOC_INSERT`: a removed `vdev` comes back in the background.
     pub(crate) fn insert(&self, vdev: u32) -> Result {
         let changes = {
-            let mut state = self.state.lock();
-            let change = state.table.plan_insert(vdev)?;
-            if let Change::Insert { vdev } = change {
-                *self.locations[vdev].write() = Location::BackingStore;
-            }
-            state.table.commit(change);
-            Changes::of(&state.table, change)
+            let _changing = self.changing.lock();
+            let change = self.state.lock().table.plan_insert(vdev)?;
+            let Change::Insert { vdev: index } = change else {
+                return Err(EINVAL);
+            };
+            let mut location = self.locations[index].write();
+            *location = Location::BackingStore;
+            self.commit(change)
         };
         self.changed(changes);
         Ok(())
@@ -452,20 +474,26 @@ impl Mux {
     /// shrinking is not (`EBUSY`).
     pub(crate) fn resize(&self, size: u64) -> Result {
         let size = self.config.resize_target(size).ok_or(EINVAL)?;
-        let mut state = self.state.lock();
+        let _changing = self.changing.lock();
         let old = self.reserved_size();
         if size == old {
             return Ok(());
         }
-        if size < old {
-            if state.mapped.iter().any(|&n| n > 0) {
+        let foreground = {
+            let mut state = self.state.lock();
+            // Checked and published under `state`, which every mmap takes:
+            // no mapping of the old size can begin once this is done.
+            if size < old && state.mapped.iter().any(|&n| n > 0) {
                 return Err(EBUSY);
             }
-            self.shrink(&state, size)?;
+            self.reserved_size.store(size, Ordering::Release);
+            state.table.bump();
+            state.table.foreground()
+        };
+        if size < old {
+            self.shrink(foreground, size);
         }
-        self.reserved_size.store(size, Ordering::Release);
-        state.table.bump();
-        drop(state);
+        drop(_changing);
         self.changed(Changes {
             resized: Some(size),
             ..Changes::default()
@@ -474,28 +502,29 @@ impl Mux {
     }
 
     /// Truncates every store to `size`, each under the location semaphore
-    /// of the virtual device that uses it.
-    fn shrink(&self, state: &MuxState, size: usize) -> Result {
+    /// of the virtual device that uses it, once the reserved size is `size`.
+    fn shrink(&self, foreground: Option<usize>, size: usize) {
         for vdev in 0..self.config.nr_vdevs {
             let location = self.locations[vdev].write();
-            // SAFETY: Nothing is mapped (checked by the caller under
-            // `state`, which every mmap takes), and the semaphore held
-            // exclusively keeps `read`/`write` of `vdev` away from its
-            // backing store and, if it is the foreground, from the device
-            // memory; state changes are excluded by `state`.
+            // SAFETY: Nothing was mapped when the size was made `size`, and
+            // no mapping past it can be made since (the caller's check and
+            // `map` hold `state`); the semaphore held exclusively keeps
+            // `read`/`write` of `vdev` away from its backing store and, if
+            // it is the foreground, from the device memory; state changes
+            // are excluded by `changing`. `truncate` fails only on ranges
+            // that cannot occur here.
             unsafe {
-                self.backing[vdev].truncate(size)?;
+                let _ = self.backing[vdev].truncate(size);
                 if *location == Location::DeviceMemory {
-                    self.device_memory.truncate(size)?;
+                    let _ = self.device_memory.truncate(size);
                 }
             }
         }
-        if state.table.foreground().is_none() {
+        if foreground.is_none() {
             // SAFETY: With no foreground the device memory is nobody's
-            // location: only holders of `state` use it.
-            unsafe { self.device_memory.truncate(size)? };
+            // location: only holders of `changing` use it.
+            let _ = unsafe { self.device_memory.truncate(size) };
         }
-        Ok(())
     }
 
     /// Grows the reserved size to the end of page `pgoff` for an autogrow
@@ -510,19 +539,22 @@ impl Mux {
         if end > self.config.max_reserved_size {
             return Err(EINVAL);
         }
-        let mut state = self.state.lock();
+        let changing = self.changing.lock();
         if end <= self.reserved_size() {
             // Another store grew it meanwhile.
             return Ok(());
         }
-        // The location cannot change while `state` is held.
-        let location = Location::of(state.table.state(vdev));
+        // The location cannot change while `changing` is held.
+        let location = Location::of(self.state.lock().table.state(vdev));
         self.store_at(vdev, location)
             .ok_or(ENODEV)?
             .allocate_at(pgoff * PAGE_SIZE)?;
-        self.reserved_size.store(end, Ordering::Release);
-        state.table.bump();
-        drop(state);
+        {
+            let mut state = self.state.lock();
+            self.reserved_size.store(end, Ordering::Release);
+            state.table.bump();
+        }
+        drop(changing);
         self.changed(Changes {
             resized: Some(end),
             ..Changes::default()
