@@ -48,7 +48,8 @@ OUT := $(TOP)/build/$(FLAVOUR)
 MODULE := $(OUT)/module/vdmux.ko
 UAPI_RS := $(TOP)/src/uapi_generated.rs
 HELPERS_RS := $(TOP)/src/c_helpers_generated.rs
-GENERATED_RS := $(UAPI_RS) $(HELPERS_RS)
+PCI_HELPERS_RS := $(TOP)/src/pci_helpers_generated.rs
+GENERATED_RS := $(UAPI_RS) $(HELPERS_RS) $(PCI_HELPERS_RS)
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) MO=$(OUT)/module LLVM=$(LLVM)
 export LIBCLANG_PATH ?= /usr/lib/llvm$(LLVM)/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
@@ -113,6 +114,9 @@ $(UAPI_RS): include/uapi/vdmux.h scripts/gen-uapi-rs.sh
 # The Rust declarations of the module's C helpers, generated from their
 # header, which the C compiler checks c_helpers.c against.
 $(HELPERS_RS): src/c_helpers.h scripts/gen-helpers-rs.sh
+	@scripts/gen-helpers-rs.sh $< $@
+
+$(PCI_HELPERS_RS): src/pci_helpers.h scripts/gen-helpers-rs.sh
 	@scripts/gen-helpers-rs.sh $< $@
 
 module: kernel $(GENERATED_RS)
