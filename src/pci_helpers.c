@@ -85,6 +85,8 @@ void vdmux_io_write(void __iomem *dst, const void *src, unsigned long len)
 		len -= n;
 		cond_resched();
 	}
+	/* Drain the write-combining buffers: the bytes are in the BAR on return. */
+	wmb();
 }
 
 void vdmux_io_zero(void __iomem *dst, unsigned long len)
@@ -97,6 +99,7 @@ void vdmux_io_zero(void __iomem *dst, unsigned long len)
 		len -= n;
 		cond_resched();
 	}
+	wmb();
 }
 
 void vdmux_vma_set_wc(struct vm_area_struct *vma)

@@ -55,7 +55,9 @@ void vdmux_pci_unmap_bar(struct pci_dev *pdev, int bar, void __iomem *addr);
 /*
  * memcpy_fromio(), memcpy_toio() and memset_io() of a BAR mapping, in
  * chunks of 1 MiB with a rescheduling point between them (a whole BAR may
- * be copied under a mutex).
+ * be copied under a mutex). The writes end with wmb(): the mapping is
+ * write-combining, and what was written must be in the BAR, for another
+ * CPU's mapping of it or the device, when they return.
  */
 void vdmux_io_read(void *dst, const void __iomem *src, unsigned long len);
 void vdmux_io_write(void __iomem *dst, const void *src, unsigned long len);
