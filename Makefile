@@ -25,7 +25,8 @@
 #
 # Variables: KDIR, FLAVOUR (debug|release|kcsan), EXTRA_TESTS=dir, TESTS="name ...",
 # GUEST_ENV="NAME=value ..." (environment of the guest's tests),
-# QEMU_TIMEOUT (seconds), ACCEL (tcg|kvm); for install and uninstall also
+# QEMU_TIMEOUT (seconds), ACCEL (tcg|kvm), IVSHMEM_SIZE (the guest's ivshmem BAR, 64M),
+# PCI_PASS_TESTS (run again with device_memory=pci); for install and uninstall also
 # DESTDIR, INSTALL_MOD_PATH, INSTALL_MOD_DIR, BINDIR, INCLUDEDIR, UDEVRULESDIR.
 
 SHELL := /bin/bash
@@ -48,7 +49,8 @@ OUT := $(TOP)/build/$(FLAVOUR)
 MODULE := $(OUT)/module/vdmux.ko
 UAPI_RS := $(TOP)/src/uapi_generated.rs
 HELPERS_RS := $(TOP)/src/c_helpers_generated.rs
-GENERATED_RS := $(UAPI_RS) $(HELPERS_RS)
+PCI_HELPERS_RS := $(TOP)/src/pci_helpers_generated.rs
+GENERATED_RS := $(UAPI_RS) $(HELPERS_RS) $(PCI_HELPERS_RS)
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) MO=$(OUT)/module LLVM=$(LLVM)
 export LIBCLANG_PATH ?= /usr/lib/llvm$(LLVM)/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
@@ -113,6 +115,9 @@ $(UAPI_RS): include/uapi/vdmux.h scripts/gen-uapi-rs.sh
 # The Rust declarations of the module's C helpers, generated from their
 # header, which the C compiler checks c_helpers.c against.
 $(HELPERS_RS): src/c_helpers.h scripts/gen-helpers-rs.sh
+	@scripts/gen-helpers-rs.sh $< $@
+
+$(PCI_HELPERS_RS): src/pci_helpers.h scripts/gen-helpers-rs.sh
 	@scripts/gen-helpers-rs.sh $< $@
 
 module: kernel $(GENERATED_RS)
@@ -193,9 +198,17 @@ TESTS ?= $(KCSAN_TESTS)
 CHECK_JUDGE := --allow-skips qemu/skips-kcsan
 endif
 
+# The guest has an ivshmem-plain device whose 64 MiB BAR 2 (the largest
+# reserved size the functional tests resize to) is the device memory of
+# device_memory=pci: pci_test uses it, and the functional tests of
+# PCI_PASS_TESTS run a second time in that mode (sections NAME@pci).
+IVSHMEM_SIZE ?= 64M
+PCI_PASS_TESTS ?= ioctl_test mmap_test events_test
+
 check: tool-test judge-test module lint tests $(DEMO_BINS)
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
 		--out $(OUT) $(if $(EXTRA_TESTS),--extra $(EXTRA_TESTS)) $(if $(TESTS),--only "$(TESTS)") \
+		--ivshmem $(IVSHMEM_SIZE) $(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS)") \
 		$(CHECK_JUDGE)
 
 # The judge must fail every broken run of its self-test.

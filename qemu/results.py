@@ -7,14 +7,20 @@ kernel log (ttyS0: splats and the KTAP of vdmux's KUnit suites), prints every
 failure with its reason, and ends with exactly one line "N passed, N failed".
 The exit status is 0 only when nothing failed and the kernel log is clean.
 
-    results.py --console console.log --tap tap.log [--qemu-status RC] NAME...
+    results.py --console console.log --tap tap.log [--qemu-status RC]
+               [--ivshmem FILE] NAME...
 
 NAME... are the sections that must be present, in any order.
+
+--ivshmem FILE is the backing file of the guest's ivshmem BAR (run.sh
+--ivshmem): the judge checks it against what pci_test reported it left
+there (see check_ivshmem).
 """
 
 import argparse
 import os
 import re
+import struct
 import sys
 
 # A line of the kernel log that matches one of these fails the run. The boot
@@ -341,6 +347,112 @@ def parse_console(path, tally, suites=None, stock_kernel=False):
     tally.failures += sub.failures
 
 
+# pci_test's report of what it left in the ivshmem BAR, one line:
+# "# vdmux-ivshmem: wired=W foreground=F size=S bar=B seeds=S0,S1,...".
+IVSHMEM_RE = re.compile(r"^# vdmux-ivshmem: (.*)$")
+IVSHMEM_REPORTER = "pci_test"
+MASK64 = (1 << 64) - 1
+
+
+def mix64(x):
+    """tests/vdmux_test.h's mix64 (splitmix64's finalizer)."""
+    x ^= x >> 30
+    x = (x * 0xbf58476d1ce4e5b9) & MASK64
+    x ^= x >> 27
+    x = (x * 0x94d049bb133111eb) & MASK64
+    x ^= x >> 31
+    return x
+
+
+def pattern(vdev, seed, size):
+    """The first @size bytes (a multiple of 8) of vdev @vdev's tagged pattern
+    @seed, as tests/vdmux_test.h's fill_tagged writes them (little-endian)."""
+    key = mix64((((vdev << 32) | seed) + 0x9e3779b97f4a7c15) & MASK64)
+    words = [mix64((key + i * 0xd6e8feb86659fd93) & MASK64) for i in range(size // 8)]
+    return struct.pack(f"<{len(words)}Q", *words)
+
+
+def ivshmem_reports(path):
+    """[(section, {field: value})] of the report lines in the TAP log."""
+    reports, section = [], None
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().replace("\r", "").split("\n")
+    except OSError:
+        lines = []
+    for line in lines:
+        m = BEGIN_RE.match(line)
+        if m:
+            section = m.group(1)
+            continue
+        m = IVSHMEM_RE.match(line)
+        if m:
+            fields = dict(w.split("=", 1) for w in m.group(1).split() if "=" in w)
+            reports.append((section, fields))
+    return reports
+
+
+def check_ivshmem(path, tap, expected, tally):
+    """The BAR's file after the guest ended holds what pci_test's last test
+    reported: with the BAR as the device memory (wired=1), exactly the final
+    foreground vdev's signature in its first `size` bytes and nothing of a
+    background vdev's; before that (wired=0), no vdev's bytes at all. The
+    rest of the BAR is zero (binding zero-fills it)."""
+    reports = ivshmem_reports(tap)
+    if not reports:
+        if IVSHMEM_REPORTER in expected:
+            tally.fail(f"ivshmem: {IVSHMEM_REPORTER} did not report what it left in the BAR")
+        else:
+            print(f"ivshmem: no report ({IVSHMEM_REPORTER} did not run): {path} not checked")
+        return
+    section, r = reports[-1]
+    try:
+        wired = r["wired"] == "1"
+        fg = int(r["foreground"])
+        size = int(r["size"])
+        bar = int(r["bar"])
+        seeds = [int(x, 0) for x in r["seeds"].split(",")]
+    except (KeyError, ValueError):
+        tally.fail(f"ivshmem: a report that cannot be read: {r}")
+        return
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        tally.fail(f"ivshmem: cannot read {path}: {e}")
+        return
+    if len(data) != bar or not 0 < size <= bar or size % 8 or not 0 <= fg < len(seeds):
+        tally.fail(f"ivshmem: {path} has {len(data)} bytes; the report says {r}")
+        return
+    head, rest = data[:size], data[size:]
+    sigs = [pattern(v, seeds[v], size) for v in range(len(seeds))]
+    # The vdevs with words where their signature has them (the signatures
+    # differ word by word, and from zero).
+    seen = [v for v, sig in enumerate(sigs)
+            if any(head[i:i + 8] == sig[i:i + 8] for i in range(0, size, 8))]
+    problems = []
+    if wired:
+        what = f"vdev {fg}'s signature, {size} bytes"
+        if head != sigs[fg]:
+            problems.append(f"its first {size} bytes are not vdev {fg}'s signature")
+        others = [v for v in seen if v != fg]
+        if others:
+            problems.append(f"it holds words of background vdev {', '.join(map(str, others))}")
+    else:
+        what = "all zero: the BAR is not the device memory yet"
+        if seen:
+            problems.append(f"it holds words of vdev {', '.join(map(str, seen))}")
+        if any(head):
+            problems.append(f"{size - head.count(0)} of its first {size} bytes are not zero")
+    if any(rest):
+        problems.append(f"{len(rest) - rest.count(0)} bytes past the first {size} are not zero")
+    if problems:
+        tally.fail(f"ivshmem: {path} should hold {what}: {'; '.join(problems)}")
+    else:
+        print(f"ivshmem: {path} holds what {section} left there: {what}")
+        tally.passed += 1
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--console", required=True)
@@ -355,6 +467,7 @@ def main():
                     help="another allow-list of SKIPs (a kernel flavour without kmemleak)")
     ap.add_argument("--skips", default=os.path.join(here, "skips"),
                     help="the allow-list of SKIP results")
+    ap.add_argument("--ivshmem", help="the guest's ivshmem BAR file (run.sh --ivshmem)")
     ap.add_argument("expected", nargs="*")
     args = ap.parse_args()
 
@@ -370,6 +483,8 @@ def main():
         suites = {}
     parse_tap(args.tap, args.expected, tally, skips)
     parse_console(args.console, tally, suites, args.stock_kernel)
+    if args.ivshmem:
+        check_ivshmem(args.ivshmem, args.tap, args.expected, tally)
     if args.qemu_status in (124, 137):
         tally.fail("guest: timed out")
     for f in tally.failures:

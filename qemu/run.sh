@@ -5,7 +5,16 @@
 #
 #   run.sh check|demo|shell --kernel KDIR --module KO --tests DIR --out DIR
 #          [--extra DIR] [--only "name ..."] [--bzimage FILE] [--stock-kernel]
-#          [--allow-skips FILE]
+#          [--allow-skips FILE] [--ivshmem SIZE [--pci-pass "name ..."]]
+#
+# --ivshmem gives the guest an ivshmem-plain device (1af4:1110) whose BAR 2,
+# SIZE bytes (a power of two, e.g. 64M), is the file OUT/ivshmem.bin of a
+# shared memory-backend-file, created zero-filled for each boot and left in
+# place when the guest ends: the host reads what the guest last wrote to the
+# BAR there (check mode hands it to the judge, whose --ivshmem check compares
+# it with pci_test's report). --pci-pass names test programs that the guest
+# runs a second time with vdmux loaded with device_memory=pci, as sections
+# NAME@pci, before the others (see qemu/init).
 #
 # --bzimage boots FILE rather than KDIR's arch/x86/boot/bzImage (Debian's own
 # vmlinuz for make check-debian); --stock-kernel has the judge accept the
@@ -30,7 +39,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 mode=$1
 shift
-kdir= module= tests= out= extra= only= bzimage= judge=()
+kdir= module= tests= out= extra= only= bzimage= judge=() ivshmem= pci_pass=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kdir=$2; shift 2 ;;
@@ -42,6 +51,8 @@ while [ $# -gt 0 ]; do
 	--bzimage) bzimage=$2; shift 2 ;;
 	--stock-kernel) judge+=(--stock-kernel); shift ;;
 	--allow-skips) judge+=(--allow-skips "$2"); shift 2 ;;
+	--ivshmem) ivshmem=$2; shift 2 ;;
+	--pci-pass) pci_pass=$2; shift 2 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -75,6 +86,27 @@ qemu_base=(qemu-system-x86_64 -machine q35 -cpu max,la57=off -smp 2 -m "${QEMU_M
 	-kernel "$bzimage" -initrd "$initrd" -no-reboot -display none -vga none
 	-nodefaults)
 
+# The ivshmem BAR's backing file: fresh for each boot, read by the host after.
+ivshmem_file=$out/ivshmem.bin
+ivshmem_args=()
+if [ -n "$ivshmem" ]; then
+	ivshmem_bytes=$(numfmt --from=iec "$ivshmem" 2>/dev/null) ||
+		{ echo "run.sh: --ivshmem $ivshmem is not a size (4M, 64M, 1G)" >&2; exit 2; }
+	if [ "$ivshmem_bytes" -lt 4096 ] || [ $((ivshmem_bytes & (ivshmem_bytes - 1))) != 0 ]; then
+		echo "run.sh: --ivshmem $ivshmem: a BAR is a power of two of at least 4K" >&2
+		exit 2
+	fi
+	rm -f "$ivshmem_file"
+	truncate -s "$ivshmem_bytes" "$ivshmem_file"
+	ivshmem_args=(-object "memory-backend-file,id=ivshmem0,share=on,mem-path=$ivshmem_file,size=$ivshmem_bytes"
+		-device ivshmem-plain,memdev=ivshmem0)
+	judge+=(--ivshmem "$ivshmem_file")
+elif [ -n "$pci_pass" ]; then
+	echo "run.sh: --pci-pass needs --ivshmem" >&2
+	exit 2
+fi
+qemu_base+=(${ivshmem_args[@]+"${ivshmem_args[@]}"})
+
 # KVM is opt-in: on some hosts a KVM guest hangs before its first console
 # line, so a short boot must prove it works before a real run relies on it.
 if [ "$accel" = kvm ]; then
@@ -99,6 +131,17 @@ check)
 	timeout_s=${QEMU_TIMEOUT:-1500}
 	rm -f "$out/console.log" "$out/tap.log"
 	names=(insmod)
+	# The device_memory=pci pass: each NAME (a program of the tests, picked
+	# by --only as NAME or NAME@pci) runs as section NAME@pci.
+	pass=()
+	for p in $pci_pass; do
+		[ -x "$tests/$p" ] || { echo "run.sh: --pci-pass $p: no such test program" >&2; exit 2; }
+		if [ -n "$only" ] && [[ " $only " != *" $p "* ]] && [[ " $only " != *" $p@pci "* ]]; then
+			continue
+		fi
+		pass+=("$p")
+		names+=("$p@pci")
+	done
 	for t in "$tests"/* ${extra:+"$extra"/*}; do
 		[ -f "$t" ] && [ -x "$t" ] || continue
 		if [ -n "$only" ] && [[ " $only " != *" ${t##*/} "* ]]; then continue; fi
@@ -110,9 +153,12 @@ check)
 	rc=0
 	timeout -k 10 "$timeout_s" "${qemu[@]}" -monitor none \
 		-serial "file:$out/console.log" -serial "file:$out/tap.log" \
-		-append "$cmdline VDMUX_MODE=check VDMUX_ONLY=$(echo $only | tr ' ' ',')" \
+		-append "$cmdline VDMUX_MODE=check VDMUX_ONLY=$(echo $only | tr ' ' ',') VDMUX_PCI_PASS=$(echo ${pass[@]+"${pass[@]}"} | tr ' ' ',')" \
 		</dev/null >"$out/qemu.log" 2>&1 || rc=$?
 	echo "run.sh: guest ran $((SECONDS - start)) s" >&2
+	if [ -n "$ivshmem" ]; then
+		echo "run.sh: the ivshmem BAR's content is in $ivshmem_file" >&2
+	fi
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 		echo "run.sh: the guest did not finish within ${timeout_s} s" >&2
 	fi

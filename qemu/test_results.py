@@ -62,18 +62,61 @@ def good_console(suites):
     return "\n".join(lines) + "\n"
 
 
-def run(tap, console, skips="", names=("insmod", "prog", "kmemleak")):
+def run(tap, console, skips="", names=("insmod", "prog", "kmemleak"), ivshmem=None):
     with tempfile.TemporaryDirectory() as d:
         paths = {}
         for name, text in (("tap", tap), ("console", console), ("skips", skips)):
             paths[name] = os.path.join(d, name)
             with open(paths[name], "w") as f:
                 f.write(text)
+        extra = []
+        if ivshmem is not None:
+            extra = ["--ivshmem", os.path.join(d, "ivshmem.bin")]
+            with open(extra[1], "wb") as f:
+                f.write(ivshmem)
         r = subprocess.run([sys.executable, os.path.join(HERE, "results.py"),
                             "--console", paths["console"], "--tap", paths["tap"],
-                            "--skips", paths["skips"], *names],
+                            "--skips", paths["skips"], *extra, *names],
                            capture_output=True, text=True)
         return r.returncode, r.stdout
+
+
+# pci_test's section with its report of what it left in the ivshmem BAR.
+PCI_SECTION = """# vdmux-begin: pci_test
+TAP version 13
+1..1
+# vdmux-ivshmem: wired={wired} foreground=2 size=4096 bar=8192 seeds=20736,20737,20738,20739
+ok 1 global.signatures_for_the_host
+# vdmux-end: pci_test rc=0
+"""
+PCI_NAMES = ("insmod", "prog", "pci_test", "kmemleak")
+
+
+def pci_tap(wired):
+    return GOOD_TAP.replace("# vdmux-begin: kmemleak",
+                            PCI_SECTION.format(wired=wired) + "# vdmux-begin: kmemleak")
+
+
+def ivshmem_cases(console):
+    """{what: (tap, file, names, should pass)} for the host's check of the
+    ivshmem BAR (results.py --ivshmem)."""
+    import results
+    sig = [results.pattern(v, 20736 + v, 4096) for v in range(4)]
+    zero = bytes(4096)
+    return {
+        "the BAR holding the final foreground's signature": (pci_tap(1), sig[2] + zero, True),
+        "the BAR all zero before the wiring": (pci_tap(0), zero + zero, True),
+        "the BAR holding a background vdev's signature": (pci_tap(1), sig[1] + zero, False),
+        "the BAR holding half the foreground's, half a background's signature": (
+            pci_tap(1), sig[2][:2048] + sig[3][2048:] + zero, False),
+        "the BAR all zero after the wiring": (pci_tap(1), zero + zero, False),
+        "the BAR holding the foreground's signature before the wiring": (
+            pci_tap(0), sig[2] + zero, False),
+        "bytes past the reserved size": (pci_tap(1), sig[2] + zero[:-1] + b"x", False),
+        "a BAR file of another size": (pci_tap(1), sig[2], False),
+        "no report from pci_test": (pci_tap(1).replace("# vdmux-ivshmem:", "# other:"),
+                                    sig[2] + zero, False),
+    }
 
 
 def main():
@@ -146,7 +189,14 @@ def main():
         if rc == 0:
             print(f"not ok: the judge passes a run with {what}:\n{out}")
             failed += 1
-    print(f"judge self-test: {len(bad) + 3 - failed} of {len(bad) + 3} cases right")
+    cases = ivshmem_cases(console)
+    for what, (tap, data, good) in cases.items():
+        rc, out = run(tap, console, names=PCI_NAMES, ivshmem=data)
+        if (rc == 0) != good:
+            print(f"not ok: the judge {'fails' if good else 'passes'} a run with {what}:\n{out}")
+            failed += 1
+    total = len(bad) + 3 + len(cases)
+    print(f"judge self-test: {total - failed} of {total} cases right")
     return 1 if failed else 0
 
 

@@ -207,6 +207,9 @@ step_module() {
 	run env LIBCLANG_PATH=/usr/lib/llvm-19/lib "$src_in/scripts/gen-helpers-rs.sh" \
 		"$src_in/src/c_helpers.h" "$src_in/src/c_helpers_generated.rs" >>"$OUT/module.log" 2>&1 ||
 		die "bindgen could not generate the C helpers' declarations; the log is $OUT/module.log" "$(tail -n 3 "$OUT/module.log")"
+	run env LIBCLANG_PATH=/usr/lib/llvm-19/lib "$src_in/scripts/gen-helpers-rs.sh" \
+		"$src_in/src/pci_helpers.h" "$src_in/src/pci_helpers_generated.rs" >>"$OUT/module.log" 2>&1 ||
+		die "bindgen could not generate the PCI helpers' declarations; the log is $OUT/module.log" "$(tail -n 3 "$OUT/module.log")"
 	run make -C "$TREE_IN" M="$src_in" CC=gcc-14 HOSTCC=gcc-14 KERNELRELEASE="$RELEASE" \
 		-j"$JOBS" modules >>"$OUT/module.log" 2>&1 ||
 		die "vdmux.ko did not build against $TREE; the log is $OUT/module.log" "$(tail -n 8 "$OUT/module.log")"

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Generate the Rust declarations of src/c_helpers.c's functions from
-# src/c_helpers.h with bindgen, so that the C compiler (which builds
-# c_helpers.c against the header) and the Rust compiler agree on every
-# prototype. The kernel structures the header only names are left out:
-# src/helpers.rs brings the kernel crate's bindings of them into scope.
-# vdmux_attr_show is the other way round, C calling Rust: src/sysfs.rs
-# defines it, with the header's prototype.
+# Generate the Rust declarations of a C helper file's functions from its
+# header with bindgen (src/c_helpers.h into src/c_helpers_generated.rs,
+# src/pci_helpers.h into src/pci_helpers_generated.rs), so that the C
+# compiler (which builds the .c file against the header) and the Rust
+# compiler agree on every prototype. The kernel structures the headers only
+# name are left out: src/helpers.rs and src/pci_helpers.rs bring the kernel
+# crate's bindings of them into scope. vdmux_attr_show is the other way
+# round, C calling Rust: src/sysfs.rs defines it, with the header's
+# prototype.
 #
 #   gen-helpers-rs.sh HEADER OUTPUT
 set -euo pipefail
@@ -17,7 +19,7 @@ tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 bindgen "$hdr" --use-core --no-layout-tests --no-doc-comments \
 	--allowlist-function 'vdmux_.*' --allowlist-var 'VDMUX_.*' --allowlist-type 'vdmux_.*' \
-	--blocklist-type 'address_space|attribute_group|fs_context|iov_iter|miscdevice|rw_semaphore|vm_area_struct|vm_fault' \
+	--blocklist-type 'address_space|attribute_group|fs_context|iov_iter|miscdevice|pci_dev|rw_semaphore|vm_area_struct|vm_fault' \
 	--blocklist-function 'vdmux_attr_show' \
 	--ctypes-prefix ffi -o "$tmp" -- -I/usr/include
 {

@@ -11,6 +11,109 @@ pub(crate) const MAX_FAULT_AROUND: u32 = 512;
 /// The largest `max_reserved_size` accepted: 1 GiB.
 pub(crate) const MAX_RESERVED_LIMIT: u64 = 1 << 30;
 
+/// Where the device memory is (`device_memory=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeviceMemory {
+    /// `ram` (the default): a buffer of RAM that vdmux allocates.
+    Ram,
+    /// `pci`: BAR 2 of the first bound ivshmem-plain device.
+    Pci,
+}
+
+impl DeviceMemory {
+    /// Parses the text of `device_memory=`.
+    pub(crate) fn parse(text: &[u8]) -> Result<Self, &'static str> {
+        match text {
+            b"ram" => Ok(Self::Ram),
+            b"pci" => Ok(Self::Pci),
+            _ => Err("device_memory must be ram or pci"),
+        }
+    }
+}
+
+/// The value of a size parameter (`reserved_size`, `max_reserved_size`)
+/// that was not given: its default depends on where the device memory is.
+pub(crate) const SIZE_UNSET: u64 = u64::MAX;
+/// `reserved_size` with RAM device memory, unless given.
+pub(crate) const DEFAULT_RESERVED_SIZE: u64 = 32768;
+/// `max_reserved_size` with RAM device memory, unless given.
+pub(crate) const DEFAULT_MAX_RESERVED_SIZE: u64 = 64 << 20;
+
+/// The module parameters as given, before the device memory is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Params {
+    pub(crate) nr_vdevs: u32,
+    /// `None` when not given.
+    pub(crate) reserved_size: Option<u64>,
+    /// `None` when not given.
+    pub(crate) max_reserved_size: Option<u64>,
+    pub(crate) fault_around_pages: u32,
+    pub(crate) device_memory: DeviceMemory,
+}
+
+impl Params {
+    /// The raw values of the parameters; [`SIZE_UNSET`] for a size that was
+    /// not given.
+    pub(crate) fn new(
+        nr_vdevs: u32,
+        reserved_size: u64,
+        max_reserved_size: u64,
+        fault_around_pages: u32,
+        device_memory: &[u8],
+    ) -> Result<Self, &'static str> {
+        let given = |size| (size != SIZE_UNSET).then_some(size);
+        Ok(Self {
+            nr_vdevs,
+            reserved_size: given(reserved_size),
+            max_reserved_size: given(max_reserved_size),
+            fault_around_pages,
+            device_memory: DeviceMemory::parse(device_memory)?,
+        })
+    }
+
+    /// Checks, at load, everything that does not depend on the device
+    /// memory's size: with `device_memory=pci`, a BAR of the largest size
+    /// accepted stands in for the one a device will have.
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        match self.device_memory {
+            DeviceMemory::Ram => self.ram_config().map(|_| ()),
+            DeviceMemory::Pci => self.bar_config(MAX_RESERVED_LIMIT).map(|_| ()),
+        }
+    }
+
+    /// The configuration with RAM device memory: the sizes not given are
+    /// [`DEFAULT_RESERVED_SIZE`] and [`DEFAULT_MAX_RESERVED_SIZE`].
+    pub(crate) fn ram_config(&self) -> Result<Config, &'static str> {
+        Config::new(
+            self.nr_vdevs,
+            self.reserved_size.unwrap_or(DEFAULT_RESERVED_SIZE),
+            self.max_reserved_size.unwrap_or(DEFAULT_MAX_RESERVED_SIZE),
+            self.fault_around_pages,
+        )
+    }
+
+    /// The configuration with device memory in a BAR of `bar_len` bytes:
+    /// `max_reserved_size` defaults to the BAR's whole pages (at most
+    /// 1 GiB) and may not be larger, and `reserved_size` defaults to
+    /// `max_reserved_size`.
+    pub(crate) fn bar_config(&self, bar_len: u64) -> Result<Config, &'static str> {
+        let page = PAGE_SIZE as u64;
+        let limit = bar_len.min(MAX_RESERVED_LIMIT) / page * page;
+        if limit == 0 {
+            return Err("the BAR is smaller than a page");
+        }
+        let max = self.max_reserved_size.unwrap_or(limit);
+        if max > limit {
+            return Err("max_reserved_size must not be larger than the BAR");
+        }
+        let reserved = self.reserved_size.unwrap_or(max);
+        if reserved > limit {
+            return Err("reserved_size must not be larger than the BAR");
+        }
+        Config::new(self.nr_vdevs, reserved, max, self.fault_around_pages)
+    }
+}
+
 /// The validated parameters of one load of the module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Config {
@@ -127,6 +230,76 @@ mod tests {
         assert!(Config::new(1, 4096, 4096, 0).is_err());
         assert!(Config::new(1, 4096, 4096, 3).is_err());
         assert!(Config::new(1, 4096, 4096, 1024).is_err());
+    }
+
+    fn params(reserved: u64, max: u64, memory: &[u8]) -> Result<Params, &'static str> {
+        Params::new(4, reserved, max, 16, memory)
+    }
+
+    #[test]
+    fn device_memory_is_ram_or_pci() {
+        assert_eq!(DeviceMemory::parse(b"ram"), Ok(DeviceMemory::Ram));
+        assert_eq!(DeviceMemory::parse(b"pci"), Ok(DeviceMemory::Pci));
+        for bad in [&b""[..], b"PCI", b"pci ", b"ram\n", b"vram", b"p"] {
+            assert!(DeviceMemory::parse(bad).is_err());
+            assert!(params(SIZE_UNSET, SIZE_UNSET, bad).is_err());
+        }
+    }
+
+    #[test]
+    fn ram_sizes_default_as_before() {
+        let p = params(SIZE_UNSET, SIZE_UNSET, b"ram").unwrap();
+        assert_eq!(p.ram_config(), Config::new(4, 32768, 64 << 20, 16));
+        assert!(p.check().is_ok());
+        let p = params(4097, SIZE_UNSET, b"ram").unwrap();
+        assert_eq!(p.ram_config().unwrap().reserved_size, 8192);
+        assert!(params(0, SIZE_UNSET, b"ram").unwrap().check().is_err());
+        assert!(params(SIZE_UNSET, 0, b"ram").unwrap().check().is_err());
+        // The default reserved size does not fit below a smaller maximum.
+        assert!(params(SIZE_UNSET, 4096, b"ram").unwrap().check().is_err());
+    }
+
+    #[test]
+    fn bar_sizes_default_to_and_are_bounded_by_the_bar() {
+        let p = params(SIZE_UNSET, SIZE_UNSET, b"pci").unwrap();
+        assert!(p.check().is_ok());
+        let c = p.bar_config(4 << 20).unwrap();
+        assert_eq!((c.reserved_size, c.max_reserved_size), (4 << 20, 4 << 20));
+        // Only whole pages of the BAR, and at most 1 GiB of it.
+        let c = p.bar_config((1 << 20) + 100).unwrap();
+        assert_eq!(c.max_reserved_size, 1 << 20);
+        let c = p.bar_config(4 << 30).unwrap();
+        assert_eq!(c.max_reserved_size, MAX_RESERVED_LIMIT as usize);
+        assert!(p.bar_config(PAGE_SIZE as u64 - 1).is_err());
+        // Given sizes: bounded by the BAR, the reserved size by the maximum.
+        let p = params(8192, SIZE_UNSET, b"pci").unwrap();
+        let c = p.bar_config(4 << 20).unwrap();
+        assert_eq!((c.reserved_size, c.max_reserved_size), (8192, 4 << 20));
+        let p = params(SIZE_UNSET, 1 << 20, b"pci").unwrap();
+        let c = p.bar_config(4 << 20).unwrap();
+        assert_eq!((c.reserved_size, c.max_reserved_size), (1 << 20, 1 << 20));
+        assert!(params(8 << 20, SIZE_UNSET, b"pci")
+            .unwrap()
+            .bar_config(4 << 20)
+            .is_err());
+        assert!(params(SIZE_UNSET, 8 << 20, b"pci")
+            .unwrap()
+            .bar_config(4 << 20)
+            .is_err());
+        assert!(params(8192, 4096, b"pci")
+            .unwrap()
+            .bar_config(4 << 20)
+            .is_err());
+        // What does not depend on the BAR is refused at load.
+        assert!(params(0, SIZE_UNSET, b"pci").unwrap().check().is_err());
+        assert!(params(SIZE_UNSET, MAX_RESERVED_LIMIT + 1, b"pci")
+            .unwrap()
+            .check()
+            .is_err());
+        assert!(Params::new(0, SIZE_UNSET, SIZE_UNSET, 16, b"pci")
+            .unwrap()
+            .check()
+            .is_err());
     }
 
     #[test]

@@ -1,11 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Loading and unloading: parameters, the device, and its nodes.
+//!
+//! With `device_memory=ram` (the default) the device and its nodes are
+//! created when the module loads and go when it unloads. With
+//! `device_memory=pci` loading registers the PCI driver (`pci.rs`) and
+//! nothing else: the device and its nodes are created when an ivshmem
+//! device binds ([`PciBinding`]) and go when it is unbound, which revokes
+//! every mapping as an EJECT of every virtual device does. Files still open
+//! then keep their (old) device alive, and every access through them fails
+//! as on a removed virtual device; a device bound again is a new one.
 
 use crate::{
-    config::Config, control::Control, misc::Node, module_parameters, mux::Mux, vdev::Vdev,
+    bar::BarMemory,
+    config::{
+        Config,
+        DeviceMemory,
+        Params, //
+    },
+    control::Control,
+    misc::Node,
+    module_parameters,
+    mux::Mux,
+    pci::{
+        BarClient,
+        IvshmemDriver, //
+    },
+    pci_helpers,
+    vdev::Vdev,
 };
 use kernel::{
+    device::Core,
+    driver,
+    pci,
     prelude::*,
     str::CString,
     sync::Arc, //
@@ -16,31 +43,49 @@ const CONTROL_MODE: u16 = 0o600;
 /// Permissions of `/dev/vdmuxN`.
 const VDEV_MODE: u16 = 0o660;
 
-/// The loaded module. Unloading deregisters the nodes; the kernel refuses
-/// it while any file or mapping of them exists.
+/// The loaded module. Unloading deregisters the nodes, or the PCI driver
+/// (which unbinds its device); the kernel refuses it while any file or
+/// mapping of the nodes exists.
 pub(crate) struct VdmuxModule {
+    _memory: Memory,
+}
+
+/// What the module holds, depending on where the device memory is.
+enum Memory {
+    /// The device and its nodes, on RAM device memory.
+    Ram { _nodes: Nodes },
+    /// The PCI driver, whose bound device holds the device and its nodes.
+    Pci {
+        _driver: Pin<KBox<driver::Registration<pci::Adapter<IvshmemDriver<PciBinding>>>>>,
+    },
+}
+
+/// The module parameters as given.
+fn params() -> Result<Params> {
+    // SAFETY: The parameter is C's `charp`: a NUL-terminated string that
+    // does not change after the module is loaded (it is read-only in sysfs).
+    let device_memory = unsafe { CStr::from_char_ptr(pci_helpers::vdmux_device_memory_param()) };
+    Params::new(
+        module_parameters::nr_vdevs.value(),
+        module_parameters::reserved_size.value(),
+        module_parameters::max_reserved_size.value(),
+        module_parameters::fault_around_pages.value(),
+        device_memory.to_bytes(),
+    )
+    .inspect_err(|msg| pr_err!("{msg}\n"))
+    .map_err(|_| EINVAL)
+}
+
+/// The device and its nodes: `/dev/vdmux` and `/dev/vdmux0` ...
+struct Nodes {
     mux: Arc<Mux>,
     _control: Pin<KBox<Node<Control>>>,
     _vdevs: KVec<Pin<KBox<Node<Vdev>>>>,
 }
 
-impl Drop for VdmuxModule {
-    fn drop(&mut self) {
-        // Before the nodes go (the fields are dropped after this).
-        self.mux.notifier().forget_nodes();
-    }
-}
-
-impl kernel::Module for VdmuxModule {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        let config = Config::new(
-            module_parameters::nr_vdevs.value(),
-            module_parameters::reserved_size.value(),
-            module_parameters::max_reserved_size.value(),
-            module_parameters::fault_around_pages.value(),
-        )
-        .inspect_err(|msg| pr_err!("{msg}\n"))
-        .map_err(|_| EINVAL)?;
+impl Nodes {
+    /// Creates the device for `config` and registers its nodes.
+    fn register(config: Config) -> Result<Self> {
         let mux = Mux::new(config)?;
         let mut vdevs = KVec::with_capacity(mux.nr_vdevs(), GFP_KERNEL)?;
         for index in 0..mux.nr_vdevs() {
@@ -74,5 +119,81 @@ impl kernel::Module for VdmuxModule {
             _control: control,
             _vdevs: vdevs,
         })
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        // Before the nodes go (the fields are dropped after this).
+        self.mux.notifier().forget_nodes();
+    }
+}
+
+/// What a bound ivshmem device holds: the device created on its BAR, and
+/// the BAR.
+///
+/// For now the device's memory is RAM of the BAR's size, and the BAR is
+/// only kept (requested, mapped, checked and zeroed at bind); the mux takes
+/// it as its device memory once its stores can be a [`BarMemory`].
+pub(crate) struct PciBinding {
+    /// `None` once dropping has begun.
+    nodes: Option<Nodes>,
+    mux: Arc<Mux>,
+    /// Dropped last, after every mapping was revoked.
+    _bar: BarMemory,
+}
+
+impl BarClient for PciBinding {
+    fn bind(pdev: &pci::Device<Core<'_>>, bar: BarMemory) -> Result<Self> {
+        let config = params()?
+            .bar_config(bar.len() as u64)
+            .inspect_err(|msg| dev_err!(pdev, "{msg}\n"))
+            .map_err(|_| EINVAL)?;
+        let nodes = Nodes::register(config)?;
+        let mux = nodes.mux.clone();
+        Ok(Self {
+            nodes: Some(nodes),
+            mux,
+            _bar: bar,
+        })
+    }
+}
+
+impl Drop for PciBinding {
+    fn drop(&mut self) {
+        // The nodes go first, so that nothing new is opened; then every
+        // mapping is revoked, as by EJECT: their next access raises SIGBUS,
+        // and read, write and mmap through a file still open fail with
+        // ENODEV. Nothing maps the BAR after this, and it is released.
+        drop(self.nodes.take());
+        for vdev in 0..self.mux.nr_vdevs() {
+            match self.mux.eject(vdev as u32) {
+                // EINVAL: it was removed already.
+                Ok(()) | Err(EINVAL) => {}
+                Err(e) => pr_warn!("virtual device {vdev} could not be ejected: {e:?}\n"),
+            }
+        }
+    }
+}
+
+impl kernel::Module for VdmuxModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let params = params()?;
+        params
+            .check()
+            .inspect_err(|msg| pr_err!("{msg}\n"))
+            .map_err(|_| EINVAL)?;
+        let memory = match params.device_memory {
+            DeviceMemory::Ram => Memory::Ram {
+                _nodes: Nodes::register(params.ram_config().map_err(|_| EINVAL)?)?,
+            },
+            DeviceMemory::Pci => {
+                let driver =
+                    KBox::pin_init(driver::Registration::new(c"vdmux", module), GFP_KERNEL)?;
+                pr_info!("device memory: BAR 2 of the first ivshmem-plain device bound\n");
+                Memory::Pci { _driver: driver }
+            }
+        };
+        Ok(Self { _memory: memory })
     }
 }

@@ -8,6 +8,7 @@
 //! bytes between them and invalidate every mapping involved, so the next
 //! fault maps the right page, or SIGBUS for a removed device.
 
+mod bar;
 mod buffer;
 mod config;
 mod control;
@@ -17,6 +18,8 @@ mod ioctl;
 mod misc;
 mod module;
 mod mux;
+mod pci;
+mod pci_helpers;
 mod range;
 mod rwsem;
 mod state;
@@ -39,8 +42,11 @@ module! {
             default: 4,
             description: "Number of virtual devices /dev/vdmux0..N-1, 1 to 64 (default 4)",
         },
+        // A size not given is config::SIZE_UNSET: with device_memory=pci
+        // (a C parameter, src/pci_helpers.c: the macro has no string type)
+        // both sizes default to the BAR's.
         reserved_size: u64 {
-            default: 32768,
+            default: crate::config::SIZE_UNSET,
             description: "Initial reserved buffer size in bytes, rounded up to pages (default 32768)",
         },
         fault_around_pages: u32 {
@@ -48,7 +54,7 @@ module! {
             description: "Pages one fault maps, a power of two from 1 (off) to 512 (default 16)",
         },
         max_reserved_size: u64 {
-            default: 67108864,
+            default: crate::config::SIZE_UNSET,
             description: "Largest reserved size SET_RESERVED_SIZE accepts, up to 1 GiB (default 67108864)",
         },
     },

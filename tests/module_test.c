@@ -135,6 +135,8 @@ TEST_F(module, modinfo_describes_everything)
 	EXPECT_TRUE(modinfo_has(ko, "parmtype=max_reserved_size:u64"));
 	EXPECT_TRUE(modinfo_has(ko, "parm=fault_around_pages:Pages one fault maps, a power of two from 1 (off) to 512 (default 16)"));
 	EXPECT_TRUE(modinfo_has(ko, "parmtype=fault_around_pages:u32"));
+	EXPECT_TRUE(modinfo_has(ko, "parm=device_memory:Where the device memory is: ram (default), or pci: BAR 2 of the first ivshmem-plain device bound, whose size reserved_size and max_reserved_size then default to and may not exceed"));
+	EXPECT_TRUE(modinfo_has(ko, "parmtype=device_memory:charp"));
 }
 
 TEST_F(module, reload_with_seven_vdevs)

@@ -48,15 +48,43 @@ static inline const char *module_path(void)
 	return p ? p : "/lib/modules/vdmux.ko";
 }
 
-/* Loads vdmux.ko with @params: 0, or -errno from finit_module(2). */
+/* Whether the words of @params set parameter @name (@len bytes of it). */
+static inline int params_set(const char *params, const char *name, size_t len)
+{
+	const char *p = params;
+
+	while ((p = strstr(p, name))) {
+		if ((p == params || p[-1] == ' ') && p[len] == '=')
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
+/*
+ * Loads vdmux.ko with @params: 0, or -errno from finit_module(2). Each word
+ * NAME=value of $VDMUX_MODULE_PARAMS whose NAME @params does not set is
+ * added: how the functional tests run again with device_memory=pci.
+ */
 static inline int load_module(const char *params)
 {
+	const char *extra = getenv("VDMUX_MODULE_PARAMS"), *w, *eq;
 	int fd = open(module_path(), O_RDONLY | O_CLOEXEC);
+	char all[1024];
+	size_t n, len;
 	int ret;
 
 	if (fd < 0)
 		return -errno;
-	ret = syscall(SYS_finit_module, fd, params, 0);
+	n = snprintf(all, sizeof(all), "%s", params);
+	for (w = extra; w && *w; w += len) {
+		w += strspn(w, " ");
+		len = strcspn(w, " ");
+		eq = memchr(w, '=', len);
+		if (len && eq && !params_set(params, w, eq - w) && n + len + 1 < sizeof(all))
+			n += snprintf(all + n, sizeof(all) - n, "%s%.*s", n ? " " : "", (int)len, w);
+	}
+	ret = syscall(SYS_finit_module, fd, all, 0);
 	ret = ret ? -errno : 0;
 	close(fd);
 	return ret;

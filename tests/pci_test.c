@@ -1,0 +1,718 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * device_memory=pci: vdmux as the PCI driver of QEMU's ivshmem-plain
+ * (1af4:1110), whose BAR 2 is the device memory. Needs a guest booted with
+ * qemu/run.sh --ivshmem SIZE (make check does).
+ *
+ * The device is found in /sys/bus/pci/devices; vdmux binds to it only when
+ * loaded with device_memory=pci, its nodes come and go with the binding,
+ * binding and unbinding leak nothing (vmalloc, slab, the ioremap, the
+ * region, the PAT memory type), and unbinding while a vdev is mapped makes
+ * every access through the mapping raise SIGBUS and every file operation
+ * fail, with nothing crashing.
+ *
+ * Two tests (bar_is_the_foreground, signatures_for_the_host) check what
+ * holds only once the mux's device memory is the BAR; until then
+ * (BAR_IS_DEVICE_MEMORY 0) they check what the groundwork does instead:
+ * binding zero-fills the BAR, and the vdevs' bytes stay in RAM, so the BAR
+ * stays all zeroes. The last test leaves signatures for the host, which
+ * reads the BAR's backing file after the guest ended (qemu/results.py
+ * --ivshmem); nothing may bind in pci mode after it.
+ */
+#include <dirent.h>
+#include <poll.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "vdmux_test.h"
+
+/* 1 once the mux's device memory is the BAR (issue 13), 0 until then. */
+#define BAR_IS_DEVICE_MEMORY 0
+
+#define PAGE 4096UL
+#define HUGE (2UL << 20)
+#define DRIVER_DIR "/sys/bus/pci/drivers/vdmux"
+#define PAT_LIST "/sys/kernel/debug/x86/pat_memtype_list"
+#define IORESOURCE_MEM 0x200ULL
+#define IORESOURCE_PREFETCH 0x2000ULL
+#define IORESOURCE_MEM_64 0x100000ULL
+
+#define VMALLOC_TOLERANCE_KB 1024
+#define SLAB_TOLERANCE_KB (8 * 1024)
+#define CYCLES 20
+#define CYCLE_RESERVED (64 * 1024UL)
+
+/* The ivshmem device and its BAR 2, found by main() before the tests run. */
+static char bdf[256];
+static unsigned long long bar_start, bar_len, bar_flags;
+
+static int read_hex(const char *dir, const char *name, unsigned long *val)
+{
+	char path[512], buf[64];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ret = read_first_line(path, buf, sizeof(buf));
+	if (!ret)
+		*val = strtoul(buf, NULL, 16);
+	return ret;
+}
+
+/* Finds the first 1af4:1110 device and its BAR 2: 0, or -ENODEV. */
+static int find_ivshmem(void)
+{
+	DIR *dir = opendir("/sys/bus/pci/devices");
+	char path[512], line[256];
+	unsigned long vendor, device;
+	unsigned long long end;
+	struct dirent *d;
+	FILE *f;
+	int i;
+
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", d->d_name);
+		if (read_hex(path, "vendor", &vendor) || read_hex(path, "device", &device))
+			continue;
+		if (vendor != 0x1af4 || device != 0x1110)
+			continue;
+		snprintf(bdf, sizeof(bdf), "%s", d->d_name);
+		break;
+	}
+	closedir(dir);
+	if (!bdf[0])
+		return -ENODEV;
+	/* "start end flags" per resource; line 3 is BAR 2. */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	for (i = 0; i < 3 && fgets(line, sizeof(line), f); i++)
+		;
+	fclose(f);
+	if (i != 3)
+		return -EIO;
+	if (sscanf(line, "%llx %llx %llx", &bar_start, &end, &bar_flags) != 3 || end < bar_start)
+		return -EIO;
+	bar_len = end - bar_start + 1;
+	return 0;
+}
+
+static const char *pci_path(const char *name)
+{
+	static char path[512];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, name);
+	return path;
+}
+
+static int bound(void)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), DRIVER_DIR "/%s", bdf);
+	return access(path, F_OK) == 0;
+}
+
+static int unbind(void)
+{
+	return write_text(DRIVER_DIR "/unbind", bdf);
+}
+
+static int bind(void)
+{
+	return write_text(DRIVER_DIR "/bind", bdf);
+}
+
+/* Whether /dev/vdmux and /dev/vdmux0 ... /dev/vdmux3 all exist (@want 1) or none does (0). */
+static int nodes_are(int want)
+{
+	int i, n = access(CTL_PATH, F_OK) == 0;
+
+	for (i = 0; i < DEFAULT_NR_VDEVS; i++)
+		n += access(vdev_path(i), F_OK) == 0;
+	return n == (want ? DEFAULT_NR_VDEVS + 1 : 0);
+}
+
+/* Reloads vdmux with device_memory=pci and @params: 0 or -errno. */
+static int load_pci(const char *params)
+{
+	char all[256];
+	int ret;
+
+	if (module_loaded()) {
+		ret = unload_module();
+		if (ret)
+			return ret;
+	}
+	snprintf(all, sizeof(all), "device_memory=pci %s", params);
+	return load_module(all);
+}
+
+/* How many lines of @path contain @text; -1 if it cannot be read. */
+static int count_lines(const char *path, const char *text)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, text) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Kernel mappings of the BAR: /proc/vmallocinfo lines with its address. */
+static int bar_ioremaps(void)
+{
+	char text[64];
+
+	snprintf(text, sizeof(text), "phys=0x%016llx", bar_start);
+	return count_lines("/proc/vmallocinfo", text);
+}
+
+/* Whether the BAR's region is requested for vdmux (/proc/iomem). */
+static int region_requested(void)
+{
+	return count_lines("/proc/iomem", " : vdmux") == 1;
+}
+
+/* The PAT memory type reserved for exactly the BAR: 1 write-combining, 0 none, -1 unknown. */
+static int bar_memtype_wc(void)
+{
+	char text[128];
+
+	if (access(PAT_LIST, R_OK))
+		return -1;
+	snprintf(text, sizeof(text), "[mem 0x%016llx-0x%016llx] write-combining", bar_start,
+		 bar_start + bar_len);
+	return count_lines(PAT_LIST, text);
+}
+
+/* A read-only mapping of BAR 2 through sysfs (as root), or MAP_FAILED. */
+static const volatile char *map_bar(size_t len)
+{
+	int fd = open(pci_path("resource2"), O_RDONLY | O_CLOEXEC);
+	void *p;
+
+	if (fd < 0)
+		return MAP_FAILED;
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	return p;
+}
+
+static void unmap_bar(const volatile char *p, size_t len)
+{
+	munmap((void *)p, len);
+}
+
+/* Whether the first @len bytes (a multiple of 8) of @p are all zero, read 8 at a time. */
+static int words_zero(const volatile char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += 8)
+		if (*(const volatile uint64_t *)(p + i))
+			return 0;
+	return 1;
+}
+
+/* Whether the first @len bytes of the BAR are all zero; -1 if it cannot be mapped. */
+static int bar_is_zero(size_t len)
+{
+	const volatile char *p = map_bar(len);
+	int ret;
+
+	if (p == MAP_FAILED)
+		return -1;
+	ret = words_zero(p, len);
+	unmap_bar(p, len);
+	return ret;
+}
+
+static uint64_t reserved_size_now(void)
+{
+	struct vdmux_status st;
+
+	return status_of(-1, &st) ? 0 : st.reserved_size;
+}
+
+/* The size device_memory=pci gives by default: the BAR, at most 1 GiB. */
+static uint64_t bar_default_size(void)
+{
+	return bar_len < (1ULL << 30) ? bar_len : 1ULL << 30;
+}
+
+/* Frees what can be freed before a measurement (see cycle_test.c). */
+static void settle(void)
+{
+	char path[512];
+	struct dirent *d;
+	DIR *dir;
+
+	sync();
+	write_text("/proc/sys/vm/drop_caches", "3");
+	dir = opendir("/sys/kernel/slab");
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", d->d_name);
+		write_text(path, "1");
+	}
+	closedir(dir);
+}
+
+TEST(ivshmem_is_present)
+{
+	ASSERT_TRUE(bdf[0]) TH_LOG("no 1af4:1110 device: boot with qemu/run.sh --ivshmem SIZE");
+	TH_LOG("ivshmem at %s: BAR 2 %llu bytes at 0x%llx, flags 0x%llx", bdf, bar_len, bar_start,
+	       bar_flags);
+	EXPECT_TRUE(bar_flags & IORESOURCE_MEM);
+	EXPECT_TRUE(bar_flags & IORESOURCE_PREFETCH);
+	EXPECT_TRUE(bar_flags & IORESOURCE_MEM_64);
+	EXPECT_EQ(0, bar_len & (bar_len - 1));
+	EXPECT_LE(HUGE, bar_len);
+	EXPECT_EQ(0, access(pci_path("resource2"), R_OK));
+	/* No other driver has it. */
+	EXPECT_NE(0, access(pci_path("driver"), F_OK));
+}
+
+TEST(ram_mode_has_no_pci_driver)
+{
+	char text[16];
+
+	ASSERT_TRUE(bdf[0]);
+	if (module_loaded())
+		ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module("device_memory=ram"));
+	EXPECT_EQ(0, read_first_line("/sys/module/vdmux/parameters/device_memory", text,
+				     sizeof(text)));
+	EXPECT_STREQ("ram", text);
+	EXPECT_NE(0, access(DRIVER_DIR, F_OK));
+	EXPECT_NE(0, access(pci_path("driver"), F_OK));
+	EXPECT_TRUE(nodes_are(1));
+	EXPECT_EQ(DEFAULT_RESERVED, reserved_size_now());
+	EXPECT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module(""));
+	EXPECT_EQ(0, read_first_line("/sys/module/vdmux/parameters/device_memory", text,
+				     sizeof(text)));
+	EXPECT_STREQ("ram", text);
+	EXPECT_NE(0, access(DRIVER_DIR, F_OK));
+	EXPECT_EQ(0, unload_module());
+}
+
+TEST(bad_device_memory_is_einval)
+{
+	static const char *const bad[] = {
+		"device_memory=",
+		"device_memory=foo",
+		"device_memory=PCI",
+		"device_memory=pcie",
+		"device_memory=pci reserved_size=0",
+		"device_memory=pci max_reserved_size=0",
+		"device_memory=pci max_reserved_size=1073741825",
+		"device_memory=pci nr_vdevs=0",
+		"device_memory=pci fault_around_pages=3",
+	};
+	size_t i;
+
+	if (module_loaded())
+		ASSERT_EQ(0, unload_module());
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		TH_LOG("insmod vdmux.ko %s", bad[i]);
+		EXPECT_EQ(-EINVAL, load_module(bad[i]));
+		EXPECT_FALSE(module_loaded());
+	}
+}
+
+TEST(binds_in_pci_mode)
+{
+	struct vdmux_status st;
+	char text[16];
+
+	ASSERT_TRUE(bdf[0]);
+	ASSERT_EQ(0, load_pci(""));
+	EXPECT_EQ(0, read_first_line("/sys/module/vdmux/parameters/device_memory", text,
+				     sizeof(text)));
+	EXPECT_STREQ("pci", text);
+	ASSERT_TRUE(bound());
+	EXPECT_EQ(0, access(pci_path("driver"), F_OK));
+	ASSERT_TRUE(nodes_are(1));
+	ASSERT_EQ(0, status_of(-1, &st));
+	EXPECT_EQ(DEFAULT_NR_VDEVS, st.nr_vdevs);
+	EXPECT_EQ(0, st.foreground);
+	/* reserved_size and max_reserved_size default to the BAR's size. */
+	EXPECT_EQ(bar_default_size(), st.reserved_size);
+	EXPECT_EQ(-EINVAL, set_reserved(bar_default_size() + PAGE));
+	/* The BAR is requested, mapped once, write-combining, and zeroed. */
+	EXPECT_TRUE(region_requested());
+	EXPECT_EQ(1, bar_ioremaps());
+	if (bar_memtype_wc() < 0)
+		TH_LOG("no %s: the memory type is not checked", PAT_LIST);
+	else
+		EXPECT_EQ(1, bar_memtype_wc());
+	EXPECT_EQ(1, bar_is_zero(bar_len));
+	/* Unbinding saves the foreground as an EJECT does: keep that short. */
+	EXPECT_EQ(0, set_reserved(PAGE));
+	EXPECT_EQ(0, unload_module());
+	EXPECT_FALSE(region_requested());
+	EXPECT_EQ(0, bar_ioremaps());
+	EXPECT_NE(1, bar_memtype_wc());
+}
+
+TEST(sizes_are_bounded_by_the_bar)
+{
+	char params[128];
+
+	ASSERT_TRUE(bdf[0]);
+	ASSERT_EQ(0, load_pci("reserved_size=8192"));
+	ASSERT_TRUE(bound());
+	EXPECT_EQ(8192, reserved_size_now());
+	EXPECT_EQ(0, set_reserved(bar_default_size()));
+	EXPECT_EQ(-EINVAL, set_reserved(bar_default_size() + 1));
+	EXPECT_EQ(0, set_reserved(PAGE));
+
+	snprintf(params, sizeof(params), "max_reserved_size=%llu", bar_len / 2);
+	ASSERT_EQ(0, load_pci(params));
+	ASSERT_TRUE(bound());
+	EXPECT_EQ(bar_len / 2, reserved_size_now());
+	EXPECT_EQ(-EINVAL, set_reserved(bar_len / 2 + 1));
+	EXPECT_EQ(0, set_reserved(PAGE));
+
+	/* Larger than the BAR: the module loads, the probe refuses the device. */
+	snprintf(params, sizeof(params), "reserved_size=%llu", 2 * bar_len);
+	if (2 * bar_len <= (1ULL << 30)) {
+		ASSERT_EQ(0, load_pci(params));
+		EXPECT_FALSE(bound());
+		EXPECT_TRUE(nodes_are(0));
+		EXPECT_FALSE(region_requested());
+		EXPECT_EQ(0, bar_ioremaps());
+	}
+	EXPECT_EQ(0, unload_module());
+}
+
+TEST(nodes_come_and_go_with_the_binding)
+{
+	char buf[PAGE], zero[PAGE] = { 0 };
+	struct vdmux_status st;
+	int i, fd;
+
+	ASSERT_TRUE(bdf[0]);
+	ASSERT_EQ(0, load_pci("reserved_size=65536"));
+	ASSERT_TRUE(nodes_are(1));
+	fd = open_vdev(0, O_RDWR);
+	ASSERT_LE(0, fd);
+	fill_pattern(buf, sizeof(buf), 7);
+	ASSERT_EQ(PAGE, pwrite(fd, buf, sizeof(buf), 0));
+	close(fd);
+	ASSERT_EQ(0, vdmux_ctl(VDMUX_IOC_SWITCH, 1));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, unbind()) TH_LOG("round %d", i);
+		EXPECT_FALSE(bound());
+		EXPECT_TRUE(nodes_are(0));
+		EXPECT_NE(0, access("/sys/class/misc/vdmux", F_OK));
+		EXPECT_NE(0, access(pci_path("driver"), F_OK));
+		EXPECT_FALSE(region_requested());
+		EXPECT_EQ(0, bar_ioremaps());
+		EXPECT_NE(1, bar_memtype_wc());
+		/* The module stays, with its driver. */
+		EXPECT_TRUE(module_loaded());
+		EXPECT_EQ(0, access(DRIVER_DIR, F_OK));
+
+		ASSERT_EQ(0, bind());
+		EXPECT_TRUE(bound());
+		ASSERT_TRUE(nodes_are(1));
+		EXPECT_TRUE(region_requested());
+		EXPECT_EQ(1, bar_ioremaps());
+		/* A new device: vdev 0 in the foreground, all zeroes. */
+		ASSERT_EQ(0, status_of(-1, &st));
+		EXPECT_EQ(0, st.foreground);
+		EXPECT_EQ(65536, st.reserved_size);
+		fd = open_vdev(0, O_RDONLY);
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(PAGE, pread(fd, buf, sizeof(buf), 0));
+		EXPECT_EQ(0, memcmp(buf, zero, sizeof(buf)));
+		close(fd);
+	}
+	EXPECT_EQ(0, unload_module());
+}
+
+TEST(bind_unbind_cycles_leak_nothing)
+{
+	long slab[2], vmalloc[2];
+	int round, fd;
+	char *p;
+
+	ASSERT_TRUE(bdf[0]);
+	ASSERT_EQ(0, load_pci("reserved_size=65536"));
+	ASSERT_TRUE(bound());
+	/* Two unmeasured rounds fill the caches a first bind needs. */
+	for (round = -2; round < CYCLES; round++) {
+		if (round == 0) {
+			settle();
+			slab[0] = meminfo_kb("Slab");
+			vmalloc[0] = meminfo_kb("VmallocUsed");
+		}
+		ASSERT_TRUE(nodes_are(1)) TH_LOG("round %d", round);
+		fd = open_vdev(round & 3, O_RDWR);
+		ASSERT_LE(0, fd);
+		p = map_shared(fd, CYCLE_RESERVED, PROT_READ | PROT_WRITE, 0);
+		ASSERT_NE(MAP_FAILED, p);
+		fill_tagged(p, CYCLE_RESERVED, round & 3, round + 100, 0);
+		EXPECT_TRUE(has_tagged(p, CYCLE_RESERVED, round & 3, round + 100, 0));
+		EXPECT_EQ(0, vdmux_ctl(VDMUX_IOC_SWITCH, (round + 1) & 3));
+		EXPECT_TRUE(has_tagged(p, CYCLE_RESERVED, round & 3, round + 100, 0));
+		munmap(p, CYCLE_RESERVED);
+		close(fd);
+		ASSERT_EQ(0, unbind()) TH_LOG("round %d", round);
+		ASSERT_TRUE(nodes_are(0));
+		ASSERT_EQ(0, bind()) TH_LOG("round %d", round);
+	}
+	ASSERT_EQ(0, unbind());
+	settle();
+	slab[1] = meminfo_kb("Slab");
+	vmalloc[1] = meminfo_kb("VmallocUsed");
+	ksft_print_msg("%d bind/unbind cycles: Slab %ld kB before, %ld kB after (%+ld kB; tolerance +%d kB)\n",
+		       CYCLES, slab[0], slab[1], slab[1] - slab[0], SLAB_TOLERANCE_KB);
+	ksft_print_msg("VmallocUsed %ld kB before, %ld kB after (%+ld kB; tolerance +%d kB)\n",
+		       vmalloc[0], vmalloc[1], vmalloc[1] - vmalloc[0], VMALLOC_TOLERANCE_KB);
+	EXPECT_LE(slab[1] - slab[0], SLAB_TOLERANCE_KB);
+	EXPECT_LE(vmalloc[1] - vmalloc[0], VMALLOC_TOLERANCE_KB);
+	EXPECT_EQ(0, bar_ioremaps());
+	EXPECT_FALSE(region_requested());
+	EXPECT_NE(1, bar_memtype_wc());
+	EXPECT_EQ(0, unload_module());
+}
+
+TEST(unbind_while_mapped_raises_sigbus)
+{
+	int ctl, fd0, fd1, go[2], status;
+	size_t len = 2 * HUGE;
+	struct vdmux_status st;
+	struct pollfd pfd;
+	char *p0, *p1, c;
+	pid_t child;
+
+	ASSERT_TRUE(bdf[0]);
+	ASSERT_LE(len, bar_len);
+	ASSERT_EQ(0, load_pci("reserved_size=4194304"));
+	ASSERT_TRUE(bound());
+	ctl = open(CTL_PATH, O_RDWR | O_CLOEXEC);
+	fd0 = open_vdev(0, O_RDWR);
+	fd1 = open_vdev(1, O_RDWR);
+	ASSERT_LE(0, ctl);
+	ASSERT_LE(0, fd0);
+	ASSERT_LE(0, fd1);
+	/* The foreground, with 2 MiB entries where it can, and a background vdev. */
+	p0 = map_shared(fd0, len, PROT_READ | PROT_WRITE, 0);
+	p1 = map_shared(fd1, 2 * PAGE, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p0);
+	ASSERT_NE(MAP_FAILED, p1);
+	fill_tagged(p0, len, 0, 1, 0);
+	fill_tagged(p1, 2 * PAGE, 1, 1, 0);
+
+	/* A child that maps vdev 0 too, and touches it when told. */
+	ASSERT_EQ(0, pipe(go));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		volatile char *q = map_shared(fd0, PAGE, PROT_READ, 0);
+
+		if (q == MAP_FAILED || !has_tagged(q, PAGE, 0, 1, 0))
+			_exit(2);
+		if (read(go[0], &c, 1) != 1)
+			_exit(3);
+		c = q[0];	/* SIGBUS, by default fatal */
+		_exit(4);
+	}
+	close(go[0]);
+
+	ASSERT_EQ(0, unbind());
+	EXPECT_TRUE(nodes_are(0));
+	/* Every access through the mappings raises SIGBUS. */
+	EXPECT_EQ(SIGBUS, probe_read(p0, &c));
+	EXPECT_EQ(SIGBUS, probe_read(p0 + HUGE + 5 * PAGE, &c));
+	EXPECT_EQ(SIGBUS, probe_write(p0 + len - 1, 1));
+	EXPECT_EQ(SIGBUS, probe_read(p1 + PAGE, &c));
+	EXPECT_EQ(SIGBUS, probe_write(p1, 1));
+	/* The files stay open; every access through them fails cleanly. */
+	EXPECT_EQ(-1, pread(fd0, &c, 1, 0));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-1, pwrite(fd1, &c, 1, 0));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(MAP_FAILED, map_shared(fd0, PAGE, PROT_READ, 0));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-1, fsync(fd1));
+	EXPECT_EQ(ENODEV, errno);
+	ASSERT_EQ(0, get_status(fd0, &st));
+	EXPECT_EQ(VDMUX_STATE_REMOVED, st.state);
+	EXPECT_EQ(VDMUX_NONE, st.foreground);
+	ASSERT_EQ(0, get_status(ctl, &st));
+	EXPECT_EQ(VDMUX_NONE, st.foreground);
+	pfd = (struct pollfd){ .fd = fd1, .events = POLLIN | POLLOUT };
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_TRUE(pfd.revents & POLLERR);
+	/* The open files keep the module loaded. */
+	EXPECT_EQ(-EWOULDBLOCK, unload_module());
+
+	/* The child's access kills it with SIGBUS. */
+	ASSERT_EQ(1, write(go[1], "x", 1));
+	close(go[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status)) TH_LOG("child exit status %d", WEXITSTATUS(status));
+	if (WIFSIGNALED(status))
+		EXPECT_EQ(SIGBUS, WTERMSIG(status));
+
+	/* Bound again: a new device, while the old files are still open. */
+	ASSERT_EQ(0, bind());
+	ASSERT_TRUE(nodes_are(1));
+	EXPECT_EQ(SIGBUS, probe_read(p0, &c));
+	ASSERT_EQ(0, status_of(0, &st));
+	EXPECT_EQ(VDMUX_STATE_FOREGROUND, st.state);
+	EXPECT_EQ(0, munmap(p0, len));
+	EXPECT_EQ(0, munmap(p1, 2 * PAGE));
+	close(fd0);
+	close(fd1);
+	close(ctl);
+	EXPECT_EQ(0, unload_module());
+}
+
+TEST(rmmod_unbinds)
+{
+	ASSERT_TRUE(bdf[0]);
+	ASSERT_EQ(0, load_pci("reserved_size=65536"));
+	ASSERT_TRUE(bound());
+	EXPECT_EQ(0, unload_module());
+	EXPECT_NE(0, access(pci_path("driver"), F_OK));
+	EXPECT_TRUE(nodes_are(0));
+	EXPECT_FALSE(region_requested());
+	EXPECT_EQ(0, bar_ioremaps());
+}
+
+/*
+ * Needs the BAR as the device memory (BAR_IS_DEVICE_MEMORY): what is written
+ * through the foreground vdev is in BAR 2, read through sysfs; after a
+ * SWITCH the BAR holds the new foreground's bytes. Until then: the BAR
+ * stays all zeroes.
+ */
+TEST(bar_is_the_foreground)
+{
+	size_t len = 1 << 20;
+	const volatile char *bar;
+	int fd0, fd1;
+	char *p0, *p1;
+
+	ASSERT_TRUE(bdf[0]);
+	ASSERT_EQ(0, load_pci("reserved_size=1048576"));
+	fd0 = open_vdev(0, O_RDWR);
+	fd1 = open_vdev(1, O_RDWR);
+	ASSERT_LE(0, fd0);
+	ASSERT_LE(0, fd1);
+	p0 = map_shared(fd0, len, PROT_READ | PROT_WRITE, 0);
+	p1 = map_shared(fd1, len, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p0);
+	ASSERT_NE(MAP_FAILED, p1);
+	bar = map_bar(len);
+	ASSERT_NE(MAP_FAILED, bar);
+
+	fill_tagged(p0, len, 0, 21, 0);
+	fill_tagged(p1, len, 1, 21, 0);
+	EXPECT_EQ(BAR_IS_DEVICE_MEMORY, has_tagged(bar, len, 0, 21, 0));
+	ASSERT_EQ(0, vdmux_ctl(VDMUX_IOC_SWITCH, 1));
+	EXPECT_EQ(BAR_IS_DEVICE_MEMORY, has_tagged(bar, len, 1, 21, 0));
+	fill_tagged(p1, len, 1, 22, 0);
+	EXPECT_EQ(BAR_IS_DEVICE_MEMORY, has_tagged(bar, len, 1, 22, 0));
+	ASSERT_EQ(0, vdmux_ctl(VDMUX_IOC_SWITCH, 0));
+	EXPECT_EQ(BAR_IS_DEVICE_MEMORY, has_tagged(bar, len, 0, 21, 0));
+	if (!BAR_IS_DEVICE_MEMORY)
+		EXPECT_TRUE(words_zero(bar, len));
+	EXPECT_TRUE(has_tagged(p0, len, 0, 21, 0));
+	EXPECT_TRUE(has_tagged(p1, len, 1, 22, 0));
+
+	unmap_bar(bar, len);
+	munmap(p0, len);
+	munmap(p1, len);
+	close(fd0);
+	close(fd1);
+	EXPECT_EQ(0, unload_module());
+}
+
+/*
+ * Needs the BAR as the device memory for the host's check to pass: writes a
+ * signature (vdev_test.h's tagged pattern, seed 0x5100 + vdev) into every
+ * vdev, through mappings of the foreground and write(2) to the background,
+ * switches a few times, and reports over the results channel which vdev is
+ * the foreground at the end; the host then finds exactly its bytes in the
+ * BAR's file (qemu/results.py --ivshmem). Must be the last test: unloading
+ * leaves the BAR as it is, but a later bind would zero it.
+ */
+#define SIGNATURE_SIZE (256 * 1024UL)
+
+TEST(signatures_for_the_host)
+{
+	static const int order[] = { 2, 1, 3, 2 };
+	static char buf[SIGNATURE_SIZE];
+	unsigned int seed[DEFAULT_NR_VDEVS];
+	char params[64], *p;
+	int v, fd, i;
+
+	ASSERT_TRUE(bdf[0]);
+	snprintf(params, sizeof(params), "reserved_size=%lu", SIGNATURE_SIZE);
+	ASSERT_EQ(0, load_pci(params));
+	for (v = 0; v < DEFAULT_NR_VDEVS; v++)
+		seed[v] = 0x5100 + v;
+	/* vdev 0 (the foreground) and 2 through mappings, 1 and 3 with write(2). */
+	for (v = 0; v < DEFAULT_NR_VDEVS; v++) {
+		if (v == 2)
+			ASSERT_EQ(0, vdmux_ctl(VDMUX_IOC_SWITCH, 2));
+		fd = open_vdev(v, O_RDWR);
+		ASSERT_LE(0, fd);
+		if (v % 2 == 0) {
+			p = map_shared(fd, SIGNATURE_SIZE, PROT_READ | PROT_WRITE, 0);
+			ASSERT_NE(MAP_FAILED, p);
+			fill_tagged(p, SIGNATURE_SIZE, v, seed[v], 0);
+			munmap(p, SIGNATURE_SIZE);
+		} else {
+			fill_tagged(buf, SIGNATURE_SIZE, v, seed[v], 0);
+			ASSERT_EQ(SIGNATURE_SIZE, pwrite(fd, buf, SIGNATURE_SIZE, 0));
+		}
+		close(fd);
+	}
+	for (i = 0; i < (int)(sizeof(order) / sizeof(order[0])); i++)
+		ASSERT_EQ(0, vdmux_ctl(VDMUX_IOC_SWITCH, order[i]));
+	for (v = 0; v < DEFAULT_NR_VDEVS; v++) {
+		fd = open_vdev(v, O_RDONLY);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(SIGNATURE_SIZE, pread(fd, buf, SIGNATURE_SIZE, 0));
+		EXPECT_TRUE(has_tagged(buf, SIGNATURE_SIZE, v, seed[v], 0)) TH_LOG("vdev %d", v);
+		close(fd);
+	}
+	/* The host's check: see qemu/results.py. */
+	printf("# vdmux-ivshmem: wired=%d foreground=%d size=%lu bar=%llu seeds=%u,%u,%u,%u\n",
+	       BAR_IS_DEVICE_MEMORY, order[3], SIGNATURE_SIZE, bar_len, seed[0], seed[1], seed[2],
+	       seed[3]);
+	fflush(stdout);
+	EXPECT_EQ(0, unload_module());
+}
+
+int main(int argc, char **argv)
+{
+	int ret;
+
+	find_ivshmem();
+	set_test_timeouts(120);
+	ret = test_harness_run(argc, argv);
+	/* What the next program expects: vdmux loaded with RAM device memory. */
+	if (module_loaded())
+		unload_module();
+	load_module("");
+	return ret;
+}
