@@ -204,7 +204,8 @@ def first_touch(R):
     md += ["## First touch: mmap + one access per page (MiB/s)", "",
            "![first-touch throughput](first-touch.svg)", "",
            "Each run maps afresh and touches every page once; the time includes the `mmap` "
-           "(and `VDMUX_IOC_POPULATE` or `MAP_POPULATE`). The page size each contender was "
+           "(and `VDMUX_IOC_POPULATE` or `MAP_POPULATE`). The contenders take turns: each "
+           "round runs every one of them once at every size. The page size each contender was "
            "mapped with is in brackets, as observed: vdmux's fault counts in fdinfo, "
            "`/proc/self/smaps` for the others (a `?` marks what `VDMUX_IOC_POPULATE` mapped "
            "without a fault: the page size its mapping allows).", "",
@@ -346,8 +347,9 @@ def latency(R):
            "that the faults fall at random points of the switching loop. Meanwhile "
            "another process switches vdevs 0 and 1 back to back (or nothing happens: idle). "
            "vdev 2 is not involved in the switches; vdev 0 is, and its mapping is zapped by "
-           "each. *SWITCH* is the switching process's median SWITCH time during the run. "
-           "Percentiles are over all samples of the run.", ""]
+           "each. Idle windows and switching windows alternate, as many of each as there are "
+           "runs per figure, and the percentiles are over all samples of each condition. "
+           "*Median SWITCH* is the switching process's, in µs.", ""]
     rows = []
     for n in names:
         sw = R.find("fault_latency", n, metric="switch")

@@ -502,21 +502,6 @@ static double first_touch_once(enum ft_kind kind, int memfd, size_t size, int wr
 	return t;
 }
 
-static struct ft_result first_touch(enum ft_kind kind, int memfd, size_t size, int write, int thp)
-{
-	struct ft_result r = { NAN, "?", 0 };
-	double t[MAX_REPS];
-	int i;
-
-	for (i = 0; i < reps; i++) {
-		t[i] = first_touch_once(kind, memfd, size, write, thp, &r.page, &r.err);
-		if (r.err)
-			return r;
-	}
-	r.mib_s = size / median(t, reps) / MIB;
-	return r;
-}
-
 struct ft_contender {
 	const char *name;
 	const char *params; /* module parameters, NULL for a non-vdmux contender */
@@ -589,10 +574,19 @@ static void ft_print(unsigned int k, size_t size, int write, struct ft_result *r
 	record(bench, ft_contenders[k].name, size, r->page, r->mib_s, "MiB/s");
 }
 
+/* Seconds of each run, [contender][size index, or NR_SIZES for loads][run]. */
+static double ft_t[NR_FT][NR_SIZES + 1][MAX_REPS];
+
+/*
+ * Every contender runs once per round, at every size, in turns with the
+ * others, so that drift of the host hits them all alike: a round loads
+ * the module with fault_around_pages=1 for the one contender that wants
+ * it, then again with the defaults for the others.
+ */
 static void bench_first_touch(void)
 {
-	int memfd = -1, memfd_thp = -1, fd;
-	const char *loaded = NULL;
+	static const char *const groups[] = { "fault_around_pages=1", "" };
+	int memfd = -1, memfd_thp = -1, fd, i, g;
 	unsigned int k, s;
 
 	if (!section("first-touch", "mmap + first touch, one access per page"))
@@ -601,30 +595,46 @@ static void bench_first_touch(void)
 	memfd = resident_memfd(MAX_SIZE, 0);
 	shmem_thp(1);
 	memfd_thp = resident_memfd(MAX_SIZE, 1);
-	for (k = 0; k < NR_FT; k++) {
-		const struct ft_contender *c = &ft_contenders[k];
+	for (k = 0; k < NR_FT; k++)
+		for (s = 0; s <= NR_SIZES; s++)
+			ft[k][s] = (struct ft_result){ NAN, "?", 0 };
+	for (i = 0; i < reps; i++) {
+		for (g = 0; g < 2; g++) {
+			reload(groups[g]);
+			for (s = 0; s <= NR_SIZES; s++) {
+				size_t size = s < NR_SIZES ? sizes[s] : MAX_SIZE;
 
-		if (c->params && (!loaded || strcmp(loaded, c->params))) {
-			reload(c->params);
-			loaded = c->params;
-		}
-		small_pages_only(!c->thp);
-		fd = c->kind == FT_MEMFD && c->thp ? memfd_thp : memfd;
-		for (s = 0; s <= NR_SIZES; s++) {
-			size_t size = s < NR_SIZES ? sizes[s] : MAX_SIZE;
-
-			if (s == NR_SIZES && !c->read_too)
-				break;
-			if (c->params)
 				resize(size);
-			ft[k][s] = first_touch(c->kind, fd, size, s < NR_SIZES, c->thp);
-			ft_print(k, size, s < NR_SIZES, &ft[k][s]);
+				for (k = 0; k < NR_FT; k++) {
+					const struct ft_contender *c = &ft_contenders[k];
+					struct ft_result *r = &ft[k][s];
+
+					/* Non-vdmux contenders run in the default round. */
+					if (strcmp(c->params ? c->params : "", groups[g]) ||
+					    (s == NR_SIZES && !c->read_too) || r->err)
+						continue;
+					small_pages_only(!c->thp);
+					fd = c->kind == FT_MEMFD && c->thp ? memfd_thp : memfd;
+					ft_t[k][s][i] = first_touch_once(c->kind, fd, size, s < NR_SIZES,
+									 c->thp, &r->page, &r->err);
+				}
+			}
 		}
 	}
 	small_pages_only(0);
 	close(memfd);
 	close(memfd_thp);
 	shmem_thp(0);
+	for (k = 0; k < NR_FT; k++)
+		for (s = 0; s <= NR_SIZES; s++) {
+			size_t size = s < NR_SIZES ? sizes[s] : MAX_SIZE;
+
+			if (s == NR_SIZES && !ft_contenders[k].read_too)
+				continue;
+			if (!ft[k][s].err)
+				ft[k][s].mib_s = size / median(ft_t[k][s], reps) / MIB;
+			ft_print(k, size, s < NR_SIZES, &ft[k][s]);
+		}
 
 	printf("# 64 MiB, stores:\n");
 	ft_ratio("64 MiB stores: vdmux 4 KiB pages vs resident memfd", "vdmux-4k", "memfd-resident", 0,
@@ -1347,59 +1357,66 @@ static pid_t start_switcher(struct switcher_shared *sh)
 	_exit(0);
 }
 
-static double lat[LAT_MAX_SAMPLES];
+/* The samples of one reader, idle [0] and while vdevs 0 and 1 switch [1]. */
+static double lat[2][LAT_MAX_SAMPLES];
+static double lat_sw[LAT_MAX_SWITCHES];
 
 /*
  * Single-page read faults of a reader of vdev @vdev (fault_around_pages=1,
  * 4 KiB pages: every first load of a page of a fresh mapping is one
  * fault), one at a time, each after a random pause of up to
  * LAT_MAX_GAP_US (busy-waiting), so that the faults fall at random times
- * of the switching loop rather than in step with it. Samples for @seconds
- * (or LAT_MAX_SAMPLES); returns the count, and the faults the vdev served
- * meanwhile in @faults.
+ * of the switching loop rather than in step with it. Samples into @out
+ * for @seconds, or until @cap samples; returns the count, and adds the
+ * faults the vdev served meanwhile to @faults.
  */
-static size_t sample_faults(int vdev, double seconds, long *faults)
+static size_t sample_faults(int vdev, double seconds, double *out, size_t cap, long *faults,
+			    struct rng *rng)
 {
 	double start = now(), t0, until;
 	struct fault_counts f0, f1;
 	size_t n = 0, off;
-	struct rng rng;
 	int fd = open_vdev(vdev, O_RDONLY);
 	char *p;
 
 	if (fd < 0)
 		die("open vdev");
-	rng_seed(&rng, vdev + 1);
 	f0 = fault_counts(fd);
-	while (n < LAT_MAX_SAMPLES && now() - start < seconds) {
+	while (n < cap && now() - start < seconds) {
 		p = mmap(NULL, LAT_SIZE, PROT_READ, MAP_SHARED, fd, 0);
 		if (p == MAP_FAILED)
 			die("mmap");
-		for (off = 0; off < LAT_SIZE && n < LAT_MAX_SAMPLES; off += PAGE) {
-			until = now() + rng_below(&rng, LAT_MAX_GAP_US) * 1e-6;
+		for (off = 0; off < LAT_SIZE && n < cap; off += PAGE) {
+			until = now() + rng_below(rng, LAT_MAX_GAP_US) * 1e-6;
 			while (now() < until)
 				;
 			t0 = now();
 			(void)*(volatile char *)(p + off);
-			lat[n++] = now() - t0;
+			out[n++] = now() - t0;
 		}
 		munmap(p, LAT_SIZE);
 	}
 	f1 = fault_counts(fd);
-	*faults = f1.pages - f0.pages;
+	*faults += f1.pages - f0.pages;
 	close(fd);
 	return n;
 }
 
+/*
+ * Each reader alternates idle windows and windows with a process switching
+ * vdevs 0 and 1 back to back, @reps of each, so that drift hits both
+ * alike; the percentiles are over all samples of each condition.
+ */
 static void bench_latency(void)
 {
 	static const int vdevs[2] = { 2, 0 };
 	double p50[2][2], p99[2][2], pmax, swms[2] = { NAN, NAN }, bound;
 	struct switcher_shared *sh;
-	long faults, nsw = 0, sw0;
-	int vi, busy, status;
+	long faults[2], nsw, got = 0;
+	size_t n[2], nswt;
+	int vi, busy, status, i;
+	struct rng rng;
 	char name[160];
-	size_t n;
 	pid_t pid;
 
 	if (!section("latency", "single-page fault latency, 1 MiB, while vdevs 0 and 1 switch"))
@@ -1413,33 +1430,42 @@ static void bench_latency(void)
 	/* Every vdev involved has its backing store before timing. */
 	if (vdmux_ctl(VDMUX_IOC_SWITCH, 1) || vdmux_ctl(VDMUX_IOC_SWITCH, 0))
 		die("SWITCH");
-	sample_faults(2, 0.05, &faults);
-	printf("#   %-40s %-5s %7s %7s %9s %9s %9s %10s %9s\n", "reader", "page", "samples", "faults",
+	rng_seed(&rng, 1);
+	sample_faults(2, 0.05, lat[0], LAT_MAX_SAMPLES, &got, &rng);
+	printf("#   %-46s %-5s %7s %7s %9s %9s %9s %10s %9s\n", "reader", "page", "samples", "faults",
 	       "p50 us", "p99 us", "max us", "switch ms", "switches");
 	for (vi = 0; vi < 2; vi++) {
-		for (busy = 0; busy < 2; busy++) {
-			pid = busy ? start_switcher(sh) : 0;
-			while (busy && sh->n < 2)
+		n[0] = n[1] = 0;
+		faults[0] = faults[1] = 0;
+		nsw = 0;
+		nswt = 0;
+		for (i = 0; i < reps; i++) {
+			n[0] += sample_faults(vdevs[vi], LAT_IDLE_SECONDS / reps, lat[0] + n[0],
+					      LAT_MAX_SAMPLES - n[0], &faults[0], &rng);
+			pid = start_switcher(sh);
+			while (sh->n < 2)
 				usleep(1000);
-			sw0 = sh->n;
-			n = sample_faults(vdevs[vi], busy ? LAT_BUSY_SECONDS : LAT_IDLE_SECONDS, &faults);
-			if (busy) {
-				nsw = sh->n - sw0;
-				sh->stop = 1;
-				if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-				    WEXITSTATUS(status))
-					die("switcher");
-				swms[vi] = median(sh->t, sh->n < LAT_MAX_SWITCHES ? sh->n :
-						  LAT_MAX_SWITCHES) * 1e3;
-			}
-			p50[vi][busy] = quantile(lat, n, 0.50) * 1e6;
-			p99[vi][busy] = quantile(lat, n, 0.99) * 1e6;
-			pmax = lat[n - 1] * 1e6;
+			got = sh->n;
+			n[1] += sample_faults(vdevs[vi], LAT_BUSY_SECONDS / reps, lat[1] + n[1],
+					      LAT_MAX_SAMPLES - n[1], &faults[1], &rng);
+			nsw += sh->n - got;
+			sh->stop = 1;
+			if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+				die("switcher");
+			for (got = 0; got < sh->n && got < LAT_MAX_SWITCHES && nswt < LAT_MAX_SWITCHES;
+			     got++)
+				lat_sw[nswt++] = sh->t[got];
+		}
+		swms[vi] = median(lat_sw, nswt) * 1e3;
+		for (busy = 0; busy < 2; busy++) {
+			p50[vi][busy] = quantile(lat[busy], n[busy], 0.50) * 1e6;
+			p99[vi][busy] = quantile(lat[busy], n[busy], 0.99) * 1e6;
+			pmax = n[busy] ? lat[busy][n[busy] - 1] * 1e6 : NAN;
 			snprintf(name, sizeof(name), "vdev %d reader, %s", vdevs[vi],
 				 busy ? (vi ? "vdevs 0/1 switching (involved)" : "vdevs 0/1 switching") :
 					"idle");
-			printf("#   %-40s %-5s %7zu %7ld %9.1f %9.1f %9.1f", name, "4K", n, faults,
-			       p50[vi][busy], p99[vi][busy], pmax);
+			printf("#   %-46s %-5s %7zu %7ld %9.1f %9.1f %9.1f", name, "4K", n[busy],
+			       faults[busy], p50[vi][busy], p99[vi][busy], pmax);
 			if (busy)
 				printf(" %10.3f %9ld\n", swms[vi], nsw);
 			else
@@ -1449,8 +1475,9 @@ static void bench_latency(void)
 			record_full("fault_latency", name, LAT_SIZE, "p99", "4K", p99[vi][busy], "us",
 				    NULL);
 			record_full("fault_latency", name, LAT_SIZE, "max", "4K", pmax, "us", NULL);
-			record_full("fault_latency", name, LAT_SIZE, "samples", "4K", n, "", NULL);
-			record_full("fault_latency", name, LAT_SIZE, "faults", "4K", faults, "", NULL);
+			record_full("fault_latency", name, LAT_SIZE, "samples", "4K", n[busy], "", NULL);
+			record_full("fault_latency", name, LAT_SIZE, "faults", "4K", faults[busy], "",
+				    NULL);
 			if (busy) {
 				record_full("fault_latency", name, LAT_SIZE, "switch", "-", swms[vi], "ms",
 					    NULL);
@@ -1461,8 +1488,8 @@ static void bench_latency(void)
 	}
 	small_pages_only(0);
 	munmap(sh, sizeof(*sh));
-	printf("#   (samples: loads timed one by one, each after a random pause of up to %d us)\n",
-	       LAT_MAX_GAP_US);
+	printf("#   (loads timed one by one, each after a random pause of up to %d us; idle and\n"
+	       "#   switching windows alternate, %d of each)\n", LAT_MAX_GAP_US, reps);
 	ratio("latency", "fault p99, vdev 2 reader: vdevs 0/1 switching vs idle", p99[0][1] / p99[0][0],
 	      "<=", 2, NULL);
 	bound = swms[1] * 1e3 + p50[1][0];
