@@ -4,10 +4,13 @@
 
     render-bench.py BENCH_LOG OUT_DIR ACCEL
 
-Writes OUT_DIR/results.json (the raw figures), OUT_DIR/RESULTS.md (tables,
-ratios against the baselines of the same boot, and the targets) and
-OUT_DIR/first-touch.svg (throughput against size, one line per contender).
-Prints RESULTS.md; exits non-zero only when the run produced no results.
+Writes OUT_DIR/results.json (the raw figures and ratios), OUT_DIR/RESULTS.md
+(the targets, each met or NOT met, then a table per section, every
+contender with the page size it was mapped with) and OUT_DIR/first-touch.svg
+(first-touch throughput against size, one line per contender). A figure the
+driver could not produce (an ioctl it lacks or refuses) is shown as
+"n/a (ERRNO)". Prints RESULTS.md; exits non-zero only when the run produced
+no results.
 """
 
 import json
@@ -15,19 +18,22 @@ import math
 import os
 import sys
 
-# (name, numerator, denominator, target, how the ratio is computed)
-TARGETS = [
-    ("first touch 64 MiB, 4 KiB faults vs memfd", "vdmux-4k", "memfd", 3.0),
-    ("first touch 64 MiB, fault-around vs memfd", "vdmux-fault-around", "memfd", 10.0),
-    ("first touch 64 MiB, 2 MiB (PMD) mappings vs memfd", "vdmux-pmd", "memfd", 50.0),
-]
 COLORS = {
-    "vdmux-4k": "#1f77b4",
-    "vdmux-fault-around": "#2ca02c",
+    "vdmux-4k-fa1": "#1f77b4",
+    "vdmux-4k": "#2ca02c",
+    "vdmux-4k-populate": "#98df8a",
     "vdmux-pmd": "#9467bd",
-    "memfd": "#d62728",
+    "vdmux-pmd-populate": "#c5b0d5",
+    "memfd-resident": "#d62728",
+    "memfd-resident-populate": "#ff9896",
+    "memfd-resident-thp": "#8c564b",
+    "memfd-fresh": "#ff7f0e",
     "anon": "#7f7f7f",
 }
+
+# Section name in the guest's JSON "time" records -> title.
+SECTIONS = ["switch-first", "first-touch", "bandwidth", "copy", "scaling", "switch-second",
+            "switch-mappers", "latency", "growth"]
 
 
 def load(path):
@@ -43,7 +49,7 @@ def load(path):
 
 def human(size):
     for unit, shift in (("MiB", 20), ("KiB", 10)):
-        if size >= 1 << shift:
+        if size >= 1 << shift and size % (1 << shift) == 0:
             return f"{size >> shift} {unit}"
     return f"{size} B"
 
@@ -54,12 +60,64 @@ def table(rows, header):
     return "\n".join(out)
 
 
+def num(v, digits=1):
+    if v is None:
+        return "n/a"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    return f"{v:.{digits}f}" if abs(v) >= 1 else f"{v:.3f}"
+
+
+def cell(r, digits=1, page=True):
+    """A figure as table text: the value (or n/a and why), with its page size."""
+    if r is None:
+        return "-"
+    if r.get("value") is None:
+        return f"n/a ({r.get('error', '?')})"
+    text = num(r["value"], digits)
+    if page and r.get("page") not in (None, "-", ""):
+        text += f" ({r['page']})"
+    return text
+
+
+def ratio_text(q):
+    if q.get("value") is None:
+        return f"n/a ({q.get('error', '?')})"
+    return f"{q['value']:.4f}x" if abs(q["value"]) < 0.1 else f"{q['value']:.2f}x"
+
+
+def status(q):
+    if q.get("target") is None:
+        return ""
+    if q.get("value") is None:
+        return f"n/a ({q.get('error', '?')})"
+    v, t = q["value"], q["target"]
+    ok = v >= t if q["op"] == ">=" else v <= t
+    return "met" if ok else "**NOT met**"
+
+
+def pct(r):
+    if r is None or r.get("value") is None:
+        return "-"
+    return f"{r['value']:.0f}%"
+
+
+def wanted(q):
+    if q.get("target") is None:
+        return ""
+    return f"{q['op']} {q['target']:g}x"
+
+
 def svg_plot(series, sizes, title, ylabel):
     """A log-log line plot of {contender: {size: value}}, as SVG text."""
-    w, h, ml, mr, mt, mb = 720, 420, 80, 180, 40, 50
-    values = [v for s in series.values() for v in s.values() if v > 0]
+    w, h, ml, mr, mt, mb = 760, 440, 80, 220, 40, 50
+    values = [v for s in series.values() for v in s.values() if v and v > 0]
+    if not values:
+        values = [1]
     ymin = 10 ** math.floor(math.log10(min(values)))
     ymax = 10 ** math.ceil(math.log10(max(values)))
+    if ymax <= ymin:
+        ymax = ymin * 10
     xmin, xmax = math.log2(min(sizes)), math.log2(max(sizes))
 
     def x(size):
@@ -84,18 +142,268 @@ def svg_plot(series, sizes, title, ylabel):
     out.append(f'<text x="{(ml + w - mr) / 2}" y="{h - 10}" text-anchor="middle">mapping size</text>')
     out.append(f'<text x="16" y="{(mt + h - mb) / 2}" text-anchor="middle" '
                f'transform="rotate(-90 16 {(mt + h - mb) / 2})">{ylabel}</text>')
-    for i, (name, pts) in enumerate(sorted(series.items())):
-        color = COLORS.get(name, "#9467bd")
-        path = " ".join(f"{x(s):.1f},{y(v):.1f}" for s, v in sorted(pts.items()) if v > 0)
+    for i, (name, pts) in enumerate(series.items()):
+        color = COLORS.get(name, "#17becf")
+        good = [(s, v) for s, v in sorted(pts.items()) if v and v > 0]
+        if not good:
+            continue
+        path = " ".join(f"{x(s):.1f},{y(v):.1f}" for s, v in good)
         out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
-        for s, v in sorted(pts.items()):
-            if v > 0:
-                out.append(f'<circle cx="{x(s):.1f}" cy="{y(v):.1f}" r="3" fill="{color}"/>')
+        for s, v in good:
+            out.append(f'<circle cx="{x(s):.1f}" cy="{y(v):.1f}" r="3" fill="{color}"/>')
         out.append(f'<line x1="{w - mr + 15}" x2="{w - mr + 35}" y1="{mt + 20 * i + 10}" '
                    f'y2="{mt + 20 * i + 10}" stroke="{color}" stroke-width="2"/>')
         out.append(f'<text x="{w - mr + 40}" y="{mt + 20 * i + 14}">{name}</text>')
     out.append("</svg>")
     return "\n".join(out)
+
+
+class Results:
+    def __init__(self, data):
+        self.res = data.get("results", [])
+        self.ratios = data.get("ratios", [])
+
+    def find(self, bench, contender=None, size=None, metric=""):
+        for r in self.res:
+            if (r["bench"] == bench and (contender is None or r["contender"] == contender)
+                    and (size is None or r["size"] == size) and r.get("metric", "") == metric):
+                return r
+        return None
+
+    def value(self, *args, **kw):
+        r = self.find(*args, **kw)
+        return None if r is None else r.get("value")
+
+    def contenders(self, bench, metric=""):
+        seen = []
+        for r in self.res:
+            if r["bench"] == bench and r.get("metric", "") == metric and r["contender"] not in seen:
+                seen.append(r["contender"])
+        return seen
+
+    def sizes(self, bench):
+        return sorted({r["size"] for r in self.res if r["bench"] == bench})
+
+    def group(self, name):
+        return [q for q in self.ratios if q["group"] == name]
+
+
+def ratios_table(qs):
+    if not qs:
+        return []
+    rows = [[q["name"], ratio_text(q), wanted(q), status(q)] for q in qs]
+    return ["", table(rows, ["ratio", "measured", "target", ""])]
+
+
+def first_touch(R):
+    md = []
+    sizes = R.sizes("first_touch")
+    if not sizes:
+        return md
+    names = R.contenders("first_touch")
+    md += ["## First touch: mmap + one access per page (MiB/s)", "",
+           "![first-touch throughput](first-touch.svg)", "",
+           "Each run maps afresh and touches every page once; the time includes the `mmap` "
+           "(and `VDMUX_IOC_POPULATE` or `MAP_POPULATE`). The contenders take turns: each "
+           "round runs every one of them once at every size. The page size each contender was "
+           "mapped with is in brackets, as observed: vdmux's fault counts in fdinfo, "
+           "`/proc/self/smaps` for the others (a `?` marks what `VDMUX_IOC_POPULATE` mapped "
+           "without a fault: the page size its mapping allows).", "",
+           "Stores (one byte written per page):", ""]
+    rows = [[n] + [cell(R.find("first_touch", n, s), 0) for s in sizes] for n in names]
+    md.append(table(rows, ["contender"] + [human(s) for s in sizes]))
+    loads = R.contenders("first_touch_load")
+    if loads:
+        md += ["", "Loads (one byte read per page), 64 MiB: shmem maps read faults with its "
+               "fault-around (16 pages), write faults one page at a time.", ""]
+        md.append(table([[n, cell(R.find("first_touch_load", n), 0)] for n in loads],
+                        ["contender", "MiB/s"]))
+    md += ["", "- `vdmux-4k-fa1`: `fault_around_pages=1`, one 4 KiB page per fault; "
+           "`vdmux-4k`: the default fault-around (16 pages); both under `PR_SET_THP_DISABLE`.",
+           "- `vdmux-pmd`: 2 MiB blocks mapped with one PMD entry each (below 2 MiB there is "
+           "no whole block, and 4 KiB pages with fault-around are used).",
+           "- `*-populate`: vdmux with `VDMUX_IOC_POPULATE` on the vdev right after `mmap`; "
+           "the memfd with `MAP_POPULATE`.",
+           "- `memfd-resident`: one memfd written once, then mapped afresh for every run, so "
+           "that its faults find the pages in the page cache; `memfd-resident-thp` the same "
+           "with 2 MiB shmem pages (`shmem_enabled=advise` and `MADV_HUGEPAGE` while filling).",
+           "- `memfd-fresh`: a new memfd per run, whose faults allocate and zero pages (the "
+           "earlier baseline); `anon`: private anonymous memory (THP allowed)."]
+    md += ratios_table(R.group("first_touch"))
+    return md
+
+
+def bandwidth(R):
+    md = []
+    if not R.contenders("memset"):
+        return md
+    md += ["", "## Steady-state bandwidth of a faulted 64 MiB mapping (MiB/s)", ""]
+    rows = []
+    for op in ("memset", "memcpy"):
+        for pg in ("4k", "2m"):
+            a, v = R.find(op, f"anon-{pg}"), R.find(op, f"vdmux-mmap-{pg}")
+            if a is None or v is None:
+                continue
+            ratio = (f"{v['value'] / a['value']:.2f}x"
+                     if a.get("value") and v.get("value") is not None else "n/a")
+            rows.append([op, cell(a), cell(v), ratio])
+    md.append(table(rows, ["operation", "anonymous memory", "vdmux mapping", "vdmux / anon"]))
+    md += ratios_table(R.group("bandwidth"))
+    return md
+
+
+def copy(R):
+    md = []
+    if not R.contenders("pread"):
+        return md
+    md += ["", "## Copy path: pread/pwrite over 64 MiB (MiB/s)", "",
+           "vdmux's `read()`/`write()` copy through a 64 KiB kernel bounce buffer; the "
+           "baseline is a resident memfd (page cache in 4 KiB pages). User buffers are "
+           "resident, in 4 KiB pages. The contenders are timed in turns.", ""]
+    rows = []
+    for size in R.sizes("pread"):
+        for op in ("pread", "pwrite"):
+            v, m = R.find(op, "vdmux", size), R.find(op, "memfd-resident", size)
+            ratio = (f"{v['value'] / m['value']:.2f}x"
+                     if v and m and v.get("value") and m.get("value") else "n/a")
+            rows.append([human(size), op, cell(v), cell(m), ratio])
+    md.append(table(rows, ["request", "op", "vdmux", "resident memfd", "vdmux / memfd"]))
+    md += ratios_table(R.group("copy"))
+    return md
+
+
+def scaling(R):
+    md = []
+    names = R.contenders("scaling")
+    if not names:
+        return md
+    md += ["", "## Fault scaling: 64 MiB of 4 KiB faults, one page per fault (stores)", "",
+           "`vdmux-1-vdev`: two threads fault the two halves of one vdev's mapping; "
+           "`vdmux-2-vdevs`: each thread faults 32 MiB of a vdev of its own (vdevs 0 and 1); "
+           "`memfd-resident`: two threads fault the halves of a resident memfd mapping. "
+           "One thread does the same work alone.", ""]
+    rows = []
+    for n in names:
+        one, two = R.find("scaling", n), R.find("scaling", n, metric="2-threads")
+        rows.append([n, one.get("page", "-"), num(one["value"]), num(two["value"]),
+                     f"{one['value'] / two['value']:.2f}x"])
+    md.append(table(rows, ["contender", "page", "1 thread ms", "2 threads ms", "speed-up"]))
+    md += ratios_table(R.group("scaling"))
+    return md
+
+
+def switch(R):
+    md = []
+    names = R.contenders("switch")
+    if not names:
+        return md
+    md += ["", "## SWITCH (ms, ioctl round trip)", "",
+           "The floor is two kernel copies of the size, as a SWITCH makes (save the "
+           "foreground, load the new one): two `pread`s of that size from a resident memfd "
+           "into a resident buffer, timed in turns with the SWITCH. Mappers are processes "
+           "mapping vdevs 0 and 1 whole that fault them all in again before every switch, so "
+           "each switch has every page of both to unmap; their page size is in the second "
+           "column. The 0-mapper run is made first in the boot and again right after the "
+           "copy-path and scaling runs. *Slowest* is the slowest of the runs. *Its CPU "
+           "time* is the switching thread's CPU time in the ioctl (median): a SWITCH much "
+           "slower than its CPU time waited in the guest, for the CPU or a lock. Under TCG "
+           "a vCPU that the host does not run keeps its clock and gets no tick: *no tick* "
+           "is the share of the switches' CPU time that the ticks of their CPU did not see "
+           "(`/proc/stat`): TCG loses some ticks anyway, so compare rows, a slow row whose "
+           "share is well above a fast row's was held back by the host. *Other CPUs* is how "
+           "busy the other vCPU was meanwhile. Both need 0.2 s of switches to mean anything. "
+           "*Re-touch* is one mapper's time to fault both mappings in again after a "
+           "switch.", ""]
+    rows = []
+    for r in R.res:
+        if r["bench"] != "switch":
+            continue
+        n, size = r["contender"], r["size"]
+        fl, mc, rt, cpu, hi, lost, other = (R.find(b, n, size) for b in (
+            "switch_floor", "switch_memcpy", "switch_retouch", "switch_cpu", "switch_max",
+            "switch_no_tick", "switch_other_cpus"))
+        rows.append([n, r.get("page", "-"), human(size), num(r["value"], 3),
+                     num(hi["value"], 3) if hi else "-",
+                     num(cpu["value"], 3) if cpu else "-", pct(lost), pct(other),
+                     num(fl["value"], 3) if fl else "-",
+                     f"{r['value'] / fl['value']:.2f}x" if fl and fl.get("value") else "-",
+                     num(mc["value"], 3) if mc else "-", num(rt["value"], 3) if rt else "-"])
+    md.append(table(rows, ["mappers", "page", "size", "SWITCH", "slowest", "its CPU time",
+                           "no tick", "other CPUs", "2 x pread (floor)",
+                           "SWITCH / floor", "memcpy of 2x size", "re-touch"]))
+    md += ratios_table(R.group("switch"))
+    return md
+
+
+def latency(R):
+    md = []
+    names = R.contenders("fault_latency", "p50")
+    if not names:
+        return md
+    md += ["", "## Fault latency under SWITCH (1 MiB buffer, µs)", "",
+           "A reader maps a vdev afresh and loads one byte of every page, timing each load: "
+           "with `fault_around_pages=1` and 4 KiB pages every load is one fault (the *faults* "
+           "column counts them in fdinfo). Each load follows a random pause of up to 1 ms, so "
+           "that the faults fall at random points of the switching loop. Meanwhile "
+           "another process switches vdevs 0 and 1 back to back (or nothing happens: idle). "
+           "vdev 2 is not involved in the switches; vdev 0 is, and its mapping is zapped by "
+           "each. Idle windows and switching windows alternate, as many of each as there are "
+           "runs per figure, and the percentiles are over all samples of each condition. "
+           "*Median SWITCH* is the switching process's, in µs.", ""]
+    rows = []
+    for n in names:
+        sw = R.find("fault_latency", n, metric="switch")
+        nsw = R.find("fault_latency", n, metric="switches")
+        rows.append([n, R.find("fault_latency", n, metric="p50").get("page", "-"),
+                     num(R.value("fault_latency", n, metric="samples"), 0),
+                     num(R.value("fault_latency", n, metric="faults"), 0),
+                     num(R.value("fault_latency", n, metric="p50")),
+                     num(R.value("fault_latency", n, metric="p99")),
+                     num(R.value("fault_latency", n, metric="max")),
+                     num(sw["value"] * 1e3) if sw else "-",
+                     num(nsw["value"], 0) if nsw else "-"])
+    md.append(table(rows, ["reader", "page", "samples", "faults", "p50", "p99", "max",
+                           "median SWITCH", "switches meanwhile"]))
+    bound = R.value("fault_latency_bound")
+    if bound is not None:
+        md += ["", f"One SWITCH + one fault (the median SWITCH during the involved run plus "
+               f"the idle reader's p50): {bound:.1f} µs."]
+    md += ratios_table(R.group("latency"))
+    return md
+
+
+def growth(R):
+    md = []
+    if not R.contenders("autogrow_bulk") and not R.contenders("grow_one_page"):
+        return md
+    md += ["", "## Growth", ""]
+    names = R.contenders("autogrow_bulk")
+    if names:
+        md += ["Filling 64 MiB from a 32 KiB buffer: an autogrow mapping "
+               "(`VDMUX_IOC_SET_AUTOGROW`, then `mmap` of 64 MiB and one store per page, each "
+               "store past the reserved size growing it) against the same end state in bulk "
+               "(`SET_RESERVED_SIZE` 64 MiB, then `mmap` and one store per page). 4 KiB pages, "
+               "default fault-around; `max_reserved_size` 128 MiB. With 4 vdevs, vdevs 1 to 3 "
+               "have backing stores, which every growth grows too.", ""]
+        rows = []
+        for n in names:
+            a, b = R.find("autogrow", n), R.find("autogrow_bulk", n)
+            ratio = (f"{a['value'] / b['value']:.2f}x"
+                     if a and b and a.get("value") is not None and b.get("value") else "n/a")
+            rows.append([n, cell(a, 1), cell(b, 1), ratio])
+        md.append(table(rows, ["vdevs", "autogrow ms", "bulk ms", "autogrow / bulk"]))
+    sizes = R.sizes("grow_one_page")
+    if sizes:
+        md += ["", "`SET_RESERVED_SIZE` growing the buffer by one page (µs per growth) at each "
+               "size, with nothing mapped and while 4 processes map vdev 0 whole (4 vdevs, "
+               "vdevs 1 to 3 with backing stores). A flat row is O(1 page), a rising one "
+               "O(size).", ""]
+        names = R.contenders("grow_one_page")
+        rows = [[n] + [cell(R.find("grow_one_page", n, s), 1, page=False) for s in sizes]
+                for n in names]
+        md.append(table(rows, ["mapping processes"] + [human(s) for s in sizes]))
+    md += ratios_table(R.group("growth"))
+    return md
 
 
 def main():
@@ -104,93 +412,45 @@ def main():
     if not data or not data.get("results"):
         print("render-bench: no results in " + log, file=sys.stderr)
         return 1
-    res = data["results"]
+    R = Results(data)
 
-    def get(bench, contender, size=None):
-        for r in res:
-            if r["bench"] == bench and r["contender"] == contender and (
-                    size is None or r["size"] == size):
-                return r["value"]
-        return None
+    total = R.value("time", "total")
+    md = ["# vdmux benchmarks", "",
+          f"Release kernel {data.get('kernel', '')}, QEMU {accel.upper()}, 2 vCPUs, clocksource "
+          f"`{data['clocksource']}`. Every figure is the median of {data.get('reps', 5)} runs, "
+          "and every ratio compares figures measured in the same boot"
+          + (f"; the benchmark ran {total:.0f} s in the guest" if total else "")
+          + ". Reproduce with `make bench`. Under TCG absolute times mean little: compare "
+          "like with like.", ""]
 
-    sizes = sorted({r["size"] for r in res if r["bench"] == "first_touch"})
-    contenders = ["vdmux-4k", "vdmux-fault-around", "vdmux-pmd", "memfd", "anon"]
-    md = [f"# vdmux benchmarks",
-          "",
-          f"Release kernel, QEMU {accel.upper()}, clocksource `{data['clocksource']}`. "
-          f"Every figure is the median of {data.get('reps', 5)} runs; every ratio compares figures "
-          "measured in the same boot. Reproduce with `make bench`.",
-          "",
-          "## First-touch fault throughput (MiB/s, one write per page)",
-          "",
-          "![first-touch throughput](first-touch.svg)",
-          ""]
-    rows = []
-    for s in sizes:
-        v = {c: get("first_touch", c, s) for c in contenders}
-        rows.append([human(s)] + [f"{v[c]:.0f}" for c in contenders] +
-                    [f"{v['vdmux-4k'] / v['memfd']:.2f}x",
-                     f"{v['vdmux-fault-around'] / v['memfd']:.2f}x",
-                     f"{v['vdmux-pmd'] / v['memfd']:.2f}x"])
-    md.append(table(rows, ["size"] + contenders +
-                    ["4k / memfd", "fault-around / memfd", "pmd / memfd"]))
-    md += ["", "`vdmux-4k` and `vdmux-fault-around` run with `PR_SET_THP_DISABLE`, "
-           "so every fault maps 4 KiB pages; `vdmux-pmd` maps each whole 2 MiB "
-           "block with one PMD entry (sizes below 2 MiB have no whole block and "
-           "use fault-around)."]
+    targets = [q for q in R.ratios if q.get("target") is not None]
+    if targets:
+        md += ["## Targets", "",
+               table([[q["name"], ratio_text(q), wanted(q), status(q)] for q in targets],
+                     ["target", "measured", "wanted", ""]), ""]
+        met = sum(1 for q in targets if status(q) == "met")
+        na = sum(1 for q in targets if status(q).startswith("n/a"))
+        md += [f"{met} of {len(targets)} targets met, {len(targets) - met - na} not met, "
+               f"{na} not measurable (the driver lacks or refuses the ioctl).", ""]
 
-    md += ["", "## Steady-state bandwidth, 64 MiB (MiB/s)", ""]
-    rows = []
-    for op in ("memset", "memcpy"):
-        anon = get(op, "anon")
-        vd = get(op, "vdmux-mmap")
-        rows.append([op, f"{anon:.0f}", f"{vd:.0f}", f"{vd / anon:.2f}x"])
-    md.append(table(rows, ["operation", "anon", "vdmux mapping", "vdmux / anon"]))
-    mm, wr, rd = get("memcpy", "vdmux-mmap"), get("memcpy", "vdmux-write"), get("memcpy", "vdmux-read")
-    md += ["", table([["write()", f"{wr:.0f}", f"{mm / wr:.2f}x"],
-                      ["read()", f"{rd:.0f}", f"{mm / rd:.2f}x"]],
-                     ["copy path", "MiB/s", "mmap memcpy / copy path"])]
+    for part in (first_touch, bandwidth, copy, scaling, switch, latency, growth):
+        md += part(R)
 
-    md += ["", "## SWITCH latency (ms)", ""]
-    rows = []
-    for s in sorted({r["size"] for r in res if r["bench"] == "switch"}):
-        one, four = get("switch", "switch-1-mapper", s), get("switch", "switch-4-mappers", s)
-        floor = get("switch", "memcpy-2x", s)
-        rows.append([human(s), f"{one:.3f}", f"{four:.3f}", f"{floor:.3f}",
-                     f"{four / floor:.2f}x", f"{get('switch', 'retouch', s):.3f}"])
-    md.append(table(rows, ["size", "1 mapper", "4 mappers", "memcpy of 2x size",
-                           "4 mappers / memcpy", "re-touch after switch"]))
-
-    one, two = get("scaling", "1-thread"), get("scaling", "2-threads")
-    md += ["", "## Fault scaling, 64 MiB, 4 KiB faults", "",
-           table([["1", f"{one:.1f}", "1.00x"], ["2", f"{two:.1f}", f"{one / two:.2f}x"]],
-                 ["threads", "ms", "speed-up"])]
-
-    big = max(sizes)
-    targets = []
-    for name, num, den, target in TARGETS:
-        ratio = get("first_touch", num, big) / get("first_touch", den, big)
-        targets.append([name, f"{ratio:.2f}x", f"{target:g}x", "met" if ratio >= target else "not met"])
-    ratio = get("memset", "vdmux-mmap") / get("memset", "anon")
-    targets.append(["mapped write bandwidth vs anon", f"{ratio:.2f}x", "0.95x",
-                    "met" if ratio >= 0.95 else "not met"])
-    ratio = mm / wr
-    targets.append(["mmap vs write() copy path, 64 MiB", f"{ratio:.2f}x", "2x",
-                    "met" if ratio >= 2 else "not met"])
-    # memcpy-2x at size s copies 2 * s bytes: the floor for save + load.
-    sw = get("switch", "switch-4-mappers", 1 << 20)
-    floor = get("switch", "memcpy-2x", 1 << 20)
-    if sw and floor:
-        targets.append(["SWITCH 1 MiB, 4 mappers vs memcpy of 2 MiB", f"{sw / floor:.2f}x",
-                        "<= 3x", "met" if sw / floor <= 3 else "not met"])
-    md += ["", "## Targets", "", table(targets, ["target", "measured", "wanted", ""])]
+    times = [(s, R.value("time", s)) for s in SECTIONS if R.value("time", s) is not None]
+    if times:
+        md += ["", "## Run time (s, in the guest)", "",
+               table([[s, f"{t:.1f}"] for s, t in times] +
+                     ([["total", f"{total:.1f}"]] if total else []), ["section", "s"])]
 
     os.makedirs(outdir, exist_ok=True)
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump(data, f, indent=1)
-    series = {c: {s: get("first_touch", c, s) for s in sizes} for c in contenders}
-    with open(os.path.join(outdir, "first-touch.svg"), "w") as f:
-        f.write(svg_plot(series, sizes, "First-touch fault throughput", "MiB/s"))
+    sizes = R.sizes("first_touch")
+    if sizes:
+        series = {c: {s: R.value("first_touch", c, s) for s in sizes}
+                  for c in R.contenders("first_touch")}
+        with open(os.path.join(outdir, "first-touch.svg"), "w") as f:
+            f.write(svg_plot(series, sizes, "First touch (mmap + one store per page)", "MiB/s"))
     text = "\n".join(md) + "\n"
     with open(os.path.join(outdir, "RESULTS.md"), "w") as f:
         f.write(text)

@@ -2,21 +2,56 @@
 /*
  * vdmux benchmarks, run inside the guest by `make bench`.
  *
- * Every figure is the median of several runs, and every comparison is made
- * against a baseline measured in the same boot:
- *   1. first-touch fault throughput: vdmux (4 KiB faults, fault-around and
- *      2 MiB PMD mappings) against a memfd (shmem) MAP_SHARED mapping and
- *      anonymous memory;
- *   2. steady-state bandwidth of a faulted mapping (memset, memcpy) against
- *      anonymous memory, and against vdmux's own read()/write() copy path;
- *   3. SWITCH latency with 1 and 4 mapping processes, next to a memcpy of
- *      twice the size (the floor for save + load), and the re-touch cost;
- *   4. fault scaling with 1 and 2 threads faulting disjoint halves.
+ * Every figure is the median of several runs (VDMUX_BENCH_REPS, 7 by
+ * default), every ratio compares figures measured in the same boot, and
+ * every contender is printed with the page size its memory was mapped with,
+ * as observed (vdmux: its fault counts in fdinfo; memfd and anonymous
+ * memory: the PMD-mapped kB in /proc/self/smaps). The baselines are the
+ * strongest the kernel offers for the same job:
  *
- * Prints a table, then the results as JSON between "# vdmux-json-begin"
- * and "# vdmux-json-end" lines, which the host turns into bench/.
+ *   switch-first   SWITCH with no mapper, first thing after boot;
+ *   first-touch    mmap + first touch: vdmux (4 KiB pages with and without
+ *                  fault-around, 2 MiB PMD mappings, VDMUX_IOC_POPULATE)
+ *                  against a *resident* memfd (filled once, mapped afresh:
+ *                  its faults find page cache pages, its read faults map
+ *                  them with shmem's fault-around), the same with
+ *                  MAP_POPULATE and with 2 MiB shmem pages, a fresh memfd
+ *                  (allocates and zeroes) and anonymous memory; stores and
+ *                  loads;
+ *   bandwidth      memset/memcpy of a faulted mapping against anonymous
+ *                  memory of the same page size;
+ *   copy           pread/pwrite of vdmux against a resident memfd, 4 KiB
+ *                  requests and one 64 MiB request;
+ *   scaling        2 threads faulting one vdev, 2 threads faulting two
+ *                  vdevs, 2 threads faulting a resident memfd, vs 1 thread;
+ *   switch-second  SWITCH with no mapper again, right after copy and
+ *                  scaling;
+ *   switch-mappers SWITCH with 1 and 4 mapper processes (4 KiB and 2 MiB
+ *                  mappings) that re-touch their mappings before each
+ *                  switch; the floor of every SWITCH figure is two kernel
+ *                  copies of its size: 2 x pread from a resident memfd into
+ *                  a resident buffer, timed in turns with it;
+ *   latency        single-page fault latency (p50/p99) of a reader of an
+ *                  uninvolved vdev and of an involved one while another
+ *                  process switches vdevs 0 and 1 in a loop, and idle;
+ *   growth         autogrow (VDMUX_IOC_SET_AUTOGROW) filling 64 MiB page by
+ *                  page against SET_RESERVED_SIZE + first touch, and the
+ *                  time of a one-page SET_RESERVED_SIZE growth against the
+ *                  size, with 4 processes mapping the buffer.
+ *
+ * A figure whose ioctl the driver lacks or refuses (ENOTTY, EBUSY, ...) is
+ * printed and recorded as "n/a (ERRNO)"; the run goes on. VDMUX_BENCH_ONLY
+ * (a comma-separated list of the section names above) runs some sections
+ * only.
+ *
+ * Prints a table per section, each ratio with its target, then the results
+ * as JSON between "# vdmux-json-begin" and "# vdmux-json-end" lines, which
+ * the host turns into bench/ (scripts/render-bench.py).
  */
+#include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -25,15 +60,25 @@
 #include "../vdmux_test.h"
 
 #define PAGE 4096UL
-#define REPS 9
+#define MIB (1UL << 20)
 #define MAX_SIZE (64UL << 20)
+#define MAX_REPS 64
+
+static int reps = 7;
 
 static const size_t sizes[] = { 32UL << 10, 256UL << 10, 1UL << 20, 4UL << 20, 16UL << 20,
 				 64UL << 20 };
 #define NR_SIZES (sizeof(sizes) / sizeof(sizes[0]))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static FILE *json;
+static char *json_buf;
+static size_t json_len;
 static int json_first = 1;
+static FILE *json_ratios;
+static char *ratios_buf;
+static size_t ratios_len;
+static int ratios_first = 1;
 
 static double now(void)
 {
@@ -52,8 +97,24 @@ static int cmp_double(const void *a, const void *b)
 
 static double median(double *v, int n)
 {
+	if (n <= 0)
+		return NAN;
 	qsort(v, n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The @q quantile (0 < q <= 1) of @v, sorted in place: nearest rank. */
+static double quantile(double *v, size_t n, double q)
+{
+	size_t rank;
+
+	if (!n)
+		return NAN;
+	qsort(v, n, sizeof(*v), cmp_double);
+	rank = (size_t)(q * n);
+	if (rank < q * n)
+		rank++;
+	return v[rank ? rank - 1 : 0];
 }
 
 static void die(const char *what)
@@ -62,13 +123,92 @@ static void die(const char *what)
 	exit(1);
 }
 
-/* One JSON record: {"bench": ..., "contender": ..., "size": ..., "value": ..., "unit": ...} */
-static void record(const char *bench, const char *contender, size_t size, double value,
-		   const char *unit)
+/* "ENOTTY" for ENOTTY. */
+static const char *errname(int err)
 {
-	fprintf(json, "%s{\"bench\":\"%s\",\"contender\":\"%s\",\"size\":%zu,\"value\":%.6g,\"unit\":\"%s\"}",
-		json_first ? "" : ",\n", bench, contender, size, value, unit);
+	const char *name = strerrorname_np(err);
+
+	return name ? name : "unknown errno";
+}
+
+static void json_str(FILE *f, const char *key, const char *s)
+{
+	fprintf(f, ",\"%s\":\"%s\"", key, s);
+}
+
+static void json_num(FILE *f, const char *key, double v)
+{
+	if (isnan(v))
+		fprintf(f, ",\"%s\":null", key);
+	else
+		fprintf(f, ",\"%s\":%.6g", key, v);
+}
+
+/*
+ * One JSON record: {"bench", "contender", "size", "metric", "page",
+ * "value", "unit"[, "error"]}. @page is the page size the contender's
+ * memory was mapped with; @error (or NULL) says why @value is NAN.
+ */
+static void record_full(const char *bench, const char *contender, size_t size, const char *metric,
+			const char *page, double value, const char *unit, const char *error)
+{
+	fprintf(json, "%s{\"bench\":\"%s\",\"contender\":\"%s\",\"size\":%zu", json_first ? "" : ",\n",
+		bench, contender, size);
+	json_str(json, "metric", metric ? metric : "");
+	json_str(json, "page", page ? page : "-");
+	json_num(json, "value", value);
+	json_str(json, "unit", unit);
+	if (error)
+		json_str(json, "error", error);
+	fputs("}", json);
 	json_first = 0;
+}
+
+static void record(const char *bench, const char *contender, size_t size, const char *page,
+		   double value, const char *unit)
+{
+	record_full(bench, contender, size, NULL, page, value, unit, NULL);
+}
+
+/*
+ * A ratio and its target: "@value @op @target" (op ">=" or "<="), printed
+ * with met / NOT met; @target NAN for a ratio without one; @value NAN with
+ * @error when a figure behind it is n/a.
+ */
+static void ratio(const char *group, const char *name, double value, const char *op, double target,
+		  const char *error)
+{
+	int met = op[0] == '>' ? value >= target : value <= target;
+
+	fprintf(json_ratios, "%s{\"group\":\"%s\",\"name\":\"%s\"", ratios_first ? "" : ",\n", group,
+		name);
+	json_num(json_ratios, "value", value);
+	json_str(json_ratios, "op", op);
+	json_num(json_ratios, "target", target);
+	if (isnan(value) && !error)
+		error = "no figure";
+	if (error)
+		json_str(json_ratios, "error", error);
+	fputs("}", json_ratios);
+	ratios_first = 0;
+	if (isnan(value) && isnan(target))
+		printf("#   ratio  %-62s n/a (%s)\n", name, error);
+	else if (isnan(value))
+		printf("#   target %-62s n/a (%s)  wanted %s %gx\n", name, error, op, target);
+	else if (isnan(target))
+		printf("#   ratio  %-62s %8.*fx\n", name, value < 0.1 ? 4 : 2, value);
+	else
+		printf("#   target %-62s %8.*fx  wanted %s %gx: %s\n", name, value < 0.1 ? 4 : 2, value,
+		       op, target, met ? "met" : "NOT met");
+}
+
+/* The ratio of two figures, either of which may be n/a (NAN) with an error. */
+static void ratio_of(const char *group, const char *name, double num, const char *num_err,
+		     double den, const char *den_err, const char *op, double target)
+{
+	const char *err = isnan(num) ? num_err : isnan(den) ? den_err : NULL;
+
+	ratio(group, name, err || isnan(num) || isnan(den) ? NAN : num / den, op, target, err);
 }
 
 static void reload(const char *params)
@@ -85,7 +225,14 @@ static void resize(size_t size)
 		die("SET_RESERVED_SIZE");
 }
 
-/* Writes one byte per page: each page takes a first-touch fault. */
+/* 4 KiB faults only (1) or 2 MiB mappings where possible (0), for this process. */
+static void small_pages_only(int on)
+{
+	if (prctl(PR_SET_THP_DISABLE, on, 0, 0, 0))
+		die("PR_SET_THP_DISABLE");
+}
+
+/* One store per page: each page takes a first-touch fault. */
 static void touch(volatile char *p, size_t size)
 {
 	size_t off;
@@ -94,79 +241,433 @@ static void touch(volatile char *p, size_t size)
 		p[off] = 1;
 }
 
-/* Seconds to first-touch @size bytes of a fresh mapping of @kind. */
-static double first_touch_once(const char *kind, size_t size)
+/* One load per page. */
+static void touch_read(const volatile char *p, size_t size)
 {
+	size_t off;
+
+	for (off = 0; off < size; off += PAGE)
+		(void)p[off];
+}
+
+static void touch_as(char *p, size_t size, int write)
+{
+	if (write)
+		touch(p, size);
+	else
+		touch_read(p, size);
+}
+
+static void *map_anon(size_t size, int huge)
+{
+	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap anonymous");
+	madvise(p, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	return p;
+}
+
+/*
+ * kB of the VMA that starts at @addr mapped with PMD entries (anonymous,
+ * shmem or file THPs), from /proc/self/smaps; -1 if not found.
+ */
+static long pmd_mapped_kb(const void *addr)
+{
+	unsigned long start, end;
+	char line[512], perms[8];
+	int in = 0;
+	long kb = -1, v;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3) {
+			if (in)
+				break;
+			in = start == (unsigned long)addr;
+			if (in)
+				kb = 0;
+			continue;
+		}
+		if (in && (sscanf(line, "AnonHugePages: %ld", &v) == 1 ||
+			   sscanf(line, "ShmemPmdMapped: %ld", &v) == 1 ||
+			   sscanf(line, "FilePmdMapped: %ld", &v) == 1))
+			kb += v;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* The page size of a faulted-in mapping of normal memory at @addr. */
+static const char *page_of_mapping(const void *addr, size_t size)
+{
+	long kb = pmd_mapped_kb(addr);
+
+	if (kb < 0)
+		return "?";
+	if (kb == 0)
+		return "4K";
+	return (size_t)kb * 1024 >= size ? "2M" : "2M+4K";
+}
+
+/* The page size of the vdmux faults between @a and @b; @dflt if there were none. */
+static const char *page_of_faults(struct fault_counts a, struct fault_counts b, const char *dflt)
+{
+	long pages = b.pages - a.pages, huge = b.huge - a.huge;
+
+	if (huge > 0)
+		return pages > 0 ? "2M+4K" : "2M";
+	return pages > 0 ? "4K" : dflt;
+}
+
+/* The "vdmux-huge-blocks" of vdev @i: its 2 MiB blocks that PMD entries can map. */
+static long huge_blocks(int i)
+{
+	char buf[1024];
+	long n = -1;
+	int fd = open_vdev(i, O_RDONLY);
+
+	if (fd >= 0 && !read_fdinfo(fd, buf, sizeof(buf)))
+		n = fdinfo_field(buf, "vdmux-huge-blocks:\t");
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
+
+static const char *shmem_enabled_path = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
+static char shmem_enabled_saved[32];
+
+/* Lets shmem allocate 2 MiB pages for MADV_HUGEPAGE mappings (1), or restores (0). */
+static void shmem_thp(int on)
+{
+	char buf[128], *s, *e;
+
+	if (on) {
+		if (read_first_line(shmem_enabled_path, buf, sizeof(buf)))
+			return;
+		s = strchr(buf, '[');
+		e = s ? strchr(s, ']') : NULL;
+		if (s && e && e - s - 1 < (long)sizeof(shmem_enabled_saved)) {
+			memcpy(shmem_enabled_saved, s + 1, e - s - 1);
+			shmem_enabled_saved[e - s - 1] = 0;
+		}
+		write_text(shmem_enabled_path, "advise");
+	} else if (shmem_enabled_saved[0]) {
+		write_text(shmem_enabled_path, shmem_enabled_saved);
+	}
+}
+
+/*
+ * A memfd of @size bytes whose pages are all in the page cache: written
+ * once through a mapping (with MADV_HUGEPAGE for @huge, which needs
+ * shmem_thp(1)), then unmapped.
+ */
+static int resident_memfd(size_t size, int huge)
+{
+	int fd = memfd_create("bench", MFD_CLOEXEC);
+	char *p;
+
+	if (fd < 0 || ftruncate(fd, size))
+		die("memfd");
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap memfd");
+	madvise(p, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	memset(p, 0x5a, size);
+	munmap(p, size);
+	return fd;
+}
+
+static int ctl_fd(void)
+{
+	int fd = open(CTL_PATH, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		die("open /dev/vdmux");
+	return fd;
+}
+
+/* Opens a section: whether VDMUX_BENCH_ONLY selects it. */
+static double section_start;
+
+static int section(const char *name, const char *title)
+{
+	const char *only = getenv("VDMUX_BENCH_ONLY");
+	size_t len = strlen(name);
+	const char *s;
+
+	if (only && *only) {
+		for (s = only; (s = strstr(s, name)); s += len)
+			if ((s == only || s[-1] == ',') && (!s[len] || s[len] == ','))
+				break;
+		if (!s)
+			return 0;
+	}
+	printf("#\n# == %s: %s (median of %d)\n", name, title, reps);
+	fflush(stdout);
+	section_start = now();
+	return 1;
+}
+
+static void section_end(const char *name)
+{
+	double t = now() - section_start;
+
+	printf("# (%s took %.1f s)\n", name, t);
+	fflush(stdout);
+	record("time", name, 0, NULL, t, "s");
+}
+
+/* --- first touch ---------------------------------------------------------- */
+
+enum ft_kind {
+	FT_VDMUX,
+	FT_VDMUX_POPULATE,
+	FT_MEMFD_FRESH,
+	FT_MEMFD,
+	FT_MEMFD_POPULATE,
+	FT_ANON,
+};
+
+struct ft_result {
+	double mib_s; /* NAN when n/a */
+	const char *page;
+	int err; /* the errno that made it n/a */
+};
+
+/*
+ * Seconds for mmap (+ VDMUX_IOC_POPULATE) + one access per page of @size
+ * bytes of a fresh mapping of @kind; @memfd for FT_MEMFD*. Sets @page to the
+ * page size it was mapped with; -errno when the populate ioctl fails.
+ */
+static double first_touch_once(enum ft_kind kind, int memfd, size_t size, int write, int thp,
+			       const char **page, int *err)
+{
+	struct fault_counts f0 = { 0, 0 }, f1;
+	int fd = -1, flags = MAP_SHARED;
 	double t0, t;
 	char *p;
-	int fd = -1;
 
-	if (!strcmp(kind, "anon")) {
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	} else if (!strcmp(kind, "memfd")) {
-		fd = memfd_create("bench", MFD_CLOEXEC);
-		if (fd < 0 || ftruncate(fd, size))
-			die("memfd");
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	} else {
+	*err = 0;
+	switch (kind) {
+	case FT_VDMUX:
+	case FT_VDMUX_POPULATE:
 		fd = open_vdev(0, O_RDWR);
 		if (fd < 0)
 			die("open vdmux0");
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		f0 = fault_counts(fd);
+		break;
+	case FT_MEMFD_FRESH:
+		fd = memfd_create("bench", MFD_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, size))
+			die("memfd");
+		break;
+	case FT_MEMFD_POPULATE:
+		flags |= MAP_POPULATE;
+		/* fall through */
+	case FT_MEMFD:
+		fd = memfd;
+		break;
+	case FT_ANON:
+		flags = MAP_PRIVATE | MAP_ANONYMOUS;
+		break;
 	}
+	t0 = now();
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, fd, 0);
 	if (p == MAP_FAILED)
 		die("mmap");
-	t0 = now();
-	touch(p, size);
+	if (kind == FT_VDMUX_POPULATE) {
+		struct vdmux_range r = { (uintptr_t)p, size };
+
+		if (ioctl(fd, VDMUX_IOC_POPULATE, &r))
+			*err = errno;
+	}
+	touch_as(p, size, write);
 	t = now() - t0;
+	if (kind == FT_VDMUX || kind == FT_VDMUX_POPULATE) {
+		f1 = fault_counts(fd);
+		/*
+		 * What POPULATE mapped took no fault: shown with a "?", the
+		 * page size its mapping allows.
+		 */
+		*page = page_of_faults(f0, f1, thp && !(size % (2 * MIB)) ? "2M?" : "4K?");
+	} else {
+		*page = page_of_mapping(p, size);
+	}
 	munmap(p, size);
-	if (fd >= 0)
+	if (fd >= 0 && fd != memfd)
 		close(fd);
 	return t;
 }
 
-static double first_touch(const char *kind, size_t size)
-{
-	double t[REPS];
-	int i;
+struct ft_contender {
+	const char *name;
+	const char *params; /* module parameters, NULL for a non-vdmux contender */
+	int thp;	    /* 2 MiB pages allowed */
+	enum ft_kind kind;
+	int read_too;	    /* also measured with loads, at 64 MiB */
+};
 
-	for (i = 0; i < REPS; i++)
-		t[i] = first_touch_once(kind, size);
-	return median(t, REPS);
+static const struct ft_contender ft_contenders[] = {
+	{ "vdmux-4k-fa1", "fault_around_pages=1", 0, FT_VDMUX, 1 },
+	{ "vdmux-4k", "", 0, FT_VDMUX, 1 },
+	{ "vdmux-4k-populate", "", 0, FT_VDMUX_POPULATE, 0 },
+	{ "vdmux-pmd", "", 1, FT_VDMUX, 1 },
+	{ "vdmux-pmd-populate", "", 1, FT_VDMUX_POPULATE, 0 },
+	{ "memfd-resident", NULL, 0, FT_MEMFD, 1 },
+	{ "memfd-resident-populate", NULL, 0, FT_MEMFD_POPULATE, 0 },
+	{ "memfd-resident-thp", NULL, 1, FT_MEMFD, 1 },
+	{ "memfd-fresh", NULL, 0, FT_MEMFD_FRESH, 0 },
+	{ "anon", NULL, 1, FT_ANON, 0 },
+};
+#define NR_FT ARRAY_SIZE(ft_contenders)
+
+/* [contender][size index, or NR_SIZES for the 64 MiB loads] */
+static struct ft_result ft[NR_FT][NR_SIZES + 1];
+
+static double ft_val(const char *name, int loads)
+{
+	unsigned int k;
+
+	for (k = 0; k < NR_FT; k++)
+		if (!strcmp(ft_contenders[k].name, name))
+			return ft[k][loads ? NR_SIZES : NR_SIZES - 1].mib_s;
+	return NAN;
 }
 
-/* 4 KiB faults only (1) or 2 MiB mappings where possible (0), for this process. */
-static void small_pages_only(int on)
+static const char *ft_err(const char *name, int loads)
 {
-	if (prctl(PR_SET_THP_DISABLE, on, 0, 0, 0))
-		die("PR_SET_THP_DISABLE");
+	unsigned int k;
+
+	for (k = 0; k < NR_FT; k++)
+		if (!strcmp(ft_contenders[k].name, name)) {
+			int err = ft[k][loads ? NR_SIZES : NR_SIZES - 1].err;
+
+			return err ? errname(err) : NULL;
+		}
+	return NULL;
 }
 
+static void ft_ratio(const char *name, const char *num, const char *den, int loads, const char *op,
+		     double target)
+{
+	ratio_of("first_touch", name, ft_val(num, loads), ft_err(num, loads), ft_val(den, loads),
+		 ft_err(den, loads), op, target);
+}
+
+static void ft_print(unsigned int k, size_t size, int write, struct ft_result *r)
+{
+	const char *bench = write ? "first_touch" : "first_touch_load";
+	char why[64];
+
+	if (r->err) {
+		snprintf(why, sizeof(why), "%s", errname(r->err));
+		printf("# %-10zu %-24s %-6s %-5s %12s n/a (%s)\n", size, ft_contenders[k].name, "-",
+		       write ? "store" : "load", "", why);
+		record_full(bench, ft_contenders[k].name, size, NULL, "-", NAN, "MiB/s", why);
+		return;
+	}
+	printf("# %-10zu %-24s %-6s %-5s %12.3f %12.1f\n", size, ft_contenders[k].name, r->page,
+	       write ? "store" : "load", size / r->mib_s / MIB * 1e3, r->mib_s);
+	record(bench, ft_contenders[k].name, size, r->page, r->mib_s, "MiB/s");
+}
+
+/* Seconds of each run, [contender][size index, or NR_SIZES for loads][run]. */
+static double ft_t[NR_FT][NR_SIZES + 1][MAX_REPS];
+
+/*
+ * Every contender runs once per round, at every size, in turns with the
+ * others, so that drift of the host hits them all alike: a round loads
+ * the module with fault_around_pages=1 for the one contender that wants
+ * it, then again with the defaults for the others.
+ */
 static void bench_first_touch(void)
 {
-	static const char *const kinds[] = { "vdmux-4k", "vdmux-fault-around", "vdmux-pmd",
-					     "memfd", "anon" };
-	unsigned int s, k;
-	double t;
+	static const char *const groups[] = { "fault_around_pages=1", "" };
+	int memfd = -1, memfd_thp = -1, fd, i, g;
+	unsigned int k, s;
 
-	printf("# 1. first-touch fault throughput (one write per page, median of %d)\n", REPS);
-	printf("# %-10s %-20s %12s %12s %10s\n", "size", "contender", "ms", "MiB/s", "faults/s");
-	for (k = 0; k < 5; k++) {
-		if (k == 0)
-			reload("fault_around_pages=1");
-		else if (k == 1)
-			reload("fault_around_pages=16");
-		small_pages_only(k < 2);
-		for (s = 0; s < NR_SIZES; s++) {
-			if (k < 3)
-				resize(sizes[s]);
-			t = first_touch(k < 3 ? "vdmux" : kinds[k], sizes[s]);
-			printf("# %-10zu %-20s %12.3f %12.1f %10.0f\n", sizes[s], kinds[k], t * 1e3,
-			       sizes[s] / t / (1 << 20), sizes[s] / PAGE / t);
-			record("first_touch", kinds[k], sizes[s], sizes[s] / t / (1 << 20), "MiB/s");
+	if (!section("first-touch", "mmap + first touch, one access per page"))
+		return;
+	printf("# %-10s %-24s %-6s %-5s %12s %12s\n", "size", "contender", "page", "op", "ms", "MiB/s");
+	memfd = resident_memfd(MAX_SIZE, 0);
+	shmem_thp(1);
+	memfd_thp = resident_memfd(MAX_SIZE, 1);
+	for (k = 0; k < NR_FT; k++)
+		for (s = 0; s <= NR_SIZES; s++)
+			ft[k][s] = (struct ft_result){ NAN, "?", 0 };
+	for (i = 0; i < reps; i++) {
+		for (g = 0; g < 2; g++) {
+			reload(groups[g]);
+			for (s = 0; s <= NR_SIZES; s++) {
+				size_t size = s < NR_SIZES ? sizes[s] : MAX_SIZE;
+
+				resize(size);
+				for (k = 0; k < NR_FT; k++) {
+					const struct ft_contender *c = &ft_contenders[k];
+					struct ft_result *r = &ft[k][s];
+
+					/* Non-vdmux contenders run in the default round. */
+					if (strcmp(c->params ? c->params : "", groups[g]) ||
+					    (s == NR_SIZES && !c->read_too) || r->err)
+						continue;
+					small_pages_only(!c->thp);
+					fd = c->kind == FT_MEMFD && c->thp ? memfd_thp : memfd;
+					ft_t[k][s][i] = first_touch_once(c->kind, fd, size, s < NR_SIZES,
+									 c->thp, &r->page, &r->err);
+				}
+			}
 		}
 	}
+	small_pages_only(0);
+	close(memfd);
+	close(memfd_thp);
+	shmem_thp(0);
+	for (k = 0; k < NR_FT; k++)
+		for (s = 0; s <= NR_SIZES; s++) {
+			size_t size = s < NR_SIZES ? sizes[s] : MAX_SIZE;
+
+			if (s == NR_SIZES && !ft_contenders[k].read_too)
+				continue;
+			if (!ft[k][s].err)
+				ft[k][s].mib_s = size / median(ft_t[k][s], reps) / MIB;
+			ft_print(k, size, s < NR_SIZES, &ft[k][s]);
+		}
+
+	printf("# 64 MiB, stores:\n");
+	ft_ratio("64 MiB stores: vdmux 4 KiB pages vs resident memfd", "vdmux-4k", "memfd-resident", 0,
+		 ">=", 3);
+	ft_ratio("64 MiB stores: vdmux 4 KiB, 1 page per fault, vs resident memfd", "vdmux-4k-fa1",
+		 "memfd-resident", 0, ">=", NAN);
+	ft_ratio("64 MiB stores: vdmux+POPULATE vs resident memfd+MAP_POPULATE (4 KiB)",
+		 "vdmux-4k-populate", "memfd-resident-populate", 0, ">=", 1.2);
+	ft_ratio("64 MiB stores: vdmux PMD vs resident memfd 4 KiB", "vdmux-pmd", "memfd-resident", 0,
+		 ">=", 20);
+	ft_ratio("64 MiB stores: vdmux PMD vs resident memfd 2 MiB", "vdmux-pmd", "memfd-resident-thp",
+		 0, ">=", NAN);
+	ft_ratio("64 MiB stores: vdmux PMD+POPULATE vs resident memfd 2 MiB", "vdmux-pmd-populate",
+		 "memfd-resident-thp", 0, ">=", NAN);
+	printf("# 64 MiB, loads:\n");
+	ft_ratio("64 MiB loads: vdmux 4 KiB pages vs resident memfd", "vdmux-4k", "memfd-resident", 1,
+		 ">=", 3);
+	ft_ratio("64 MiB loads: vdmux 4 KiB, 1 page per fault, vs resident memfd", "vdmux-4k-fa1",
+		 "memfd-resident", 1, ">=", NAN);
+	ft_ratio("64 MiB loads: vdmux PMD vs resident memfd 4 KiB", "vdmux-pmd", "memfd-resident", 1,
+		 ">=", 20);
+	ft_ratio("64 MiB loads: vdmux PMD vs resident memfd 2 MiB", "vdmux-pmd", "memfd-resident-thp",
+		 1, ">=", NAN);
+	printf("# 64 MiB stores against a fresh memfd (allocates and zeroes its pages):\n");
+	ft_ratio("64 MiB stores: vdmux 4 KiB, 1 page per fault, vs fresh memfd", "vdmux-4k-fa1",
+		 "memfd-fresh", 0, ">=", 3);
+	ft_ratio("64 MiB stores: vdmux 4 KiB pages vs fresh memfd", "vdmux-4k", "memfd-fresh", 0,
+		 ">=", 10);
+	ft_ratio("64 MiB stores: vdmux PMD vs fresh memfd", "vdmux-pmd", "memfd-fresh", 0, ">=", 50);
+	section_end("first-touch");
 }
+
+/* --- steady-state bandwidth ------------------------------------------------ */
 
 /* Seconds for one @op (0: memset, 1: memcpy from @src) over MAX_SIZE bytes at @p. */
 static double time_op(char *p, const char *src, int op, int rep)
@@ -186,202 +687,156 @@ static double time_op(char *p, const char *src, int op, int rep)
  */
 static void bandwidth(char *a, char *b, const char *src, int op, double *mib_a, double *mib_b)
 {
-	double ta[REPS], tb[REPS];
+	double ta[MAX_REPS], tb[MAX_REPS];
 	int i;
 
-	for (i = 0; i < REPS; i++) {
+	for (i = 0; i < reps; i++) {
 		ta[i] = time_op(a, src, op, i);
 		tb[i] = time_op(b, src, op, i);
 	}
-	*mib_a = MAX_SIZE / median(ta, REPS) / (1 << 20);
-	*mib_b = MAX_SIZE / median(tb, REPS) / (1 << 20);
+	*mib_a = MAX_SIZE / median(ta, reps) / MIB;
+	*mib_b = MAX_SIZE / median(tb, reps) / MIB;
 }
 
-static double copy_path(int fd, char *buf, int do_write)
-{
-	double t[REPS], t0;
-	ssize_t n;
-	int i;
-
-	for (i = 0; i < REPS; i++) {
-		t0 = now();
-		n = do_write ? pwrite(fd, buf, MAX_SIZE, 0) : pread(fd, buf, MAX_SIZE, 0);
-		t[i] = now() - t0;
-		if (n != (ssize_t)MAX_SIZE)
-			die("copy path");
-	}
-	return MAX_SIZE / median(t, REPS) / (1 << 20);
-}
-
-static void report_bandwidth(const char *op, const char *contender, double mib_s)
-{
-	printf("#   %-8s %-14s %10.1f MiB/s\n", op, contender, mib_s);
-	record(op, contender, MAX_SIZE, mib_s, "MiB/s");
-}
+/* memcpy MiB/s into the PMD mapping: against write() in the copy section. */
+static double bw_memcpy_pmd;
 
 static void bench_bandwidth(void)
 {
+	static const char *const pagename[] = { "4 KiB", "2 MiB" };
+	const char *page_anon, *page_map;
+	struct fault_counts f0, f1;
 	double mib_anon, mib_map;
-	char *anon, *src, *map;
-	int fd;
+	char *anon, *src, *map, name[96];
+	int fd, huge;
 
+	if (!section("bandwidth", "steady-state bandwidth of a faulted 64 MiB mapping"))
+		return;
 	reload("");
 	resize(MAX_SIZE);
-	fd = open_vdev(0, O_RDWR);
-	anon = mmap(NULL, MAX_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	src = mmap(NULL, MAX_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	map = mmap(NULL, MAX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (fd < 0 || anon == MAP_FAILED || src == MAP_FAILED || map == MAP_FAILED)
-		die("bandwidth set-up");
+	src = map_anon(MAX_SIZE, 0);
 	memset(src, 0x5a, MAX_SIZE);
-	touch(anon, MAX_SIZE);
-	touch(map, MAX_SIZE);
-
-	printf("# 2. steady-state bandwidth, %lu MiB, median of %d\n", MAX_SIZE >> 20, REPS);
-	bandwidth(anon, map, src, 0, &mib_anon, &mib_map);
-	report_bandwidth("memset", "anon", mib_anon);
-	report_bandwidth("memset", "vdmux-mmap", mib_map);
-	bandwidth(anon, map, src, 1, &mib_anon, &mib_map);
-	report_bandwidth("memcpy", "anon", mib_anon);
-	report_bandwidth("memcpy", "vdmux-mmap", mib_map);
-	report_bandwidth("memcpy", "vdmux-write", copy_path(fd, src, 1));
-	report_bandwidth("memcpy", "vdmux-read", copy_path(fd, anon, 0));
-	munmap(map, MAX_SIZE);
-	munmap(anon, MAX_SIZE);
+	printf("#   %-8s %-14s %-6s %10s\n", "op", "contender", "page", "MiB/s");
+	for (huge = 0; huge < 2; huge++) {
+		small_pages_only(!huge);
+		fd = open_vdev(0, O_RDWR);
+		if (fd < 0)
+			die("open vdmux0");
+		anon = map_anon(MAX_SIZE, huge);
+		map = mmap(NULL, MAX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED)
+			die("mmap vdmux0");
+		touch(anon, MAX_SIZE);
+		f0 = fault_counts(fd);
+		touch(map, MAX_SIZE);
+		f1 = fault_counts(fd);
+		page_anon = page_of_mapping(anon, MAX_SIZE);
+		page_map = page_of_faults(f0, f1, "?");
+		bandwidth(anon, map, src, 0, &mib_anon, &mib_map);
+		printf("#   %-8s %-14s %-6s %10.1f\n", "memset", "anon", page_anon, mib_anon);
+		printf("#   %-8s %-14s %-6s %10.1f\n", "memset", "vdmux-mmap", page_map, mib_map);
+		record("memset", huge ? "anon-2m" : "anon-4k", MAX_SIZE, page_anon, mib_anon, "MiB/s");
+		record("memset", huge ? "vdmux-mmap-2m" : "vdmux-mmap-4k", MAX_SIZE, page_map, mib_map,
+		       "MiB/s");
+		snprintf(name, sizeof(name), "memset, %s pages: vdmux mapping vs anonymous memory",
+			 pagename[huge]);
+		ratio("bandwidth", name, mib_map / mib_anon, ">=", 0.95, NULL);
+		bandwidth(anon, map, src, 1, &mib_anon, &mib_map);
+		printf("#   %-8s %-14s %-6s %10.1f\n", "memcpy", "anon", page_anon, mib_anon);
+		printf("#   %-8s %-14s %-6s %10.1f\n", "memcpy", "vdmux-mmap", page_map, mib_map);
+		record("memcpy", huge ? "anon-2m" : "anon-4k", MAX_SIZE, page_anon, mib_anon, "MiB/s");
+		record("memcpy", huge ? "vdmux-mmap-2m" : "vdmux-mmap-4k", MAX_SIZE, page_map, mib_map,
+		       "MiB/s");
+		snprintf(name, sizeof(name), "memcpy, %s pages: vdmux mapping vs anonymous memory",
+			 pagename[huge]);
+		ratio("bandwidth", name, mib_map / mib_anon, ">=", NAN, NULL);
+		if (huge)
+			bw_memcpy_pmd = mib_map;
+		munmap(map, MAX_SIZE);
+		munmap(anon, MAX_SIZE);
+		close(fd);
+	}
+	small_pages_only(0);
 	munmap(src, MAX_SIZE);
-	close(fd);
+	section_end("bandwidth");
 }
 
-/*
- * A process that maps vdevs 0 and 1 whole and faults them in, then again
- * each time it reads a byte from @go: every SWITCH it is timed against has
- * the whole of both mappings to zap.
- */
-static pid_t start_mapper(size_t size, int go, int ready)
-{
-	pid_t pid = fork();
-	char *a, *b, c;
-	int fa, fb;
+/* --- copy path ------------------------------------------------------------- */
 
-	if (pid)
-		return pid;
-	fa = open_vdev(0, O_RDWR);
-	fb = open_vdev(1, O_RDWR);
-	a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fa, 0);
-	b = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fb, 0);
-	if (a == MAP_FAILED || b == MAP_FAILED)
-		_exit(1);
-	for (;;) {
-		touch(a, size);
-		touch(b, size);
-		if (write(ready, "r", 1) != 1)
-			_exit(1);
-		if (read(go, &c, 1) != 1)
-			_exit(0);
+/* Seconds for pread/pwrite of [0, MAX_SIZE) of @fd in requests of @req bytes. */
+static double copy_once(int fd, char *buf, size_t req, int do_write)
+{
+	double t0 = now();
+	size_t off;
+	ssize_t n;
+
+	for (off = 0; off < MAX_SIZE; off += req) {
+		n = do_write ? pwrite(fd, buf, req, off) : pread(fd, buf, req, off);
+		if (n != (ssize_t)req)
+			die("copy path");
 	}
+	return now() - t0;
 }
 
-static void bench_switch(void)
+static double copy_mib_s[2][2][2]; /* [request 64 MiB][write][vdmux] */
+
+static void bench_copy(void)
 {
-	static const int mappers[] = { 1, 4 };
-	double t[REPS], floor_t[REPS], retouch[REPS], t0;
-	unsigned int s, m;
-	int i, j, ctl, vfd, fds[2], go[4][2];
-	struct fault_counts faults0, faults1;
-	pid_t pids[4];
-	char *src, *dst, *map, c;
+	static const size_t reqs[] = { PAGE, MAX_SIZE };
+	double t[2][2][2][MAX_REPS];
+	int memfd, vfd, r, w, v, i;
+	char *small, *big, name[128];
 
-	src = mmap(NULL, 2 * MAX_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	dst = mmap(NULL, 2 * MAX_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (src == MAP_FAILED || dst == MAP_FAILED)
-		die("switch set-up");
-	memset(src, 1, 2 * MAX_SIZE);
-	memset(dst, 2, 2 * MAX_SIZE);
-
-	printf("# 3. SWITCH latency (ioctl round trip, median of %d)\n", REPS);
-	printf("# %-10s %-8s %12s %16s %14s\n", "size", "mappers", "switch ms", "memcpy 2x ms", "retouch ms");
+	if (!section("copy", "pread/pwrite of 64 MiB: vdmux vs a resident memfd"))
+		return;
 	reload("");
-	for (m = 0; m < 2; m++) {
-		for (s = 0; s < NR_SIZES; s++) {
-			resize(sizes[s]);
-			/* The backing stores of both vdevs exist before timing. */
-			if (vdmux_ctl(VDMUX_IOC_SWITCH, 1) || vdmux_ctl(VDMUX_IOC_SWITCH, 0))
-				die("SWITCH");
-			if (pipe(fds))
-				die("pipe");
-			for (i = 0; i < mappers[m]; i++) {
-				if (pipe(go[i]))
-					die("pipe");
-				pids[i] = start_mapper(sizes[s], go[i][0], fds[1]);
+	resize(MAX_SIZE);
+	vfd = open_vdev(0, O_RDWR);
+	if (vfd < 0)
+		die("open vdmux0");
+	memfd = resident_memfd(MAX_SIZE, 0);
+	small = map_anon(PAGE, 0);
+	big = map_anon(MAX_SIZE, 0);
+	memset(small, 0x33, PAGE);
+	memset(big, 0x44, MAX_SIZE);
+	if (pwrite(vfd, big, MAX_SIZE, 0) != (ssize_t)MAX_SIZE)
+		die("pwrite vdmux0");
+	/* In turns: every contender sees the same drift. */
+	for (i = 0; i < reps; i++)
+		for (r = 0; r < 2; r++)
+			for (w = 0; w < 2; w++)
+				for (v = 1; v >= 0; v--)
+					t[r][w][v][i] = copy_once(v ? vfd : memfd, r ? big : small,
+								  reqs[r], w);
+	printf("#   %-10s %-8s %-16s %-6s %10s\n", "request", "op", "contender", "page", "MiB/s");
+	for (r = 0; r < 2; r++)
+		for (w = 0; w < 2; w++) {
+			for (v = 1; v >= 0; v--) {
+				copy_mib_s[r][w][v] = MAX_SIZE / median(t[r][w][v], reps) / MIB;
+				printf("#   %-10zu %-8s %-16s %-6s %10.1f\n", reqs[r], w ? "pwrite" : "pread",
+				       v ? "vdmux" : "memfd-resident", "4K", copy_mib_s[r][w][v]);
+				record(w ? "pwrite" : "pread", v ? "vdmux" : "memfd-resident", reqs[r],
+				       "4K", copy_mib_s[r][w][v], "MiB/s");
 			}
-			for (i = 0; i < mappers[m]; i++)
-				if (read(fds[0], &c, 1) != 1)
-					die("mapper");
-			ctl = open(CTL_PATH, O_RDWR);
-			vfd = open_vdev(1, O_RDWR);
-			map = mmap(NULL, sizes[s], PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
-			close(vfd);
-			if (ctl < 0 || map == MAP_FAILED)
-				die("switch open");
-			vfd = open_vdev(0, O_RDONLY);
-			if (vfd < 0)
-				die("switch open");
-			faults0 = fault_counts(vfd);
-			for (i = 0; i < REPS; i++) {
-				/* The mappers fault their whole mappings in again. */
-				for (j = 0; i && j < mappers[m]; j++)
-					if (write(go[j][1], "g", 1) != 1)
-						die("mapper");
-				for (j = 0; i && j < mappers[m]; j++)
-					if (read(fds[0], &c, 1) != 1)
-						die("mapper");
-				touch(map, sizes[s]);
-				t0 = now();
-				if (ioctl(ctl, VDMUX_IOC_SWITCH, (i % 2) ? 0UL : 1UL))
-					die("SWITCH");
-				t[i] = now() - t0;
-				t0 = now();
-				touch(map, sizes[s]);
-				retouch[i] = now() - t0;
-				t0 = now();
-				memcpy(dst, src, 2 * sizes[s]);
-				floor_t[i] = now() - t0;
-			}
-			/*
-			 * Only the mappers map vdev 0: each of them faulted it in
-			 * again before every switch after the first.
-			 */
-			faults1 = fault_counts(vfd);
-			close(vfd);
-			if (faults1.pages + faults1.huge - faults0.pages - faults0.huge <
-			    (long)(REPS - 1) * mappers[m])
-				die("mappers did not fault their mappings in between switches");
-			for (i = 0; i < mappers[m]; i++) {
-				kill(pids[i], SIGKILL);
-				waitpid(pids[i], NULL, 0);
-				close(go[i][0]);
-				close(go[i][1]);
-			}
-			munmap(map, sizes[s]);
-			close(fds[0]);
-			close(fds[1]);
-			if (ioctl(ctl, VDMUX_IOC_SWITCH, 0UL))
-				die("SWITCH");
-			close(ctl);
-			printf("# %-10zu %-8d %12.3f %16.3f %14.3f\n", sizes[s], mappers[m],
-			       median(t, REPS) * 1e3, median(floor_t, REPS) * 1e3,
-			       median(retouch, REPS) * 1e3);
-			record("switch", mappers[m] == 1 ? "switch-1-mapper" : "switch-4-mappers",
-			       sizes[s], median(t, REPS) * 1e3, "ms");
-			if (m == 0) {
-				record("switch", "memcpy-2x", sizes[s], median(floor_t, REPS) * 1e3, "ms");
-				record("switch", "retouch", sizes[s], median(retouch, REPS) * 1e3, "ms");
-			}
+			snprintf(name, sizeof(name), "%s, %s requests over 64 MiB: vdmux vs resident memfd",
+				 w ? "pwrite" : "pread", r ? "64 MiB" : "4 KiB");
+			ratio("copy", name, copy_mib_s[r][w][1] / copy_mib_s[r][w][0], ">=", 0.9, NULL);
 		}
+	printf("#   (user buffers and the memfd's page cache in 4 KiB pages)\n");
+	if (bw_memcpy_pmd > 0) {
+		ratio("copy", "memcpy into a PMD mapping vs vdmux pwrite() of 64 MiB",
+		      bw_memcpy_pmd / copy_mib_s[1][1][1], ">=", 2, NULL);
+		ratio("copy", "memcpy into a PMD mapping vs vdmux pread() of 64 MiB",
+		      bw_memcpy_pmd / copy_mib_s[1][0][1], ">=", NAN, NULL);
 	}
-	munmap(src, 2 * MAX_SIZE);
-	munmap(dst, 2 * MAX_SIZE);
+	munmap(small, PAGE);
+	munmap(big, MAX_SIZE);
+	close(memfd);
+	close(vfd);
+	section_end("copy");
 }
+
+/* --- fault scaling ----------------------------------------------------------- */
 
 struct half {
 	char *p;
@@ -396,77 +851,918 @@ static void *touch_half(void *arg)
 	return NULL;
 }
 
+/* Seconds to touch @h[0] and @h[1]: one thread after the other (1), or in parallel (2). */
+static double touch_halves(struct half h[2], int threads)
+{
+	pthread_t th[2];
+	double t0 = now();
+
+	if (threads == 1) {
+		touch_half(&h[0]);
+		touch_half(&h[1]);
+	} else {
+		pthread_create(&th[0], NULL, touch_half, &h[0]);
+		pthread_create(&th[1], NULL, touch_half, &h[1]);
+		pthread_join(th[0], NULL);
+		pthread_join(th[1], NULL);
+	}
+	return now() - t0;
+}
+
 static void bench_scaling(void)
 {
-	double t1[REPS], t2[REPS], t0;
+	static const char *const names[3] = { "vdmux-1-vdev", "vdmux-2-vdevs", "memfd-resident" };
+	double t[3][2][MAX_REPS], one, two;
+	int i, c, n, fd[2], memfd;
 	struct half h[2];
-	pthread_t th[2];
-	int i, j, fd;
-	char *p;
+	char *p, *q, name[128];
 
-	printf("# 4. fault scaling, %lu MiB, 4 KiB faults, median of %d\n", MAX_SIZE >> 20, REPS);
+	if (!section("scaling", "64 MiB of 4 KiB faults (stores, 1 page per fault), 1 vs 2 threads"))
+		return;
 	reload("fault_around_pages=1");
 	small_pages_only(1);
 	resize(MAX_SIZE);
-	fd = open_vdev(0, O_RDWR);
-	for (i = 0; i < REPS; i++) {
-		for (j = 1; j <= 2; j++) {
-			p = mmap(NULL, MAX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-			if (p == MAP_FAILED)
-				die("mmap");
-			h[0] = (struct half){ p, MAX_SIZE / j };
-			h[1] = (struct half){ p + MAX_SIZE / 2, MAX_SIZE / 2 };
-			t0 = now();
-			if (j == 1) {
-				touch_half(&h[0]);
-			} else {
-				pthread_create(&th[0], NULL, touch_half, &h[0]);
-				pthread_create(&th[1], NULL, touch_half, &h[1]);
-				pthread_join(th[0], NULL);
-				pthread_join(th[1], NULL);
+	fd[0] = open_vdev(0, O_RDWR);
+	fd[1] = open_vdev(1, O_RDWR);
+	if (fd[0] < 0 || fd[1] < 0)
+		die("open vdmux");
+	/* vdev 1's backing store exists before timing. */
+	if (pwrite(fd[1], "x", 1, 0) != 1)
+		die("pwrite vdmux1");
+	memfd = resident_memfd(MAX_SIZE, 0);
+	for (i = 0; i < reps; i++) {
+		for (c = 0; c < 3; c++) {
+			for (n = 1; n <= 2; n++) {
+				if (c == 1) {
+					/* Half of vdev 0 and half of vdev 1: 64 MiB in all. */
+					p = mmap(NULL, MAX_SIZE / 2, PROT_READ | PROT_WRITE, MAP_SHARED,
+						 fd[0], 0);
+					q = mmap(NULL, MAX_SIZE / 2, PROT_READ | PROT_WRITE, MAP_SHARED,
+						 fd[1], 0);
+				} else {
+					p = mmap(NULL, MAX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+						 c ? memfd : fd[0], 0);
+					q = p + MAX_SIZE / 2;
+				}
+				if (p == MAP_FAILED || q == MAP_FAILED)
+					die("mmap");
+				h[0] = (struct half){ p, MAX_SIZE / 2 };
+				h[1] = (struct half){ q, MAX_SIZE / 2 };
+				t[c][n - 1][i] = touch_halves(h, n);
+				if (c == 1) {
+					munmap(p, MAX_SIZE / 2);
+					munmap(q, MAX_SIZE / 2);
+				} else {
+					munmap(p, MAX_SIZE);
+				}
 			}
-			(j == 1 ? t1 : t2)[i] = now() - t0;
-			munmap(p, MAX_SIZE);
 		}
 	}
-	close(fd);
+	close(fd[0]);
+	close(fd[1]);
+	close(memfd);
 	small_pages_only(0);
-	printf("#   1 thread   %10.3f ms\n", median(t1, REPS) * 1e3);
-	printf("#   2 threads  %10.3f ms (speed-up %.2fx)\n", median(t2, REPS) * 1e3,
-	       median(t1, REPS) / median(t2, REPS));
-	record("scaling", "1-thread", MAX_SIZE, median(t1, REPS) * 1e3, "ms");
-	record("scaling", "2-threads", MAX_SIZE, median(t2, REPS) * 1e3, "ms");
+	printf("#   %-16s %-6s %12s %12s %10s\n", "contender", "page", "1 thread ms", "2 threads ms",
+	       "speed-up");
+	for (c = 0; c < 3; c++) {
+		one = median(t[c][0], reps);
+		two = median(t[c][1], reps);
+		printf("#   %-16s %-6s %12.3f %12.3f %9.2fx\n", names[c], "4K", one * 1e3, two * 1e3,
+		       one / two);
+		record("scaling", names[c], MAX_SIZE, "4K", one * 1e3, "ms");
+		record_full("scaling", names[c], MAX_SIZE, "2-threads", "4K", two * 1e3, "ms", NULL);
+		snprintf(name, sizeof(name), "2-thread speed-up, %s", c == 0 ? "vdmux, halves of one vdev" :
+			 c == 1 ? "vdmux, one vdev each" : "resident memfd, halves");
+		ratio("scaling", name, one / two, ">=", NAN, NULL);
+	}
+	section_end("scaling");
+}
+
+/* --- SWITCH ------------------------------------------------------------------ */
+
+/*
+ * Mapper processes: each maps [0, size) of the vdevs in its mask, faults
+ * them in, reports the seconds it took (a double) on its ready pipe, and
+ * again each time it reads a byte from its go pipe; EOF on go ends it.
+ */
+struct mapper {
+	pid_t pid;
+	int go, ready;
+};
+
+static void mapper_main(unsigned int mask, size_t size, int small, int go, int ready)
+{
+	char *map[DEFAULT_NR_VDEVS] = { NULL };
+	double t0, t;
+	unsigned int i;
+	char c;
+	int fd;
+
+	prctl(PR_SET_THP_DISABLE, small, 0, 0, 0);
+	for (i = 0; i < DEFAULT_NR_VDEVS; i++) {
+		if (!(mask & (1U << i)))
+			continue;
+		fd = open_vdev(i, O_RDWR);
+		map[i] = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (fd < 0 || map[i] == MAP_FAILED)
+			_exit(1);
+		close(fd);
+	}
+	for (;;) {
+		t0 = now();
+		for (i = 0; i < DEFAULT_NR_VDEVS; i++)
+			if (map[i])
+				touch(map[i], size);
+		t = now() - t0;
+		if (write(ready, &t, sizeof(t)) != sizeof(t))
+			_exit(1);
+		if (read(go, &c, 1) != 1)
+			_exit(0);
+	}
+}
+
+static void mappers_start(struct mapper *m, int n, unsigned int mask, size_t size, int small)
+{
+	int i, go[2], ready[2];
+
+	for (i = 0; i < n; i++) {
+		if (pipe(go) || pipe(ready))
+			die("pipe");
+		fflush(stdout);
+		m[i].pid = fork();
+		if (m[i].pid < 0)
+			die("fork");
+		if (!m[i].pid) {
+			close(go[1]);
+			close(ready[0]);
+			mapper_main(mask, size, small, go[0], ready[1]);
+		}
+		close(go[0]);
+		close(ready[1]);
+		m[i].go = go[1];
+		m[i].ready = ready[0];
+	}
+}
+
+/* Waits until every mapper has faulted its mappings in; mapper 0's seconds. */
+static double mappers_wait(struct mapper *m, int n)
+{
+	double t, first = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (read(m[i].ready, &t, sizeof(t)) != sizeof(t))
+			die("mapper");
+		if (!i)
+			first = t;
+	}
+	return first;
+}
+
+static void mappers_go(struct mapper *m, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (write(m[i].go, "g", 1) != 1)
+			die("mapper");
+}
+
+static void mappers_stop(struct mapper *m, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		kill(m[i].pid, SIGKILL);
+		waitpid(m[i].pid, NULL, 0);
+		close(m[i].go);
+		close(m[i].ready);
+	}
+}
+
+static const size_t switch_sizes[] = { 1UL << 20, 16UL << 20, 64UL << 20 };
+#define NR_SWITCH_SIZES ARRAY_SIZE(switch_sizes)
+
+/* Median SWITCH ms of the 0-mapper runs, [first, second position][size]. */
+static double switch0_ms[2][NR_SWITCH_SIZES];
+
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+#define MAX_CPUS 8
+
+/*
+ * Seconds each CPU spent busy since boot, from the cpuN lines of /proc/stat
+ * (tick-sampled: a tick the CPU did not get, because the host did not run
+ * the vCPU, is not counted). Returns the number of CPUs read.
+ */
+static int cpus_busy(double busy[MAX_CPUS])
+{
+	unsigned long long v[8];
+	double ticks = sysconf(_SC_CLK_TCK);
+	char line[256];
+	int cpu, n = 0;
+	FILE *f = fopen("/proc/stat", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1],
+			   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 9 && cpu >= 0 && cpu < MAX_CPUS) {
+			/* user nice system [idle iowait] irq softirq steal */
+			busy[cpu] = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / ticks;
+			n = cpu + 1 > n ? cpu + 1 : n;
+		}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Where the time of a SWITCH went, beyond its own CPU time: @own the CPU
+ * time of the switching thread, @seen the busy time the ticks of its CPU
+ * saw meanwhile, @other the busy time of the other CPUs.
+ */
+struct cpu_use {
+	double own, seen, other, wall;
+};
+
+static void cpu_use_add(struct cpu_use *u, const double b0[MAX_CPUS], const double b1[MAX_CPUS],
+			int ncpus, int cpu0, int cpu1, double own, double wall)
+{
+	int c;
+
+	/* A switch that moved to another CPU tells nothing apart. */
+	if (cpu0 != cpu1 || cpu0 < 0 || cpu0 >= ncpus)
+		return;
+	for (c = 0; c < ncpus; c++)
+		if (c == cpu0)
+			u->seen += b1[c] - b0[c];
+		else
+			u->other += b1[c] - b0[c];
+	u->own += own;
+	u->wall += wall;
+}
+
+/* What else the kernel was doing: a few /proc/vmstat counters. */
+static const char *const vmstat_names[] = { "pgmigrate_success", "compact_daemon_wake",
+					    "thp_collapse_alloc", "thp_split_pmd" };
+#define NR_VMSTAT ARRAY_SIZE(vmstat_names)
+
+static void vmstat_read(long v[NR_VMSTAT])
+{
+	char line[128], name[64];
+	unsigned int i;
+	long val;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	for (i = 0; i < NR_VMSTAT; i++)
+		v[i] = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %ld", name, &val) == 2)
+			for (i = 0; i < NR_VMSTAT; i++)
+				if (!strcmp(name, vmstat_names[i]))
+					v[i] = val;
+	fclose(f);
+}
+
+/*
+ * SWITCH of each size with @nmappers mapper processes mapping vdevs 0 and 1
+ * (4 KiB pages when @small), timed in turns with its floor: 2 x pread of
+ * the same size from a resident memfd into a resident buffer (and, as
+ * before, a memcpy of twice the size). Also prints the CPU time the
+ * switching thread spent in the ioctl, the slowest and fastest switch, and
+ * the background activity of the kernel meanwhile: a SWITCH whose CPU time
+ * is far below its wall time waited for something.
+ */
+static void switch_config(const char *name, int nmappers, int small, double target, int position)
+{
+	double t[MAX_REPS], cpu[MAX_REPS], fl[MAX_REPS], mc[MAX_REPS], rt[MAX_REPS], t0, c0, sw,
+		floor_ms, lo, hi, b0[MAX_CPUS], b1[MAX_CPUS], lost, other;
+	struct cpu_use use;
+	int ncpus, cpu0;
+	struct fault_counts faults0, faults1;
+	long vm0[NR_VMSTAT], vm1[NR_VMSTAT];
+	struct mapper m[4];
+	int ctl, vfd, memfd, i;
+	char *buf, *src, *dst, label[128], page[8];
+	unsigned int s, k;
+
+	reload("");
+	memfd = resident_memfd(MAX_SIZE, 0);
+	buf = map_anon(MAX_SIZE, 0);
+	src = map_anon(2 * MAX_SIZE, 0);
+	dst = map_anon(2 * MAX_SIZE, 0);
+	memset(buf, 1, MAX_SIZE);
+	memset(src, 1, 2 * MAX_SIZE);
+	memset(dst, 2, 2 * MAX_SIZE);
+	ctl = ctl_fd();
+	for (s = 0; s < NR_SWITCH_SIZES; s++) {
+		size_t size = switch_sizes[s];
+
+		resize(size);
+		/* The backing stores of both vdevs exist before timing. */
+		if (ioctl(ctl, VDMUX_IOC_SWITCH, 1UL) || ioctl(ctl, VDMUX_IOC_SWITCH, 0UL))
+			die("SWITCH");
+		vfd = open_vdev(0, O_RDONLY);
+		if (vfd < 0)
+			die("open vdmux0");
+		faults0 = fault_counts(vfd);
+		mappers_start(m, nmappers, 3, size, small);
+		mappers_wait(m, nmappers);
+		faults1 = fault_counts(vfd);
+		snprintf(page, sizeof(page), "%s", nmappers ? page_of_faults(faults0, faults1, "?") : "-");
+		faults0 = faults1;
+		vmstat_read(vm0);
+		lo = INFINITY;
+		hi = 0;
+		memset(&use, 0, sizeof(use));
+		for (i = 0; i < reps; i++) {
+			if (i) {
+				/* The mappers fault their whole mappings in again. */
+				mappers_go(m, nmappers);
+				rt[i - 1] = mappers_wait(m, nmappers);
+			}
+			ncpus = cpus_busy(b0);
+			cpu0 = sched_getcpu();
+			c0 = thread_cpu();
+			t0 = now();
+			if (ioctl(ctl, VDMUX_IOC_SWITCH, (i % 2) ? 0UL : 1UL))
+				die("SWITCH");
+			t[i] = now() - t0;
+			cpu[i] = thread_cpu() - c0;
+			cpu_use_add(&use, b0, b1, cpus_busy(b1) < ncpus ? 0 : ncpus, cpu0,
+				    sched_getcpu(), cpu[i], t[i]);
+			lo = t[i] < lo ? t[i] : lo;
+			hi = t[i] > hi ? t[i] : hi;
+			t0 = now();
+			if (pread(memfd, buf, size, 0) != (ssize_t)size ||
+			    pread(memfd, buf, size, 0) != (ssize_t)size)
+				die("pread memfd");
+			fl[i] = now() - t0;
+			t0 = now();
+			memcpy(dst, src, 2 * size);
+			mc[i] = now() - t0;
+		}
+		vmstat_read(vm1);
+		if (nmappers) {
+			mappers_go(m, nmappers);
+			rt[reps - 1] = mappers_wait(m, nmappers);
+		}
+		/*
+		 * Only the mappers map vdev 0: each of them faulted it in
+		 * again before every switch after the first.
+		 */
+		faults1 = fault_counts(vfd);
+		close(vfd);
+		if (faults1.pages + faults1.huge - faults0.pages - faults0.huge <
+		    (long)(reps - 1) * nmappers)
+			die("mappers did not fault their mappings in between switches");
+		mappers_stop(m, nmappers);
+		if (ioctl(ctl, VDMUX_IOC_SWITCH, 0UL))
+			die("SWITCH");
+		sw = median(t, reps) * 1e3;
+		floor_ms = median(fl, reps) * 1e3;
+		if (!nmappers)
+			switch0_ms[position][s] = sw;
+		printf("# %-4zu %-20s %-5s %10.3f %10.3f %11.3f %7.2fx %11.3f %7ld/%-3ld\n", size >> 20,
+		       name, page, sw, median(cpu, reps) * 1e3, floor_ms, sw / floor_ms,
+		       median(mc, reps) * 1e3, huge_blocks(0), huge_blocks(1));
+		if (nmappers)
+			printf("#      re-touch of both mappings by one mapper after a switch: %.3f ms\n",
+			       median(rt, reps) * 1e3);
+		/* Tick-sampled: meaningful once the switches add up to 0.2 s. */
+		lost = use.own >= 0.2 ? 100 * (use.own - use.seen) / use.own : NAN;
+		other = use.wall >= 0.2 ? 100 * use.other / use.wall : NAN;
+		printf("#      switches %.3f to %.3f ms; of their CPU time, %.0f%% took no tick (vCPU "
+		       "not run); other CPUs busy %.0f%% meanwhile;", lo * 1e3, hi * 1e3, lost, other);
+		for (k = 0; k < NR_VMSTAT; k++)
+			printf(" %s +%ld", vmstat_names[k], vm1[k] - vm0[k]);
+		printf("\n");
+		record("switch", name, size, page, sw, "ms");
+		record("switch_cpu", name, size, page, median(cpu, reps) * 1e3, "ms");
+		record("switch_no_tick", name, size, "-", lost, "%");
+		record("switch_other_cpus", name, size, "-", other, "%");
+		record("switch_max", name, size, page, hi * 1e3, "ms");
+		record("switch_floor", name, size, "4K", floor_ms, "ms");
+		record("switch_memcpy", name, size, "-", median(mc, reps) * 1e3, "ms");
+		if (nmappers)
+			record("switch_retouch", name, size, page, median(rt, reps) * 1e3, "ms");
+		snprintf(label, sizeof(label), "SWITCH %zu MiB, %s, vs 2 x pread", size >> 20, name);
+		ratio("switch", label, sw / floor_ms, "<=", target, NULL);
+		if (size == 1UL << 20 && nmappers == 4 && small == 0) {
+			/* The earlier target: against a memcpy of twice the size. */
+			ratio("switch", "SWITCH 1 MiB, 4 mappers, 2 MiB, vs memcpy of 2 MiB",
+			      sw / (median(mc, reps) * 1e3), "<=", 3, NULL);
+		}
+	}
+	close(ctl);
+	close(memfd);
+	munmap(buf, MAX_SIZE);
+	munmap(src, 2 * MAX_SIZE);
+	munmap(dst, 2 * MAX_SIZE);
+}
+
+static void switch_header(void)
+{
+	printf("# %-4s %-20s %-5s %10s %10s %11s %8s %11s %s\n", "MiB", "mappers", "page",
+	       "switch ms", "cpu ms", "2xpread ms", "/floor", "memcpy2x ms", "2M blocks vdev0/1");
+}
+
+static void bench_switch_first(void)
+{
+	if (!section("switch-first", "SWITCH with no mapper, first in the run"))
+		return;
+	switch_header();
+	switch_config("0 mappers, first", 0, 0, 1.3, 0);
+	section_end("switch-first");
+}
+
+static void bench_switch_second(void)
+{
+	unsigned int s;
+	char name[96];
+
+	if (!section("switch-second", "SWITCH with no mapper, after copy and scaling"))
+		return;
+	switch_header();
+	switch_config("0 mappers, second", 0, 0, 1.3, 1);
+	for (s = 0; s < NR_SWITCH_SIZES; s++) {
+		if (!switch0_ms[0][s])
+			continue;
+		snprintf(name, sizeof(name), "SWITCH %zu MiB, 0 mappers: second position vs first",
+			 switch_sizes[s] >> 20);
+		ratio("switch", name, switch0_ms[1][s] / switch0_ms[0][s], "<=", NAN, NULL);
+	}
+	section_end("switch-second");
+}
+
+static void bench_switch_mappers(void)
+{
+	if (!section("switch-mappers", "SWITCH with mapper processes re-touching before each"))
+		return;
+	switch_header();
+	switch_config("1 mapper, 4 KiB", 1, 1, 1.3, 2);
+	switch_config("1 mapper, 2 MiB", 1, 0, 1.3, 2);
+	switch_config("4 mappers, 4 KiB", 4, 1, 1.5, 2);
+	switch_config("4 mappers, 2 MiB", 4, 0, 1.5, 2);
+	section_end("switch-mappers");
+}
+
+/* --- fault latency under SWITCH ------------------------------------------------ */
+
+#define LAT_SIZE (1UL << 20)
+#define LAT_MAX_SAMPLES 20000
+#define LAT_IDLE_SECONDS 2.0
+#define LAT_BUSY_SECONDS 5.0
+#define LAT_MAX_GAP_US 1000
+#define LAT_MAX_SWITCHES 100000
+
+struct switcher_shared {
+	volatile int stop;
+	volatile long n;
+	double t[LAT_MAX_SWITCHES];
+};
+
+/* A process that switches vdevs 0 and 1 back to back until told to stop. */
+static pid_t start_switcher(struct switcher_shared *sh)
+{
+	pid_t pid;
+	double t0;
+	int ctl;
+
+	sh->stop = 0;
+	sh->n = 0;
+	fflush(stdout);
+	pid = fork();
+	if (pid)
+		return pid;
+	ctl = ctl_fd();
+	while (!sh->stop) {
+		t0 = now();
+		if (ioctl(ctl, VDMUX_IOC_SWITCH, (sh->n % 2) ? 0UL : 1UL))
+			_exit(1);
+		if (sh->n < LAT_MAX_SWITCHES)
+			sh->t[sh->n] = now() - t0;
+		sh->n++;
+	}
+	if (sh->n % 2 && ioctl(ctl, VDMUX_IOC_SWITCH, 0UL))
+		_exit(1);
+	_exit(0);
+}
+
+/* The samples of one reader, idle [0] and while vdevs 0 and 1 switch [1]. */
+static double lat[2][LAT_MAX_SAMPLES];
+static double lat_sw[LAT_MAX_SWITCHES];
+
+/*
+ * Single-page read faults of a reader of vdev @vdev (fault_around_pages=1,
+ * 4 KiB pages: every first load of a page of a fresh mapping is one
+ * fault), one at a time, each after a random pause of up to
+ * LAT_MAX_GAP_US (busy-waiting), so that the faults fall at random times
+ * of the switching loop rather than in step with it. Samples into @out
+ * for @seconds, or until @cap samples; returns the count, and adds the
+ * faults the vdev served meanwhile to @faults.
+ */
+static size_t sample_faults(int vdev, double seconds, double *out, size_t cap, long *faults,
+			    struct rng *rng)
+{
+	double start = now(), t0, until;
+	struct fault_counts f0, f1;
+	size_t n = 0, off;
+	int fd = open_vdev(vdev, O_RDONLY);
+	char *p;
+
+	if (fd < 0)
+		die("open vdev");
+	f0 = fault_counts(fd);
+	while (n < cap && now() - start < seconds) {
+		p = mmap(NULL, LAT_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			die("mmap");
+		for (off = 0; off < LAT_SIZE && n < cap; off += PAGE) {
+			until = now() + rng_below(rng, LAT_MAX_GAP_US) * 1e-6;
+			while (now() < until)
+				;
+			t0 = now();
+			(void)*(volatile char *)(p + off);
+			out[n++] = now() - t0;
+		}
+		munmap(p, LAT_SIZE);
+	}
+	f1 = fault_counts(fd);
+	*faults += f1.pages - f0.pages;
+	close(fd);
+	return n;
+}
+
+/*
+ * Each reader alternates idle windows and windows with a process switching
+ * vdevs 0 and 1 back to back, @reps of each, so that drift hits both
+ * alike; the percentiles are over all samples of each condition.
+ */
+static void bench_latency(void)
+{
+	static const int vdevs[2] = { 2, 0 };
+	double p50[2][2], p99[2][2], pmax, swms[2] = { NAN, NAN }, bound;
+	struct switcher_shared *sh;
+	long faults[2], nsw, got = 0;
+	size_t n[2], nswt;
+	int vi, busy, status, i;
+	struct rng rng;
+	char name[160];
+	pid_t pid;
+
+	if (!section("latency", "single-page fault latency, 1 MiB, while vdevs 0 and 1 switch"))
+		return;
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		die("mmap shared");
+	reload("fault_around_pages=1");
+	small_pages_only(1);
+	resize(LAT_SIZE);
+	/* Every vdev involved has its backing store before timing. */
+	if (vdmux_ctl(VDMUX_IOC_SWITCH, 1) || vdmux_ctl(VDMUX_IOC_SWITCH, 0))
+		die("SWITCH");
+	rng_seed(&rng, 1);
+	sample_faults(2, 0.05, lat[0], LAT_MAX_SAMPLES, &got, &rng);
+	printf("#   %-46s %-5s %7s %7s %9s %9s %9s %10s %9s\n", "reader", "page", "samples", "faults",
+	       "p50 us", "p99 us", "max us", "switch ms", "switches");
+	for (vi = 0; vi < 2; vi++) {
+		n[0] = n[1] = 0;
+		faults[0] = faults[1] = 0;
+		nsw = 0;
+		nswt = 0;
+		for (i = 0; i < reps; i++) {
+			n[0] += sample_faults(vdevs[vi], LAT_IDLE_SECONDS / reps, lat[0] + n[0],
+					      LAT_MAX_SAMPLES - n[0], &faults[0], &rng);
+			pid = start_switcher(sh);
+			while (sh->n < 2)
+				usleep(1000);
+			got = sh->n;
+			n[1] += sample_faults(vdevs[vi], LAT_BUSY_SECONDS / reps, lat[1] + n[1],
+					      LAT_MAX_SAMPLES - n[1], &faults[1], &rng);
+			nsw += sh->n - got;
+			sh->stop = 1;
+			if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+				die("switcher");
+			for (got = 0; got < sh->n && got < LAT_MAX_SWITCHES && nswt < LAT_MAX_SWITCHES;
+			     got++)
+				lat_sw[nswt++] = sh->t[got];
+		}
+		swms[vi] = median(lat_sw, nswt) * 1e3;
+		for (busy = 0; busy < 2; busy++) {
+			p50[vi][busy] = quantile(lat[busy], n[busy], 0.50) * 1e6;
+			p99[vi][busy] = quantile(lat[busy], n[busy], 0.99) * 1e6;
+			pmax = n[busy] ? lat[busy][n[busy] - 1] * 1e6 : NAN;
+			snprintf(name, sizeof(name), "vdev %d reader, %s", vdevs[vi],
+				 busy ? (vi ? "vdevs 0/1 switching (involved)" : "vdevs 0/1 switching") :
+					"idle");
+			printf("#   %-46s %-5s %7zu %7ld %9.1f %9.1f %9.1f", name, "4K", n[busy],
+			       faults[busy], p50[vi][busy], p99[vi][busy], pmax);
+			if (busy)
+				printf(" %10.3f %9ld\n", swms[vi], nsw);
+			else
+				printf("\n");
+			record_full("fault_latency", name, LAT_SIZE, "p50", "4K", p50[vi][busy], "us",
+				    NULL);
+			record_full("fault_latency", name, LAT_SIZE, "p99", "4K", p99[vi][busy], "us",
+				    NULL);
+			record_full("fault_latency", name, LAT_SIZE, "max", "4K", pmax, "us", NULL);
+			record_full("fault_latency", name, LAT_SIZE, "samples", "4K", n[busy], "", NULL);
+			record_full("fault_latency", name, LAT_SIZE, "faults", "4K", faults[busy], "",
+				    NULL);
+			if (busy) {
+				record_full("fault_latency", name, LAT_SIZE, "switch", "-", swms[vi], "ms",
+					    NULL);
+				record_full("fault_latency", name, LAT_SIZE, "switches", "-", nsw, "",
+					    NULL);
+			}
+		}
+	}
+	small_pages_only(0);
+	munmap(sh, sizeof(*sh));
+	printf("#   (loads timed one by one, each after a random pause of up to %d us; idle and\n"
+	       "#   switching windows alternate, %d of each)\n", LAT_MAX_GAP_US, reps);
+	ratio("latency", "fault p99, vdev 2 reader: vdevs 0/1 switching vs idle", p99[0][1] / p99[0][0],
+	      "<=", 2, NULL);
+	bound = swms[1] * 1e3 + p50[1][0];
+	printf("#   one SWITCH + one fault: median SWITCH %.1f us + idle p50 fault %.1f us = %.1f us\n",
+	       swms[1] * 1e3, p50[1][0], bound);
+	record("fault_latency_bound", "one SWITCH + one fault", LAT_SIZE, "-", bound, "us");
+	ratio("latency", "fault p99, vdev 0 reader, switching: vs one SWITCH + one fault",
+	      p99[1][1] / bound, "<=", 1, NULL);
+	section_end("latency");
+}
+
+/* --- growth ---------------------------------------------------------------------- */
+
+#define GROW_START (32UL << 10)
+#define GROW_MAX_SECONDS 30.0
+
+static sigjmp_buf grow_env;
+
+static void grow_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(grow_env, 1);
+}
+
+/* The reserved size, or 0. */
+static uint64_t reserved_now(int ctl)
+{
+	uint64_t size = 0;
+
+	if (ioctl(ctl, VDMUX_IOC_GET_RESERVED_SIZE, &size))
+		return 0;
+	return size;
+}
+
+/* Back to GROW_START bytes, with a backing store for vdevs 1..@nvdevs-1. */
+static void grow_reset(int ctl, int nvdevs)
+{
+	uint64_t size = GROW_START;
+	int i, fd;
+
+	if (ioctl(ctl, VDMUX_IOC_SET_RESERVED_SIZE, &size))
+		die("SET_RESERVED_SIZE");
+	for (i = 1; i < nvdevs; i++) {
+		fd = open_vdev(i, O_RDWR);
+		if (fd < 0 || pwrite(fd, "x", 1, 0) != 1)
+			die("pwrite vdev");
+		close(fd);
+	}
+}
+
+/*
+ * Seconds for SET_AUTOGROW + mmap of MAX_SIZE bytes + one store per page,
+ * growing the buffer from GROW_START to MAX_SIZE; NAN with @why when it
+ * cannot.
+ */
+static double autogrow_once(int ctl, char *why, size_t len)
+{
+	struct sigaction sa = { .sa_handler = grow_sigbus }, old;
+	volatile size_t off = 0;
+	double t0, t = NAN;
+	int fd = open_vdev(0, O_RDWR);
+	char *p = MAP_FAILED;
+
+	if (fd < 0)
+		die("open vdmux0");
+	t0 = now();
+	if (ioctl(fd, VDMUX_IOC_SET_AUTOGROW, 1UL)) {
+		snprintf(why, len, "%s", errname(errno));
+		goto out;
+	}
+	p = mmap(NULL, MAX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		snprintf(why, len, "mmap %s", errname(errno));
+		goto out;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(grow_env, 1)) {
+		snprintf(why, len, "SIGBUS at %zu", (size_t)off);
+		sigaction(SIGBUS, &old, NULL);
+		goto out;
+	}
+	for (off = 0; off < MAX_SIZE; off += PAGE) {
+		p[off] = 1;
+		if (!(off & (256 * PAGE - 1)) && now() - t0 > GROW_MAX_SECONDS) {
+			snprintf(why, len, "over %.0f s", GROW_MAX_SECONDS);
+			sigaction(SIGBUS, &old, NULL);
+			goto out;
+		}
+	}
+	t = now() - t0;
+	sigaction(SIGBUS, &old, NULL);
+	if (reserved_now(ctl) != MAX_SIZE) {
+		snprintf(why, len, "reserved size %llu, not 64 MiB",
+			 (unsigned long long)reserved_now(ctl));
+		t = NAN;
+	}
+out:
+	if (p != MAP_FAILED)
+		munmap(p, MAX_SIZE);
+	close(fd);
+	return t;
+}
+
+/* Seconds for SET_RESERVED_SIZE to MAX_SIZE + mmap + one store per page. */
+static double bulk_grow_once(int ctl)
+{
+	uint64_t size = MAX_SIZE;
+	double t0, t;
+	int fd = open_vdev(0, O_RDWR);
+	char *p;
+
+	if (fd < 0)
+		die("open vdmux0");
+	t0 = now();
+	if (ioctl(ctl, VDMUX_IOC_SET_RESERVED_SIZE, &size))
+		die("SET_RESERVED_SIZE");
+	p = mmap(NULL, MAX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	touch(p, MAX_SIZE);
+	t = now() - t0;
+	munmap(p, MAX_SIZE);
+	close(fd);
+	return t;
+}
+
+static const size_t grow_sizes[] = { 1UL << 20, 2UL << 20, 4UL << 20, 8UL << 20, 16UL << 20,
+				      32UL << 20, 64UL << 20 };
+#define NR_GROW_SIZES ARRAY_SIZE(grow_sizes)
+
+static void bench_growth(void)
+{
+	static const int nvdevs[2] = { 1, 4 };
+	double ta[MAX_REPS], tb[MAX_REPS], t0, grow_us[2][NR_GROW_SIZES];
+	char why[96], name[160], params[96], err[2][96];
+	int ctl, c, i, nm, ok;
+	struct mapper m[4];
+	unsigned int s;
+	uint64_t size;
+
+	if (!section("growth", "autogrow and one-page growth of the reserved size"))
+		return;
+	small_pages_only(1);
+	printf("#   %-40s %-6s %12s %12s %8s\n", "fill 64 MiB from 32 KiB, stores", "page",
+	       "autogrow ms", "bulk ms", "ratio");
+	for (c = 0; c < 2; c++) {
+		snprintf(params, sizeof(params), "nr_vdevs=%d max_reserved_size=%lu", nvdevs[c],
+			 2 * MAX_SIZE);
+		reload(params);
+		ctl = ctl_fd();
+		why[0] = 0;
+		ok = 1;
+		for (i = 0; i < reps; i++) {
+			grow_reset(ctl, nvdevs[c]);
+			if (ok) {
+				ta[i] = autogrow_once(ctl, why, sizeof(why));
+				ok = !isnan(ta[i]);
+			}
+			grow_reset(ctl, nvdevs[c]);
+			tb[i] = bulk_grow_once(ctl);
+		}
+		snprintf(name, sizeof(name), "%d vdev%s", nvdevs[c],
+			 c ? "s, backing stores for 1..3" : "");
+		t0 = median(tb, reps) * 1e3;
+		if (ok) {
+			printf("#   %-40s %-6s %12.3f %12.3f %7.2fx\n", name, "4K",
+			       median(ta, reps) * 1e3, t0, median(ta, reps) * 1e3 / t0);
+			record("autogrow", name, MAX_SIZE, "4K", median(ta, reps) * 1e3, "ms");
+		} else {
+			printf("#   %-40s %-6s %12s %12.3f   n/a (%s)\n", name, "4K", "n/a", t0, why);
+			record_full("autogrow", name, MAX_SIZE, NULL, "4K", NAN, "ms", why);
+		}
+		record("autogrow_bulk", name, MAX_SIZE, "4K", t0, "ms");
+		snprintf(name, sizeof(name), "autogrow fill of 64 MiB, %d vdev%s, vs bulk resize + touch",
+			 nvdevs[c], c ? "s with stores" : "");
+		ratio("growth", name, ok ? median(ta, reps) * 1e3 / t0 : NAN, "<=", 1.5, ok ? NULL : why);
+		close(ctl);
+	}
+	small_pages_only(0);
+
+	/* One-page growths at each size, with 0 and 4 processes mapping vdev 0. */
+	snprintf(params, sizeof(params), "max_reserved_size=%lu", 2 * MAX_SIZE);
+	reload(params);
+	ctl = ctl_fd();
+	grow_reset(ctl, DEFAULT_NR_VDEVS);
+	printf("#   %-10s %-22s %14s\n", "MiB", "one-page growth, mappers", "us per growth");
+	err[0][0] = err[1][0] = 0;
+	for (s = 0; s < NR_GROW_SIZES; s++) {
+		for (nm = 0; nm <= 4; nm += 4) {
+			size = grow_sizes[s];
+			if (ioctl(ctl, VDMUX_IOC_SET_RESERVED_SIZE, &size))
+				die("SET_RESERVED_SIZE");
+			mappers_start(m, nm, 1, grow_sizes[s], 0);
+			mappers_wait(m, nm);
+			ok = 1;
+			for (i = 0; i < reps && ok; i++) {
+				size = grow_sizes[s] + (i + 1) * PAGE;
+				t0 = now();
+				if (ioctl(ctl, VDMUX_IOC_SET_RESERVED_SIZE, &size)) {
+					snprintf(err[nm / 4], sizeof(err[0]), "%s", errname(errno));
+					ok = 0;
+				}
+				ta[i] = now() - t0;
+			}
+			mappers_stop(m, nm);
+			snprintf(name, sizeof(name), "%d mappers", nm);
+			if (ok) {
+				grow_us[nm / 4][s] = median(ta, reps) * 1e6;
+				printf("#   %-10zu %-22s %14.1f\n", grow_sizes[s] >> 20, name,
+				       grow_us[nm / 4][s]);
+				record("grow_one_page", name, grow_sizes[s], "-", grow_us[nm / 4][s], "us");
+			} else {
+				grow_us[nm / 4][s] = NAN;
+				printf("#   %-10zu %-22s %14s n/a (%s)\n", grow_sizes[s] >> 20, name, "n/a",
+				       err[nm / 4]);
+				record_full("grow_one_page", name, grow_sizes[s], NULL, "-", NAN, "us",
+					    err[nm / 4]);
+			}
+		}
+	}
+	ratio_of("growth", "one-page growth while 4 processes map: 64 MiB vs 1 MiB (flat)",
+		 grow_us[1][NR_GROW_SIZES - 1], err[1], grow_us[1][0], err[1], "<=", 2);
+	ratio_of("growth", "one-page growth, nothing mapped: 64 MiB vs 1 MiB",
+		 grow_us[0][NR_GROW_SIZES - 1], err[0], grow_us[0][0], err[0], "<=", NAN);
+	close(ctl);
+	section_end("growth");
 }
 
 int main(void)
 {
-	char clocksource[64] = "unknown";
-	static char json_buf[1 << 16];
+	char clocksource[64] = "unknown", kernel[128] = "unknown";
+	const char *env = getenv("VDMUX_BENCH_REPS");
+	double start = now();
 	FILE *f;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (env && atoi(env) > 0)
+		reps = atoi(env) < MAX_REPS ? atoi(env) : MAX_REPS;
 	f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
 	if (f) {
 		if (fgets(clocksource, sizeof(clocksource), f))
 			clocksource[strcspn(clocksource, "\n")] = 0;
 		fclose(f);
 	}
-	printf("# clocksource: %s\n", clocksource);
+	read_first_line("/proc/sys/kernel/osrelease", kernel, sizeof(kernel));
+	printf("# clocksource: %s, kernel %s, %d runs per figure\n", clocksource, kernel, reps);
 	if (strstr(clocksource, "jiffies")) {
 		printf("Bail out! clocksource %s is too coarse for timings\n", clocksource);
 		return 1;
 	}
-	json = fmemopen(json_buf, sizeof(json_buf), "w");
-	if (!json)
-		die("fmemopen");
+	json = open_memstream(&json_buf, &json_len);
+	json_ratios = open_memstream(&ratios_buf, &ratios_len);
+	if (!json || !json_ratios)
+		die("open_memstream");
 
+	bench_switch_first();
 	bench_first_touch();
 	bench_bandwidth();
-	bench_switch();
+	bench_copy();
 	bench_scaling();
+	bench_switch_second();
+	bench_switch_mappers();
+	bench_latency();
+	bench_growth();
 	reload("");
+	record("time", "total", 0, NULL, now() - start, "s");
+	printf("# total %.1f s\n", now() - start);
 
 	fclose(json);
-	printf("# vdmux-json-begin\n{\"clocksource\":\"%s\",\"reps\":%d,\"results\":[\n%s\n]}\n"
-	       "# vdmux-json-end\n", clocksource, REPS, json_buf);
+	fclose(json_ratios);
+	printf("# vdmux-json-begin\n{\"clocksource\":\"%s\",\"kernel\":\"%s\",\"reps\":%d,"
+	       "\"results\":[\n%s\n],\n\"ratios\":[\n%s\n]}\n# vdmux-json-end\n",
+	       clocksource, kernel, reps, json_buf, ratios_buf);
 	return 0;
 }
