@@ -258,12 +258,7 @@ impl BarMemory {
     /// `src` must be valid for reads of `len` bytes for the whole call; it
     /// may be memory that user space maps, but must not be written through
     /// Rust references meanwhile.
-    pub(crate) unsafe fn copy_from_ram(
-        &mut self,
-        offset: usize,
-        src: *const u8,
-        len: usize,
-    ) -> Result {
+    pub(crate) unsafe fn copy_from_ram(&self, offset: usize, src: *const u8, len: usize) -> Result {
         self.check(offset, len)?;
         // SAFETY: The destination range is inside the mapping (checked
         // above), the source is valid for `len` bytes (the function's safety
@@ -281,7 +276,7 @@ impl BarMemory {
     /// Zero-fills `len` bytes at `offset` (`memset_io`), in chunks with
     /// rescheduling points between them. An out-of-range request writes
     /// nothing and returns `EINVAL`.
-    pub(crate) fn zero(&mut self, offset: usize, len: usize) -> Result {
+    pub(crate) fn zero(&self, offset: usize, len: usize) -> Result {
         self.check(offset, len)?;
         // SAFETY: The range is inside the mapping (checked above).
         unsafe {

@@ -122,6 +122,13 @@ impl PageBuffer {
         })
     }
 
+    /// The start of the buffer, for C copies into or out of it (which may
+    /// race with user stores, as the module documentation says); valid for
+    /// [`PageBuffer::len`] bytes while the buffer lives.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
     /// The size of the buffer in bytes.
     pub(crate) fn len(&self) -> usize {
         self.len

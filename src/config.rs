@@ -13,14 +13,14 @@ pub(crate) const MAX_RESERVED_LIMIT: u64 = 1 << 30;
 
 /// Where the device memory is (`device_memory=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DeviceMemory {
+pub(crate) enum MemoryKind {
     /// `ram` (the default): a buffer of RAM that vdmux allocates.
     Ram,
     /// `pci`: BAR 2 of the first bound ivshmem-plain device.
     Pci,
 }
 
-impl DeviceMemory {
+impl MemoryKind {
     /// Parses the text of `device_memory=`.
     pub(crate) fn parse(text: &[u8]) -> Result<Self, &'static str> {
         match text {
@@ -48,7 +48,7 @@ pub(crate) struct Params {
     /// `None` when not given.
     pub(crate) max_reserved_size: Option<u64>,
     pub(crate) fault_around_pages: u32,
-    pub(crate) device_memory: DeviceMemory,
+    pub(crate) device_memory: MemoryKind,
 }
 
 impl Params {
@@ -67,7 +67,7 @@ impl Params {
             reserved_size: given(reserved_size),
             max_reserved_size: given(max_reserved_size),
             fault_around_pages,
-            device_memory: DeviceMemory::parse(device_memory)?,
+            device_memory: MemoryKind::parse(device_memory)?,
         })
     }
 
@@ -76,8 +76,8 @@ impl Params {
     /// accepted stands in for the one a device will have.
     pub(crate) fn check(&self) -> Result<(), &'static str> {
         match self.device_memory {
-            DeviceMemory::Ram => self.ram_config().map(|_| ()),
-            DeviceMemory::Pci => self.bar_config(MAX_RESERVED_LIMIT).map(|_| ()),
+            MemoryKind::Ram => self.ram_config().map(|_| ()),
+            MemoryKind::Pci => self.bar_config(MAX_RESERVED_LIMIT).map(|_| ()),
         }
     }
 
@@ -238,10 +238,10 @@ mod tests {
 
     #[test]
     fn device_memory_is_ram_or_pci() {
-        assert_eq!(DeviceMemory::parse(b"ram"), Ok(DeviceMemory::Ram));
-        assert_eq!(DeviceMemory::parse(b"pci"), Ok(DeviceMemory::Pci));
+        assert_eq!(MemoryKind::parse(b"ram"), Ok(MemoryKind::Ram));
+        assert_eq!(MemoryKind::parse(b"pci"), Ok(MemoryKind::Pci));
         for bad in [&b""[..], b"PCI", b"pci ", b"ram\n", b"vram", b"p"] {
-            assert!(DeviceMemory::parse(bad).is_err());
+            assert!(MemoryKind::parse(bad).is_err());
             assert!(params(SIZE_UNSET, SIZE_UNSET, bad).is_err());
         }
     }

@@ -15,10 +15,14 @@ use crate::{
     bar::BarMemory,
     config::{
         Config,
-        DeviceMemory,
+        MemoryKind,
         Params, //
     },
     control::Control,
+    device_memory::{
+        DetachableBar,
+        DeviceMemory, //
+    },
     misc::Node,
     module_parameters,
     mux::Mux,
@@ -27,6 +31,7 @@ use crate::{
         IvshmemDriver, //
     },
     pci_helpers,
+    store::Store,
     vdev::Vdev,
 };
 use kernel::{
@@ -85,8 +90,8 @@ struct Nodes {
 
 impl Nodes {
     /// Creates the device for `config` and registers its nodes.
-    fn register(config: Config) -> Result<Self> {
-        let mux = Mux::new(config)?;
+    fn register(config: Config, device_memory: DeviceMemory) -> Result<Self> {
+        let mux = Mux::new(config, device_memory)?;
         let mut vdevs = KVec::with_capacity(mux.nr_vdevs(), GFP_KERNEL)?;
         for index in 0..mux.nr_vdevs() {
             let name = CString::try_from_fmt(fmt!("vdmux{index}"))?;
@@ -129,18 +134,13 @@ impl Drop for Nodes {
     }
 }
 
-/// What a bound ivshmem device holds: the device created on its BAR, and
-/// the BAR.
-///
-/// For now the device's memory is RAM of the BAR's size, and the BAR is
-/// only kept (requested, mapped, checked and zeroed at bind); the mux takes
-/// it as its device memory once its stores can be a [`BarMemory`].
+/// What a bound ivshmem device holds: the device created on its BAR (which
+/// the device holds as its device memory until the unbinding takes it
+/// back).
 pub(crate) struct PciBinding {
     /// `None` once dropping has begun.
     nodes: Option<Nodes>,
     mux: Arc<Mux>,
-    /// Dropped last, after every mapping was revoked.
-    _bar: BarMemory,
 }
 
 impl BarClient for PciBinding {
@@ -149,12 +149,11 @@ impl BarClient for PciBinding {
             .bar_config(bar.len() as u64)
             .inspect_err(|msg| dev_err!(pdev, "{msg}\n"))
             .map_err(|_| EINVAL)?;
-        let nodes = Nodes::register(config)?;
+        let nodes = Nodes::register(config, DeviceMemory::Bar(DetachableBar::new(bar)?))?;
         let mux = nodes.mux.clone();
         Ok(Self {
             nodes: Some(nodes),
             mux,
-            _bar: bar,
         })
     }
 }
@@ -162,17 +161,12 @@ impl BarClient for PciBinding {
 impl Drop for PciBinding {
     fn drop(&mut self) {
         // The nodes go first, so that nothing new is opened; then every
-        // mapping is revoked, as by EJECT: their next access raises SIGBUS,
-        // and read, write and mmap through a file still open fail with
-        // ENODEV. Nothing maps the BAR after this, and it is released.
+        // mapping is revoked and every virtual device removed for good:
+        // their next access raises SIGBUS, and read, write and mmap through
+        // a file still open fail with ENODEV. Nothing maps the BAR after
+        // this, and it is released before the device is unbound.
         drop(self.nodes.take());
-        for vdev in 0..self.mux.nr_vdevs() {
-            match self.mux.eject(vdev as u32) {
-                // EINVAL: it was removed already.
-                Ok(()) | Err(EINVAL) => {}
-                Err(e) => pr_warn!("virtual device {vdev} could not be ejected: {e:?}\n"),
-            }
-        }
+        drop(self.mux.detach());
     }
 }
 
@@ -184,10 +178,14 @@ impl kernel::Module for VdmuxModule {
             .inspect_err(|msg| pr_err!("{msg}\n"))
             .map_err(|_| EINVAL)?;
         let memory = match params.device_memory {
-            DeviceMemory::Ram => Memory::Ram {
-                _nodes: Nodes::register(params.ram_config().map_err(|_| EINVAL)?)?,
+            MemoryKind::Ram => Memory::Ram {
+                _nodes: {
+                    let config = params.ram_config().map_err(|_| EINVAL)?;
+                    let memory = DeviceMemory::Ram(Store::new(config.max_reserved_size)?);
+                    Nodes::register(config, memory)?
+                },
             },
-            DeviceMemory::Pci => {
+            MemoryKind::Pci => {
                 let driver =
                     KBox::pin_init(driver::Registration::new(c"vdmux", module), GFP_KERNEL)?;
                 pr_info!("device memory: BAR 2 of the first ivshmem-plain device bound\n");

@@ -79,7 +79,11 @@
 //! and copies that much: no growth can happen meanwhile.
 
 use crate::{
-    config::Config,
+    config::{
+        self,
+        Config, //
+    },
+    device_memory::DeviceMemory,
     events::{
         Changes,
         Notifier, //
@@ -91,7 +95,10 @@ use crate::{
         StateTable,
         VdevState, //
     },
-    store::Store,
+    store::{
+        Bytes,
+        Store, //
+    },
     uapi,
     vm::{
         self,
@@ -103,6 +110,7 @@ use crate::{
     },
 };
 use core::sync::atomic::{
+    AtomicBool,
     AtomicU64,
     AtomicUsize,
     Ordering, //
@@ -216,7 +224,10 @@ pub(crate) struct Mux {
     /// `state`.
     reserved_size: AtomicUsize,
     /// The foreground virtual device's bytes.
-    device_memory: Store,
+    device_memory: DeviceMemory,
+    /// Set once the device memory went with its device (a PCI unbind):
+    /// every virtual device is removed for good.
+    detached: AtomicBool,
     /// Each virtual device's backing store.
     backing: KVec<Store>,
     /// Each virtual device's location (see the module documentation).
@@ -233,7 +244,7 @@ pub(crate) struct Mux {
 }
 
 impl Mux {
-    pub(crate) fn new(config: Config) -> Result<Arc<Self>> {
+    pub(crate) fn new(config: Config, device_memory: DeviceMemory) -> Result<Arc<Self>> {
         let fs = PseudoFs::mount()?;
         let n = config.nr_vdevs;
         let table = StateTable::new(n)?;
@@ -260,7 +271,8 @@ impl Mux {
                 changing <- new_mutex!((), "vdmux::Mux::changing"),
                 state <- new_mutex!(MuxState { table, mapped }, "vdmux::Mux::state"),
                 reserved_size: AtomicUsize::new(config.reserved_size),
-                device_memory: Store::new(config.max_reserved_size)?,
+                device_memory,
+                detached: AtomicBool::new(false),
                 backing,
                 locations,
                 faults,
@@ -277,7 +289,7 @@ impl Mux {
     }
 
     /// The store at `location` for `vdev`; `None` when removed.
-    fn store_at(&self, vdev: usize, location: Location) -> Option<&Store> {
+    fn store_at(&self, vdev: usize, location: Location) -> Option<&dyn Bytes> {
         match location {
             Location::DeviceMemory => Some(&self.device_memory),
             Location::BackingStore => Some(&self.backing[vdev]),
@@ -332,6 +344,12 @@ impl Mux {
         unsafe { self.mappings[vdev].attach(file) };
     }
 
+    /// Whether the device memory is a device's memory (a PCI BAR), whose
+    /// mappings are `VM_IO`.
+    pub(crate) fn device_memory_is_io(&self) -> bool {
+        matches!(self.device_memory, DeviceMemory::Bar(_))
+    }
+
     pub(crate) fn reserved_size(&self) -> usize {
         self.reserved_size.load(Ordering::Acquire)
     }
@@ -378,9 +396,11 @@ impl Mux {
         let size = self.reserved_size();
         // Allocate first, the device memory before the store that saves it:
         // on ENOMEM nothing has changed, and the copies below cannot fail.
-        self.device_memory.allocate_like(&self.backing[to], size)?;
+        self.device_memory
+            .allocate_for_load(&self.backing[to], size)?;
         if let Some(from) = from {
-            self.backing[from].allocate_like(&self.device_memory, size)?;
+            self.device_memory
+                .allocate_for_save(&self.backing[from], size)?;
         }
         // Each half revokes before it moves bytes: with the location held
         // exclusively no fault can map a page again, and once the zap
@@ -389,14 +409,14 @@ impl Mux {
         if let Some(from) = from {
             let mut location = self.locations[from].write();
             self.mappings[from].unmap_all();
-            self.backing[from].copy_from(&self.device_memory, size)?;
+            self.device_memory.save_into(&self.backing[from], size)?;
             *location = Location::BackingStore;
         }
         let loaded = {
             let mut location = self.locations[to].write();
             self.mappings[to].unmap_all();
             self.device_memory
-                .copy_from(&self.backing[to], size)
+                .load_from(&self.backing[to], size)
                 .map(|()| {
                     *location = Location::DeviceMemory;
                     self.commit(change)
@@ -441,13 +461,14 @@ impl Mux {
         };
         let size = self.reserved_size();
         if was_foreground {
-            self.backing[vdev].allocate_like(&self.device_memory, size)?;
+            self.device_memory
+                .allocate_for_save(&self.backing[vdev], size)?;
         }
         {
             let mut location = self.locations[vdev].write();
             self.mappings[vdev].unmap_all();
             if was_foreground {
-                self.backing[vdev].copy_from(&self.device_memory, size)?;
+                self.device_memory.save_into(&self.backing[vdev], size)?;
             }
             *location = Location::Nowhere;
             Ok(self.commit(change))
@@ -458,6 +479,9 @@ impl Mux {
     pub(crate) fn insert(&self, vdev: u32) -> Result {
         let changes = {
             let _changing = self.changing.lock();
+            if self.detached.load(Ordering::Relaxed) {
+                return Err(ENODEV);
+            }
             let change = self.state.lock().table.plan_insert(vdev)?;
             let Change::Insert { vdev: index } = change else {
                 return Err(EINVAL);
@@ -470,11 +494,49 @@ impl Mux {
         Ok(())
     }
 
+    /// Removes every virtual device for good and gives back the device
+    /// memory's BAR, when its device is being unbound: every mapping is
+    /// revoked (their next access raises SIGBUS, as after EJECT), every
+    /// state change fails from now on, and the foreground's bytes go with
+    /// the device.
+    pub(crate) fn detach(&self) -> Option<KBox<crate::bar::BarMemory>> {
+        let changing = self.changing.lock();
+        self.detached.store(true, Ordering::Relaxed);
+        for vdev in 0..self.config.nr_vdevs {
+            let mut location = self.locations[vdev].write();
+            self.mappings[vdev].unmap_all();
+            *location = Location::Nowhere;
+            let mut state = self.state.lock();
+            if let Ok(change @ Change::Eject { .. }) = state.table.plan_eject(vdev as u32) {
+                state.table.commit(change);
+            }
+        }
+        // SAFETY: Every location is `Nowhere`, set under each one's
+        // semaphore held exclusively after the zap, so no fault, copy or
+        // mapping of the device memory is in progress or can start (a fault
+        // of a removed virtual device maps nothing, an mmap of one is
+        // refused); state changes, the only other users, are excluded by
+        // `changing` and refused from now on by `detached`.
+        let bar = unsafe { self.device_memory.detach() };
+        drop(changing);
+        self.changed.notify_all();
+        bar
+    }
+
     /// `VDMUX_IOC_SET_RESERVED_SIZE`: growing is allowed while mapped,
     /// shrinking is not (`EBUSY`).
     pub(crate) fn resize(&self, size: u64) -> Result {
+        // A BAR bounds the size: past it, there is no memory to be had.
+        if let Some(capacity) = self.device_memory.capacity() {
+            if size > capacity as u64 && size <= config::MAX_RESERVED_LIMIT {
+                return Err(ENOMEM);
+            }
+        }
         let size = self.config.resize_target(size).ok_or(EINVAL)?;
         let _changing = self.changing.lock();
+        if self.detached.load(Ordering::Relaxed) {
+            return Err(ENODEV);
+        }
         let old = self.reserved_size();
         if size == old {
             return Ok(());

@@ -126,10 +126,31 @@ impl Store {
         self.chunk(index).ok_or(ENOMEM)
     }
 
-    /// Allocates the chunk holding byte `offset`, so that the page there
-    /// can be mapped.
-    pub(crate) fn allocate_at(&self, offset: usize) -> Result {
-        self.chunk_or_alloc(offset / self.chunk_size).map(|_| ())
+    /// Allocates every chunk of the first `size` bytes: what a copy of a
+    /// device memory that holds all its bytes (a PCI BAR) into `self` needs.
+    pub(crate) fn allocate_all(&self, size: usize) -> Result {
+        for index in 0..self.chunks_in(size) {
+            self.chunk_or_alloc(index)?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` for each chunk of the first `size` bytes with its offset,
+    /// the chunk if it is allocated, and how many of its bytes lie in the
+    /// first `size`.
+    pub(crate) fn for_each_chunk(
+        &self,
+        size: usize,
+        mut f: impl FnMut(usize, Option<&PageBuffer>, usize) -> Result,
+    ) -> Result {
+        for index in 0..self.chunks_in(size) {
+            f(
+                index * self.size(),
+                self.chunk(index),
+                self.used_len(index, size),
+            )?;
+        }
+        Ok(())
     }
 
     /// Allocates every chunk of the first `size` bytes that `other` has:
@@ -171,16 +192,41 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Where the bytes of a virtual device may be: a [`Store`], or the device
+/// memory (which may be a PCI BAR).
+pub(crate) trait Bytes: PageFrames + Sync {
+    /// Makes the page holding byte `offset` exist, so that it can be mapped.
+    fn allocate_at(&self, offset: usize) -> Result;
 
     /// Copies `len` bytes at `offset` to `iov` with page faults disabled;
     /// returns what it copied, short at the first user page that is not
-    /// mapped. Unallocated chunks read as zeros.
-    pub(crate) fn copy_to_iter(
+    /// mapped.
+    fn copy_to_iter(&self, offset: usize, len: usize, iov: &mut IovIterDest<'_>) -> usize;
+
+    /// Copies `len` bytes from `iov` to `offset`, with page faults disabled;
+    /// returns what it copied, short at the first user page that is not
+    /// mapped; `ENOMEM` when nothing could be copied for want of memory.
+    fn copy_from_iter(
         &self,
-        mut offset: usize,
+        offset: usize,
         len: usize,
-        iov: &mut IovIterDest<'_>,
-    ) -> usize {
+        iov: &mut IovIterSource<'_>,
+    ) -> Result<usize>;
+
+    /// How many 2 MiB blocks of the first `size` bytes one PMD entry can
+    /// map now.
+    fn huge_chunks(&self, size: usize) -> usize;
+}
+
+impl Bytes for Store {
+    fn allocate_at(&self, offset: usize) -> Result {
+        self.chunk_or_alloc(offset / self.chunk_size).map(|_| ())
+    }
+
+    /// Unallocated chunks read as zeros.
+    fn copy_to_iter(&self, mut offset: usize, len: usize, iov: &mut IovIterDest<'_>) -> usize {
         let mut done = 0;
         while done < len {
             let index = offset / self.chunk_size;
@@ -200,11 +246,8 @@ impl Store {
         done
     }
 
-    /// Copies `len` bytes from `iov` into the store at `offset`, allocating
-    /// chunks as needed, with page faults disabled; returns what it copied,
-    /// short at the first user page that is not mapped. `ENOMEM` when a
-    /// chunk cannot be allocated before anything was copied.
-    pub(crate) fn copy_from_iter(
+    /// Chunks are allocated as needed.
+    fn copy_from_iter(
         &self,
         mut offset: usize,
         len: usize,
@@ -230,15 +273,16 @@ impl Store {
         Ok(done)
     }
 
-    /// How many allocated chunks of the first `size` bytes one PMD entry can
-    /// map.
-    pub(crate) fn huge_chunks(&self, size: usize) -> usize {
+    /// Chunks not allocated yet do not count.
+    fn huge_chunks(&self, size: usize) -> usize {
         (0..self.chunks_in(size))
             .filter_map(|index| self.chunk(index))
             .map(PageBuffer::huge_blocks)
             .sum()
     }
+}
 
+impl Store {
     /// Makes the store `size` bytes long: frees the chunks wholly past
     /// `size` and zero-fills the rest of the last one, which restores the
     /// invariant that an allocated chunk is zero past the reserved size.

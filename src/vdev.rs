@@ -171,6 +171,10 @@ impl MiscDevice for Vdev {
         }
         let mapping = vm::NewMapping::new(vma)?;
         vma.set_dontdump();
+        if vdev.mux.device_memory_is_io() {
+            // The foreground's pages are a device's memory (a PCI BAR).
+            vma.set_io();
+        }
         // Autogrow needs stores: a mapping that cannot write is an ordinary
         // one, whatever the file asked for.
         let autogrow = open.autogrow.load(Ordering::Relaxed) && vma.writable();

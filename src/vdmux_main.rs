@@ -12,6 +12,7 @@ mod bar;
 mod buffer;
 mod config;
 mod control;
+mod device_memory;
 mod events;
 mod helpers;
 mod ioctl;

@@ -268,7 +268,10 @@ impl VmFault {
     /// excludes every zap of the object's mappings and every
     /// [`VmFault::map_huge`] on them. Every page of `store` must stay
     /// allocated until all of the object's mappings have been zapped.
-    pub(crate) unsafe fn map_page(&self, store: &impl PageFrames) -> Result<FaultDone, FaultError> {
+    pub(crate) unsafe fn map_page(
+        &self,
+        store: &(impl PageFrames + ?Sized),
+    ) -> Result<FaultDone, FaultError> {
         let pfn = store.pfn(self.pgoff()).ok_or(FaultError::SigBus)?;
         if !self.is_pure_pfnmap() {
             return Err(FaultError::SigBus);
@@ -303,7 +306,7 @@ impl VmFault {
     /// As for [`VmFault::map_page`].
     pub(crate) unsafe fn map_around(
         &self,
-        store: &impl PageFrames,
+        store: &(impl PageFrames + ?Sized),
         neighbours: impl Iterator<Item = usize>,
     ) {
         if !self.is_pure_pfnmap() || self.pmd_is_huge() {
@@ -352,7 +355,7 @@ impl VmFault {
     /// that reaches past it falls back.
     pub(crate) unsafe fn map_huge(
         &self,
-        store: &impl PageFrames,
+        store: &(impl PageFrames + ?Sized),
         object_pages: usize,
     ) -> Result<FaultDone, FaultError> {
         let pages = self.vma_pages();
@@ -390,7 +393,7 @@ impl VmFault {
     /// As for [`VmFault::map_page`].
     pub(crate) unsafe fn map_into_table(
         &self,
-        store: &impl PageFrames,
+        store: &(impl PageFrames + ?Sized),
         window: core::ops::Range<usize>,
     ) -> bool {
         let pages = self.vma_pages();
@@ -477,7 +480,7 @@ impl UserMapping<'_> {
     /// # Safety
     ///
     /// As for [`VmFault::map_page`].
-    pub(crate) unsafe fn map(&self, store: &impl PageFrames, pgoff: usize) -> Result {
+    pub(crate) unsafe fn map(&self, store: &(impl PageFrames + ?Sized), pgoff: usize) -> Result {
         if !self.range.contains(&pgoff) {
             return Err(EINVAL);
         }

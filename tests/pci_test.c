@@ -11,11 +11,9 @@
  * every access through the mapping raise SIGBUS and every file operation
  * fail, with nothing crashing.
  *
- * Two tests (bar_is_the_foreground, signatures_for_the_host) check what
- * holds only once the mux's device memory is the BAR; until then
- * (BAR_IS_DEVICE_MEMORY 0) they check what the groundwork does instead:
- * binding zero-fills the BAR, and the vdevs' bytes stay in RAM, so the BAR
- * stays all zeroes. The last test leaves signatures for the host, which
+ * Two tests (bar_is_the_foreground, signatures_for_the_host) check that the
+ * foreground's bytes are in the BAR, seen through sysfs's resource2, and no
+ * background vdev's. The last test leaves signatures for the host, which
  * reads the BAR's backing file after the guest ended (qemu/results.py
  * --ivshmem); nothing may bind in pci mode after it.
  */
@@ -26,8 +24,8 @@
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
 
-/* 1 once the mux's device memory is the BAR (issue 13), 0 until then. */
-#define BAR_IS_DEVICE_MEMORY 0
+/* The mux's device memory is the BAR. */
+#define BAR_IS_DEVICE_MEMORY 1
 
 #define PAGE 4096UL
 #define HUGE (2UL << 20)
@@ -351,7 +349,7 @@ TEST(binds_in_pci_mode)
 	EXPECT_EQ(0, st.foreground);
 	/* reserved_size and max_reserved_size default to the BAR's size. */
 	EXPECT_EQ(bar_default_size(), st.reserved_size);
-	EXPECT_EQ(-EINVAL, set_reserved(bar_default_size() + PAGE));
+	EXPECT_EQ(-ENOMEM, set_reserved(bar_default_size() + PAGE));
 	/* The BAR is requested, mapped once, write-combining, and zeroed. */
 	EXPECT_TRUE(region_requested());
 	EXPECT_EQ(1, bar_ioremaps());
@@ -377,7 +375,8 @@ TEST(sizes_are_bounded_by_the_bar)
 	ASSERT_TRUE(bound());
 	EXPECT_EQ(8192, reserved_size_now());
 	EXPECT_EQ(0, set_reserved(bar_default_size()));
-	EXPECT_EQ(-EINVAL, set_reserved(bar_default_size() + 1));
+	/* Past the BAR there is no device memory to be had. */
+	EXPECT_EQ(-ENOMEM, set_reserved(bar_default_size() + 1));
 	EXPECT_EQ(0, set_reserved(PAGE));
 
 	snprintf(params, sizeof(params), "max_reserved_size=%llu", bar_len / 2);

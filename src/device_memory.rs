@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The device memory: the foreground's bytes, in RAM or in a PCI BAR.
+//!
+//! With `device_memory=ram` the device memory is a [`Store`] like a backing
+//! store. With `device_memory=pci` it is the BAR of the bound ivshmem
+//! device ([`BarMemory`]): every byte of it exists (nothing to allocate),
+//! faults map its frames, and copies use the I/O accessors. A SWITCH saves
+//! the old foreground from it into a store and loads the new one into it;
+//! `read` and `write` of the foreground go through a small bounce buffer,
+//! since `copy_to_iter` cannot read `__iomem`.
+//!
+//! The BAR must be released when its device is unbound, while open files
+//! may keep the multiplexer alive: [`DeviceMemory::detach`] takes it out,
+//! once nothing can use it any more.
+
+use crate::{
+    bar::BarMemory,
+    helpers,
+    store::{
+        Bytes,
+        Store, //
+    },
+    vm::PageFrames,
+};
+use core::{
+    ptr,
+    sync::atomic::{
+        AtomicPtr,
+        Ordering, //
+    },
+};
+use kernel::{
+    iov::{
+        IovIterDest,
+        IovIterSource, //
+    },
+    page::PAGE_SIZE,
+    prelude::*,
+};
+
+/// Largest piece of a BAR that `read`/`write` copy through their bounce
+/// buffer at a time.
+const BAR_IO_CHUNK: usize = 16 * PAGE_SIZE;
+
+/// Where the device memory is.
+pub(crate) enum DeviceMemory {
+    Ram(Store),
+    /// A BAR, until [`DeviceMemory::detach`].
+    Bar(DetachableBar),
+}
+
+/// A [`BarMemory`] that can be taken away.
+///
+/// # Invariants
+///
+/// `bar` is null or a pointer from `KBox::into_raw`, owned by this value.
+pub(crate) struct DetachableBar {
+    bar: AtomicPtr<BarMemory>,
+}
+
+impl DetachableBar {
+    pub(crate) fn new(bar: BarMemory) -> Result<Self> {
+        // INVARIANT: A pointer from `KBox::into_raw`.
+        Ok(Self {
+            bar: AtomicPtr::new(KBox::into_raw(KBox::new(bar, GFP_KERNEL)?)),
+        })
+    }
+
+    fn get(&self) -> Option<&BarMemory> {
+        // SAFETY: Non-null, the pointer is a live box owned by `self` (type
+        // invariants), freed only by `take`, whose caller guarantees that no
+        // reference from here is in use.
+        unsafe { self.bar.load(Ordering::Acquire).as_ref() }
+    }
+
+    /// # Safety
+    ///
+    /// No reference returned by `get` may be in use, nor be made later.
+    unsafe fn take(&self) -> Option<KBox<BarMemory>> {
+        let raw = self.bar.swap(ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: Non-null, `raw` came from `KBox::into_raw` (type
+        // invariants) and is no longer in `self`.
+        (!raw.is_null()).then(|| unsafe { KBox::from_raw(raw) })
+    }
+}
+
+impl Drop for DetachableBar {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: no reference from `get` is in use.
+        drop(unsafe { self.take() });
+    }
+}
+
+impl DeviceMemory {
+    fn bar(&self) -> Option<&BarMemory> {
+        match self {
+            Self::Ram(_) => None,
+            Self::Bar(bar) => bar.get(),
+        }
+    }
+
+    /// The most bytes it can hold, if it cannot grow past a size (a BAR).
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        match self {
+            Self::Ram(_) => None,
+            Self::Bar(bar) => Some(bar.get().map_or(0, BarMemory::len)),
+        }
+    }
+
+    /// Allocates what [`DeviceMemory::load_from`] of the first `size` bytes
+    /// of `src` needs.
+    pub(crate) fn allocate_for_load(&self, src: &Store, size: usize) -> Result {
+        match self {
+            Self::Ram(store) => store.allocate_like(src, size),
+            Self::Bar(_) => Ok(()),
+        }
+    }
+
+    /// Allocates what [`DeviceMemory::save_into`] of the first `size` bytes
+    /// into `dst` needs.
+    pub(crate) fn allocate_for_save(&self, dst: &Store, size: usize) -> Result {
+        match self {
+            Self::Ram(store) => dst.allocate_like(store, size),
+            // Every byte of a BAR is there to be saved.
+            Self::Bar(_) => dst.allocate_all(size),
+        }
+    }
+
+    /// Copies the first `size` bytes into `dst`, which
+    /// [`DeviceMemory::allocate_for_save`] prepared.
+    pub(crate) fn save_into(&self, dst: &Store, size: usize) -> Result {
+        match self {
+            Self::Ram(store) => dst.copy_from(store, size),
+            Self::Bar(bar) => {
+                let bar = bar.get().ok_or(ENODEV)?;
+                dst.for_each_chunk(size, |offset, chunk, len| {
+                    let chunk = chunk.ok_or(ENOMEM)?;
+                    // SAFETY: The chunk is valid for `len` bytes and is only
+                    // ever accessed through C copies.
+                    unsafe { bar.copy_to_ram(offset, chunk.as_ptr(), len) }
+                })
+            }
+        }
+    }
+
+    /// Makes the first `size` bytes those of `src`, which
+    /// [`DeviceMemory::allocate_for_load`] prepared.
+    pub(crate) fn load_from(&self, src: &Store, size: usize) -> Result {
+        match self {
+            Self::Ram(store) => store.copy_from(src, size),
+            Self::Bar(bar) => {
+                let bar = bar.get().ok_or(ENODEV)?;
+                src.for_each_chunk(size, |offset, chunk, len| match chunk {
+                    // SAFETY: The chunk is valid for `len` bytes and is only
+                    // ever accessed through C copies.
+                    Some(chunk) => unsafe { bar.copy_from_ram(offset, chunk.as_ptr(), len) },
+                    None => bar.zero(offset, len),
+                })
+            }
+        }
+    }
+
+    /// Makes the bytes past `size` zero (and frees what a store can).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Store::truncate`].
+    pub(crate) unsafe fn truncate(&self, size: usize) -> Result {
+        match self {
+            // SAFETY: The caller's guarantee.
+            Self::Ram(store) => unsafe { store.truncate(size) },
+            Self::Bar(bar) => match bar.get() {
+                Some(bar) if size < bar.len() => bar.zero(size, bar.len() - size),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// Takes the BAR out, for its device's unbinding.
+    ///
+    /// # Safety
+    ///
+    /// Nothing may use the device memory any more: no fault, copy or
+    /// mapping of it, now or later.
+    pub(crate) unsafe fn detach(&self) -> Option<KBox<BarMemory>> {
+        match self {
+            Self::Ram(_) => None,
+            // SAFETY: The caller's guarantee.
+            Self::Bar(bar) => unsafe { bar.take() },
+        }
+    }
+}
+
+impl PageFrames for DeviceMemory {
+    fn pfn(&self, pgoff: usize) -> Option<usize> {
+        match self {
+            Self::Ram(store) => store.pfn(pgoff),
+            Self::Bar(bar) => bar.get()?.pfn(pgoff),
+        }
+    }
+
+    fn huge_pfn(&self, pgoff: usize) -> Option<usize> {
+        match self {
+            Self::Ram(store) => store.huge_pfn(pgoff),
+            Self::Bar(bar) => bar.get()?.huge_pfn(pgoff),
+        }
+    }
+}
+
+impl Bytes for DeviceMemory {
+    fn allocate_at(&self, offset: usize) -> Result {
+        match self {
+            Self::Ram(store) => store.allocate_at(offset),
+            Self::Bar(bar) => match bar.get() {
+                Some(bar) if offset < bar.len() => Ok(()),
+                _ => Err(ENXIO),
+            },
+        }
+    }
+
+    fn copy_to_iter(&self, offset: usize, len: usize, iov: &mut IovIterDest<'_>) -> usize {
+        let Some(bar) = self.bar() else {
+            return match self {
+                Self::Ram(store) => store.copy_to_iter(offset, len, iov),
+                Self::Bar(_) => 0,
+            };
+        };
+        let Ok(mut bounce) = KVec::from_elem(0u8, len.min(BAR_IO_CHUNK), GFP_KERNEL) else {
+            return 0;
+        };
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(bounce.len());
+            if bar.read(offset + done, &mut bounce[..n]).is_err() {
+                break;
+            }
+            // SAFETY: `bounce` holds `n` bytes; `iov` is a valid iterator.
+            let copied = unsafe {
+                helpers::vdmux_copy_to_iter_nofault(bounce.as_ptr().cast(), n, iov.as_raw())
+            };
+            done += copied;
+            if copied < n {
+                break;
+            }
+        }
+        done
+    }
+
+    fn copy_from_iter(
+        &self,
+        offset: usize,
+        len: usize,
+        iov: &mut IovIterSource<'_>,
+    ) -> Result<usize> {
+        let bar = match self {
+            Self::Ram(store) => return store.copy_from_iter(offset, len, iov),
+            Self::Bar(bar) => bar.get().ok_or(ENODEV)?,
+        };
+        let mut bounce = KVec::from_elem(0u8, len.min(BAR_IO_CHUNK), GFP_KERNEL)?;
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(bounce.len());
+            // SAFETY: `bounce` holds `n` bytes; `iov` is a valid iterator.
+            let copied = unsafe {
+                helpers::vdmux_copy_from_iter_nofault(bounce.as_mut_ptr().cast(), n, iov.as_raw())
+            };
+            // SAFETY: `bounce` is a kernel buffer of at least `copied` bytes.
+            unsafe { bar.copy_from_ram(offset + done, bounce.as_ptr(), copied)? };
+            done += copied;
+            if copied < n {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    fn huge_chunks(&self, size: usize) -> usize {
+        match self {
+            Self::Ram(store) => store.huge_chunks(size),
+            Self::Bar(bar) => bar.get().map_or(0, |bar| {
+                (0..size / PAGE_SIZE)
+                    .step_by(crate::vm::HUGE_PAGES)
+                    .filter(|&pgoff| bar.huge_pfn(pgoff).is_some())
+                    .count()
+            }),
+        }
+    }
+}
