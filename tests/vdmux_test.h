@@ -437,6 +437,7 @@ static inline int read_fdinfo(int fd, char *buf, size_t len)
 struct fault_counts {
 	long pages;
 	long huge;
+	long vma_lock;	/* of either kind, served under the per-VMA lock */
 };
 
 static inline long fdinfo_field(const char *buf, const char *name)
@@ -448,12 +449,13 @@ static inline long fdinfo_field(const char *buf, const char *name)
 
 static inline struct fault_counts fault_counts(int fd)
 {
-	struct fault_counts c = { -1, -1 };
+	struct fault_counts c = { -1, -1, -1 };
 	char buf[1024];
 
 	if (!read_fdinfo(fd, buf, sizeof(buf))) {
 		c.pages = fdinfo_field(buf, "vdmux-page-faults:\t");
 		c.huge = fdinfo_field(buf, "vdmux-huge-faults:\t");
+		c.vma_lock = fdinfo_field(buf, "vdmux-vma-lock-faults:\t");
 	}
 	return c;
 }
@@ -490,6 +492,20 @@ static inline void touch_pages(const volatile char *p, size_t len)
 static inline int vdmux_ioc(int fd, unsigned long cmd, unsigned long arg)
 {
 	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+/* VDMUX_IOC_SET_AUTOGROW with @on (by value) on @fd: 0 or -errno. */
+static inline int set_autogrow(int fd, unsigned long on)
+{
+	return vdmux_ioc(fd, VDMUX_IOC_SET_AUTOGROW, on);
+}
+
+/* VDMUX_IOC_POPULATE of [@addr, @addr + @len) through @fd: 0 or -errno. */
+static inline int populate(int fd, const volatile void *addr, uint64_t len)
+{
+	struct vdmux_range r = { .addr = (uintptr_t)addr, .len = len };
+
+	return vdmux_ioc(fd, VDMUX_IOC_POPULATE, (unsigned long)&r);
 }
 
 /* GET_STATUS of virtual device @i (or of the control node for -1). */
