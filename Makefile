@@ -179,7 +179,13 @@ $(OUT)/demo/demo_term: tests/demo_term.c tests/vdmux_test.h include/uapi/vdmux.h
 	@mkdir -p $(dir $@)
 	@gcc $(TEST_CFLAGS) -o $@ $<
 
-tests: $(TEST_BINS) tool
+# The demo's terminal is on the test guest's PATH too: vdmuxctl_events_test.sh
+# grows the device with its autogrow store.
+$(VDMUX_BIN)/demo_term: tests/demo_term.c tests/vdmux_test.h include/uapi/vdmux.h
+	@mkdir -p $(dir $@)
+	@gcc $(TEST_CFLAGS) -o $@ $<
+
+tests: $(TEST_BINS) tool $(VDMUX_BIN)/demo_term
 
 # The tool's unit tests run first: no point booting a guest for a tool that
 # fails them. The demo's programs are built too, so that a change that
@@ -303,7 +309,8 @@ check-debian:
 	@scripts/debian-kernel.sh all
 	@$(MAKE) FLAVOUR=debian KDIR=$$(scripts/debian-kernel.sh print-tree) KERNEL_PREREQ= debian-run
 
-debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)) tool
+debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)) tool \
+	$(VDMUX_BIN)/demo_term
 	@rm -rf $(OUT)/debian-tests && mkdir -p $(OUT)/debian-tests && \
 		cp $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)) \
 			$(OUT)/debian-tests/
