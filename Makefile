@@ -64,7 +64,7 @@ TEST_LIBS := tests/vdmuxctl_lib.sh
 TEST_SCRIPTS := $(filter-out $(DEMO_FILES) $(TEST_LIBS),$(wildcard tests/*.sh))
 # The functional tests also run as 32-bit programs (compat_ioctl, the 32-bit
 # layout of the UAPI structures).
-TESTS_M32 := ioctl_test mmap_test events_test
+TESTS_M32 := ioctl_test mmap_test events_test autogrow_test populate_test
 # kselftest_harness.h casts pointers to intmax_t in EXPECT_*(NULL, ...).
 M32_CFLAGS := -Wno-pointer-to-int-cast -Wno-int-to-pointer-cast
 TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS)) \
@@ -184,7 +184,13 @@ $(OUT)/demo/demo_term: tests/demo_term.c tests/vdmux_test.h include/uapi/vdmux.h
 	@mkdir -p $(dir $@)
 	@gcc $(TEST_CFLAGS) -o $@ $<
 
-tests: $(TEST_BINS) tool
+# The demo's terminal is on the test guest's PATH too: vdmuxctl_events_test.sh
+# grows the device with its autogrow store.
+$(VDMUX_BIN)/demo_term: tests/demo_term.c tests/vdmux_test.h include/uapi/vdmux.h
+	@mkdir -p $(dir $@)
+	@gcc $(TEST_CFLAGS) -o $@ $<
+
+tests: $(TEST_BINS) tool $(VDMUX_BIN)/demo_term
 
 # The tool's unit tests run first: no point booting a guest for a tool that
 # fails them. The demo's programs are built too, so that a change that
@@ -192,7 +198,8 @@ tests: $(TEST_BINS) tool
 # FLAVOUR=kcsan: the data-race kernel has no kmemleak (KCSAN and KASAN
 # exclude each other, and the flavour keeps its instrumentation to KCSAN);
 # by default it runs the programs that race the most.
-KCSAN_TESTS := stress_test fuzz_test teardown_test race_test events_test mmap_test huge_test
+KCSAN_TESTS := stress_test fuzz_test teardown_test race_test events_test mmap_test huge_test \
+	autogrow_test populate_test
 ifeq ($(FLAVOUR),kcsan)
 TESTS ?= $(KCSAN_TESTS)
 CHECK_JUDGE := --allow-skips qemu/skips-kcsan
@@ -304,7 +311,8 @@ uninstall:
 # --- Debian's stock kernel and DKMS ---------------------------------------
 # The functional tests: those that need no debug-kernel feature.
 DEBIAN_TESTS ?= module_test ioctl_test mmap_test huge_test security_test events_test race_test \
-	ioctl_test-m32 mmap_test-m32 events_test-m32 vdmuxctl_test.sh vdmuxctl_events_test.sh
+	autogrow_test populate_test ioctl_test-m32 mmap_test-m32 events_test-m32 \
+	autogrow_test-m32 populate_test-m32 vdmuxctl_test.sh vdmuxctl_events_test.sh
 DEBIAN_OUT = $(shell scripts/debian-kernel.sh print-dir)
 
 debian:
@@ -314,7 +322,8 @@ check-debian:
 	@scripts/debian-kernel.sh all
 	@$(MAKE) FLAVOUR=debian KDIR=$$(scripts/debian-kernel.sh print-tree) KERNEL_PREREQ= debian-run
 
-debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)) tool
+debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)) tool \
+	$(VDMUX_BIN)/demo_term
 	@rm -rf $(OUT)/debian-tests && mkdir -p $(OUT)/debian-tests && \
 		cp $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)) \
 			$(OUT)/debian-tests/

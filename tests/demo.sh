@@ -3,7 +3,9 @@
 #
 # The vdmux demonstration, run by the guest's /init for 'make demo': two
 # "terminals" map their own virtual devices while vdmuxctl switches, ejects
-# and inserts them. Every command is shown before its output, as typed.
+# and inserts them, and a third one, whose mapping is an autogrow one, grows
+# the device by writing a line past its end. Every command is shown before
+# its output, as typed.
 
 here=$(cd "$(dirname "$0")" && pwd)
 export PATH=/usr/bin:/bin:/sbin
@@ -21,22 +23,28 @@ run() {
 	[ "$rc" = 0 ] || echo "(exit status $rc)"
 }
 
-# term_start NAME N: terminal NAME maps /dev/vdmuxN. It reads commands from
-# a FIFO and answers each with one line on another, so that every answer is
-# printed in its place in the transcript.
+# term_start NAME N [--autogrow LEN]: terminal NAME maps /dev/vdmuxN. It
+# reads commands from a FIFO and answers each with one line on another, so
+# that every answer is printed in its place in the transcript.
 term_start() {
-	mkfifo "/tmp/$1.in" "/tmp/$1.out"
-	"$here/demo_term" "$1" "$2" <"/tmp/$1.in" >"/tmp/$1.out" 2>&1 &
+	name=$1
+	shift
+	mkfifo "/tmp/$name.in" "/tmp/$name.out"
+	"$here/demo_term" "$name" "$@" <"/tmp/$name.in" >"/tmp/$name.out" 2>&1 &
 }
 
 # term NAME COMMAND: sends COMMAND to terminal NAME and prints its answer.
+# A terminal that exited (it could not map its device) answers no more.
 term() {
 	case $1 in
 	A) echo "$2" >&3 && read -r answer <&4 ;;
 	B) echo "$2" >&5 && read -r answer <&6 ;;
-	esac
+	C) echo "$2" >&7 && read -r answer <&8 ;;
+	esac || answer="(terminal $1 is gone)"
 	echo "$answer"
 }
+# Writing to a terminal that is gone fails rather than ending the demo.
+trap '' PIPE
 
 echo "vdmux demo"
 echo
@@ -109,17 +117,41 @@ term B read
 run vdmuxctl switch 1
 run vdmuxctl status
 
+step "Terminal C maps 64K of /dev/vdmux2 with autogrow; its line past the end grows the device"
+term_start C 2 --autogrow 65536
+exec 7>/tmp/C.in 8</tmp/C.out
+read -r answer <&8 && echo "$answer"
+vdmuxctl watch --count 1 --timeout 60 >/tmp/watch-growth.log 2>&1 &
+watcher=$!
+while [ ! -s /tmp/watch-growth.log ]; do sleep 0.1; done
+echo "Reading past the end of the device is SIGBUS; writing there grows it"
+echo "to the end of that page, for every virtual device:"
+term C "read-at 40000"
+term C "write-at 40000 a line past the end of the device"
+wait "$watcher"
+echo "watch printed:"
+sed 's/^/    /' /tmp/watch-growth.log
+run vdmuxctl status
+run cat /sys/class/misc/vdmux/reserved_size
+run vdmuxctl dump 2 --offset 40000 --length 48
+echo "The others kept their bytes, and the new ones are zero:"
+term A read
+term B read
+run vdmuxctl dump 0 --offset 40000 --length 16
+term C "read-at 45056"
+
 step "Mistakes get a clear message and an exit status scripts can test"
 run vdmuxctl switch 9
-run vdmuxctl resize 64K
+run vdmuxctl resize 16K
 run vdmuxctl resize 64Q
 
-step "The terminals close; with nothing mapped the buffer can grow"
+step "The terminals close; with nothing mapped the buffer can shrink"
 term A quit
 term B quit
-exec 3>&- 4<&- 5>&- 6<&-
+term C quit
+exec 3>&- 4<&- 5>&- 6<&- 7>&- 8<&-
 wait
-run vdmuxctl resize 64K
+run vdmuxctl resize 16K
 run vdmuxctl status
 echo
 echo "End of the demo."

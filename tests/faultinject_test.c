@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Allocation failures: SET_RESERVED_SIZE, the first fault on a background
- * vdev whose backing store is not allocated yet, and a SWITCH or EJECT that
- * must allocate the old foreground's backing store. Each must fail cleanly
- * (ENOMEM, or SIGBUS for the fault) and change nothing: size, states,
- * generations and every vdev's bytes.
+ * vdev whose backing store is not allocated yet, a SWITCH or EJECT that
+ * must allocate the old foreground's backing store, and a store through an
+ * autogrow mapping that must grow the buffers. Each must fail cleanly
+ * (ENOMEM, or SIGBUS for the fault and the store) and change nothing: size,
+ * states, generations and every vdev's bytes.
  *
  * Two ways to fail: failslab and fail_page_alloc with task-filter=Y and
  * /proc/self/make-it-fail (every allocation of this task fails while armed),
@@ -266,6 +267,96 @@ static char *map_prepared(int fd, void **region)
 	p = mmap(aligned + (1UL << 20), SIZE, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
 	*region = r;
 	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * A store of @v at @p that may fault SIGBUS: the store through an autogrow
+ * mapping past the reserved size. As touch(), nothing in here allocates but
+ * the fault itself.
+ */
+static int poke(volatile char *p, char v)
+{
+	int sig = sigsetjmp(fault_env, 1);
+
+	if (sig)
+		return -sig;
+	*p = v;
+	return 0;
+}
+
+/*
+ * An autogrow mapping of @len bytes of vdev @fd (autogrow set on it) whose
+ * page tables exist, as map_prepared() makes them; NULL if refused.
+ */
+static char *map_prepared_autogrow(int fd, size_t len, void **region)
+{
+	char *r = mmap(NULL, 4UL << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *aligned, *p;
+
+	if (r == MAP_FAILED)
+		return NULL;
+	aligned = (char *)(((uintptr_t)r + (2UL << 20) - 1) & ~((2UL << 20) - 1));
+	aligned[0] = 1;
+	p = mmap(aligned + (1UL << 20), len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	*region = r;
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* 1 when the reserved size is @size and every vdev holds its bytes up to SIZE and zeroes after. */
+static int grown_to(FIXTURE_DATA(fi) *self, size_t size)
+{
+	static char got[SIZE + 4 * PAGE];
+	struct vdmux_status st;
+	int i;
+
+	if (get_status(self->ctl, &st) || st.reserved_size != size || size > sizeof(got))
+		return 0;
+	for (i = 0; i < NR; i++)
+		if (pread(self->fd[i], got, size, 0) != (ssize_t)size ||
+		    memcmp(got, self->bytes[i], SIZE) || !all_zero(got + SIZE, size - SIZE))
+			return 0;
+	return 1;
+}
+
+/*
+ * A store through an autogrow mapping past the reserved size, with every
+ * allocation of this task failing: the growth cannot be allocated, the
+ * store is SIGBUS, and nothing changed (size, generations, states, bytes).
+ * Without failures the same store grows the device by its page.
+ */
+TEST_F(fi, growth_sigbus_when_allocation_fails)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	struct snapshot before;
+	void *region;
+	char *p;
+	int i, ret;
+
+	for (i = 1; i < 3; i++) {
+		fill_pattern(self->bytes[i], SIZE, 0x58 + i);
+		ASSERT_EQ(SIZE, pwrite(self->fd[i], self->bytes[i], SIZE, 0));
+	}
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
+	ASSERT_EQ(0, set_autogrow(self->fd[1], 1));
+	p = map_prepared_autogrow(self->fd[1], 2 * SIZE, &region);
+	ASSERT_NE(NULL, p);
+	/* The pages inside the size are mapped already: only the growth is left to fault. */
+	ASSERT_EQ(0, memcmp(p, self->bytes[1], SIZE));
+	ASSERT_EQ(0, snap(self, &before));
+	ASSERT_EQ(0, make_it_fail(1));
+	ret = poke(p + SIZE + 8, 'g');
+	ASSERT_EQ(0, make_it_fail(0));
+	EXPECT_EQ(-SIGBUS, ret);
+	EXPECT_TRUE(unchanged(self, &before));
+	EXPECT_EQ(0, memcmp(p, self->bytes[1], SIZE));
+
+	ASSERT_EQ(0, poke(p + SIZE + 8, 'g'));
+	EXPECT_EQ('g', p[SIZE + 8]);
+	p[SIZE + 8] = 0;
+	EXPECT_TRUE(grown_to(self, SIZE + PAGE));
+	munmap(region, 4UL << 20);
+	ASSERT_EQ(0, do_resize(self, SIZE));
 }
 
 /*
@@ -670,6 +761,67 @@ TEST_F(fi, every_allocation_of_resize_fails_cleanly)
 	EXPECT_TRUE(resize.done);
 	/* Only notifications allocate, and their failure fails nothing. */
 	EXPECT_EQ(resize.sites, resize.recovered);
+	ASSERT_EQ(0, do_resize(self, SIZE));
+	close(fail_nth_fd);
+}
+
+/*
+ * Every allocation of a growth fails in turn (fail-nth): each store whose
+ * growth fails is SIGBUS and changes nothing; one that survives the failure
+ * grew the device by its page, which a resize takes back before the next.
+ */
+TEST_F(fi, every_allocation_of_a_growth_fails_cleanly)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	struct sweep grow = { 0 };
+	struct snapshot before;
+	void *region;
+	char *p;
+	int n, ret, left, i;
+
+	fail_nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (fail_nth_fd < 0)
+		SKIP(return, "no /proc/thread-self/fail-nth");
+	for (i = 1; i < NR; i++) {
+		fill_pattern(self->bytes[i], SIZE, 0x68 + i);
+		ASSERT_EQ(SIZE, pwrite(self->fd[i], self->bytes[i], SIZE, 0));
+	}
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
+	ASSERT_EQ(0, set_autogrow(self->fd[2], 1));
+	p = map_prepared_autogrow(self->fd[2], 2 * SIZE, &region);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, memcmp(p, self->bytes[2], SIZE));
+	for (n = 1; n < MAX_SITES; n++) {
+		ASSERT_EQ(0, snap(self, &before));
+		ASSERT_EQ(0, arm_nth(n));
+		ret = poke(p + SIZE + 2 * PAGE, 0);
+		left = nth_left();
+		if (left) {
+			grow.bad += ret != 0 || !grown_to(self, SIZE + 3 * PAGE);
+			grow.done = 1;
+			break;
+		}
+		grow.sites++;
+		if (!ret) {
+			/* Survived: check, take the growth back, go on at the next site. */
+			grow.recovered++;
+			grow.bad += !grown_to(self, SIZE + 3 * PAGE);
+			munmap(region, 4UL << 20);
+			ASSERT_EQ(0, do_resize(self, SIZE));
+			p = map_prepared_autogrow(self->fd[2], 2 * SIZE, &region);
+			ASSERT_NE(NULL, p);
+			ASSERT_EQ(0, memcmp(p, self->bytes[2], SIZE));
+			continue;
+		}
+		grow.bad += ret != -SIGBUS || !unchanged(self, &before);
+	}
+	ksft_print_msg("allocations failed in turn: growth %d (%d survived)\n",
+		       grow.sites, grow.recovered);
+	EXPECT_EQ(0, grow.bad);
+	EXPECT_TRUE(grow.done);
+	EXPECT_LT(grow.recovered, grow.sites);
+	munmap(region, 4UL << 20);
 	ASSERT_EQ(0, do_resize(self, SIZE));
 	close(fail_nth_fd);
 }

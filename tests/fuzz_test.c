@@ -3,7 +3,10 @@
  * Seeded syscall fuzzer: random sequences of open, ioctl, mmap, munmap,
  * mremap, mprotect, madvise, memory accesses, read, write, lseek, fork and
  * close on every vdmux node, with random and hostile arguments, from
- * several processes while another one changes states.
+ * several processes while another one changes states. Autogrow is one of
+ * them: SET_AUTOGROW on any file, mappings past the reserved size through
+ * files that have it, and stores there that grow the device; so are
+ * POPULATE of any range and SET_RESERVED_SIZE growing while mapped.
  *
  * The fuzzer knows what each call must do. A model of the device (every
  * vdev's state and generation, the foreground, the reserved size, and how
@@ -15,6 +18,7 @@
  * MADV_DONTFORK). From these, each call has an expected result:
  *
  *  - state changes, GET_STATUS (every field) and GET_RESERVED_SIZE, open,
+ *    SET_AUTOGROW, POPULATE (where every page of its range is known),
  *    munmap, mremap grow (EFAULT), /proc/self/mem (EIO), page pins (EFAULT
  *    or EEXIST), the valid-argument mmaps, mprotect, pread and pwrite are
  *    exact: the errno, or the byte count. Where two documented errnos both
@@ -27,8 +31,11 @@
  *    tag (0x40 + V), so every byte read from V, through a mapping or
  *    read(2), must be 0 or V's tag: a byte of another vdev is a violation;
  *  - an access through a mapping raises SIGBUS exactly when its vdev is
- *    removed, SIGSEGV exactly where the page is not mapped or its
- *    protection forbids the access, and nothing otherwise;
+ *    removed or, for a load, when the page is past the reserved size,
+ *    SIGSEGV exactly where the page is not mapped or its protection forbids
+ *    the access, and nothing otherwise; a store past the reserved size
+ *    (through an autogrow mapping, the only kind that reaches there) grows
+ *    it to that page's end, which GET_RESERVED_SIZE must show at once;
  *  - madvise, whose outcome on these mappings is the kernel's choice, must
  *    give the same result each time for the same advice in the same
  *    conditions (vdev removed or not, file read-only or not, protection).
@@ -82,6 +89,7 @@ static unsigned long long opt_procs = 2, opt_control = 1;
 /* Per fuzzing process, in shared memory so the parent can add them up. */
 struct fstat_ {
 	uint64_t syscalls, judged, accesses, sigbus, sigsegv, forks, races, bytes;
+	uint64_t grows, populates;
 	uint64_t violations;
 	char violation[NR_VIOLATIONS][200];
 };
@@ -96,7 +104,7 @@ struct model {
 	/* vdmux pages mapped by each fuzzing process, and by its forked child */
 	int64_t live[2 * MAX_PROCS];
 	/* madvise: the first result seen for each key (0: none yet; else result + 1) */
-	int madv[32][2][2][5];
+	int madv[32][2][2][5][2];
 };
 
 struct shared {
@@ -149,6 +157,9 @@ struct fd_slot {
 	enum kind kind;
 	int vdev;
 	int acc;	/* O_RDONLY, O_WRONLY or O_RDWR */
+	int ag;		/* autogrow set on its open file */
+	int desc;	/* which open file (dup2 shares one) */
+	int inherited;	/* in a forked child: the parent's open file */
 };
 
 /* What each page of a slot is: unmapped, unknown, or its protection and flags. */
@@ -164,6 +175,8 @@ struct map_slot {
 	int vdev;
 	int ro;			/* of a file not open for writing: no VM_MAYWRITE */
 	int split;		/* may be more than one VMA */
+	int ag;			/* an autogrow mapping */
+	uint64_t off;		/* the vdev offset of the slot's first page */
 	uint8_t pg[SLOT_PAGES];
 };
 
@@ -177,8 +190,10 @@ struct fuzzer {
 	char *scratch;		/* valid user memory the kernel may write */
 	char *ro_page;		/* valid, read-only */
 	int mem_fd;		/* /proc/self/mem */
+	int ctl_ro;		/* the control node, for GET_RESERVED_SIZE */
 	int pipe[2];
 	int in_child;
+	int next_desc;
 };
 
 static __thread sigjmp_buf tls_env;
@@ -309,6 +324,7 @@ static void slot_clear(struct fuzzer *fz, struct map_slot *m)
 	memset(m->pg, PG_UNMAPPED, sizeof(m->pg));
 	m->len = 0;
 	m->split = 0;
+	m->ag = 0;
 }
 
 /* One of the open files, now and then none (to try a closed number). */
@@ -339,6 +355,22 @@ static struct map_slot *any_map(struct fuzzer *fz)
 	k = rng_below(&fz->r, n);
 	for (i = 0; i < NMAPS; i++)
 		if (fz->maps[i].len && !k--)
+			return &fz->maps[i];
+	return NULL;
+}
+
+/* One of the slots with an autogrow mapping, if any. */
+static struct map_slot *any_autogrow_map(struct fuzzer *fz)
+{
+	unsigned int i, n = 0, k;
+
+	for (i = 0; i < NMAPS; i++)
+		n += fz->maps[i].len && fz->maps[i].ag;
+	if (!n)
+		return NULL;
+	k = rng_below(&fz->r, n);
+	for (i = 0; i < NMAPS; i++)
+		if (fz->maps[i].len && fz->maps[i].ag && !k--)
 			return &fz->maps[i];
 	return NULL;
 }
@@ -397,8 +429,12 @@ static struct uptr any_ptr(struct fuzzer *fz, size_t len, int vdev)
 				      P_BAD };
 	case 5:
 	case 6:
+		/*
+		 * Not an autogrow mapping: a copy into one past the reserved
+		 * size would grow the device without the model knowing.
+		 */
 		m = any_map(fz);
-		if (m && vdev >= 0 && m->vdev == vdev)
+		if (m && vdev >= 0 && m->vdev == vdev && !m->ag)
 			return (struct uptr){ m->addr + rng_below(&fz->r, m->len), P_MAP, m->vdev };
 		/* fall through */
 	default:
@@ -461,6 +497,9 @@ static void op_open(struct fuzzer *fz)
 		return;
 	s->fd = fd;
 	s->acc = flags & O_ACCMODE;
+	s->ag = 0;
+	s->desc = ++fz->next_desc;
+	s->inherited = 0;
 	if (!strcmp(path, CTL_PATH) || !strcmp(path, alias_ctl)) {
 		s->kind = K_CTL;
 		s->vdev = -1;
@@ -489,6 +528,9 @@ static void op_close(struct fuzzer *fz)
 				s->kind = o->kind;
 				s->vdev = o->vdev;
 				s->acc = o->acc;
+				s->ag = o->ag;
+				s->desc = o->desc;
+				s->inherited = o->inherited;
 			}
 			return;
 		}
@@ -568,6 +610,13 @@ static void resize_op(struct fstat_ *st, int ctl, void *p, enum ptr_kind kind, u
 {
 	struct model *md = &sh->md;
 	int ret, err, bad_size = !size || size > md->max, ok;
+	uint64_t want = (size + PAGE - 1) / PAGE * PAGE;
+	/*
+	 * While anything is mapped it may grow, not shrink; the same size then
+	 * is a no-op either way (0, or EBUSY as a refused resize).
+	 */
+	int busy = mapped_anywhere() && want < md->size;
+	int same = mapped_anywhere() && want == md->size;
 
 	ret = ioctl(ctl, VDMUX_IOC_SET_RESERVED_SIZE, p);
 	err = errno;
@@ -579,16 +628,16 @@ static void resize_op(struct fstat_ *st, int ctl, void *p, enum ptr_kind kind, u
 		ok = ret == -1 && (err == EINVAL || (err == EBUSY && mapped_anywhere()));
 	else if (bad_size)
 		ok = ret == -1 && (err == EINVAL || (err == EBUSY && mapped_anywhere()));
-	else if (mapped_anywhere() && (size + PAGE - 1) / PAGE * PAGE < md->size)
-		ok = ret == -1 && err == EBUSY;	/* only shrinking is refused while mapped */
+	else if (busy)
+		ok = ret == -1 && err == EBUSY;
+	else if (same)
+		ok = ret == 0 || err == EBUSY;
 	else
 		ok = ret == 0;
 	if (!ok)
-		violation_st(st, "SET_RESERVED_SIZE", ret, err,
-			     mapped_anywhere() && !bad_size && kind == P_GOOD &&
-			     (size + PAGE - 1) / PAGE * PAGE < md->size ? -EBUSY : 0);
+		violation_st(st, "SET_RESERVED_SIZE", ret, err, busy ? -EBUSY : 0);
 	if (!ret) {
-		md->size = (size + PAGE - 1) / PAGE * PAGE;
+		md->size = want;
 		check_status(st, ctl);
 	}
 }
@@ -688,6 +737,12 @@ static void op_ioctl(struct fuzzer *fz)
 	md_unlock();
 }
 
+/* Whether a MAP_SHARED mapping with @prot through @s is an autogrow one. */
+static int autogrows(const struct fd_slot *s, int prot)
+{
+	return s && s->kind == K_VDEV && s->ag && s->acc == O_RDWR && (prot & PROT_WRITE);
+}
+
 /*
  * The documented errno of an mmap of @len bytes at @off with @prot (shared,
  * in a slot) through @s, lock held: 0 for success. @alt gets a second
@@ -696,7 +751,8 @@ static void op_ioctl(struct fuzzer *fz)
 static int mmap_errno(struct fd_slot *s, size_t len, off_t off, int prot, int *alt)
 {
 	uint64_t end = (uint64_t)off + (len + PAGE - 1) / PAGE * PAGE;
-	int past = end > sh->md.size;
+	/* (the callers' valid mappings are all MAP_SHARED) */
+	int past = end > (autogrows(s, prot) ? sh->md.max : sh->md.size);
 
 	*alt = 0;
 	if (!s)
@@ -731,6 +787,19 @@ static void op_mmap(struct fuzzer *fz)
 			/* A whole 2 MiB block: one PMD entry when the buffer has it. */
 			len = SLOT;
 			off = 0;
+		}
+		if (s && rng_below(&fz->r, s->ag ? 2 : 8) == 0) {
+			/*
+			 * Across the end of the reserved size (read without the
+			 * lock: a hint), or far out: past the size, where only
+			 * autogrow mappings may go.
+			 */
+			uint64_t end = __atomic_load_n(&sh->md.size, __ATOMIC_RELAXED);
+
+			off = rng_below(&fz->r, 4) ? end - PAGE * rng_below(&fz->r, 2) :
+						     PICK(&fz->r, 32768, 65536, 1UL << 20);
+			if (len == SLOT && off < (off_t)SLOT)
+				off = SLOT / 2;
 		}
 		prot = PICK(&fz->r, PROT_READ | PROT_WRITE, PROT_READ | PROT_WRITE,
 			    PROT_READ | PROT_WRITE, PROT_READ, PROT_WRITE);
@@ -802,6 +871,8 @@ static void op_mmap(struct fuzzer *fz)
 		m->vdev = s ? s->vdev : -1;
 		m->ro = !s || s->acc != O_RDWR;
 		m->split = 0;
+		m->ag = autogrows(s, prot);
+		m->off = off;
 	}
 	update_live(fz);
 	md_unlock();
@@ -898,6 +969,8 @@ static void op_mremap(struct fuzzer *fz)
 		to->vdev = m->vdev;
 		to->ro = m->ro;
 		to->split = m->split;
+		to->ag = m->ag;
+		to->off = m->off;
 		slot_clear(fz, m);
 		break;
 	default:
@@ -976,7 +1049,7 @@ static void op_madvise(struct fuzzer *fz)
 	};
 	struct map_slot *m = any_map(fz);
 	size_t first, n, k;
-	int a, advice, ret, err, res, *seen, pc;
+	int a, advice, ret, err, res, *seen, pc, past;
 
 	if (!m)
 		return;
@@ -989,7 +1062,9 @@ static void op_madvise(struct fuzzer *fz)
 	ret = SYSCALL(fz, madvise(m->addr + first * PAGE, n * PAGE, advice));
 	err = errno;
 	res = ret ? err : 0;
-	if (uniform(m, first, n)) {
+	/* Past the reserved size or not: all of the range, or it is not judged. */
+	past = m->off + first * PAGE >= sh->md.size;
+	if (uniform(m, first, n) && past == (m->off + (first + n - 1) * PAGE >= sh->md.size)) {
 		/*
 		 * What madvise does with these mappings is the kernel's choice
 		 * (many advices refuse VM_PFNMAP), but the same call in the same
@@ -997,13 +1072,13 @@ static void op_madvise(struct fuzzer *fz)
 		 * whether the file is read-only, whether the vdev is removed.
 		 */
 		pc = m->pg[first] & PG_PROT;
-		seen = &sh->md.madv[a][m->ro][removed(m->vdev)][pc];
+		seen = &sh->md.madv[a][m->ro][removed(m->vdev)][pc][past];
 		if (!__atomic_compare_exchange_n(seen, &(int){ 0 }, res + 1, 0, __ATOMIC_RELAXED,
 						 __ATOMIC_RELAXED) && *seen != res + 1) {
 			char what[64];
 
-			snprintf(what, sizeof(what), "madvise %d (ro %d removed %d prot %d)", advice,
-				 m->ro, removed(m->vdev), pc);
+			snprintf(what, sizeof(what), "madvise %d (ro %d removed %d prot %d past %d)",
+				 advice, m->ro, removed(m->vdev), pc, past);
 			violation(fz, what, ret, err, -(*seen - 1));
 		}
 		fz->st->judged++;
@@ -1033,33 +1108,66 @@ static void op_madvise(struct fuzzer *fz)
 	md_unlock();
 }
 
-/*
- * A read or write of one byte of a mapping (or of a hole in the arena):
- * SIGBUS exactly when the vdev is removed, SIGSEGV exactly where the page
- * is not mapped or its protection forbids the access, and a byte read is
- * 0 or the vdev's tag.
- */
+static void access_at(struct fuzzer *fz, volatile char *p, int write);
+
+/* A read or write of one byte of a mapping (or of a hole in the arena). */
 static void op_access(struct fuzzer *fz)
 {
-	struct map_slot *m = any_map(fz);
-	volatile char *p = m ? m->addr + rng_below(&fz->r, m->len)
-			     : fz->arena + rng_below(&fz->r, ARENA);
-	int write = rng_below(&fz->r, 2), want, pgs;
+	struct map_slot *m = rng_below(&fz->r, 2) ? NULL : any_autogrow_map(fz);
+	volatile char *p;
+	int write = rng_below(&fz->r, 2);
+	uint64_t end;
+
+	if (m) {
+		/* Now and then the first page past the size (a hint, read without the lock). */
+		end = __atomic_load_n(&sh->md.size, __ATOMIC_RELAXED);
+		if (rng_below(&fz->r, 2) && end >= m->off && end - m->off < m->len)
+			p = m->addr + (end - m->off) + rng_below(&fz->r, PAGE);
+		else
+			p = m->addr + rng_below(&fz->r, m->len);
+	} else {
+		m = any_map(fz);
+		p = m ? m->addr + rng_below(&fz->r, m->len) : fz->arena + rng_below(&fz->r, ARENA);
+	}
+	access_at(fz, p, write);
+}
+
+/*
+ * The access of op_access() at @p, a store when @write, made and judged:
+ * SIGBUS exactly when the vdev is removed or, for a load, when the page is
+ * past the reserved size, SIGSEGV exactly where the page is not mapped or
+ * its protection forbids the access, and a byte read is 0 or the vdev's
+ * tag. A store past the reserved size (an autogrow mapping's) grows it.
+ */
+static void access_at(struct fuzzer *fz, volatile char *p, int write)
+{
+	struct map_slot *m;
+	int want, pgs, grows = 0;
 	size_t page = 0;
+	uint64_t pgoff = 0, got = 0;
 	char c = 0;
 
 	m = slot_of(fz, (char *)p, &page);
 	fz->st->accesses++;
-	rd_lock();
+	/* A store through an autogrow mapping may grow the device: a change of the model. */
+	if (m->ag && write)
+		wr_lock();
+	else
+		rd_lock();
 	pgs = m->pg[page];
+	if (pgs != PG_UNMAPPED)
+		pgoff = m->off + page * PAGE;
 	if (pgs == PG_UNKNOWN)
 		want = -1;
 	else if (pgs == PG_UNMAPPED || !(pgs & PG_PROT) || (write && !(pgs & PROT_WRITE)))
 		want = SIGSEGV;
 	else if (removed(m->vdev))
 		want = SIGBUS;
+	else if (pgoff >= sh->md.size && !write)
+		want = SIGBUS;
 	else
 		want = 0;
+	grows = want == 0 && write && pgoff >= sh->md.size;
 	tls_sig = 0;
 	if (!sigsetjmp(tls_env, 0)) {
 		tls_armed = 1;
@@ -1086,8 +1194,23 @@ static void op_access(struct fuzzer *fz)
 		else if (!want && !write && c && c != TAG(m->vdev))
 			violation(fz, "a byte of another vdev through a mapping", c, 0,
 				  TAG(m->vdev));
-	} else if (tls_sig == SIGBUS && !removed(m->vdev)) {
+	} else if (tls_sig == SIGBUS && !removed(m->vdev) && pgoff < sh->md.size) {
 		violation(fz, "SIGBUS on a vdev not removed", SIGBUS, 0, 0);
+	}
+	if (grows && !tls_sig) {
+		/* The size is now the end of that page, and says so at once. */
+		if (!m->ag)
+			violation(fz, "a store past the reserved size without autogrow", 0, 0, SIGBUS);
+		sh->md.size = pgoff + PAGE;
+		fz->st->judged++;
+		if (ioctl(fz->ctl_ro, VDMUX_IOC_GET_RESERVED_SIZE, &got) || got != sh->md.size)
+			violation(fz, "reserved size after a growth", got, errno, sh->md.size);
+		else
+			fz->st->grows++;
+	} else if (want < 0 && m->ag && write && !tls_sig && pgoff >= sh->md.size &&
+		   !ioctl(fz->ctl_ro, VDMUX_IOC_GET_RESERVED_SIZE, &got) && got > sh->md.size) {
+		/* A page of unknown protection took the store: the model follows. */
+		sh->md.size = got;
 	}
 	md_unlock();
 }
@@ -1507,6 +1630,214 @@ static void op_misc(struct fuzzer *fz)
 	md_unlock();
 }
 
+/*
+ * SET_AUTOGROW with a random value on any file: ENOTTY on the control
+ * node, EBADF on a file not open for writing, EINVAL for a value not 0 or
+ * 1; else 0, whatever the vdev's state, and the open file (every slot that
+ * shares it) has autogrow or not from then on.
+ */
+static void op_autogrow(struct fuzzer *fz)
+{
+	struct fd_slot *s = any_fd(fz);
+	unsigned long v = PICK(&fz->r, 0, 1, 1, 1, 0, 2, -1UL, 0x100000001UL);
+	unsigned int i;
+
+	/* Mostly a file that can make autogrow mappings, so that some are made. */
+	for (i = 0; i < NFDS && rng_below(&fz->r, 2); i++)
+		if (fz->fds[i].fd >= 0 && fz->fds[i].kind == K_VDEV && fz->fds[i].acc == O_RDWR) {
+			s = &fz->fds[i];
+			v = 1;
+			break;
+		}
+	struct expect e = { 0 };
+	int ret, err;
+
+	/* A child's call would change its parent's open file behind the model. */
+	if (s && s->inherited)
+		return;
+	rd_lock();
+	ret = SYSCALL(fz, ioctl(s ? s->fd : (int)PICK(&fz->r, -1, 1000), VDMUX_IOC_SET_AUTOGROW, v));
+	err = errno;
+	if (!s) {
+		may_fail(&e, EBADF);
+		may_fail(&e, ENOTTY);
+	} else if (s->kind == K_CTL) {
+		may_fail(&e, ENOTTY);
+	} else {
+		if (s->acc == O_RDONLY)
+			may_fail(&e, EBADF);
+		if (v > 1)
+			may_fail(&e, EINVAL);
+		e.ok = !e.n;
+	}
+	judge(fz, "SET_AUTOGROW", ret, err, &e);
+	if (!ret && s)
+		for (i = 0; i < NFDS; i++)
+			if (fz->fds[i].fd >= 0 && fz->fds[i].desc == s->desc)
+				fz->fds[i].ag = v;
+	md_unlock();
+}
+
+/*
+ * POPULATE of a range of one of our mappings (or a hostile one) through
+ * any file. Judged where every page of the range is known: EINVAL for an
+ * unaligned or empty range, EFAULT where a page is not a mapping of the
+ * file's vdev, ENXIO where one is past the reserved size, ENODEV while the
+ * vdev is removed (any of those that apply), 0 otherwise. A range with a
+ * PROT_NONE page is not judged.
+ */
+static void populate_judged(struct fuzzer *fz, struct fd_slot *s, unsigned long arg, size_t n);
+
+static void op_populate(struct fuzzer *fz)
+{
+	struct fd_slot *s = any_fd(fz);
+	struct map_slot *m = any_map(fz);
+	struct vdmux_range *r = (void *)fz->scratch;
+	unsigned long arg = (unsigned long)r;
+	size_t first = 0, n = 0;
+	int hostile = rng_below(&fz->r, 8), i;
+
+	/* Mostly through a file of the mapping's vdev, which may succeed. */
+	for (i = 0; m && i < NFDS && rng_below(&fz->r, 2); i++)
+		if (fz->fds[i].fd >= 0 && fz->fds[i].kind == K_VDEV &&
+		    fz->fds[i].vdev == m->vdev) {
+			s = &fz->fds[i];
+			break;
+		}
+	if (m) {
+		first = rng_below(&fz->r, m->len / PAGE);
+		n = 1 + rng_below(&fz->r, m->len / PAGE - first);
+		if (hostile == 1 && first + n < SLOT_PAGES)
+			n++;	/* one page past the mapping's last */
+		*r = (struct vdmux_range){ (uintptr_t)m->addr + first * PAGE, n * PAGE };
+	} else {
+		*r = (struct vdmux_range){ (uintptr_t)fz->arena + rng_below(&fz->r, NMAPS) * SLOT,
+					   PAGE };
+		n = 1;
+	}
+	if (hostile == 2)
+		r->addr += PICK(&fz->r, 1, 8, PAGE / 2);
+	else if (hostile == 3)
+		r->len = PICK(&fz->r, 0, 1, PAGE - 1, PAGE + 1);
+	else if (hostile == 4)
+		arg = PICK(&fz->r, 0, 8, KERNEL_ADDR, -4096UL);
+	populate_judged(fz, s, arg, n);
+}
+
+/*
+ * POPULATE through @s (none: a bad descriptor) with the argument @arg,
+ * which points to the range in the scratch page of @n pages unless it is a
+ * hostile pointer; judged.
+ */
+static void populate_judged(struct fuzzer *fz, struct fd_slot *s, unsigned long arg, size_t n)
+{
+	struct vdmux_range *r = (void *)fz->scratch;
+	struct expect e = { 0 };
+	int ret, err, known = 1;
+	size_t k, page;
+
+	rd_lock();
+	ret = SYSCALL(fz, ioctl(s ? s->fd : (int)PICK(&fz->r, -1, 1000), VDMUX_IOC_POPULATE, arg));
+	err = errno;
+	if (!s) {
+		may_fail(&e, EBADF);
+		may_fail(&e, ENOTTY);
+	} else if (s->kind == K_CTL) {
+		may_fail(&e, ENOTTY);
+	} else if (arg != (unsigned long)r) {
+		may_fail(&e, EFAULT);
+	} else if ((r->addr | r->len) % PAGE || !r->len) {
+		may_fail(&e, EINVAL);
+	} else {
+		for (k = 0; k < n; k++) {
+			struct map_slot *ms = slot_of(fz, (char *)(uintptr_t)r->addr + k * PAGE, &page);
+			int pg = ms ? ms->pg[page] : PG_UNMAPPED;
+
+			if (pg == PG_UNKNOWN || (pg != PG_UNMAPPED && !(pg & PG_PROT)))
+				known = 0;
+			else if (pg == PG_UNMAPPED || ms->vdev != s->vdev)
+				may_fail(&e, EFAULT);
+			else if (ms->off + page * PAGE >= sh->md.size)
+				may_fail(&e, ENXIO);
+		}
+		if (removed(s->vdev))
+			may_fail(&e, ENODEV);
+		e.ok = !e.n;
+	}
+	if (known) {
+		judge(fz, "POPULATE", ret, err, &e);
+	} else {
+		CHECK_ERRNO(fz, "POPULATE", ret, EINVAL, EFAULT, ENXIO, ENODEV, EACCES);
+	}
+	if (!ret)
+		fz->st->populates++;
+	md_unlock();
+}
+
+/*
+ * What a short run might not reach at random, done first and judged like
+ * the rest: a file with autogrow, a mapping across the end of the reserved
+ * size, a store past it (a growth), a POPULATE of the pages inside it. A
+ * vdev removed meanwhile (SIGBUS, ENODEV) has the next one tried.
+ */
+static void seed_growth(struct fuzzer *fz)
+{
+	struct fd_slot *s = &fz->fds[NFDS - 1];
+	struct map_slot *m = &fz->maps[NMAPS - 1];
+	struct vdmux_range *r = (void *)fz->scratch;
+	uint64_t grows = fz->st->grows, end;
+	int k, ret, exp, alt;
+	char *p;
+
+	for (k = 0; k < nr_vdevs && fz->st->grows == grows; k++) {
+		s->fd = SYSCALL(fz, open(vdev_path((fz->idx + k) % nr_vdevs), O_RDWR | O_CLOEXEC));
+		if (s->fd < 0) {
+			violation(fz, "open for the growth", s->fd, errno, 0);
+			return;
+		}
+		*s = (struct fd_slot){ .fd = s->fd, .kind = K_VDEV, .vdev = (fz->idx + k) % nr_vdevs,
+				       .acc = O_RDWR, .desc = ++fz->next_desc };
+		ret = SYSCALL(fz, ioctl(s->fd, VDMUX_IOC_SET_AUTOGROW, 1));
+		fz->st->judged++;
+		if (ret) {
+			violation(fz, "SET_AUTOGROW 1", ret, errno, 0);
+			break;
+		}
+		s->ag = 1;
+		rd_lock();
+		end = sh->md.size;
+		p = SYSCALL(fz, mmap(m->addr, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+				     s->fd, end - PAGE));
+		exp = mmap_errno(s, 2 * PAGE, end - PAGE, PROT_READ | PROT_WRITE, &alt);
+		fz->st->judged++;
+		if (p == MAP_FAILED ? errno != exp && errno != alt : exp != 0)
+			violation(fz, "mmap across the end", p == MAP_FAILED ? -1 : 0, errno, -exp);
+		if (p != MAP_FAILED) {
+			*m = (struct map_slot){ .addr = m->addr, .len = 2 * PAGE, .vdev = s->vdev,
+						.ag = 1, .off = end - PAGE };
+			memset(m->pg, PG_UNMAPPED, sizeof(m->pg));
+			m->pg[0] = m->pg[1] = PROT_READ | PROT_WRITE;
+		} else {
+			slot_clear(fz, m);
+		}
+		update_live(fz);
+		md_unlock();
+		if (p != MAP_FAILED) {
+			access_at(fz, p + PAGE + 8, 1);
+			*r = (struct vdmux_range){ (uintptr_t)p, PAGE };
+			populate_judged(fz, s, (unsigned long)r, 1);
+		}
+		if (fz->st->grows == grows) {
+			rd_lock();
+			slot_clear(fz, m);
+			update_live(fz);
+			md_unlock();
+			SYSCALL(fz, close(s->fd));
+			s->fd = -1;
+		}
+	}
+}
+
 static void run_ops(struct fuzzer *fz, uint64_t budget, double deadline);
 
 /* Unmaps every slot, so that the model counts nothing of this process (lock held). */
@@ -1541,6 +1872,8 @@ static void op_fork(struct fuzzer *fz)
 	if (pid == 0) {
 		fz->in_child = 1;
 		fz->live_idx = MAX_PROCS + fz->idx;
+		for (i = 0; i < NFDS; i++)
+			fz->fds[i].inherited = 1;
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		alarm(20);
 		rng_seed(&fz->r, rng_next(&fz->r));
@@ -1647,8 +1980,12 @@ static void run_ops(struct fuzzer *fz, uint64_t budget, double deadline)
 			op_open(fz);
 		else if (op < 100)
 			op_close(fz);
-		else if (op < 330)
+		else if (op < 300)
 			op_ioctl(fz);
+		else if (op < 312)
+			op_autogrow(fz);
+		else if (op < 330)
+			op_populate(fz);
 		else if (op < 420)
 			op_mmap(fz);
 		else if (op < 460)
@@ -1703,8 +2040,9 @@ static void fuzz_process(int idx, uint64_t seed, uint64_t budget, double deadlin
 	fz.scratch = mmap(NULL, SCRATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	fz.ro_page = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	fz.mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	fz.ctl_ro = open(CTL_PATH, O_RDONLY | O_CLOEXEC);
 	if (fz.arena == MAP_FAILED || fz.scratch == MAP_FAILED || fz.ro_page == MAP_FAILED ||
-	    fz.mem_fd < 0 || pipe2(fz.pipe, O_NONBLOCK | O_CLOEXEC))
+	    fz.mem_fd < 0 || fz.ctl_ro < 0 || pipe2(fz.pipe, O_NONBLOCK | O_CLOEXEC))
 		_exit(2);
 	/* Slots start on 2 MiB boundaries, so a whole-block mapping can get a PMD entry. */
 	fz.arena = (char *)(((uintptr_t)fz.arena + SLOT - 1) & ~(SLOT - 1));
@@ -1712,6 +2050,7 @@ static void fuzz_process(int idx, uint64_t seed, uint64_t budget, double deadlin
 		fz.maps[i].addr = fz.arena + i * SLOT;
 		memset(fz.maps[i].pg, PG_UNMAPPED, sizeof(fz.maps[i].pg));
 	}
+	seed_growth(&fz);
 	run_ops(&fz, budget, deadline);
 	wr_lock();
 	unmap_all(&fz);
@@ -1896,7 +2235,7 @@ TEST_F(fuzz, random_syscalls)
 {
 	const double start = now_s(), deadline = start + opt_seconds;
 	uint64_t total = 0, accesses = 0, sigbus = 0, sigsegv = 0, forks = 0, races = 0;
-	uint64_t violations = 0, judged = 0, bytes = 0;
+	uint64_t violations = 0, judged = 0, bytes = 0, grows = 0, populates = 0;
 	struct fault_counts faults[2];
 	int i, status, procs = opt_procs > MAX_PROCS ? MAX_PROCS : (int)opt_procs;
 
@@ -1941,6 +2280,8 @@ TEST_F(fuzz, random_syscalls)
 		violations += f->violations;
 		judged += f->judged;
 		bytes += f->bytes;
+		grows += f->grows;
+		populates += f->populates;
 		if (f->violations)
 			TH_LOG("process %d: %llu violations", i, (unsigned long long)f->violations);
 		for (int k = 0; k < NR_VIOLATIONS && k < (int)f->violations; k++)
@@ -1953,6 +2294,8 @@ TEST_F(fuzz, random_syscalls)
 		       (unsigned long long)accesses, (unsigned long long)sigbus,
 		       (unsigned long long)sigsegv, (unsigned long long)forks,
 		       (unsigned long long)races);
+	ksft_print_msg("fuzz: %llu autogrow stores grew the device, %llu populates succeeded\n",
+		       (unsigned long long)grows, (unsigned long long)populates);
 	ksft_print_msg("fuzz: %llu calls judged against the model, %llu bytes read checked, %llu violations\n",
 		       (unsigned long long)judged, (unsigned long long)bytes,
 		       (unsigned long long)violations);
@@ -1965,6 +2308,8 @@ TEST_F(fuzz, random_syscalls)
 	EXPECT_LE(total / 2, judged);
 	EXPECT_LT(0, bytes);
 	EXPECT_LT(0, sigbus);
+	EXPECT_LT(0, grows);
+	EXPECT_LT(0, populates);
 	functional_check(_metadata);
 }
 

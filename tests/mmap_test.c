@@ -504,6 +504,7 @@ TEST_F(vd, resize_while_mapped_grows_only)
 	uint64_t size = 2 * SIZE, small = SIZE;
 	char *p, *q;
 
+	/* Mapped, the buffer may grow (autogrow_test), not shrink. */
 	p = map_shared(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	p[SIZE - 1] = 8;

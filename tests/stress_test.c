@@ -18,9 +18,29 @@
  * signal: the controller logs the state of each vdev at every generation,
  * so the writer can tell.
  *
+ * Every writer also populates its block (VDMUX_IOC_POPULATE) at the start
+ * of its first pass and every fourth after: it must succeed, or fail with
+ * ENODEV only when the vdev was removed around the call. (With 2 MiB
+ * blocks only the first writer of each vdev does: 4 KiB entries in part of
+ * a block leave its slot a page table, which no PMD entry can take.)
+ *
+ * Growth: in each round, once the writers have faulted their mappings, a
+ * grower process maps the next bytes past the reserved size of one vdev
+ * (16 pages; with 2 MiB blocks, the next block) with an autogrow mapping
+ * and stores signatures into the last page of each of its parts (16 of a
+ * page; 2 of 1 MiB), in order, each store growing the device under the
+ * writers' feet; it checks each page it stored and that the size reached
+ * that page's end, and re-checks them until the round ends (SIGBUS judged
+ * as the writers'). Meanwhile the controller grows the size while mapped
+ * with SET_RESERVED_SIZE now and then (success, or EBUSY only when the size
+ * had reached the one asked) and tries shrinks (EBUSY). At the round's end
+ * the size is exactly the grower's last page's end, and the grown bytes of
+ * every vdev are the grower's signatures where it stored and zero elsewhere.
+ *
  * The run is split in rounds. Between rounds every worker unmaps, the
  * final content of each vdev is compared with what its writers last wrote,
- * and the reserved size is changed and restored while nothing is mapped.
+ * and the reserved size is changed (growing once while a page is mapped,
+ * refused to shrink while it is) and restored.
  *
  * Two variants: "pages" with the default reserved size (32 KiB, mapped
  * with 4 KiB pages), and "blocks" with 2 MiB, which every writer maps with
@@ -47,6 +67,7 @@
 #define WRITERS (PROCS * THREADS)
 #define MAGIC 0xa7ULL
 #define INIT_WRITER 0xfU	/* the round's initial content */
+#define GROWER 0xeU		/* the writer field of the grower's words */
 #define CHUNK 512		/* words accessed between two GET_STATUS of a writer */
 #define RING 65536		/* generations of state history kept per vdev */
 
@@ -92,6 +113,22 @@ struct wstat {
 	uint64_t lost;		/* own word not equal to its last write */
 	uint64_t stale;		/* a word's sequence went back */
 	uint64_t timeouts;	/* waits that hit their deadline */
+	uint64_t populates;	/* VDMUX_IOC_POPULATE of its block that succeeded */
+	uint64_t populate_enodev;	/* ENODEV with the vdev removed around the call */
+	uint64_t bad_populate;	/* any other result */
+};
+
+/* The grower's counters, for one round. */
+struct gstat {
+	uint64_t stores;	/* stores that grew (or found grown) the device */
+	uint64_t checked;	/* bytes of its pages checked */
+	uint64_t sigbus;	/* SIGBUS while its vdev was removed */
+	uint64_t bad_sigbus;
+	uint64_t bad_signal;	/* any other signal, or setup failures */
+	uint64_t short_size;	/* the size short of the page just stored */
+	uint64_t lost;		/* a stored word not read back */
+	uint64_t timeouts;
+	uint64_t done;		/* every step stored */
 };
 
 struct shared {
@@ -101,11 +138,18 @@ struct shared {
 	pid_t pids[MAX_VDEVS * PROCS];
 	struct vlog log[MAX_VDEVS];
 	struct wstat w[MAX_VDEVS][WRITERS];
+	struct gstat g;
+	uint32_t grow_go;	/* set (and woken) when the grower may start */
 	uint64_t minflt;
 };
 
 static struct shared *sh;
 static int nr_vdevs;
+/* The bytes the round's grower adds past the reserved size, in how many stores. */
+static size_t grow;
+static unsigned int steps;
+/* The variant maps 2 MiB blocks with PMD entries. */
+static int huge;
 
 static void futex_wait(uint32_t *addr, uint32_t val, long ms)
 {
@@ -132,6 +176,7 @@ static __thread sigjmp_buf tls_env;
 static __thread volatile sig_atomic_t tls_armed;
 static __thread volatile sig_atomic_t tls_sig;
 static __thread char *volatile tls_map;
+static __thread size_t tls_len;
 
 static void worker_signal(int sig, siginfo_t *si, void *uc)
 {
@@ -140,7 +185,7 @@ static void worker_signal(int sig, siginfo_t *si, void *uc)
 		abort();
 	/* A fault must be on this thread's own mapping. */
 	tls_sig = ((char *)si->si_addr >= tls_map &&
-		   (char *)si->si_addr < tls_map + size) ? sig : -sig;
+		   (char *)si->si_addr < tls_map + tls_len) ? sig : -sig;
 	siglongjmp(tls_env, 1);
 }
 
@@ -188,6 +233,7 @@ static void *writer_thread(void *arg)
 		return NULL;
 	}
 	tls_map = (char *)m;
+	tls_len = size;
 	if (write(wr->ready, "r", 1) != 1)
 		abort();
 
@@ -238,6 +284,29 @@ static void *writer_thread(void *arg)
 				break;
 			i = lo;
 			phase = 4;
+			if (st->passes % 4 == 0 && (!huge || wr->w == 0)) {
+				/* Populate the block: 0, or ENODEV while removed. */
+				uint64_t g1;
+				int ret;
+
+				if (get_status(wr->fd, &s)) {
+					st->bad_signal++;
+					break;
+				}
+				g1 = s.generation;
+				ret = populate(wr->fd, m + lo, (hi - lo) * 8);
+				if (get_status(wr->fd, &s)) {
+					st->bad_signal++;
+					break;
+				}
+				if (!ret)
+					st->populates++;
+				else if (ret == -ENODEV &&
+					 removed_between(wr->v, g1, s.generation, now_s() + 10) == 1)
+					st->populate_enodev++;
+				else
+					st->bad_populate++;
+			}
 		}
 /* The generation before any access of a chunk: SIGBUS in it is judged from there. */
 #define NEW_CHUNK(k)                                           \
@@ -376,11 +445,132 @@ static void worker_process(unsigned int v, unsigned int p, int ready, double dea
 	_exit(0);
 }
 
+/*
+ * The grower: vdev @v's next @grow bytes past the reserved size, mapped
+ * with autogrow; the last page of each of its `steps` parts stored in
+ * order (each store grows the device to that page's end), read back, and
+ * re-checked until the round stops. SIGBUS is judged as for the writers;
+ * after one, the step is done again once the vdev is back.
+ */
+static void grower_process(unsigned int v, int ready, double deadline)
+{
+	struct sigaction sa = { .sa_sigaction = worker_signal, .sa_flags = SA_SIGINFO };
+	const size_t step = grow / steps, base = size / 8;
+	struct gstat *g = &sh->g;
+	volatile uint64_t *m;
+	volatile uint64_t gen = 0;
+	volatile unsigned int k = 0;
+	struct vdmux_status s;
+	uint64_t got;
+	size_t first, j;
+	unsigned int c;
+	int fd;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (setpriority(PRIO_PROCESS, 0, 19))
+		_exit(5);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+	fd = open_vdev(v, O_RDWR);
+	m = MAP_FAILED;
+	if (fd >= 0 && !set_autogrow(fd, 1))
+		m = mmap(NULL, grow, PROT_READ | PROT_WRITE, MAP_SHARED, fd, size);
+	if (m == MAP_FAILED) {
+		g->bad_signal++;
+		if (write(ready, "E", 1) != 1)
+			abort();
+		_exit(3);
+	}
+	tls_map = (char *)m;
+	tls_len = grow;
+	if (write(ready, "r", 1) != 1)
+		abort();
+	/* The controller lets it start once the writers have faulted their mappings. */
+	while (!__atomic_load_n(&sh->grow_go, __ATOMIC_ACQUIRE)) {
+		if (now_s() > deadline) {
+			g->timeouts++;
+			_exit(0);
+		}
+		futex_wait(&sh->grow_go, 0, 100);
+	}
+
+	if (sigsetjmp(tls_env, 1)) {
+		tls_armed = 0;
+		if (tls_sig != SIGBUS || get_status(fd, &s)) {
+			g->bad_signal++;
+			_exit(0);
+		}
+		switch (removed_between(v, gen, s.generation, now_s() + 10)) {
+		case 1:
+			g->sigbus++;
+			break;
+		case 0:
+			g->bad_sigbus++;
+			break;
+		default:
+			g->timeouts++;
+		}
+		for (;;) {
+			uint32_t ins = __atomic_load_n(&sh->inserted, __ATOMIC_ACQUIRE);
+
+			if (get_status(fd, &s) || s.state != VDMUX_STATE_REMOVED)
+				break;
+			if (now_s() > deadline) {
+				g->timeouts++;
+				_exit(0);
+			}
+			futex_wait(&sh->inserted, ins, 100);
+		}
+	}
+	/* The steps, and after them re-checks until the round stops. */
+	for (;;) {
+		if (k >= steps && __atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE))
+			break;
+		if (now_s() > deadline) {
+			g->timeouts++;
+			break;
+		}
+		if (get_status(fd, &s)) {
+			g->bad_signal++;
+			break;
+		}
+		gen = s.generation;
+		tls_armed = 1;
+		if (k < steps) {
+			first = ((k + 1) * step - PAGE) / 8;
+			for (j = first; j < first + PAGE / 8; j++)
+				m[j] = sig(v, GROWER, base + j, 1);
+		}
+		for (c = 0; c < steps && c <= k; c++) {
+			first = ((c + 1) * step - PAGE) / 8;
+			for (j = first; j < first + PAGE / 8; j++)
+				g->lost += m[j] != sig(v, GROWER, base + j, 1);
+			g->checked += PAGE;
+		}
+		tls_armed = 0;
+		if (k < steps) {
+			if (ioctl(fd, VDMUX_IOC_GET_RESERVED_SIZE, &got) ||
+			    got < size + (k + 1) * step)
+				g->short_size++;
+			g->stores++;
+			k++;
+		}
+	}
+	tls_armed = 0;
+	g->done = k >= steps;
+	munmap((void *)m, grow);
+	_exit(0);
+}
+
 /* ------------------------------------------------------------------ */
 /* Controller                                                         */
 
 struct totals {
 	uint64_t switches, ejects, inserts, refused, resizes, busy, rounds;
+	uint64_t grows;		/* SET_RESERVED_SIZE that grew while mapped */
+	uint64_t grown_bad;	/* rounds whose grown bytes or size were wrong */
+	uint64_t grower_stores, grower_checked;
 	uint64_t model_errors;	/* an ioctl result or status the model did not predict */
 	uint64_t final_bytes, final_lost, io_cross, io_misplaced;
 	double busy_s;		/* time spent with workers running */
@@ -492,6 +682,77 @@ static void random_op(int ctl, struct rng *r, struct model *md, struct totals *t
 	}
 }
 
+/*
+ * While the round's mappings exist: SET_RESERVED_SIZE one page larger (up
+ * to the grower's end, never past it), which must succeed, or fail with
+ * EBUSY only when a growth had already reached that size; or a shrink below
+ * the round's size, always EBUSY.
+ */
+static void resize_while_mapped(int ctl, struct rng *r, struct totals *tt)
+{
+	uint64_t cur = 0, target, after = 0;
+	int ret;
+
+	if (rng_below(r, 2)) {
+		target = size - PAGE * (1 + rng_below(r, 4));
+		ret = vdmux_ioc(ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&target);
+		if (ret != -EBUSY)
+			tt->model_errors++;
+		else
+			tt->busy++;
+		return;
+	}
+	if (ioctl(ctl, VDMUX_IOC_GET_RESERVED_SIZE, &cur) || cur < size) {
+		tt->model_errors++;
+		return;
+	}
+	if (cur >= size + grow)
+		return;
+	target = cur + PAGE;
+	ret = vdmux_ioc(ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&target);
+	if (ioctl(ctl, VDMUX_IOC_GET_RESERVED_SIZE, &after))
+		tt->model_errors++;
+	else if (ret ? !(ret == -EBUSY && after >= target) : after < target)
+		tt->model_errors++;
+	else if (!ret)
+		tt->grows++;
+}
+
+/*
+ * After the round, nothing mapped: the size is exactly the grower's end,
+ * and past the round's size vdev @gv holds the grower's pages and zeroes,
+ * every other vdev zeroes. Then the size goes back to the round's.
+ */
+static void check_grown(int ctl, int *fd, unsigned int gv, char *buf, struct totals *tt)
+{
+	const size_t step = grow / steps;
+	uint64_t got = 0, *w = (uint64_t *)buf;
+	size_t k, j;
+	int v, bad = 0;
+
+	if (ioctl(ctl, VDMUX_IOC_GET_RESERVED_SIZE, &got) || got != size + grow)
+		bad++;
+	for (v = 0; v < nr_vdevs && !bad; v++) {
+		if (pread(fd[v], buf, grow, size) != (ssize_t)grow) {
+			bad++;
+			break;
+		}
+		for (k = 0; k < grow / 8; k++) {
+			j = k * 8 % step;
+			if ((unsigned int)v == gv && j >= step - PAGE) {
+				if (w[k] != sig(v, GROWER, size / 8 + k, 1))
+					bad++;
+			} else if (w[k]) {
+				bad++;
+			}
+		}
+		tt->final_bytes += grow;
+	}
+	tt->grown_bad += !!bad;
+	if (set_reserved(size))
+		tt->model_errors++;
+}
+
 static void insert_all(int ctl, struct model *md, struct totals *tt)
 {
 	int v;
@@ -589,27 +850,32 @@ static uint64_t verify_all(int *fd, const uint64_t *exp, size_t len, size_t keep
 }
 
 /*
- * Between rounds, with nothing mapped: SET_RESERVED_SIZE shrinking is
- * refused while one mapping exists, then changes the size (keeping every vdev's bytes up
+ * Between rounds, with nothing mapped: SET_RESERVED_SIZE is refused while
+ * one mapping exists, then changes the size (keeping every vdev's bytes up
  * to the smaller size, also those of a removed vdev) and restores it.
  */
 static void resize_phase(int ctl, int *fd, struct rng *r, struct model *md,
 			 struct totals *tt, const uint64_t *exp, char *buf)
 {
 	uint64_t other = (1 + rng_below(r, 16)) * PAGE, def = size, got = 0;
+	uint64_t smaller = size - (1 + rng_below(r, 4)) * PAGE, larger = size + PAGE;
 	unsigned int victim = rng_below(r, nr_vdevs);
 	size_t keep = other < size ? other : size;
 	char *p;
 
-	uint64_t smaller = size - PAGE;
-
-	/* Only shrinking is refused while mapped. */
+	/* While a page is mapped: no shrink, but a growth, which keeps every byte. */
 	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd[rng_below(r, nr_vdevs)], 0);
 	if (p == MAP_FAILED || vdmux_ioc(ctl, VDMUX_IOC_SET_RESERVED_SIZE,
 					 (unsigned long)&smaller) != -EBUSY)
 		tt->model_errors++;
 	else
 		tt->busy++;
+	if (p == MAP_FAILED || vdmux_ioc(ctl, VDMUX_IOC_SET_RESERVED_SIZE,
+					 (unsigned long)&larger))
+		tt->model_errors++;
+	else
+		tt->resizes++;
+	tt->final_lost += verify_all(fd, exp, larger, size, buf, tt);
 	if (p != MAP_FAILED)
 		munmap(p, PAGE);
 
@@ -624,6 +890,7 @@ static void resize_phase(int ctl, int *fd, struct rng *r, struct model *md,
 	}
 	if (vdmux_ioc(ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&other))
 		tt->model_errors++;
+	/* (nothing is mapped: the shrink works) */
 	ioctl(ctl, VDMUX_IOC_GET_RESERVED_SIZE, &got);
 	if (got != other)
 		tt->model_errors++;
@@ -680,6 +947,9 @@ static void sum_stats(struct wstat *sum)
 			sum->lost += s->lost;
 			sum->stale += s->stale;
 			sum->timeouts += s->timeouts;
+			sum->populates += s->populates;
+			sum->populate_enodev += s->populate_enodev;
+			sum->bad_populate += s->bad_populate;
 		}
 }
 
@@ -696,6 +966,24 @@ static void add_stats(struct wstat *total, const struct wstat *s)
 	total->lost += s->lost;
 	total->stale += s->stale;
 	total->timeouts += s->timeouts;
+	total->populates += s->populates;
+	total->populate_enodev += s->populate_enodev;
+	total->bad_populate += s->bad_populate;
+}
+
+/* Adds the round's grower to the writers' totals, and its own counts to @tt. */
+static void add_grower(struct wstat *total, struct totals *tt)
+{
+	const struct gstat *g = &sh->g;
+
+	total->sigbus += g->sigbus;
+	total->bad_sigbus += g->bad_sigbus;
+	total->bad_signal += g->bad_signal + !g->done;
+	total->lost += g->lost;
+	total->timeouts += g->timeouts;
+	tt->grown_bad += g->short_size;
+	tt->grower_stores += g->stores;
+	tt->grower_checked += g->checked;
 }
 
 FIXTURE(stress)
@@ -707,6 +995,8 @@ FIXTURE(stress)
 FIXTURE_VARIANT(stress)
 {
 	size_t size;		/* the reserved size of the run */
+	size_t grow;		/* what the grower adds past it in a round */
+	unsigned int steps;	/* in so many stores (each growing the device) */
 	double share;		/* of the run's seconds */
 	int huge;		/* every writer maps one 2 MiB block with a PMD entry */
 };
@@ -714,12 +1004,17 @@ FIXTURE_VARIANT(stress)
 FIXTURE_VARIANT_ADD(stress, pages)
 {
 	.size = DEFAULT_RESERVED,
+	.grow = 16 * PAGE,
+	.steps = 16,
 	.share = 0.7,
 };
 
+/* The grower completes a second 2 MiB block, in two growths of 1 MiB. */
 FIXTURE_VARIANT_ADD(stress, blocks)
 {
 	.size = 2UL << 20,
+	.grow = 2UL << 20,
+	.steps = 2,
 	.share = 0.3,
 	.huge = 1,
 };
@@ -731,6 +1026,9 @@ FIXTURE_SETUP(stress)
 
 	ASSERT_EQ(0, reset_device());
 	size = variant->size;
+	grow = variant->grow;
+	steps = variant->steps;
+	huge = variant->huge;
 	words = size / 8;
 	ASSERT_EQ(0, set_reserved(size));
 	ASSERT_EQ(0, status_of(-1, &st));
@@ -759,6 +1057,8 @@ FIXTURE_TEARDOWN(stress)
 			vdmux_ctl(VDMUX_IOC_INSERT, v);
 		__atomic_add_fetch(&sh->inserted, 1, __ATOMIC_RELEASE);
 		futex_wake_all(&sh->inserted);
+		__atomic_store_n(&sh->grow_go, 1, __ATOMIC_RELEASE);
+		futex_wake_all(&sh->grow_go);
 		wait_workers(now_s() + 30);
 	}
 
@@ -775,8 +1075,8 @@ TEST_F(stress, isolation)
 	const double start = now_s(), end = start + seconds;
 	const double round_len = seconds < 8 ? 2 : seconds / 4.0 < 5 ? seconds / 4.0 : 5;
 	uint64_t *exp = calloc(MAX_VDEVS * words, sizeof(*exp));
-	/* Room for the run's size and for resize_phase()'s, up to 16 pages. */
-	char *buf = malloc(size > 16 * PAGE ? size : 16 * PAGE);
+	/* Room for the run's size plus a page, for resize_phase()'s, and the growth. */
+	char *buf = malloc((size > 16 * PAGE ? size : 16 * PAGE) + grow + PAGE);
 	struct fault_counts faults[2];
 	struct totals tt = { 0 };
 	struct wstat ws = { 0 }, round;
@@ -793,11 +1093,15 @@ TEST_F(stress, isolation)
 	ASSERT_EQ(0, model_load(&md, self->fd));
 	faults[0] = fault_counts(self->fd[0]);
 	while (now_s() < end) {
-		double round_end, t0;
+		unsigned int gv = tt.rounds % nr_vdevs;
+		double round_end, t0, grow_at;
 		int got = 0;
+		pid_t gpid;
 
 		ASSERT_EQ(0, init_content(self->fd, (uint64_t *)buf));
 		memset(sh->w, 0, sizeof(sh->w));
+		memset(&sh->g, 0, sizeof(sh->g));
+		__atomic_store_n(&sh->grow_go, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&sh->stop, 0, __ATOMIC_RELEASE);
 		ASSERT_EQ(0, pipe(ready));
 		fflush(stdout);
@@ -813,9 +1117,16 @@ TEST_F(stress, isolation)
 				}
 				sh->pids[sh->nr_pids++] = pid;
 			}
+		gpid = fork();
+		ASSERT_LE(0, gpid);
+		if (gpid == 0) {
+			close(ready[0]);
+			grower_process(gv, ready[1], end + 60);
+		}
+		sh->pids[sh->nr_pids++] = gpid;
 		close(ready[1]);
-		/* Every thread has mapped before the first state change. */
-		while (got < sh->nr_pids * THREADS) {
+		/* Every thread and the grower have mapped before the first state change. */
+		while (got < nr_vdevs * PROCS * THREADS + 1) {
 			struct pollfd pfd = { .fd = ready[0], .events = POLLIN };
 
 			ASSERT_EQ(1, poll(&pfd, 1, 30000));
@@ -828,12 +1139,20 @@ TEST_F(stress, isolation)
 		/* The round's time counts from when every writer is running. */
 		t0 = now_s();
 		round_end = t0 + round_len;
+		/* Growth starts half way: the writers' first faults met whole 2 MiB blocks. */
+		grow_at = t0 + round_len / 2;
 		while (now_s() < round_end) {
 			double pause = rng_below(&r, 300) * 1e-6;
 
+			if (!sh->grow_go && now_s() >= grow_at) {
+				__atomic_store_n(&sh->grow_go, 1, __ATOMIC_RELEASE);
+				futex_wake_all(&sh->grow_go);
+			}
 			random_op(self->ctl, &r, &md, &tt);
 			if (rng_below(&r, 8) == 0)
 				check_by_read(self->fd, &r, &md, &tt);
+			if (sh->grow_go && rng_below(&r, 64) == 0)
+				resize_while_mapped(self->ctl, &r, &tt);
 			/*
 			 * Random spacing, so that changes land at every point
 			 * of a pass; spun rather than slept, as a wakeup can
@@ -843,6 +1162,9 @@ TEST_F(stress, isolation)
 				;
 		}
 		insert_all(self->ctl, &md, &tt);
+		/* (a round too short to reach grow_at still grows, after the changes) */
+		__atomic_store_n(&sh->grow_go, 1, __ATOMIC_RELEASE);
+		futex_wake_all(&sh->grow_go);
 		__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
 		EXPECT_EQ(0, wait_workers(now_s() + 60));
 		tt.busy_s += now_s() - t0;
@@ -853,6 +1175,8 @@ TEST_F(stress, isolation)
 		tt.final_lost += verify_all(self->fd, exp, size, size, buf, &tt);
 		sum_stats(&round);
 		add_stats(&ws, &round);
+		add_grower(&ws, &tt);
+		check_grown(self->ctl, self->fd, gv, buf, &tt);
 		resize_phase(self->ctl, self->fd, &r, &md, &tt, exp, buf);
 		tt.rounds++;
 	}
@@ -865,8 +1189,15 @@ TEST_F(stress, isolation)
 		       (unsigned long long)tt.inserts,
 		       (tt.switches + tt.ejects + tt.inserts) / (tt.busy_s > 0 ? tt.busy_s : 1),
 		       (unsigned long long)tt.refused);
-	ksft_print_msg("resizes: %llu, EBUSY while mapped: %llu\n",
-		       (unsigned long long)tt.resizes, (unsigned long long)tt.busy);
+	ksft_print_msg("resizes: %llu, of which grew while mapped: %llu, EBUSY while mapped: %llu\n",
+		       (unsigned long long)tt.resizes, (unsigned long long)tt.grows,
+		       (unsigned long long)tt.busy);
+	ksft_print_msg("growth: %llu autogrow stores by the growers, %llu bytes of theirs checked, %llu wrong rounds\n",
+		       (unsigned long long)tt.grower_stores, (unsigned long long)tt.grower_checked,
+		       (unsigned long long)tt.grown_bad);
+	ksft_print_msg("populates: %llu, ENODEV while removed: %llu, wrong: %llu\n",
+		       (unsigned long long)ws.populates, (unsigned long long)ws.populate_enodev,
+		       (unsigned long long)ws.bad_populate);
 	ksft_print_msg("writer passes: %llu, page faults (minflt): %llu, SIGBUS while removed: %llu\n",
 		       (unsigned long long)ws.passes, (unsigned long long)sh->minflt,
 		       (unsigned long long)ws.sigbus);
@@ -900,6 +1231,10 @@ TEST_F(stress, isolation)
 	EXPECT_EQ(0, ws.bad_signal);
 	EXPECT_EQ(0, ws.timeouts);
 	EXPECT_EQ(0, tt.model_errors);
+	EXPECT_EQ(0, tt.grown_bad);
+	EXPECT_EQ(0, ws.bad_populate);
+	EXPECT_LT(0, ws.populates);
+	EXPECT_LE(tt.rounds * steps, tt.grower_stores);
 	/* The blocks variant maps with PMD entries, the pages variant cannot. */
 	EXPECT_EQ(variant->huge, faults[1].huge - faults[0].huge > 0);
 	free(exp);

@@ -34,10 +34,13 @@ FIXTURE_TEARDOWN(td)
 	reset_device();
 }
 
-/* Nothing is mapped any more: the size can change (and is restored). */
+/*
+ * Nothing is mapped any more: the size can shrink (and is restored); while
+ * anything is mapped it may only grow, so a shrink is EBUSY.
+ */
 static int nothing_mapped(void)
 {
-	int ret = set_reserved(2 * SIZE);
+	int ret = set_reserved(SIZE - PAGE);
 
 	return ret ? ret : set_reserved(SIZE);
 }
@@ -360,9 +363,10 @@ TEST_F(td, eject_while_faulting)
 
 /*
  * One thread resizes between 32 and 64 KiB, another maps 32 or 64 KiB.
- * A resize while anything is mapped must be EBUSY; a mapping past the size
- * ENOMEM; and a mapping that was made stays whole: the size does not move
- * under it, no page of it faults SIGBUS, and its bytes are the vdev's.
+ * A shrink while anything is mapped must be EBUSY (a growth is not
+ * refused); a mapping past the size ENOMEM; and a mapping that was made
+ * stays whole: the size does not shrink under it, no page of it faults
+ * SIGBUS, and its bytes are the vdev's.
  */
 struct resizer {
 	double deadline;

@@ -524,6 +524,20 @@ static inline int vdmux_ioc(int fd, unsigned long cmd, unsigned long arg)
 	return ioctl(fd, cmd, arg) ? -errno : 0;
 }
 
+/* VDMUX_IOC_SET_AUTOGROW with @on (by value) on @fd: 0 or -errno. */
+static inline int set_autogrow(int fd, unsigned long on)
+{
+	return vdmux_ioc(fd, VDMUX_IOC_SET_AUTOGROW, on);
+}
+
+/* VDMUX_IOC_POPULATE of [@addr, @addr + @len) through @fd: 0 or -errno. */
+static inline int populate(int fd, const volatile void *addr, uint64_t len)
+{
+	struct vdmux_range r = { .addr = (uintptr_t)addr, .len = len };
+
+	return vdmux_ioc(fd, VDMUX_IOC_POPULATE, (unsigned long)&r);
+}
+
 /* GET_STATUS of virtual device @i (or of the control node for -1). */
 static inline int status_of(int i, struct vdmux_status *st)
 {

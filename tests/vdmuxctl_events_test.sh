@@ -7,12 +7,13 @@
 # output.
 #
 # Expects vdmux loaded with its defaults (4 virtual devices of 32768 bytes),
-# and the guest's users "user" (in group vdmux) and "nobody".
+# the guest's users "user" (in group vdmux) and "nobody", and the demo's
+# terminal (demo_term) on the PATH: its autogrow store grows the device.
 
 export PATH=/usr/bin:/bin:/sbin
 T=$(mktemp -d)
 . "$(dirname "$0")/vdmuxctl_lib.sh"
-PLAN=26
+PLAN=29
 
 echo "TAP version 13"
 echo "1..$PLAN"
@@ -276,6 +277,45 @@ check "watch as a member of group vdmux: polls the vdevs and sysfs, one change a
 change: vdev 0 foreground -> background, vdev 1 background -> foreground
 change: vdev 2 removed -> background
 change: reserved size 32768 -> 65536"'
+chgrp root /dev/vdmux[0-3] && chmod 0600 /dev/vdmux[0-3]
+reset
+
+# --- watch and a growth ---------------------------------------------------
+
+# grow: a terminal maps 64K of vdev 3 with autogrow and writes a line at
+# byte 40000, past the end: the device grows to 40960 bytes. A terminal
+# that failed stops the watcher $watcher, whose check then fails.
+grow() {
+	if ! printf 'write-at 40000 grown\nquit\n' | demo_term G 3 --autogrow 65536 >"$T/term" 2>&1; then
+		diag "demo_term: $(cat "$T/term")"
+		kill "$watcher"
+	fi
+}
+
+gen=$(generation)
+watcher --count 1 --timeout 10
+grow
+finish
+check "watch: a store past the end through an autogrow mapping, one change with the sizes" \
+	eval '[ "$wrc" = 0 ] && same "$T/watch" "$HEADER, generation $gen
+generation $((gen + 1)): reserved size 32768 -> 40960"'
+vctl status --json
+check "status after a growth: the new size, for every vdev" eval '[ "$rc" = 0 ] &&
+	grep -q "\"reserved_size\":40960," "$T/out" &&
+	[ "$(grep -o "\"size\":40960," "$T/out" | wc -l)" = 4 ]' || diag "$(cat "$T/out")"
+vdmuxctl resize 32K
+
+# Without the control node: the size in sysfs tells.
+chgrp vdmux /dev/vdmux[0-3] && chmod 0660 /dev/vdmux[0-3]
+: >"$T/watch"
+su -s /bin/sh -c 'exec vdmuxctl watch --count 1 --timeout 10' user >"$T/watch" 2>"$T/watch.err" &
+watcher=$!
+lines "$T/watch" 1
+grow
+finish
+check "watch as a member of group vdmux: a growth, seen in sysfs" eval '[ "$wrc" = 0 ] &&
+	same "$T/watch" "$HEADER
+change: reserved size 32768 -> 40960"'
 chgrp root /dev/vdmux[0-3] && chmod 0600 /dev/vdmux[0-3]
 reset
 

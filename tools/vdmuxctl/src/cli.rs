@@ -85,8 +85,9 @@ bytes it had. Needs CAP_SYS_ADMIN."
         override_usage = "vdmuxctl resize SIZE",
         long_about = "Set the reserved size, which is the size of every virtual device, to
 SIZE rounded up to a page: 4096, 64K, 2M, 1G (K, M and G are 1024,
-1024^2 and 1024^3). Bytes below the new size are kept. Fails while
-any virtual device is mapped (EBUSY). Needs CAP_SYS_ADMIN."
+1024^2 and 1024^3). Bytes below the new size are kept, the new ones
+are zero. While any virtual device is mapped the size can grow, and a
+smaller one fails (EBUSY). Needs CAP_SYS_ADMIN."
     )]
     Resize {
         #[arg(value_name = "SIZE", value_parser = resize_parser, help = "the new size: 4096, 64K, 2M, 1G")]

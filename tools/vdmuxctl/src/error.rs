@@ -178,7 +178,9 @@ pub fn explain(op: Op, errno: i32, facts: &Facts) -> String {
             Some(max) => format!("size out of range: 1 byte to {}", format_size(max)),
             None => "size out of range: 1 byte to the module's max_reserved_size".to_string(),
         },
-        (Op::Resize, libc::EBUSY) => "virtual devices are mapped".to_string(),
+        (Op::Resize, libc::EBUSY) => {
+            "virtual devices are mapped: the size can grow, not shrink".to_string()
+        }
         (Op::Resize, libc::ENOMEM) => "out of memory for the resized buffers".to_string(),
         (Op::Switch(_) | Op::Eject(_), libc::ENOMEM) => {
             "out of memory for a backing store".to_string()
@@ -232,7 +234,7 @@ mod tests {
         );
         assert_eq!(
             failed("resize 4K", Op::Resize, libc::EBUSY, &Facts::default()),
-            "vdmuxctl: resize 4K: virtual devices are mapped (EBUSY)"
+            "vdmuxctl: resize 4K: virtual devices are mapped: the size can grow, not shrink (EBUSY)"
         );
     }
 
