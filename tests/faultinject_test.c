@@ -285,18 +285,23 @@ static int poke(volatile char *p, char v)
 }
 
 /*
- * An autogrow mapping of @len bytes of vdev @fd (autogrow set on it) whose
- * page tables exist, as map_prepared() makes them; NULL if refused.
+ * An autogrow mapping of @len bytes (at most 2.5 MiB) of vdev @fd (autogrow
+ * set on it) whose page tables exist, as map_prepared() makes them; NULL if
+ * refused.
  */
+#define AUTOGROW_REGION (6UL << 20)
 static char *map_prepared_autogrow(int fd, size_t len, void **region)
 {
-	char *r = mmap(NULL, 4UL << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *r = mmap(NULL, AUTOGROW_REGION, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *aligned, *p;
 
 	if (r == MAP_FAILED)
 		return NULL;
 	aligned = (char *)(((uintptr_t)r + (2UL << 20) - 1) & ~((2UL << 20) - 1));
+	/* Page tables for both 2 MiB slots the mapping (at most 3 MiB) lies in. */
 	aligned[0] = 1;
+	aligned[(7UL << 20) / 2] = 1;
 	p = mmap(aligned + (1UL << 20), len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	*region = r;
 	return p == MAP_FAILED ? NULL : p;
@@ -306,17 +311,27 @@ static char *map_prepared_autogrow(int fd, size_t len, void **region)
 static int grown_to(FIXTURE_DATA(fi) *self, size_t size)
 {
 	static char got[SIZE + 4 * PAGE];
+	size_t check = size < sizeof(got) ? size : sizeof(got);
 	struct vdmux_status st;
 	int i;
 
-	if (get_status(self->ctl, &st) || st.reserved_size != size || size > sizeof(got))
+	if (get_status(self->ctl, &st) || st.reserved_size != size)
 		return 0;
 	for (i = 0; i < NR; i++)
-		if (pread(self->fd[i], got, size, 0) != (ssize_t)size ||
-		    memcmp(got, self->bytes[i], SIZE) || !all_zero(got + SIZE, size - SIZE))
+		if (pread(self->fd[i], got, check, 0) != (ssize_t)check ||
+		    memcmp(got, self->bytes[i], SIZE) || !all_zero(got + SIZE, check - SIZE) ||
+		    pread(self->fd[i], got, PAGE, size - PAGE) != PAGE || !all_zero(got, PAGE))
 			return 0;
 	return 1;
 }
+
+/*
+ * Where the growth tests store: the first byte of the second 2 MiB chunk,
+ * which the growth must allocate (chunks are allocated by the first access
+ * to each; the fixture's writes allocated the first).
+ */
+#define GROW_AT (2UL << 20)
+#define GROW_MAP (GROW_AT + 4 * PAGE)
 
 /*
  * A store through an autogrow mapping past the reserved size, with every
@@ -339,23 +354,23 @@ TEST_F(fi, growth_sigbus_when_allocation_fails)
 	sigemptyset(&sa.sa_mask);
 	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
 	ASSERT_EQ(0, set_autogrow(self->fd[1], 1));
-	p = map_prepared_autogrow(self->fd[1], 2 * SIZE, &region);
+	p = map_prepared_autogrow(self->fd[1], GROW_MAP, &region);
 	ASSERT_NE(NULL, p);
 	/* The pages inside the size are mapped already: only the growth is left to fault. */
 	ASSERT_EQ(0, memcmp(p, self->bytes[1], SIZE));
 	ASSERT_EQ(0, snap(self, &before));
 	ASSERT_EQ(0, make_it_fail(1));
-	ret = poke(p + SIZE + 8, 'g');
+	ret = poke(p + GROW_AT + 8, 'g');
 	ASSERT_EQ(0, make_it_fail(0));
 	EXPECT_EQ(-SIGBUS, ret);
 	EXPECT_TRUE(unchanged(self, &before));
 	EXPECT_EQ(0, memcmp(p, self->bytes[1], SIZE));
 
-	ASSERT_EQ(0, poke(p + SIZE + 8, 'g'));
-	EXPECT_EQ('g', p[SIZE + 8]);
-	p[SIZE + 8] = 0;
-	EXPECT_TRUE(grown_to(self, SIZE + PAGE));
-	munmap(region, 4UL << 20);
+	ASSERT_EQ(0, poke(p + GROW_AT + 8, 'g'));
+	EXPECT_EQ('g', p[GROW_AT + 8]);
+	p[GROW_AT + 8] = 0;
+	EXPECT_TRUE(grown_to(self, GROW_AT + PAGE));
+	munmap(region, AUTOGROW_REGION);
 	ASSERT_EQ(0, do_resize(self, SIZE));
 }
 
@@ -789,16 +804,16 @@ TEST_F(fi, every_allocation_of_a_growth_fails_cleanly)
 	sigemptyset(&sa.sa_mask);
 	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
 	ASSERT_EQ(0, set_autogrow(self->fd[2], 1));
-	p = map_prepared_autogrow(self->fd[2], 2 * SIZE, &region);
+	p = map_prepared_autogrow(self->fd[2], GROW_MAP, &region);
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, memcmp(p, self->bytes[2], SIZE));
 	for (n = 1; n < MAX_SITES; n++) {
 		ASSERT_EQ(0, snap(self, &before));
 		ASSERT_EQ(0, arm_nth(n));
-		ret = poke(p + SIZE + 2 * PAGE, 0);
+		ret = poke(p + GROW_AT + 2 * PAGE, 0);
 		left = nth_left();
 		if (left) {
-			grow.bad += ret != 0 || !grown_to(self, SIZE + 3 * PAGE);
+			grow.bad += ret != 0 || !grown_to(self, GROW_AT + 3 * PAGE);
 			grow.done = 1;
 			break;
 		}
@@ -806,10 +821,10 @@ TEST_F(fi, every_allocation_of_a_growth_fails_cleanly)
 		if (!ret) {
 			/* Survived: check, take the growth back, go on at the next site. */
 			grow.recovered++;
-			grow.bad += !grown_to(self, SIZE + 3 * PAGE);
-			munmap(region, 4UL << 20);
+			grow.bad += !grown_to(self, GROW_AT + 3 * PAGE);
+			munmap(region, AUTOGROW_REGION);
 			ASSERT_EQ(0, do_resize(self, SIZE));
-			p = map_prepared_autogrow(self->fd[2], 2 * SIZE, &region);
+			p = map_prepared_autogrow(self->fd[2], GROW_MAP, &region);
 			ASSERT_NE(NULL, p);
 			ASSERT_EQ(0, memcmp(p, self->bytes[2], SIZE));
 			continue;
@@ -821,7 +836,7 @@ TEST_F(fi, every_allocation_of_a_growth_fails_cleanly)
 	EXPECT_EQ(0, grow.bad);
 	EXPECT_TRUE(grow.done);
 	EXPECT_LT(grow.recovered, grow.sites);
-	munmap(region, 4UL << 20);
+	munmap(region, AUTOGROW_REGION);
 	ASSERT_EQ(0, do_resize(self, SIZE));
 	close(fail_nth_fd);
 }
