@@ -67,6 +67,9 @@ pub(crate) struct PageBuffer {
     len: usize,
     pfns: KVVec<usize>,
     huge: KVec<bool>,
+    /// Whether the pages are one block (`vdmux_alloc_pages` says how to
+    /// free them).
+    block: bool,
 }
 
 // SAFETY: The buffer is plain memory owned by this value; see `Sync`.
@@ -96,8 +99,10 @@ impl PageBuffer {
         let mut huge = KVec::with_capacity(pages / HUGE_PAGES, GFP_KERNEL | __GFP_NOWARN)?;
         // A huge block is tried only for exactly one 2 MiB block.
         let wants_huge = HUGE_MAPPINGS && pages == HUGE_PAGES;
-        // SAFETY: A plain allocation call; `size` is a non-zero page multiple.
-        let raw = unsafe { helpers::vdmux_alloc_pages(size, wants_huge) };
+        let mut block = false;
+        // SAFETY: A plain allocation call; `size` is a non-zero page
+        // multiple, `block` a valid place for the result.
+        let raw = unsafe { helpers::vdmux_alloc_pages(size, wants_huge, &mut block) };
         let ptr = NonNull::new(raw.cast::<u8>()).ok_or(ENOMEM)?;
         for index in 0..pages {
             // SAFETY: `index` is a page of the live area just allocated.
@@ -106,9 +111,9 @@ impl PageBuffer {
             // Cannot fail: the capacity was reserved above.
             let _ = pfns.push_within_capacity(pfn as usize);
         }
-        for block in pfns.chunks_exact(HUGE_PAGES) {
-            let first = block[0];
-            let contiguous = block.iter().enumerate().all(|(i, &pfn)| pfn == first + i);
+        for frames in pfns.chunks_exact(HUGE_PAGES) {
+            let first = frames[0];
+            let contiguous = frames.iter().enumerate().all(|(i, &pfn)| pfn == first + i);
             let _ = huge.push_within_capacity(contiguous && first % HUGE_PAGES == 0);
         }
         // INVARIANT: `raw` is a live area of `size` bytes (checked above);
@@ -119,6 +124,7 @@ impl PageBuffer {
             len: size,
             pfns,
             huge,
+            block,
         })
     }
 
@@ -257,6 +263,6 @@ impl Drop for PageBuffer {
         // promised (see `VmFault::map_page`) to zap them before the buffer
         // goes: a shrink is refused while anything is mapped, and the device
         // outlives every mapping.
-        unsafe { helpers::vdmux_free_pages(self.ptr.as_ptr().cast(), self.len) };
+        unsafe { helpers::vdmux_free_pages(self.ptr.as_ptr().cast(), self.len, self.block) };
     }
 }

@@ -29,7 +29,7 @@ int vdmux_init_pseudo(struct fs_context *fc)
 	return init_pseudo(fc, VDMUX_FS_MAGIC) ? 0 : -ENOMEM;
 }
 
-void *vdmux_alloc_pages(unsigned long size, bool huge)
+void *vdmux_alloc_pages(unsigned long size, bool huge, bool *block)
 {
 	/*
 	 * The size comes from user space and a failure reaches it as ENOMEM
@@ -37,27 +37,47 @@ void *vdmux_alloc_pages(unsigned long size, bool huge)
 	 * caller's memory cgroup, or of anyone) to make room for it.
 	 */
 	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN;
+	unsigned long i, nr = size >> PAGE_SHIFT;
 
+	*block = false;
 	if (huge) {
 		struct page *page = alloc_pages(gfp | __GFP_NORETRY, get_order(size));
+		struct page **pages;
+		void *addr = NULL;
 
-		if (page)
-			return page_address(page);
+		if (page) {
+			pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL | __GFP_NOWARN);
+			if (pages) {
+				for (i = 0; i < nr; i++)
+					pages[i] = page + i;
+				addr = vmap(pages, nr, VM_MAP, PAGE_KERNEL);
+				kvfree(pages);
+			}
+			if (addr) {
+				*block = true;
+				return addr;
+			}
+			__free_pages(page, get_order(size));
+		}
 	}
 	return __vmalloc(size, gfp | __GFP_RETRY_MAYFAIL);
 }
 
-void vdmux_free_pages(const void *addr, unsigned long size)
+void vdmux_free_pages(const void *addr, unsigned long size, bool block)
 {
-	if (is_vmalloc_addr(addr))
+	if (block) {
+		struct page *page = vmalloc_to_page(addr);
+
+		vunmap(addr);
+		__free_pages(page, get_order(size));
+	} else {
 		vfree(addr);
-	else
-		free_pages((unsigned long)addr, get_order(size));
+	}
 }
 
 unsigned long vdmux_page_pfn(const void *addr)
 {
-	return is_vmalloc_addr(addr) ? vmalloc_to_pfn(addr) : PHYS_PFN(__pa(addr));
+	return vmalloc_to_pfn(addr);
 }
 
 unsigned long vdmux_mem_available_pages(void)

@@ -31,16 +31,19 @@ struct vm_fault;
 int vdmux_init_pseudo(struct fs_context *fc);
 
 /*
- * @size zero-filled bytes (a page multiple), charged to the caller's memory
- * cgroup, or NULL (never at the price of an OOM kill). With @huge (@size is
- * then one PMD's worth), one physically contiguous, naturally aligned block
- * of pages is tried first, with light compaction only (__GFP_NORETRY: a
- * fragmented machine gives up at once rather than stall the caller in
- * direct compaction), then a vmalloc area of 4 KiB pages. Freed with
- * vdmux_free_pages(), given the same size.
+ * @size zero-filled bytes (a page multiple) in the vmalloc space, charged
+ * to the caller's memory cgroup, or NULL (never at the price of an OOM
+ * kill). With @huge (@size is then one PMD's worth), one physically
+ * contiguous, naturally aligned block of pages is tried first, with light
+ * compaction only (__GFP_NORETRY: a fragmented machine gives up at once
+ * rather than stall the caller in direct compaction), and mapped for the
+ * kernel with 4 KiB pages (vmap), like the fallback, a vmalloc area of 4 KiB
+ * pages: the kernel's copies then cost the same whichever it got (copies
+ * through the direct map's huge pages measured 10 times slower under QEMU's
+ * TCG). *@block says which; vdmux_free_pages() needs it and the size.
  */
-void *vdmux_alloc_pages(unsigned long size, bool huge);
-void vdmux_free_pages(const void *addr, unsigned long size);
+void *vdmux_alloc_pages(unsigned long size, bool huge, bool *block);
+void vdmux_free_pages(const void *addr, unsigned long size, bool block);
 
 /* The page frame of the page at @addr, from vdmux_alloc_pages(). */
 unsigned long vdmux_page_pfn(const void *addr);

@@ -48,6 +48,9 @@ use kernel::{
     prelude::*,
 };
 
+/// Most bytes one copy to or from user memory moves at a time.
+const USER_COPY_PIECE: usize = 16 * PAGE_SIZE;
+
 /// Bytes of one chunk when `max_reserved_size` is at least that big.
 pub(crate) const CHUNK_SIZE: usize = HUGE_PAGES * PAGE_SIZE;
 
@@ -231,7 +234,7 @@ impl Bytes for Store {
         while done < len {
             let index = offset / self.chunk_size;
             let within = offset % self.chunk_size;
-            let n = (len - done).min(self.size() - within);
+            let n = (len - done).min(self.size() - within).min(USER_COPY_PIECE);
             let copied = match self.chunk(index) {
                 Some(chunk) => chunk.copy_to_iter(within, n, iov),
                 // SAFETY: `iov` is a valid iterator.
@@ -257,7 +260,7 @@ impl Bytes for Store {
         while done < len {
             let index = offset / self.chunk_size;
             let within = offset % self.chunk_size;
-            let n = (len - done).min(self.size() - within);
+            let n = (len - done).min(self.size() - within).min(USER_COPY_PIECE);
             let chunk = match self.chunk_or_alloc(index) {
                 Ok(chunk) => chunk,
                 Err(e) if done == 0 => return Err(e),

@@ -36,23 +36,6 @@ static uint64_t ctl_generation(void)
 	return status_of(-1, &st) ? ~0ULL : st.generation;
 }
 
-/* Every node's status, to tell what a step changed. */
-struct snapshot {
-	struct vdmux_status ctl, vdev[NR];
-};
-
-static int snap(struct snapshot *s)
-{
-	int i;
-
-	memset(s, 0, sizeof(*s));
-	if (status_of(-1, &s->ctl))
-		return -1;
-	for (i = 0; i < NR; i++)
-		if (status_of(i, &s->vdev[i]))
-			return -1;
-	return 0;
-}
 
 /*
  * 1 when every way of asking says the reserved size is @want: GET_STATUS and
@@ -218,12 +201,12 @@ TEST_F(ag, set_autogrow_refusals)
 #endif
 	};
 	int ro = open_vdev(1, O_RDONLY), wo = open_vdev(1, O_WRONLY);
-	struct snapshot before, after;
+	struct status_snapshot before, after;
 	unsigned int i;
 
 	ASSERT_LE(0, ro);
 	ASSERT_LE(0, wo);
-	ASSERT_EQ(0, snap(&before));
+	ASSERT_EQ(0, snap_status(&before));
 	EXPECT_EQ(-ENOTTY, set_autogrow(self->ctl, 1));
 	EXPECT_EQ(-ENOTTY, set_autogrow(self->ctl, 0));
 	EXPECT_EQ(-EBADF, set_autogrow(ro, 1));
@@ -243,7 +226,7 @@ TEST_F(ag, set_autogrow_refusals)
 	EXPECT_EQ(0, set_autogrow(self->fd[1], 1));
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 1));
 	/* Setting it changes no state, no size, no generation. */
-	ASSERT_EQ(0, snap(&after));
+	ASSERT_EQ(0, snap_status(&after));
 	EXPECT_EQ(before.ctl.reserved_size, after.ctl.reserved_size);
 	EXPECT_EQ(before.vdev[0].generation, after.vdev[0].generation);
 	EXPECT_EQ(before.vdev[2].generation, after.vdev[2].generation);
@@ -289,7 +272,7 @@ TEST_F(ag, set_autogrow_needs_no_privilege)
  */
 TEST_F(ag, store_grows_to_the_end_of_its_page)
 {
-	struct snapshot before, after;
+	struct status_snapshot before, after;
 	volatile char *p;
 	int i;
 
@@ -298,9 +281,9 @@ TEST_F(ag, store_grows_to_the_end_of_its_page)
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(SIZE, reserved_now());
 
-	ASSERT_EQ(0, snap(&before));
+	ASSERT_EQ(0, snap_status(&before));
 	ASSERT_EQ(0, probe_write(p + SIZE + 100, 'x'));
-	ASSERT_EQ(0, snap(&after));
+	ASSERT_EQ(0, snap_status(&after));
 	EXPECT_EQ(SIZE + PAGE, after.ctl.reserved_size);
 	EXPECT_EQ(before.ctl.generation + 1, after.ctl.generation);
 	for (i = 0; i < NR; i++) {
@@ -316,7 +299,7 @@ TEST_F(ag, store_grows_to_the_end_of_its_page)
 	before = after;
 	p[SIZE + PAGE - 1] = 'y';
 	p[5] = 'z';
-	ASSERT_EQ(0, snap(&after));
+	ASSERT_EQ(0, snap_status(&after));
 	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
 
 	/* Three pages further: the size reaches that page's end, the pages between are zero. */
@@ -340,20 +323,20 @@ TEST_F(ag, store_grows_to_the_end_of_its_page)
 /* A load past the reserved size is SIGBUS, and changes nothing. */
 TEST_F(ag, load_past_the_end_is_sigbus)
 {
-	struct snapshot before, after;
+	struct status_snapshot before, after;
 	volatile char *p;
 	char c;
 
 	ASSERT_EQ(0, set_autogrow(self->fd[0], 1));
 	p = map_shared(self->fd[0], 2 * SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, snap(&before));
+	ASSERT_EQ(0, snap_status(&before));
 	EXPECT_EQ(SIGBUS, probe_read(p + SIZE, &c));
 	EXPECT_EQ(SIGBUS, probe_read(p + SIZE + PAGE + 17, &c));
 	EXPECT_EQ(SIGBUS, probe_read(p + 2 * SIZE - 1, &c));
 	/* Inside the size loads work, also on the same mapping after a SIGBUS. */
 	EXPECT_EQ(0, probe_read(p + SIZE - 1, &c));
-	ASSERT_EQ(0, snap(&after));
+	ASSERT_EQ(0, snap_status(&after));
 	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
 
 	/* After a growth, the new page loads, the next still does not. */
@@ -644,7 +627,7 @@ TEST_F(ag, growth_keeps_every_vdevs_bytes)
  */
 TEST_F(ag, state_changes_after_a_growth)
 {
-	struct snapshot before, after;
+	struct status_snapshot before, after;
 	volatile char *p;
 	char c;
 
@@ -663,11 +646,11 @@ TEST_F(ag, state_changes_after_a_growth)
 
 	/* Removed: every access is SIGBUS, past the size too, and nothing grows. */
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 0));
-	ASSERT_EQ(0, snap(&before));
+	ASSERT_EQ(0, snap_status(&before));
 	EXPECT_EQ(SIGBUS, probe_read(p + SIZE + PAGE + 8, &c));
 	EXPECT_EQ(SIGBUS, probe_write(p + 3 * SIZE, 'r'));
 	EXPECT_EQ(SIGBUS, probe_read(p + 3 * SIZE, &c));
-	ASSERT_EQ(0, snap(&after));
+	ASSERT_EQ(0, snap_status(&after));
 	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 0));
 	EXPECT_EQ('g', p[SIZE + PAGE + 8]);
@@ -690,7 +673,7 @@ TEST_F(ag, state_changes_after_a_growth)
 TEST_F(ag, set_reserved_size_grows_while_mapped)
 {
 	volatile char *p0, *p1, *g, *q;
-	struct snapshot before, after;
+	struct status_snapshot before, after;
 	uint64_t size;
 	int ret;
 	char c;
@@ -707,9 +690,9 @@ TEST_F(ag, set_reserved_size_grows_while_mapped)
 	touch_pages(p0, SIZE);
 	touch_pages(p1, SIZE);
 
-	ASSERT_EQ(0, snap(&before));
+	ASSERT_EQ(0, snap_status(&before));
 	ASSERT_EQ(0, set_reserved(2 * SIZE));
-	ASSERT_EQ(0, snap(&after));
+	ASSERT_EQ(0, snap_status(&after));
 	EXPECT_EQ(before.ctl.generation + 1, after.ctl.generation);
 	EXPECT_TRUE(size_everywhere(2 * SIZE));
 	EXPECT_TRUE(has_tagged(p0, SIZE, 0, 0x61, 0));
@@ -729,11 +712,11 @@ TEST_F(ag, set_reserved_size_grows_while_mapped)
 	EXPECT_EQ(0, munmap((void *)q, 2 * SIZE));
 
 	/* The same size: nothing changes (whether it counts as refused or done). */
-	ASSERT_EQ(0, snap(&before));
+	ASSERT_EQ(0, snap_status(&before));
 	size = 2 * SIZE;
 	ret = vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size);
 	EXPECT_TRUE(ret == 0 || ret == -EBUSY) TH_LOG("the same size while mapped: %d", ret);
-	ASSERT_EQ(0, snap(&after));
+	ASSERT_EQ(0, snap_status(&after));
 	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
 	/* Rounded up to a page, as ever; past an autogrow store's growth too. */
 	ASSERT_EQ(0, set_reserved(3 * SIZE - 100));
@@ -757,16 +740,16 @@ TEST_F(ag, set_reserved_size_grows_while_mapped)
  */
 TEST_F(ag, shrink_while_mapped_is_ebusy)
 {
-	struct snapshot before, after;
+	struct status_snapshot before, after;
 	volatile char *p, *g;
 
 	ASSERT_EQ(0, fill_vdev(self->fd[3], 3, 0x62, SIZE));
 	p = map_shared(self->fd[3], PAGE, PROT_READ, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, snap(&before));
+	ASSERT_EQ(0, snap_status(&before));
 	EXPECT_EQ(-EBUSY, set_reserved(SIZE - PAGE));
 	EXPECT_EQ(-EBUSY, set_reserved(PAGE));
-	ASSERT_EQ(0, snap(&after));
+	ASSERT_EQ(0, snap_status(&after));
 	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
 	EXPECT_TRUE(vdev_holds(3, 0x62, SIZE, SIZE, NULL, 0));
 
@@ -776,10 +759,10 @@ TEST_F(ag, shrink_while_mapped_is_ebusy)
 	ASSERT_EQ(0, probe_write(g + SIZE + PAGE, 's'));
 	EXPECT_EQ(0, munmap((void *)p, PAGE));
 	/* Only the autogrow mapping is left: still EBUSY. */
-	ASSERT_EQ(0, snap(&before));
+	ASSERT_EQ(0, snap_status(&before));
 	EXPECT_EQ(-EBUSY, set_reserved(SIZE));
 	EXPECT_EQ(-EBUSY, set_reserved(SIZE + PAGE));
-	ASSERT_EQ(0, snap(&after));
+	ASSERT_EQ(0, snap_status(&after));
 	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
 	EXPECT_EQ('s', g[SIZE + PAGE]);
 	EXPECT_EQ(0, munmap((void *)g, 2 * SIZE));

@@ -43,46 +43,9 @@ static const char *const other_fields[5] = {
 	"Cached", "Percpu", "PageTables", "KernelStack", "AnonPages",
 };
 
-static void write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-
-	if (fd >= 0) {
-		if (write(fd, val, strlen(val)) < 0)
-			perror(path);
-		close(fd);
-	}
-}
-
-/*
- * Frees what can be freed before a measurement: the page cache and the
- * dentries and inodes, then every slab cache's empty slabs. Shrinking a
- * cache also empties KASAN's quarantine of it, which otherwise keeps up to
- * 1/32 of RAM of freed objects counted in Slab.
- */
-static void settle(void)
-{
-	char path[512];
-	struct dirent *d;
-	DIR *dir;
-
-	sync();
-	write_file("/proc/sys/vm/drop_caches", "3");
-	dir = opendir("/sys/kernel/slab");
-	if (!dir)
-		return;
-	while ((d = readdir(dir))) {
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", d->d_name);
-		write_file(path, "1");
-	}
-	closedir(dir);
-}
-
 static void measure(struct mem *m)
 {
-	settle();
+	settle_memory();
 	m->memfree = meminfo_kb("MemFree");
 	m->slab = meminfo_kb("Slab");
 	m->vmalloc = meminfo_kb("VmallocUsed");

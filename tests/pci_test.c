@@ -247,26 +247,6 @@ static uint64_t bar_default_size(void)
 	return bar_len < (1ULL << 30) ? bar_len : 1ULL << 30;
 }
 
-/* Frees what can be freed before a measurement (see cycle_test.c). */
-static void settle(void)
-{
-	char path[512];
-	struct dirent *d;
-	DIR *dir;
-
-	sync();
-	write_text("/proc/sys/vm/drop_caches", "3");
-	dir = opendir("/sys/kernel/slab");
-	if (!dir)
-		return;
-	while ((d = readdir(dir))) {
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", d->d_name);
-		write_text(path, "1");
-	}
-	closedir(dir);
-}
 
 TEST(ivshmem_is_present)
 {
@@ -456,7 +436,7 @@ TEST(bind_unbind_cycles_leak_nothing)
 	/* Two unmeasured rounds fill the caches a first bind needs. */
 	for (round = -2; round < CYCLES; round++) {
 		if (round == 0) {
-			settle();
+			settle_memory();
 			slab[0] = meminfo_kb("Slab");
 			vmalloc[0] = meminfo_kb("VmallocUsed");
 		}
@@ -476,7 +456,7 @@ TEST(bind_unbind_cycles_leak_nothing)
 		ASSERT_EQ(0, bind()) TH_LOG("round %d", round);
 	}
 	ASSERT_EQ(0, unbind());
-	settle();
+	settle_memory();
 	slab[1] = meminfo_kb("Slab");
 	vmalloc[1] = meminfo_kb("VmallocUsed");
 	ksft_print_msg("%d bind/unbind cycles: Slab %ld kB before, %ld kB after (%+ld kB; tolerance +%d kB)\n",

@@ -65,23 +65,6 @@ static int fill_vdev(int fd, int i, unsigned int seed, size_t len)
 	return n == (ssize_t)len ? 0 : -1;
 }
 
-/* Every node's status, to tell that a call changed nothing. */
-struct snapshot {
-	struct vdmux_status ctl, vdev[NR];
-};
-
-static int snap(struct snapshot *s)
-{
-	int i;
-
-	memset(s, 0, sizeof(*s));
-	if (status_of(-1, &s->ctl))
-		return -1;
-	for (i = 0; i < NR; i++)
-		if (status_of(i, &s->vdev[i]))
-			return -1;
-	return 0;
-}
 
 /* Writes every page of [@p, @p + @len): the byte at offset 1 of each. */
 static void store_pages(volatile char *p, size_t len, char v)
@@ -174,7 +157,7 @@ TEST_F(pop, populated_blocks_take_no_fault)
  */
 TEST_F(pop, errors)
 {
-	struct snapshot before, after;
+	struct status_snapshot before, after;
 	struct vdmux_range r;
 	int fd = self->fd[1], ret;
 	char *region, *p, *anon;
@@ -183,7 +166,7 @@ TEST_F(pop, errors)
 	ASSERT_NE(MAP_FAILED, region);
 	p = map_at(region, fd, SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(NULL, p);
-	ASSERT_EQ(0, snap(&before));
+	ASSERT_EQ(0, snap_status(&before));
 
 	EXPECT_EQ(-EINVAL, populate(fd, p + 1, PAGE));
 	EXPECT_EQ(-EINVAL, populate(fd, p + PAGE - 8, PAGE));
@@ -221,13 +204,13 @@ TEST_F(pop, errors)
 	EXPECT_EQ(-ENOTTY, vdmux_ioc(self->ctl, VDMUX_IOC_POPULATE, (unsigned long)&r));
 
 	/* Removed: ENODEV; inserted again, it works. */
-	ASSERT_EQ(0, snap(&after));
+	ASSERT_EQ(0, snap_status(&after));
 	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 1));
-	ASSERT_EQ(0, snap(&before));
+	ASSERT_EQ(0, snap_status(&before));
 	EXPECT_EQ(-ENODEV, populate(fd, p, PAGE));
 	EXPECT_EQ(-ENODEV, populate(fd, p + 3 * PAGE, SIZE - 3 * PAGE));
-	ASSERT_EQ(0, snap(&after));
+	ASSERT_EQ(0, snap_status(&after));
 	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 1));
 	EXPECT_EQ(0, populate(fd, p, PAGE));
@@ -241,18 +224,18 @@ TEST_F(pop, errors)
  */
 TEST_F(pop, past_the_reserved_size_is_enxio)
 {
-	struct snapshot before, after;
+	struct status_snapshot before, after;
 	int fd = self->fd[2];
 	volatile char *g;
 
 	ASSERT_EQ(0, set_autogrow(fd, 1));
 	g = map_shared(fd, 4 * SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, g);
-	ASSERT_EQ(0, snap(&before));
+	ASSERT_EQ(0, snap_status(&before));
 	EXPECT_EQ(-ENXIO, populate(fd, g, 4 * SIZE));
 	EXPECT_EQ(-ENXIO, populate(fd, g + SIZE - PAGE, 2 * PAGE));
 	EXPECT_EQ(-ENXIO, populate(fd, g + 3 * SIZE, PAGE));
-	ASSERT_EQ(0, snap(&after));
+	ASSERT_EQ(0, snap_status(&after));
 	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
 	EXPECT_EQ(0, populate(fd, g, SIZE));
 	EXPECT_NO_FAULTS(fd, touch_pages(g, SIZE));

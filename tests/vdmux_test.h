@@ -6,6 +6,7 @@
 #ifndef VDMUX_TEST_H
 #define VDMUX_TEST_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -549,6 +550,50 @@ static inline int status_of(int i, struct vdmux_status *st)
 	ret = get_status(fd, st) ? -errno : 0;
 	close(fd);
 	return ret;
+}
+
+/* Every node's status (of DEFAULT_NR_VDEVS vdevs), to tell what a step changed. */
+struct status_snapshot {
+	struct vdmux_status ctl, vdev[DEFAULT_NR_VDEVS];
+};
+
+static inline int snap_status(struct status_snapshot *s)
+{
+	int i;
+
+	memset(s, 0, sizeof(*s));
+	if (status_of(-1, &s->ctl))
+		return -1;
+	for (i = 0; i < DEFAULT_NR_VDEVS; i++)
+		if (status_of(i, &s->vdev[i]))
+			return -1;
+	return 0;
+}
+
+/*
+ * Frees what can be freed before a memory measurement: the page cache and
+ * the dentries and inodes, then every slab cache's empty slabs. Shrinking a
+ * cache also empties KASAN's quarantine of it, which otherwise keeps up to
+ * 1/32 of RAM of freed objects counted in Slab.
+ */
+static inline void settle_memory(void)
+{
+	char path[512];
+	struct dirent *d;
+	DIR *dir;
+
+	sync();
+	write_text("/proc/sys/vm/drop_caches", "3");
+	dir = opendir("/sys/kernel/slab");
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", d->d_name);
+		write_text(path, "1");
+	}
+	closedir(dir);
 }
 
 static inline double now_s(void)
