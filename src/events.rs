@@ -43,6 +43,9 @@ pub(crate) struct Changes {
     pub(crate) foreground: bool,
     /// The reserved size changed to this many bytes.
     pub(crate) resized: Option<usize>,
+    /// The change was a growth by an autogrow store: no uevent, since one
+    /// per page stored would flood udev (sysfs and poll still tell).
+    pub(crate) grown_by_store: bool,
 }
 
 impl Changes {
@@ -168,6 +171,9 @@ impl Notifier {
         if let Some(size) = changes.resized {
             // SAFETY: As above.
             unsafe { notify(control, c"reserved_size") };
+            if changes.grown_by_store {
+                return;
+            }
             if let Ok(var) = CString::try_from_fmt(fmt!("VDMUX_RESERVED_SIZE={size}")) {
                 // SAFETY: As above.
                 unsafe { uevent(control, &[&var]) };

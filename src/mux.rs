@@ -619,6 +619,7 @@ impl Mux {
         drop(changing);
         self.changed(Changes {
             resized: Some(end),
+            grown_by_store: true,
             ..Changes::default()
         });
         Ok(())

@@ -15,7 +15,8 @@
  * while it is not removed and EPOLLERR while it is. Every state change of
  * virtual device N sends a "change" uevent for vdmuxN with
  * VDMUX_STATE=foreground|background|removed and VDMUX_GENERATION=<n>; a
- * resize sends one for vdmux with VDMUX_RESERVED_SIZE=<bytes>.
+ * resize sends one for vdmux with VDMUX_RESERVED_SIZE=<bytes> (a growth by
+ * an autogrow store sends none).
  *
  * This header is the one source of truth for the ioctl numbers and the
  * structures; the driver and the tools are generated from it.
