@@ -101,20 +101,6 @@ static char *map_block_aligned(int fd, size_t len, int prot)
 	return mmap(a, len, prot, MAP_SHARED | MAP_FIXED, fd, 0);
 }
 
-/* Fills the first @len bytes of vdev @i with its pattern @seed, through write(2). */
-static int fill_vdev(int fd, int i, unsigned int seed, size_t len)
-{
-	char *buf = malloc(len);
-	ssize_t n;
-
-	if (!buf)
-		return -1;
-	fill_tagged(buf, len, i, seed, 0);
-	n = pwrite(fd, buf, len, 0);
-	free(buf);
-	return n == (ssize_t)len ? 0 : -1;
-}
-
 /*
  * 1 when vdev @i holds its pattern @seed in [0, @keep), and in [@keep,
  * @len) zeroes but for the byte @mark at each offset of @marks (-1 ends

@@ -51,21 +51,6 @@ static char *map_at(char *at, int fd, size_t len, int prot, off_t off)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* Writes vdev @i's pattern @seed into its first @len bytes. */
-static int fill_vdev(int fd, int i, unsigned int seed, size_t len)
-{
-	char *buf = malloc(len);
-	ssize_t n;
-
-	if (!buf)
-		return -1;
-	fill_tagged(buf, len, i, seed, 0);
-	n = pwrite(fd, buf, len, 0);
-	free(buf);
-	return n == (ssize_t)len ? 0 : -1;
-}
-
-
 /* Writes every page of [@p, @p + @len): the byte at offset 1 of each. */
 static void store_pages(volatile char *p, size_t len, char v)
 {

@@ -327,6 +327,20 @@ static inline void fill_tagged(volatile void *buf, size_t len, unsigned int vdev
 		b[i] = pattern_byte(vdev, seed, off + i);
 }
 
+/* Fills the first @len bytes of vdev @i (open as @fd) with its tagged pattern @seed, through write(2). */
+static inline int fill_vdev(int fd, int i, unsigned int seed, size_t len)
+{
+	char *buf = malloc(len);
+	ssize_t n;
+
+	if (!buf)
+		return -1;
+	fill_tagged(buf, len, i, seed, 0);
+	n = pwrite(fd, buf, len, 0);
+	free(buf);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
 /* The offset of the first byte of @buf that is not the pattern; @len if none. */
 static inline size_t tagged_mismatch(const volatile void *buf, size_t len, unsigned int vdev,
 				     unsigned int seed, uint64_t off)
