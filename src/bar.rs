@@ -16,11 +16,12 @@
 //! rescheduling point between them, and a copy racing a user store may see
 //! it or not, byte by byte.
 //!
-//! A user mapping of the BAR is a `VM_PFNMAP` of special entries, as for RAM;
-//! its page protection is write-combining ([`BarMemory::set_user_protection`]).
-//! On x86 with PAT the kernel gives each inserted frame the memory type that
-//! was reserved for it whatever the VMA says: the write-combining type of
-//! this mapping for the BAR's frames, write-back for RAM.
+//! A user mapping of the BAR is a `VM_IO | VM_PFNMAP` of special entries,
+//! with the VMA's ordinary protection: the same VMA maps RAM backing stores
+//! at other times. On x86 with PAT the kernel gives each inserted frame the
+//! memory type that was reserved for it whatever the VMA says: the
+//! write-combining type of this mapping for the BAR's frames, write-back for
+//! RAM.
 //!
 //! The value must be dropped before the device is unbound (its owner is the
 //! driver's per-device data, or what it hands the BAR to, which gives it
@@ -40,7 +41,6 @@ use kernel::{
     alloc::KVVec,
     bindings,
     device,
-    mm::virt::VmaNew,
     page::PAGE_SIZE,
     pci,
     prelude::*,
@@ -198,9 +198,10 @@ impl BarMemory {
         self.pfn(index).filter(|pfn| pfn % HUGE_PAGES == 0)
     }
 
-    /// How many 2 MiB blocks of the BAR can be mapped with PMD entries.
-    pub(crate) fn huge_blocks(&self) -> usize {
-        (0..self.len / PAGE_SIZE)
+    /// How many 2 MiB blocks of the first `size` bytes of the BAR can be
+    /// mapped with PMD entries.
+    pub(crate) fn huge_blocks(&self, size: usize) -> usize {
+        (0..size.min(self.len) / PAGE_SIZE)
             .step_by(HUGE_PAGES)
             .filter(|&i| self.huge_pfn(i).is_some())
             .count()
@@ -283,20 +284,6 @@ impl BarMemory {
             pci_helpers::vdmux_io_zero(self.io.as_ptr().cast::<u8>().add(offset).cast(), len)
         };
         Ok(())
-    }
-
-    /// Gives `vma`, being created by `mmap`, the page protection a user
-    /// mapping of the BAR needs: write-combining (`pgprot_writecombine`), as
-    /// for the kernel's own mapping (see the module documentation for what
-    /// it means for the RAM pages the same VMA maps at other times).
-    #[expect(
-        dead_code,
-        reason = "the vdev's mmap calls it once the BAR is the device memory"
-    )]
-    pub(crate) fn set_user_protection(&self, vma: &VmaNew) {
-        // SAFETY: The VMA is under construction in `f_op->mmap` and not yet
-        // visible to anyone else, so its protection may be written.
-        unsafe { pci_helpers::vdmux_vma_set_wc(vma.as_ptr()) };
     }
 
     /// Checks that every way of copying to and from the BAR moves the right

@@ -278,12 +278,7 @@ impl Bytes for DeviceMemory {
     fn huge_chunks(&self, size: usize) -> usize {
         match self {
             Self::Ram(store) => store.huge_chunks(size),
-            Self::Bar(bar) => bar.get().map_or(0, |bar| {
-                (0..size / PAGE_SIZE)
-                    .step_by(crate::vm::HUGE_PAGES)
-                    .filter(|&pgoff| bar.huge_pfn(pgoff).is_some())
-                    .count()
-            }),
+            Self::Bar(bar) => bar.get().map_or(0, |bar| bar.huge_blocks(size)),
         }
     }
 }

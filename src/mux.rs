@@ -672,7 +672,7 @@ impl Mux {
         }
         let location = self.locations[vdev].read();
         let reserved_pages = self.reserved_pages();
-        if !range::page_in_buffer(pgoff, reserved_pages * PAGE_SIZE) {
+        if pgoff >= reserved_pages {
             return Err(FaultError::SigBus);
         }
         let store = self.store_at(vdev, *location).ok_or(FaultError::SigBus)?;

@@ -163,7 +163,7 @@ impl<C: BarClient> IvshmemDriver<C> {
             } else {
                 ""
             },
-            bar.huge_blocks()
+            bar.huge_blocks(bar.len())
         );
         let client = C::bind(pdev, bar)?;
         Ok(Binding {

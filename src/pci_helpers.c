@@ -101,8 +101,3 @@ void vdmux_io_zero(void __iomem *dst, unsigned long len)
 	}
 	wmb();
 }
-
-void vdmux_vma_set_wc(struct vm_area_struct *vma)
-{
-	vma->vm_page_prot = pgprot_writecombine(vma->vm_page_prot);
-}

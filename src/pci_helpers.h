@@ -20,7 +20,6 @@
 #endif
 
 struct pci_dev;
-struct vm_area_struct;
 
 /*
  * The text of the device_memory= module parameter ("ram" unless given).
@@ -62,15 +61,5 @@ void vdmux_pci_unmap_bar(struct pci_dev *pdev, int bar, void __iomem *addr);
 void vdmux_io_read(void *dst, const void __iomem *src, unsigned long len);
 void vdmux_io_write(void __iomem *dst, const void *src, unsigned long len);
 void vdmux_io_zero(void __iomem *dst, unsigned long len);
-
-/*
- * Makes @vma, being created by mmap, map with write-combining page
- * protection (pgprot_writecombine of its vm_page_prot), as a user mapping
- * of a prefetchable BAR wants. On x86 with PAT each inserted page frame
- * gets the memory type the kernel reserved for it anyway (write-combining
- * for a BAR mapped by vdmux_pci_map_bar_wc(), write-back for RAM); on
- * other architectures this protection is what the page table entries get.
- */
-void vdmux_vma_set_wc(struct vm_area_struct *vma);
 
 #endif /* VDMUX_PCI_HELPERS_H */

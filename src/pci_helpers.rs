@@ -14,13 +14,7 @@
     clippy::all
 )]
 mod generated {
-    use kernel::{
-        bindings::{
-            pci_dev,
-            vm_area_struct, //
-        },
-        ffi,
-    };
+    use kernel::{bindings::pci_dev, ffi};
     include!("pci_helpers_generated.rs");
 }
 
