@@ -142,6 +142,44 @@ bool vdmux_vma_pmd_is_huge(struct vm_area_struct *vma, unsigned long addr)
 	return pmd_trans_huge(pmdp_get_lockless(pmd_offset(pud, addr)));
 }
 
+struct vdmux_pfn_run {
+	struct vm_area_struct *vma;
+	unsigned long start;
+	const unsigned long *pfns;
+	pgprot_t prot;
+};
+
+static int vdmux_set_pfn_pte(pte_t *pte, unsigned long addr, void *data)
+{
+	struct vdmux_pfn_run *run = data;
+	unsigned long pfn = run->pfns[(addr - run->start) >> PAGE_SHIFT];
+
+	/* As insert_pfn() in mm/memory.c, which the page table lock orders. */
+	if (pte_none(ptep_get(pte))) {
+		set_pte_at(run->vma->vm_mm, addr, pte, pte_mkspecial(pfn_pte(pfn, run->prot)));
+		update_mmu_cache(run->vma, addr, pte);
+	}
+	return 0;
+}
+
+int vdmux_insert_pfns(struct vm_area_struct *vma, unsigned long addr,
+		      const unsigned long *pfns, unsigned long nr, bool write_combine)
+{
+	struct vdmux_pfn_run run = {
+		.vma = vma,
+		.start = addr,
+		.pfns = pfns,
+		.prot = write_combine ? pgprot_writecombine(vma->vm_page_prot) : vma->vm_page_prot,
+	};
+	unsigned long size = nr << PAGE_SHIFT;
+
+	if (!nr || nr > PTRS_PER_PTE || addr & ~PAGE_MASK || addr < vma->vm_start ||
+	    addr > vma->vm_end - size || (addr & PMD_MASK) != ((addr + size - 1) & PMD_MASK) ||
+	    !(vma->vm_flags & VM_PFNMAP) || (vma->vm_flags & VM_MIXEDMAP))
+		return -EINVAL;
+	return apply_to_page_range(vma->vm_mm, addr, size, vdmux_set_pfn_pte, &run);
+}
+
 bool vdmux_fault_under_vma_lock(const struct vm_fault *vmf)
 {
 	return vmf->flags & FAULT_FLAG_VMA_LOCK;

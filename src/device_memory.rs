@@ -206,6 +206,12 @@ impl PageFrames for DeviceMemory {
             Self::Bar(bar) => bar.get()?.huge_pfn(pgoff),
         }
     }
+
+    fn write_combining(&self) -> bool {
+        // `BarMemory` maps its BAR with `pci_iomap_wc`, which reserves the
+        // range write-combining: what `vmf_insert_pfn` would look up.
+        matches!(self, Self::Bar(_))
+    }
 }
 
 impl Bytes for DeviceMemory {

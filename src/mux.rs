@@ -138,9 +138,6 @@ use kernel::{
 /// Largest piece `read`/`write` copy per hold of a location semaphore.
 const IO_CHUNK: usize = 2 << 20;
 
-/// Pages POPULATE maps between rescheduling points.
-const POPULATE_BATCH: usize = 512;
-
 /// Where the bytes of a virtual device are now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Location {
@@ -679,20 +676,18 @@ impl Mux {
         store
             .allocate_at(pgoff * PAGE_SIZE)
             .map_err(|_| FaultError::SigBus)?;
+        // Fault-around: the rest of the aligned block is mapped with it, so
+        // that a sequential toucher takes one fault per block (read faults
+        // get it from `map_pages` first).
+        let vma = fault.vma_pages();
+        let window = self.config.fault_around_pages;
+        let around = range::fault_around(pgoff, window, vma.pgoff, vma.len, reserved_pages);
         // SAFETY: `store` is where the bytes of `vdev` are now, and the
         // location semaphore, held shared until we return, is held
         // exclusively by every zap of its mappings and by every huge
         // insertion; a chunk is freed only by a shrink, refused while
         // anything is mapped, or with the device, which its mappings keep.
-        let done = unsafe { fault.map_page(store) }?;
-        // Fault-around: map the rest of the aligned block now, so that a
-        // sequential toucher takes one fault per block (read faults get it
-        // from `map_pages` first).
-        let vma = fault.vma_pages();
-        let window = self.config.fault_around_pages;
-        let around = range::fault_around(pgoff, window, vma.pgoff, vma.len, reserved_pages);
-        // SAFETY: As for `map_page` above.
-        unsafe { fault.map_around(store, around.filter(|&n| n != pgoff)) };
+        let done = unsafe { fault.map_page(store, around) }?;
         let counters = &self.faults[vdev];
         counters.count(&counters.pages, fault);
         Ok(done)
@@ -766,15 +761,15 @@ impl Mux {
             if part.pgoffs().end > self.reserved_pages() {
                 return Err(ENXIO);
             }
-            for pgoff in part.pgoffs() {
-                store.allocate_at(pgoff * PAGE_SIZE)?;
+            for span in part.pmd_spans() {
+                for pgoff in span.clone() {
+                    store.allocate_at(pgoff * PAGE_SIZE)?;
+                }
                 // SAFETY: As in `fault`: `store` is where the bytes of
                 // `vdev` are now, and the semaphore is held shared.
-                unsafe { part.map(store, pgoff)? };
-                if pgoff % POPULATE_BATCH == POPULATE_BATCH - 1 {
-                    // SAFETY: Sleeping is allowed here.
-                    unsafe { crate::helpers::vdmux_cond_resched() };
-                }
+                unsafe { part.map(store, span)? };
+                // SAFETY: Sleeping is allowed here.
+                unsafe { crate::helpers::vdmux_cond_resched() };
             }
             Ok(())
         })

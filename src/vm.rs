@@ -80,7 +80,10 @@ use crate::{
 use core::marker::PhantomData;
 use kernel::{
     bindings,
-    error::from_err_ptr,
+    error::{
+        from_err_ptr,
+        to_result, //
+    },
     fs::File,
     mm::virt::{
         flags,
@@ -144,6 +147,75 @@ pub(crate) trait PageFrames {
     /// its [`HUGE_PAGES`] frames exist, are contiguous and start aligned to
     /// [`HUGE_PAGES`], so that one PMD entry can map it.
     fn huge_pfn(&self, pgoff: usize) -> Option<usize>;
+
+    /// Whether the frames are I/O memory mapped write-combining (a BAR that
+    /// `pci_iomap_wc` mapped) rather than RAM (write-back).
+    fn write_combining(&self) -> bool {
+        false
+    }
+}
+
+/// Most page frames [`insert_frames`] hands the kernel at once: a
+/// fault-around window, a slice of a POPULATE.
+const INSERT_BATCH: usize = 32;
+
+/// Maps the pages `pgoffs` of `store` at the addresses of the VMA `vma`
+/// (whose pages `pages` describes) as special PTEs, as
+/// [`VmFault::map_page`] does, one run of consecutive pages at a time:
+/// a page that `store` does not have is skipped, an entry already present
+/// is left alone. `ENOMEM` when a page table could not be allocated.
+///
+/// # Safety
+///
+/// `vma` must be valid, a `VM_PFNMAP` that is no `VM_MIXEDMAP` and no COW
+/// mapping, and map every page of `pgoffs`, all of them under one page
+/// middle directory entry that is no 2 MiB leaf and cannot become one
+/// until this returns. `store` must be kept alive and in place as for
+/// [`VmFault::map_page`]. A caller that must not sleep must know that
+/// entry to point to a page table already.
+unsafe fn insert_frames(
+    vma: *mut bindings::vm_area_struct,
+    pages: &VmaPages,
+    store: &(impl PageFrames + ?Sized),
+    pgoffs: core::ops::Range<usize>,
+) -> Result {
+    let write_combine = store.write_combining();
+    let mut pfns = [0usize; INSERT_BATCH];
+    let mut run_start = pgoffs.start;
+    let mut run_len = 0;
+    let flush = |start: usize, len: usize, pfns: &[usize; INSERT_BATCH]| -> Result {
+        let address = pages.address_of(start).ok_or(EINVAL)?;
+        // SAFETY: The run lies inside the VMA, under one entry that is no
+        // huge leaf (the function's safety requirements); its frames are
+        // `store`'s, of the cache mode `write_combining` tells.
+        to_result(unsafe {
+            helpers::vdmux_insert_pfns(vma, address, pfns.as_ptr(), len, write_combine)
+        })
+    };
+    for pgoff in pgoffs {
+        match store.pfn(pgoff) {
+            Some(pfn) => {
+                if run_len == 0 {
+                    run_start = pgoff;
+                }
+                pfns[run_len] = pfn;
+                run_len += 1;
+                if run_len == INSERT_BATCH {
+                    flush(run_start, run_len, &pfns)?;
+                    run_len = 0;
+                }
+            }
+            None if run_len > 0 => {
+                flush(run_start, run_len, &pfns)?;
+                run_len = 0;
+            }
+            None => {}
+        }
+    }
+    if run_len > 0 {
+        flush(run_start, run_len, &pfns)?;
+    }
+    Ok(())
 }
 
 /// The pages a VMA maps, in page units.
@@ -164,6 +236,41 @@ impl VmaPages {
         let index = pgoff.checked_sub(self.pgoff).filter(|&i| i < self.len)?;
         Some((self.start + index) * PAGE_SIZE)
     }
+
+    /// The pages of `pgoffs` that the VMA maps under the same page middle
+    /// directory entry as its page `pgoff` (empty if it does not map that).
+    fn same_pmd(&self, pgoff: usize, pgoffs: core::ops::Range<usize>) -> core::ops::Range<usize> {
+        // In user page numbers: the entry covers [pmd, pmd + HUGE_PAGES).
+        let Some(user) = self.address_of(pgoff).map(|a| a / PAGE_SIZE) else {
+            return pgoff..pgoff;
+        };
+        let pmd = user - user % HUGE_PAGES;
+        let vma_end = self.start + self.len;
+        let to_user = |pg: usize| pg.saturating_sub(self.pgoff).saturating_add(self.start);
+        let start = to_user(pgoffs.start).max(pmd).max(self.start);
+        let end = to_user(pgoffs.end).min(pmd + HUGE_PAGES).min(vma_end);
+        if start >= end {
+            return pgoff..pgoff;
+        }
+        (start - self.start + self.pgoff)..(end - self.start + self.pgoff)
+    }
+
+    /// The pages of `pgoffs` (each one the VMA maps), split where they
+    /// cross from one page middle directory entry to the next.
+    fn pmd_spans(
+        &self,
+        pgoffs: core::ops::Range<usize>,
+    ) -> impl Iterator<Item = core::ops::Range<usize>> + '_ {
+        let mut next = pgoffs.start;
+        core::iter::from_fn(move || {
+            let span = self.same_pmd(next, next..pgoffs.end);
+            if span.is_empty() {
+                return None;
+            }
+            next = span.end;
+            Some(span)
+        })
+    }
 }
 
 /// Why a fault is refused.
@@ -182,6 +289,8 @@ pub(crate) struct FaultDone(bindings::vm_fault_t);
 /// `VM_FAULT_NOPAGE`: the entry is in place, retry the access.
 const FAULT_NOPAGE: bindings::vm_fault_t =
     bindings::vm_fault_reason_VM_FAULT_NOPAGE as bindings::vm_fault_t;
+const FAULT_OOM: bindings::vm_fault_t =
+    bindings::vm_fault_reason_VM_FAULT_OOM as bindings::vm_fault_t;
 
 /// One page fault on a VMA carrying a [`VmaHandler`].
 ///
@@ -257,9 +366,17 @@ impl VmFault {
     /// faulting address with the VMA's protection, as a special PTE: one
     /// that holds no reference to the page, so that `get_user_pages` refuses
     /// it and no pin (vmsplice, O_DIRECT, `/proc/PID/mem`) can keep the page
-    /// after an invalidation took it back. SIGBUS when the page is past the
-    /// store. When a 2 MiB entry already covers the address (see the module
-    /// documentation), nothing is inserted and the access is retried.
+    /// after an invalidation took it back; and with it the pages `around`
+    /// (fault-around: page offsets, each one the VMA maps) that lie under
+    /// the same page middle directory entry, the one checked for a huge
+    /// leaf. SIGBUS when the page is past the store. When a 2 MiB entry
+    /// already covers the address (see the module documentation), nothing
+    /// is inserted and the access is retried. Pages already mapped, and
+    /// pages of `around` that `store` does not have, are left alone.
+    ///
+    /// What holds for the whole VMA is checked once: the caller's lock keeps
+    /// the PMD from becoming huge meanwhile, and the kernel's locks around a
+    /// fault keep the VMA's flags and bounds as they are.
     ///
     /// # Safety
     ///
@@ -271,8 +388,10 @@ impl VmFault {
     pub(crate) unsafe fn map_page(
         &self,
         store: &(impl PageFrames + ?Sized),
+        around: core::ops::Range<usize>,
     ) -> Result<FaultDone, FaultError> {
-        let pfn = store.pfn(self.pgoff()).ok_or(FaultError::SigBus)?;
+        let pgoff = self.pgoff();
+        store.pfn(pgoff).ok_or(FaultError::SigBus)?;
         if !self.is_pure_pfnmap() {
             return Err(FaultError::SigBus);
         }
@@ -281,55 +400,36 @@ impl VmFault {
         if self.pmd_is_huge() {
             return Ok(FaultDone(FAULT_NOPAGE));
         }
-        // SAFETY: `vmf` is valid by the type invariants and its address is
-        // inside its VMA, a pure VM_PFNMAP (checked above) that is not a COW
-        // mapping (see `NewMapping::new`), as `vmf_insert_pfn` requires; the
-        // page middle directory entry is no huge leaf (checked above); the
-        // caller keeps the page alive while it is mapped.
-        let ret = unsafe { bindings::vmf_insert_pfn(self.vma().as_ptr(), self.address(), pfn) };
-        Ok(FaultDone(ret))
-    }
-
-    /// Maps the pages `neighbours` (page offsets) of `store` next to the
-    /// faulting page, as [`VmFault::map_page`] does, each one the VMA maps.
-    /// In a VMA that can hold 2 MiB entries (one whose addresses are aligned
-    /// like its offsets), only pages under the same page middle directory
-    /// entry as the faulting address are mapped: that is the entry checked
-    /// for a huge leaf. Pages already mapped are left alone.
-    ///
-    /// What holds for the whole VMA is checked once: the caller's lock keeps
-    /// the PMD from becoming huge meanwhile, and the kernel's locks around a
-    /// fault keep the VMA's flags and bounds as they are.
-    ///
-    /// # Safety
-    ///
-    /// As for [`VmFault::map_page`].
-    pub(crate) unsafe fn map_around(
-        &self,
-        store: &(impl PageFrames + ?Sized),
-        neighbours: impl Iterator<Item = usize>,
-    ) {
-        if !self.is_pure_pfnmap() || self.pmd_is_huge() {
-            return;
-        }
         let pages = self.vma_pages();
-        let same_pmd_only = range::maps_aligned(&pages, HUGE_PAGES);
-        let huge_size = HUGE_PAGES * PAGE_SIZE;
-        let vma = self.vma().as_ptr();
-        for pgoff in neighbours {
-            let (Some(pfn), Some(address)) = (store.pfn(pgoff), pages.address_of(pgoff)) else {
-                continue;
-            };
-            if same_pmd_only && address / huge_size != self.address() / huge_size {
+        let around = if around.contains(&pgoff) {
+            around
+        } else {
+            pgoff..pgoff + 1
+        };
+        // A VMA that can hold 2 MiB entries gets fault-around only under
+        // the entry checked above; in one that cannot (`range::huge_block`
+        // only accepts blocks of a VMA that `maps_aligned`), the pages
+        // under the neighbouring entries are safe to map too.
+        let aligned = range::maps_aligned(&pages, HUGE_PAGES);
+        let mut result = Ok(());
+        for span in pages.pmd_spans(around) {
+            if aligned && !span.contains(&pgoff) {
                 continue;
             }
-            // SAFETY: As in `map_page`: `address` is inside the VMA; it is
-            // under the same page middle directory entry as the fault's,
-            // which is no huge leaf (checked above), or in a VMA where
-            // `map_huge` never inserts one (`range::huge_block` only accepts
-            // blocks of a VMA that `maps_aligned`). An already populated
-            // entry is left alone.
-            let _ = unsafe { bindings::vmf_insert_pfn(vma, address, pfn) };
+            // SAFETY: `vmf` is valid by the type invariants, and so is its
+            // VMA, a pure VM_PFNMAP (checked above) that is not a COW
+            // mapping (see `NewMapping::new`); `span` lies inside it under
+            // one page middle directory entry, which is no huge leaf: the
+            // faulting page's (checked above), or one of a VMA where none
+            // is ever inserted. The caller keeps the pages alive while they
+            // are mapped. A fault may sleep to allocate a page table.
+            let mapped = unsafe { insert_frames(self.vma().as_ptr(), &pages, store, span) };
+            result = result.and(mapped);
+        }
+        match result {
+            Ok(()) => Ok(FaultDone(FAULT_NOPAGE)),
+            Err(e) if e == ENOMEM => Ok(FaultDone(FAULT_OOM)),
+            Err(_) => Err(FaultError::SigBus),
         }
     }
 
@@ -411,22 +511,14 @@ impl VmFault {
         if !self.is_pure_pfnmap() || !unsafe { helpers::vdmux_fault_pmd_has_table(self.vmf) } {
             return false;
         }
-        let vma = self.vma().as_ptr();
-        let mut mapped = false;
-        for pgoff in window {
-            let (Some(pfn), Some(address)) = (store.pfn(pgoff), pages.address_of(pgoff)) else {
-                continue;
-            };
-            // SAFETY: As in `map_page`: `address` is inside the VMA, under
-            // the page middle directory entry of the fault, which points to a
-            // page table (checked above) and cannot become a huge leaf (the
-            // caller's lock): `vmf_insert_pfn` neither allocates nor sleeps.
-            let ret = unsafe { bindings::vmf_insert_pfn(vma, address, pfn) };
-            if pgoff == self.pgoff() && ret == FAULT_NOPAGE {
-                mapped = true;
-            }
+        if store.pfn(self.pgoff()).is_none() {
+            return false;
         }
-        mapped
+        // SAFETY: As in `map_page`: `window` lies inside the VMA, under the
+        // page middle directory entry of the fault, which points to a page
+        // table (checked above) and cannot become a huge leaf (the caller's
+        // lock): the insertion neither allocates nor sleeps.
+        unsafe { insert_frames(self.vma().as_ptr(), &pages, store, window) }.is_ok()
     }
 
     /// `vmf_insert_pfn_pmd` as for a read.
@@ -473,15 +565,26 @@ impl UserMapping<'_> {
         self.range.clone()
     }
 
-    /// Maps page `pgoff` of `store` (one of [`UserMapping::pgoffs`]) as a
-    /// fault would (see [`VmFault::map_page`]); a page already mapped, or
-    /// covered by a 2 MiB entry, is left alone.
+    /// The object's page offsets that this part maps, split where the
+    /// part crosses from one page middle directory entry to the next.
+    pub(crate) fn pmd_spans(&self) -> impl Iterator<Item = core::ops::Range<usize>> + '_ {
+        self.pages.pmd_spans(self.range.clone())
+    }
+
+    /// Maps the pages `span` of `store` (one of [`UserMapping::pmd_spans`])
+    /// as a fault would (see [`VmFault::map_page`]); pages already mapped,
+    /// a span covered by a 2 MiB entry, and pages `store` does not have are
+    /// left alone.
     ///
     /// # Safety
     ///
     /// As for [`VmFault::map_page`].
-    pub(crate) unsafe fn map(&self, store: &(impl PageFrames + ?Sized), pgoff: usize) -> Result {
-        if !self.range.contains(&pgoff) {
+    pub(crate) unsafe fn map(
+        &self,
+        store: &(impl PageFrames + ?Sized),
+        span: core::ops::Range<usize>,
+    ) -> Result {
+        if span.is_empty() || self.pages.same_pmd(span.start, span.clone()) != span {
             return Err(EINVAL);
         }
         let vma = self.vma.as_ptr();
@@ -489,24 +592,19 @@ impl UserMapping<'_> {
         if unsafe { helpers::vdmux_vma_is_mixedmap(vma) } {
             return Err(EINVAL);
         }
-        let pfn = store.pfn(pgoff).ok_or(ENOMEM)?;
-        let address = self.pages.address_of(pgoff).ok_or(EINVAL)?;
+        let address = self.pages.address_of(span.start).ok_or(EINVAL)?;
         // SAFETY: `vma` is valid; the walk allocates nothing. The caller's
         // lock excludes huge insertions, so a PMD that is not huge now stays
         // so until the insertion below is done.
         if unsafe { helpers::vdmux_vma_pmd_is_huge(vma, address) } {
             return Ok(());
         }
-        // SAFETY: `address` is inside the VMA, a pure VM_PFNMAP (checked
-        // above) that is not a COW mapping (see `NewMapping::new`), with
-        // `mmap_lock` held; the page middle directory entry is no huge leaf
-        // (checked above); the caller keeps the page alive while mapped.
-        let ret = unsafe { bindings::vmf_insert_pfn(vma, address, pfn) };
-        if ret == FAULT_NOPAGE {
-            Ok(())
-        } else {
-            Err(ENOMEM)
-        }
+        // SAFETY: `span` lies inside the VMA (checked above), a pure
+        // VM_PFNMAP (checked above) that is not a COW mapping (see
+        // `NewMapping::new`), with `mmap_lock` held, under one page middle
+        // directory entry (checked above), no huge leaf (checked above);
+        // the caller keeps the pages alive while mapped.
+        unsafe { insert_frames(vma, &self.pages, store, span) }
     }
 }
 

@@ -784,6 +784,10 @@ TEST_F(fi, every_allocation_of_resize_fails_cleanly)
  * Every allocation of a growth fails in turn (fail-nth): each store whose
  * growth fails is SIGBUS and changes nothing; one that survives the failure
  * grew the device by its page, which a resize takes back before the next.
+ * The allocations of one store are not always the same (the debug kernel's
+ * own bookkeeping allocates now and then on the way), so that a sweep can
+ * step over the few whose failure no fallback absorbs: up to three sweeps
+ * look for one.
  */
 TEST_F(fi, every_allocation_of_a_growth_fails_cleanly)
 {
@@ -792,7 +796,7 @@ TEST_F(fi, every_allocation_of_a_growth_fails_cleanly)
 	struct snapshot before;
 	void *region;
 	char *p;
-	int n, ret, left, i;
+	int n, ret, left, i, sweep;
 
 	fail_nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
 	if (fail_nth_fd < 0)
@@ -807,32 +811,40 @@ TEST_F(fi, every_allocation_of_a_growth_fails_cleanly)
 	p = map_prepared_autogrow(self->fd[2], GROW_MAP, &region);
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, memcmp(p, self->bytes[2], SIZE));
-	for (n = 1; n < MAX_SITES; n++) {
-		ASSERT_EQ(0, snap(self, &before));
-		ASSERT_EQ(0, arm_nth(n));
-		ret = poke(p + GROW_AT + 2 * PAGE, 0);
-		left = nth_left();
-		if (left) {
-			grow.bad += ret != 0 || !grown_to(self, GROW_AT + 3 * PAGE);
-			grow.done = 1;
-			break;
+	for (sweep = 0; sweep < 3 && grow.recovered == grow.sites; sweep++) {
+		grow.done = 0;
+		for (n = 1; n < MAX_SITES; n++) {
+			ASSERT_EQ(0, snap(self, &before));
+			ASSERT_EQ(0, arm_nth(n));
+			ret = poke(p + GROW_AT + 2 * PAGE, 0);
+			left = nth_left();
+			if (left) {
+				grow.bad += ret != 0 || !grown_to(self, GROW_AT + 3 * PAGE);
+				grow.done = 1;
+				/* The next sweep starts from the size before the growth. */
+				munmap(region, AUTOGROW_REGION);
+				ASSERT_EQ(0, do_resize(self, SIZE));
+				p = map_prepared_autogrow(self->fd[2], GROW_MAP, &region);
+				ASSERT_NE(NULL, p);
+				break;
+			}
+			grow.sites++;
+			if (!ret) {
+				/* Survived: check, take the growth back, go on at the next site. */
+				grow.recovered++;
+				grow.bad += !grown_to(self, GROW_AT + 3 * PAGE);
+				munmap(region, AUTOGROW_REGION);
+				ASSERT_EQ(0, do_resize(self, SIZE));
+				p = map_prepared_autogrow(self->fd[2], GROW_MAP, &region);
+				ASSERT_NE(NULL, p);
+				ASSERT_EQ(0, memcmp(p, self->bytes[2], SIZE));
+				continue;
+			}
+			grow.bad += ret != -SIGBUS || !unchanged(self, &before);
 		}
-		grow.sites++;
-		if (!ret) {
-			/* Survived: check, take the growth back, go on at the next site. */
-			grow.recovered++;
-			grow.bad += !grown_to(self, GROW_AT + 3 * PAGE);
-			munmap(region, AUTOGROW_REGION);
-			ASSERT_EQ(0, do_resize(self, SIZE));
-			p = map_prepared_autogrow(self->fd[2], GROW_MAP, &region);
-			ASSERT_NE(NULL, p);
-			ASSERT_EQ(0, memcmp(p, self->bytes[2], SIZE));
-			continue;
-		}
-		grow.bad += ret != -SIGBUS || !unchanged(self, &before);
 	}
-	ksft_print_msg("allocations failed in turn: growth %d (%d survived)\n",
-		       grow.sites, grow.recovered);
+	ksft_print_msg("allocations failed in turn: growth %d (%d survived), %d sweep%s\n",
+		       grow.sites, grow.recovered, sweep, sweep == 1 ? "" : "s");
 	EXPECT_EQ(0, grow.bad);
 	EXPECT_TRUE(grow.done);
 	EXPECT_LT(grow.recovered, grow.sites);

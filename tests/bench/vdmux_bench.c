@@ -225,6 +225,28 @@ static void resize(size_t size)
 		die("SET_RESERVED_SIZE");
 }
 
+/*
+ * Writes the first @size bytes of vdev 0, the foreground, so that every
+ * chunk of its device memory is allocated, as the resident memfd's pages
+ * are: a shrink frees the chunks past the new size, and without this the
+ * first vdmux contender after a resize would time their allocation.
+ */
+static void make_resident(size_t size)
+{
+	static char zeros[1 << 20];
+	size_t off, n;
+	int fd = open_vdev(0, O_RDWR);
+
+	if (fd < 0)
+		die("open vdmux0");
+	for (off = 0; off < size; off += n) {
+		n = size - off < sizeof(zeros) ? size - off : sizeof(zeros);
+		if (pwrite(fd, zeros, n, off) != (ssize_t)n)
+			die("pwrite vdmux0");
+	}
+	close(fd);
+}
+
 /* 4 KiB faults only (1) or 2 MiB mappings where possible (0), for this process. */
 static void small_pages_only(int on)
 {
@@ -605,6 +627,7 @@ static void bench_first_touch(void)
 				size_t size = s < NR_SIZES ? sizes[s] : MAX_SIZE;
 
 				resize(size);
+				make_resident(size);
 				for (k = 0; k < NR_FT; k++) {
 					const struct ft_contender *c = &ft_contenders[k];
 					struct ft_result *r = &ft[k][s];
