@@ -12,7 +12,8 @@
 # shared memory-backend-file, created zero-filled for each boot and left in
 # place when the guest ends: the host reads what the guest last wrote to the
 # BAR there (check mode hands it to the judge, whose --ivshmem check compares
-# it with pci_test's report). --pci-pass names test programs that the guest
+# it with pci_test's report; bench mode gives the benchmarks' bar section its
+# device). --pci-pass names test programs that the guest
 # runs a second time with vdmux loaded with device_memory=pci, as sections
 # NAME@pci, before the others (see qemu/init).
 #

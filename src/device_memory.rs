@@ -101,6 +101,7 @@ impl DeviceMemory {
     }
 
     /// The most bytes it can hold, if it cannot grow past a size (a BAR).
+    /// Like every other use of the BAR, only while it cannot be detached.
     pub(crate) fn capacity(&self) -> Option<usize> {
         match self {
             Self::Ram(_) => None,

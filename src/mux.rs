@@ -523,17 +523,18 @@ impl Mux {
     /// `VDMUX_IOC_SET_RESERVED_SIZE`: growing is allowed while mapped,
     /// shrinking is not (`EBUSY`).
     pub(crate) fn resize(&self, size: u64) -> Result {
-        // A BAR bounds the size: past it, there is no memory to be had.
+        let _changing = self.changing.lock();
+        if self.detached.load(Ordering::Relaxed) {
+            return Err(ENODEV);
+        }
+        // A BAR bounds the size: past it, there is no memory to be had. Read
+        // under `changing`, which `detach` holds while it takes the BAR away.
         if let Some(capacity) = self.device_memory.capacity() {
             if size > capacity as u64 && size <= config::MAX_RESERVED_LIMIT {
                 return Err(ENOMEM);
             }
         }
         let size = self.config.resize_target(size).ok_or(EINVAL)?;
-        let _changing = self.changing.lock();
-        if self.detached.load(Ordering::Relaxed) {
-            return Err(ENODEV);
-        }
         let old = self.reserved_size();
         if size == old {
             return Ok(());

@@ -7,9 +7,9 @@
  * The device is found in /sys/bus/pci/devices; vdmux binds to it only when
  * loaded with device_memory=pci, its nodes come and go with the binding,
  * binding and unbinding leak nothing (vmalloc, slab, the ioremap, the
- * region, the PAT memory type), and unbinding while a vdev is mapped makes
- * every access through the mapping raise SIGBUS and every file operation
- * fail, with nothing crashing.
+ * region, the PAT memory type), and unbinding while a vdev is mapped, or
+ * while a process switches vdevs, makes every access through the mapping
+ * raise SIGBUS and every file operation fail, with nothing crashing.
  *
  * Two tests (bar_is_the_foreground, signatures_for_the_host) check that the
  * foreground's bytes are in the BAR, seen through sysfs's resource2, and no
@@ -561,6 +561,248 @@ TEST(unbind_while_mapped_raises_sigbus)
 	close(fd0);
 	close(fd1);
 	close(ctl);
+	EXPECT_EQ(0, unload_module());
+}
+
+/*
+ * Unbinding while a process switches vdevs 0 and 1 back to back, each
+ * holding bytes of its own and the buffer large enough for a SWITCH to take
+ * a while: the unbind completes (it waits for the SWITCH in progress, if
+ * any), and from then on the switcher's open files refuse what they would
+ * refuse on a removed vdev, every state change through its control file
+ * failing (ENODEV; EJECT: EINVAL, every vdev being removed already), and
+ * every mapping made before raises SIGBUS. Bound again, the nodes are back
+ * and SWITCH moves the new device's bytes through the BAR.
+ */
+#define SWITCH_RESERVED (8UL << 20)
+#define SWITCH_SEED 0x7100
+#define SWITCHES_BEFORE_UNBIND 4
+#define DEADLINE_S 60
+
+/* What the switching child saw, in memory shared with the test. */
+struct switcher_report {
+	volatile long switches;		/* SWITCHes that returned 0 */
+	volatile long switches_after;	/* of them, returned after @unbinding was set */
+	volatile int in_switch;		/* between the call of a SWITCH and its return */
+	volatile int unbinding;		/* set by the test as the unbind begins */
+	int mapped;			/* its mapping read vdev 0's bytes before */
+	/* 0 or -errno: */
+	volatile int first_error;	/* of the SWITCH that failed first */
+	int switch_again[2];		/* SWITCH to 0, then to 1, after that */
+	int eject, insert, resize;	/* EJECT 1, INSERT 0, SET_RESERVED_SIZE */
+	int status;			/* GET_STATUS of the control node */
+	uint32_t foreground;
+	int vdev_status;		/* GET_STATUS of vdev 0 */
+	uint32_t vdev_state;
+	int pread, populate;		/* through vdev 0's file and mapping */
+	int sigbus;			/* the signal a load through the mapping raised */
+};
+
+/* Switches vdevs 0 and 1 until a SWITCH fails, then tries the rest; exits. */
+static void switcher_main(struct switcher_report *r)
+{
+	int ctl = open(CTL_PATH, O_RDWR | O_CLOEXEC), fd0 = open_vdev(0, O_RDWR), ret;
+	uint64_t size = PAGE;
+	struct vdmux_status st;
+	volatile char *q;
+	long n;
+	char c;
+
+	if (ctl < 0 || fd0 < 0)
+		_exit(2);
+	q = map_shared(fd0, PAGE, PROT_READ, 0);
+	if (q == MAP_FAILED)
+		_exit(3);
+	r->mapped = has_tagged(q, PAGE, 0, SWITCH_SEED, 0);
+	for (n = 1;; n++) {
+		r->in_switch = 1;
+		ret = vdmux_ioc(ctl, VDMUX_IOC_SWITCH, n % 2);
+		r->in_switch = 0;
+		if (ret) {
+			r->first_error = ret;
+			break;
+		}
+		r->switches++;
+		if (r->unbinding)
+			r->switches_after++;
+	}
+	r->switch_again[0] = vdmux_ioc(ctl, VDMUX_IOC_SWITCH, 0);
+	r->switch_again[1] = vdmux_ioc(ctl, VDMUX_IOC_SWITCH, 1);
+	r->eject = vdmux_ioc(ctl, VDMUX_IOC_EJECT, 1);
+	r->insert = vdmux_ioc(ctl, VDMUX_IOC_INSERT, 0);
+	r->resize = vdmux_ioc(ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size);
+	r->status = get_status(ctl, &st) ? -errno : 0;
+	r->foreground = st.foreground;
+	r->vdev_status = get_status(fd0, &st) ? -errno : 0;
+	r->vdev_state = st.state;
+	r->pread = pread(fd0, &c, 1, 0) < 0 ? -errno : 0;
+	r->populate = populate(fd0, q, PAGE);
+	r->sigbus = probe_read(q, &c);
+	_exit(0);
+}
+
+/* Waits up to @seconds for child @pid to end: @pid, or 0 if it has not. */
+static pid_t wait_child(pid_t pid, int seconds, int *status)
+{
+	double end = now_s() + seconds;
+	pid_t ret;
+
+	do {
+		ret = waitpid(pid, status, WNOHANG);
+		if (ret)
+			return ret;
+		usleep(10000);
+	} while (now_s() < end);
+	return 0;
+}
+
+/* Whether the page at @off of a mapping of vdev @vdev holds its bytes (seed @seed). */
+static int page_is(const volatile char *p, size_t off, int vdev, unsigned int seed)
+{
+	return has_tagged(p + off, PAGE, vdev, seed, off);
+}
+
+TEST(unbind_mid_switch)
+{
+	size_t len = SWITCH_RESERVED, off;
+	struct switcher_report *r;
+	int ctl, fd0, fd1, status, in_progress, ok = 1;
+	const volatile char *bar;
+	pid_t child, unbinder;
+	char params[64], c;
+	char *p0, *p1, *q0;
+	double t0, t;
+
+	ASSERT_TRUE(bdf[0]);
+	ASSERT_LE(len, bar_len);
+	snprintf(params, sizeof(params), "reserved_size=%lu", len);
+	ASSERT_EQ(0, load_pci(params));
+	ASSERT_TRUE(bound());
+	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, r);
+	ctl = open(CTL_PATH, O_RDWR | O_CLOEXEC);
+	fd0 = open_vdev(0, O_RDWR);
+	fd1 = open_vdev(1, O_RDWR);
+	ASSERT_LE(0, ctl);
+	ASSERT_LE(0, fd0);
+	ASSERT_LE(0, fd1);
+	/* Distinct bytes: vdev 0's in the BAR, vdev 1's in its backing store. */
+	ASSERT_EQ(0, fill_vdev(fd0, 0, SWITCH_SEED, len));
+	ASSERT_EQ(0, fill_vdev(fd1, 1, SWITCH_SEED, len));
+	p0 = map_shared(fd0, len, PROT_READ | PROT_WRITE, 0);
+	p1 = map_shared(fd1, len, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p0);
+	ASSERT_NE(MAP_FAILED, p1);
+	EXPECT_TRUE(has_tagged(p0, len, 0, SWITCH_SEED, 0));
+	EXPECT_TRUE(has_tagged(p1, len, 1, SWITCH_SEED, 0));
+
+	fflush(stdout);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child)
+		switcher_main(r);
+
+	/* While it switches, each mapping keeps its own vdev's bytes. */
+	t0 = now_s();
+	while (r->switches < SWITCHES_BEFORE_UNBIND && !r->first_error &&
+	       now_s() - t0 < DEADLINE_S) {
+		for (off = 0; off < len; off += (1UL << 20) + PAGE)
+			ok &= page_is(p0, off, 0, SWITCH_SEED) && page_is(p1, off, 1, SWITCH_SEED);
+	}
+	if (r->switches < SWITCHES_BEFORE_UNBIND) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	ASSERT_LE(SWITCHES_BEFORE_UNBIND, r->switches)
+		TH_LOG("%ld switches in %d s, then %s", r->switches, DEADLINE_S,
+		       r->first_error ? strerror(-r->first_error) : "none failed");
+	EXPECT_TRUE(ok) TH_LOG("a mapping read another vdev's bytes while they switched");
+
+	/*
+	 * The unbind, in the middle of a SWITCH if the timing allows, from a
+	 * process of its own, so that an unbind that hangs fails the test
+	 * rather than hanging it.
+	 */
+	t0 = now_s();
+	while (!r->in_switch && now_s() - t0 < 1)
+		;
+	in_progress = r->in_switch;
+	r->unbinding = 1;
+	t0 = now_s();
+	fflush(stdout);
+	unbinder = fork();
+	ASSERT_LE(0, unbinder);
+	if (!unbinder)
+		_exit(unbind() ? 1 : 0);
+	ASSERT_EQ(unbinder, wait_child(unbinder, DEADLINE_S, &status))
+		TH_LOG("the unbind did not return within %d s", DEADLINE_S);
+	t = now_s() - t0;
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_FALSE(bound());
+	EXPECT_TRUE(nodes_are(0));
+
+	/* The switcher stops at its first failure, tries the rest and exits. */
+	ASSERT_EQ(child, wait_child(child, DEADLINE_S, &status));
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("the switcher died of signal %d", WTERMSIG(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	TH_LOG("unbind took %.3f s, begun %s a SWITCH; %ld switches, %ld returned 0 after it began",
+	       t, in_progress ? "during" : "between", r->switches, r->switches_after);
+	EXPECT_TRUE(r->mapped);
+	EXPECT_EQ(-ENODEV, r->first_error);
+	EXPECT_EQ(-ENODEV, r->switch_again[0]);
+	EXPECT_EQ(-ENODEV, r->switch_again[1]);
+	EXPECT_EQ(-EINVAL, r->eject);
+	EXPECT_EQ(-ENODEV, r->insert);
+	EXPECT_EQ(-ENODEV, r->resize);
+	EXPECT_EQ(0, r->status);
+	EXPECT_EQ(VDMUX_NONE, r->foreground);
+	EXPECT_EQ(0, r->vdev_status);
+	EXPECT_EQ(VDMUX_STATE_REMOVED, r->vdev_state);
+	EXPECT_EQ(-ENODEV, r->pread);
+	EXPECT_EQ(-ENODEV, r->populate);
+	EXPECT_EQ(SIGBUS, r->sigbus);
+
+	/* The test's own mappings, made before, raise SIGBUS too. */
+	EXPECT_EQ(SIGBUS, probe_read(p0, &c));
+	EXPECT_EQ(SIGBUS, probe_read(p0 + len - PAGE, &c));
+	EXPECT_EQ(SIGBUS, probe_write(p1, 1));
+	EXPECT_EQ(SIGBUS, probe_read(p1 + len / 2, &c));
+	EXPECT_EQ(-ENODEV, vdmux_ioc(ctl, VDMUX_IOC_SWITCH, 1));
+
+	/* Bound again: a new device, and SWITCH moves its bytes through the BAR. */
+	ASSERT_EQ(0, bind());
+	ASSERT_TRUE(nodes_are(1));
+	EXPECT_EQ(SIGBUS, probe_read(p1, &c));
+	EXPECT_EQ(-ENODEV, vdmux_ioc(ctl, VDMUX_IOC_SWITCH, 1));
+	close(fd0);
+	close(fd1);
+	close(ctl);
+	fd0 = open_vdev(0, O_RDWR);
+	fd1 = open_vdev(1, O_RDWR);
+	ASSERT_LE(0, fd0);
+	ASSERT_LE(0, fd1);
+	EXPECT_EQ(len, reserved_size_now());
+	ASSERT_EQ(0, fill_vdev(fd0, 0, SWITCH_SEED + 1, len));
+	ASSERT_EQ(0, fill_vdev(fd1, 1, SWITCH_SEED + 1, len));
+	q0 = map_shared(fd0, len, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, q0);
+	bar = map_bar(len);
+	ASSERT_NE(MAP_FAILED, bar);
+	EXPECT_TRUE(has_tagged(bar, len, 0, SWITCH_SEED + 1, 0));
+	ASSERT_EQ(0, vdmux_ctl(VDMUX_IOC_SWITCH, 1));
+	EXPECT_TRUE(has_tagged(bar, len, 1, SWITCH_SEED + 1, 0));
+	EXPECT_TRUE(has_tagged(q0, len, 0, SWITCH_SEED + 1, 0));
+	ASSERT_EQ(0, vdmux_ctl(VDMUX_IOC_SWITCH, 0));
+	EXPECT_TRUE(has_tagged(bar, len, 0, SWITCH_SEED + 1, 0));
+	EXPECT_TRUE(has_tagged(q0, len, 0, SWITCH_SEED + 1, 0));
+
+	unmap_bar(bar, len);
+	munmap(q0, len);
+	munmap(p0, len);
+	munmap(p1, len);
+	munmap(r, sizeof(*r));
+	close(fd0);
+	close(fd1);
 	EXPECT_EQ(0, unload_module());
 }
 

@@ -39,6 +39,11 @@
  *                  time of a one-page SET_RESERVED_SIZE growth against the
  *                  size, with 4 processes mapping the buffer.
  *
+ * The bar section measures the device memory in the BAR of the guest's
+ * ivshmem-plain device (device_memory=pci) against RAM device memory of the
+ * same size: first touch, mapped bandwidth and SWITCH (see bench_bar()); it
+ * is n/a, with the reason, in a guest without that device.
+ *
  * A figure whose ioctl the driver lacks or refuses (ENOTTY, EBUSY, ...) is
  * printed and recorded as "n/a (ERRNO)"; the run goes on. VDMUX_BENCH_ONLY
  * (a comma-separated list of the section names above) runs some sections
@@ -1762,6 +1767,298 @@ static void bench_growth(void)
 	section_end("growth");
 }
 
+/* --- PCI BAR device memory ------------------------------------------------------ */
+
+/*
+ * The device memory in the BAR of the guest's ivshmem-plain device
+ * (device_memory=pci) against RAM device memory (the default), both with
+ * the same reserved size (the BAR's, at most 64 MiB) and default
+ * fault-around. Each round loads the module in RAM mode, then in PCI mode
+ * (a bind, which zeroes the BAR), and in each mode fills vdevs 0 and 1
+ * (every store allocated, both through one SWITCH pair), then measures:
+ *
+ *   - first touch: mmap + one store per page of vdev 0, the foreground,
+ *     with 4 KiB pages (PR_SET_THP_DISABLE) and with 2 MiB PMD entries
+ *     where allowed, the page size observed from the fdinfo fault counts;
+ *   - bandwidth: memset, memcpy into and memcpy out of a faulted mapping
+ *     of the whole buffer, 4 KiB and 2 MiB pages;
+ *   - SWITCH between vdevs 0 and 1 of 64, 16 and 1 MiB (shrinking, so that
+ *     every store keeps all its bytes), nothing mapped: the mean of one
+ *     switch each way.
+ *
+ * With no ivshmem device in the guest (qemu/run.sh without --ivshmem), or
+ * one that vdmux does not bind, every figure is n/a with the reason.
+ */
+static const size_t bar_sizes[] = { 1UL << 20, 16UL << 20, 64UL << 20 };
+#define NR_BAR_SIZES ARRAY_SIZE(bar_sizes)
+
+enum { BAR_RAM, BAR_PCI, NR_BAR_MODES };
+static const char *const bar_mode_params[NR_BAR_MODES] = { "", "device_memory=pci" };
+static const char *const bar_mode_name[NR_BAR_MODES] = { "ram", "bar" };
+/* [0]: 4 KiB pages only; [1]: 2 MiB PMD entries where allowed. */
+static const char *const bar_page_name[2] = { "4k", "pmd" };
+static const char *const bar_page_text[2] = { "4 KiB pages", "PMD where allowed" };
+static const char *const bar_op_name[3] = { "memset", "memcpy", "memcpy-out" };
+
+/* Seconds of each run, [mode][page kind][size or op][run]. */
+static double bar_ft[NR_BAR_MODES][2][NR_BAR_SIZES][MAX_REPS];
+static const char *bar_ft_page[NR_BAR_MODES][2][NR_BAR_SIZES];
+static double bar_bw[NR_BAR_MODES][2][3][MAX_REPS];
+static const char *bar_bw_page[NR_BAR_MODES][2];
+static double bar_sw[NR_BAR_MODES][NR_BAR_SIZES][MAX_REPS];
+
+/*
+ * The first ivshmem-plain device (1af4:1110) into @bdf and the length of
+ * its BAR 2 into @len: 0, or -1 with @why.
+ */
+static int bar_find_ivshmem(char *bdf, size_t bdf_len, unsigned long long *len, char *why,
+			    size_t why_len)
+{
+	unsigned long long start = 0, end = 0, flags;
+	char path[512], buf[256];
+	DIR *dir = opendir("/sys/bus/pci/devices");
+	struct dirent *d;
+	FILE *f;
+	int i;
+
+	bdf[0] = 0;
+	if (!dir) {
+		snprintf(why, why_len, "no /sys/bus/pci/devices");
+		return -1;
+	}
+	while (!bdf[0] && (d = readdir(dir))) {
+		char vendor[32], device[32];
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", d->d_name);
+		if (read_first_line(path, vendor, sizeof(vendor)))
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", d->d_name);
+		if (read_first_line(path, device, sizeof(device)))
+			continue;
+		if (strtoul(vendor, NULL, 16) == 0x1af4 && strtoul(device, NULL, 16) == 0x1110)
+			snprintf(bdf, bdf_len, "%s", d->d_name);
+	}
+	closedir(dir);
+	if (!bdf[0]) {
+		snprintf(why, why_len,
+			 "no ivshmem-plain device in the guest: boot it with qemu/run.sh --ivshmem SIZE");
+		return -1;
+	}
+	/* "start end flags" per resource: line 3 is BAR 2. */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+	f = fopen(path, "r");
+	for (i = 0; f && i < 3 && fgets(buf, sizeof(buf), f); i++)
+		;
+	if (f)
+		fclose(f);
+	if (i != 3 || sscanf(buf, "%llx %llx %llx", &start, &end, &flags) != 3 || end <= start) {
+		snprintf(why, why_len, "ivshmem %s has no BAR 2", bdf);
+		return -1;
+	}
+	*len = end - start + 1;
+	return 0;
+}
+
+/* Whether vdmux is bound to PCI device @bdf and its nodes are there. */
+static int bar_bound(const char *bdf)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/vdmux/%s", bdf);
+	return !access(path, F_OK) && !access(CTL_PATH, F_OK);
+}
+
+/* Writes the first @size bytes of @src into vdev @i. */
+static void bar_fill(int i, const char *src, size_t size)
+{
+	int fd = open_vdev(i, O_RDWR);
+
+	if (fd < 0 || pwrite(fd, src, size, 0) != (ssize_t)size)
+		die("fill vdev");
+	close(fd);
+}
+
+/* One round in @mode: run @rep of every figure; -1 with @why if vdmux did not bind. */
+static int bar_round(int mode, int rep, const char *bdf, size_t max, char *src, char *dst,
+		     char *why, size_t why_len)
+{
+	struct fault_counts f0, f1;
+	int pg, s, op, fd, ctl, err;
+	double t0;
+	char *map;
+
+	reload(bar_mode_params[mode]);
+	if (mode == BAR_PCI && !bar_bound(bdf)) {
+		snprintf(why, why_len, "vdmux did not bind ivshmem %s", bdf);
+		return -1;
+	}
+	resize(max);
+	memset(src, 0x40 + rep, max);
+	bar_fill(0, src, max);
+	memset(src, 0x60 + rep, max);
+	bar_fill(1, src, max);
+	ctl = ctl_fd();
+	if (ioctl(ctl, VDMUX_IOC_SWITCH, 1UL) || ioctl(ctl, VDMUX_IOC_SWITCH, 0UL))
+		die("SWITCH");
+
+	for (pg = 0; pg < 2; pg++) {
+		small_pages_only(!pg);
+		for (s = 0; s < (int)NR_BAR_SIZES; s++)
+			if (bar_sizes[s] <= max)
+				bar_ft[mode][pg][s][rep] =
+					first_touch_once(FT_VDMUX, -1, bar_sizes[s], 1, pg,
+							 &bar_ft_page[mode][pg][s], &err);
+	}
+
+	for (pg = 0; pg < 2; pg++) {
+		small_pages_only(!pg);
+		fd = open_vdev(0, O_RDWR);
+		if (fd < 0)
+			die("open vdmux0");
+		map = mmap(NULL, max, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED)
+			die("mmap vdmux0");
+		f0 = fault_counts(fd);
+		touch(map, max);
+		f1 = fault_counts(fd);
+		bar_bw_page[mode][pg] = page_of_faults(f0, f1, "?");
+		for (op = 0; op < 3; op++) {
+			t0 = now();
+			if (op == 0)
+				memset(map, rep, max);
+			else if (op == 1)
+				memcpy(map, src, max);
+			else
+				memcpy(dst, map, max);
+			bar_bw[mode][pg][op][rep] = now() - t0;
+		}
+		munmap(map, max);
+		close(fd);
+	}
+	small_pages_only(0);
+
+	/* Largest first: a shrink keeps every store's bytes below the new size. */
+	for (s = NR_BAR_SIZES - 1; s >= 0; s--) {
+		if (bar_sizes[s] > max)
+			continue;
+		resize(bar_sizes[s]);
+		t0 = now();
+		if (ioctl(ctl, VDMUX_IOC_SWITCH, 1UL))
+			die("SWITCH");
+		if (ioctl(ctl, VDMUX_IOC_SWITCH, 0UL))
+			die("SWITCH");
+		bar_sw[mode][s][rep] = (now() - t0) / 2;
+	}
+	close(ctl);
+	return 0;
+}
+
+static void bench_bar(void)
+{
+	double v[NR_BAR_MODES], ms[NR_BAR_MODES];
+	char bdf[256], why[128] = "", name[128], contender[32];
+	unsigned long long bar_len = 0;
+	int mode, pg, s, op, i, ok;
+	size_t max = 0, size;
+	char *src = NULL, *dst = NULL;
+	const char *e, *page;
+
+	if (!section("bar", "device memory in the ivshmem BAR (device_memory=pci) vs RAM"))
+		return;
+	ok = !bar_find_ivshmem(bdf, sizeof(bdf), &bar_len, why, sizeof(why));
+	if (ok) {
+		max = bar_len < MAX_SIZE ? bar_len : MAX_SIZE;
+		printf("#   ivshmem %s: BAR 2 of %llu MiB; reserved size %zu MiB in both modes\n",
+		       bdf, bar_len >> 20, max >> 20);
+		src = map_anon(max, 0);
+		dst = map_anon(max, 0);
+		memset(dst, 0, max);
+		for (i = 0; i < reps && ok; i++)
+			for (mode = 0; mode < NR_BAR_MODES && ok; mode++)
+				ok = !bar_round(mode, i, bdf, max, src, dst, why, sizeof(why));
+		munmap(src, max);
+		munmap(dst, max);
+		reload("");
+	}
+	if (!ok) {
+		printf("#   n/a: %s\n", why);
+		record_full("bar_device", "ivshmem", 0, NULL, "-", NAN, "MiB", why);
+		section_end("bar");
+		return;
+	}
+	record("bar_device", bdf, max, "-", (double)bar_len / MIB, "MiB");
+
+	printf("#   %-22s %-8s %-10s %-6s %10s %10s\n", "first touch, stores", "MiB", "contender",
+	       "page", "ms", "MiB/s");
+	for (pg = 0; pg < 2; pg++) {
+		for (s = 0; s < (int)NR_BAR_SIZES; s++) {
+			size = bar_sizes[s];
+			e = size > max ? "larger than the BAR" : NULL;
+			for (mode = 0; mode < NR_BAR_MODES; mode++) {
+				page = e ? "-" : bar_ft_page[mode][pg][s];
+				v[mode] = e ? NAN : size / median(bar_ft[mode][pg][s], reps) / MIB;
+				snprintf(contender, sizeof(contender), "%s-%s", bar_mode_name[mode],
+					 bar_page_name[pg]);
+				if (e)
+					printf("#   %-22s %-8zu %-10s %-6s n/a (%s)\n",
+					       bar_page_text[pg], size >> 20, contender, page, e);
+				else
+					printf("#   %-22s %-8zu %-10s %-6s %10.3f %10.1f\n",
+					       bar_page_text[pg], size >> 20, contender, page,
+					       size / v[mode] / MIB * 1e3, v[mode]);
+				record_full("bar_first_touch", contender, size, NULL, page, v[mode],
+					    "MiB/s", e);
+			}
+			if (size != MAX_SIZE)
+				continue;
+			snprintf(name, sizeof(name), "first touch 64 MiB, stores, %s: BAR vs RAM",
+				 bar_page_text[pg]);
+			ratio_of("bar", name, v[BAR_PCI], e, v[BAR_RAM], e, ">=", NAN);
+		}
+	}
+
+	printf("#   %-22s %-8s %-10s %-6s %10s\n", "bandwidth", "MiB", "contender", "page",
+	       "MiB/s");
+	for (pg = 0; pg < 2; pg++) {
+		for (op = 0; op < 3; op++) {
+			for (mode = 0; mode < NR_BAR_MODES; mode++) {
+				page = bar_bw_page[mode][pg];
+				v[mode] = max / median(bar_bw[mode][pg][op], reps) / MIB;
+				snprintf(contender, sizeof(contender), "%s-%s", bar_mode_name[mode],
+					 bar_page_name[pg]);
+				printf("#   %-22s %-8zu %-10s %-6s %10.1f\n", bar_op_name[op],
+				       max >> 20, contender, page, v[mode]);
+				record_full("bar_bandwidth", contender, max, bar_op_name[op], page,
+					    v[mode], "MiB/s", NULL);
+			}
+			snprintf(name, sizeof(name), "%s, %s: BAR vs RAM mapping", bar_op_name[op],
+				 bar_page_text[pg]);
+			ratio("bar", name, v[BAR_PCI] / v[BAR_RAM], ">=", NAN, NULL);
+		}
+	}
+
+	printf("#   %-22s %-8s %12s %12s\n", "SWITCH, nothing mapped", "MiB", "RAM ms", "BAR ms");
+	for (s = 0; s < (int)NR_BAR_SIZES; s++) {
+		e = bar_sizes[s] > max ? "larger than the BAR" : NULL;
+		for (mode = 0; mode < NR_BAR_MODES; mode++) {
+			ms[mode] = e ? NAN : median(bar_sw[mode][s], reps) * 1e3;
+			record_full("bar_switch", bar_mode_name[mode], bar_sizes[s], NULL, "-",
+				    ms[mode], "ms", e);
+		}
+		if (e)
+			printf("#   %-22s %-8zu n/a (%s)\n", "", bar_sizes[s] >> 20, e);
+		else
+			printf("#   %-22s %-8zu %12.3f %12.3f\n", "", bar_sizes[s] >> 20,
+			       ms[BAR_RAM], ms[BAR_PCI]);
+		snprintf(name, sizeof(name), "SWITCH %zu MiB, nothing mapped: BAR vs RAM, time",
+			 bar_sizes[s] >> 20);
+		ratio_of("bar", name, ms[BAR_PCI], e, ms[BAR_RAM], e, "<=", NAN);
+	}
+	section_end("bar");
+}
+
 int main(void)
 {
 	char clocksource[64] = "unknown", kernel[128] = "unknown";
@@ -1798,6 +2095,7 @@ int main(void)
 	bench_switch_mappers();
 	bench_latency();
 	bench_growth();
+	bench_bar();
 	reload("");
 	record("time", "total", 0, NULL, now() - start, "s");
 	printf("# total %.1f s\n", now() - start);
