@@ -313,11 +313,17 @@ impl Mux {
     }
 
     /// `VDMUX_IOC_WAIT_FOREGROUND`: returns once `vdev` is the foreground;
-    /// `ERESTARTSYS` when a signal comes first.
+    /// `ERESTARTSYS` when a signal comes first, `ENODEV` once the device
+    /// memory is gone for good (see [`Mux::detach`]).
     pub(crate) fn wait_foreground(&self, vdev: u32) -> Result {
         let mut state = self.state.lock();
         let vdev = state.table.index(vdev)?;
         while state.table.foreground() != Some(vdev) {
+            // `detach` sets the flag before it takes `state` to remove the
+            // vdevs, and wakes every waiter after.
+            if self.detached.load(Ordering::Relaxed) {
+                return Err(ENODEV);
+            }
             if self.changed.wait_interruptible(&mut state) {
                 return Err(ERESTARTSYS);
             }

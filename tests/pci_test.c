@@ -478,7 +478,7 @@ TEST(unbind_while_mapped_raises_sigbus)
 	struct vdmux_status st;
 	struct pollfd pfd;
 	char *p0, *p1, c;
-	pid_t child;
+	pid_t child, waiter;
 
 	ASSERT_TRUE(bdf[0]);
 	ASSERT_LE(len, bar_len);
@@ -513,9 +513,20 @@ TEST(unbind_while_mapped_raises_sigbus)
 		_exit(4);
 	}
 	close(go[0]);
+	/* A waiter for vdev 2, which never comes to the foreground now. */
+	waiter = fork();
+	ASSERT_LE(0, waiter);
+	if (!waiter)
+		_exit(vdmux_ioc(ctl, VDMUX_IOC_WAIT_FOREGROUND, 2) == -ENODEV ? 0 : 1);
+	usleep(100 * 1000);
+	ASSERT_EQ(0, waitpid(waiter, &status, WNOHANG));
 
 	ASSERT_EQ(0, unbind());
 	EXPECT_TRUE(nodes_are(0));
+	/* The waiter is woken: ENODEV, as for everything else now. */
+	ASSERT_EQ(waiter, waitpid(waiter, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(-ENODEV, vdmux_ioc(fd0, VDMUX_IOC_WAIT_FOREGROUND, 0));
 	/* Every access through the mappings raises SIGBUS. */
 	EXPECT_EQ(SIGBUS, probe_read(p0, &c));
 	EXPECT_EQ(SIGBUS, probe_read(p0 + HUGE + 5 * PAGE, &c));
