@@ -18,6 +18,8 @@
 #include <linux/sched.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
 
 #include "c_helpers.h"
 
@@ -300,6 +302,56 @@ unsigned int vdmux_poll_events(bool vdev, bool removed, bool changed)
 void vdmux_sysfs_notify(struct miscdevice *misc, const char *attr)
 {
 	sysfs_notify(&misc->this_device->kobj, NULL, attr);
+}
+
+struct vdmux_late_notify {
+	struct delayed_work work;
+	struct miscdevice *misc;
+	const char *attr;
+};
+
+static void vdmux_late_notify_run(struct work_struct *work)
+{
+	struct vdmux_late_notify *n = container_of(to_delayed_work(work),
+						   struct vdmux_late_notify, work);
+	/* detach() clears it before it waits for this to return. */
+	struct miscdevice *misc = READ_ONCE(n->misc);
+
+	if (misc)
+		sysfs_notify(&misc->this_device->kobj, NULL, n->attr);
+}
+
+struct vdmux_late_notify *vdmux_late_notify_new(const char *attr)
+{
+	struct vdmux_late_notify *n = kzalloc(sizeof(*n), GFP_KERNEL);
+
+	if (n) {
+		INIT_DELAYED_WORK(&n->work, vdmux_late_notify_run);
+		n->attr = attr;
+	}
+	return n;
+}
+
+void vdmux_late_notify_attach(struct vdmux_late_notify *n, struct miscdevice *misc)
+{
+	WRITE_ONCE(n->misc, misc);
+}
+
+void vdmux_late_notify_request(struct vdmux_late_notify *n)
+{
+	schedule_delayed_work(&n->work, msecs_to_jiffies(VDMUX_LATE_NOTIFY_MS));
+}
+
+void vdmux_late_notify_detach(struct vdmux_late_notify *n)
+{
+	WRITE_ONCE(n->misc, NULL);
+	cancel_delayed_work_sync(&n->work);
+}
+
+void vdmux_late_notify_free(struct vdmux_late_notify *n)
+{
+	vdmux_late_notify_detach(n);
+	kfree(n);
 }
 
 int vdmux_uevent(struct miscdevice *misc, char **envp)

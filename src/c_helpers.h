@@ -170,6 +170,27 @@ unsigned int vdmux_poll_events(bool vdev, bool removed, bool changed);
 void vdmux_sysfs_notify(struct miscdevice *misc, const char *attr);
 
 /*
+ * A sysfs_notify() of one attribute sent a little later (VDMUX_LATE_NOTIFY_MS),
+ * once for every request made meanwhile: for a change that can come
+ * thousands of times a second, where the workqueue round trip of each
+ * sysfs_notify() would cost more than the change. Pollers are woken once
+ * per burst, and read the value as it is then.
+ */
+#define VDMUX_LATE_NOTIFY_MS 10
+struct vdmux_late_notify;
+
+/* One for attribute @attr (a string that outlives it), attached to no node; NULL without memory. */
+struct vdmux_late_notify *vdmux_late_notify_new(const char *attr);
+/* Sends to the node registered as @misc from now on (until detach). */
+void vdmux_late_notify_attach(struct vdmux_late_notify *n, struct miscdevice *misc);
+/* Schedules a notification, unless one is pending already. */
+void vdmux_late_notify_request(struct vdmux_late_notify *n);
+/* Sends nothing from now on; returns once no notification is running. */
+void vdmux_late_notify_detach(struct vdmux_late_notify *n);
+/* Detaches and frees @n. */
+void vdmux_late_notify_free(struct vdmux_late_notify *n);
+
+/*
  * A KOBJ_CHANGE uevent for the node registered as @misc, with the
  * NULL-terminated "NAME=value" strings @envp; 0 or a negative errno.
  */

@@ -102,6 +102,66 @@ pub(crate) fn state_name(state: VdevState) -> &'static str {
 pub(crate) struct Notifier {
     vdevs: KVec<AtomicPtr<bindings::miscdevice>>,
     control: AtomicPtr<bindings::miscdevice>,
+    /// The control node's `reserved_size`, for growths by autogrow stores.
+    grown: LateNotify,
+}
+
+/// A `sysfs_notify` of one attribute, sent a little later and once for a
+/// burst of requests (`vdmux_late_notify` in `c_helpers.c`).
+///
+/// # Invariants
+///
+/// `raw` is a live `vdmux_late_notify`, owned by this value.
+struct LateNotify {
+    raw: *mut helpers::vdmux_late_notify,
+}
+
+// SAFETY: The C object may be used from any thread: its requests go through
+// the workqueue's own synchronization, and its node pointer is read and
+// written with READ_ONCE/WRITE_ONCE.
+unsafe impl Send for LateNotify {}
+// SAFETY: As above: every method takes `&self` and is thread-safe in C.
+unsafe impl Sync for LateNotify {}
+
+impl LateNotify {
+    fn new(attr: &'static CStr) -> Result<Self> {
+        // SAFETY: `attr` is NUL-terminated and outlives the object.
+        let raw = unsafe { helpers::vdmux_late_notify_new(attr.as_char_ptr()) };
+        if raw.is_null() {
+            return Err(ENOMEM);
+        }
+        // INVARIANT: A new object, owned by nobody else.
+        Ok(Self { raw })
+    }
+
+    /// Sends to `misc` from now on, until [`LateNotify::detach`].
+    ///
+    /// # Safety
+    ///
+    /// `misc` must stay registered until `detach` returns.
+    unsafe fn attach(&self, misc: *mut bindings::miscdevice) {
+        // SAFETY: `raw` is live (type invariants).
+        unsafe { helpers::vdmux_late_notify_attach(self.raw, misc) };
+    }
+
+    fn request(&self) {
+        // SAFETY: `raw` is live (type invariants).
+        unsafe { helpers::vdmux_late_notify_request(self.raw) };
+    }
+
+    /// Sends nothing from now on; returns once no notification is running.
+    fn detach(&self) {
+        // SAFETY: `raw` is live (type invariants).
+        unsafe { helpers::vdmux_late_notify_detach(self.raw) };
+    }
+}
+
+impl Drop for LateNotify {
+    fn drop(&mut self) {
+        // SAFETY: `raw` is live and ours (type invariants); nothing uses it
+        // after this.
+        unsafe { helpers::vdmux_late_notify_free(self.raw) };
+    }
 }
 
 impl Notifier {
@@ -116,6 +176,7 @@ impl Notifier {
         Ok(Self {
             vdevs,
             control: AtomicPtr::new(ptr::null_mut()),
+            grown: LateNotify::new(c"reserved_size")?,
         })
     }
 
@@ -129,7 +190,12 @@ impl Notifier {
     pub(crate) unsafe fn set_node(&self, vdev: Option<usize>, misc: *mut bindings::miscdevice) {
         let slot = match vdev {
             Some(v) => &self.vdevs[v],
-            None => &self.control,
+            None => {
+                // SAFETY: The caller keeps `misc` registered until
+                // `forget_nodes`, which detaches it first.
+                unsafe { self.grown.attach(misc) };
+                &self.control
+            }
         };
         // INVARIANT: The caller keeps `misc` registered until it is cleared.
         slot.store(misc, Ordering::Release);
@@ -138,8 +204,10 @@ impl Notifier {
     /// Sends nothing from now on: the nodes are about to be deregistered.
     ///
     /// No notification can be in flight: they are sent by ioctls of open
-    /// files, and the module is unloaded only when none is open.
+    /// files, and the module is unloaded only when none is open. A late one
+    /// pending is cancelled, and one running waited for.
     pub(crate) fn forget_nodes(&self) {
+        self.grown.detach();
         for slot in Iterator::chain(self.vdevs.iter(), core::iter::once(&self.control)) {
             slot.store(ptr::null_mut(), Ordering::Release);
         }
@@ -169,11 +237,13 @@ impl Notifier {
             unsafe { notify(control, c"foreground") };
         }
         if let Some(size) = changes.resized {
-            // SAFETY: As above.
-            unsafe { notify(control, c"reserved_size") };
             if changes.grown_by_store {
+                // One notification per burst of growths: see `LateNotify`.
+                self.grown.request();
                 return;
             }
+            // SAFETY: As above.
+            unsafe { notify(control, c"reserved_size") };
             if let Ok(var) = CString::try_from_fmt(fmt!("VDMUX_RESERVED_SIZE={size}")) {
                 // SAFETY: As above.
                 unsafe { uevent(control, &[&var]) };
