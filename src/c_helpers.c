@@ -165,20 +165,29 @@ static int vdmux_set_pfn_pte(pte_t *pte, unsigned long addr, void *data)
 }
 
 int vdmux_insert_pfns(struct vm_area_struct *vma, unsigned long addr,
-		      const unsigned long *pfns, unsigned long nr, bool write_combine)
+		      const unsigned long *pfns, unsigned long nr)
 {
 	struct vdmux_pfn_run run = {
 		.vma = vma,
 		.start = addr,
 		.pfns = pfns,
-		.prot = write_combine ? pgprot_writecombine(vma->vm_page_prot) : vma->vm_page_prot,
+		.prot = vma->vm_page_prot,
 	};
 	unsigned long size = nr << PAGE_SHIFT;
 
 	if (!nr || nr > PTRS_PER_PTE || addr & ~PAGE_MASK || addr < vma->vm_start ||
-	    addr > vma->vm_end - size || (addr & PMD_MASK) != ((addr + size - 1) & PMD_MASK) ||
-	    !(vma->vm_flags & VM_PFNMAP) || (vma->vm_flags & VM_MIXEDMAP))
+	    addr >= vma->vm_end || size > vma->vm_end - addr ||
+	    (addr & PMD_MASK) != ((addr + size - 1) & PMD_MASK) ||
+	    !(vma->vm_flags & VM_PFNMAP) || (vma->vm_flags & VM_MIXEDMAP) ||
+	    vma_is_cow_mapping(vma))
 		return -EINVAL;
+	/*
+	 * vmf_insert_pfn() refuses the entries pfn_modify_allowed() forbids
+	 * (L1TF), which only a PROT_NONE protection can make: refuse an
+	 * inaccessible VMA, on which nothing faults anyway.
+	 */
+	if (!vma_is_accessible(vma))
+		return -EACCES;
 	return apply_to_page_range(vma->vm_mm, addr, size, vdmux_set_pfn_pte, &run);
 }
 

@@ -111,21 +111,20 @@ bool vdmux_fault_pmd_has_table(const struct vm_fault *vmf);
 bool vdmux_vma_pmd_is_huge(struct vm_area_struct *vma, unsigned long addr);
 
 /*
- * Maps the @nr pages from @addr of @vma to the frames @pfns, as special
- * PTEs (no reference to the page, so that get_user_pages refuses them)
- * with the VMA's protection, write-combining if @write_combine: what
+ * Maps the @nr pages from @addr of @vma to the frames @pfns, pages of RAM
+ * (write-back), as special PTEs (no reference to the page, so that
+ * get_user_pages refuses them) with the VMA's protection: what
  * vmf_insert_pfn() does page by page, with one page table walk and one
  * lock of the page table for the run. Entries already present are left
- * alone. The run must lie inside the VMA, a VM_PFNMAP that is not a
- * VM_MIXEDMAP, and under one page middle directory entry that is no
- * 2 MiB leaf; every frame must have the cache mode the caller asks for
- * (write-back for the module's RAM, write-combining for a BAR that
- * pci_iomap_wc() mapped). Allocates a page table only if the entry is
- * empty. Returns 0 or -errno (-EINVAL for a run that breaks these rules,
- * -ENOMEM when no page table could be allocated).
+ * alone. The run must lie inside the VMA, an accessible (not PROT_NONE)
+ * VM_PFNMAP that is neither a VM_MIXEDMAP nor a COW mapping, and under one
+ * page middle directory entry that is no 2 MiB leaf. Allocates a page
+ * table only if that entry is empty. Returns 0 or -errno (-EINVAL for a
+ * run that breaks these rules, -EACCES for a PROT_NONE VMA, -ENOMEM when
+ * no page table could be allocated).
  */
 int vdmux_insert_pfns(struct vm_area_struct *vma, unsigned long addr,
-		      const unsigned long *pfns, unsigned long nr, bool write_combine);
+		      const unsigned long *pfns, unsigned long nr);
 
 /* Whether the fault holds the per-VMA lock rather than mmap_lock. */
 bool vdmux_fault_under_vma_lock(const struct vm_fault *vmf);

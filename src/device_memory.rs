@@ -208,9 +208,7 @@ impl PageFrames for DeviceMemory {
         }
     }
 
-    fn write_combining(&self) -> bool {
-        // `BarMemory` maps its BAR with `pci_iomap_wc`, which reserves the
-        // range write-combining: what `vmf_insert_pfn` would look up.
+    fn is_io_memory(&self) -> bool {
         matches!(self, Self::Bar(_))
     }
 }

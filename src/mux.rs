@@ -667,7 +667,8 @@ impl Mux {
         autogrow: bool,
     ) -> Result<FaultDone, FaultError> {
         let pgoff = fault.pgoff();
-        if !range::page_in_buffer(pgoff, self.reserved_size()) {
+        let grown = !range::page_in_buffer(pgoff, self.reserved_size());
+        if grown {
             if !(autogrow && fault.is_write()) {
                 return Err(FaultError::SigBus);
             }
@@ -685,10 +686,17 @@ impl Mux {
             .map_err(|_| FaultError::SigBus)?;
         // Fault-around: the rest of the aligned block is mapped with it, so
         // that a sequential toucher takes one fault per block (read faults
-        // get it from `map_pages` first).
+        // get it from `map_pages` first). A store that grew the buffer maps
+        // its page alone: the pages before it were inside the buffer, and
+        // mapped by the faults that touched them, when a writer goes
+        // forward a page at a time.
         let vma = fault.vma_pages();
         let window = self.config.fault_around_pages;
-        let around = range::fault_around(pgoff, window, vma.pgoff, vma.len, reserved_pages);
+        let around = if grown {
+            pgoff..pgoff + 1
+        } else {
+            range::fault_around(pgoff, window, vma.pgoff, vma.len, reserved_pages)
+        };
         // SAFETY: `store` is where the bytes of `vdev` are now, and the
         // location semaphore, held shared until we return, is held
         // exclusively by every zap of its mappings and by every huge

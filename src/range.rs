@@ -72,6 +72,36 @@ pub(crate) fn maps_aligned(vma: &VmaPages, block_pages: usize) -> bool {
     vma.start % block_pages == vma.pgoff % block_pages
 }
 
+/// The pages of `pgoffs` that `vma` maps at user addresses in the same
+/// aligned block of `block_pages` pages (a page middle directory entry's
+/// for [`HUGE_PAGES`]) as its page `pgoff`; empty when `vma` does not map
+/// `pgoff`, or none of `pgoffs` lies there.
+///
+/// [`HUGE_PAGES`]: crate::vm::HUGE_PAGES
+pub(crate) fn same_block(
+    vma: &VmaPages,
+    pgoff: usize,
+    pgoffs: Range<usize>,
+    block_pages: usize,
+) -> Range<usize> {
+    let empty = pgoff..pgoff;
+    let Some(index) = pgoff.checked_sub(vma.pgoff).filter(|&i| i < vma.len) else {
+        return empty;
+    };
+    // In user page numbers: the block is [first, first + block_pages).
+    let user = vma.start + index;
+    let first = user - user % block_pages;
+    let to_user = |pg: usize| pg.saturating_sub(vma.pgoff).saturating_add(vma.start);
+    let start = to_user(pgoffs.start).max(first).max(vma.start);
+    let end = to_user(pgoffs.end)
+        .min(first.saturating_add(block_pages))
+        .min(vma.start + vma.len);
+    if start >= end {
+        return empty;
+    }
+    (start - vma.start + vma.pgoff)..(end - vma.start + vma.pgoff)
+}
+
 /// The bytes a read of `len` bytes at `pos` may copy: up to the end of the
 /// buffer, then nothing (end of file).
 pub(crate) fn read_len(pos: i64, len: usize, reserved: usize) -> Result<usize> {
@@ -187,6 +217,42 @@ mod tests {
         assert_eq!(huge_block(B - 1, &vma(B, 2 * B, 5 * B), 4 * B, B), None);
         assert_eq!(huge_block(0, &vma(B, 2 * B, 5 * B), 4 * B, B), None);
         assert_eq!(huge_block(B, &vma(B, 2 * B, 5 * B), 4 * B, B), Some(B));
+    }
+
+    #[test]
+    fn same_block_spans() {
+        const B: usize = 512;
+        let vma = |pgoff, len, start| VmaPages { pgoff, len, start };
+        // An aligned VMA: the block of the page, clipped to the range.
+        assert_eq!(same_block(&vma(0, 2 * B, 4 * B), 5, 0..16, B), 0..16);
+        assert_eq!(same_block(&vma(0, 2 * B, 4 * B), 5, 0..2 * B, B), 0..B);
+        assert_eq!(
+            same_block(&vma(0, 2 * B, 4 * B), B + 1, 0..2 * B, B),
+            B..2 * B
+        );
+        // A VMA 3 pages past a block boundary: offsets 0..B-3 share one.
+        let unaligned = vma(0, 2 * B, 4 * B + 3);
+        assert_eq!(same_block(&unaligned, 0, 0..2 * B, B), 0..B - 3);
+        assert_eq!(same_block(&unaligned, B - 3, 0..2 * B, B), B - 3..2 * B - 3);
+        assert_eq!(
+            same_block(&unaligned, 2 * B - 1, 0..2 * B, B),
+            2 * B - 3..2 * B
+        );
+        // A fault-around window across the boundary splits there.
+        assert_eq!(same_block(&unaligned, B - 5, B - 8..B + 8, B), B - 8..B - 3);
+        assert_eq!(same_block(&unaligned, B - 3, B - 8..B + 8, B), B - 3..B + 8);
+        // Offsets and addresses shifted alike (vm_pgoff 7).
+        assert_eq!(same_block(&vma(7, B, 3 * B), 7, 7..7 + B, B), 7..7 + B);
+        // The VMA's edges clip; a page it does not map, or a range outside
+        // the block, gives nothing.
+        assert_eq!(same_block(&vma(10, 4, 8 * B + 10), 11, 0..100, B), 10..14);
+        assert_eq!(same_block(&vma(10, 4, 8 * B + 10), 9, 0..100, B), 9..9);
+        assert_eq!(same_block(&vma(10, 4, 8 * B + 10), 14, 0..100, B), 14..14);
+        assert_eq!(same_block(&vma(0, 2 * B, 4 * B), 5, B..2 * B, B), 5..5);
+        assert_eq!(same_block(&vma(0, 2 * B, 4 * B), 5, 6..6, B), 5..5);
+        // No overflow at the top of the address space.
+        let top = usize::MAX / PAGE_SIZE;
+        assert_eq!(same_block(&vma(0, 4, top - 4), 1, 0..4, B), 0..4);
     }
 
     #[test]

@@ -148,9 +148,9 @@ pub(crate) trait PageFrames {
     /// [`HUGE_PAGES`], so that one PMD entry can map it.
     fn huge_pfn(&self, pgoff: usize) -> Option<usize>;
 
-    /// Whether the frames are I/O memory mapped write-combining (a BAR that
-    /// `pci_iomap_wc` mapped) rather than RAM (write-back).
-    fn write_combining(&self) -> bool {
+    /// Whether the frames are I/O memory (a BAR) rather than RAM the module
+    /// allocated. Their cache mode is PAT's to choose, frame by frame.
+    fn is_io_memory(&self) -> bool {
         false
     }
 }
@@ -161,9 +161,16 @@ const INSERT_BATCH: usize = 32;
 
 /// Maps the pages `pgoffs` of `store` at the addresses of the VMA `vma`
 /// (whose pages `pages` describes) as special PTEs, as
-/// [`VmFault::map_page`] does, one run of consecutive pages at a time:
-/// a page that `store` does not have is skipped, an entry already present
-/// is left alone. `ENOMEM` when a page table could not be allocated.
+/// [`VmFault::map_page`] does: a page that `store` does not have is
+/// skipped, an entry already present is left alone. `ENOMEM` when a page
+/// table could not be allocated.
+///
+/// The module's RAM is write-back, so runs of up to [`INSERT_BATCH`] of its
+/// pages are mapped with one walk and one page table lock each
+/// (`vdmux_insert_pfns`). I/O memory goes through `vmf_insert_pfn`, page by
+/// page, which asks PAT for each frame's cache mode (write-combining for a
+/// BAR that `pci_iomap_wc` mapped, unless an earlier mapping of the range
+/// fixed another one).
 ///
 /// # Safety
 ///
@@ -179,7 +186,20 @@ unsafe fn insert_frames(
     store: &(impl PageFrames + ?Sized),
     pgoffs: core::ops::Range<usize>,
 ) -> Result {
-    let write_combine = store.write_combining();
+    if store.is_io_memory() {
+        for pgoff in pgoffs {
+            let (Some(pfn), Some(address)) = (store.pfn(pgoff), pages.address_of(pgoff)) else {
+                continue;
+            };
+            // SAFETY: As for the runs below (the function's safety
+            // requirements): `address` is inside the VMA, under an entry
+            // that is no huge leaf.
+            if unsafe { bindings::vmf_insert_pfn(vma, address, pfn) } != FAULT_NOPAGE {
+                return Err(ENOMEM);
+            }
+        }
+        return Ok(());
+    }
     let mut pfns = [0usize; INSERT_BATCH];
     let mut run_start = pgoffs.start;
     let mut run_len = 0;
@@ -187,10 +207,8 @@ unsafe fn insert_frames(
         let address = pages.address_of(start).ok_or(EINVAL)?;
         // SAFETY: The run lies inside the VMA, under one entry that is no
         // huge leaf (the function's safety requirements); its frames are
-        // `store`'s, of the cache mode `write_combining` tells.
-        to_result(unsafe {
-            helpers::vdmux_insert_pfns(vma, address, pfns.as_ptr(), len, write_combine)
-        })
+        // the module's RAM, write-back.
+        to_result(unsafe { helpers::vdmux_insert_pfns(vma, address, pfns.as_ptr(), len) })
     };
     for pgoff in pgoffs {
         match store.pfn(pgoff) {
@@ -240,19 +258,7 @@ impl VmaPages {
     /// The pages of `pgoffs` that the VMA maps under the same page middle
     /// directory entry as its page `pgoff` (empty if it does not map that).
     fn same_pmd(&self, pgoff: usize, pgoffs: core::ops::Range<usize>) -> core::ops::Range<usize> {
-        // In user page numbers: the entry covers [pmd, pmd + HUGE_PAGES).
-        let Some(user) = self.address_of(pgoff).map(|a| a / PAGE_SIZE) else {
-            return pgoff..pgoff;
-        };
-        let pmd = user - user % HUGE_PAGES;
-        let vma_end = self.start + self.len;
-        let to_user = |pg: usize| pg.saturating_sub(self.pgoff).saturating_add(self.start);
-        let start = to_user(pgoffs.start).max(pmd).max(self.start);
-        let end = to_user(pgoffs.end).min(pmd + HUGE_PAGES).min(vma_end);
-        if start >= end {
-            return pgoff..pgoff;
-        }
-        (start - self.start + self.pgoff)..(end - self.start + self.pgoff)
+        range::same_block(self, pgoff, pgoffs, HUGE_PAGES)
     }
 
     /// The pages of `pgoffs` (each one the VMA maps), split where they
@@ -410,21 +416,29 @@ impl VmFault {
         // the entry checked above; in one that cannot (`range::huge_block`
         // only accepts blocks of a VMA that `maps_aligned`), the pages
         // under the neighbouring entries are safe to map too.
+        // Only the faulting page's span decides the fault: a neighbour that
+        // could not be mapped (no memory for its page table) takes a fault
+        // of its own later.
         let aligned = range::maps_aligned(&pages, HUGE_PAGES);
         let mut result = Ok(());
         for span in pages.pmd_spans(around) {
-            if aligned && !span.contains(&pgoff) {
+            let faulting = span.contains(&pgoff);
+            if aligned && !faulting {
                 continue;
             }
             // SAFETY: `vmf` is valid by the type invariants, and so is its
             // VMA, a pure VM_PFNMAP (checked above) that is not a COW
             // mapping (see `NewMapping::new`); `span` lies inside it under
             // one page middle directory entry, which is no huge leaf: the
-            // faulting page's (checked above), or one of a VMA where none
-            // is ever inserted. The caller keeps the pages alive while they
+            // faulting page's (checked above), or one of a VMA that is not
+            // aligned like its offsets, where we never insert one and no
+            // other VMA can have one (a leaf needs a single VMA covering
+            // its whole block). The caller keeps the pages alive while they
             // are mapped. A fault may sleep to allocate a page table.
             let mapped = unsafe { insert_frames(self.vma().as_ptr(), &pages, store, span) };
-            result = result.and(mapped);
+            if faulting {
+                result = mapped;
+            }
         }
         match result {
             Ok(()) => Ok(FaultDone(FAULT_NOPAGE)),
@@ -586,6 +600,13 @@ impl UserMapping<'_> {
     ) -> Result {
         if span.is_empty() || self.pages.same_pmd(span.start, span.clone()) != span {
             return Err(EINVAL);
+        }
+        // Nothing to map where no access is allowed (`PROT_NONE`), as with
+        // `MAP_POPULATE`; and its entries must not be made by anyone but
+        // `mprotect`, which checks them (L1TF: `pfn_modify_allowed`).
+        let access = flags::READ | flags::WRITE | flags::EXEC;
+        if self.vma.flags() & access == 0 {
+            return Ok(());
         }
         let vma = self.vma.as_ptr();
         // SAFETY: `vma` is valid while `mmap_lock` is held (the borrow).
