@@ -215,7 +215,10 @@ def first_touch(R):
     loads = R.contenders("first_touch_load")
     if loads:
         md += ["", "Loads (one byte read per page), 64 MiB: shmem maps read faults with its "
-               "fault-around (16 pages), write faults one page at a time.", ""]
+               "fault-around (16 pages), write faults one page at a time. So loads compare "
+               "like with like (16 pages a fault on both sides, or one PMD entry against a "
+               "2 MiB shmem page) and carry no target; the first-touch targets are for stores.",
+               ""]
         md.append(table([[n, cell(R.find("first_touch_load", n), 0)] for n in loads],
                         ["contender", "MiB/s"]))
     md += ["", "- `vdmux-4k-fa1`: `fault_around_pages=1`, one 4 KiB page per fault; "
@@ -224,6 +227,9 @@ def first_touch(R):
            "no whole block, and 4 KiB pages with fault-around are used).",
            "- `*-populate`: vdmux with `VDMUX_IOC_POPULATE` on the vdev right after `mmap`; "
            "the memfd with `MAP_POPULATE`.",
+           "- vdmux's device memory is made resident the same way: written whole after each "
+           "resize, before the round's runs at that size (a shrink frees the chunks past the "
+           "new size, and the first contender would otherwise time their allocation).",
            "- `memfd-resident`: one memfd written once, then mapped afresh for every run, so "
            "that its faults find the pages in the page cache; `memfd-resident-thp` the same "
            "with 2 MiB shmem pages (`shmem_enabled=advise` and `MADV_HUGEPAGE` while filling).",

@@ -186,7 +186,8 @@ impl Notifier {
     /// # Safety
     ///
     /// `misc` must be the `struct miscdevice` of that registered node, and
-    /// stay registered until [`Notifier::forget_nodes`] is called.
+    /// stay registered until [`Notifier::forget_nodes`] has returned, called
+    /// while no [`Notifier::send`] runs (as `Mux::forget_nodes` does).
     pub(crate) unsafe fn set_node(&self, vdev: Option<usize>, misc: *mut bindings::miscdevice) {
         let slot = match vdev {
             Some(v) => &self.vdevs[v],
@@ -203,9 +204,9 @@ impl Notifier {
 
     /// Sends nothing from now on: the nodes are about to be deregistered.
     ///
-    /// No notification can be in flight: they are sent by ioctls of open
-    /// files, and the module is unloaded only when none is open. A late one
-    /// pending is cancelled, and one running waited for.
+    /// The caller excludes every [`Notifier::send`] meanwhile (see
+    /// `Mux::forget_nodes`). A late notification pending is cancelled, and
+    /// one running waited for.
     pub(crate) fn forget_nodes(&self) {
         self.grown.detach();
         for slot in Iterator::chain(self.vdevs.iter(), core::iter::once(&self.control)) {

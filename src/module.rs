@@ -108,7 +108,7 @@ impl Nodes {
         )?;
         for (index, node) in vdevs.iter().enumerate() {
             // SAFETY: The node stays registered until `drop`, which calls
-            // `forget_nodes` first.
+            // `Mux::forget_nodes` first.
             unsafe { mux.notifier().set_node(Some(index), node.as_raw()) };
         }
         // SAFETY: As above.
@@ -130,7 +130,7 @@ impl Nodes {
 impl Drop for Nodes {
     fn drop(&mut self) {
         // Before the nodes go (the fields are dropped after this).
-        self.mux.notifier().forget_nodes();
+        self.mux.forget_nodes();
     }
 }
 

@@ -44,6 +44,10 @@
 //!    the zap of a fork copy's `->open`, which takes none of ours);
 //! 6. the page table lock, or the PMD lock for a 2 MiB entry.
 //!
+//! `Mux::notifying` is taken alone, after a change released all of the
+//! above, around the sysfs notifications and uevents it sends; and by
+//! [`Mux::forget_nodes`] before the nodes go.
+//!
 //! Rules that follow from it:
 //!
 //! - A fault that grows the buffer (an autogrow store past the end) takes
@@ -236,6 +240,12 @@ pub(crate) struct Mux {
     changed: PollCondVar,
     /// Sends sysfs notifications and uevents after state changes.
     notifier: Notifier,
+    /// Held while `notifier` uses the nodes, so that [`Mux::forget_nodes`]
+    /// returns only once no notification uses them (a PCI unbind takes
+    /// the nodes away while files are open, and a state change that
+    /// finished before the unbind may still be notifying).
+    #[pin]
+    notifying: Mutex<()>,
     /// One address_space per virtual device, shared by all its open files.
     mappings: KVec<SharedMapping>,
 }
@@ -275,6 +285,7 @@ impl Mux {
                 faults,
                 changed <- new_poll_condvar!("vdmux::Mux::changed"),
                 notifier,
+                notifying <- new_mutex!((), "vdmux::Mux::notifying"),
                 mappings,
             }),
             GFP_KERNEL,
@@ -283,6 +294,13 @@ impl Mux {
 
     pub(crate) fn notifier(&self) -> &Notifier {
         &self.notifier
+    }
+
+    /// Sends nothing through the nodes from now on, and returns once no
+    /// notification uses them: they are about to be deregistered.
+    pub(crate) fn forget_nodes(&self) {
+        let _notifying = self.notifying.lock();
+        self.notifier.forget_nodes();
     }
 
     /// The store at `location` for `vdev`; `None` when removed.
@@ -298,6 +316,7 @@ impl Mux {
     /// state change released `state`.
     fn changed(&self, changes: Changes) {
         self.changed.notify_all();
+        let _notifying = self.notifying.lock();
         self.notifier.send(&changes);
     }
 

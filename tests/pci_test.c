@@ -584,6 +584,12 @@ TEST(unbind_while_mapped_raises_sigbus)
  * failing (ENODEV; EJECT: EINVAL, every vdev being removed already), and
  * every mapping made before raises SIGBUS. Bound again, the nodes are back
  * and SWITCH moves the new device's bytes through the BAR.
+ *
+ * A SWITCH that finished just before the unbind may still be sending its
+ * uevent when the nodes go: the unbind waits for it (Mux::forget_nodes),
+ * and KASAN, on the debug kernel, would report a node used after it was
+ * freed. No test can hold the sender in that window; this one makes it
+ * likely that a send and an unbind overlap.
  */
 #define SWITCH_RESERVED (8UL << 20)
 #define SWITCH_SEED 0x7100

@@ -678,12 +678,18 @@ static void bench_first_touch(void)
 	ft_ratio("64 MiB stores: vdmux PMD+POPULATE vs resident memfd 2 MiB", "vdmux-pmd-populate",
 		 "memfd-resident-thp", 0, ">=", NAN);
 	printf("# 64 MiB, loads:\n");
+	/*
+	 * No targets for loads: shmem maps read faults 16 pages at a time
+	 * too (its own fault-around), so these compare like with like, and
+	 * the first-touch targets (issue figures) are for stores, where
+	 * shmem takes a fault per page.
+	 */
 	ft_ratio("64 MiB loads: vdmux 4 KiB pages vs resident memfd", "vdmux-4k", "memfd-resident", 1,
-		 ">=", 3);
+		 ">=", NAN);
 	ft_ratio("64 MiB loads: vdmux 4 KiB, 1 page per fault, vs resident memfd", "vdmux-4k-fa1",
 		 "memfd-resident", 1, ">=", NAN);
 	ft_ratio("64 MiB loads: vdmux PMD vs resident memfd 4 KiB", "vdmux-pmd", "memfd-resident", 1,
-		 ">=", 20);
+		 ">=", NAN);
 	ft_ratio("64 MiB loads: vdmux PMD vs resident memfd 2 MiB", "vdmux-pmd", "memfd-resident-thp",
 		 1, ">=", NAN);
 	printf("# 64 MiB stores against a fresh memfd (allocates and zeroes its pages):\n");
@@ -852,8 +858,13 @@ static void bench_copy(void)
 		}
 	printf("#   (user buffers and the memfd's page cache in 4 KiB pages)\n");
 	if (bw_memcpy_pmd > 0) {
+		/*
+		 * Once a target (2x, against a read/write that copied twice
+		 * through a bounce buffer); with one copy, write() comes close
+		 * to a memcpy, which is what the copy-path targets ask.
+		 */
 		ratio("copy", "memcpy into a PMD mapping vs vdmux pwrite() of 64 MiB",
-		      bw_memcpy_pmd / copy_mib_s[1][1][1], ">=", 2, NULL);
+		      bw_memcpy_pmd / copy_mib_s[1][1][1], ">=", NAN, NULL);
 		ratio("copy", "memcpy into a PMD mapping vs vdmux pread() of 64 MiB",
 		      bw_memcpy_pmd / copy_mib_s[1][0][1], ">=", NAN, NULL);
 	}
