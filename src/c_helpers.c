@@ -2,6 +2,7 @@
 /*
  * C helpers of vdmux: see c_helpers.h.
  */
+#include <linux/cc_platform.h>
 #include <linux/device.h>
 #include <linux/gfp.h>
 #include <linux/kobject.h>
@@ -189,6 +190,18 @@ int vdmux_insert_pfns(struct vm_area_struct *vma, unsigned long addr,
 	if (!vma_is_accessible(vma))
 		return -EACCES;
 	return apply_to_page_range(vma->vm_mm, addr, size, vdmux_set_pfn_pte, &run);
+}
+
+unsigned int vdmux_insert_io_pfn(struct vm_area_struct *vma, unsigned long addr,
+				 unsigned long pfn)
+{
+	return (__force unsigned int)vmf_insert_pfn_prot(vma, addr, pfn,
+							 pgprot_decrypted(vma->vm_page_prot));
+}
+
+bool vdmux_io_huge_allowed(void)
+{
+	return !cc_platform_has(CC_ATTR_MEM_ENCRYPT);
 }
 
 bool vdmux_fault_under_vma_lock(const struct vm_fault *vmf)

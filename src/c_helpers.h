@@ -126,6 +126,23 @@ bool vdmux_vma_pmd_is_huge(struct vm_area_struct *vma, unsigned long addr);
 int vdmux_insert_pfns(struct vm_area_struct *vma, unsigned long addr,
 		      const unsigned long *pfns, unsigned long nr);
 
+/*
+ * vmf_insert_pfn() for a frame of I/O memory (its vm_fault_t, as an
+ * unsigned int): PAT chooses the cache mode,
+ * and the protection is decrypted (pgprot_decrypted(), as in
+ * io_remap_pfn_range()): device memory is never encrypted under SME, SEV
+ * or TDX, while the VMA's protection is, for RAM.
+ */
+unsigned int vdmux_insert_io_pfn(struct vm_area_struct *vma, unsigned long addr,
+				 unsigned long pfn);
+
+/*
+ * Whether 2 MiB entries may map I/O memory: not where memory encryption is
+ * active, since vmf_insert_pfn_pmd() keeps the VMA's (encrypted)
+ * protection.
+ */
+bool vdmux_io_huge_allowed(void);
+
 /* Whether the fault holds the per-VMA lock rather than mmap_lock. */
 bool vdmux_fault_under_vma_lock(const struct vm_fault *vmf);
 

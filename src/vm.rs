@@ -170,7 +170,8 @@ const INSERT_BATCH: usize = 32;
 /// (`vdmux_insert_pfns`). I/O memory goes through `vmf_insert_pfn`, page by
 /// page, which asks PAT for each frame's cache mode (write-combining for a
 /// BAR that `pci_iomap_wc` mapped, unless an earlier mapping of the range
-/// fixed another one).
+/// fixed another one), with the protection decrypted as for any I/O
+/// mapping (`vdmux_insert_io_pfn`).
 ///
 /// # Safety
 ///
@@ -194,7 +195,7 @@ unsafe fn insert_frames(
             // SAFETY: As for the runs below (the function's safety
             // requirements): `address` is inside the VMA, under an entry
             // that is no huge leaf.
-            if unsafe { bindings::vmf_insert_pfn(vma, address, pfn) } != FAULT_NOPAGE {
+            if unsafe { helpers::vdmux_insert_io_pfn(vma, address, pfn) } != FAULT_NOPAGE {
                 return Err(ENOMEM);
             }
         }
@@ -476,6 +477,10 @@ impl VmFault {
         let block = range::huge_block(self.pgoff(), &pages, object_pages, HUGE_PAGES)
             .ok_or(FaultError::Fallback)?;
         let pfn = store.huge_pfn(block).ok_or(FaultError::Fallback)?;
+        // SAFETY: A plain query.
+        if store.is_io_memory() && !unsafe { helpers::vdmux_io_huge_allowed() } {
+            return Err(FaultError::Fallback);
+        }
         if !self.is_pure_pfnmap() {
             return Err(FaultError::SigBus);
         }
