@@ -210,7 +210,7 @@ endif
 # device_memory=pci: pci_test uses it, and the functional tests of
 # PCI_PASS_TESTS run a second time in that mode (sections NAME@pci).
 IVSHMEM_SIZE ?= 64M
-PCI_PASS_TESTS ?= ioctl_test mmap_test events_test
+PCI_PASS_TESTS ?= ioctl_test mmap_test events_test populate_test
 
 check: tool-test judge-test module lint tests $(DEMO_BINS)
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
