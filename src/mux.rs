@@ -184,7 +184,11 @@ pub(crate) struct FaultCounts {
     pub(crate) map_pages: u64,
 }
 
+/// One virtual device's fault counts, on a cache line of its own: the
+/// counters of different vdevs sit side by side in `Mux::faults`, and faults
+/// of different vdevs must not contend, not even for a line.
 #[derive(Default)]
+#[repr(align(64))]
 struct FaultCounters {
     pages: AtomicU64,
     huge: AtomicU64,
