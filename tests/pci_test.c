@@ -484,12 +484,7 @@ TEST(unbind_while_mapped_raises_sigbus)
 	ASSERT_LE(len, bar_len);
 	ASSERT_EQ(0, load_pci("reserved_size=4194304"));
 	ASSERT_TRUE(bound());
-	ctl = open(CTL_PATH, O_RDWR | O_CLOEXEC);
-	fd0 = open_vdev(0, O_RDWR);
-	fd1 = open_vdev(1, O_RDWR);
-	ASSERT_LE(0, ctl);
-	ASSERT_LE(0, fd0);
-	ASSERT_LE(0, fd1);
+	ASSERT_EQ(0, open_ctl_and_pair(&ctl, &fd0, &fd1));
 	/* The foreground, with 2 MiB entries where it can, and a background vdev. */
 	p0 = map_shared(fd0, len, PROT_READ | PROT_WRITE, 0);
 	p1 = map_shared(fd1, 2 * PAGE, PROT_READ | PROT_WRITE, 0);
@@ -697,12 +692,7 @@ TEST(unbind_mid_switch)
 	ASSERT_TRUE(bound());
 	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, r);
-	ctl = open(CTL_PATH, O_RDWR | O_CLOEXEC);
-	fd0 = open_vdev(0, O_RDWR);
-	fd1 = open_vdev(1, O_RDWR);
-	ASSERT_LE(0, ctl);
-	ASSERT_LE(0, fd0);
-	ASSERT_LE(0, fd1);
+	ASSERT_EQ(0, open_ctl_and_pair(&ctl, &fd0, &fd1));
 	/* Distinct bytes: vdev 0's in the BAR, vdev 1's in its backing store. */
 	ASSERT_EQ(0, fill_vdev(fd0, 0, SWITCH_SEED, len));
 	ASSERT_EQ(0, fill_vdev(fd1, 1, SWITCH_SEED, len));

@@ -217,6 +217,20 @@ static inline int open_nodes(int *ctl, int vdev[DEFAULT_NR_VDEVS])
 	return 0;
 }
 
+/* Opens the control node and vdevs 0 and 1 (read-write): 0, or -errno. */
+static inline int open_ctl_and_pair(int *ctl, int *fd0, int *fd1)
+{
+	*fd0 = *fd1 = -1;
+	*ctl = open(CTL_PATH, O_RDWR | O_CLOEXEC);
+	if (*ctl < 0)
+		return -errno;
+	*fd0 = open_vdev(0, O_RDWR);
+	if (*fd0 < 0)
+		return -errno;
+	*fd1 = open_vdev(1, O_RDWR);
+	return *fd1 < 0 ? -errno : 0;
+}
+
 static inline void close_nodes(int ctl, int vdev[DEFAULT_NR_VDEVS])
 {
 	int i;

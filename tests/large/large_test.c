@@ -57,12 +57,7 @@ TEST(one_gib_switch_eject_insert)
 
 	ASSERT_EQ(0, reload("max_reserved_size=1073741824"));
 	ASSERT_EQ(0, set_reserved(GIB));
-	ctl = open(CTL_PATH, O_RDWR | O_CLOEXEC);
-	fd0 = open_vdev(0, O_RDWR);
-	fd1 = open_vdev(1, O_RDWR);
-	ASSERT_LE(0, ctl);
-	ASSERT_LE(0, fd0);
-	ASSERT_LE(0, fd1);
+	ASSERT_EQ(0, open_ctl_and_pair(&ctl, &fd0, &fd1));
 	ASSERT_EQ(0, get_status(ctl, &st));
 	ASSERT_EQ(GIB, st.reserved_size);
 
