@@ -533,10 +533,19 @@ impl VmFault {
         if store.pfn(self.pgoff()).is_none() {
             return false;
         }
+        // The entry keeps its page table until we return: under the VMA or
+        // mmap lock nothing empties the page table of a `VM_PFNMAP` (page
+        // table reclaim is MADV_DONTNEED's, which refuses one; khugepaged
+        // skips one; freeing needs mmap_lock for writing), so the walk of
+        // `apply_to_page_range` finds every level present and allocates
+        // nothing. (The module cannot take the page table lock on
+        // `vmf->pmd` directly: `pte_offset_map_lock` is not exported.)
+        //
         // SAFETY: As in `map_page`: `window` lies inside the VMA, under the
         // page middle directory entry of the fault, which points to a page
-        // table (checked above) and cannot become a huge leaf (the caller's
-        // lock): the insertion neither allocates nor sleeps.
+        // table (checked above, and kept as said) and cannot become a huge
+        // leaf (the caller's lock): the insertion neither allocates nor
+        // sleeps.
         unsafe { insert_frames(self.vma().as_ptr(), &pages, store, window) }.is_ok()
     }
 
