@@ -239,7 +239,10 @@ impl Notifier {
         }
         if let Some(size) = changes.resized {
             if changes.grown_by_store {
-                // One notification per burst of growths: see `LateNotify`.
+                // One notification per burst of growths: see `LateNotify`,
+                // which uses the node only from its work, cancelled before
+                // the node goes. So a growth's send needs no exclusion
+                // from `forget_nodes`.
                 self.grown.request();
                 return;
             }

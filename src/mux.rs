@@ -320,6 +320,11 @@ impl Mux {
     /// state change released `state`.
     fn changed(&self, changes: Changes) {
         self.changed.notify_all();
+        if changes.grown_by_store {
+            // Uses no node: see `Notifier::send`.
+            self.notifier.send(&changes);
+            return;
+        }
         let _notifying = self.notifying.lock();
         self.notifier.send(&changes);
     }
