@@ -378,6 +378,17 @@ def latency(R):
     return md
 
 
+def fill_table(R, names, autogrow, bulk):
+    """The autogrow fill against the bulk one, a row per vdev count."""
+    rows = []
+    for n in names:
+        a, b = R.find(autogrow, n), R.find(bulk, n)
+        ratio = (f"{a['value'] / b['value']:.2f}x"
+                 if a and b and a.get("value") is not None and b.get("value") else "n/a")
+        rows.append([n, cell(a, 1), cell(b, 1), ratio])
+    return table(rows, ["vdevs", "autogrow ms", "bulk ms", "autogrow / bulk"])
+
+
 def growth(R):
     md = []
     if not R.contenders("autogrow_bulk") and not R.contenders("grow_one_page"):
@@ -391,25 +402,13 @@ def growth(R):
                "(`SET_RESERVED_SIZE` 64 MiB, then `mmap` and one store per page). 4 KiB pages, "
                "default fault-around; `max_reserved_size` 128 MiB. With 4 vdevs, vdevs 1 to 3 "
                "have backing stores, which every growth grows too.", ""]
-        rows = []
-        for n in names:
-            a, b = R.find("autogrow", n), R.find("autogrow_bulk", n)
-            ratio = (f"{a['value'] / b['value']:.2f}x"
-                     if a and b and a.get("value") is not None and b.get("value") else "n/a")
-            rows.append([n, cell(a, 1), cell(b, 1), ratio])
-        md.append(table(rows, ["vdevs", "autogrow ms", "bulk ms", "autogrow / bulk"]))
+        md.append(fill_table(R, names, "autogrow", "autogrow_bulk"))
     names = R.contenders("autogrow_whole_bulk")
     if names:
         md += ["", "The same, for a writer that fills every byte: each page written whole "
                "(`memset`), in order, on both sides. The faults and growths are the same; "
                "the writes are what a program filling the mapping pays anyway.", ""]
-        rows = []
-        for n in names:
-            a, b = R.find("autogrow_whole", n), R.find("autogrow_whole_bulk", n)
-            ratio = (f"{a['value'] / b['value']:.2f}x"
-                     if a and b and a.get("value") is not None and b.get("value") else "n/a")
-            rows.append([n, cell(a, 1), cell(b, 1), ratio])
-        md.append(table(rows, ["vdevs", "autogrow ms", "bulk ms", "autogrow / bulk"]))
+        md.append(fill_table(R, names, "autogrow_whole", "autogrow_whole_bulk"))
     sizes = R.sizes("grow_one_page")
     if sizes:
         md += ["", "`SET_RESERVED_SIZE` growing the buffer by one page (µs per growth) at each "
