@@ -254,6 +254,15 @@ struct expect {
 
 static void may_fail(struct expect *e, int err)
 {
+	int i;
+
+	/*
+	 * Each errno once: a call judged page by page (POPULATE) must not
+	 * fill the set with one errno and crowd out another that applies.
+	 */
+	for (i = 0; i < e->n; i++)
+		if (e->err[i] == err)
+			return;
 	if (e->n < 8)
 		e->err[e->n++] = err;
 }
@@ -1840,6 +1849,27 @@ static void seed_growth(struct fuzzer *fz)
 
 static void run_ops(struct fuzzer *fz, uint64_t budget, double deadline);
 
+/*
+ * In a forked child, the VMAs marked MADV_DONTFORK were not copied: ours,
+ * and the arena's PROT_NONE ones that a madvise over a hole in a slot
+ * marked too (the model does not follow those). They would be holes in
+ * the arena, where mprotect fails with ENOMEM and the kernel may place a
+ * mapping of its own. Every page the model has as unmapped is reserved
+ * again.
+ */
+static void reserve_unmapped(struct fuzzer *fz, struct map_slot *m)
+{
+	size_t k = 0, run;
+
+	while (k < SLOT_PAGES) {
+		for (run = 0; k + run < SLOT_PAGES && m->pg[k + run] == PG_UNMAPPED; run++)
+			;
+		if (run)
+			arena_reserve(fz, m->addr + k * PAGE, run * PAGE);
+		k += run ? run : 1;
+	}
+}
+
 /* Unmaps every slot, so that the model counts nothing of this process (lock held). */
 static void unmap_all(struct fuzzer *fz)
 {
@@ -1883,6 +1913,7 @@ static void op_fork(struct fuzzer *fz)
 				if (fz->maps[i].pg[k] < PG_UNKNOWN && fz->maps[i].pg[k] & PG_DONTFORK)
 					fz->maps[i].pg[k] = PG_UNMAPPED;
 			slot_unmap(&fz->maps[i], 0, 0);
+			reserve_unmapped(fz, &fz->maps[i]);
 		}
 		update_live(fz);
 		md_unlock();
