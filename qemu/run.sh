@@ -33,7 +33,10 @@
 #
 # Environment: GUEST_ENV (see below), ACCEL=tcg (default; kvm for bench) or kvm (probed first, TCG
 # if the probe fails), QEMU_TIMEOUT (seconds), QEMU_MEM (default 1G; 2G for bench, whose
-# contenders map 64 MiB each).
+# contenders map 64 MiB each), ICOUNT=1 (TCG only: -icount shift=0, one TCG thread for both
+# vCPUs, so that the guest's clock counts instructions, 1 ns each: timings become
+# instruction counts, the same in every boot; for comparing code paths, not bandwidth or
+# scaling).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -122,7 +125,11 @@ if [ "$accel" = kvm ]; then
 	fi
 fi
 if [ "$accel" = tcg ]; then
-	qemu=("${qemu_base[@]}" -accel tcg,thread=multi)
+	if [ -n "${ICOUNT:-}" ]; then
+		qemu=("${qemu_base[@]}" -accel tcg -icount shift=0)
+	else
+		qemu=("${qemu_base[@]}" -accel tcg,thread=multi)
+	fi
 else
 	qemu=("${qemu_base[@]}" -accel kvm)
 fi

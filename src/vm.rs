@@ -167,11 +167,12 @@ const INSERT_BATCH: usize = 32;
 ///
 /// The module's RAM is write-back, so runs of up to [`INSERT_BATCH`] of its
 /// pages are mapped with one walk and one page table lock each
-/// (`vdmux_insert_pfns`). I/O memory goes through `vmf_insert_pfn`, page by
-/// page, which asks PAT for each frame's cache mode (write-combining for a
-/// BAR that `pci_iomap_wc` mapped, unless an earlier mapping of the range
-/// fixed another one), with the protection decrypted as for any I/O
-/// mapping (`vdmux_insert_io_pfn`).
+/// (`vdmux_insert_pfns`); a single page (a growth by a store maps one per
+/// fault) costs less through `vmf_insert_pfn` (`vdmux_insert_pfn`). I/O
+/// memory goes through `vmf_insert_pfn`, page by page, which asks PAT for
+/// each frame's cache mode (write-combining for a BAR that `pci_iomap_wc`
+/// mapped, unless an earlier mapping of the range fixed another one), with
+/// the protection decrypted as for any I/O mapping (`vdmux_insert_io_pfn`).
 ///
 /// # Safety
 ///
@@ -187,7 +188,8 @@ unsafe fn insert_frames(
     store: &(impl PageFrames + ?Sized),
     pgoffs: core::ops::Range<usize>,
 ) -> Result {
-    if store.is_io_memory() {
+    let io = store.is_io_memory();
+    if io || pgoffs.len() == 1 {
         for pgoff in pgoffs {
             let (Some(pfn), Some(address)) = (store.pfn(pgoff), pages.address_of(pgoff)) else {
                 continue;
@@ -195,8 +197,17 @@ unsafe fn insert_frames(
             // SAFETY: As for the runs below (the function's safety
             // requirements): `address` is inside the VMA, under an entry
             // that is no huge leaf.
-            if unsafe { helpers::vdmux_insert_io_pfn(vma, address, pfn) } != FAULT_NOPAGE {
-                return Err(ENOMEM);
+            let done = unsafe {
+                if io {
+                    helpers::vdmux_insert_io_pfn(vma, address, pfn)
+                } else {
+                    helpers::vdmux_insert_pfn(vma, address, pfn)
+                }
+            };
+            match done {
+                FAULT_NOPAGE => {}
+                FAULT_OOM => return Err(ENOMEM),
+                _ => return Err(EINVAL),
             }
         }
         return Ok(());
