@@ -197,18 +197,7 @@ unsafe fn insert_frames(
             // SAFETY: As for the runs below (the function's safety
             // requirements): `address` is inside the VMA, under an entry
             // that is no huge leaf.
-            let done = unsafe {
-                if io {
-                    helpers::vdmux_insert_io_pfn(vma, address, pfn)
-                } else {
-                    helpers::vdmux_insert_pfn(vma, address, pfn)
-                }
-            };
-            match done {
-                FAULT_NOPAGE => {}
-                FAULT_OOM => return Err(ENOMEM),
-                _ => return Err(EINVAL),
-            }
+            unsafe { insert_frame(vma, address, pfn, io) }?;
         }
         return Ok(());
     }
@@ -246,6 +235,46 @@ unsafe fn insert_frames(
         flush(run_start, run_len, &pfns)?;
     }
     Ok(())
+}
+
+/// Maps frame `pfn` at `address` as a special PTE with `vmf_insert_pfn`:
+/// as I/O memory (PAT's cache mode, decrypted) if `io`, else as the
+/// module's RAM. An entry already present is left alone. `ENOMEM` when a
+/// page table could not be allocated.
+///
+/// # Safety
+///
+/// As for [`insert_frames`], for the one page at `address`, which `vma`
+/// maps; `pfn` is the frame of the store's page there.
+unsafe fn insert_frame(
+    vma: *mut bindings::vm_area_struct,
+    address: usize,
+    pfn: usize,
+    io: bool,
+) -> Result {
+    // SAFETY: The caller's requirements are those of both helpers.
+    let done = unsafe {
+        if io {
+            helpers::vdmux_insert_io_pfn(vma, address, pfn)
+        } else {
+            helpers::vdmux_insert_pfn(vma, address, pfn)
+        }
+    };
+    match done {
+        FAULT_NOPAGE => Ok(()),
+        FAULT_OOM => Err(ENOMEM),
+        _ => Err(EINVAL),
+    }
+}
+
+/// What a fault that mapped its page with `mapped` returns: done, out of
+/// memory for a page table, or SIGBUS.
+fn fault_done(mapped: Result) -> Result<FaultDone, FaultError> {
+    match mapped {
+        Ok(()) => Ok(FaultDone(FAULT_NOPAGE)),
+        Err(e) if e == ENOMEM => Ok(FaultDone(FAULT_OOM)),
+        Err(_) => Err(FaultError::SigBus),
+    }
 }
 
 /// The pages a VMA maps, in page units.
@@ -409,7 +438,7 @@ impl VmFault {
         around: core::ops::Range<usize>,
     ) -> Result<FaultDone, FaultError> {
         let pgoff = self.pgoff();
-        store.pfn(pgoff).ok_or(FaultError::SigBus)?;
+        let pfn = store.pfn(pgoff).ok_or(FaultError::SigBus)?;
         if !self.is_pure_pfnmap() {
             return Err(FaultError::SigBus);
         }
@@ -418,12 +447,25 @@ impl VmFault {
         if self.pmd_is_huge() {
             return Ok(FaultDone(FAULT_NOPAGE));
         }
+        if around.len() <= 1 || !around.contains(&pgoff) {
+            // The faulting page alone (a growth's, say): no spans to work
+            // out.
+            // SAFETY: `vmf` is valid by the type invariants, and so is its
+            // VMA, a pure VM_PFNMAP (checked above) that is not a COW
+            // mapping (see `NewMapping::new`) and maps the faulting
+            // address, under the entry checked above to be no huge leaf.
+            // The caller keeps the page alive while it is mapped.
+            let mapped = unsafe {
+                insert_frame(
+                    self.vma().as_ptr(),
+                    self.address(),
+                    pfn,
+                    store.is_io_memory(),
+                )
+            };
+            return fault_done(mapped);
+        }
         let pages = self.vma_pages();
-        let around = if around.contains(&pgoff) {
-            around
-        } else {
-            pgoff..pgoff + 1
-        };
         // A VMA that can hold 2 MiB entries gets fault-around only under
         // the entry checked above; in one that cannot (`range::huge_block`
         // only accepts blocks of a VMA that `maps_aligned`), the pages
@@ -452,11 +494,7 @@ impl VmFault {
                 result = mapped;
             }
         }
-        match result {
-            Ok(()) => Ok(FaultDone(FAULT_NOPAGE)),
-            Err(e) if e == ENOMEM => Ok(FaultDone(FAULT_OOM)),
-            Err(_) => Err(FaultError::SigBus),
-        }
+        fault_done(result)
     }
 
     /// Maps the 2 MiB block of `store` around the faulting page with one PMD
