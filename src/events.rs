@@ -43,9 +43,6 @@ pub(crate) struct Changes {
     pub(crate) foreground: bool,
     /// The reserved size changed to this many bytes.
     pub(crate) resized: Option<usize>,
-    /// The change was a growth by an autogrow store: no uevent, since one
-    /// per page stored would flood udev (sysfs and poll still tell).
-    pub(crate) grown_by_store: bool,
 }
 
 impl Changes {
@@ -214,6 +211,15 @@ impl Notifier {
         }
     }
 
+    /// Notifies sysfs pollers of a growth by an autogrow store: no uevent,
+    /// since one per page stored would flood udev, and one notification
+    /// per burst of growths (see `LateNotify`, which uses the node only
+    /// from its work, cancelled before the node goes; so this needs no
+    /// exclusion from `forget_nodes`).
+    pub(crate) fn grown_by_store(&self) {
+        self.grown.request();
+    }
+
     /// Notifies sysfs pollers and sends uevents for `changes`. Failures
     /// (no memory for a uevent) are not the state change's: it has
     /// happened, and GET_STATUS and poll still show it.
@@ -238,14 +244,6 @@ impl Notifier {
             unsafe { notify(control, c"foreground") };
         }
         if let Some(size) = changes.resized {
-            if changes.grown_by_store {
-                // One notification per burst of growths: see `LateNotify`,
-                // which uses the node only from its work, cancelled before
-                // the node goes. So a growth's send needs no exclusion
-                // from `forget_nodes`.
-                self.grown.request();
-                return;
-            }
             // SAFETY: As above.
             unsafe { notify(control, c"reserved_size") };
             if let Ok(var) = CString::try_from_fmt(fmt!("VDMUX_RESERVED_SIZE={size}")) {

@@ -320,11 +320,6 @@ impl Mux {
     /// state change released `state`.
     fn changed(&self, changes: Changes) {
         self.changed.notify_all();
-        if changes.grown_by_store {
-            // Uses no node: see `Notifier::send`.
-            self.notifier.send(&changes);
-            return;
-        }
         let _notifying = self.notifying.lock();
         self.notifier.send(&changes);
     }
@@ -649,11 +644,9 @@ impl Mux {
             state.table.bump();
         }
         drop(changing);
-        self.changed(Changes {
-            resized: Some(end),
-            grown_by_store: true,
-            ..Changes::default()
-        });
+        self.changed.notify_all();
+        // Uses no node: see `Notifier::grown_by_store`.
+        self.notifier.grown_by_store();
         Ok(())
     }
 
@@ -718,11 +711,11 @@ impl Mux {
         // its page alone: the pages before it were inside the buffer, and
         // mapped by the faults that touched them, when a writer goes
         // forward a page at a time.
-        let vma = fault.vma_pages();
-        let window = self.config.fault_around_pages;
         let around = if grown {
             pgoff..pgoff + 1
         } else {
+            let vma = fault.vma_pages();
+            let window = self.config.fault_around_pages;
             range::fault_around(pgoff, window, vma.pgoff, vma.len, reserved_pages)
         };
         // SAFETY: `store` is where the bytes of `vdev` are now, and the
