@@ -51,7 +51,8 @@
 //! Rules that follow from it:
 //!
 //! - A fault that grows the buffer (an autogrow store past the end) takes
-//!   `changing` before the location semaphore, never while holding it.
+//!   `changing` before the location semaphore, never while holding it, and
+//!   holds it until its page is mapped: growths map one at a time.
 //! - Nothing faults on user memory while holding a location semaphore: a
 //!   user buffer may itself be a vdmux mapping, whose fault takes it (and a
 //!   SWITCH waiting for it in between would deadlock). `read` and `write`
@@ -135,7 +136,8 @@ use kernel::{
             PollTable, //
         },
         Arc,
-        Mutex, //
+        Mutex,
+        MutexGuard, //
     },
 };
 
@@ -619,8 +621,9 @@ impl Mux {
     /// Grows the reserved size to the end of page `pgoff` for an autogrow
     /// store of `vdev` there, after allocating the chunk that page is in
     /// where the bytes of `vdev` are now, so that a growth that cannot be
-    /// allocated changes nothing.
-    fn grow_for_store(&self, vdev: usize, pgoff: usize) -> Result {
+    /// allocated changes nothing. Returns `changing`, held, so that the
+    /// fault maps its page serialized with every other growth.
+    fn grow_for_store(&self, vdev: usize, pgoff: usize) -> Result<MutexGuard<'_, ()>> {
         let end = pgoff
             .checked_add(1)
             .and_then(|p| p.checked_mul(PAGE_SIZE))
@@ -631,7 +634,7 @@ impl Mux {
         let changing = self.changing.lock();
         if end <= self.reserved_size() {
             // Another store grew it meanwhile.
-            return Ok(());
+            return Ok(changing);
         }
         // The location cannot change while `changing` is held.
         let location = Location::of(self.state.lock().table.state(vdev));
@@ -643,11 +646,10 @@ impl Mux {
             self.reserved_size.store(end, Ordering::Release);
             state.table.bump();
         }
-        drop(changing);
         self.changed.notify_all();
         // Uses no node: see `Notifier::grown_by_store`.
         self.notifier.grown_by_store();
-        Ok(())
+        Ok(changing)
     }
 
     /// Admits a new mapping of `len` bytes at page offset `pgoff` of `vdev`
@@ -689,13 +691,18 @@ impl Mux {
     ) -> Result<FaultDone, FaultError> {
         let pgoff = fault.pgoff();
         let grown = !range::page_in_buffer(pgoff, self.reserved_size());
-        if grown {
+        // Held until the page is mapped (lock order: before the location).
+        let _growing = if grown {
             if !(autogrow && fault.is_write()) {
                 return Err(FaultError::SigBus);
             }
-            self.grow_for_store(vdev, pgoff)
-                .map_err(|_| FaultError::SigBus)?;
-        }
+            Some(
+                self.grow_for_store(vdev, pgoff)
+                    .map_err(|_| FaultError::SigBus)?,
+            )
+        } else {
+            None
+        };
         let location = self.locations[vdev].read();
         let reserved_pages = self.reserved_pages();
         if pgoff >= reserved_pages {
@@ -723,7 +730,15 @@ impl Mux {
         // exclusively by every zap of its mappings and by every huge
         // insertion; a chunk is freed only by a shrink, refused while
         // anything is mapped, or with the device, which its mappings keep.
-        let done = unsafe { fault.map_page(store, around) }?;
+        // A growth holds `changing` until this returns, so growths map
+        // one at a time.
+        let done = unsafe {
+            if grown {
+                fault.map_serialized_page(store)
+            } else {
+                fault.map_page(store, around)
+            }
+        }?;
         let counters = &self.faults[vdev];
         counters.count(&counters.pages, fault);
         Ok(done)

@@ -167,8 +167,7 @@ const INSERT_BATCH: usize = 32;
 ///
 /// The module's RAM is write-back, so runs of up to [`INSERT_BATCH`] of its
 /// pages are mapped with one walk and one page table lock each
-/// (`vdmux_insert_pfns`); a single page (a growth by a store maps one per
-/// fault) costs less through `vmf_insert_pfn` (`vdmux_insert_pfn`). I/O
+/// (`vdmux_insert_pfns`). I/O
 /// memory goes through `vmf_insert_pfn`, page by page, which asks PAT for
 /// each frame's cache mode (write-combining for a BAR that `pci_iomap_wc`
 /// mapped, unless an earlier mapping of the range fixed another one), with
@@ -188,8 +187,7 @@ unsafe fn insert_frames(
     store: &(impl PageFrames + ?Sized),
     pgoffs: core::ops::Range<usize>,
 ) -> Result {
-    let io = store.is_io_memory();
-    if io || pgoffs.len() == 1 {
+    if store.is_io_memory() {
         for pgoff in pgoffs {
             let (Some(pfn), Some(address)) = (store.pfn(pgoff), pages.address_of(pgoff)) else {
                 continue;
@@ -197,7 +195,7 @@ unsafe fn insert_frames(
             // SAFETY: As for the runs below (the function's safety
             // requirements): `address` is inside the VMA, under an entry
             // that is no huge leaf.
-            unsafe { insert_frame(vma, address, pfn, io) }?;
+            unsafe { insert_frame(vma, address, pfn, OneFrame::Io) }?;
         }
         return Ok(());
     }
@@ -237,27 +235,47 @@ unsafe fn insert_frames(
     Ok(())
 }
 
-/// Maps frame `pfn` at `address` as a special PTE with `vmf_insert_pfn`:
-/// as I/O memory (PAT's cache mode, decrypted) if `io`, else as the
-/// module's RAM. An entry already present is left alone. `ENOMEM` when a
-/// page table could not be allocated.
+/// How [`insert_frame`] maps one frame.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OneFrame {
+    /// I/O memory: `vmf_insert_pfn`, with PAT's cache mode and the
+    /// protection decrypted (`vdmux_insert_io_pfn`).
+    Io,
+    /// The module's RAM, with the page-range walk of runs
+    /// (`vdmux_insert_pfns`), which takes no lock that faults under other
+    /// page tables share.
+    Ram,
+    /// The module's RAM with `vmf_insert_pfn` (`vdmux_insert_pfn`): ~170
+    /// instructions cheaper for one page, but its PAT lookup takes the
+    /// system-wide `resource_lock` for reading, a cache line that faults in
+    /// parallel would all write. Only for faults that are serialized
+    /// anyway (a growth by a store).
+    RamSerialized,
+}
+
+/// Maps frame `pfn` at `address` as a special PTE, as `how` says. An entry
+/// already present is left alone. `ENOMEM` when a page table could not be
+/// allocated.
 ///
 /// # Safety
 ///
 /// As for [`insert_frames`], for the one page at `address`, which `vma`
-/// maps; `pfn` is the frame of the store's page there.
+/// maps; `pfn` is the frame of the store's page there, I/O memory exactly
+/// when `how` is [`OneFrame::Io`].
 unsafe fn insert_frame(
     vma: *mut bindings::vm_area_struct,
     address: usize,
     pfn: usize,
-    io: bool,
+    how: OneFrame,
 ) -> Result {
-    // SAFETY: The caller's requirements are those of both helpers.
+    // SAFETY: The caller's requirements are those of the helpers.
     let done = unsafe {
-        if io {
-            helpers::vdmux_insert_io_pfn(vma, address, pfn)
-        } else {
-            helpers::vdmux_insert_pfn(vma, address, pfn)
+        match how {
+            OneFrame::Io => helpers::vdmux_insert_io_pfn(vma, address, pfn),
+            OneFrame::RamSerialized => helpers::vdmux_insert_pfn(vma, address, pfn),
+            OneFrame::Ram => {
+                return to_result(helpers::vdmux_insert_pfns(vma, address, &pfn, 1));
+            }
         }
     };
     match done {
@@ -438,7 +456,12 @@ impl VmFault {
         around: core::ops::Range<usize>,
     ) -> Result<FaultDone, FaultError> {
         let pgoff = self.pgoff();
-        let pfn = store.pfn(pgoff).ok_or(FaultError::SigBus)?;
+        if around.len() <= 1 || !around.contains(&pgoff) {
+            // The faulting page alone: no spans to work out.
+            // SAFETY: The caller's requirements are ours.
+            return unsafe { self.map_page_alone(store, OneFrame::Ram) };
+        }
+        store.pfn(pgoff).ok_or(FaultError::SigBus)?;
         if !self.is_pure_pfnmap() {
             return Err(FaultError::SigBus);
         }
@@ -446,24 +469,6 @@ impl VmFault {
         // not huge now stays so until the insertion below is done.
         if self.pmd_is_huge() {
             return Ok(FaultDone(FAULT_NOPAGE));
-        }
-        if around.len() <= 1 || !around.contains(&pgoff) {
-            // The faulting page alone (a growth's, say): no spans to work
-            // out.
-            // SAFETY: `vmf` is valid by the type invariants, and so is its
-            // VMA, a pure VM_PFNMAP (checked above) that is not a COW
-            // mapping (see `NewMapping::new`) and maps the faulting
-            // address, under the entry checked above to be no huge leaf.
-            // The caller keeps the page alive while it is mapped.
-            let mapped = unsafe {
-                insert_frame(
-                    self.vma().as_ptr(),
-                    self.address(),
-                    pfn,
-                    store.is_io_memory(),
-                )
-            };
-            return fault_done(mapped);
         }
         let pages = self.vma_pages();
         // A VMA that can hold 2 MiB entries gets fault-around only under
@@ -495,6 +500,58 @@ impl VmFault {
             }
         }
         fault_done(result)
+    }
+
+    /// [`VmFault::map_page`] of the faulting page alone, for a fault that
+    /// its caller serializes with every other one that maps through this
+    /// (a growth by a store holds the lock of every change of size): the
+    /// cheapest insertion of one frame, whose lookup takes a lock that
+    /// parallel faults would contend on (see [`OneFrame::RamSerialized`]).
+    ///
+    /// # Safety
+    ///
+    /// As for [`VmFault::map_page`].
+    pub(crate) unsafe fn map_serialized_page(
+        &self,
+        store: &(impl PageFrames + ?Sized),
+    ) -> Result<FaultDone, FaultError> {
+        // SAFETY: The caller's requirements are ours.
+        unsafe { self.map_page_alone(store, OneFrame::RamSerialized) }
+    }
+
+    /// Maps the faulting page alone, RAM as `ram` says.
+    ///
+    /// # Safety
+    ///
+    /// As for [`VmFault::map_page`]; `ram` is [`OneFrame::RamSerialized`]
+    /// only for a fault that its caller serializes with every other one
+    /// that maps through this.
+    unsafe fn map_page_alone(
+        &self,
+        store: &(impl PageFrames + ?Sized),
+        ram: OneFrame,
+    ) -> Result<FaultDone, FaultError> {
+        let pfn = store.pfn(self.pgoff()).ok_or(FaultError::SigBus)?;
+        if !self.is_pure_pfnmap() {
+            return Err(FaultError::SigBus);
+        }
+        // As in `map_page`: no huge insertion can race with this one.
+        if self.pmd_is_huge() {
+            return Ok(FaultDone(FAULT_NOPAGE));
+        }
+        let how = if store.is_io_memory() {
+            OneFrame::Io
+        } else {
+            ram
+        };
+        // SAFETY: `vmf` is valid by the type invariants, and so is its VMA,
+        // a pure VM_PFNMAP (checked above) that is not a COW mapping (see
+        // `NewMapping::new`) and maps the faulting address, under the entry
+        // checked above to be no huge leaf; `pfn` is I/O memory exactly
+        // when `how` is `Io`. The caller keeps the page alive while it is
+        // mapped.
+        let mapped = unsafe { insert_frame(self.vma().as_ptr(), self.address(), pfn, how) };
+        fault_done(mapped)
     }
 
     /// Maps the 2 MiB block of `store` around the faulting page with one PMD
