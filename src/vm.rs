@@ -167,11 +167,11 @@ const INSERT_BATCH: usize = 32;
 ///
 /// The module's RAM is write-back, so runs of up to [`INSERT_BATCH`] of its
 /// pages are mapped with one walk and one page table lock each
-/// (`vdmux_insert_pfns`). I/O
-/// memory goes through `vmf_insert_pfn`, page by page, which asks PAT for
-/// each frame's cache mode (write-combining for a BAR that `pci_iomap_wc`
-/// mapped, unless an earlier mapping of the range fixed another one), with
-/// the protection decrypted as for any I/O mapping (`vdmux_insert_io_pfn`).
+/// (`vdmux_insert_pfns`). I/O memory goes through `vmf_insert_pfn`, page by
+/// page, which asks PAT for each frame's cache mode (write-combining for a
+/// BAR that `pci_iomap_wc` mapped, unless an earlier mapping of the range
+/// fixed another one), with the protection decrypted as for any I/O
+/// mapping (`vdmux_insert_io_pfn`).
 ///
 /// # Safety
 ///
@@ -236,7 +236,7 @@ unsafe fn insert_frames(
 }
 
 /// How [`insert_frame`] maps one frame.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum OneFrame {
     /// I/O memory: `vmf_insert_pfn`, with PAT's cache mode and the
     /// protection decrypted (`vdmux_insert_io_pfn`).
@@ -268,20 +268,19 @@ unsafe fn insert_frame(
     pfn: usize,
     how: OneFrame,
 ) -> Result {
-    // SAFETY: The caller's requirements are those of the helpers.
-    let done = unsafe {
-        match how {
-            OneFrame::Io => helpers::vdmux_insert_io_pfn(vma, address, pfn),
-            OneFrame::RamSerialized => helpers::vdmux_insert_pfn(vma, address, pfn),
-            OneFrame::Ram => {
-                return to_result(helpers::vdmux_insert_pfns(vma, address, &pfn, 1));
-            }
-        }
-    };
-    match done {
+    // What `vmf_insert_pfn` returned, as an error.
+    let inserted = |done| match done {
         FAULT_NOPAGE => Ok(()),
         FAULT_OOM => Err(ENOMEM),
         _ => Err(EINVAL),
+    };
+    // SAFETY: The caller's requirements are those of the helpers.
+    unsafe {
+        match how {
+            OneFrame::Io => inserted(helpers::vdmux_insert_io_pfn(vma, address, pfn)),
+            OneFrame::RamSerialized => inserted(helpers::vdmux_insert_pfn(vma, address, pfn)),
+            OneFrame::Ram => to_result(helpers::vdmux_insert_pfns(vma, address, &pfn, 1)),
+        }
     }
 }
 
@@ -461,13 +460,7 @@ impl VmFault {
             // SAFETY: The caller's requirements are ours.
             return unsafe { self.map_page_alone(store, OneFrame::Ram) };
         }
-        store.pfn(pgoff).ok_or(FaultError::SigBus)?;
-        if !self.is_pure_pfnmap() {
-            return Err(FaultError::SigBus);
-        }
-        // The caller's lock excludes every huge insertion, so a PMD that is
-        // not huge now stays so until the insertion below is done.
-        if self.pmd_is_huge() {
+        if self.faulting_frame(store)?.is_none() {
             return Ok(FaultDone(FAULT_NOPAGE));
         }
         let pages = self.vma_pages();
@@ -502,6 +495,23 @@ impl VmFault {
         fault_done(result)
     }
 
+    /// The frame of `store` to map at the faulting address, or `None` when
+    /// a 2 MiB entry already covers it (see the module documentation).
+    /// SIGBUS past the store, or in a VMA made a `VM_MIXEDMAP`. Under the
+    /// lock of [`VmFault::map_page`], which excludes every huge insertion,
+    /// a PMD that is not huge now stays so until the caller's insertion is
+    /// done.
+    fn faulting_frame(
+        &self,
+        store: &(impl PageFrames + ?Sized),
+    ) -> Result<Option<usize>, FaultError> {
+        let pfn = store.pfn(self.pgoff()).ok_or(FaultError::SigBus)?;
+        if !self.is_pure_pfnmap() {
+            return Err(FaultError::SigBus);
+        }
+        Ok((!self.pmd_is_huge()).then_some(pfn))
+    }
+
     /// [`VmFault::map_page`] of the faulting page alone, for a fault that
     /// its caller serializes with every other one that maps through this
     /// (a growth by a store holds the lock of every change of size): the
@@ -531,14 +541,9 @@ impl VmFault {
         store: &(impl PageFrames + ?Sized),
         ram: OneFrame,
     ) -> Result<FaultDone, FaultError> {
-        let pfn = store.pfn(self.pgoff()).ok_or(FaultError::SigBus)?;
-        if !self.is_pure_pfnmap() {
-            return Err(FaultError::SigBus);
-        }
-        // As in `map_page`: no huge insertion can race with this one.
-        if self.pmd_is_huge() {
+        let Some(pfn) = self.faulting_frame(store)? else {
             return Ok(FaultDone(FAULT_NOPAGE));
-        }
+        };
         let how = if store.is_io_memory() {
             OneFrame::Io
         } else {
