@@ -192,12 +192,6 @@ int vdmux_insert_pfns(struct vm_area_struct *vma, unsigned long addr,
 	return apply_to_page_range(vma->vm_mm, addr, size, vdmux_set_pfn_pte, &run);
 }
 
-unsigned int vdmux_insert_pfn(struct vm_area_struct *vma, unsigned long addr,
-			      unsigned long pfn)
-{
-	return (__force unsigned int)vmf_insert_pfn(vma, addr, pfn);
-}
-
 unsigned int vdmux_insert_io_pfn(struct vm_area_struct *vma, unsigned long addr,
 				 unsigned long pfn)
 {

@@ -127,18 +127,6 @@ int vdmux_insert_pfns(struct vm_area_struct *vma, unsigned long addr,
 		      const unsigned long *pfns, unsigned long nr);
 
 /*
- * vmf_insert_pfn() for one frame of the module's RAM (its vm_fault_t, as an
- * unsigned int), with the VMA's own protection: for a single page it costs
- * less than the page-range walk of vdmux_insert_pfns(), but its PAT lookup
- * takes resource_lock for reading, which faults in parallel would contend
- * on; for faults that are serialized anyway. The VMA must be a VM_PFNMAP
- * that is neither a VM_MIXEDMAP nor a COW mapping, @addr inside it and
- * under a page middle directory entry that is no 2 MiB leaf.
- */
-unsigned int vdmux_insert_pfn(struct vm_area_struct *vma, unsigned long addr,
-			      unsigned long pfn);
-
-/*
  * vmf_insert_pfn() for a frame of I/O memory (its vm_fault_t, as an
  * unsigned int): PAT chooses the cache mode,
  * and the protection is decrypted (pgprot_decrypted(), as in

@@ -621,8 +621,9 @@ impl Mux {
     /// Grows the reserved size to the end of page `pgoff` for an autogrow
     /// store of `vdev` there, after allocating the chunk that page is in
     /// where the bytes of `vdev` are now, so that a growth that cannot be
-    /// allocated changes nothing. Returns `changing`, held, so that the
-    /// fault maps its page serialized with every other growth.
+    /// allocated changes nothing. Returns `changing`, held: until it is
+    /// released, `vdev` stays where that chunk was allocated (also when
+    /// another store grew the buffer first).
     fn grow_for_store(&self, vdev: usize, pgoff: usize) -> Result<MutexGuard<'_, ()>> {
         let end = pgoff
             .checked_add(1)
@@ -632,15 +633,16 @@ impl Mux {
             return Err(EINVAL);
         }
         let changing = self.changing.lock();
-        if end <= self.reserved_size() {
-            // Another store grew it meanwhile.
-            return Ok(changing);
-        }
         // The location cannot change while `changing` is held.
         let location = Location::of(self.state.lock().table.state(vdev));
         self.store_at(vdev, location)
             .ok_or(ENODEV)?
             .allocate_at(pgoff * PAGE_SIZE)?;
+        if end <= self.reserved_size() {
+            // Another store grew it meanwhile (its chunk may have been
+            // allocated where `vdev` was then).
+            return Ok(changing);
+        }
         {
             let mut state = self.state.lock();
             self.reserved_size.store(end, Ordering::Release);
@@ -691,8 +693,7 @@ impl Mux {
     ) -> Result<FaultDone, FaultError> {
         let pgoff = fault.pgoff();
         let grown = !range::page_in_buffer(pgoff, self.reserved_size());
-        // Held until the page is mapped (lock order: before the location).
-        let _growing = if grown {
+        let growing = if grown {
             if !(autogrow && fault.is_write()) {
                 return Err(FaultError::SigBus);
             }
@@ -703,24 +704,29 @@ impl Mux {
         } else {
             None
         };
+        // Lock order: `changing` before the location.
         let location = self.locations[vdev].read();
         let reserved_pages = self.reserved_pages();
         if pgoff >= reserved_pages {
             return Err(FaultError::SigBus);
         }
         let store = self.store_at(vdev, *location).ok_or(FaultError::SigBus)?;
-        store
-            .allocate_at(pgoff * PAGE_SIZE)
-            .map_err(|_| FaultError::SigBus)?;
-        // Fault-around: the rest of the aligned block is mapped with it, so
-        // that a sequential toucher takes one fault per block (read faults
-        // get it from `map_pages` first). A store that grew the buffer maps
-        // its page alone: the pages before it were inside the buffer, and
-        // mapped by the faults that touched them, when a writer goes
-        // forward a page at a time.
-        let around = if grown {
+        let around = if let Some(changing) = growing {
+            // The growth allocated the page's chunk in `store`: the location
+            // has not changed since, and from here the semaphore keeps it.
+            // A store that grew the buffer maps its page alone: the pages
+            // before it were inside the buffer, and mapped by the faults
+            // that touched them, when a writer goes forward a page at a
+            // time.
+            drop(changing);
             pgoff..pgoff + 1
         } else {
+            store
+                .allocate_at(pgoff * PAGE_SIZE)
+                .map_err(|_| FaultError::SigBus)?;
+            // Fault-around: the rest of the aligned block is mapped with it,
+            // so that a sequential toucher takes one fault per block (read
+            // faults get it from `map_pages` first).
             let vma = fault.vma_pages();
             let window = self.config.fault_around_pages;
             range::fault_around(pgoff, window, vma.pgoff, vma.len, reserved_pages)
@@ -730,15 +736,7 @@ impl Mux {
         // exclusively by every zap of its mappings and by every huge
         // insertion; a chunk is freed only by a shrink, refused while
         // anything is mapped, or with the device, which its mappings keep.
-        // A growth holds `changing` until this returns, so growths map
-        // one at a time.
-        let done = unsafe {
-            if grown {
-                fault.map_serialized_page(store)
-            } else {
-                fault.map_page(store, around)
-            }
-        }?;
+        let done = unsafe { fault.map_page(store, around) }?;
         let counters = &self.faults[vdev];
         counters.count(&counters.pages, fault);
         Ok(done)

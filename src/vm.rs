@@ -241,16 +241,11 @@ enum OneFrame {
     /// I/O memory: `vmf_insert_pfn`, with PAT's cache mode and the
     /// protection decrypted (`vdmux_insert_io_pfn`).
     Io,
-    /// The module's RAM, with the page-range walk of runs
-    /// (`vdmux_insert_pfns`), which takes no lock that faults under other
-    /// page tables share.
+    /// The module's RAM, write-back: the page-range walk of runs
+    /// (`vdmux_insert_pfns`), which asks PAT nothing. For one page it costs
+    /// ~140 instructions less than `vmf_insert_pfn`, whose PAT lookup walks
+    /// the system RAM resources under `resource_lock`.
     Ram,
-    /// The module's RAM with `vmf_insert_pfn` (`vdmux_insert_pfn`): ~170
-    /// instructions cheaper for one page, but its PAT lookup takes the
-    /// system-wide `resource_lock` for reading, a cache line that faults in
-    /// parallel would all write. Only for faults that are serialized
-    /// anyway (a growth by a store).
-    RamSerialized,
 }
 
 /// Maps frame `pfn` at `address` as a special PTE, as `how` says. An entry
@@ -278,7 +273,6 @@ unsafe fn insert_frame(
     unsafe {
         match how {
             OneFrame::Io => inserted(helpers::vdmux_insert_io_pfn(vma, address, pfn)),
-            OneFrame::RamSerialized => inserted(helpers::vdmux_insert_pfn(vma, address, pfn)),
             OneFrame::Ram => to_result(helpers::vdmux_insert_pfns(vma, address, &pfn, 1)),
         }
     }
@@ -458,7 +452,7 @@ impl VmFault {
         if around.len() <= 1 || !around.contains(&pgoff) {
             // The faulting page alone: no spans to work out.
             // SAFETY: The caller's requirements are ours.
-            return unsafe { self.map_page_alone(store, OneFrame::Ram) };
+            return unsafe { self.map_page_alone(store) };
         }
         if self.faulting_frame(store)?.is_none() {
             return Ok(FaultDone(FAULT_NOPAGE));
@@ -512,34 +506,14 @@ impl VmFault {
         Ok((!self.pmd_is_huge()).then_some(pfn))
     }
 
-    /// [`VmFault::map_page`] of the faulting page alone, for a fault that
-    /// its caller serializes with every other one that maps through this
-    /// (a growth by a store holds the lock of every change of size): the
-    /// cheapest insertion of one frame, whose lookup takes a lock that
-    /// parallel faults would contend on (see [`OneFrame::RamSerialized`]).
+    /// Maps the faulting page alone.
     ///
     /// # Safety
     ///
     /// As for [`VmFault::map_page`].
-    pub(crate) unsafe fn map_serialized_page(
-        &self,
-        store: &(impl PageFrames + ?Sized),
-    ) -> Result<FaultDone, FaultError> {
-        // SAFETY: The caller's requirements are ours.
-        unsafe { self.map_page_alone(store, OneFrame::RamSerialized) }
-    }
-
-    /// Maps the faulting page alone, RAM as `ram` says.
-    ///
-    /// # Safety
-    ///
-    /// As for [`VmFault::map_page`]; `ram` is [`OneFrame::RamSerialized`]
-    /// only for a fault that its caller serializes with every other one
-    /// that maps through this.
     unsafe fn map_page_alone(
         &self,
         store: &(impl PageFrames + ?Sized),
-        ram: OneFrame,
     ) -> Result<FaultDone, FaultError> {
         let Some(pfn) = self.faulting_frame(store)? else {
             return Ok(FaultDone(FAULT_NOPAGE));
@@ -547,7 +521,7 @@ impl VmFault {
         let how = if store.is_io_memory() {
             OneFrame::Io
         } else {
-            ram
+            OneFrame::Ram
         };
         // SAFETY: `vmf` is valid by the type invariants, and so is its VMA,
         // a pure VM_PFNMAP (checked above) that is not a COW mapping (see
