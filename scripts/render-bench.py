@@ -2,15 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 """Render the output of tests/bench/vdmux_bench.c into bench/.
 
-    render-bench.py BENCH_LOG OUT_DIR ACCEL
+    render-bench.py BENCH_LOG OUT_DIR ACCEL [ICOUNT_LOG]
 
 Writes OUT_DIR/results.json (the raw figures and ratios), OUT_DIR/RESULTS.md
 (the targets, each met or NOT met, then a table per section, every
 contender with the page size it was mapped with) and OUT_DIR/first-touch.svg
 (first-touch throughput against size, one line per contender). A figure the
 driver could not produce (an ioctl it lacks or refuses) is shown as
-"n/a (ERRNO)". Prints RESULTS.md; exits non-zero only when the run produced
-no results.
+"n/a (ERRNO)". ICOUNT_LOG is the growth section run again in a guest whose
+clock counts instructions (run.sh does that under TCG): its figures and
+ratios join the others, and it carries the autogrow fill's target. Prints
+RESULTS.md; exits non-zero only when the run produced no results.
 """
 
 import json
@@ -378,7 +380,7 @@ def latency(R):
     return md
 
 
-def fill_table(R, names, autogrow, bulk):
+def fill_table(R, names, autogrow, bulk, unit="ms"):
     """The autogrow fill against the bulk one, a row per vdev count."""
     rows = []
     for n in names:
@@ -386,12 +388,13 @@ def fill_table(R, names, autogrow, bulk):
         ratio = (f"{a['value'] / b['value']:.2f}x"
                  if a and b and a.get("value") is not None and b.get("value") else "n/a")
         rows.append([n, cell(a, 1), cell(b, 1), ratio])
-    return table(rows, ["vdevs", "autogrow ms", "bulk ms", "autogrow / bulk"])
+    return table(rows, ["vdevs", f"autogrow {unit}", f"bulk {unit}", "autogrow / bulk"])
 
 
 def growth(R):
     md = []
-    if not R.contenders("autogrow_bulk") and not R.contenders("grow_one_page"):
+    if not any(R.contenders(b) for b in ("autogrow_bulk", "autogrow_bulk_instr",
+                                         "grow_one_page")):
         return md
     md += ["", "## Growth", ""]
     names = R.contenders("autogrow_bulk")
@@ -409,6 +412,21 @@ def growth(R):
                "(`memset`), in order, on both sides. The faults and growths are the same; "
                "the writes are what a program filling the mapping pays anyway.", ""]
         md.append(fill_table(R, names, "autogrow_whole", "autogrow_whole_bulk"))
+    names = R.contenders("autogrow_bulk_instr")
+    if names:
+        md += ["", "The same fills counted in instructions, in a guest whose clock counts "
+               "them (QEMU's `-icount shift=0`, 1 ns each; under TCG `make bench` runs the "
+               "growth section a second time that way), where every boot gives the same "
+               "figures. Under TCG these carry the fill's target: "
+               "the fill is mostly guest exceptions, and an exception's wall-clock cost under "
+               "TCG varies from boot to boot, up to twofold, with the same instructions.", ""]
+        md.append(fill_table(R, names, "autogrow_instr", "autogrow_bulk_instr",
+                             "M instructions"))
+        names = R.contenders("autogrow_whole_bulk_instr")
+        if names:
+            md += [""]
+            md.append(fill_table(R, names, "autogrow_whole_instr", "autogrow_whole_bulk_instr",
+                                 "M instructions"))
     sizes = R.sizes("grow_one_page")
     if sizes:
         md += ["", "`SET_RESERVED_SIZE` growing the buffer by one page (µs per growth) at each "
@@ -502,12 +520,33 @@ def pci_bar(R):
     return md
 
 
+def merge_icount(data, path):
+    """Adds the instruction-counting boot's figures and ratios to @data; when
+    that boot gave none, the fill targets it carries are n/a."""
+    counted = load(path) or {}
+    data["results"] = data.get("results", []) + [
+        r for r in counted.get("results", []) if r["bench"] != "time"]
+    ratios = counted.get("ratios", [])
+    if not any(q.get("target") is not None for q in ratios):
+        for r in data.get("results", []):
+            if r["bench"] == "autogrow_bulk":
+                vdevs = r["contender"].split(" ")[0]
+                plural = "s with stores" if vdevs != "1" else ""
+                ratios.append({"group": "growth", "value": None, "op": "<=", "target": 1.5,
+                               "error": "no instruction-counting boot",
+                               "name": f"autogrow fill of 64 MiB, {vdevs} vdev{plural}, "
+                                       "vs bulk resize + touch, in instructions"})
+    data["ratios"] = data.get("ratios", []) + ratios
+
+
 def main():
     log, outdir, accel = sys.argv[1], sys.argv[2], sys.argv[3]
     data = load(log)
     if not data or not data.get("results"):
         print("render-bench: no results in " + log, file=sys.stderr)
         return 1
+    if len(sys.argv) > 4:
+        merge_icount(data, sys.argv[4])
     R = Results(data)
 
     total = R.value("time", "total")
