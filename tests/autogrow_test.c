@@ -1001,6 +1001,72 @@ TEST_F(ag, growths_race_switches_and_each_other)
 }
 
 /*
+ * Two vdevs' stores racing into one new page, the first of a chunk that no
+ * store has: the foreground's lands in the device memory, the background
+ * vdev's in its backing store. Whichever grows second finds the buffer
+ * grown already, and must still allocate the chunk where its own bytes are
+ * before it maps the page: neither store may raise SIGBUS, and each vdev
+ * holds its own byte. Each round starts again from 2 MiB, which frees the
+ * chunks past it; the stores come from two processes released together,
+ * and the first growth's allocation of a 2 MiB chunk, under the lock the
+ * second one waits for, holds the window open.
+ */
+#define RACE_ROUNDS 64
+
+/* Stores @v at @p once @go reads EOF: exit status 0, 1 on SIGBUS. */
+static int store_at_go(volatile char *p, char v, int go)
+{
+	char c;
+
+	if (read(go, &c, 1) != 0)
+		return 2;
+	return probe_write(p, v) ? 1 : 0;
+}
+
+TEST_F(ag, racing_stores_into_one_new_page)
+{
+	int round, v, go[2], status, failed = 0, wrong = 0;
+	volatile char *p[2];
+	pid_t pid[2];
+	char got;
+
+	for (v = 0; v < 2; v++)
+		ASSERT_EQ(0, set_autogrow(self->fd[v], 1));
+	for (round = 0; round < RACE_ROUNDS; round++) {
+		ASSERT_EQ(0, set_reserved(BLOCK));
+		for (v = 0; v < 2; v++) {
+			p[v] = map_shared(self->fd[v], BLOCK + PAGE, PROT_READ | PROT_WRITE, 0);
+			ASSERT_NE(MAP_FAILED, p[v]);
+		}
+		ASSERT_EQ(0, pipe(go));
+		for (v = 0; v < 2; v++) {
+			pid[v] = fork();
+			ASSERT_LE(0, pid[v]);
+			if (pid[v] == 0) {
+				close(go[1]);
+				_exit(store_at_go(p[v] + BLOCK, 'a' + v, go[0]));
+			}
+		}
+		close(go[0]);
+		close(go[1]);
+		for (v = 0; v < 2; v++) {
+			ASSERT_EQ(pid[v], waitpid(pid[v], &status, 0));
+			if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+				if (failed++ < 8)
+					TH_LOG("round %d, vdev %d: status %#x", round, v, status);
+			}
+			ASSERT_EQ(1, pread(self->fd[v], &got, 1, BLOCK));
+			if (got != 'a' + v && wrong++ < 8)
+				TH_LOG("round %d, vdev %d holds %#x", round, v, got);
+			EXPECT_EQ(0, munmap((void *)p[v], BLOCK + PAGE));
+		}
+		ASSERT_EQ(BLOCK + PAGE, reserved_now());
+	}
+	EXPECT_EQ(0, failed);
+	EXPECT_EQ(0, wrong);
+}
+
+/*
  * From 2 MiB, a growth that completes the second 2 MiB block: the buffers
  * are then whole blocks (vdmux-huge-blocks counts them), a new mapping of
  * that block maps it with one PMD entry on its first fault, and the
