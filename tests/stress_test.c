@@ -99,20 +99,25 @@ struct vlog {
 	uint8_t state[RING];	/* the state at generation g, at [g % RING] */
 };
 
+/* What a writer or the grower made of its signals and waits. */
+struct signal_counts {
+	uint64_t sigbus;	/* SIGBUS while the vdev was removed */
+	uint64_t bad_sigbus;	/* SIGBUS with no removal to explain it */
+	uint64_t bad_signal;	/* any other signal, a fault outside the mapping, a setup failure */
+	uint64_t timeouts;	/* waits that hit their deadline */
+};
+
 /* One writer's counters, read by the controller after the round. */
 struct wstat {
 	uint64_t seq;		/* sequence of its last complete pass */
 	uint64_t passes;
 	uint64_t bytes;		/* bytes read and checked */
-	uint64_t sigbus;	/* SIGBUS while the vdev was removed */
-	uint64_t bad_sigbus;	/* SIGBUS with no removal to explain it */
-	uint64_t bad_signal;	/* any other signal, or a fault outside the mapping */
+	struct signal_counts sig;
 	uint64_t cross;		/* words of another vdev */
 	uint64_t corrupt;	/* words that are no signature, or the wrong writer's */
 	uint64_t misplaced;	/* words of this vdev that carry another word's index */
 	uint64_t lost;		/* own word not equal to its last write */
 	uint64_t stale;		/* a word's sequence went back */
-	uint64_t timeouts;	/* waits that hit their deadline */
 	uint64_t populates;	/* VDMUX_IOC_POPULATE of its block that succeeded */
 	uint64_t populate_enodev;	/* ENODEV with the vdev removed around the call */
 	uint64_t bad_populate;	/* any other result */
@@ -122,12 +127,9 @@ struct wstat {
 struct gstat {
 	uint64_t stores;	/* stores that grew (or found grown) the device */
 	uint64_t checked;	/* bytes of its pages checked */
-	uint64_t sigbus;	/* SIGBUS while its vdev was removed */
-	uint64_t bad_sigbus;
-	uint64_t bad_signal;	/* any other signal, or setup failures */
+	struct signal_counts sig;
 	uint64_t short_size;	/* the size short of the page just stored */
 	uint64_t lost;		/* a stored word not read back */
-	uint64_t timeouts;
 	uint64_t done;		/* every step stored */
 };
 
@@ -209,6 +211,46 @@ static int removed_between(unsigned int v, uint64_t g1, uint64_t g2, double dead
 	return 0;
 }
 
+/*
+ * After the signal tls_sig in an access of vdev @v (open as @fd) that began
+ * at generation @gen: counts it in @c (a SIGBUS that a removal in between
+ * explains, one that none does, or a state log that did not catch up in
+ * time), then waits until the vdev is inserted again (the controller
+ * inserts every vdev before it stops). 0 to resume; -1 to give up, on any
+ * other signal, a status that cannot be read, or at @deadline.
+ */
+static int after_signal(struct signal_counts *c, unsigned int v, int fd, uint64_t gen,
+			double deadline)
+{
+	struct vdmux_status s;
+
+	if (tls_sig != SIGBUS || get_status(fd, &s)) {
+		c->bad_signal++;
+		return -1;
+	}
+	switch (removed_between(v, gen, s.generation, now_s() + 10)) {
+	case 1:
+		c->sigbus++;
+		break;
+	case 0:
+		c->bad_sigbus++;
+		break;
+	default:
+		c->timeouts++;
+	}
+	for (;;) {
+		uint32_t ins = __atomic_load_n(&sh->inserted, __ATOMIC_ACQUIRE);
+
+		if (get_status(fd, &s) || s.state != VDMUX_STATE_REMOVED)
+			return 0;
+		if (now_s() > deadline) {
+			c->timeouts++;
+			return -1;
+		}
+		futex_wait(&sh->inserted, ins, 100);
+	}
+}
+
 static void *writer_thread(void *arg)
 {
 	struct writer *wr = arg;
@@ -227,7 +269,7 @@ static void *writer_thread(void *arg)
 	seen = calloc(words, sizeof(*seen));
 	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, wr->fd, 0);
 	if (m == MAP_FAILED || !seen) {
-		st->bad_signal++;
+		st->sig.bad_signal++;
 		if (write(wr->ready, "E", 1) != 1)
 			abort();
 		return NULL;
@@ -242,36 +284,8 @@ static void *writer_thread(void *arg)
 	phase = 0;
 	if (sigsetjmp(tls_env, 1)) {
 		tls_armed = 0;
-		if (tls_sig != SIGBUS) {
-			st->bad_signal++;
+		if (after_signal(&st->sig, wr->v, wr->fd, gen, wr->deadline))
 			goto out;
-		}
-		if (get_status(wr->fd, &s)) {
-			st->bad_signal++;
-			goto out;
-		}
-		switch (removed_between(wr->v, gen, s.generation, now_s() + 10)) {
-		case 1:
-			st->sigbus++;
-			break;
-		case 0:
-			st->bad_sigbus++;
-			break;
-		default:
-			st->timeouts++;
-		}
-		/* Wait for the insert; the controller inserts all before stopping. */
-		for (;;) {
-			uint32_t ins = __atomic_load_n(&sh->inserted, __ATOMIC_ACQUIRE);
-
-			if (get_status(wr->fd, &s) || s.state != VDMUX_STATE_REMOVED)
-				break;
-			if (now_s() > wr->deadline) {
-				st->timeouts++;
-				goto out;
-			}
-			futex_wait(&sh->inserted, ins, 100);
-		}
 		/* A write pass resumes where it stopped, the checks start over. */
 		if (phase == 2 || phase == 4)
 			i = lo;
@@ -290,13 +304,13 @@ static void *writer_thread(void *arg)
 				int ret;
 
 				if (get_status(wr->fd, &s)) {
-					st->bad_signal++;
+					st->sig.bad_signal++;
 					break;
 				}
 				g1 = s.generation;
 				ret = populate(wr->fd, m + lo, (hi - lo) * 8);
 				if (get_status(wr->fd, &s)) {
-					st->bad_signal++;
+					st->sig.bad_signal++;
 					break;
 				}
 				if (!ret)
@@ -313,14 +327,14 @@ static void *writer_thread(void *arg)
 		do {                                           \
 			if ((k) % CHUNK == 0) {                \
 				if (get_status(wr->fd, &s)) {  \
-					st->bad_signal++;      \
+					st->sig.bad_signal++;      \
 					goto out;              \
 				}                              \
 				gen = s.generation;            \
 			}                                      \
 		} while (0)
 		if (get_status(wr->fd, &s)) {
-			st->bad_signal++;
+			st->sig.bad_signal++;
 			break;
 		}
 		gen = s.generation;
@@ -477,7 +491,7 @@ static void grower_process(unsigned int v, int ready, double deadline)
 	if (fd >= 0 && !set_autogrow(fd, 1))
 		m = mmap(NULL, grow, PROT_READ | PROT_WRITE, MAP_SHARED, fd, size);
 	if (m == MAP_FAILED) {
-		g->bad_signal++;
+		g->sig.bad_signal++;
 		if (write(ready, "E", 1) != 1)
 			abort();
 		_exit(3);
@@ -489,7 +503,7 @@ static void grower_process(unsigned int v, int ready, double deadline)
 	/* The controller lets it start once the writers have faulted their mappings. */
 	while (!__atomic_load_n(&sh->grow_go, __ATOMIC_ACQUIRE)) {
 		if (now_s() > deadline) {
-			g->timeouts++;
+			g->sig.timeouts++;
 			_exit(0);
 		}
 		futex_wait(&sh->grow_go, 0, 100);
@@ -497,42 +511,19 @@ static void grower_process(unsigned int v, int ready, double deadline)
 
 	if (sigsetjmp(tls_env, 1)) {
 		tls_armed = 0;
-		if (tls_sig != SIGBUS || get_status(fd, &s)) {
-			g->bad_signal++;
+		if (after_signal(&g->sig, v, fd, gen, deadline))
 			_exit(0);
-		}
-		switch (removed_between(v, gen, s.generation, now_s() + 10)) {
-		case 1:
-			g->sigbus++;
-			break;
-		case 0:
-			g->bad_sigbus++;
-			break;
-		default:
-			g->timeouts++;
-		}
-		for (;;) {
-			uint32_t ins = __atomic_load_n(&sh->inserted, __ATOMIC_ACQUIRE);
-
-			if (get_status(fd, &s) || s.state != VDMUX_STATE_REMOVED)
-				break;
-			if (now_s() > deadline) {
-				g->timeouts++;
-				_exit(0);
-			}
-			futex_wait(&sh->inserted, ins, 100);
-		}
 	}
 	/* The steps, and after them re-checks until the round stops. */
 	for (;;) {
 		if (k >= steps && __atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE))
 			break;
 		if (now_s() > deadline) {
-			g->timeouts++;
+			g->sig.timeouts++;
 			break;
 		}
 		if (get_status(fd, &s)) {
-			g->bad_signal++;
+			g->sig.bad_signal++;
 			break;
 		}
 		gen = s.generation;
@@ -927,48 +918,37 @@ static int wait_workers(double deadline)
 	return bad;
 }
 
-static void sum_stats(struct wstat *sum)
+static void add_signal_counts(struct signal_counts *total, const struct signal_counts *c)
 {
-	int v, w;
-
-	memset(sum, 0, sizeof(*sum));
-	for (v = 0; v < nr_vdevs; v++)
-		for (w = 0; w < WRITERS; w++) {
-			struct wstat *s = &sh->w[v][w];
-
-			sum->passes += s->passes;
-			sum->bytes += s->bytes;
-			sum->sigbus += s->sigbus;
-			sum->bad_sigbus += s->bad_sigbus;
-			sum->bad_signal += s->bad_signal;
-			sum->cross += s->cross;
-			sum->corrupt += s->corrupt;
-			sum->misplaced += s->misplaced;
-			sum->lost += s->lost;
-			sum->stale += s->stale;
-			sum->timeouts += s->timeouts;
-			sum->populates += s->populates;
-			sum->populate_enodev += s->populate_enodev;
-			sum->bad_populate += s->bad_populate;
-		}
+	total->sigbus += c->sigbus;
+	total->bad_sigbus += c->bad_sigbus;
+	total->bad_signal += c->bad_signal;
+	total->timeouts += c->timeouts;
 }
 
 static void add_stats(struct wstat *total, const struct wstat *s)
 {
 	total->passes += s->passes;
 	total->bytes += s->bytes;
-	total->sigbus += s->sigbus;
-	total->bad_sigbus += s->bad_sigbus;
-	total->bad_signal += s->bad_signal;
+	add_signal_counts(&total->sig, &s->sig);
 	total->cross += s->cross;
 	total->corrupt += s->corrupt;
 	total->misplaced += s->misplaced;
 	total->lost += s->lost;
 	total->stale += s->stale;
-	total->timeouts += s->timeouts;
 	total->populates += s->populates;
 	total->populate_enodev += s->populate_enodev;
 	total->bad_populate += s->bad_populate;
+}
+
+static void sum_stats(struct wstat *sum)
+{
+	int v, w;
+
+	memset(sum, 0, sizeof(*sum));
+	for (v = 0; v < nr_vdevs; v++)
+		for (w = 0; w < WRITERS; w++)
+			add_stats(sum, &sh->w[v][w]);
 }
 
 /* Adds the round's grower to the writers' totals, and its own counts to @tt. */
@@ -976,11 +956,9 @@ static void add_grower(struct wstat *total, struct totals *tt)
 {
 	const struct gstat *g = &sh->g;
 
-	total->sigbus += g->sigbus;
-	total->bad_sigbus += g->bad_sigbus;
-	total->bad_signal += g->bad_signal + !g->done;
+	add_signal_counts(&total->sig, &g->sig);
+	total->sig.bad_signal += !g->done;
 	total->lost += g->lost;
-	total->timeouts += g->timeouts;
 	tt->grown_bad += g->short_size;
 	tt->grower_stores += g->stores;
 	tt->grower_checked += g->checked;
@@ -1200,7 +1178,7 @@ TEST_F(stress, isolation)
 		       (unsigned long long)ws.bad_populate);
 	ksft_print_msg("writer passes: %llu, page faults (minflt): %llu, SIGBUS while removed: %llu\n",
 		       (unsigned long long)ws.passes, (unsigned long long)sh->minflt,
-		       (unsigned long long)ws.sigbus);
+		       (unsigned long long)ws.sig.sigbus);
 	ksft_print_msg("vdev 0 faults served: %ld with 4 KiB pages, %ld with 2 MiB entries\n",
 		       faults[1].pages - faults[0].pages, faults[1].huge - faults[0].huge);
 	ksft_print_msg("bytes verified: %llu through mappings, %llu through read(2)\n",
@@ -1213,8 +1191,8 @@ TEST_F(stress, isolation)
 	ksft_print_msg("lost writes: %llu in flight, %llu wrong final contents\n",
 		       (unsigned long long)ws.lost, (unsigned long long)tt.final_lost);
 	ksft_print_msg("unexplained SIGBUS: %llu, other signals: %llu, wait timeouts: %llu, model errors: %llu\n",
-		       (unsigned long long)ws.bad_sigbus, (unsigned long long)ws.bad_signal,
-		       (unsigned long long)ws.timeouts, (unsigned long long)tt.model_errors);
+		       (unsigned long long)ws.sig.bad_sigbus, (unsigned long long)ws.sig.bad_signal,
+		       (unsigned long long)ws.sig.timeouts, (unsigned long long)tt.model_errors);
 
 	EXPECT_LT(0, tt.switches);
 	EXPECT_LT(0, tt.ejects);
@@ -1227,9 +1205,9 @@ TEST_F(stress, isolation)
 	EXPECT_EQ(0, ws.lost);
 	EXPECT_EQ(0, ws.stale);
 	EXPECT_EQ(0, tt.final_lost);
-	EXPECT_EQ(0, ws.bad_sigbus);
-	EXPECT_EQ(0, ws.bad_signal);
-	EXPECT_EQ(0, ws.timeouts);
+	EXPECT_EQ(0, ws.sig.bad_sigbus);
+	EXPECT_EQ(0, ws.sig.bad_signal);
+	EXPECT_EQ(0, ws.sig.timeouts);
 	EXPECT_EQ(0, tt.model_errors);
 	EXPECT_EQ(0, tt.grown_bad);
 	EXPECT_EQ(0, ws.bad_populate);
