@@ -52,7 +52,8 @@
 //!
 //! - A fault that grows the buffer (an autogrow store past the end) takes
 //!   `changing` before the location semaphore, never while holding it, and
-//!   holds it until its page is mapped: growths map one at a time.
+//!   releases it only once it holds the semaphore: the location it
+//!   allocated the page's chunk in is then the one it maps from.
 //! - Nothing faults on user memory while holding a location semaphore: a
 //!   user buffer may itself be a vdmux mapping, whose fault takes it (and a
 //!   SWITCH waiting for it in between would deadlock). `read` and `write`
