@@ -9,7 +9,8 @@
  * binding and unbinding leak nothing (vmalloc, slab, the ioremap, the
  * region, the PAT memory type), and unbinding while a vdev is mapped, or
  * while a process switches vdevs, makes every access through the mapping
- * raise SIGBUS and every file operation fail, with nothing crashing.
+ * raise SIGBUS and every file operation fail, with nothing crashing. An
+ * autogrow store grows the buffer into the BAR, up to the BAR's size.
  *
  * Two tests (bar_is_the_foreground, signatures_for_the_host) check that the
  * foreground's bytes are in the BAR, seen through sysfs's resource2, and no
@@ -831,6 +832,55 @@ TEST(rmmod_unbinds)
  * SWITCH the BAR holds the new foreground's bytes. Until then: the BAR
  * stays all zeroes.
  */
+/*
+ * Autogrow with the BAR as the device memory: a store past the reserved
+ * size grows it to the end of the store's page, the byte lands in the BAR
+ * and the bytes grown around it are zero; a load past the end is SIGBUS
+ * and changes nothing; the largest size is the BAR's, which bounds an
+ * autogrow mapping as it bounds SET_RESERVED_SIZE.
+ */
+TEST(autogrow_grows_into_the_bar)
+{
+	const size_t seen = 8 * PAGE;
+	uint64_t max = bar_default_size();
+	const volatile char *bar;
+	volatile char *p;
+	char c = 0;
+	int fd;
+
+	ASSERT_TRUE(bdf[0]);
+	ASSERT_EQ(0, load_pci("reserved_size=8192"));
+	fd = open_vdev(0, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, set_autogrow(fd, 1));
+	EXPECT_EQ(MAP_FAILED, map_shared(fd, max + PAGE, PROT_READ | PROT_WRITE, 0));
+	EXPECT_EQ(ENOMEM, errno);
+	p = map_shared(fd, max, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	bar = map_bar(seen);
+	ASSERT_NE(MAP_FAILED, bar);
+
+	EXPECT_EQ(0, probe_write(p + 5 * PAGE + 7, 'g'));
+	EXPECT_EQ(6 * PAGE, reserved_size_now());
+	EXPECT_EQ('g', p[5 * PAGE + 7]);
+	EXPECT_EQ(BAR_IS_DEVICE_MEMORY ? 'g' : 0, bar[5 * PAGE + 7]);
+	EXPECT_TRUE(words_zero(bar + 2 * PAGE, 3 * PAGE));
+	EXPECT_EQ(SIGBUS, probe_read(p + 6 * PAGE, &c));
+	EXPECT_EQ(6 * PAGE, reserved_size_now());
+	/* The BAR's last page grows the buffer to the whole BAR. */
+	EXPECT_EQ(0, probe_write(p + max - 1, 'z'));
+	EXPECT_EQ(max, reserved_size_now());
+	ASSERT_EQ(1, pread(fd, &c, 1, max - 1));
+	EXPECT_EQ('z', c);
+
+	unmap_bar(bar, seen);
+	munmap((void *)p, max);
+	/* Unbinding saves the foreground as an EJECT does: keep that short. */
+	EXPECT_EQ(0, set_reserved(PAGE));
+	close(fd);
+	EXPECT_EQ(0, unload_module());
+}
+
 TEST(bar_is_the_foreground)
 {
 	size_t len = 1 << 20;
