@@ -528,14 +528,11 @@ def merge_icount(data, path):
         r for r in counted.get("results", []) if r["bench"] != "time"]
     ratios = counted.get("ratios", [])
     if not any(q.get("target") is not None for q in ratios):
-        for r in data.get("results", []):
-            if r["bench"] == "autogrow_bulk":
-                vdevs = r["contender"].split(" ")[0]
-                plural = "s with stores" if vdevs != "1" else ""
-                ratios.append({"group": "growth", "value": None, "op": "<=", "target": 1.5,
-                               "error": "no instruction-counting boot",
-                               "name": f"autogrow fill of 64 MiB, {vdevs} vdev{plural}, "
-                                       "vs bulk resize + touch, in instructions"})
+        # The main boot's fill ratios, named as the counting boot names its own.
+        ratios = [{"group": "growth", "name": q["name"] + ", in instructions", "value": None,
+                   "op": "<=", "target": 1.5, "error": "no instruction-counting boot"}
+                  for q in data.get("ratios", [])
+                  if q["group"] == "growth" and q["name"].endswith("vs bulk resize + touch")]
     data["ratios"] = data.get("ratios", []) + ratios
 
 

@@ -693,8 +693,8 @@ impl Mux {
         autogrow: bool,
     ) -> Result<FaultDone, FaultError> {
         let pgoff = fault.pgoff();
-        let grown = !range::page_in_buffer(pgoff, self.reserved_size());
-        let growing = if grown {
+        let past_end = !range::page_in_buffer(pgoff, self.reserved_size());
+        let growing = if past_end {
             if !(autogrow && fault.is_write()) {
                 return Err(FaultError::SigBus);
             }
