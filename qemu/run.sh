@@ -89,7 +89,7 @@ for w in ${GUEST_ENV:-}; do
 done
 # The kernel command line, with the words $@ for /init.
 guest_cmdline() {
-	echo "console=ttyS0,115200 panic=-1 oops=panic nokaslr kmemleak=on $* ignore_loglevel"
+	echo "console=ttyS0,115200 panic=-1 oops=panic nokaslr kmemleak=on page_table_check=on $* ignore_loglevel"
 }
 cmdline=$(guest_cmdline ${GUEST_ENV:-})
 # la57 is off: with 5-level paging an early-boot interrupt trips KASAN.
