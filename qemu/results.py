@@ -10,7 +10,8 @@ The exit status is 0 only when nothing failed and the kernel log is clean.
     results.py --console console.log --tap tap.log [--qemu-status RC]
                [--ivshmem FILE] NAME...
 
-NAME... are the sections that must be present, in any order.
+NAME... are the sections that must be present, in any order. Outside the
+sections the test output may have only qemu/init's own lines (see DONE).
 
 --ivshmem FILE is the backing file of the guest's ivshmem BAR (run.sh
 --ivshmem): the judge checks it against what pci_test reported it left
@@ -51,8 +52,14 @@ SPLATS = [
     r"rcu: .*self-detected stall",
     r"INFO: task .* blocked for more than",
     r"hard LOCKUP",
+    # A fault that returned VM_FAULT_OOM with no OOM killer behind it: the
+    # fault is retried, maybe without end.
+    r"VM_FAULT_OOM leaked out to the #PF handler",
 ]
 SPLAT_RE = re.compile("|".join(SPLATS))
+# Splat lines that start no report. Each of the others names one, and the
+# failure lists them all, so that a report printed amid another is not lost.
+CONTINUATION_RE = re.compile(r"Call Trace")
 # Boot banners of the debug kernel that match a pattern above.
 BENIGN_RE = re.compile(r"RCU lockdep checking is enabled")
 # --stock-kernel: a distribution kernel taints itself when it loads vdmux,
@@ -62,6 +69,13 @@ TAINT_RE = re.compile(r"taints kernel|Tainted: |module verification failed")
 EXPECTED_TAINT_RE = re.compile(
     r"^vdmux: (loading out-of-tree module taints kernel\.|"
     r"module verification failed: signature and/or required key missing - tainting kernel)$")
+# /proc/sys/kernel/tainted, as qemu/init prints it before the first test
+# and after the last. Loading vdmux (out of tree) sets O, and its KUnit
+# suites N; a distribution kernel adds E (an unsigned module). Any other
+# flag the run added fails it.
+TAINT_FLAGS = "PFSRMBUDAWCIOELKXTNJ"
+TAINT_EXPECTED = (1 << 12) | (1 << 18)
+TAINT_EXPECTED_STOCK = TAINT_EXPECTED | (1 << 13)
 RELEASE_RE = re.compile(r"^Linux version (\S+)")
 TIMESTAMP_RE = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 RESULT_RE = re.compile(r"^(not ok|ok)\s+(\d+)\s*(?:-\s*)?([^#]*?)\s*(?:#\s*(\S+)(.*))?$")
@@ -74,6 +88,12 @@ CONSOLE_END = "vdmux-check: end of run"
 CMDLINE_RE = re.compile(r"Kernel command line: (.*)")
 BEGIN_RE = re.compile(r"^# vdmux-begin: (\S+)")
 END_RE = re.compile(r"^# vdmux-end: (\S+) rc=(\d+)")
+# The lines of qemu/init outside the sections: anything else there is output
+# that no section judged (a program's child that outlived it, an insmod
+# between the sections that failed).
+DONE = "# vdmux-done"
+TAINT_LINE_RE = re.compile(r"^# vdmux-taint: (before|after) (\d+)$")
+NO_SUCH_TEST_RE = re.compile(r"^# vdmux-no-such-test: (\S+)$")
 
 
 class Tally:
@@ -136,6 +156,11 @@ def judge_section(name, lines, rc, tally, skips=frozenset()):
             what = m.group(3) or m.group(2)
             numbers[num] = numbers.get(num, 0) + 1
             directive = m.group(4)
+            # kselftest's "ok N # XFAIL": a failure it expected is no pass.
+            if directive and directive.upper() == "XFAIL":
+                tally.fail(f"{name}: {what}: XFAIL: an expected failure does not "
+                           f"pass: {m.group(5).strip()}")
+                continue
             if ok and directive and directive.upper() == "SKIP" \
                     and (name, what) not in skips:
                 tally.fail(f"{name}: {what}: skipped, and not on the allow-list "
@@ -168,46 +193,91 @@ def judge_section(name, lines, rc, tally, skips=frozenset()):
         tally.fail(f"{name}: exit status {rc} with no failing test")
 
 
-def parse_tap(path, expected, tally, skips=frozenset()):
+def taint_flags(mask):
+    return " ".join(f"{TAINT_FLAGS[b] if b < len(TAINT_FLAGS) else '?'} (bit {b})"
+                    for b in range(mask.bit_length()) if mask >> b & 1)
+
+
+def parse_tap(path, expected, tally, skips=frozenset(), stock_kernel=False):
     sections = {}
     current = None
     done = False
+    outside = []
+    taint = {}
     try:
         with open(path, errors="replace") as f:
             text = f.read().replace("\r", "")
     except OSError:
         text = ""
-    for line in text.split("\n"):
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    for line in lines:
         m = BEGIN_RE.match(line)
         if m:
-            current = m.group(1)
-            sections[current] = {"lines": [], "rc": None}
+            current = {"lines": [], "rc": None}
+            sections.setdefault(m.group(1), []).append(current)
+            name = m.group(1)
             continue
         m = END_RE.match(line)
-        if m and current == m.group(1):
-            sections[current]["rc"] = int(m.group(2))
+        if m and current is not None and name == m.group(1):
+            current["rc"] = int(m.group(2))
             current = None
             continue
-        if line.startswith("# vdmux-done"):
+        if current is not None:
+            current["lines"].append(line)
+            continue
+        # A test program can print these too: only qemu/init's count.
+        m = TAINT_LINE_RE.match(line)
+        if m:
+            if m.group(1) in taint:
+                tally.fail(f"guest: two lines of the taint {m.group(1)} the tests")
+            taint[m.group(1)] = int(m.group(2))
+            continue
+        m = NO_SUCH_TEST_RE.match(line)
+        if m:
+            tally.fail(f"{m.group(1)}: requested (TESTS=), but the guest has no such "
+                       f"test program")
+        elif line == DONE:
             done = True
-        elif current is not None:
-            sections[current]["lines"].append(line)
+        else:
+            outside.append(line)
+    for line in outside[:10]:
+        print(f"outside the sections: {line}")
+    if outside:
+        tally.fail(f"guest: {len(outside)} lines of test output outside the sections, "
+                   f"the first: {outside[0]!r}")
+    for name, runs in sections.items():
+        if len(runs) > 1:
+            tally.fail(f"{name}: {len(runs)} sections of that name")
     for name in expected:
         if name not in sections:
             tally.fail(f"{name}: did not run")
             continue
-        sub = Tally()
-        judge_section(name, sections[name]["lines"], sections[name]["rc"], sub, skips)
-        elapsed = [l.split(": ", 1)[1] for l in sections[name]["lines"]
-                   if l.startswith("# vdmux-elapsed: ")]
-        took = f" ({elapsed[-1]} s)" if elapsed else ""
-        print(f"{name}: {sub.passed} passed, {sub.failed} failed, {sub.skipped} skipped{took}")
-        tally.passed += sub.passed
-        tally.failed += sub.failed
-        tally.skipped += sub.skipped
-        tally.failures += sub.failures
+        for section in sections[name]:
+            sub = Tally()
+            judge_section(name, section["lines"], section["rc"], sub, skips)
+            elapsed = [l.split(": ", 1)[1] for l in section["lines"]
+                       if l.startswith("# vdmux-elapsed: ")]
+            took = f" ({elapsed[-1]} s)" if elapsed else ""
+            print(f"{name}: {sub.passed} passed, {sub.failed} failed, "
+                  f"{sub.skipped} skipped{took}")
+            tally.passed += sub.passed
+            tally.failed += sub.failed
+            tally.skipped += sub.skipped
+            tally.failures += sub.failures
     if not done:
         tally.fail("guest: the test run did not reach its end")
+    for when in ("before", "after"):
+        if when not in taint:
+            tally.fail(f"guest: taint not recorded {when} the tests")
+    if len(taint) == 2:
+        allowed = TAINT_EXPECTED_STOCK if stock_kernel else TAINT_EXPECTED
+        added = taint["after"] & ~taint["before"] & ~allowed
+        if added:
+            tally.fail(f"kernel: tainted during the run: {taint_flags(added)} "
+                       f"(/proc/sys/kernel/tainted {taint['before']} before, "
+                       f"{taint['after']} after)")
 
 
 def kunit_suites(src):
@@ -249,6 +319,8 @@ def judge_kcsan(lines, tally):
             tally.fail(f"kernel: a KCSAN report with a vdmux frame: {lines[i].strip()}")
         else:
             print(f"kernel: KCSAN report outside vdmux (listed, not failed): {lines[i].strip()}")
+            # Another report's lines printed amid this one still count.
+            kept += [l for l in report[1:] if SPLAT_RE.search(l)]
         # The rule line before the report belongs to it too.
         if kept and KCSAN_RULE_RE.match(kept[-1].strip()):
             kept.pop()
@@ -274,7 +346,15 @@ def parse_console(path, tally, suites=None, stock_kernel=False):
     for l in splats[:20]:
         print(f"kernel: {l}")
     if splats:
-        tally.fail(f"kernel: {len(splats)} splat lines in the kernel log")
+        # Each report once, by its first line with the numbers left out.
+        heads = {}
+        for l in splats:
+            if not CONTINUATION_RE.search(l):
+                heads.setdefault(re.sub(r"0x[0-9a-f]+|\d+", "#", l), l.strip())
+        listed = list(heads.values())
+        more = f" and {len(listed) - 5} more" if len(listed) > 5 else ""
+        tally.fail(f"kernel: {len(splats)} splat lines in the kernel log"
+                   + (f": {' | '.join(listed[:5])}{more}" if listed else ""))
     if not any(CONSOLE_END in l for l in lines):
         tally.fail(f"kernel: the log has no \"{CONSOLE_END}\": it was cut short")
     cmdlines = [m.group(1) for m in map(CMDLINE_RE.search, lines) if m]
@@ -305,20 +385,29 @@ def parse_console(path, tally, suites=None, stock_kernel=False):
     indent = None
     runs = 0
     cases = {}
+    # A suite's own result, below its cases: "not ok" with every case ok is
+    # a suite_init or suite_exit that failed.
+    opened, suite_failed = set(), set()
     for line in lines:
         stripped = line.lstrip(" ")
         depth = len(line) - len(stripped)
         m = re.match(r"# Subtest: (vdmux\S*)", stripped)
         if m:
             suite, indent = m.group(1), depth
+            opened.add(suite)
             runs += 1
+            continue
+        m = RESULT_RE.match(stripped)
+        if m and m.group(3) in opened and (suite is None or depth < indent):
+            if m.group(1) != "ok":
+                suite_failed.add(m.group(3))
+            suite = None
             continue
         if suite is None:
             continue
         if depth < indent:
             suite = None
             continue
-        m = RESULT_RE.match(stripped)
         if m and depth == indent:
             key = (suite, m.group(3))
             skip = bool(m.group(4)) and m.group(4).upper() == "SKIP"
@@ -333,6 +422,9 @@ def parse_console(path, tally, suites=None, stock_kernel=False):
             sub.fail(f"kunit {suite}: {case}: skipped")
         else:
             sub.passed += 1
+    for name in sorted(suite_failed):
+        if not any(s == name and o == "fail" for (s, _), o in cases.items()):
+            sub.fail(f"kunit {name}: the suite reported not ok, though none of its cases failed")
     for name, want in sorted((suites or {}).items()):
         got = sum(1 for (s, _) in cases if s == name)
         if got != want:
@@ -481,7 +573,7 @@ def main():
         # may have no KUnit: what its own allow-list says may be skipped.
         skips |= load_skips(args.skips + "-stock")
         suites = {}
-    parse_tap(args.tap, args.expected, tally, skips)
+    parse_tap(args.tap, args.expected, tally, skips, args.stock_kernel)
     parse_console(args.console, tally, suites, args.stock_kernel)
     if args.ivshmem:
         check_ivshmem(args.ivshmem, args.tap, args.expected, tally)

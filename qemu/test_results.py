@@ -12,7 +12,9 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-GOOD_TAP = """# vdmux-begin: insmod
+# "after 266240": O (vdmux is out of tree) and N (its KUnit suites ran).
+GOOD_TAP = """# vdmux-taint: before 0
+# vdmux-begin: insmod
 1..1
 ok 1 insmod vdmux.ko
 # vdmux-end: insmod rc=0
@@ -29,6 +31,7 @@ ok 1 rmmod vdmux after the tests
 ok 2 kmemleak: two scans and the report read
 ok 3 kmemleak: no unreferenced object from vdmux
 # vdmux-end: kmemleak rc=0
+# vdmux-taint: after 266240
 # vdmux-done
 """
 
@@ -44,6 +47,34 @@ read to 0xffff888003a1b2c0 of 8 bytes by task 121 on cpu 0:
  do_something+0x10/0x20
 ==================================================================
 """
+
+
+# A report with another splat's line printed amid it ({other}).
+KASAN_REPORT = """==================================================================
+BUG: KASAN: slab-use-after-free in vdmux_copy+0x2e/0x60 [vdmux]
+Read of size 8 at addr ffff888003a1b2c0 by task ioctl_test/120
+
+CPU: 1 UID: 0 PID: 120 Comm: ioctl_test Tainted: G           O       N  7.3.0 #1
+Call Trace:
+ <TASK>
+ dump_stack_lvl+0x5d/0x80
+{other}
+ kasan_report+0xb5/0xf0
+ vdmux_copy+0x2e/0x60 [vdmux]
+ </TASK>
+==================================================================
+"""
+LOCKDEP_REPORT = """======================================================
+WARNING: possible circular locking dependency detected
+7.3.0 #1 Tainted: G           O       N
+------------------------------------------------------
+ioctl_test/120 is trying to acquire lock:
+ffff888003a1b2c0 (&dev->lock){+.+.}-{4:4}, at: vdmux_ioctl+0x2e/0x60 [vdmux]
+{other}
+but task is already holding lock:
+ffff888003a1b2d0 (&mm->mmap_lock){++++}-{4:4}, at: do_user_addr_fault+0x1/0x2
+"""
+INTERLEAVED = "WARNING: CPU: 0 PID: 121 at mm/memory.c:4321 handle_mm_fault+0x1/0x2"
 
 
 def kunit(suite, n, indent="    "):
@@ -62,17 +93,20 @@ def good_console(suites):
     return "\n".join(lines) + "\n"
 
 
-def run(tap, console, skips="", names=("insmod", "prog", "kmemleak"), ivshmem=None):
+def run(tap, console, skips="", names=("insmod", "prog", "kmemleak"), ivshmem=None,
+        qemu_status=None, stock=False):
     with tempfile.TemporaryDirectory() as d:
         paths = {}
         for name, text in (("tap", tap), ("console", console), ("skips", skips)):
             paths[name] = os.path.join(d, name)
             with open(paths[name], "w") as f:
                 f.write(text)
-        extra = []
+        extra = ["--stock-kernel"] if stock else []
+        if qemu_status is not None:
+            extra += ["--qemu-status", str(qemu_status)]
         if ivshmem is not None:
-            extra = ["--ivshmem", os.path.join(d, "ivshmem.bin")]
-            with open(extra[1], "wb") as f:
+            extra += ["--ivshmem", os.path.join(d, "ivshmem.bin")]
+            with open(extra[-1], "wb") as f:
                 f.write(ivshmem)
         r = subprocess.run([sys.executable, os.path.join(HERE, "results.py"),
                             "--console", paths["console"], "--tap", paths["tap"],
@@ -167,6 +201,93 @@ def main():
             "vdmux-check"), ""),
         "exit status 4": (GOOD_TAP.replace("prog rc=0", "prog rc=4"), console, ""),
     }
+    # {what: (tap, console, reasons, run's options)}: each run must fail, with
+    # a FAIL line holding each of reasons.
+    prog = GOOD_TAP[GOOD_TAP.index("# vdmux-begin: prog"):
+                    GOOD_TAP.index("# vdmux-begin: kmemleak")]
+    died = GOOD_TAP[:GOOD_TAP.index("ok 2 global.b")]
+    cut = console.replace("[   99.000000] vdmux-check: end of run\n", "")
+    stock_console = console.split("\n")[0] + "\nvdmux-check: end of run\n"
+
+    def taint(before, after):
+        return GOOD_TAP.replace("before 0", f"before {before}").replace(
+            "after 266240", f"after {after}")
+
+    def log(text):
+        return console.replace("vdmux-check", text + "\nvdmux-check")
+
+    refused = {
+        "output outside a section": (
+            GOOD_TAP.replace("# vdmux-begin: kmemleak", "a child's line\n# vdmux-begin: kmemleak"),
+            console, ["guest: 1 lines of test output outside the sections", "a child's line"], {}),
+        "an end marker of another section": (
+            GOOD_TAP.replace("# vdmux-begin: kmemleak", "# vdmux-end: insmod rc=0\n"
+                             "# vdmux-begin: kmemleak"),
+            console, ["outside the sections, the first: '# vdmux-end: insmod rc=0'"], {}),
+        "two sections of one name": (GOOD_TAP.replace(prog, prog + prog), console,
+                                     ["prog: 2 sections of that name"], {}),
+        "a requested program that does not exist": (
+            GOOD_TAP.replace("# vdmux-begin: insmod",
+                             "# vdmux-no-such-test: nosuch_test\n# vdmux-begin: insmod"),
+            console, ["nosuch_test: requested (TESTS=), but the guest has no such test "
+                      "program"], {}),
+        "an XFAIL": (GOOD_TAP.replace("ok 2 global.b", "ok 2 global.b # XFAIL known bug"),
+                     console, ["prog: global.b: XFAIL: an expected failure does not pass: "
+                               "known bug"], {}),
+        "a not ok XFAIL": (GOOD_TAP.replace("ok 2 global.b", "not ok 2 global.b # XFAIL x"),
+                           console, ["prog: global.b: XFAIL"], {}),
+        "a KUnit suite not ok with every case ok": (
+            GOOD_TAP, console.replace(f"\nok 1 {first}\n", f"\nnot ok 1 {first}\n"),
+            [f"kunit {first}: the suite reported not ok, though none of its cases failed"], {}),
+        "a KUnit case failure": (GOOD_TAP, console.replace("    ok 1 case_1\n",
+                                                           "    not ok 1 case_1\n", 1),
+                                 [f"kunit {first}: case_1"], {}),
+        "a taint flag added during the run": (
+            taint(0, 266240 | 512), console,
+            ["kernel: tainted during the run: W (bit 9) (/proc/sys/kernel/tainted 0 before, "
+             "266752 after)"], {}),
+        "an unsigned module's taint, not on a stock kernel": (
+            taint(0, 4096 | 8192), console, ["tainted during the run: E (bit 13)"], {}),
+        "no taint recorded": (taint(0, 0).replace("# vdmux-taint: before 0\n", "").replace(
+            "# vdmux-taint: after 0\n", ""), console,
+            ["guest: taint not recorded before the tests",
+             "guest: taint not recorded after the tests"], {}),
+        "the taint recorded by a test program, in its section": (
+            GOOD_TAP.replace("# vdmux-taint: before 0\n", "").replace(
+                "ok 1 global.a", "ok 1 global.a\n# vdmux-taint: before 0"),
+            console, ["guest: taint not recorded before the tests"], {}),
+        "VM_FAULT_OOM leaked out": (
+            GOOD_TAP, log("Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF"),
+            ["splat lines in the kernel log: Huh VM_FAULT_OOM leaked out"], {}),
+        "a WARNING amid a KASAN report": (
+            GOOD_TAP, log(KASAN_REPORT.replace("{other}", INTERLEAVED).rstrip("\n")),
+            ["BUG: KASAN: slab-use-after-free in vdmux_copy", INTERLEAVED], {}),
+        "a WARNING amid a lockdep report": (
+            GOOD_TAP, log(LOCKDEP_REPORT.replace("{other}", INTERLEAVED).rstrip("\n")),
+            ["WARNING: possible circular locking dependency detected", INTERLEAVED], {}),
+        "a WARNING amid a KCSAN report from outside vdmux": (
+            GOOD_TAP, log(KCSAN_REPORT.format(frame="tick_sched_do_timer+0x2e/0x60").replace(
+                "\nread to", f"\n{INTERLEAVED}\nread to").rstrip("\n")),
+            [f"1 splat lines in the kernel log: {INTERLEAVED}"], {}),
+        "a program that did not run": (GOOD_TAP.replace(prog, ""), console,
+                                       ["prog: did not run"], {}),
+        "the guest died": (died, cut, ["prog: never finished",
+                                       "prog: planned 3 tests, no result for 2, 3",
+                                       "kmemleak: did not run",
+                                       "guest: the test run did not reach its end",
+                                       "guest: taint not recorded after the tests",
+                                       "kernel: the log has no"], {}),
+        "a QEMU timeout": (died, cut, ["guest: timed out", "prog: never finished"],
+                           {"qemu_status": 124}),
+        "a QEMU timeout ended by SIGKILL": (died, cut, ["guest: timed out"], {"qemu_status": 137}),
+    }
+    # {what: (tap, console, run's options)}: the clean siblings, which pass.
+    accepted = {
+        "a taint flag set before the run": (taint(512, 512 | 266240), console, {}),
+        "an unsigned module's taint on a stock kernel": (
+            taint(0, 4096 | 8192), stock_console, {"stock": True}),
+        "QEMU's exit status 0": (GOOD_TAP, console, {"qemu_status": 0}),
+    }
     failed = 0
     rc, out = run(GOOD_TAP, console)
     if rc != 0:
@@ -189,13 +310,26 @@ def main():
         if rc == 0:
             print(f"not ok: the judge passes a run with {what}:\n{out}")
             failed += 1
+    for what, (tap, con, reasons, opts) in refused.items():
+        rc, out = run(tap, con, **opts)
+        fails = [l for l in out.split("\n") if l.startswith("FAIL ")]
+        lost = [r for r in reasons if not any(r in l for l in fails)]
+        if rc == 0 or lost:
+            print(f"not ok: the judge passes a run with {what}, or not for "
+                  f"{' / '.join(lost)}:\n{out}")
+            failed += 1
+    for what, (tap, con, opts) in accepted.items():
+        rc, out = run(tap, con, **opts)
+        if rc != 0:
+            print(f"not ok: the judge fails a run with {what}:\n{out}")
+            failed += 1
     cases = ivshmem_cases(console)
     for what, (tap, data, good) in cases.items():
         rc, out = run(tap, console, names=PCI_NAMES, ivshmem=data)
         if (rc == 0) != good:
             print(f"not ok: the judge {'fails' if good else 'passes'} a run with {what}:\n{out}")
             failed += 1
-    total = len(bad) + 3 + len(cases)
+    total = len(bad) + len(refused) + len(accepted) + 3 + len(cases)
     print(f"judge self-test: {total - failed} of {total} cases right")
     return 1 if failed else 0
 
