@@ -105,17 +105,24 @@ pub(crate) fn same_block(
 /// The bytes a read of `len` bytes at `pos` may copy: up to the end of the
 /// buffer, then nothing (end of file).
 pub(crate) fn read_len(pos: i64, len: usize, reserved: usize) -> Result<usize> {
-    let pos = usize::try_from(pos).map_err(|_| EINVAL)?;
-    Ok(len.min(reserved.saturating_sub(pos)))
+    if pos < 0 {
+        return Err(EINVAL);
+    }
+    // A position past `usize` (4 GiB on a 32-bit kernel) is past the end.
+    Ok(usize::try_from(pos).map_or(0, |pos| len.min(reserved.saturating_sub(pos))))
 }
 
 /// The bytes a write of `len` bytes at `pos` may copy: a write that starts
 /// at or past the end fails with `ENOSPC`, one that crosses it is short.
 pub(crate) fn write_len(pos: i64, len: usize, reserved: usize) -> Result<usize> {
-    let pos = usize::try_from(pos).map_err(|_| EINVAL)?;
+    if pos < 0 {
+        return Err(EINVAL);
+    }
     if len == 0 {
         return Ok(0);
     }
+    // A position past `usize` (4 GiB on a 32-bit kernel) is past the end.
+    let pos = usize::try_from(pos).unwrap_or(usize::MAX);
     if pos >= reserved {
         return Err(ENOSPC);
     }
