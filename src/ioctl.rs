@@ -26,6 +26,43 @@ pub(crate) enum NodeKind {
     Vdev(usize),
 }
 
+/// An ioctl command both kinds of node know, decoded once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    GetReservedSize,
+    GetStatus,
+    WaitForeground,
+    SetReservedSize,
+    Switch,
+    Eject,
+    Insert,
+}
+
+impl Command {
+    /// `None` for a command that is not ours, or that only a virtual
+    /// device's open file handles (SET_AUTOGROW, POPULATE): `ENOTTY` here.
+    fn decode(cmd: u32) -> Option<Self> {
+        Some(match cmd {
+            uapi::VDMUX_IOC_GET_RESERVED_SIZE => Self::GetReservedSize,
+            uapi::VDMUX_IOC_GET_STATUS => Self::GetStatus,
+            uapi::VDMUX_IOC_WAIT_FOREGROUND => Self::WaitForeground,
+            uapi::VDMUX_IOC_SET_RESERVED_SIZE => Self::SetReservedSize,
+            uapi::VDMUX_IOC_SWITCH => Self::Switch,
+            uapi::VDMUX_IOC_EJECT => Self::Eject,
+            uapi::VDMUX_IOC_INSERT => Self::Insert,
+            _ => return None,
+        })
+    }
+
+    /// Whether it changes state: the control node's, with `CAP_SYS_ADMIN`.
+    fn changes_state(self) -> bool {
+        match self {
+            Self::GetReservedSize | Self::GetStatus | Self::WaitForeground => false,
+            Self::SetReservedSize | Self::Switch | Self::Eject | Self::Insert => true,
+        }
+    }
+}
+
 /// Runs ioctl `cmd` with argument `arg` issued on `node` through an open
 /// file whose last returned generation is `seen`.
 ///
@@ -39,14 +76,23 @@ pub(crate) fn dispatch(
     cmd: u32,
     arg: usize,
 ) -> Result<isize> {
-    match cmd {
-        uapi::VDMUX_IOC_GET_RESERVED_SIZE => {
+    let command = Command::decode(cmd).ok_or(ENOTTY)?;
+    if command.changes_state() {
+        if node != NodeKind::Control {
+            return Err(ENOTTY);
+        }
+        if !capable_sys_admin() {
+            return Err(EPERM);
+        }
+    }
+    match command {
+        Command::GetReservedSize => {
             let size = mux.reserved_size() as u64;
             UserSlice::new(UserPtr::from_addr(arg), size_of::<u64>())
                 .writer()
                 .write(&size)?;
         }
-        uapi::VDMUX_IOC_GET_STATUS => {
+        Command::GetStatus => {
             let vdev = match node {
                 NodeKind::Control => None,
                 NodeKind::Vdev(v) => Some(v),
@@ -58,41 +104,22 @@ pub(crate) fn dispatch(
             // Only a status that reached user space counts as seen by poll.
             seen.store(status.generation, Ordering::Relaxed);
         }
-        uapi::VDMUX_IOC_WAIT_FOREGROUND => {
-            mux.wait_foreground(u32::try_from(arg).map_err(|_| EINVAL)?)?;
+        Command::WaitForeground => mux.wait_foreground(index(arg)?)?,
+        Command::SetReservedSize => {
+            let size: u64 = UserSlice::new(UserPtr::from_addr(arg), size_of::<u64>())
+                .reader()
+                .read()?;
+            mux.resize(size)?;
         }
-        uapi::VDMUX_IOC_SET_RESERVED_SIZE
-        | uapi::VDMUX_IOC_SWITCH
-        | uapi::VDMUX_IOC_EJECT
-        | uapi::VDMUX_IOC_INSERT => {
-            if node != NodeKind::Control {
-                return Err(ENOTTY);
-            }
-            if !capable_sys_admin() {
-                return Err(EPERM);
-            }
-            control(mux, cmd, arg)?;
-        }
-        // Handled by the virtual device's open file.
-        uapi::VDMUX_IOC_SET_AUTOGROW | uapi::VDMUX_IOC_POPULATE => return Err(ENOTTY),
-        _ => return Err(ENOTTY),
+        Command::Switch => mux.switch(index(arg)?)?,
+        Command::Eject => mux.eject(index(arg)?)?,
+        Command::Insert => mux.insert(index(arg)?)?,
     }
     Ok(0)
 }
 
-fn control(mux: &Mux, cmd: u32, arg: usize) -> Result {
-    if cmd == uapi::VDMUX_IOC_SET_RESERVED_SIZE {
-        let size: u64 = UserSlice::new(UserPtr::from_addr(arg), size_of::<u64>())
-            .reader()
-            .read()?;
-        return mux.resize(size);
-    }
-    // The index is passed by value; one that does not fit a __u32 is as
-    // invalid as one past the last device.
-    let vdev = u32::try_from(arg).map_err(|_| EINVAL)?;
-    match cmd {
-        uapi::VDMUX_IOC_SWITCH => mux.switch(vdev),
-        uapi::VDMUX_IOC_EJECT => mux.eject(vdev),
-        _ => mux.insert(vdev),
-    }
+/// A virtual device's index, passed by value: one that does not fit a
+/// `__u32` is as invalid as one past the last device.
+fn index(arg: usize) -> Result<u32> {
+    u32::try_from(arg).map_err(|_| EINVAL)
 }
