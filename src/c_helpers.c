@@ -17,6 +17,7 @@
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
 #include <linux/slab.h>
@@ -216,7 +217,14 @@ bool vdmux_fault_is_write(const struct vm_fault *vmf)
 
 void vdmux_init_rwsem(struct rw_semaphore *sem)
 {
-	init_rwsem(sem);
+	static struct lock_class_key key;
+
+	__init_rwsem(sem, "vdmux::Slot::location", &key);
+}
+
+void vdmux_down_write_nested(struct rw_semaphore *sem)
+{
+	down_write_nested(sem, SINGLE_DEPTH_NESTING);
 }
 
 unsigned long vdmux_copy_to_iter_nofault(const void *src, unsigned long len,
@@ -268,9 +276,29 @@ void vdmux_unmap_pages(struct address_space *mapping, unsigned long pgoff,
 	unmap_mapping_pages(mapping, pgoff, pages, true);
 }
 
+void vdmux_zap_fork_parent(struct vm_area_struct *copy)
+{
+	struct vm_area_struct *parent;
+
+	mmap_assert_write_locked(current->mm);
+	parent = vma_lookup(current->mm, copy->vm_start);
+	if (parent && parent->vm_file == copy->vm_file &&
+	    parent->vm_end == copy->vm_end && parent->vm_pgoff == copy->vm_pgoff)
+		zap_special_vma_range(parent, parent->vm_start,
+				      parent->vm_end - parent->vm_start);
+	else
+		unmap_mapping_pages(copy->vm_file->f_mapping, copy->vm_pgoff,
+				    vma_pages(copy), true);
+}
+
 void vdmux_cond_resched(void)
 {
 	cond_resched();
+}
+
+bool vdmux_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
 }
 
 #define VDMUX_ATTR(_name, _id)							\

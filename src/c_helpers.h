@@ -80,10 +80,20 @@ void vdmux_unmap_pages(struct address_space *mapping, unsigned long pgoff,
 		       unsigned long pages);
 
 /*
- * init_rwsem(): every lock it initialises is of one lockdep class (the
- * per-virtual-device location locks, never nested).
+ * Zaps the entries of the parent's VMA that fork is copying into @copy: the
+ * VMA of current->mm (whose mmap write lock fork holds) at the same
+ * addresses. Other processes' mappings of the same pages are left alone.
+ */
+void vdmux_zap_fork_parent(struct vm_area_struct *copy);
+
+/*
+ * init_rwsem(): every lock it initialises is of one lockdep class, named
+ * "vdmux::Slot::location" (the per-virtual-device location locks); only a
+ * state change that moves two virtual devices nests one inside the other,
+ * with down_write_nested().
  */
 void vdmux_init_rwsem(struct rw_semaphore *sem);
+void vdmux_down_write_nested(struct rw_semaphore *sem);
 
 /*
  * copy_to_iter(), copy_from_iter() and iov_iter_zero() with page faults
@@ -151,6 +161,9 @@ bool vdmux_fault_is_write(const struct vm_fault *vmf);
 
 /* cond_resched(). */
 void vdmux_cond_resched(void);
+
+/* fatal_signal_pending(current). */
+bool vdmux_fatal_signal_pending(void);
 
 /*
  * sysfs attributes of the nodes, in the misc devices' own directories

@@ -93,13 +93,6 @@ impl Drop for DetachableBar {
 }
 
 impl DeviceMemory {
-    fn bar(&self) -> Option<&BarMemory> {
-        match self {
-            Self::Ram(_) => None,
-            Self::Bar(bar) => bar.get(),
-        }
-    }
-
     /// The most bytes it can hold, if it cannot grow past a size (a BAR).
     /// Like every other use of the BAR, only while it cannot be detached.
     pub(crate) fn capacity(&self) -> Option<usize> {
@@ -114,7 +107,17 @@ impl DeviceMemory {
     pub(crate) fn allocate_for_load(&self, src: &Store, size: usize) -> Result {
         match self {
             Self::Ram(store) => store.allocate_like(src, size),
-            Self::Bar(_) => Ok(()),
+            Self::Bar(bar) => Self::bar_holds(bar, size),
+        }
+    }
+
+    /// Whether the BAR is there and holds `size` bytes, which is all its
+    /// copies need to succeed.
+    fn bar_holds(bar: &DetachableBar, size: usize) -> Result {
+        match bar.get() {
+            Some(bar) if size <= bar.len() => Ok(()),
+            Some(_) => Err(EINVAL),
+            None => Err(ENODEV),
         }
     }
 
@@ -124,12 +127,16 @@ impl DeviceMemory {
         match self {
             Self::Ram(store) => dst.allocate_like(store, size),
             // Every byte of a BAR is there to be saved.
-            Self::Bar(_) => dst.allocate_all(size),
+            Self::Bar(bar) => {
+                Self::bar_holds(bar, size)?;
+                dst.allocate_all(size)
+            }
         }
     }
 
     /// Copies the first `size` bytes into `dst`, which
-    /// [`DeviceMemory::allocate_for_save`] prepared.
+    /// [`DeviceMemory::allocate_for_save`] prepared while neither could
+    /// change: then it cannot fail.
     pub(crate) fn save_into(&self, dst: &Store, size: usize) -> Result {
         match self {
             Self::Ram(store) => dst.copy_from(store, size),
@@ -146,7 +153,8 @@ impl DeviceMemory {
     }
 
     /// Makes the first `size` bytes those of `src`, which
-    /// [`DeviceMemory::allocate_for_load`] prepared.
+    /// [`DeviceMemory::allocate_for_load`] prepared while neither could
+    /// change: then it cannot fail.
     pub(crate) fn load_from(&self, src: &Store, size: usize) -> Result {
         match self {
             Self::Ram(store) => store.copy_from(src, size),
@@ -193,7 +201,9 @@ impl DeviceMemory {
     }
 }
 
-impl PageFrames for DeviceMemory {
+// SAFETY: The frames are those of the store or of the BAR, which `detach`
+// takes away only after every mapping was zapped; the BAR is I/O memory.
+unsafe impl PageFrames for DeviceMemory {
     fn pfn(&self, pgoff: usize) -> Option<usize> {
         match self {
             Self::Ram(store) => store.pfn(pgoff),
@@ -224,16 +234,12 @@ impl Bytes for DeviceMemory {
         }
     }
 
-    fn copy_to_iter(&self, offset: usize, len: usize, iov: &mut IovIterDest<'_>) -> usize {
-        let Some(bar) = self.bar() else {
-            return match self {
-                Self::Ram(store) => store.copy_to_iter(offset, len, iov),
-                Self::Bar(_) => 0,
-            };
+    fn copy_to_iter(&self, offset: usize, len: usize, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        let bar = match self {
+            Self::Ram(store) => return store.copy_to_iter(offset, len, iov),
+            Self::Bar(bar) => bar.get().ok_or(ENODEV)?,
         };
-        let Ok(mut bounce) = KVec::from_elem(0u8, len.min(BAR_IO_CHUNK), GFP_KERNEL) else {
-            return 0;
-        };
+        let mut bounce = KVec::from_elem(0u8, len.min(BAR_IO_CHUNK), GFP_KERNEL)?;
         let mut done = 0;
         while done < len {
             let n = (len - done).min(bounce.len());
@@ -249,7 +255,7 @@ impl Bytes for DeviceMemory {
                 break;
             }
         }
-        done
+        Ok(done)
     }
 
     fn copy_from_iter(

@@ -7,23 +7,18 @@
 //!
 //! Each virtual device has a *location*: the device memory (while it is the
 //! foreground), its backing store (while in the background), or nowhere
-//! (while removed). The location of virtual device N is behind N's own
-//! reader-writer semaphore, `locations[N]`:
+//! (while removed), held in its [`Slot`] behind its own reader-writer
+//! semaphore. `slot.rs` enforces the rule that keeps mappings on their own
+//! bytes: a location changes only through a [`Revoked`](crate::slot::Revoked)
+//! guard, which zapped the virtual device's mappings after taking the
+//! semaphore; faults, copies and POPULATE hold it shared, 2 MiB insertions
+//! exclusively (they must not race with a 4 KiB insertion under the same
+//! PMD, see `vm.rs`).
 //!
-//! - a fault, `read`, `write` or POPULATE of N takes it shared, reads the
-//!   location, and maps or copies from that store while holding it, so that
-//!   faults and copies of one virtual device run in parallel;
-//! - a state change that moves N's bytes takes it exclusively, zaps N's
-//!   mappings, copies, sets the new location and releases it, so that no
-//!   fault can map a page of the old store after the zap (it waits, then
-//!   reads the new location);
-//! - a 2 MiB (PMD) insertion takes it exclusively too: it must not race with
-//!   a 4 KiB insertion under the same PMD (see `vm.rs`). Huge faults are one
-//!   per 2 MiB, so this costs little.
-//!
-//! Faults of other virtual devices take other semaphores: a SWITCH of 0 and
-//! 1 never delays a fault of 2, and delays a fault of 0 by at most its own
-//! half of the switch (0's save, or 1's load).
+//! A state change is a transaction: plan under `state`, revoke every
+//! virtual device it moves, allocate everything, copy, set the locations,
+//! commit. An allocation failure changes nothing, and no store can gain a
+//! chunk between the allocation and the copy.
 //!
 //! # Locking
 //!
@@ -34,14 +29,15 @@
 //! 2. `Mux::changing`: held by every change of state or of size (SWITCH,
 //!    EJECT, INSERT, SET_RESERVED_SIZE, a growth) for its whole duration,
 //!    copies included, so that they happen one at a time;
-//! 3. one `locations[N]`, never two at once (they are of one lockdep
-//!    class);
+//! 3. one slot's location; a SWITCH, holding `changing`, also takes the new
+//!    foreground's nested inside the old foreground's;
 //! 4. `Mux::state`: the state table and the mapping counts, held briefly
 //!    (to plan and commit a change, by mmap and munmap, GET_STATUS, poll),
 //!    so that none of these waits for a copy; a change commits while
-//!    holding the location semaphore of the virtual device it moves last;
-//! 5. `i_mmap_rwsem` of a [`SharedMapping`] (taken by `unmap_all`, and by
-//!    the zap of a fork copy's `->open`, which takes none of ours);
+//!    holding the location semaphores of the virtual devices it moves;
+//! 5. `i_mmap_rwsem` of a slot's `address_space` (taken by the zap of a
+//!    revoke, and by the zap of a fork copy's `->open`, which takes none
+//!    of ours);
 //! 6. the page table lock, or the PMD lock for a 2 MiB entry.
 //!
 //! `Mux::notifying` is taken alone, after a change released all of the
@@ -62,9 +58,8 @@
 //!   they release the semaphore, fault the page in, and go on.
 //! - Zaps do not take `mmap_lock`, so fork must not copy our entries
 //!   (`vm.rs` explains why and how).
-//! - Copies of whole stores (SWITCH, EJECT) reschedule every MiB and are
-//!   allocated before anything changes; allocations are charged to the
-//!   caller's memory cgroup.
+//! - Copies of whole stores (SWITCH, EJECT) reschedule every MiB;
+//!   allocations are charged to the caller's memory cgroup.
 //!
 //! # Who may touch a store
 //!
@@ -95,23 +90,22 @@ use crate::{
         Notifier, //
     },
     range,
-    rwsem::RwSem,
+    slot::{
+        Location,
+        Slot, //
+    },
     state::{
         Change,
         StateTable,
         VdevState, //
     },
-    store::{
-        Bytes,
-        Store, //
-    },
+    store::Bytes,
     uapi,
     vm::{
         self,
         FaultDone,
         FaultError,
         PseudoFs,
-        SharedMapping,
         VmFault, //
     },
 };
@@ -144,25 +138,6 @@ use kernel::{
 
 /// Largest piece `read`/`write` copy per hold of a location semaphore.
 const IO_CHUNK: usize = 2 << 20;
-
-/// Where the bytes of a virtual device are now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Location {
-    DeviceMemory,
-    BackingStore,
-    /// Removed: every access fails.
-    Nowhere,
-}
-
-impl Location {
-    fn of(state: VdevState) -> Self {
-        match state {
-            VdevState::Foreground => Self::DeviceMemory,
-            VdevState::Background => Self::BackingStore,
-            VdevState::Removed => Self::Nowhere,
-        }
-    }
-}
 
 /// What `state` protects.
 struct MuxState {
@@ -236,10 +211,8 @@ pub(crate) struct Mux {
     /// Set once the device memory went with its device (a PCI unbind):
     /// every virtual device is removed for good.
     detached: AtomicBool,
-    /// Each virtual device's backing store.
-    backing: KVec<Store>,
-    /// Each virtual device's location (see the module documentation).
-    locations: KVec<Pin<KBox<RwSem<Location>>>>,
+    /// Each virtual device's location, backing store and mappings.
+    slots: KVec<Slot>,
     faults: KVec<FaultCounters>,
     /// Woken after every state change: `poll` waiters and
     /// `VDMUX_IOC_WAIT_FOREGROUND`, which waits on it with `state`.
@@ -253,8 +226,6 @@ pub(crate) struct Mux {
     /// finished before the unbind may still be notifying).
     #[pin]
     notifying: Mutex<()>,
-    /// One address_space per virtual device, shared by all its open files.
-    mappings: KVec<SharedMapping>,
 }
 
 impl Mux {
@@ -262,21 +233,17 @@ impl Mux {
         let fs = PseudoFs::mount()?;
         let n = config.nr_vdevs;
         let table = StateTable::new(n)?;
-        let mut mappings = KVec::with_capacity(n, GFP_KERNEL)?;
-        let mut backing = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut slots = KVec::with_capacity(n, GFP_KERNEL)?;
         let mut mapped = KVec::with_capacity(n, GFP_KERNEL)?;
         let mut faults = KVec::with_capacity(n, GFP_KERNEL)?;
-        let mut locations = KVec::with_capacity(n, GFP_KERNEL)?;
         for vdev in 0..n {
-            mappings.push(SharedMapping::new(&fs)?, GFP_KERNEL)?;
-            backing.push(Store::new(config.max_reserved_size)?, GFP_KERNEL)?;
-            mapped.push(0, GFP_KERNEL)?;
-            faults.push(FaultCounters::default(), GFP_KERNEL)?;
             let location = Location::of(table.state(vdev));
-            locations.push(
-                KBox::pin_init(RwSem::new(location), GFP_KERNEL)?,
+            slots.push(
+                Slot::new(&fs, config.max_reserved_size, location)?,
                 GFP_KERNEL,
             )?;
+            mapped.push(0, GFP_KERNEL)?;
+            faults.push(FaultCounters::default(), GFP_KERNEL)?;
         }
         let notifier = Notifier::new(n)?;
         Arc::pin_init(
@@ -287,13 +254,11 @@ impl Mux {
                 reserved_size: AtomicUsize::new(config.reserved_size),
                 device_memory,
                 detached: AtomicBool::new(false),
-                backing,
-                locations,
+                slots,
                 faults,
                 changed <- new_poll_condvar!("vdmux::Mux::changed"),
                 notifier,
                 notifying <- new_mutex!((), "vdmux::Mux::notifying"),
-                mappings,
             }),
             GFP_KERNEL,
         )
@@ -314,7 +279,7 @@ impl Mux {
     fn store_at(&self, vdev: usize, location: Location) -> Option<&dyn Bytes> {
         match location {
             Location::DeviceMemory => Some(&self.device_memory),
-            Location::BackingStore => Some(&self.backing[vdev]),
+            Location::BackingStore => Some(self.slots[vdev].backing()),
             Location::Nowhere => None,
         }
     }
@@ -366,11 +331,11 @@ impl Mux {
     ///
     /// # Safety
     ///
-    /// As for [`SharedMapping::attach`]: `file` must be in its `open`, and
-    /// the caller must keep `self` alive while it is open.
+    /// As for [`Slot::attach`]: `file` must be in its `open`, and the
+    /// caller must keep `self` alive while it is open.
     pub(crate) unsafe fn attach(&self, vdev: usize, file: &File) {
         // SAFETY: The function's safety requirements are those of `attach`.
-        unsafe { self.mappings[vdev].attach(file) };
+        unsafe { self.slots[vdev].attach(file) };
     }
 
     /// Whether the device memory is a device's memory (a PCI BAR), whose
@@ -416,6 +381,11 @@ impl Mux {
         Ok(())
     }
 
+    /// A SWITCH as one transaction: the virtual devices it moves are
+    /// revoked (locked and zapped) first, so that neither store can gain a
+    /// chunk while it allocates; then it allocates everything, copies, and
+    /// sets both locations. An allocation failure changes nothing, and the
+    /// copies, prepared by those allocations, cannot fail.
     fn switch_locked(&self, vdev: u32) -> Result<Changes> {
         let _changing = self.changing.lock();
         let change = self.state.lock().table.plan_switch(vdev)?;
@@ -423,46 +393,31 @@ impl Mux {
             return Ok(Changes::default());
         };
         let size = self.reserved_size();
-        // Allocate first, the device memory before the store that saves it:
-        // on ENOMEM nothing has changed, and the copies below cannot fail.
-        self.device_memory
-            .allocate_for_load(&self.backing[to], size)?;
-        if let Some(from) = from {
-            self.device_memory
-                .allocate_for_save(&self.backing[from], size)?;
-        }
-        // Each half revokes before it moves bytes: with the location held
-        // exclusively no fault can map a page again, and once the zap
-        // returns (TLBs flushed) no CPU can write through an old mapping, so
-        // no write is lost by the copy.
-        if let Some(from) = from {
-            let mut location = self.locations[from].write();
-            self.mappings[from].unmap_all();
-            self.device_memory.save_into(&self.backing[from], size)?;
-            *location = Location::BackingStore;
-        }
-        let loaded = {
-            let mut location = self.locations[to].write();
-            self.mappings[to].unmap_all();
-            self.device_memory
-                .load_from(&self.backing[to], size)
-                .map(|()| {
-                    *location = Location::DeviceMemory;
-                    self.commit(change)
-                })
+        let mut old = from.map(|from| (from, self.slots[from].revoke()));
+        let mut new = match &old {
+            Some((_, outer)) => self.slots[to].revoke_nested(outer),
+            None => self.slots[to].revoke(),
         };
-        if loaded.is_err() {
-            // Not reached (everything was allocated above); if it were, the
-            // old foreground's bytes are still in the device memory.
-            if let Some(from) = from {
-                *self.locations[from].write() = Location::DeviceMemory;
-            }
+        let incoming = self.slots[to].backing();
+        self.device_memory.allocate_for_load(incoming, size)?;
+        if let Some((from, _)) = &old {
+            self.device_memory
+                .allocate_for_save(self.slots[*from].backing(), size)?;
         }
-        loaded
+        if let Some((from, _)) = &old {
+            self.device_memory
+                .save_into(self.slots[*from].backing(), size)?;
+        }
+        self.device_memory.load_from(incoming, size)?;
+        if let Some((_, location)) = &mut old {
+            location.set(Location::BackingStore);
+        }
+        new.set(Location::DeviceMemory);
+        Ok(self.commit(change))
     }
 
     /// Commits a state change that `changing` serialized, while holding the
-    /// location semaphore of the virtual device it moves last, so that the
+    /// location semaphore of every virtual device it moves, so that the
     /// state user space reads agrees with what its accesses get (a SIGBUS
     /// after EJECT, say); what to notify.
     fn commit(&self, change: Change) -> Changes {
@@ -489,19 +444,16 @@ impl Mux {
             return Err(EINVAL);
         };
         let size = self.reserved_size();
+        // As for a SWITCH: revoked before the allocation, so that the store
+        // cannot gain a chunk meanwhile.
+        let slot = &self.slots[vdev];
+        let mut location = slot.revoke();
         if was_foreground {
-            self.device_memory
-                .allocate_for_save(&self.backing[vdev], size)?;
+            self.device_memory.allocate_for_save(slot.backing(), size)?;
+            self.device_memory.save_into(slot.backing(), size)?;
         }
-        {
-            let mut location = self.locations[vdev].write();
-            self.mappings[vdev].unmap_all();
-            if was_foreground {
-                self.device_memory.save_into(&self.backing[vdev], size)?;
-            }
-            *location = Location::Nowhere;
-            Ok(self.commit(change))
-        }
+        location.set(Location::Nowhere);
+        Ok(self.commit(change))
     }
 
     /// `VDMUX_IOC_INSERT`: a removed `vdev` comes back in the background.
@@ -515,8 +467,9 @@ impl Mux {
             let Change::Insert { vdev: index } = change else {
                 return Err(EINVAL);
             };
-            let mut location = self.locations[index].write();
-            *location = Location::BackingStore;
+            // Removed, it has no mapping to zap.
+            let mut location = self.slots[index].revoke();
+            location.set(Location::BackingStore);
             self.commit(change)
         };
         self.changed(changes);
@@ -532,9 +485,8 @@ impl Mux {
         let changing = self.changing.lock();
         self.detached.store(true, Ordering::Relaxed);
         for vdev in 0..self.config.nr_vdevs {
-            let mut location = self.locations[vdev].write();
-            self.mappings[vdev].unmap_all();
-            *location = Location::Nowhere;
+            let mut location = self.slots[vdev].revoke();
+            location.set(Location::Nowhere);
             let mut state = self.state.lock();
             if let Ok(change @ Change::Eject { .. }) = state.table.plan_eject(vdev as u32) {
                 state.table.commit(change);
@@ -597,7 +549,7 @@ impl Mux {
     /// of the virtual device that uses it, once the reserved size is `size`.
     fn shrink(&self, foreground: Option<usize>, size: usize) {
         for vdev in 0..self.config.nr_vdevs {
-            let location = self.locations[vdev].write();
+            let location = self.slots[vdev].exclusive();
             // SAFETY: Nothing was mapped when the size was made `size`, and
             // no mapping past it can be made since (the caller's check and
             // `map` hold `state`); the semaphore held exclusively keeps
@@ -606,7 +558,7 @@ impl Mux {
             // are excluded by `changing`. `truncate` fails only on ranges
             // that cannot occur here.
             unsafe {
-                let _ = self.backing[vdev].truncate(size);
+                let _ = self.slots[vdev].backing().truncate(size);
                 if *location == Location::DeviceMemory {
                     let _ = self.device_memory.truncate(size);
                 }
@@ -706,7 +658,7 @@ impl Mux {
             None
         };
         // Lock order: `changing` before the location.
-        let location = self.locations[vdev].read();
+        let location = self.slots[vdev].shared();
         let reserved_pages = self.reserved_pages();
         if pgoff >= reserved_pages {
             return Err(FaultError::SigBus);
@@ -748,7 +700,7 @@ impl Mux {
     /// and page table exist; whether the faulting page is now mapped (else
     /// the kernel calls [`Mux::fault`]).
     pub(crate) fn map_pages(&self, vdev: usize, fault: &VmFault) -> bool {
-        let Some(location) = self.locations[vdev].try_read() else {
+        let Some(location) = self.slots[vdev].try_shared() else {
             return false;
         };
         let pgoff = fault.pgoff();
@@ -784,13 +736,13 @@ impl Mux {
         }
         // Allocated first, without excluding the other faults.
         {
-            let location = self.locations[vdev].read();
+            let location = self.slots[vdev].shared();
             let store = self.store_at(vdev, *location).ok_or(FaultError::SigBus)?;
             store
                 .allocate_at(pgoff * PAGE_SIZE)
                 .map_err(|_| FaultError::SigBus)?;
         }
-        let location = self.locations[vdev].write();
+        let location = self.slots[vdev].exclusive();
         let store = self.store_at(vdev, *location).ok_or(FaultError::SigBus)?;
         // SAFETY: As in `fault`, with the semaphore held exclusively, which
         // also excludes every 4 KiB insertion.
@@ -801,17 +753,23 @@ impl Mux {
     }
 
     /// `VDMUX_IOC_POPULATE` of `vdev`: maps every page of the caller's
-    /// mappings of `vdev` over `[addr, addr + len)`.
+    /// mappings of `vdev` over `[addr, addr + len)`; `EINTR` once a fatal
+    /// signal is pending (the OOM reaper skips `VM_PFNMAP` and cannot stop
+    /// it otherwise), the pages mapped so far staying mapped.
     pub(crate) fn populate(&self, vdev: usize, addr: u64, len: u64) -> Result {
         let addr = usize::try_from(addr).map_err(|_| EINVAL)?;
         let len = usize::try_from(len).map_err(|_| EINVAL)?;
-        vm::for_each_user_mapping(&self.mappings[vdev], addr, len, |part| {
-            let location = self.locations[vdev].read();
+        vm::for_each_user_mapping(self.slots[vdev].mapping(), addr, len, |part| {
+            let location = self.slots[vdev].shared();
             let store = self.store_at(vdev, *location).ok_or(ENODEV)?;
             if part.pgoffs().end > self.reserved_pages() {
                 return Err(ENXIO);
             }
             for span in part.pmd_spans() {
+                // SAFETY: A plain query about the current task.
+                if unsafe { crate::helpers::vdmux_fatal_signal_pending() } {
+                    return Err(EINTR);
+                }
                 for pgoff in span.clone() {
                     store.allocate_at(pgoff * PAGE_SIZE)?;
                 }
@@ -829,7 +787,7 @@ impl Mux {
     /// mapped with PMD entries (0 while removed; a block not yet allocated
     /// does not count), and the faults served for `vdev` so far.
     pub(crate) fn map_stats(&self, vdev: usize) -> (usize, FaultCounts) {
-        let location = self.locations[vdev].read();
+        let location = self.slots[vdev].shared();
         let blocks = self
             .store_at(vdev, *location)
             .map_or(0, |store| store.huge_chunks(self.reserved_size()));
@@ -847,7 +805,7 @@ impl Mux {
         let mut done = 0;
         while !iov.is_empty() {
             let (want, copied) = {
-                let location = self.locations[vdev].read();
+                let location = self.slots[vdev].shared();
                 let store = match self.store_at(vdev, *location) {
                     Some(store) => store,
                     None if done == 0 => return Err(ENODEV),
@@ -857,7 +815,11 @@ impl Mux {
                 if want == 0 {
                     break;
                 }
-                (want, store.copy_to_iter(*pos as usize, want, iov))
+                match store.copy_to_iter(*pos as usize, want, iov) {
+                    Ok(copied) => (want, copied),
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => break,
+                }
             };
             done += copied;
             *pos += copied as i64;
@@ -887,7 +849,7 @@ impl Mux {
         let mut done = 0;
         while !iov.is_empty() {
             let step = {
-                let location = self.locations[vdev].read();
+                let location = self.slots[vdev].shared();
                 self.store_at(vdev, *location)
                     .ok_or(ENODEV)
                     .and_then(|store| {

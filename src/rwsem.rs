@@ -7,11 +7,20 @@
 //! `read`, `write`), an exclusive guard for the one (a state change), and a
 //! non-sleeping attempt at a shared guard for `->map_pages`, which runs
 //! under `rcu_read_lock`. Every semaphore made here is of one lockdep class
-//! (see `vdmux_init_rwsem`), so no code may hold two at once.
+//! (see `vdmux_init_rwsem`): a second one may be held only exclusively, with
+//! [`RwSem::write_nested`], inside the first.
+//!
+//! Guards are `!Send`, as the kernel crate's are: a semaphore must be
+//! released by the task that took it.
+//!
+//! Belongs upstream in `rust/kernel/sync/lock/`, as a `Backend` of the
+//! generic `Lock` with a `ReadGuard`; it stays local while the kernel crate
+//! has no shared-guard lock type.
 
 use crate::helpers;
 use core::{
     cell::UnsafeCell,
+    marker::PhantomData,
     ops::{
         Deref,
         DerefMut, //
@@ -60,7 +69,10 @@ impl<T> RwSem<T> {
         // SAFETY: `sem` is initialised (type invariants).
         unsafe { bindings::down_read(self.sem.get()) };
         // INVARIANT: The semaphore is held shared until the guard drops.
-        ReadGuard { lock: self }
+        ReadGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
     }
 
     /// Takes the semaphore shared if that needs no sleep: callable in
@@ -71,7 +83,10 @@ impl<T> RwSem<T> {
             return None;
         }
         // INVARIANT: The semaphore is held shared until the guard drops.
-        Some(ReadGuard { lock: self })
+        Some(ReadGuard {
+            lock: self,
+            _not_send: PhantomData,
+        })
     }
 
     /// Takes the semaphore exclusively, sleeping until every holder is gone.
@@ -79,7 +94,24 @@ impl<T> RwSem<T> {
         // SAFETY: `sem` is initialised (type invariants).
         unsafe { bindings::down_write(self.sem.get()) };
         // INVARIANT: The semaphore is held exclusively until the guard drops.
-        WriteGuard { lock: self }
+        WriteGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Takes the semaphore exclusively while the caller holds another one
+    /// of this class exclusively (lockdep's `SINGLE_DEPTH_NESTING`). The
+    /// caller must order the two consistently, or hold an outer lock that
+    /// makes it the only one nesting them.
+    pub(crate) fn write_nested(&self) -> WriteGuard<'_, T> {
+        // SAFETY: `sem` is initialised (type invariants).
+        unsafe { helpers::vdmux_down_write_nested(self.sem.get()) };
+        // INVARIANT: The semaphore is held exclusively until the guard drops.
+        WriteGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
     }
 }
 
@@ -90,6 +122,7 @@ impl<T> RwSem<T> {
 /// `lock.sem` is held shared by this guard.
 pub(crate) struct ReadGuard<'a, T> {
     lock: &'a RwSem<T>,
+    _not_send: PhantomData<*mut ()>,
 }
 
 impl<T> Deref for ReadGuard<'_, T> {
@@ -116,6 +149,7 @@ impl<T> Drop for ReadGuard<'_, T> {
 /// `lock.sem` is held exclusively by this guard.
 pub(crate) struct WriteGuard<'a, T> {
     lock: &'a RwSem<T>,
+    _not_send: PhantomData<*mut ()>,
 }
 
 impl<T> Deref for WriteGuard<'_, T> {

@@ -205,8 +205,8 @@ pub(crate) trait Bytes: PageFrames + Sync {
 
     /// Copies `len` bytes at `offset` to `iov` with page faults disabled;
     /// returns what it copied, short at the first user page that is not
-    /// mapped.
-    fn copy_to_iter(&self, offset: usize, len: usize, iov: &mut IovIterDest<'_>) -> usize;
+    /// mapped; `ENOMEM` when nothing could be copied for want of memory.
+    fn copy_to_iter(&self, offset: usize, len: usize, iov: &mut IovIterDest<'_>) -> Result<usize>;
 
     /// Copies `len` bytes from `iov` to `offset`, with page faults disabled;
     /// returns what it copied, short at the first user page that is not
@@ -229,7 +229,12 @@ impl Bytes for Store {
     }
 
     /// Unallocated chunks read as zeros.
-    fn copy_to_iter(&self, mut offset: usize, len: usize, iov: &mut IovIterDest<'_>) -> usize {
+    fn copy_to_iter(
+        &self,
+        mut offset: usize,
+        len: usize,
+        iov: &mut IovIterDest<'_>,
+    ) -> Result<usize> {
         let mut done = 0;
         while done < len {
             let index = offset / self.chunk_size;
@@ -246,7 +251,7 @@ impl Bytes for Store {
                 break;
             }
         }
-        done
+        Ok(done)
     }
 
     /// Chunks are allocated as needed.
@@ -322,7 +327,10 @@ fn div_ceil(n: usize, d: NonZeroUsize) -> usize {
     n / d + usize::from(n % d != 0)
 }
 
-impl PageFrames for Store {
+// SAFETY: The frames are those of the store's chunks, RAM the module
+// allocated, freed only by `truncate` (whose callers guarantee no mapping of
+// them) or on drop.
+unsafe impl PageFrames for Store {
     fn pfn(&self, pgoff: usize) -> Option<usize> {
         self.chunk(pgoff / self.chunk_pages())?
             .pfn(pgoff % self.chunk_pages())

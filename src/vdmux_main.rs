@@ -23,6 +23,7 @@ mod pci;
 mod pci_helpers;
 mod range;
 mod rwsem;
+mod slot;
 mod state;
 mod store;
 mod sysfs;

@@ -139,7 +139,15 @@ pub(crate) const HUGE_MAPPINGS: bool = cfg!(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP);
 pub(crate) const HUGE_PAGES: usize = 1 << (bindings::PMD_SHIFT - bindings::PAGE_SHIFT);
 
 /// Memory whose page frames faults map.
-pub(crate) trait PageFrames {
+///
+/// # Safety
+///
+/// Every frame `pfn` and `huge_pfn` return belongs to the implementor, stays
+/// allocated (or, for I/O memory, claimed) while the implementor lives
+/// unless its owner zaps every mapping first, and is I/O memory exactly when
+/// `is_io_memory` says so: the insertion functions map whatever frames they
+/// are given, and choose the cache mode from `is_io_memory`.
+pub(crate) unsafe trait PageFrames {
     /// The page frame of page `pgoff`, if that page exists now.
     fn pfn(&self, pgoff: usize) -> Option<usize>;
 
@@ -442,7 +450,9 @@ impl VmFault {
     /// hold a lock, from before it chose `store` until this returns, that
     /// excludes every zap of the object's mappings and every
     /// [`VmFault::map_huge`] on them. Every page of `store` must stay
-    /// allocated until all of the object's mappings have been zapped.
+    /// allocated until all of the object's mappings have been zapped. It
+    /// may sleep (to allocate a page table): never from
+    /// [`VmaHandler::map_pages`], which has [`VmFault::map_into_table`].
     pub(crate) unsafe fn map_page(
         &self,
         store: &(impl PageFrames + ?Sized),
@@ -548,11 +558,13 @@ impl VmFault {
     /// filled with a page table, and a read insertion leaves such a slot
     /// alone, so the access is retried and served by [`VmaHandler::fault`].
     ///
-    /// # Safety
-    ///
-    /// As for [`VmFault::map_page`].
     /// `object_pages` is the size of the object now, in pages: a block
     /// that reaches past it falls back.
+    ///
+    /// # Safety
+    ///
+    /// As for [`VmFault::map_page`], and only from a
+    /// [`VmaHandler::huge_fault`].
     pub(crate) unsafe fn map_huge(
         &self,
         store: &(impl PageFrames + ?Sized),
@@ -886,19 +898,12 @@ impl<T: VmaHandler + 'static> VmOps<T> {
     unsafe extern "C" fn open(vma: *mut bindings::vm_area_struct) {
         // SAFETY: `vma` is valid (the function's safety requirements).
         if unsafe { helpers::vdmux_vma_is_fork_copy(vma) } {
-            // SAFETY: `vma` is valid and fork holds the mmap write lock.
-            let pages = unsafe {
-                let vma = VmaRef::from_raw(vma);
-                (vma.end() - vma.start()) / PAGE_SIZE
-            };
-            // SAFETY: A VMA of ours maps a file, whose `f_mapping` is the
-            // object's shared address_space, alive while the file is. The
-            // copy is not linked into that address_space yet, so this zaps
-            // the parent's entries (and those of every other mapping of the
-            // same pages, which merely refault).
-            unsafe {
-                helpers::vdmux_unmap_pages((*(*vma).vm_file).f_mapping, (*vma).vm_pgoff, pages)
-            };
+            // SAFETY: `vma` is a valid fork copy, and fork holds the
+            // parent's mmap write lock (and its VMA's write lock, so the
+            // parent cannot refault before the copy is made). A VMA of ours
+            // maps a file, whose `f_mapping` is the object's address_space,
+            // alive while the file is.
+            unsafe { helpers::vdmux_zap_fork_parent(vma) };
         }
         // SAFETY: The kernel calls `open` only on VMAs whose `vm_ops` we set
         // in `install`, so they carry our handler.

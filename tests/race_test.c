@@ -23,6 +23,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -436,6 +437,186 @@ TEST_F(race, page_fault_after_huge_fault_filled_the_slot)
 	ASSERT_EQ(0, unload_module());
 	ASSERT_EQ(0, load_module(""));
 	ASSERT_EQ(0, open_nodes(&self->ctl, self->fd));
+}
+
+/*
+ * SWITCH 0 -> 1 while vdev 1, still in the background, gains a chunk the
+ * device memory lacks: a write() of vdev 1 issued while vdev 0 is being
+ * saved. The switch must make the write wait or carry it along, never fail
+ * half-way: it succeeds, vdev 0 keeps its bytes (never vdev 1's), and the
+ * byte written reaches vdev 1.
+ *
+ * The window is found from outside the driver: a reader spins on vdev 0's
+ * mapping, whose PTE the save zaps, so it stalls while the save holds
+ * vdev 0; the watcher sees it stall and writes. A round counts as a hit
+ * when that write began while the SWITCH ioctl was still running.
+ */
+#define SAVE_CHUNKS 4
+
+struct load_race {
+	volatile char *p;		/* vdev 0's first page */
+	volatile long reads;
+	volatile int stop;
+	volatile int switching;
+	volatile int foreign;		/* the reader saw a byte not vdev 0's */
+	int fd1;
+	int hit;			/* the write began during the SWITCH */
+	int write_error;
+};
+
+static void *spin_reader(void *arg)
+{
+	struct load_race *r = arg;
+
+	while (!r->stop) {
+		if (r->p[0] != 'A')
+			r->foreign = 1;
+		r->reads++;
+	}
+	return NULL;
+}
+
+static void *stall_watcher(void *arg)
+{
+	struct load_race *r = arg;
+	long last = -1;
+
+	while (!r->stop) {
+		long now = r->reads;
+
+		if (r->switching && now == last) {
+			r->hit = r->switching;
+			if (pwrite(r->fd1, "B", 1, SAVE_CHUNKS * BLOCK) != 1)
+				r->write_error = errno ? errno : EIO;
+			return NULL;
+		}
+		last = now;
+		usleep(200);
+	}
+	return NULL;
+}
+
+TEST_F(race, background_chunk_added_during_switch)
+{
+	const size_t size = (SAVE_CHUNKS + 1) * BLOCK;
+	static char a[BLOCK];
+	int round, hits = 0;
+
+	memset(a, 'A', sizeof(a));
+	for (round = 0; round < 40 && hits < 5; round++) {
+		struct load_race r = { .fd1 = self->fd[1] };
+		pthread_t reader, watcher;
+		struct vdmux_status st;
+		char c;
+		int k, ret;
+
+		/* The device memory has chunks 0..SAVE_CHUNKS-1, not the last. */
+		ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+		ASSERT_EQ(0, set_reserved(DEFAULT_RESERVED));
+		ASSERT_EQ(0, set_reserved(size));
+		for (k = 0; k < SAVE_CHUNKS; k++)
+			ASSERT_EQ((ssize_t)BLOCK, pwrite(self->fd[0], a, BLOCK, k * BLOCK));
+		ASSERT_EQ(1, pwrite(self->fd[1], "B", 1, 0));
+		r.p = map_shared(self->fd[0], PAGE, PROT_READ, 0);
+		ASSERT_NE(MAP_FAILED, (void *)r.p);
+		ASSERT_EQ('A', r.p[0]);
+
+		ASSERT_EQ(0, pthread_create(&reader, NULL, spin_reader, &r));
+		ASSERT_EQ(0, pthread_create(&watcher, NULL, stall_watcher, &r));
+		usleep(2000);
+		r.switching = 1;
+		ret = vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1);
+		r.switching = 0;
+		r.stop = 1;
+		ASSERT_EQ(0, pthread_join(watcher, NULL));
+		ASSERT_EQ(0, pthread_join(reader, NULL));
+		hits += r.hit;
+
+		EXPECT_EQ(0, ret) ksft_print_msg("round %d: SWITCH: %s\n", round, strerror(errno));
+		EXPECT_EQ(0, r.write_error);
+		EXPECT_EQ(0, r.foreign);
+		EXPECT_EQ('A', r.p[0]);
+		ASSERT_EQ(0, get_status(self->ctl, &st));
+		EXPECT_EQ(1u, st.foreground);
+		for (k = 0; k < SAVE_CHUNKS; k++) {
+			EXPECT_EQ(1, pread(self->fd[0], &c, 1, k * BLOCK));
+			EXPECT_EQ('A', c) ksft_print_msg("round %d: vdev 0 chunk %d holds '%c'\n",
+							 round, k, c);
+		}
+		EXPECT_EQ(1, pread(self->fd[1], &c, 1, 0));
+		EXPECT_EQ('B', c);
+		if (r.hit) {
+			EXPECT_EQ(1, pread(self->fd[1], &c, 1, SAVE_CHUNKS * BLOCK));
+			EXPECT_EQ('B', c);
+		}
+		ASSERT_EQ(0, munmap((void *)r.p, PAGE));
+		if (_metadata->exit_code)
+			break;
+	}
+	ksft_print_msg("%d rounds, %d with a write during the SWITCH\n", round, hits);
+	EXPECT_LT(0, hits);
+}
+
+/*
+ * A fork zaps only the forking process's entries of the vdev: another
+ * process that maps the same pages keeps its own, and touching them again
+ * takes no page fault. The kernel's count (getrusage's ru_minflt) is the
+ * oracle, and the vdev's fdinfo agrees.
+ */
+TEST_F(race, fork_elsewhere_leaves_other_mappings_mapped)
+{
+	const size_t len = 16 * PAGE;
+	int go[2], done[2], status;
+	struct fault_counts before, after;
+	struct rusage r0, r1;
+	char c = 0;
+	char *p;
+	pid_t pid;
+
+	ASSERT_EQ(0, set_reserved(len));
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(done));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int i, ok = 1;
+
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		p = map_shared(self->fd[0], len, PROT_READ | PROT_WRITE, 0);
+		if (p == MAP_FAILED)
+			_exit(3);
+		touch_pages(p, len);
+		for (i = 0; i < 20; i++) {
+			pid_t child = fork();
+
+			if (child == 0)
+				_exit(0);
+			if (child < 0 || waitpid(child, &status, 0) != child)
+				ok = 0;
+		}
+		if (write(done[1], &c, 1) != 1)
+			_exit(4);
+		_exit(ok ? 0 : 5);
+	}
+	p = map_shared(self->fd[0], len, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	touch_pages(p, len);
+	before = fault_counts(self->fd[0]);
+	ASSERT_EQ(1, write(go[1], &c, 1));
+	ASSERT_EQ(1, read(done[0], &c, 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	after = fault_counts(self->fd[0]);
+	/* The forking process faulted on its own pages ... */
+	EXPECT_LT(before.pages, after.pages);
+	ASSERT_EQ(0, getrusage(RUSAGE_SELF, &r0));
+	touch_pages(p, len);
+	ASSERT_EQ(0, getrusage(RUSAGE_SELF, &r1));
+	/* ... and this one still had all of its own. */
+	EXPECT_EQ(0, r1.ru_minflt - r0.ru_minflt);
+	EXPECT_EQ(after.pages, fault_counts(self->fd[0]).pages);
+	EXPECT_EQ(0, munmap(p, len));
 }
 
 int main(int argc, char **argv)
