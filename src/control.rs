@@ -70,6 +70,7 @@ impl MiscDevice for Control {
     fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<KBox<ControlFile>> {
         // SAFETY: The control node is registered only through `Node<Control>`.
         let control = unsafe { Node::<Control>::data_of(misc) }.clone();
+        control.mux.check_reachable()?;
         let seen = AtomicU64::new(control.status().generation);
         Ok(KBox::new(ControlFile { control, seen }, GFP_KERNEL)?)
     }

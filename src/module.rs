@@ -92,6 +92,13 @@ impl Nodes {
     /// Creates the device for `config` and registers its nodes.
     fn register(config: Config, device_memory: DeviceMemory) -> Result<Self> {
         let mux = Mux::new(config, device_memory)?;
+        // No node can be opened before all are registered (see
+        // `Mux::check_reachable`); a failure on the way still detaches,
+        // so that the device memory is released with nothing mapping it.
+        Self::register_all(&mux, config).inspect_err(|_| drop(mux.detach()))
+    }
+
+    fn register_all(mux: &Arc<Mux>, config: Config) -> Result<Self> {
         let mut vdevs = KVec::with_capacity(mux.nr_vdevs(), GFP_KERNEL)?;
         for index in 0..mux.nr_vdevs() {
             let name = CString::try_from_fmt(fmt!("vdmux{index}"))?;
@@ -113,6 +120,7 @@ impl Nodes {
         }
         // SAFETY: As above.
         unsafe { mux.notifier().set_node(None, control.as_raw()) };
+        mux.make_reachable();
         pr_info!(
             "{} virtual devices, reserved size {} bytes (max {})\n",
             config.nr_vdevs,
@@ -120,7 +128,7 @@ impl Nodes {
             config.max_reserved_size
         );
         Ok(Self {
-            mux,
+            mux: mux.clone(),
             _control: control,
             _vdevs: vdevs,
         })

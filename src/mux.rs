@@ -211,6 +211,10 @@ pub(crate) struct Mux {
     /// Set once the device memory went with its device (a PCI unbind):
     /// every virtual device is removed for good.
     detached: AtomicBool,
+    /// Set once every node is registered. Until then an open fails, so a
+    /// registration that fails half-way leaves no open file behind (misc
+    /// calls `open` under the lock that deregistration takes).
+    reachable: AtomicBool,
     /// Each virtual device's location, backing store and mappings.
     slots: KVec<Slot>,
     faults: KVec<FaultCounters>,
@@ -254,6 +258,7 @@ impl Mux {
                 reserved_size: AtomicUsize::new(config.reserved_size),
                 device_memory,
                 detached: AtomicBool::new(false),
+                reachable: AtomicBool::new(false),
                 slots,
                 faults,
                 changed <- new_poll_condvar!("vdmux::Mux::changed"),
@@ -262,6 +267,20 @@ impl Mux {
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// Lets the nodes be opened: every one of them is registered.
+    pub(crate) fn make_reachable(&self) {
+        self.reachable.store(true, Ordering::Release);
+    }
+
+    /// `ENODEV` unless every node is registered: what an open checks first.
+    pub(crate) fn check_reachable(&self) -> Result {
+        if self.reachable.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(ENODEV)
+        }
     }
 
     pub(crate) fn notifier(&self) -> &Notifier {

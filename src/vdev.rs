@@ -140,6 +140,7 @@ impl MiscDevice for Vdev {
     fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<KBox<VdevFile>> {
         // SAFETY: `Vdev` nodes are registered only through `Node<Vdev>`.
         let vdev = unsafe { Node::<Vdev>::data_of(misc) }.clone();
+        vdev.mux.check_reachable()?;
         let seen = AtomicU64::new(vdev.state().1);
         // SAFETY: We are in the file's `open`; the `Arc<Vdev>` in the
         // `VdevFile` we return becomes the file's private data and keeps the
