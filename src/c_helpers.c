@@ -129,6 +129,11 @@ bool vdmux_fault_pmd_has_table(const struct vm_fault *vmf)
 	return pmd_present(pmd) && !pmd_none(pmd) && !pmd_trans_huge(pmd) && !pmd_leaf(pmd);
 }
 
+bool vdmux_fault_pmd_is_none(const struct vm_fault *vmf)
+{
+	return pmd_none(pmdp_get_lockless(vmf->pmd));
+}
+
 bool vdmux_vma_pmd_is_huge(struct vm_area_struct *vma, unsigned long addr)
 {
 	pgd_t *pgd = pgd_offset(vma->vm_mm, addr);

@@ -115,6 +115,12 @@ unsigned long vdmux_zero_iter_nofault(unsigned long len, struct iov_iter *i);
 bool vdmux_fault_pmd_has_table(const struct vm_fault *vmf);
 
 /*
+ * Whether the page middle directory entry of the fault is empty: a huge
+ * fault that finds it filled (by a racing fault) has nothing to insert.
+ */
+bool vdmux_fault_pmd_is_none(const struct vm_fault *vmf);
+
+/*
  * Whether a 2 MiB entry maps @addr of @vma, whose mm's mmap_lock the caller
  * holds; walks the page tables without allocating.
  */

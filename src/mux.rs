@@ -765,10 +765,12 @@ impl Mux {
         let store = self.store_at(vdev, *location).ok_or(FaultError::SigBus)?;
         // SAFETY: As in `fault`, with the semaphore held exclusively, which
         // also excludes every 4 KiB insertion.
-        let done = unsafe { fault.map_huge(store, self.reserved_pages()) }?;
-        let counters = &self.faults[vdev];
-        counters.count(&counters.huge, fault);
-        Ok(done)
+        let mapped = unsafe { fault.map_huge(store, self.reserved_pages()) }?;
+        if mapped.inserted() {
+            let counters = &self.faults[vdev];
+            counters.count(&counters.huge, fault);
+        }
+        Ok(mapped.into_done())
     }
 
     /// `VDMUX_IOC_POPULATE` of `vdev`: maps every page of the caller's

@@ -352,6 +352,27 @@ pub(crate) enum FaultError {
 /// Proof that a fault was answered by mapping a page (or finding it mapped).
 pub(crate) struct FaultDone(bindings::vm_fault_t);
 
+/// What a huge fault did; either way the access is retried.
+pub(crate) enum HugeMapped {
+    /// A PMD entry was inserted.
+    Inserted(FaultDone),
+    /// Nothing was: a racing fault had filled the slot (with a PMD entry or
+    /// a page table), or no page table could be allocated.
+    NotInserted(FaultDone),
+}
+
+impl HugeMapped {
+    pub(crate) fn inserted(&self) -> bool {
+        matches!(self, Self::Inserted(_))
+    }
+
+    pub(crate) fn into_done(self) -> FaultDone {
+        match self {
+            Self::Inserted(done) | Self::NotInserted(done) => done,
+        }
+    }
+}
+
 /// `VM_FAULT_NOPAGE`: the entry is in place, retry the access.
 const FAULT_NOPAGE: bindings::vm_fault_t =
     bindings::vm_fault_reason_VM_FAULT_NOPAGE as bindings::vm_fault_t;
@@ -569,7 +590,7 @@ impl VmFault {
         &self,
         store: &(impl PageFrames + ?Sized),
         object_pages: usize,
-    ) -> Result<FaultDone, FaultError> {
+    ) -> Result<HugeMapped, FaultError> {
         let pages = self.vma_pages();
         let block = range::huge_block(self.pgoff(), &pages, object_pages, HUGE_PAGES)
             .ok_or(FaultError::Fallback)?;
@@ -590,10 +611,24 @@ impl VmFault {
         if orig_pmd != 0 {
             return Err(FaultError::Fallback);
         }
+        // Two faults that found the slot empty both come here; the caller's
+        // lock serializes them and, with the VMA or mmap lock, keeps the
+        // slot as it is from here on.
+        //
+        // SAFETY: `vmf` is valid by the type invariants and its `pmd` points
+        // to the entry covering the address.
+        if !unsafe { helpers::vdmux_fault_pmd_is_none(self.vmf) } {
+            return Ok(HugeMapped::NotInserted(FaultDone(FAULT_NOPAGE)));
+        }
         // SAFETY: As in `map_page`; `range::huge_block` checked that the VMA
         // maps the whole block, at an address aligned to 2 MiB, and
         // `huge_pfn` that the block's frames are contiguous and aligned.
-        unsafe { self.insert_pfn_pmd(pfn) }
+        let done = unsafe { self.insert_pfn_pmd(pfn) }?;
+        Ok(if done.0 == FAULT_NOPAGE {
+            HugeMapped::Inserted(done)
+        } else {
+            HugeMapped::NotInserted(done)
+        })
     }
 
     /// Maps the pages `window` (page offsets, the faulting one among them)
