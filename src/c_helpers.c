@@ -22,6 +22,9 @@
 #include <linux/vmalloc.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
+#ifdef CONFIG_X86_PAT
+#include <asm/memtype.h>
+#endif
 
 #include "c_helpers.h"
 
@@ -201,13 +204,18 @@ int vdmux_insert_pfns(struct vm_area_struct *vma, unsigned long addr,
 unsigned int vdmux_insert_io_pfn(struct vm_area_struct *vma, unsigned long addr,
 				 unsigned long pfn)
 {
-	return (__force unsigned int)vmf_insert_pfn_prot(vma, addr, pfn,
-							 pgprot_decrypted(vma->vm_page_prot));
+	pgprot_t prot = pgprot_decrypted(pgprot_writecombine(vma->vm_page_prot));
+
+	return (__force unsigned int)vmf_insert_pfn_prot(vma, addr, pfn, prot);
 }
 
 bool vdmux_io_huge_allowed(void)
 {
-	return !cc_platform_has(CC_ATTR_MEM_ENCRYPT);
+#ifdef CONFIG_X86_PAT
+	return pat_enabled() && !cc_platform_has(CC_ATTR_MEM_ENCRYPT);
+#else
+	return false;
+#endif
 }
 
 bool vdmux_fault_under_vma_lock(const struct vm_fault *vmf)

@@ -144,18 +144,21 @@ int vdmux_insert_pfns(struct vm_area_struct *vma, unsigned long addr,
 
 /*
  * vmf_insert_pfn() for a frame of I/O memory (its vm_fault_t, as an
- * unsigned int): PAT chooses the cache mode,
- * and the protection is decrypted (pgprot_decrypted(), as in
- * io_remap_pfn_range()): device memory is never encrypted under SME, SEV
- * or TDX, while the VMA's protection is, for RAM.
+ * unsigned int), write-combining (pgprot_writecombine(): the VMA's
+ * protection is the cacheable one of the module's RAM, which the same VMA
+ * maps while its virtual device is in the background; x86 PAT then picks
+ * the memtype ioremap_wc() reserved, which agrees) and decrypted
+ * (pgprot_decrypted(), as in io_remap_pfn_range()): device memory is never
+ * encrypted under SME, SEV or TDX, while the VMA's protection is, for RAM.
  */
 unsigned int vdmux_insert_io_pfn(struct vm_area_struct *vma, unsigned long addr,
 				 unsigned long pfn);
 
 /*
- * Whether 2 MiB entries may map I/O memory: not where memory encryption is
- * active, since vmf_insert_pfn_pmd() keeps the VMA's (encrypted)
- * protection.
+ * Whether 2 MiB entries may map I/O memory: vmf_insert_pfn_pmd() keeps the
+ * VMA's cacheable, encrypted protection, which only x86 PAT corrects (to
+ * the memtype of the BAR's ioremap_wc()); so only with PAT enabled, and
+ * not where memory encryption is active.
  */
 bool vdmux_io_huge_allowed(void);
 
