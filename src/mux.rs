@@ -3,81 +3,39 @@
 //! The multiplexer: one reserved buffer of device memory shared among the
 //! virtual devices, their backing stores, and every operation on them.
 //!
-//! # Where a virtual device's bytes are
-//!
-//! Each virtual device has a *location*: the device memory (while it is the
-//! foreground), its backing store (while in the background), or nowhere
-//! (while removed), held in its [`Slot`] behind its own reader-writer
-//! semaphore. `slot.rs` enforces the rule that keeps mappings on their own
-//! bytes: a location changes only through a [`Revoked`](crate::slot::Revoked)
-//! guard, which zapped the virtual device's mappings after taking the
-//! semaphore; faults, copies and POPULATE hold it shared, 2 MiB insertions
-//! exclusively (they must not race with a 4 KiB insertion under the same
-//! PMD, see `vm.rs`).
-//!
-//! A state change is a transaction: plan under `state`, revoke every
-//! virtual device it moves, allocate everything, copy, set the locations,
-//! commit. An allocation failure changes nothing, and no store can gain a
-//! chunk between the allocation and the copy.
-//!
-//! # Locking
+//! Each virtual device's bytes are in its *location* (the device memory,
+//! its backing store, or nowhere), held in its [`Slot`]. A location changes
+//! only through [`Revoked`](crate::slot::Revoked) (write lock, then zap), and
+//! a page is inserted only through a location guard of [`Slots`]: the rule
+//! is `slot.rs`'s, by type. A state change is a transaction: plan under
+//! `state`, revoke every virtual device it moves, allocate, copy, set,
+//! commit; an allocation failure changes nothing. `Documentation/design.md`
+//! has the whole design.
 //!
 //! Lock order, outermost first:
 //!
-//! 1. `mmap_lock` or the VMA lock, held by the kernel around our VMA
-//!    callbacks (`vm.rs` lists which), and by POPULATE;
-//! 2. `Mux::changing`: held by every change of state or of size (SWITCH,
-//!    EJECT, INSERT, SET_RESERVED_SIZE, a growth) for its whole duration,
-//!    copies included, so that they happen one at a time;
-//! 3. one slot's location; a SWITCH, holding `changing`, also takes the new
-//!    foreground's nested inside the old foreground's;
-//! 4. `Mux::state`: the state table and the mapping counts, held briefly
-//!    (to plan and commit a change, by mmap and munmap, GET_STATUS, poll),
-//!    so that none of these waits for a copy; a change commits while
-//!    holding the location semaphores of the virtual devices it moves;
-//! 5. `i_mmap_rwsem` of a slot's `address_space` (taken by the zap of a
-//!    revoke, and by the zap of a fork copy's `->open`, which takes none
-//!    of ours);
-//! 6. the page table lock, or the PMD lock for a 2 MiB entry.
+//! 1. `mmap_lock` or the VMA lock (the kernel's, around our VMA callbacks;
+//!    POPULATE's);
+//! 2. `Mux::changing`: every change of state or size, copies included;
+//! 3. a slot's location; only a SWITCH, holding `changing`, nests a second
+//!    one (the new foreground's inside the old one's);
+//! 4. `Mux::state`: the state table and mapping counts, held briefly;
+//! 5. the zap's `i_mmap_rwsem`, then the page table or PMD lock.
 //!
-//! `Mux::notifying` is taken alone, after a change released all of the
-//! above, around the sysfs notifications and uevents it sends; and by
-//! [`Mux::forget_nodes`] before the nodes go.
+//! `Mux::notifying` is taken alone, after a change released all of these.
 //!
-//! Rules that follow from it:
+//! Rules that follow:
 //!
-//! - A fault that grows the buffer (an autogrow store past the end) takes
-//!   `changing` before the location semaphore, never while holding it, and
-//!   releases it only once it holds the semaphore: the location it
-//!   allocated the page's chunk in is then the one it maps from.
-//! - Nothing faults on user memory while holding a location semaphore: a
-//!   user buffer may itself be a vdmux mapping, whose fault takes it (and a
-//!   SWITCH waiting for it in between would deadlock). `read` and `write`
-//!   copy between the store and the user's buffer directly, one copy, with
-//!   page faults disabled; when the copy stops at a page that is not mapped,
-//!   they release the semaphore, fault the page in, and go on.
-//! - Zaps do not take `mmap_lock`, so fork must not copy our entries
-//!   (`vm.rs` explains why and how).
-//! - Copies of whole stores (SWITCH, EJECT) reschedule every MiB;
-//!   allocations are charged to the caller's memory cgroup.
-//!
-//! # Who may touch a store
-//!
-//! The device memory is used by the foreground's faults and copies (under
-//! its location semaphore, shared) and by state changes (holding `state`
-//! and the semaphore of each virtual device whose location they change,
-//! exclusively). A backing store is used by its own virtual device's faults
-//! and copies while that one is in the background, and by state changes.
-//! So a store that is nobody's location (a foreground's backing store, the
-//! device memory with no foreground) is used only under `changing`.
-//!
-//! # Size
-//!
-//! The reserved size is an atomic written under `changing` and `state`.
-//! Growing it allocates nothing (see `store.rs`); shrinking it is refused
-//! while anything is mapped, and truncates every store under the semaphore
-//! of the virtual device whose location it is. A state change reads it once
-//! and copies that much: no growth can happen meanwhile.
+//! - A growth fault takes `changing` before the location and releases it
+//!   only once it holds the location, so that it maps from where it
+//!   allocated.
+//! - Nothing faults on user memory while holding a location (the user's
+//!   buffer may be a vdmux mapping): `read`/`write` copy with page faults
+//!   disabled, and fault the user's page in after releasing it.
+//! - A store that is nobody's location (a foreground's backing store, the
+//!   device memory with no foreground) is used only under `changing`.
+//! - The reserved size is written under `changing` and `state`; a shrink is
+//!   refused while anything is mapped.
 
 use crate::{
     config::{
@@ -92,7 +50,8 @@ use crate::{
     range,
     slot::{
         Location,
-        Slot, //
+        Slot,
+        Slots, //
     },
     state::{
         Change,
@@ -103,8 +62,11 @@ use crate::{
     uapi,
     vm::{
         self,
+        AroundFault,
         FaultDone,
         FaultError,
+        HugeFault,
+        PageFault,
         PseudoFs,
         VmFault, //
     },
@@ -206,8 +168,6 @@ pub(crate) struct Mux {
     /// Size of the reserved buffer in bytes; written under `changing` and
     /// `state`.
     reserved_size: AtomicUsize,
-    /// The foreground virtual device's bytes.
-    device_memory: DeviceMemory,
     /// Set once the device memory went with its device (a PCI unbind):
     /// every virtual device is removed for good.
     detached: AtomicBool,
@@ -215,8 +175,9 @@ pub(crate) struct Mux {
     /// registration that fails half-way leaves no open file behind (misc
     /// calls `open` under the lock that deregistration takes).
     reachable: AtomicBool,
-    /// Each virtual device's location, backing store and mappings.
-    slots: KVec<Slot>,
+    /// Each virtual device's location, backing store and mappings, and the
+    /// device memory: the foreground virtual device's bytes.
+    slots: Slots,
     faults: KVec<FaultCounters>,
     /// Woken after every state change: `poll` waiters and
     /// `VDMUX_IOC_WAIT_FOREGROUND`, which waits on it with `state`.
@@ -256,10 +217,9 @@ impl Mux {
                 changing <- new_mutex!((), "vdmux::Mux::changing"),
                 state <- new_mutex!(MuxState { table, mapped }, "vdmux::Mux::state"),
                 reserved_size: AtomicUsize::new(config.reserved_size),
-                device_memory,
                 detached: AtomicBool::new(false),
                 reachable: AtomicBool::new(false),
-                slots,
+                slots: Slots::new(device_memory, slots),
                 faults,
                 changed <- new_poll_condvar!("vdmux::Mux::changed"),
                 notifier,
@@ -297,7 +257,7 @@ impl Mux {
     /// The store at `location` for `vdev`; `None` when removed.
     fn store_at(&self, vdev: usize, location: Location) -> Option<&dyn Bytes> {
         match location {
-            Location::DeviceMemory => Some(&self.device_memory),
+            Location::DeviceMemory => Some(self.slots.device_memory()),
             Location::BackingStore => Some(self.slots[vdev].backing()),
             Location::Nowhere => None,
         }
@@ -360,7 +320,7 @@ impl Mux {
     /// Whether the device memory is a device's memory (a PCI BAR), whose
     /// mappings are `VM_IO`.
     pub(crate) fn device_memory_is_io(&self) -> bool {
-        matches!(self.device_memory, DeviceMemory::Bar(_))
+        matches!(self.slots.device_memory(), DeviceMemory::Bar(_))
     }
 
     pub(crate) fn reserved_size(&self) -> usize {
@@ -418,16 +378,20 @@ impl Mux {
             None => self.slots[to].revoke(),
         };
         let incoming = self.slots[to].backing();
-        self.device_memory.allocate_for_load(incoming, size)?;
+        self.slots
+            .device_memory()
+            .allocate_for_load(incoming, size)?;
         if let Some((from, _)) = &old {
-            self.device_memory
+            self.slots
+                .device_memory()
                 .allocate_for_save(self.slots[*from].backing(), size)?;
         }
         if let Some((from, _)) = &old {
-            self.device_memory
+            self.slots
+                .device_memory()
                 .save_into(self.slots[*from].backing(), size)?;
         }
-        self.device_memory.load_from(incoming, size)?;
+        self.slots.device_memory().load_from(incoming, size)?;
         if let Some((_, location)) = &mut old {
             location.set(Location::BackingStore);
         }
@@ -468,8 +432,10 @@ impl Mux {
         let slot = &self.slots[vdev];
         let mut location = slot.revoke();
         if was_foreground {
-            self.device_memory.allocate_for_save(slot.backing(), size)?;
-            self.device_memory.save_into(slot.backing(), size)?;
+            self.slots
+                .device_memory()
+                .allocate_for_save(slot.backing(), size)?;
+            self.slots.device_memory().save_into(slot.backing(), size)?;
         }
         location.set(Location::Nowhere);
         Ok(self.commit(change))
@@ -517,7 +483,7 @@ impl Mux {
         // of a removed virtual device maps nothing, an mmap of one is
         // refused); state changes, the only other users, are excluded by
         // `changing` and refused from now on by `detached`.
-        let bar = unsafe { self.device_memory.detach() };
+        let bar = unsafe { self.slots.device_memory().detach() };
         drop(changing);
         self.changed.notify_all();
         bar
@@ -532,7 +498,7 @@ impl Mux {
         }
         // A BAR bounds the size: past it, there is no memory to be had. Read
         // under `changing`, which `detach` holds while it takes the BAR away.
-        if let Some(capacity) = self.device_memory.capacity() {
+        if let Some(capacity) = self.slots.device_memory().capacity() {
             if size > capacity as u64 && size <= config::MAX_RESERVED_LIMIT {
                 return Err(ENOMEM);
             }
@@ -568,7 +534,7 @@ impl Mux {
     /// of the virtual device that uses it, once the reserved size is `size`.
     fn shrink(&self, foreground: Option<usize>, size: usize) {
         for vdev in 0..self.config.nr_vdevs {
-            let location = self.slots[vdev].exclusive();
+            let location = self.slots.exclusive(vdev);
             // SAFETY: Nothing was mapped when the size was made `size`, and
             // no mapping past it can be made since (the caller's check and
             // `map` hold `state`); the semaphore held exclusively keeps
@@ -578,15 +544,15 @@ impl Mux {
             // that cannot occur here.
             unsafe {
                 let _ = self.slots[vdev].backing().truncate(size);
-                if *location == Location::DeviceMemory {
-                    let _ = self.device_memory.truncate(size);
+                if location.location() == Location::DeviceMemory {
+                    let _ = self.slots.device_memory().truncate(size);
                 }
             }
         }
         if foreground.is_none() {
             // SAFETY: With no foreground the device memory is nobody's
             // location: only holders of `changing` use it.
-            let _ = unsafe { self.device_memory.truncate(size) };
+            let _ = unsafe { self.slots.device_memory().truncate(size) };
         }
     }
 
@@ -660,7 +626,7 @@ impl Mux {
     pub(crate) fn fault(
         &self,
         vdev: usize,
-        fault: &VmFault,
+        fault: &PageFault,
         autogrow: bool,
     ) -> Result<FaultDone, FaultError> {
         let pgoff = fault.pgoff();
@@ -677,12 +643,12 @@ impl Mux {
             None
         };
         // Lock order: `changing` before the location.
-        let location = self.slots[vdev].shared();
+        let location = self.slots.shared(vdev);
         let reserved_pages = self.reserved_pages();
         if pgoff >= reserved_pages {
             return Err(FaultError::SigBus);
         }
-        let store = self.store_at(vdev, *location).ok_or(FaultError::SigBus)?;
+        let store = location.store().ok_or(FaultError::SigBus)?;
         let around = if let Some(changing) = growing {
             // The growth allocated the page's chunk in `store`: the location
             // has not changed since, and from here the semaphore keeps it.
@@ -703,12 +669,7 @@ impl Mux {
             let window = self.config.fault_around_pages;
             range::fault_around(pgoff, window, vma.pgoff, vma.len, reserved_pages)
         };
-        // SAFETY: `store` is where the bytes of `vdev` are now, and the
-        // location semaphore, held shared until we return, is held
-        // exclusively by every zap of its mappings and by every huge
-        // insertion; a chunk is freed only by a shrink, refused while
-        // anything is mapped, or with the device, which its mappings keep.
-        let done = unsafe { fault.map_page(store, around) }?;
+        let done = location.map_page(fault, around)?;
         let counters = &self.faults[vdev];
         counters.count(&counters.pages, fault);
         Ok(done)
@@ -718,8 +679,8 @@ impl Mux {
     /// without sleeping, if the location semaphore is free and the pages
     /// and page table exist; whether the faulting page is now mapped (else
     /// the kernel calls [`Mux::fault`]).
-    pub(crate) fn map_pages(&self, vdev: usize, fault: &VmFault) -> bool {
-        let Some(location) = self.slots[vdev].try_shared() else {
+    pub(crate) fn map_pages(&self, vdev: usize, fault: &AroundFault) -> bool {
+        let Some(location) = self.slots.try_shared(vdev) else {
             return false;
         };
         let pgoff = fault.pgoff();
@@ -727,15 +688,10 @@ impl Mux {
         if pgoff >= reserved_pages {
             return false;
         }
-        let Some(store) = self.store_at(vdev, *location) else {
-            return false;
-        };
         let vma = fault.vma_pages();
         let window = self.config.fault_around_pages;
         let around = range::fault_around(pgoff, window, vma.pgoff, vma.len, reserved_pages);
-        // SAFETY: As in `fault`: the semaphore is held shared until we
-        // return.
-        let mapped = unsafe { fault.map_into_table(store, around) };
+        let mapped = location.map_into_table(fault, around);
         if mapped {
             let counters = &self.faults[vdev];
             counters.count(&counters.pages, fault);
@@ -746,26 +702,29 @@ impl Mux {
 
     /// Maps the 2 MiB block of `vdev` around the fault with one PMD entry,
     /// from where its bytes are now, or falls back to 4 KiB pages (see
-    /// [`VmFault::map_huge`]); SIGBUS as [`Mux::fault`]. A fault past the
+    /// [`HugeFault::map_huge`]); SIGBUS as [`Mux::fault`]. A fault past the
     /// reserved size falls back, so that [`Mux::fault`] grows or refuses.
-    pub(crate) fn huge_fault(&self, vdev: usize, fault: &VmFault) -> Result<FaultDone, FaultError> {
+    pub(crate) fn huge_fault(
+        &self,
+        vdev: usize,
+        fault: &HugeFault,
+    ) -> Result<FaultDone, FaultError> {
         let pgoff = fault.pgoff();
         if !range::page_in_buffer(pgoff, self.reserved_size()) {
             return Err(FaultError::Fallback);
         }
         // Allocated first, without excluding the other faults.
         {
-            let location = self.slots[vdev].shared();
-            let store = self.store_at(vdev, *location).ok_or(FaultError::SigBus)?;
+            let location = self.slots.shared(vdev);
+            let store = location.store().ok_or(FaultError::SigBus)?;
             store
                 .allocate_at(pgoff * PAGE_SIZE)
                 .map_err(|_| FaultError::SigBus)?;
         }
-        let location = self.slots[vdev].exclusive();
-        let store = self.store_at(vdev, *location).ok_or(FaultError::SigBus)?;
-        // SAFETY: As in `fault`, with the semaphore held exclusively, which
-        // also excludes every 4 KiB insertion.
-        let mapped = unsafe { fault.map_huge(store, self.reserved_pages()) }?;
+        let mapped = self
+            .slots
+            .exclusive(vdev)
+            .map_huge(fault, self.reserved_pages())?;
         if mapped.inserted() {
             let counters = &self.faults[vdev];
             counters.count(&counters.huge, fault);
@@ -781,8 +740,8 @@ impl Mux {
         let addr = usize::try_from(addr).map_err(|_| EINVAL)?;
         let len = usize::try_from(len).map_err(|_| EINVAL)?;
         vm::for_each_user_mapping(self.slots[vdev].mapping(), addr, len, |part| {
-            let location = self.slots[vdev].shared();
-            let store = self.store_at(vdev, *location).ok_or(ENODEV)?;
+            let location = self.slots.shared(vdev);
+            let store = location.store().ok_or(ENODEV)?;
             if part.pgoffs().end > self.reserved_pages() {
                 return Err(ENXIO);
             }
@@ -794,9 +753,7 @@ impl Mux {
                 for pgoff in span.clone() {
                     store.allocate_at(pgoff * PAGE_SIZE)?;
                 }
-                // SAFETY: As in `fault`: `store` is where the bytes of
-                // `vdev` are now, and the semaphore is held shared.
-                unsafe { part.map(store, span)? };
+                location.populate(part, span)?;
                 // SAFETY: Sleeping is allowed here.
                 unsafe { crate::helpers::vdmux_cond_resched() };
             }
@@ -808,9 +765,9 @@ impl Mux {
     /// mapped with PMD entries (0 while removed; a block not yet allocated
     /// does not count), and the faults served for `vdev` so far.
     pub(crate) fn map_stats(&self, vdev: usize) -> (usize, FaultCounts) {
-        let location = self.slots[vdev].shared();
-        let blocks = self
-            .store_at(vdev, *location)
+        let location = self.slots.shared(vdev);
+        let blocks = location
+            .store()
             .map_or(0, |store| store.huge_chunks(self.reserved_size()));
         (blocks, self.faults[vdev].snapshot())
     }
@@ -826,8 +783,8 @@ impl Mux {
         let mut done = 0;
         while !iov.is_empty() {
             let (want, copied) = {
-                let location = self.slots[vdev].shared();
-                let store = match self.store_at(vdev, *location) {
+                let location = self.slots.shared(vdev);
+                let store = match location.store() {
                     Some(store) => store,
                     None if done == 0 => return Err(ENODEV),
                     None => break,
@@ -870,14 +827,12 @@ impl Mux {
         let mut done = 0;
         while !iov.is_empty() {
             let step = {
-                let location = self.slots[vdev].shared();
-                self.store_at(vdev, *location)
-                    .ok_or(ENODEV)
-                    .and_then(|store| {
-                        let want =
-                            range::write_len(*pos, iov.len().min(IO_CHUNK), self.reserved_size())?;
-                        Ok((want, store.copy_from_iter(*pos as usize, want, iov)?))
-                    })
+                let location = self.slots.shared(vdev);
+                location.store().ok_or(ENODEV).and_then(|store| {
+                    let want =
+                        range::write_len(*pos, iov.len().min(IO_CHUNK), self.reserved_size())?;
+                    Ok((want, store.copy_from_iter(*pos as usize, want, iov)?))
+                })
             };
             let (want, copied) = match step {
                 Ok(step) => step,

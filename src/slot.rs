@@ -4,33 +4,53 @@
 //! the `address_space` every mapping of it shares.
 //!
 //! The rule that keeps every mapping on its own virtual device's bytes is
-//! enforced here, by type: a location changes only through a [`Revoked`]
-//! guard, and taking one takes the location lock exclusively *and* zaps
-//! every mapping of the virtual device, in that order, as one operation
-//! (vfio's `vfio_pci_zap_and_down_write_memory_lock`). So no page of the
-//! old location can be mapped after the change: every fault, copy or
-//! insertion holds the lock shared ([`Slot::shared`]) or exclusively
-//! ([`Slot::exclusive`], which cannot change the location) from before it
-//! reads the location until it is done with the store.
+//! enforced here, by type:
+//!
+//! - a location changes only through a [`Revoked`] guard, and taking one
+//!   takes the location lock exclusively *and* zaps every mapping of the
+//!   virtual device, in that order, as one operation (vfio's
+//!   `vfio_pci_zap_and_down_write_memory_lock`);
+//! - a page is inserted only through a [`Located`] guard, which holds the
+//!   location lock (shared for 4 KiB entries, exclusively for 2 MiB ones),
+//!   names the store itself, and checks that the fault's VMA maps this
+//!   virtual device.
+//!
+//! So no page of an old location can be mapped after a change, and no
+//! caller can map a store that is not where the bytes are.
 //!
 //! Lock order: a state change that moves two virtual devices (a SWITCH)
 //! revokes the old foreground first and the new one nested inside it; only
 //! the holder of `Mux::changing` does that, so no two tasks nest them.
 
 use crate::{
+    device_memory::DeviceMemory,
     rwsem::{
         ReadGuard,
         RwSem,
         WriteGuard, //
     },
     state::VdevState,
-    store::Store,
+    store::{
+        Bytes,
+        Store, //
+    },
     vm::{
+        AroundFault,
+        FaultDone,
+        FaultError,
+        HugeFault,
+        HugeMapped,
+        PageFault,
         PseudoFs,
-        SharedMapping, //
+        SharedMapping,
+        UserMapping, //
     },
 };
-use core::ops::Deref;
+use core::ops::{
+    Deref,
+    Index,
+    Range, //
+};
 use kernel::{
     fs::File,
     prelude::*,
@@ -95,21 +115,16 @@ impl Slot {
         unsafe { self.mapping.attach(file) };
     }
 
-    /// The location, held shared: what a fault, a copy or a 4 KiB insertion
-    /// holds while it uses the store there.
-    pub(crate) fn shared(&self) -> ReadGuard<'_, Location> {
+    fn shared(&self) -> ReadGuard<'_, Location> {
         self.location.read()
     }
 
-    /// As [`Slot::shared`], without sleeping (`->map_pages`).
-    pub(crate) fn try_shared(&self) -> Option<ReadGuard<'_, Location>> {
+    fn try_shared(&self) -> Option<ReadGuard<'_, Location>> {
         self.location.try_read()
     }
 
-    /// The location, held exclusively but unchanged: what a 2 MiB insertion
-    /// or a truncation of the store there holds.
-    pub(crate) fn exclusive(&self) -> Exclusive<'_> {
-        Exclusive(self.location.write())
+    fn exclusive(&self) -> WriteGuard<'_, Location> {
+        self.location.write()
     }
 
     /// Takes the location exclusively and zaps every mapping: the only way
@@ -122,17 +137,6 @@ impl Slot {
     /// moves two virtual devices); only for the holder of `Mux::changing`.
     pub(crate) fn revoke_nested(&self, _outer: &Revoked<'_>) -> Revoked<'_> {
         Revoked::zapped(self.location.write_nested(), &self.mapping)
-    }
-}
-
-/// A location held exclusively, which cannot be changed through it.
-pub(crate) struct Exclusive<'a>(WriteGuard<'a, Location>);
-
-impl Deref for Exclusive<'_> {
-    type Target = Location;
-
-    fn deref(&self) -> &Location {
-        &self.0
     }
 }
 
@@ -170,5 +174,158 @@ impl Deref for Revoked<'_> {
 
     fn deref(&self) -> &Location {
         &self.location
+    }
+}
+
+/// Every virtual device's slot, and the device memory that the foreground's
+/// location names: what a location guard needs to name the store there, so
+/// that nothing outside this file picks the store to map.
+pub(crate) struct Slots {
+    device_memory: DeviceMemory,
+    slots: KVec<Slot>,
+}
+
+impl Slots {
+    pub(crate) fn new(device_memory: DeviceMemory, slots: KVec<Slot>) -> Self {
+        Self {
+            device_memory,
+            slots,
+        }
+    }
+
+    /// The device memory: the foreground's bytes, used by others only
+    /// under `Mux::changing`.
+    pub(crate) fn device_memory(&self) -> &DeviceMemory {
+        &self.device_memory
+    }
+
+    /// The location of `vdev`, held shared: what a fault, a copy or a 4 KiB
+    /// insertion holds while it uses the store there.
+    pub(crate) fn shared(&self, vdev: usize) -> Located<'_, ReadGuard<'_, Location>> {
+        self.located(vdev, self.slots[vdev].shared())
+    }
+
+    /// As [`Slots::shared`], without sleeping (`->map_pages`).
+    pub(crate) fn try_shared(&self, vdev: usize) -> Option<Located<'_, ReadGuard<'_, Location>>> {
+        Some(self.located(vdev, self.slots[vdev].try_shared()?))
+    }
+
+    /// The location of `vdev`, held exclusively but unchanged: what a 2 MiB
+    /// insertion or a truncation of the store there holds.
+    pub(crate) fn exclusive(&self, vdev: usize) -> Located<'_, WriteGuard<'_, Location>> {
+        self.located(vdev, self.slots[vdev].exclusive())
+    }
+
+    /// `guard` must hold the location lock of slot `vdev`.
+    fn located<'a, G: Deref<Target = Location>>(&'a self, vdev: usize, guard: G) -> Located<'a, G> {
+        // INVARIANT: The callers above pass a guard of slot `vdev`'s lock,
+        // and `device_memory` is this `Slots`'.
+        Located {
+            guard,
+            slot: &self.slots[vdev],
+            device_memory: &self.device_memory,
+        }
+    }
+}
+
+impl Index<usize> for Slots {
+    type Output = Slot;
+
+    fn index(&self, vdev: usize) -> &Slot {
+        &self.slots[vdev]
+    }
+}
+
+/// A virtual device's location, held (shared or exclusively, as `G` says)
+/// until this is dropped, and the store there: the proof the insertion
+/// functions ask for.
+///
+/// # Invariants
+///
+/// `guard` holds `slot`'s location lock, and `device_memory` is the device
+/// memory of the `Slots` that `slot` belongs to.
+pub(crate) struct Located<'a, G> {
+    guard: G,
+    slot: &'a Slot,
+    device_memory: &'a DeviceMemory,
+}
+
+impl<'a, G: Deref<Target = Location>> Located<'a, G> {
+    /// Where the bytes are.
+    pub(crate) fn location(&self) -> Location {
+        *self.guard
+    }
+
+    /// The store where the bytes are; `None` while removed.
+    pub(crate) fn store(&self) -> Option<&dyn Bytes> {
+        match *self.guard {
+            Location::DeviceMemory => Some(self.device_memory),
+            Location::BackingStore => Some(&self.slot.backing),
+            Location::Nowhere => None,
+        }
+    }
+}
+
+impl Located<'_, ReadGuard<'_, Location>> {
+    /// Maps the faulting page from the store where the bytes are, with the
+    /// pages `around` (see [`PageFault::map_page`]); SIGBUS while removed
+    /// or for a fault on another virtual device's mapping.
+    pub(crate) fn map_page(
+        &self,
+        fault: &PageFault,
+        around: Range<usize>,
+    ) -> Result<FaultDone, FaultError> {
+        if !fault.maps(&self.slot.mapping) {
+            return Err(FaultError::SigBus);
+        }
+        let store = self.store().ok_or(FaultError::SigBus)?;
+        // SAFETY: `store` is where the bytes of the VMA's object (this slot,
+        // checked above) are now, and the location lock, held shared until
+        // `self` is dropped, is held exclusively by every zap of its
+        // mappings (`Slot::revoke`) and by every huge insertion
+        // (`Slots::exclusive`). A chunk of a store is freed only by a
+        // truncation, which the device refuses while anything is mapped,
+        // or with the store, which the mappings keep alive.
+        unsafe { fault.map_page(store, around) }
+    }
+
+    /// As [`Located::map_page`], without sleeping: whether the faulting
+    /// page is now mapped (see [`AroundFault::map_into_table`]).
+    pub(crate) fn map_into_table(&self, fault: &AroundFault, window: Range<usize>) -> bool {
+        let Some(store) = self.store().filter(|_| fault.maps(&self.slot.mapping)) else {
+            return false;
+        };
+        // SAFETY: As in `map_page`.
+        unsafe { fault.map_into_table(store, window) }
+    }
+
+    /// Maps the pages `span` of the store where the bytes are into `part`
+    /// of a mapping of the calling process (POPULATE); `ENODEV` while
+    /// removed, `EINVAL` for another virtual device's mapping.
+    pub(crate) fn populate(&self, part: &UserMapping<'_>, span: Range<usize>) -> Result {
+        if !part.maps(&self.slot.mapping) {
+            return Err(EINVAL);
+        }
+        let store = self.store().ok_or(ENODEV)?;
+        // SAFETY: As in `map_page`.
+        unsafe { part.map(store, span) }
+    }
+}
+
+impl Located<'_, WriteGuard<'_, Location>> {
+    /// Maps the 2 MiB block around the fault with one PMD entry, or falls
+    /// back (see [`HugeFault::map_huge`]); SIGBUS as [`Located::map_page`].
+    pub(crate) fn map_huge(
+        &self,
+        fault: &HugeFault,
+        object_pages: usize,
+    ) -> Result<HugeMapped, FaultError> {
+        if !fault.maps(&self.slot.mapping) {
+            return Err(FaultError::SigBus);
+        }
+        let store = self.store().ok_or(FaultError::SigBus)?;
+        // SAFETY: As in `map_page`, with the lock held exclusively, which
+        // also excludes every 4 KiB insertion.
+        unsafe { fault.map_huge(store, object_pages) }
     }
 }

@@ -19,9 +19,11 @@ use crate::{
     uapi,
     vm::{
         self,
+        AroundFault,
         FaultDone,
         FaultError,
-        VmFault,
+        HugeFault,
+        PageFault,
         VmaHandler, //
     },
 };
@@ -281,15 +283,15 @@ impl VmaHandler for VdevMapping {
         self.vdev.mux.vma_closed(self.vdev.index);
     }
 
-    fn fault(&self, fault: &VmFault) -> Result<FaultDone, FaultError> {
+    fn fault(&self, fault: &PageFault) -> Result<FaultDone, FaultError> {
         self.vdev.mux.fault(self.vdev.index, fault, self.autogrow)
     }
 
-    fn map_pages(&self, fault: &VmFault, _start: usize, _end: usize) -> bool {
+    fn map_pages(&self, fault: &AroundFault, _start: usize, _end: usize) -> bool {
         self.vdev.mux.map_pages(self.vdev.index, fault)
     }
 
-    fn huge_fault(&self, fault: &VmFault) -> Result<FaultDone, FaultError> {
+    fn huge_fault(&self, fault: &HugeFault) -> Result<FaultDone, FaultError> {
         self.vdev.mux.huge_fault(self.vdev.index, fault)
     }
 }

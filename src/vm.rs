@@ -60,14 +60,17 @@
 //!   the second), and [`VmFault::map_page`] looks at the PMD first and
 //!   reports the fault done when a 2 MiB entry already covers it;
 //!   fault-around stays inside that one PMD.
-//! - *fork copying a stale 2 MiB entry.* `copy_huge_pmd` reads the parent's
+//! - *fork copying a stale 2 MiB entry* (a workaround for a core-mm race
+//!   that vfio-pci shares; `Documentation/copy-huge-pmd.md` has the race
+//!   and a proposed fix). `copy_huge_pmd` reads the parent's
 //!   special PMD locklessly and installs that snapshot in the child after
 //!   taking the page table locks, assuming that nothing can change it while
 //!   fork holds `mmap_lock`. Our zaps do not take `mmap_lock`, so a SWITCH
 //!   that zaps between the read and the install would leave the child
 //!   mapping another object's pages. Fork therefore never copies our
 //!   entries: the `->open` of a fork copy (the one VMA whose `vm_mm` is not
-//!   the caller's) zaps the parent's entries of that range, and neither can
+//!   the caller's) zaps the parent's entries of that range, in the parent's
+//!   VMA only (other processes' mappings keep theirs), and neither can
 //!   refault until fork is done, because fork holds the parent's mmap and
 //!   VMA write locks. Both processes then take their own faults. 4 KiB
 //!   entries would be safe to copy (`copy_pte_range` reads them under the
@@ -107,25 +110,25 @@ pub(crate) trait VmaHandler: Send + Sync + Sized {
     /// A VMA carrying this handler is going away.
     fn vma_closed(&self);
 
-    /// Serves one page fault: maps a page with [`VmFault::map_page`] and
+    /// Serves one page fault: maps a page with [`PageFault::map_page`] and
     /// returns what it returned, or refuses.
-    fn fault(&self, fault: &VmFault) -> Result<FaultDone, FaultError>;
+    fn fault(&self, fault: &PageFault) -> Result<FaultDone, FaultError>;
 
     /// Maps pages around a read fault before [`VmaHandler::fault`] is called,
     /// without sleeping (under `rcu_read_lock`), with
-    /// [`VmFault::map_into_table`]; returns whether the faulting page is now
+    /// [`AroundFault::map_into_table`]; returns whether the faulting page is now
     /// mapped (then `fault` is not called). `start..=end` is the range of
     /// page offsets the kernel suggests.
-    fn map_pages(&self, _fault: &VmFault, _start: usize, _end: usize) -> bool {
+    fn map_pages(&self, _fault: &AroundFault, _start: usize, _end: usize) -> bool {
         false
     }
 
     /// Serves a fault that may be answered with one PMD entry: maps a 2 MiB
-    /// block with [`VmFault::map_huge`], or returns [`FaultError::Fallback`]
+    /// block with [`HugeFault::map_huge`], or returns [`FaultError::Fallback`]
     /// to have the kernel retry with [`VmaHandler::fault`] on 4 KiB pages.
     /// Called only when the kernel supports 2 MiB `VM_PFNMAP` entries
     /// ([`HUGE_MAPPINGS`]).
-    fn huge_fault(&self, _fault: &VmFault) -> Result<FaultDone, FaultError> {
+    fn huge_fault(&self, _fault: &HugeFault) -> Result<FaultDone, FaultError> {
         Err(FaultError::Fallback)
     }
 }
@@ -435,6 +438,15 @@ impl VmFault {
         unsafe { helpers::vdmux_fault_is_write(self.vmf) }
     }
 
+    /// Whether the faulting VMA maps the object of `mapping`: its file
+    /// shares that `address_space`.
+    pub(crate) fn maps(&self, mapping: &SharedMapping) -> bool {
+        // SAFETY: The VMA is valid (see `vma`), and maps a file (a VMA of
+        // ours: `NewMapping::install`), valid while the VMA is.
+        let file_mapping = unsafe { (*(*self.vma().as_ptr()).vm_file).f_mapping };
+        file_mapping == mapping.address_space()
+    }
+
     /// Whether the fault holds the per-VMA lock rather than `mmap_lock`.
     pub(crate) fn under_vma_lock(&self) -> bool {
         // SAFETY: `vmf` is valid by the type invariants.
@@ -474,7 +486,7 @@ impl VmFault {
     /// allocated until all of the object's mappings have been zapped. It
     /// may sleep (to allocate a page table): never from
     /// [`VmaHandler::map_pages`], which has [`VmFault::map_into_table`].
-    pub(crate) unsafe fn map_page(
+    unsafe fn map_page(
         &self,
         store: &(impl PageFrames + ?Sized),
         around: core::ops::Range<usize>,
@@ -586,7 +598,7 @@ impl VmFault {
     ///
     /// As for [`VmFault::map_page`], and only from a
     /// [`VmaHandler::huge_fault`].
-    pub(crate) unsafe fn map_huge(
+    unsafe fn map_huge(
         &self,
         store: &(impl PageFrames + ?Sized),
         object_pages: usize,
@@ -642,7 +654,7 @@ impl VmFault {
     /// # Safety
     ///
     /// As for [`VmFault::map_page`].
-    pub(crate) unsafe fn map_into_table(
+    unsafe fn map_into_table(
         &self,
         store: &(impl PageFrames + ?Sized),
         window: core::ops::Range<usize>,
@@ -709,6 +721,86 @@ impl VmFault {
     }
 }
 
+/// A fault of [`VmaHandler::fault`], which may sleep: it may map pages
+/// with [`PageFault::map_page`], allocating page tables.
+#[repr(transparent)]
+pub(crate) struct PageFault(VmFault);
+
+/// A fault of [`VmaHandler::map_pages`], under `rcu_read_lock`: it may only
+/// fill a page table that exists ([`AroundFault::map_into_table`]).
+#[repr(transparent)]
+pub(crate) struct AroundFault(VmFault);
+
+/// A fault of [`VmaHandler::huge_fault`]: it may insert one PMD entry
+/// ([`HugeFault::map_huge`]).
+#[repr(transparent)]
+pub(crate) struct HugeFault(VmFault);
+
+macro_rules! fault_queries {
+    ($($kind:ty),*) => {$(
+        impl core::ops::Deref for $kind {
+            type Target = VmFault;
+
+            fn deref(&self) -> &VmFault {
+                &self.0
+            }
+        }
+    )*};
+}
+fault_queries!(PageFault, AroundFault, HugeFault);
+
+impl PageFault {
+    /// See [`VmFault::map_page`].
+    ///
+    /// # Safety
+    ///
+    /// `store` must be where the VMA's object lives now, and the caller must
+    /// hold a lock, from before it chose `store` until this returns, that
+    /// excludes every zap of the object's mappings and every
+    /// [`HugeFault::map_huge`] on them. Every page of `store` must stay
+    /// allocated until all of the object's mappings have been zapped.
+    pub(crate) unsafe fn map_page(
+        &self,
+        store: &(impl PageFrames + ?Sized),
+        around: core::ops::Range<usize>,
+    ) -> Result<FaultDone, FaultError> {
+        // SAFETY: The caller's requirements, in a fault that may sleep.
+        unsafe { self.0.map_page(store, around) }
+    }
+}
+
+impl AroundFault {
+    /// See [`VmFault::map_into_table`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`PageFault::map_page`].
+    pub(crate) unsafe fn map_into_table(
+        &self,
+        store: &(impl PageFrames + ?Sized),
+        window: core::ops::Range<usize>,
+    ) -> bool {
+        // SAFETY: The caller's requirements; it allocates nothing.
+        unsafe { self.0.map_into_table(store, window) }
+    }
+}
+
+impl HugeFault {
+    /// See [`VmFault::map_huge`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`PageFault::map_page`].
+    pub(crate) unsafe fn map_huge(
+        &self,
+        store: &(impl PageFrames + ?Sized),
+        object_pages: usize,
+    ) -> Result<HugeMapped, FaultError> {
+        // SAFETY: The caller's requirements, in a huge fault.
+        unsafe { self.0.map_huge(store, object_pages) }
+    }
+}
+
 /// Part of a VMA of the calling process that maps an object of a
 /// [`SharedMapping`], found by [`for_each_user_mapping`] with `mmap_lock`
 /// held.
@@ -720,6 +812,14 @@ pub(crate) struct UserMapping<'a> {
 }
 
 impl UserMapping<'_> {
+    /// Whether this part maps the object of `mapping`.
+    pub(crate) fn maps(&self, mapping: &SharedMapping) -> bool {
+        // SAFETY: The VMA is valid while `mmap_lock` is held (the borrow),
+        // and maps a file (`for_each_user_mapping` checked).
+        let file_mapping = unsafe { (*(*self.vma.as_ptr()).vm_file).f_mapping };
+        file_mapping == mapping.address_space()
+    }
+
     /// The object's page offsets that this part maps.
     pub(crate) fn pgoffs(&self) -> core::ops::Range<usize> {
         self.range.clone()
@@ -972,7 +1072,7 @@ impl<T: VmaHandler + 'static> VmOps<T> {
         // `vm_ops`, so it carries our handler.
         let handler = unsafe { Self::handler((*vmf).__bindgen_anon_1.vma) };
         // INVARIANT: `vmf` is the fault in progress, valid during this call.
-        let fault = VmFault { vmf };
+        let fault = PageFault(VmFault { vmf });
         fault_result(handler.fault(&fault))
     }
 
@@ -989,7 +1089,7 @@ impl<T: VmaHandler + 'static> VmOps<T> {
         // SAFETY: As in `fault`.
         let handler = unsafe { Self::handler((*vmf).__bindgen_anon_1.vma) };
         // INVARIANT: `vmf` is the fault in progress, valid during this call.
-        let fault = VmFault { vmf };
+        let fault = AroundFault(VmFault { vmf });
         if handler.map_pages(&fault, start_pgoff, end_pgoff) {
             FAULT_NOPAGE
         } else {
@@ -1013,7 +1113,7 @@ impl<T: VmaHandler + 'static> VmOps<T> {
         // SAFETY: As in `fault`.
         let handler = unsafe { Self::handler((*vmf).__bindgen_anon_1.vma) };
         // INVARIANT: `vmf` is the fault in progress, valid during this call.
-        let fault = VmFault { vmf };
+        let fault = HugeFault(VmFault { vmf });
         fault_result(handler.huge_fault(&fault))
     }
 }
@@ -1138,7 +1238,7 @@ impl SharedMapping {
         unsafe { (*file.as_ptr()).f_mapping = (*self.inode).i_mapping };
     }
 
-    fn address_space(&self) -> *mut bindings::address_space {
+    pub(crate) fn address_space(&self) -> *mut bindings::address_space {
         // SAFETY: The inode is live (type invariants).
         unsafe { (*self.inode).i_mapping }
     }
