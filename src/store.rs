@@ -15,9 +15,11 @@
 //!   every byte of an allocated chunk past the reserved size is zero (the
 //!   invariant a shrink restores with [`Store::truncate`]);
 //! - a store costs what its owner touched, not the whole size;
-//! - a chunk is one `vmalloc_huge` area of 2 MiB (or of `max_reserved_size`
-//!   when that is smaller), which one PMD entry can map when the allocator
-//!   found a huge page for it, whatever happened to the other chunks.
+//! - a chunk is 2 MiB (or `max_reserved_size` when that is smaller): one
+//!   order-9 block of pages, mapped into the kernel with `vmap`, which one
+//!   PMD entry can map; or, when no such block is free, a `__vmalloc` area
+//!   of single pages (`vdmux_alloc_pages`), whatever happened to the other
+//!   chunks.
 //!
 //! Chunks are installed with a compare-and-exchange, so that faults of one
 //! virtual device, which run in parallel, may allocate them concurrently;
