@@ -125,7 +125,7 @@ module: kernel $(GENERATED_RS)
 	@$(KMAKE) modules
 
 # The generated files are bindgen's output, not ours to format.
-RUST_SRCS = $(filter-out $(GENERATED_RS),$(wildcard $(TOP)/src/*.rs))
+RUST_SRCS = $(filter-out $(GENERATED_RS),$(shell find $(TOP)/src -name '*.rs'))
 
 fmt: kernel
 	@rustfmt --edition 2021 --config-path $(KSRC)/.rustfmt.toml $(RUST_SRCS)

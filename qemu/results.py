@@ -284,7 +284,7 @@ def kunit_suites(src):
     """{suite: number of cases} of the #[kunit_tests(NAME)] modules in src/*.rs."""
     import glob
     suites = {}
-    for path in sorted(glob.glob(os.path.join(src, "*.rs"))):
+    for path in sorted(glob.glob(os.path.join(src, "**", "*.rs"), recursive=True)):
         with open(path) as f:
             text = f.read()
         m = re.search(r"#\[kernel::macros::kunit_tests\((\w+)\)\]", text)

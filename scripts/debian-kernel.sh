@@ -189,7 +189,8 @@ step_module() {
 	# A fresh copy of the driver's sources: Kbuild, src/ and the UAPI header.
 	local sum
 	sum=$(cd "$TOP" && cat Kbuild include/uapi/vdmux.h scripts/gen-uapi-rs.sh scripts/gen-helpers-rs.sh \
-		src/*.c src/*.h $(ls src/*.rs | grep -v _generated) | md5sum | cut -c1-32)/$(cat "$TREE/.vdmux-prepared")
+		src/*.c src/*.h $(find src -name '*.rs' ! -name '*_generated.rs' | sort) | md5sum |
+		cut -c1-32)/$(cat "$TREE/.vdmux-prepared")
 	if [ -f "$OUT/vdmux.ko" ] && [ "$(cat "$OUT/.vdmux-module" 2>/dev/null)" = "$sum" ]; then
 		return
 	fi
@@ -197,8 +198,8 @@ step_module() {
 	rm -rf "$src"
 	mkdir -p "$src/src" "$src/include/uapi" "$src/scripts"
 	cp "$TOP/Kbuild" "$src/"
-	cp "$TOP"/src/*.rs "$TOP"/src/*.c "$TOP"/src/*.h "$src/src/"
-	rm -f "$src"/src/*_generated.rs
+	cp -r "$TOP"/src/. "$src/src/"
+	rm -f "$src"/src/*_generated.rs "$src"/src/*.o "$src"/src/.*.cmd "$src"/src/*.d
 	cp "$TOP/include/uapi/vdmux.h" "$src/include/uapi/"
 	cp "$TOP/scripts/gen-uapi-rs.sh" "$TOP/scripts/gen-helpers-rs.sh" "$src/scripts/"
 	run env LIBCLANG_PATH=/usr/lib/llvm-19/lib "$src_in/scripts/gen-uapi-rs.sh" \

@@ -30,8 +30,8 @@
 //! until then) but not a memory safety one.
 
 use crate::{
+    kernel_ext::vma_geometry::HUGE_PAGES, //
     pci_helpers,
-    vm::HUGE_PAGES, //
 };
 use core::{
     ffi::c_void,

@@ -33,7 +33,7 @@
 
 use crate::{
     helpers,
-    vm::{
+    kernel_ext::vma_geometry::{
         HUGE_MAPPINGS,
         HUGE_PAGES, //
     },

@@ -8,7 +8,7 @@ use crate::{
         self,
         NodeKind, //
     },
-    misc::{
+    kernel_ext::misc_node::{
         Node,
         NodeDevice, //
     },

@@ -17,11 +17,11 @@
 use crate::{
     bar::BarMemory,
     helpers,
+    kernel_ext::pfnmap::PageFrames,
     store::{
         Bytes,
         Store, //
     },
-    vm::PageFrames,
 };
 use core::{
     ptr,

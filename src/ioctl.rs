@@ -3,7 +3,7 @@
 //! The ioctl commands of both kinds of node.
 
 use crate::{
-    misc::capable_sys_admin,
+    kernel_ext::misc_node::capable_sys_admin,
     mux::Mux,
     uapi, //
 };

@@ -23,7 +23,7 @@ use crate::{
         DetachableBar,
         DeviceMemory, //
     },
-    misc::Node,
+    kernel_ext::misc_node::Node,
     module_parameters,
     mux::Mux,
     pci::{

@@ -28,9 +28,9 @@
 
 use crate::{
     buffer::PageBuffer,
-    vm::{
-        PageFrames,
-        HUGE_PAGES, //
+    kernel_ext::{
+        pfnmap::PageFrames,
+        vma_geometry::HUGE_PAGES, //
     },
 };
 use core::{

@@ -16,7 +16,7 @@ use crate::{
     control::Control,
     events::state_name,
     helpers,
-    misc::Node,
+    kernel_ext::misc_node::Node,
     uapi,
     vdev::Vdev, //
 };

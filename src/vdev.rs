@@ -9,23 +9,29 @@ use crate::{
         self,
         NodeKind, //
     },
-    misc::{
-        self,
-        Node,
-        NodeDevice, //
+    kernel_ext::{
+        fault::{
+            AroundFault,
+            HugeFault,
+            PageFault, //
+        },
+        misc_node::{
+            self,
+            Node,
+            NodeDevice, //
+        },
+        pfnmap::{
+            FaultDone,
+            FaultError, //
+        },
+        vma_ops::{
+            NewMapping,
+            VmaHandler, //
+        },
     },
     mux::Mux,
     state::VdevState,
-    uapi,
-    vm::{
-        self,
-        AroundFault,
-        FaultDone,
-        FaultError,
-        HugeFault,
-        PageFault,
-        VmaHandler, //
-    },
+    uapi, //
 };
 use core::sync::atomic::{
     AtomicBool,
@@ -172,7 +178,7 @@ impl MiscDevice for Vdev {
         if file.flags() & file::flags::O_ACCMODE == file::flags::O_RDONLY {
             vma.try_clear_maywrite()?;
         }
-        let mapping = vm::NewMapping::new(vma)?;
+        let mapping = NewMapping::new(vma)?;
         vma.set_dontdump();
         if vdev.mux.device_memory_is_io() {
             // The foreground's pages are a device's memory (a PCI BAR).
@@ -251,7 +257,7 @@ impl NodeDevice for Vdev {
     }
 
     fn llseek(open: &VdevFile, file: &LocalFile, offset: i64, whence: u32) -> Result<i64> {
-        misc::llseek_sized(file, offset, whence, open.vdev.mux.reserved_size())
+        misc_node::llseek_sized(file, offset, whence, open.vdev.mux.reserved_size())
     }
 
     fn poll(open: &VdevFile, file: &File, table: PollTable<'_>) -> u32 {

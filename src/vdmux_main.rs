@@ -16,20 +16,17 @@ mod device_memory;
 mod events;
 mod helpers;
 mod ioctl;
-mod misc;
+mod kernel_ext;
 mod module;
 mod mux;
 mod pci;
 mod pci_helpers;
 mod range;
-mod rwsem;
-mod slot;
 mod state;
 mod store;
 mod sysfs;
 mod uapi;
 mod vdev;
-mod vm;
 
 use kernel::prelude::*;
 

@@ -24,26 +24,32 @@
 
 use crate::{
     device_memory::DeviceMemory,
-    rwsem::{
-        ReadGuard,
-        RwSem,
-        WriteGuard, //
+    kernel_ext::{
+        anon_mapping::{
+            PseudoFs,
+            SharedMapping, //
+        },
+        fault::{
+            AroundFault,
+            HugeFault,
+            PageFault, //
+        },
+        pfnmap::{
+            FaultDone,
+            FaultError,
+            HugeMapped, //
+        },
+        rwsem::{
+            ReadGuard,
+            RwSem,
+            WriteGuard, //
+        },
+        user_vmas::UserMapping,
     },
     state::VdevState,
     store::{
         Bytes,
         Store, //
-    },
-    vm::{
-        AroundFault,
-        FaultDone,
-        FaultError,
-        HugeFault,
-        HugeMapped,
-        PageFault,
-        PseudoFs,
-        SharedMapping,
-        UserMapping, //
     },
 };
 use core::ops::{
