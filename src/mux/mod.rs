@@ -45,6 +45,7 @@ mod transition;
 
 use self::{
     slot::{
+        Changing,
         Location,
         Slot,
         Slots, //
@@ -100,7 +101,7 @@ pub(crate) struct Mux {
     /// Serializes the changes of state and of size, for their whole
     /// duration (copies included).
     #[pin]
-    changing: Mutex<()>,
+    changing: Mutex<Changing>,
     /// The state table and the mapping counts; held briefly.
     #[pin]
     state: Mutex<MuxState>,
@@ -153,7 +154,7 @@ impl Mux {
         Arc::pin_init(
             try_pin_init!(Self {
                 config,
-                changing <- new_mutex!((), "vdmux::Mux::changing"),
+                changing <- new_mutex!(Changing::new(), "vdmux::Mux::changing"),
                 state <- new_mutex!(MuxState { table, mapped }, "vdmux::Mux::state"),
                 reserved_size: AtomicUsize::new(config.reserved_size),
                 detached: AtomicBool::new(false),

@@ -60,8 +60,21 @@ use core::ops::{
 use kernel::{
     fs::File,
     prelude::*,
-    sync::Arc, //
+    sync::{
+        Arc,
+        MutexGuard, //
+    },
 };
+
+/// What `Mux::changing` holds: nothing but the right to change state, which
+/// its guard proves (to [`Slot::revoke_nested`], for one).
+pub(crate) struct Changing(());
+
+impl Changing {
+    pub(super) fn new() -> Self {
+        Self(())
+    }
+}
 
 /// Where the bytes of a virtual device are now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,8 +153,14 @@ impl Slot {
     }
 
     /// As [`Slot::revoke`], inside another slot's [`Revoked`] (a SWITCH
-    /// moves two virtual devices); only for the holder of `Mux::changing`.
-    pub(crate) fn revoke_nested(&self, _outer: &Revoked<'_>) -> Revoked<'_> {
+    /// moves two virtual devices), by the holder of `Mux::changing`: no two
+    /// tasks nest location locks, so they cannot nest them in opposite
+    /// orders.
+    pub(crate) fn revoke_nested(
+        &self,
+        _outer: &Revoked<'_>,
+        _changing: &MutexGuard<'_, Changing>,
+    ) -> Revoked<'_> {
         Revoked::zapped(self.location.write_nested(), &self.mapping)
     }
 }

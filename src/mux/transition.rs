@@ -4,7 +4,10 @@
 //! SET_RESERVED_SIZE and the growth of an autogrow store.
 
 use super::{
-    slot::Location,
+    slot::{
+        Changing,
+        Location, //
+    },
     Mux, //
 };
 use crate::{
@@ -33,7 +36,7 @@ impl Mux {
     /// sets both locations. An allocation failure changes nothing, and the
     /// copies, prepared by those allocations, cannot fail.
     fn switch_locked(&self, vdev: u32) -> Result<Changes> {
-        let _changing = self.changing.lock();
+        let changing = self.changing.lock();
         let change = self.state.lock().table.plan_switch(vdev)?;
         let Change::Switch { from, to } = change else {
             return Ok(Changes::default());
@@ -41,24 +44,27 @@ impl Mux {
         let size = self.reserved_size();
         let mut old = from.map(|from| (from, self.slots[from].revoke()));
         let mut new = match &old {
-            Some((_, outer)) => self.slots[to].revoke_nested(outer),
+            Some((_, outer)) => self.slots[to].revoke_nested(outer, &changing),
             None => self.slots[to].revoke(),
         };
+        let device_memory = self.slots.device_memory();
         let incoming = self.slots[to].backing();
-        self.slots
-            .device_memory()
-            .allocate_for_load(incoming, size)?;
-        if let Some((from, _)) = &old {
-            self.slots
-                .device_memory()
-                .allocate_for_save(self.slots[*from].backing(), size)?;
+        let outgoing = old.as_ref().map(|(from, _)| self.slots[*from].backing());
+        device_memory.allocate_for_load(incoming, size)?;
+        if let Some(outgoing) = outgoing {
+            device_memory.allocate_for_save(outgoing, size)?;
+            device_memory.save_into(outgoing, size)?;
         }
-        if let Some((from, _)) = &old {
-            self.slots
-                .device_memory()
-                .save_into(self.slots[*from].backing(), size)?;
+        if let Err(e) = device_memory.load_from(incoming, size) {
+            // The allocations above prepared the copy, so this does not
+            // happen. Should it, the old foreground's bytes, all saved just
+            // now, are copied back, so that neither location changes and
+            // the old foreground does not read the new one's bytes.
+            if let Some(outgoing) = outgoing {
+                device_memory.load_from(outgoing, size)?;
+            }
+            return Err(e);
         }
-        self.slots.device_memory().load_from(incoming, size)?;
         if let Some((_, location)) = &mut old {
             location.set(Location::BackingStore);
         }
@@ -229,7 +235,11 @@ impl Mux {
     /// allocated changes nothing. Returns `changing`, held: until it is
     /// released, `vdev` stays where that chunk was allocated (also when
     /// another store grew the buffer first).
-    pub(super) fn grow_for_store(&self, vdev: usize, pgoff: usize) -> Result<MutexGuard<'_, ()>> {
+    pub(super) fn grow_for_store(
+        &self,
+        vdev: usize,
+        pgoff: usize,
+    ) -> Result<MutexGuard<'_, Changing>> {
         let end = pgoff
             .checked_add(1)
             .and_then(|p| p.checked_mul(PAGE_SIZE))
