@@ -274,19 +274,17 @@ unsigned long vdmux_zero_iter_nofault(unsigned long len, struct iov_iter *i)
 
 bool vdmux_vma_is_fork_copy(const struct vm_area_struct *vma)
 {
-	return vma->vm_mm != current->mm;
+	/*
+	 * A VMA of another mm is also opened by a kernel thread that splits
+	 * it (DAMON's madvise of a target mm): such a task has no mm of its
+	 * own, and is no fork.
+	 */
+	return current->mm && !(current->flags & PF_KTHREAD) && vma->vm_mm != current->mm;
 }
 
 bool vdmux_vma_is_mixedmap(const struct vm_area_struct *vma)
 {
 	return vma->vm_flags & VM_MIXEDMAP;
-}
-
-void vdmux_unmap_pages(struct address_space *mapping, unsigned long pgoff,
-		       unsigned long pages)
-{
-	/* unmap_mapping_pages() with even_cows: there are none to spare. */
-	unmap_mapping_pages(mapping, pgoff, pages, true);
 }
 
 void vdmux_zap_fork_parent(struct vm_area_struct *copy)

@@ -66,18 +66,15 @@ void vdmux_zero(void *dst, unsigned long len);
 /* Whether the page middle directory entry of the fault is a 2 MiB leaf. */
 bool vdmux_fault_pmd_is_huge(const struct vm_fault *vmf);
 
-/* Whether @vma is being created by fork(): it belongs to another mm. */
+/*
+ * Whether @vma is being created by fork(): it belongs to another mm than
+ * that of the current task, a user task (a kernel thread splitting another
+ * mm's VMA opens it too).
+ */
 bool vdmux_vma_is_fork_copy(const struct vm_area_struct *vma);
 
 /* Whether @vma has VM_MIXEDMAP, which a VM_PFNMAP mapping must not have. */
 bool vdmux_vma_is_mixedmap(const struct vm_area_struct *vma);
-
-/*
- * Zaps every entry of every mapping of pages [@pgoff, @pgoff + @pages) of
- * @mapping.
- */
-void vdmux_unmap_pages(struct address_space *mapping, unsigned long pgoff,
-		       unsigned long pages);
 
 /*
  * Zaps the entries of the parent's VMA that fork is copying into @copy: the

@@ -18,7 +18,6 @@
 mod generated {
     use kernel::{
         bindings::{
-            address_space,
             attribute_group,
             fs_context,
             iov_iter,
