@@ -171,8 +171,6 @@ impl Mux {
         let addr = usize::try_from(addr).map_err(|_| EINVAL)?;
         let len = usize::try_from(len).map_err(|_| EINVAL)?;
         for_each_user_mapping(self.slots[vdev].mapping(), addr, len, |part| {
-            let location = self.slots.shared(vdev);
-            let store = location.store().ok_or(ENODEV)?;
             if part.pgoffs().end > self.reserved_pages() {
                 return Err(ENXIO);
             }
@@ -180,10 +178,16 @@ impl Mux {
                 if task::fatal_signal_pending() {
                     return Err(EINTR);
                 }
+                // Held for one span at a time: a state change of `vdev`,
+                // and every fault queued behind it, waits for one span at
+                // most. A span mapped before a change was zapped by it.
+                let location = self.slots.shared(vdev);
+                let store = location.store().ok_or(ENODEV)?;
                 for pgoff in span.clone() {
                     store.allocate_at(pgoff * PAGE_SIZE)?;
                 }
                 location.populate(part, span)?;
+                drop(location);
                 task::cond_resched();
             }
             Ok(())
