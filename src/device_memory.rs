@@ -31,6 +31,7 @@ use core::{
     },
 };
 use kernel::{
+    alloc::flags::__GFP_NOWARN,
     iov::{
         IovIterDest,
         IovIterSource, //
@@ -239,7 +240,7 @@ impl Bytes for DeviceMemory {
             Self::Ram(store) => return store.copy_to_iter(offset, len, iov),
             Self::Bar(bar) => bar.get().ok_or(ENODEV)?,
         };
-        let mut bounce = KVec::from_elem(0u8, len.min(BAR_IO_CHUNK), GFP_KERNEL)?;
+        let mut bounce = bounce_buffer(len)?;
         let mut done = 0;
         while done < len {
             let n = (len - done).min(bounce.len());
@@ -268,7 +269,7 @@ impl Bytes for DeviceMemory {
             Self::Ram(store) => return store.copy_from_iter(offset, len, iov),
             Self::Bar(bar) => bar.get().ok_or(ENODEV)?,
         };
-        let mut bounce = KVec::from_elem(0u8, len.min(BAR_IO_CHUNK), GFP_KERNEL)?;
+        let mut bounce = bounce_buffer(len)?;
         let mut done = 0;
         while done < len {
             let n = (len - done).min(bounce.len());
@@ -292,4 +293,14 @@ impl Bytes for DeviceMemory {
             Self::Bar(bar) => bar.get().map_or(0, |bar| bar.huge_blocks(size)),
         }
     }
+}
+
+/// A bounce buffer for a copy of `len` bytes between a BAR and a user
+/// buffer: up to [`BAR_IO_CHUNK`] bytes, or one page when memory is too
+/// fragmented for that (no warning: user space asked, and gets ENOMEM).
+fn bounce_buffer(len: usize) -> Result<KVec<u8>> {
+    let quiet = GFP_KERNEL | __GFP_NOWARN;
+    KVec::from_elem(0u8, len.min(BAR_IO_CHUNK), quiet)
+        .or_else(|_| KVec::from_elem(0u8, len.min(PAGE_SIZE), quiet))
+        .map_err(|_| ENOMEM)
 }
