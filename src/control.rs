@@ -10,7 +10,8 @@ use crate::{
     },
     kernel_ext::misc_node::{
         Node,
-        NodeDevice, //
+        NodeDevice,
+        SeekFile, //
     },
     mux::Mux,
     uapi,
@@ -21,10 +22,7 @@ use core::sync::atomic::{
 };
 use kernel::{
     bindings,
-    fs::{
-        File,
-        LocalFile, //
-    },
+    fs::File,
     miscdevice::{
         MiscDevice,
         MiscDeviceRegistration, //
@@ -103,7 +101,12 @@ impl NodeDevice for Control {
         unsafe { helpers::vdmux_control_attr_groups() }
     }
 
-    fn llseek(_open: &ControlFile, _file: &LocalFile, _offset: i64, _whence: u32) -> Result<i64> {
+    fn llseek(
+        _open: &ControlFile,
+        _file: &SeekFile<'_>,
+        _offset: i64,
+        _whence: u32,
+    ) -> Result<i64> {
         Err(ESPIPE)
     }
 

@@ -18,7 +18,8 @@ use crate::{
         misc_node::{
             self,
             Node,
-            NodeDevice, //
+            NodeDevice,
+            SeekFile, //
         },
         pfnmap::{
             FaultDone,
@@ -43,8 +44,7 @@ use kernel::{
     fs::{
         file,
         File,
-        Kiocb,
-        LocalFile, //
+        Kiocb, //
     },
     iov::{
         IovIterDest,
@@ -256,7 +256,7 @@ impl NodeDevice for Vdev {
         unsafe { helpers::vdmux_vdev_attr_groups() }
     }
 
-    fn llseek(open: &VdevFile, file: &LocalFile, offset: i64, whence: u32) -> Result<i64> {
+    fn llseek(open: &VdevFile, file: &SeekFile<'_>, offset: i64, whence: u32) -> Result<i64> {
         misc_node::llseek_sized(file, offset, whence, open.vdev.mux.reserved_size())
     }
 

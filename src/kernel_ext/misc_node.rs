@@ -19,10 +19,7 @@ use core::marker::{
 use kernel::{
     bindings,
     error::to_result,
-    fs::{
-        File,
-        LocalFile, //
-    },
+    fs::File,
     miscdevice::{
         MiscDevice,
         MiscDeviceOptions,
@@ -49,7 +46,7 @@ pub(crate) trait NodeDevice: MiscDevice {
     /// `lseek(2)`: returns the new position.
     fn llseek(
         device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
-        file: &LocalFile,
+        file: &SeekFile<'_>,
         offset: i64,
         whence: u32,
     ) -> Result<i64>;
@@ -197,13 +194,13 @@ impl<T: NodeDevice> NodeFops<T> {
         // SAFETY: The kernel passes an open file of ours, whose private data
         // was set by the kernel crate's `open` from `T::Ptr::into_foreign`.
         let device = unsafe { <T::Ptr as ForeignOwnable>::borrow((*file).private_data) };
-        // SAFETY: `file` is valid for the duration of the call. `lseek(2)`
-        // calls us on the current thread between its `fdget_pos` and
-        // `fdput_pos`, which took no `f_pos_lock` (a character device has no
-        // FMODE_ATOMIC_POS): so the file is a `LocalFile` of this thread, not
-        // a `File` that may be shared.
-        let file = unsafe { LocalFile::from_raw_file(file) };
-        match T::llseek(device, file, offset, whence as u32) {
+        // INVARIANT: `file` is an open file, valid for the duration of the
+        // call, being seeked.
+        let file = SeekFile {
+            file,
+            _file: PhantomData,
+        };
+        match T::llseek(device, &file, offset, whence as u32) {
             Ok(pos) => pos,
             Err(e) => e.to_errno().into(),
         }
@@ -223,8 +220,12 @@ impl<T: NodeDevice> NodeFops<T> {
     ) -> bindings::__poll_t {
         // SAFETY: As in `llseek`.
         let device = unsafe { <T::Ptr as ForeignOwnable>::borrow((*file).private_data) };
-        // SAFETY: `file` is valid for the duration of the call, and `poll`
-        // does not touch the file position.
+        // SAFETY: `file` is valid for the duration of the call. A character
+        // device has no FMODE_ATOMIC_POS, so another thread may be inside an
+        // `fdget_pos` that took no `f_pos_lock`, which `File` rules out for
+        // the sake of `f_pos`: neither this `poll` nor the driver's, which
+        // only registers a wait (`PollTable::register_wait`), reads or
+        // writes `f_pos`, so no position is raced.
         let file = unsafe { File::from_raw_file(file) };
         // SAFETY: `table` is null or valid for the call (the function's
         // safety requirements).
@@ -260,15 +261,36 @@ pub(crate) fn capable_sys_admin() -> bool {
 
 /// `generic_file_llseek_size` for a device of `size` bytes: positions may go
 /// past the end, as with regular files.
-pub(crate) fn llseek_sized(file: &LocalFile, offset: i64, whence: u32, size: usize) -> Result<i64> {
+pub(crate) fn llseek_sized(
+    file: &SeekFile<'_>,
+    offset: i64,
+    whence: u32,
+    size: usize,
+) -> Result<i64> {
     let eof = i64::try_from(size).map_err(|_| EINVAL)?;
-    // SAFETY: `file` is an open file.
+    // SAFETY: `file` is an open file (type invariants); the function takes
+    // `f_lock` for the position it reads and writes.
     let ret = unsafe {
-        bindings::generic_file_llseek_size(file.as_ptr(), offset, whence as i32, i64::MAX, eof)
+        bindings::generic_file_llseek_size(file.file, offset, whence as i32, i64::MAX, eof)
     };
     if ret < 0 {
         Err(Error::from_errno(ret as i32))
     } else {
         Ok(ret)
     }
+}
+
+/// A file in its `f_op->llseek`, good for nothing but moving its position
+/// ([`llseek_sized`]). Neither a [`LocalFile`](kernel::fs::LocalFile) nor a
+/// [`File`]: a character
+/// device has no FMODE_ATOMIC_POS, so other threads may be between
+/// `fdget_pos` and `fdput_pos` on it without `f_pos_lock`, which both rule
+/// out.
+///
+/// # Invariants
+///
+/// `file` is an open file, valid for `'a`.
+pub(crate) struct SeekFile<'a> {
+    file: *mut bindings::file,
+    _file: PhantomData<&'a bindings::file>,
 }
