@@ -140,7 +140,9 @@ impl VmFault {
     ///
     /// `store` must be where the VMA's object lives now, and the caller must
     /// hold a lock, from before it chose `store` until this returns, that
-    /// excludes every zap of the object's mappings and every
+    /// excludes every revocation (the zap that goes with a change of
+    /// `store`; the kernel's own zaps are excluded by the VMA or mmap lock
+    /// the fault holds) and every
     /// [`VmFault::map_huge`] on them. Every page of `store` must stay
     /// allocated until all of the object's mappings have been zapped. It
     /// may sleep (to allocate a page table): never from
@@ -415,7 +417,9 @@ impl PageFault {
     ///
     /// `store` must be where the VMA's object lives now, and the caller must
     /// hold a lock, from before it chose `store` until this returns, that
-    /// excludes every zap of the object's mappings and every
+    /// excludes every revocation (the zap that goes with a change of
+    /// `store`; the kernel's own zaps are excluded by the VMA or mmap lock
+    /// the fault holds) and every
     /// [`HugeFault::map_huge`] on them. Every page of `store` must stay
     /// allocated until all of the object's mappings have been zapped.
     pub(crate) unsafe fn map_page(

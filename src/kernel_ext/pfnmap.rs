@@ -35,7 +35,7 @@ pub(crate) unsafe trait PageFrames {
     fn huge_pfn(&self, pgoff: usize) -> Option<usize>;
 
     /// Whether the frames are I/O memory (a BAR) rather than RAM the module
-    /// allocated. Their cache mode is PAT's to choose, frame by frame.
+    /// allocated: they are mapped write-combining.
     fn is_io_memory(&self) -> bool {
         false
     }
@@ -53,11 +53,10 @@ const INSERT_BATCH: usize = 32;
 ///
 /// The module's RAM is write-back, so runs of up to [`INSERT_BATCH`] of its
 /// pages are mapped with one walk and one page table lock each
-/// (`vdmux_insert_pfns`). I/O memory goes through `vmf_insert_pfn`, page by
-/// page, which asks PAT for each frame's cache mode (write-combining for a
-/// BAR that `pci_iomap_wc` mapped, unless an earlier mapping of the range
-/// fixed another one), with the protection decrypted as for any I/O
-/// mapping (`vdmux_insert_io_pfn`).
+/// (`vdmux_insert_pfns`). I/O memory goes through `vmf_insert_pfn_prot`,
+/// page by page, write-combining (on x86 PAT then applies the memtype
+/// `pci_iomap_wc` reserved, which agrees) and with the protection
+/// decrypted as for any I/O mapping (`vdmux_insert_io_pfn`).
 ///
 /// # Safety
 ///
@@ -124,7 +123,7 @@ pub(super) unsafe fn insert_frames(
 /// How [`insert_frame`] maps one frame.
 #[derive(Clone, Copy)]
 pub(super) enum OneFrame {
-    /// I/O memory: `vmf_insert_pfn`, with PAT's cache mode and the
+    /// I/O memory: `vmf_insert_pfn_prot`, write-combining, with the
     /// protection decrypted (`vdmux_insert_io_pfn`).
     Io,
     /// The module's RAM, write-back: the page-range walk of runs

@@ -125,7 +125,7 @@ impl Mux {
             let Change::Insert { vdev: index } = change else {
                 return Err(EINVAL);
             };
-            // Removed, it has no mapping to zap.
+            // Removed, its mappings have no entries; the zap finds none.
             let mut location = self.slots[index].revoke();
             location.set(Location::BackingStore);
             self.commit(change)
