@@ -301,8 +301,10 @@ static void *map_anon(size_t size, int huge)
 }
 
 /*
- * kB of the VMA that starts at @addr mapped with PMD entries (anonymous,
- * shmem or file THPs), from /proc/self/smaps; -1 if not found.
+ * kB of the VMA that holds @addr mapped with PMD entries (anonymous, shmem
+ * or file THPs), from /proc/self/smaps; -1 if not found. The kernel merges
+ * a mapping with its neighbours of the same kind: 0 still means 4 KiB
+ * pages only.
  */
 static long pmd_mapped_kb(const void *addr)
 {
@@ -318,7 +320,7 @@ static long pmd_mapped_kb(const void *addr)
 		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3) {
 			if (in)
 				break;
-			in = start == (unsigned long)addr;
+			in = start <= (unsigned long)addr && (unsigned long)addr < end;
 			if (in)
 				kb = 0;
 			continue;
