@@ -196,6 +196,13 @@ bench)
 	clock=
 	[ "$accel" = tcg ] && [ -n "${ICOUNT:-}" ] && clock=VDMUX_BENCH_CLOCK=instructions
 	rm -f "$out"/bench.log "$out"/bench-[0-9]*.log "$out"/bench-icount.log
+	# The commit the boots run, flagged when the sources differ from it
+	# (the rendered results themselves excepted).
+	rev=$(git -C "$top" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+	if git -C "$top" status --porcelain --untracked-files=no -- . ':!bench/RESULTS.md' \
+		':!bench/results.json' ':!bench/first-touch.svg' ':!bench/runs.log' 2>/dev/null | grep -q .; then
+		rev="$rev + uncommitted changes"
+	fi
 	logs=()
 	for boot in $(seq 1 "$boots"); do
 		log=$out/bench-$boot.log
@@ -207,7 +214,7 @@ bench)
 		logs+=("$log")
 	done
 	exec python3 "$top/scripts/render-bench.py" --targets "$top/bench/targets" \
-		--out "$top/bench" --accel "$accel${clock:+, icount}" "${logs[@]}"
+		--out "$top/bench" --accel "$accel${clock:+, icount}" --commit "$rev" "${logs[@]}"
 	;;
 *)
 	echo "run.sh: unknown mode $mode (check, demo or shell)" >&2

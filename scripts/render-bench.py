@@ -75,6 +75,8 @@ def table(rows, header):
 def num(v, digits=1):
     if v is None:
         return "n/a"
+    if v == 0:
+        return "0"
     if abs(v) >= 100:
         return f"{v:.0f}"
     return f"{v:.{digits}f}" if abs(v) >= 1 else f"{v:.3f}"
@@ -654,6 +656,7 @@ def main():
     ap.add_argument("--targets", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--accel", required=True)
+    ap.add_argument("--commit", help="the commit the boots ran (default: the tree's now)")
     ap.add_argument("logs", nargs="+")
     args = ap.parse_args()
     targets = read_targets(args.targets)
@@ -663,7 +666,7 @@ def main():
     n = len(boots)
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    rev = commit(top)
+    rev = args.commit or commit(top)
     env = os.environ.get("GUEST_ENV", "")
 
     judged = [(t, *t.judge(boots)) for t in targets]
