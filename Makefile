@@ -240,7 +240,9 @@ check-large: module $(OUT)/large/large_test
 		--kernel $(KDIR) --module $(MODULE) --tests $(OUT)/large --out $(OUT)/large-run
 
 # Benchmarks run on the release kernel: `make bench` is `make bench-run`
-# with FLAVOUR=release.
+# with FLAVOUR=release. BOOTS guests (5 by default) run them one after the
+# other, under TCG unless ACCEL=kvm (printed when used); the median across the
+# boots judges bench/targets, and every run is appended to bench/runs.log.
 BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(wildcard tests/bench/*.c))
 
 $(OUT)/bench/%: tests/bench/%.c tests/vdmux_test.h include/uapi/vdmux.h | kernel

@@ -29,12 +29,13 @@
 # demo:  prints the demonstration to stdout.
 # shell: an interactive shell on the serial console.
 #
-# bench:  runs the benchmarks (BENCH_DIR) and renders them into bench/. Under
-#         TCG, unless ICOUNT is set, a second boot runs the growth section
-#         with -icount shift=0, whose instruction counts judge the autogrow
-#         fill's target (log in OUT/bench-icount.log).
+# bench:  runs the benchmarks (BENCH_DIR) in BOOTS boots (5 by default; logs
+#         OUT/bench-N.log), then renders them into bench/ against
+#         bench/targets (scripts/render-bench.py): each target carried by
+#         the median across the boots, every boot's figure beside it, and
+#         the run appended to bench/runs.log, met or not.
 #
-# Environment: GUEST_ENV (see below), ACCEL=tcg (default; kvm for bench) or kvm (probed first, TCG
+# Environment: GUEST_ENV (see below), ACCEL=tcg (default, bench included) or kvm (probed first, TCG
 # if the probe fails), QEMU_TIMEOUT (seconds), QEMU_MEM (default 1G; 2G for bench, whose
 # contenders map 64 MiB each), ICOUNT=1 (TCG only: -icount shift=0, one TCG thread for both
 # vCPUs, so that the guest's clock counts instructions, 1 ns each: timings become
@@ -74,7 +75,8 @@ initrd=$out/initramfs.cpio
 
 default_accel=tcg default_mem=1G
 # The debug guest's memory is what kmemleak scans: 1G keeps a scan short.
-[ "$mode" = bench ] && default_accel=kvm default_mem=2G
+# Bench figures are compared across runs: TCG there too, unless ACCEL=kvm.
+[ "$mode" = bench ] && default_mem=2G
 accel=${ACCEL:-$default_accel}
 # Words of GUEST_ENV (NAME=value) reach /init, and so the tests, as
 # environment variables: e.g. GUEST_ENV="VDMUX_STRESS_SECONDS=600".
@@ -189,43 +191,30 @@ shell)
 	exec "${qemu[@]}" -serial mon:stdio -append "$cmdline VDMUX_MODE=shell"
 	;;
 bench)
-	rm -f "$out/bench.log" "$out/bench-icount.log"
-	# Under TCG the growth section runs a second time in a guest whose clock
-	# counts instructions, which judges the autogrow fill's target: the fill
-	# is mostly guest exceptions, whose wall-clock cost under TCG varies
-	# twofold from boot to boot with the same instructions (VDMUX_BENCH_CLOCK
-	# tells the guest which run it is; see tests/bench/vdmux_bench.c).
-	sections= icount_env=() clock=
-	for w in ${GUEST_ENV:-}; do
-		case "$w" in
-		VDMUX_BENCH_ONLY=*) sections=${w#*=} ;;
-		*) icount_env+=("$w") ;;
-		esac
+	boots=${BOOTS:-5}
+	[[ "$boots" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: BOOTS=$boots is not a number of boots" >&2; exit 2; }
+	clock=
+	[ "$accel" = tcg ] && [ -n "${ICOUNT:-}" ] && clock=VDMUX_BENCH_CLOCK=instructions
+	rm -f "$out"/bench.log "$out"/bench-[0-9]*.log "$out"/bench-icount.log
+	# The commit the boots run, flagged when the sources differ from it
+	# (the rendered results themselves excepted).
+	rev=$(git -C "$top" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+	if git -C "$top" status --porcelain --untracked-files=no -- . ':!bench/RESULTS.md' \
+		':!bench/results.json' ':!bench/first-touch.svg' ':!bench/runs.log' 2>/dev/null | grep -q .; then
+		rev="$rev + uncommitted changes"
+	fi
+	logs=()
+	for boot in $(seq 1 "$boots"); do
+		log=$out/bench-$boot.log
+		echo "run.sh: benchmark boot $boot of $boots ($accel, log in $log)" >&2
+		timeout -k 10 "${QEMU_TIMEOUT:-3600}" "${qemu[@]}" -monitor none \
+			-serial "file:$out/console-$boot.log" -serial "file:$log" \
+			-append "$cmdline $clock VDMUX_MODE=bench" </dev/null >"$out/qemu-$boot.log" 2>&1 || true
+		grep -v '^# vdmux-json' "$log" | sed -n '/^# \(==\|  target\|  ratio\|total\)/p;/^Bail/p' >&2 || true
+		logs+=("$log")
 	done
-	icount_boot=
-	if [ "$accel" = tcg ]; then
-		if [ -n "${ICOUNT:-}" ]; then
-			clock=VDMUX_BENCH_CLOCK=instructions
-		elif [ -z "$sections" ] || [[ ",$sections," == *,growth,* ]]; then
-			clock=VDMUX_BENCH_CLOCK=tcg icount_boot=1
-		fi
-	fi
-	echo "run.sh: running the benchmarks ($accel, log in $out/bench.log)" >&2
-	timeout -k 10 "${QEMU_TIMEOUT:-3600}" "${qemu[@]}" -monitor none \
-		-serial "file:$out/console.log" -serial "file:$out/bench.log" \
-		-append "$cmdline $clock VDMUX_MODE=bench" </dev/null >"$out/qemu.log" 2>&1 || true
-	grep -v '^# vdmux-json' "$out/bench.log" | sed -n '/^# /p;/^Bail/p' | grep -v '^{' >&2 || true
-	if [ -n "$icount_boot" ]; then
-		echo "run.sh: the growth section again, counting instructions (log in $out/bench-icount.log)" >&2
-		timeout -k 10 "${QEMU_TIMEOUT:-3600}" "${qemu_base[@]}" -accel tcg -icount shift=0 \
-			-monitor none -serial "file:$out/console-icount.log" \
-			-serial "file:$out/bench-icount.log" \
-			-append "$(guest_cmdline ${icount_env[@]+"${icount_env[@]}"} VDMUX_BENCH_ONLY=growth VDMUX_BENCH_CLOCK=instructions) VDMUX_MODE=bench" \
-			</dev/null >"$out/qemu-icount.log" 2>&1 || true
-		grep -v '^# vdmux-json' "$out/bench-icount.log" | sed -n '/^# /p;/^Bail/p' | grep -v '^{' >&2 || true
-	fi
-	exec python3 "$top/scripts/render-bench.py" "$out/bench.log" "$top/bench" "$accel" \
-		${icount_boot:+"$out/bench-icount.log"}
+	exec python3 "$top/scripts/render-bench.py" --targets "$top/bench/targets" \
+		--out "$top/bench" --accel "$accel${clock:+, icount}" --commit "$rev" "${logs[@]}"
 	;;
 *)
 	echo "run.sh: unknown mode $mode (check, demo or shell)" >&2
