@@ -190,7 +190,13 @@ $(VDMUX_BIN)/demo_term: tests/demo_term.c tests/vdmux_test.h include/uapi/vdmux.
 	@mkdir -p $(dir $@)
 	@gcc $(TEST_CFLAGS) -o $@ $<
 
+# The guest runs every executable in $(OUT)/tests: what no source produces
+# any more (a removed or renamed test) goes, so that it is never run.
 tests: $(TEST_BINS) tool $(VDMUX_BIN)/demo_term
+	@for f in $(OUT)/tests/* $(OUT)/tests/.[!.]*; do \
+		[ -e "$$f" ] || continue; \
+		case " $(TEST_BINS) " in *" $$f "*) ;; *) echo "tests: removing $$f (no source)"; rm -rf "$$f" ;; esac; \
+	done
 
 # The tool's unit tests run first: no point booting a guest for a tool that
 # fails them. The demo's programs are built too, so that a change that
