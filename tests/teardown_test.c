@@ -2,7 +2,8 @@
 /*
  * Teardown orderings: a mapping that outlives its file, munmap racing a
  * switch, a mapping whose creator exits, an eject while a thread faults,
- * a resize racing mmap, and module unload against the last mapping.
+ * a resize racing mmap, module unload against the last mapping, and a
+ * process killed in the middle of a long POPULATE.
  */
 #include <pthread.h>
 #include <sys/prctl.h>
@@ -513,6 +514,125 @@ TEST_F(td, rmmod_waits_for_the_last_mapping)
 	ASSERT_EQ(0, load_module(""));
 	self->ctl = open(CTL_PATH, O_RDWR);
 	ASSERT_LE(0, self->ctl);
+}
+
+/*
+ * POPULATE is killable: a child maps the largest reserved size 1024 times
+ * side by side and POPULATEs the whole 64 GiB range in one call; SIGKILL
+ * 100 ms later must reap it within 2 s, not once the call has mapped all
+ * of it: the OOM reaper skips VM_PFNMAP, so nothing else can stop it. The
+ * device memory's chunks are allocated beforehand, so the call only maps.
+ * The kill must land while the call runs: the child has not returned from
+ * it (a flag it sets after the ioctl, in shared memory), and it spent
+ * system time between the moment it said it was about to call and the
+ * kill (its stime in /proc/PID/stat; the pagemap and smaps walks skip
+ * VM_PFNMAP, so they cannot see what the call has mapped).
+ */
+#define POP_MAPS 1024
+#define POP_MAP DEFAULT_MAX_RESERVED
+#define BLOCK (2UL << 20)
+
+struct pop_child {
+	volatile int started, returned, ret;
+};
+
+static void populate_child(int fd, struct pop_child *c)
+{
+	size_t len = (size_t)POP_MAPS * POP_MAP;
+	char *region, *base;
+	int i;
+
+	region = mmap(NULL, len + BLOCK, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		      -1, 0);
+	if (region == MAP_FAILED)
+		_exit(2);
+	/* 2 MiB aligned, as a program that wants PMD entries maps it. */
+	base = (char *)(((uintptr_t)region + BLOCK - 1) & ~(BLOCK - 1));
+	for (i = 0; i < POP_MAPS; i++)
+		if (mmap(base + (size_t)i * POP_MAP, POP_MAP, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
+			_exit(3);
+	__atomic_store_n(&c->started, 1, __ATOMIC_SEQ_CST);
+	c->ret = populate(fd, base, len);
+	__atomic_store_n(&c->returned, 1, __ATOMIC_SEQ_CST);
+	_exit(0);
+}
+
+/* The system time of @pid so far, in clock ticks (/proc/PID/stat's stime); -1 on error. */
+static long stime_of(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	long stime = -1;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_first_line(path, buf, sizeof(buf)))
+		return -1;
+	/* Fields after the command's closing parenthesis: state is 3, stime 15. */
+	p = strrchr(buf, ')');
+	for (i = 2; p && i < 15; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		stime = strtol(p + 1, NULL, 10);
+	return stime;
+}
+
+/* Without the signal check the whole call takes about 30 s on the debug kernel under TCG. */
+TEST_F_TIMEOUT(td, sigkill_stops_a_long_populate, 180)
+{
+	struct pop_child *c;
+	long stime_before, stime_at_kill;
+	int fd, status, in_call;
+	double t, reaped_in = -1;
+	pid_t pid;
+
+	ASSERT_EQ(0, set_reserved(POP_MAP));
+	fd = open_vdev(0, O_RDWR);
+	ASSERT_LE(0, fd);
+	/* Every chunk allocated first: the call under test only maps. */
+	ASSERT_EQ(0, fill_vdev(fd, 0, 52, POP_MAP));
+	c = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, c);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		populate_child(fd, c);
+	for (t = now_s() + 30; !__atomic_load_n(&c->started, __ATOMIC_SEQ_CST) && now_s() < t;)
+		usleep(1000);
+	ASSERT_TRUE(c->started) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	stime_before = stime_of(pid);
+	usleep(100 * 1000);
+	stime_at_kill = stime_of(pid);
+	in_call = !__atomic_load_n(&c->returned, __ATOMIC_SEQ_CST);
+	t = now_s();
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	while (now_s() < t + 2) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			reaped_in = now_s() - t;
+			break;
+		}
+		usleep(1000);
+	}
+	if (reaped_in < 0) {
+		/* Not reaped in time: wait for it anyway, to say how long it took. */
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		TH_LOG("reaped %.1f s after SIGKILL", now_s() - t);
+	}
+	ksft_print_msg("sigkill_stops_a_long_populate: %s at the kill, %ld ticks of system time "
+		       "in it; reaped in %.3f s\n", in_call ? "POPULATE not returned" :
+		       "POPULATE returned", stime_at_kill - stime_before, reaped_in);
+	EXPECT_TRUE(in_call) TH_LOG("POPULATE returned %d before the kill: nothing tested",
+				    c->ret);
+	EXPECT_LE(0, stime_before);
+	EXPECT_LT(stime_before, stime_at_kill);
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	EXPECT_LE(0, reaped_in) TH_LOG("not reaped within 2 s of SIGKILL");
+	munmap(c, PAGE);
+	close(fd);
+	EXPECT_EQ(0, nothing_mapped());
 }
 
 TEST_HARNESS_MAIN
