@@ -54,6 +54,9 @@ GENERATED_RS := $(UAPI_RS) $(HELPERS_RS) $(PCI_HELPERS_RS)
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) MO=$(OUT)/module LLVM=$(LLVM)
 export LIBCLANG_PATH ?= /usr/lib/llvm$(LLVM)/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
+# The pinned Rust toolchain (rust-toolchain.toml): cargo would find the file
+# by itself, but kbuild runs rustc, rustfmt and clippy from the kernel tree.
+export RUSTUP_TOOLCHAIN ?= $(shell sed -n 's/^channel *= *"\([^"]*\)".*/\1/p' $(TOP)/rust-toolchain.toml)
 export GUEST_ENV
 
 # The demo and its helper are not tests: they go into the demo guest only.
