@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -261,6 +262,16 @@ static inline void probe_arm(void)
 	probe_signal = 0;
 }
 
+/*
+ * Touches the probes' own state, so that a count of the faults around a
+ * probe_read or probe_write counts those of the probed address alone.
+ */
+static inline void probe_prefault(void)
+{
+	memset(probe_env, 0, sizeof(probe_env));
+	probe_signal = 0;
+}
+
 static inline int probe_read(volatile const char *p, char *out)
 {
 	probe_arm();
@@ -488,8 +499,11 @@ static inline int read_fdinfo(int fd, char *buf, size_t len)
  * The faults a vdev served since the module was loaded, from the fdinfo of
  * one of its open files: with 4 KiB pages (each mapping its fault-around
  * block) and with one 2 MiB entry. Page tables of vdmux mappings are not
- * visible in /proc/PID/pagemap (they are VM_PFNMAP), so the tests observe
- * what the driver mapped through these counts.
+ * visible in /proc/PID/pagemap or smaps (their walks skip VM_PFNMAP), so
+ * the tests observe what the driver mapped through these counts, and,
+ * independently of the driver, through the calling thread's page faults as
+ * the kernel's fault handler counts them (getrusage: every fault that did
+ * not fail, minor or, after a retry, major).
  */
 struct fault_counts {
 	long pages;
@@ -497,6 +511,14 @@ struct fault_counts {
 	long vma_lock;	/* of those, served under the per-VMA lock alone */
 	long map_pages;	/* of the 4 KiB ones, served by ->map_pages */
 };
+
+/* This thread's page faults so far, minor and major; -1 on error. */
+static inline long thread_faults(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_THREAD, &ru) ? -1 : ru.ru_minflt + ru.ru_majflt;
+}
 
 static inline long fdinfo_field(const char *buf, const char *name)
 {
@@ -520,15 +542,27 @@ static inline struct fault_counts fault_counts(int fd)
 }
 
 #ifdef __KSELFTEST_HARNESS_H
-/* Expects @action to cost exactly @pages 4 KiB and @huge 2 MiB faults on the vdev of @fd. */
+/*
+ * Expects @action, which touches nothing but mappings of the vdev of @fd
+ * (and memory it touched before, or the probes'), to cost exactly @pages
+ * 4 KiB and @huge 2 MiB faults there, as the driver counts them, and
+ * exactly as many page faults of this thread, as the kernel counts them (a
+ * fault that raises SIGBUS or SIGSEGV counts in neither).
+ */
 #define EXPECT_FAULTS(fd, pages_, huge_, action)                        \
 	do {                                                            \
 		struct fault_counts before_ = fault_counts(fd), after_; \
+		long t0_, t1_;                                          \
+		probe_prefault();                                       \
+		t0_ = thread_faults();                                  \
 		action;                                                 \
+		t1_ = thread_faults();                                  \
 		after_ = fault_counts(fd);                              \
 		EXPECT_LE(0, before_.pages);                            \
+		EXPECT_LE(0, t0_);                                      \
 		EXPECT_EQ((long)(pages_), after_.pages - before_.pages); \
 		EXPECT_EQ((long)(huge_), after_.huge - before_.huge);   \
+		EXPECT_EQ((long)(pages_) + (long)(huge_), t1_ - t0_);   \
 	} while (0)
 #endif
 
