@@ -597,6 +597,8 @@ struct switcher_report {
 	volatile long switches;		/* SWITCHes that returned 0 */
 	volatile long switches_after;	/* of them, returned after @unbinding was set */
 	volatile int in_switch;		/* between the call of a SWITCH and its return */
+	volatile uint64_t switching;	/* odd from just before a SWITCH to just after */
+	volatile uint64_t at_unbind;	/* @switching as the unbinder called unbind */
 	volatile int unbinding;		/* set by the test as the unbind begins */
 	int mapped;			/* its mapping read vdev 0's bytes before */
 	/* 0 or -errno: */
@@ -629,7 +631,9 @@ static void switcher_main(struct switcher_report *r)
 	r->mapped = has_tagged(q, PAGE, 0, SWITCH_SEED, 0);
 	for (n = 1;; n++) {
 		r->in_switch = 1;
+		__atomic_add_fetch(&r->switching, 1, __ATOMIC_SEQ_CST);
 		ret = vdmux_ioc(ctl, VDMUX_IOC_SWITCH, n % 2);
+		__atomic_add_fetch(&r->switching, 1, __ATOMIC_SEQ_CST);
 		r->in_switch = 0;
 		if (ret) {
 			r->first_error = ret;
@@ -727,21 +731,25 @@ TEST(unbind_mid_switch)
 	EXPECT_TRUE(ok) TH_LOG("a mapping read another vdev's bytes while they switched");
 
 	/*
-	 * The unbind, in the middle of a SWITCH if the timing allows, from a
-	 * process of its own, so that an unbind that hangs fails the test
-	 * rather than hanging it.
+	 * The unbind, in the middle of a SWITCH, from a process of its own,
+	 * so that an unbind that hangs fails the test rather than hanging it.
+	 * The unbinder waits (up to 1 s) for the switcher to be inside a
+	 * SWITCH call, and notes the switcher's count as it calls unbind: odd
+	 * means the SWITCH was still running, which the test requires.
 	 */
-	t0 = now_s();
-	while (!r->in_switch && now_s() - t0 < 1)
-		;
-	in_progress = r->in_switch;
 	r->unbinding = 1;
 	t0 = now_s();
 	fflush(stdout);
 	unbinder = fork();
 	ASSERT_LE(0, unbinder);
-	if (!unbinder)
+	if (!unbinder) {
+		double until = now_s() + 1;
+
+		while (!(__atomic_load_n(&r->switching, __ATOMIC_SEQ_CST) & 1) && now_s() < until)
+			;
+		r->at_unbind = __atomic_load_n(&r->switching, __ATOMIC_SEQ_CST);
 		_exit(unbind() ? 1 : 0);
+	}
 	ASSERT_EQ(unbinder, wait_child(unbinder, DEADLINE_S, &status))
 		TH_LOG("the unbind did not return within %d s", DEADLINE_S);
 	t = now_s() - t0;
@@ -753,8 +761,10 @@ TEST(unbind_mid_switch)
 	ASSERT_EQ(child, wait_child(child, DEADLINE_S, &status));
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("the switcher died of signal %d", WTERMSIG(status));
 	ASSERT_EQ(0, WEXITSTATUS(status));
+	in_progress = r->at_unbind & 1;
 	TH_LOG("unbind took %.3f s, begun %s a SWITCH; %ld switches, %ld returned 0 after it began",
 	       t, in_progress ? "during" : "between", r->switches, r->switches_after);
+	EXPECT_TRUE(in_progress) TH_LOG("the unbind did not begin during a SWITCH: nothing raced");
 	EXPECT_TRUE(r->mapped);
 	EXPECT_EQ(-ENODEV, r->first_error);
 	EXPECT_EQ(-ENODEV, r->switch_again[0]);
