@@ -179,6 +179,18 @@ TEST(range_layout_is_fixed)
 }
 
 /* ENOTTY on the control node, EBADF without write access, EINVAL for a value not 0 or 1. */
+/* The "vdmux-autogrow" field of @fd's fdinfo: 0 or 1; -1 if absent. */
+static long autogrow_of(int fd)
+{
+	char buf[1024];
+
+	return read_fdinfo(fd, buf, sizeof(buf)) ? -1 : fdinfo_field(buf, "vdmux-autogrow:\t");
+}
+
+/*
+ * Refusals, and what a call that succeeds sets: fdinfo's vdmux-autogrow
+ * of that open file, and of no other.
+ */
 TEST_F(ag, set_autogrow_refusals)
 {
 	unsigned long bad[] = { 2, 0xffffffffUL, -1UL,
@@ -201,12 +213,23 @@ TEST_F(ag, set_autogrow_refusals)
 		EXPECT_EQ(-EINVAL, set_autogrow(self->fd[1], bad[i])) TH_LOG("value %#lx", bad[i]);
 		EXPECT_EQ(-EINVAL, set_autogrow(wo, bad[i])) TH_LOG("value %#lx", bad[i]);
 	}
+	EXPECT_EQ(0, autogrow_of(self->fd[1]));
 	EXPECT_EQ(0, set_autogrow(self->fd[1], 1));
+	EXPECT_EQ(1, autogrow_of(self->fd[1]));
 	EXPECT_EQ(0, set_autogrow(self->fd[1], 1));
+	EXPECT_EQ(1, autogrow_of(self->fd[1]));
+	EXPECT_EQ(0, autogrow_of(wo));
+	EXPECT_EQ(-EINVAL, set_autogrow(self->fd[1], 2));
+	EXPECT_EQ(1, autogrow_of(self->fd[1]));
 	EXPECT_EQ(0, set_autogrow(self->fd[1], 0));
+	EXPECT_EQ(0, autogrow_of(self->fd[1]));
 	EXPECT_EQ(0, set_autogrow(self->fd[1], 0));
+	EXPECT_EQ(0, autogrow_of(self->fd[1]));
 	/* Open for writing only: it cannot map, but the call is valid. */
 	EXPECT_EQ(0, set_autogrow(wo, 1));
+	EXPECT_EQ(1, autogrow_of(wo));
+	EXPECT_EQ(0, autogrow_of(self->fd[1]));
+	EXPECT_EQ(0, autogrow_of(ro));
 	/* A removed vdev's file takes it as well: it is a property of the file. */
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 1));
 	EXPECT_EQ(0, set_autogrow(self->fd[1], 1));
