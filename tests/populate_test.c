@@ -22,26 +22,19 @@
 
 /*
  * Expects @action to take no fault of any kind on the vdev of @fd, and the
- * counters to exist (vdmux-vma-lock-faults among them); nor any page fault
- * at all in this thread, as the kernel counts them.
+ * counters to exist (vdmux-vma-lock-faults among them).
  */
 #define EXPECT_NO_FAULTS(fd, action)                                    \
 	do {                                                            \
 		struct fault_counts before_ = fault_counts(fd), after_; \
-		long t0_, t1_;                                          \
-		probe_prefault();                                       \
-		t0_ = thread_faults();                                  \
 		action;                                                 \
-		t1_ = thread_faults();                                  \
 		after_ = fault_counts(fd);                              \
 		EXPECT_LE(0, before_.pages);                            \
 		EXPECT_LE(0, before_.huge);                             \
 		EXPECT_LE(0, before_.vma_lock);                         \
-		EXPECT_LE(0, t0_);                                      \
 		EXPECT_EQ(before_.pages, after_.pages);                 \
 		EXPECT_EQ(before_.huge, after_.huge);                   \
 		EXPECT_EQ(before_.vma_lock, after_.vma_lock);           \
-		EXPECT_EQ(t0_, t1_);                                    \
 	} while (0)
 
 /* A region of @len bytes with nothing of ours in it: anonymous, PROT_NONE. */

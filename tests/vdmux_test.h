@@ -500,10 +500,12 @@ static inline int read_fdinfo(int fd, char *buf, size_t len)
  * one of its open files: with 4 KiB pages (each mapping its fault-around
  * block) and with one 2 MiB entry. Page tables of vdmux mappings are not
  * visible in /proc/PID/pagemap or smaps (their walks skip VM_PFNMAP), so
- * the tests observe what the driver mapped through these counts, and,
- * independently of the driver, through the calling thread's page faults as
- * the kernel's fault handler counts them (getrusage: every fault that did
- * not fail, minor or, after a retry, major).
+ * the tests observe what the driver mapped through these counts.
+ *
+ * The thread's own page faults (getrusage) are no exact oracle for them:
+ * in a full run, faults on the test's own memory (its pages migrated by
+ * compaction, say) land in the same window now and then. They can show
+ * that something faulted, not that nothing else did.
  */
 struct fault_counts {
 	long pages;
@@ -542,27 +544,15 @@ static inline struct fault_counts fault_counts(int fd)
 }
 
 #ifdef __KSELFTEST_HARNESS_H
-/*
- * Expects @action, which touches nothing but mappings of the vdev of @fd
- * (and memory it touched before, or the probes'), to cost exactly @pages
- * 4 KiB and @huge 2 MiB faults there, as the driver counts them, and
- * exactly as many page faults of this thread, as the kernel counts them (a
- * fault that raises SIGBUS or SIGSEGV counts in neither).
- */
+/* Expects @action to cost exactly @pages 4 KiB and @huge 2 MiB faults on the vdev of @fd. */
 #define EXPECT_FAULTS(fd, pages_, huge_, action)                        \
 	do {                                                            \
 		struct fault_counts before_ = fault_counts(fd), after_; \
-		long t0_, t1_;                                          \
-		probe_prefault();                                       \
-		t0_ = thread_faults();                                  \
 		action;                                                 \
-		t1_ = thread_faults();                                  \
 		after_ = fault_counts(fd);                              \
 		EXPECT_LE(0, before_.pages);                            \
-		EXPECT_LE(0, t0_);                                      \
 		EXPECT_EQ((long)(pages_), after_.pages - before_.pages); \
 		EXPECT_EQ((long)(huge_), after_.huge - before_.huge);   \
-		EXPECT_EQ((long)(pages_) + (long)(huge_), t1_ - t0_);   \
 	} while (0)
 #endif
 
