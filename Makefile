@@ -193,9 +193,14 @@ $(VDMUX_BIN)/demo_term: tests/demo_term.c tests/vdmux_test.h include/uapi/vdmux.
 	@mkdir -p $(dir $@)
 	@gcc $(TEST_CFLAGS) -o $@ $<
 
+# The vdmuxctl tests read generations with it, not with vdmuxctl.
+$(VDMUX_BIN)/vdmux-status: tests/tools/vdmux_status.c include/uapi/vdmux.h
+	@mkdir -p $(dir $@)
+	@gcc $(TEST_CFLAGS) -o $@ $<
+
 # The guest runs every executable in $(OUT)/tests: what no source produces
 # any more (a removed or renamed test) goes, so that it is never run.
-tests: $(TEST_BINS) tool $(VDMUX_BIN)/demo_term
+tests: $(TEST_BINS) tool $(VDMUX_BIN)/demo_term $(VDMUX_BIN)/vdmux-status
 	@for f in $(OUT)/tests/* $(OUT)/tests/.[!.]*; do \
 		[ -e "$$f" ] || continue; \
 		case " $(TEST_BINS) " in *" $$f "*) ;; *) echo "tests: removing $$f (no source)"; rm -rf "$$f" ;; esac; \
@@ -335,7 +340,7 @@ check-debian:
 	@$(MAKE) FLAVOUR=debian KDIR=$$(scripts/debian-kernel.sh print-tree) KERNEL_PREREQ= debian-run
 
 debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)) tool \
-	$(VDMUX_BIN)/demo_term
+	$(VDMUX_BIN)/demo_term $(VDMUX_BIN)/vdmux-status
 	@rm -rf $(OUT)/debian-tests && mkdir -p $(OUT)/debian-tests && \
 		cp $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)) \
 			$(OUT)/debian-tests/
