@@ -54,6 +54,9 @@ GENERATED_RS := $(UAPI_RS) $(HELPERS_RS) $(PCI_HELPERS_RS)
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) MO=$(OUT)/module LLVM=$(LLVM)
 export LIBCLANG_PATH ?= /usr/lib/llvm$(LLVM)/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
+# The pinned Rust toolchain (rust-toolchain.toml): cargo would find the file
+# by itself, but kbuild runs rustc, rustfmt and clippy from the kernel tree.
+export RUSTUP_TOOLCHAIN ?= $(shell sed -n 's/^channel *= *"\([^"]*\)".*/\1/p' $(TOP)/rust-toolchain.toml)
 export GUEST_ENV
 
 # The demo and its helper are not tests: they go into the demo guest only.
@@ -190,7 +193,18 @@ $(VDMUX_BIN)/demo_term: tests/demo_term.c tests/vdmux_test.h include/uapi/vdmux.
 	@mkdir -p $(dir $@)
 	@gcc $(TEST_CFLAGS) -o $@ $<
 
-tests: $(TEST_BINS) tool $(VDMUX_BIN)/demo_term
+# The vdmuxctl tests read generations with it, not with vdmuxctl.
+$(VDMUX_BIN)/vdmux-status: tests/tools/vdmux_status.c include/uapi/vdmux.h
+	@mkdir -p $(dir $@)
+	@gcc $(TEST_CFLAGS) -o $@ $<
+
+# The guest runs every executable in $(OUT)/tests: what no source produces
+# any more (a removed or renamed test) goes, so that it is never run.
+tests: $(TEST_BINS) tool $(VDMUX_BIN)/demo_term $(VDMUX_BIN)/vdmux-status
+	@for f in $(OUT)/tests/* $(OUT)/tests/.[!.]*; do \
+		[ -e "$$f" ] || continue; \
+		case " $(TEST_BINS) " in *" $$f "*) ;; *) echo "tests: removing $$f (no source)"; rm -rf "$$f" ;; esac; \
+	done
 
 # The tool's unit tests run first: no point booting a guest for a tool that
 # fails them. The demo's programs are built too, so that a change that
@@ -328,7 +342,7 @@ check-debian:
 	@$(MAKE) FLAVOUR=debian KDIR=$$(scripts/debian-kernel.sh print-tree) KERNEL_PREREQ= debian-run
 
 debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)) tool \
-	$(VDMUX_BIN)/demo_term
+	$(VDMUX_BIN)/demo_term $(VDMUX_BIN)/vdmux-status
 	@rm -rf $(OUT)/debian-tests && mkdir -p $(OUT)/debian-tests && \
 		cp $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)) \
 			$(OUT)/debian-tests/

@@ -20,6 +20,9 @@ TARBALL=/usr/src/linux-source-$KERNEL_SERIES.tar.xz
 SRC=$CACHE/linux-source-$KERNEL_SERIES
 JOBS=${JOBS:-$(($(nproc) + 1))}
 export LIBCLANG_PATH=${LIBCLANG_PATH:-/usr/lib/llvm${LLVM_SUFFIX}/lib}
+# rustc is the pinned one (rust-toolchain.toml), and its --version is in the
+# stamp: a new pin rebuilds the kernel, a new stable release does not.
+. "$here/rust-toolchain.sh"
 
 say() { printf 'build-kernel: %s\n' "$*" >&2; }
 die() { printf 'build-kernel: error: %s\n' "$*" >&2; exit 1; }

@@ -12,6 +12,7 @@
 set -euo pipefail
 
 [ "${VDMUX_SKIP_SETUP:-0}" = 1 ] && exit 0
+. "$(dirname "$0")/rust-toolchain.sh"
 
 KERNEL_SERIES=${KERNEL_SERIES:-7.3}
 BINDGEN_VERSION=${BINDGEN_VERSION:-0.72.1}
@@ -101,6 +102,13 @@ fi
 
 # --- Rust -------------------------------------------------------------------
 command -v rustup >/dev/null || die "rustup not found: install Rust with rustup first"
+# The pinned toolchain (rust-toolchain.toml), with the components below.
+if ! rustup toolchain list 2>/dev/null | grep -q "^$RUSTUP_TOOLCHAIN-"; then
+	say "rustup toolchain install $RUSTUP_TOOLCHAIN"
+	rustup toolchain install "$RUSTUP_TOOLCHAIN" --profile minimal \
+		--component rust-src,rustfmt,clippy >/dev/null ||
+		die "rustup toolchain install $RUSTUP_TOOLCHAIN failed"
+fi
 if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
 	say "rustup component add rust-src"
 	rustup component add rust-src >/dev/null

@@ -500,6 +500,9 @@ TEST_F(events, fsync_and_msync_succeed_unless_removed)
 
 	EXPECT_EQ(-1, fsync(self->ctl));
 	EXPECT_EQ(EINVAL, errno);
+	errno = 0;
+	EXPECT_EQ(-1, fdatasync(self->ctl));
+	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(0, munmap(p, DEFAULT_RESERVED));
 }
 

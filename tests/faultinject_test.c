@@ -12,6 +12,7 @@
  * and /proc/thread-self/fail-nth (only the Nth one), swept over N until
  * the operation succeeds, so that every allocation site of it fails once.
  */
+#include <sched.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -500,6 +501,243 @@ TEST_F(fi, switch_and_eject_enomem_change_nothing)
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
 	EXPECT_EQ(0, memcmp(p, self->bytes[0], SIZE));
 	munmap(p, SIZE);
+}
+
+/*
+ * Another task's allocations fail while this one changes state. A child
+ * process writes 4 KiB into a chunk that the vdev's store must allocate
+ * for it, while the main task (whose allocations do not fail) SWITCHes to
+ * that vdev or EJECTs it. In half of the rounds every allocation of the
+ * child fails (make-it-fail on the child alone). A SWITCH or EJECT must
+ * never fail: memory is not short for the task doing it. The child's write
+ * is ENOMEM only when its own allocations fail, and then changes nothing;
+ * otherwise it lands (or is ENODEV once its vdev is removed). Every vdev
+ * then holds exactly its own bytes: none of another vdev's, none lost.
+ *
+ * The window is each state change's copy between its allocations and its
+ * commit. Before each round the foreground's store gets chunks 1 and 2 (so
+ * that the save of the SWITCH or EJECT copies 6 MiB) but not chunk 3,
+ * where the child writes: a store that gained chunk 3 after the state
+ * change allocated its copy's chunks could not be copied whole. The child
+ * starts its write at a random point within the state change's last
+ * duration, once the main task has entered it; each kind of round must
+ * have overlapped at least once, or nothing was tested.
+ */
+#define ST_SIZE (8UL << 20)	/* four 2 MiB chunks */
+#define ST_CHUNK (2UL << 20)
+#define ST_AT (3 * ST_CHUNK + 8 * PAGE)
+#define ST_LEN PAGE
+#define ST_ROUNDS 24
+
+enum st_kind { ST_SWITCH, ST_SWITCH_FAILING, ST_EJECT, ST_EJECT_FAILING, ST_KINDS };
+
+static const char *const st_kind_name[ST_KINDS] = {
+	"SWITCH", "SWITCH, child failing", "EJECT", "EJECT, child failing",
+};
+
+/* Shared between the main task and the child. */
+struct st_shared {
+	volatile uint64_t changing;	/* odd while the main task is in its ioctl */
+	volatile int round;		/* the round the child is to run (0: none yet) */
+	volatile int done;		/* the last round the child finished */
+	volatile int quit;
+	/* The round's job. */
+	int vdev, armed;
+	unsigned int seed;
+	double max_delay;
+	/* The child's answer. */
+	ssize_t ret;
+	int err, overlapped, child_bad;
+};
+
+static void st_child(struct st_shared *sh)
+{
+	static char buf[ST_LEN];
+	char path[64];
+	struct rng r;
+	int seen = 0, fd[NR], i;
+
+	rng_seed(&r, getpid());
+	for (i = 0; i < NR; i++) {
+		fd[i] = open_vdev(i, O_RDWR);
+		if (fd[i] < 0)
+			_exit(2);
+	}
+	/* The file of this process, not of the parent's. */
+	close(make_it_fail_fd);
+	snprintf(path, sizeof(path), "/proc/%d/make-it-fail", getpid());
+	make_it_fail_fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (make_it_fail_fd < 0)
+		_exit(3);
+	for (;;) {
+		uint64_t c0, c1;
+		double until;
+
+		while (sh->round == seen && !sh->quit)
+			sched_yield();
+		if (sh->quit)
+			break;
+		seen = sh->round;
+		fill_tagged(buf, ST_LEN, sh->vdev, sh->seed, ST_AT);
+		/* Once the main task is in its ioctl (or past it), at a random moment of it. */
+		while (sh->changing == 0 || (sh->changing & 1) == 0) {
+			if (sh->changing >= 2 * (uint64_t)seen)
+				break;
+			sched_yield();
+		}
+		until = now_s() + sh->max_delay * rng_below(&r, 1000) / 1000;
+		while (now_s() < until)
+			;
+		c0 = sh->changing;
+		if (sh->armed && make_it_fail(1))
+			sh->child_bad++;
+		sh->ret = pwrite(fd[sh->vdev], buf, ST_LEN, ST_AT);
+		sh->err = errno;
+		if (sh->armed && make_it_fail(0))
+			sh->child_bad++;
+		c1 = sh->changing;
+		sh->overlapped = (c0 & 1) || c1 != c0;
+		__atomic_store_n(&sh->done, seen, __ATOMIC_SEQ_CST);
+	}
+	_exit(0);
+}
+
+/*
+ * Says where vdev @v's bytes first differ from @want, and what is there:
+ * zeros (a write lost), or another vdev's pattern of a round up to @round.
+ */
+static void st_report(struct __test_metadata *_metadata, int v, int round, const char *got,
+		      const char *want)
+{
+	uint64_t word;
+	size_t off;
+	int w, r;
+
+	for (off = 0; off < ST_SIZE && got[off] == want[off]; off++)
+		;
+	if (off == ST_SIZE)
+		return;
+	off &= ~7UL;
+	word = *(const uint64_t *)(got + off);
+	for (w = 0; w < NR; w++)
+		for (r = 1; r <= round; r++)
+			if (word == pattern_word(w, r, off)) {
+				TH_LOG("vdev %d at offset %zu: vdev %d's bytes of round %d", v, off,
+				       w, r);
+				return;
+			}
+	TH_LOG("vdev %d at offset %zu: %s", v, off, word ? "other bytes" : "zeros (lost)");
+}
+
+TEST_F(fi, another_tasks_failing_allocations_during_state_changes)
+{
+	static char got[ST_SIZE];
+	char *want[NR];
+	struct st_shared *sh;
+	int overlaps[ST_KINDS] = { 0 }, rounds[ST_KINDS] = { 0 };
+	int fg = 0, round, i, status, bad_ops = 0, bad_child = 0, bad_bytes = 0;
+	double last = 0.05;
+	pid_t pid;
+
+	ASSERT_EQ(0, write_text(DEBUGFS "/failslab/times", "-1"));
+	ASSERT_EQ(0, write_text(DEBUGFS "/fail_page_alloc/times", "-1"));
+	for (i = 0; i < NR; i++) {
+		want[i] = calloc(1, ST_SIZE);
+		ASSERT_NE(NULL, want[i]);
+		memcpy(want[i], self->bytes[i], SIZE);
+	}
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, sh);
+	memset(sh, 0, sizeof(*sh));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		st_child(sh);
+
+	for (round = 1; round <= ST_ROUNDS; round++) {
+		enum st_kind kind = (round - 1) % ST_KINDS;
+		int eject = kind == ST_EJECT || kind == ST_EJECT_FAILING;
+		int to = (fg + 1) % NR, ret, c;
+		double t0;
+		size_t at;
+
+		/* Every chunk past the first freed; the foreground gets chunks 1 and 2. */
+		ASSERT_EQ(0, do_resize(self, ST_CHUNK));
+		ASSERT_EQ(0, do_resize(self, ST_SIZE));
+		for (i = 0; i < NR; i++)
+			memset(want[i] + ST_CHUNK, 0, ST_SIZE - ST_CHUNK);
+		for (c = 1; c <= 2; c++) {
+			at = c * ST_CHUNK;
+			fill_tagged(want[fg] + at, ST_CHUNK, fg, round, at);
+			ASSERT_EQ(ST_CHUNK, pwrite(self->fd[fg], want[fg] + at, ST_CHUNK, at));
+		}
+
+		sh->vdev = eject ? fg : to;
+		sh->armed = kind == ST_SWITCH_FAILING || kind == ST_EJECT_FAILING;
+		sh->seed = round;
+		sh->max_delay = last;
+		__atomic_store_n(&sh->round, round, __ATOMIC_SEQ_CST);
+		t0 = now_s();
+		__atomic_add_fetch(&sh->changing, 1, __ATOMIC_SEQ_CST);
+		ret = vdmux_ioc(self->ctl, eject ? VDMUX_IOC_EJECT : VDMUX_IOC_SWITCH,
+				eject ? fg : to);
+		__atomic_add_fetch(&sh->changing, 1, __ATOMIC_SEQ_CST);
+		last = now_s() - t0;
+		for (t0 = now_s() + 30; __atomic_load_n(&sh->done, __ATOMIC_SEQ_CST) != round;) {
+			ASSERT_LT(now_s(), t0) TH_LOG("round %d: the child did not answer", round);
+			usleep(100);
+		}
+
+		/* Memory was never short for this task. */
+		if (ret) {
+			bad_ops++;
+			TH_LOG("round %d (%s): %d", round, st_kind_name[kind], ret);
+		}
+		/* ENOMEM only when the child's allocations failed; ENODEV only once removed. */
+		if (sh->ret == ST_LEN) {
+			fill_tagged(want[sh->vdev] + ST_AT, ST_LEN, sh->vdev, round, ST_AT);
+		} else if (!(sh->ret == -1 && ((sh->err == ENOMEM && sh->armed) ||
+					       (sh->err == ENODEV && eject)))) {
+			bad_child++;
+			TH_LOG("round %d (%s): the child's write returned %zd, errno %d", round,
+			       st_kind_name[kind], sh->ret, sh->err);
+		}
+		rounds[kind]++;
+		overlaps[kind] += sh->overlapped;
+
+		if (eject && !ret) {
+			ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, fg));
+			ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, fg));
+		} else if (!ret) {
+			fg = to;
+		}
+		for (i = 0; i < NR; i++) {
+			ASSERT_EQ(ST_SIZE, pread(self->fd[i], got, ST_SIZE, 0));
+			if (memcmp(got, want[i], ST_SIZE)) {
+				bad_bytes++;
+				TH_LOG("round %d (%s):", round, st_kind_name[kind]);
+				st_report(_metadata, i, round, got, want[i]);
+				/* Go on from what is there. */
+				memcpy(want[i], got, ST_SIZE);
+			}
+		}
+	}
+	sh->quit = 1;
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(0, sh->child_bad);
+	for (i = 0; i < ST_KINDS; i++) {
+		ksft_print_msg("%s: %d rounds, the child's write overlapped %d\n",
+			       st_kind_name[i], rounds[i], overlaps[i]);
+		EXPECT_LT(0, overlaps[i]) TH_LOG("%s: the window was never hit", st_kind_name[i]);
+	}
+	EXPECT_EQ(0, bad_ops);
+	EXPECT_EQ(0, bad_child);
+	EXPECT_EQ(0, bad_bytes);
+	ASSERT_EQ(0, do_resize(self, SIZE));
+	for (i = 0; i < NR; i++)
+		free(want[i]);
+	munmap(sh, sizeof(*sh));
 }
 
 /*

@@ -47,7 +47,7 @@ static unsigned long long bar_start, bar_len, bar_flags;
 
 static int read_hex(const char *dir, const char *name, unsigned long *val)
 {
-	char path[512], buf[64];
+	char path[1024], buf[64];
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -597,6 +597,8 @@ struct switcher_report {
 	volatile long switches;		/* SWITCHes that returned 0 */
 	volatile long switches_after;	/* of them, returned after @unbinding was set */
 	volatile int in_switch;		/* between the call of a SWITCH and its return */
+	volatile uint64_t switching;	/* odd from just before a SWITCH to just after */
+	volatile uint64_t at_unbind;	/* @switching as the unbinder called unbind */
 	volatile int unbinding;		/* set by the test as the unbind begins */
 	int mapped;			/* its mapping read vdev 0's bytes before */
 	/* 0 or -errno: */
@@ -629,7 +631,9 @@ static void switcher_main(struct switcher_report *r)
 	r->mapped = has_tagged(q, PAGE, 0, SWITCH_SEED, 0);
 	for (n = 1;; n++) {
 		r->in_switch = 1;
+		__atomic_add_fetch(&r->switching, 1, __ATOMIC_SEQ_CST);
 		ret = vdmux_ioc(ctl, VDMUX_IOC_SWITCH, n % 2);
+		__atomic_add_fetch(&r->switching, 1, __ATOMIC_SEQ_CST);
 		r->in_switch = 0;
 		if (ret) {
 			r->first_error = ret;
@@ -727,21 +731,25 @@ TEST(unbind_mid_switch)
 	EXPECT_TRUE(ok) TH_LOG("a mapping read another vdev's bytes while they switched");
 
 	/*
-	 * The unbind, in the middle of a SWITCH if the timing allows, from a
-	 * process of its own, so that an unbind that hangs fails the test
-	 * rather than hanging it.
+	 * The unbind, in the middle of a SWITCH, from a process of its own,
+	 * so that an unbind that hangs fails the test rather than hanging it.
+	 * The unbinder waits (up to 1 s) for the switcher to be inside a
+	 * SWITCH call, and notes the switcher's count as it calls unbind: odd
+	 * means the SWITCH was still running, which the test requires.
 	 */
-	t0 = now_s();
-	while (!r->in_switch && now_s() - t0 < 1)
-		;
-	in_progress = r->in_switch;
 	r->unbinding = 1;
 	t0 = now_s();
 	fflush(stdout);
 	unbinder = fork();
 	ASSERT_LE(0, unbinder);
-	if (!unbinder)
+	if (!unbinder) {
+		double until = now_s() + 1;
+
+		while (!(__atomic_load_n(&r->switching, __ATOMIC_SEQ_CST) & 1) && now_s() < until)
+			;
+		r->at_unbind = __atomic_load_n(&r->switching, __ATOMIC_SEQ_CST);
 		_exit(unbind() ? 1 : 0);
+	}
 	ASSERT_EQ(unbinder, wait_child(unbinder, DEADLINE_S, &status))
 		TH_LOG("the unbind did not return within %d s", DEADLINE_S);
 	t = now_s() - t0;
@@ -753,8 +761,10 @@ TEST(unbind_mid_switch)
 	ASSERT_EQ(child, wait_child(child, DEADLINE_S, &status));
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("the switcher died of signal %d", WTERMSIG(status));
 	ASSERT_EQ(0, WEXITSTATUS(status));
+	in_progress = r->at_unbind & 1;
 	TH_LOG("unbind took %.3f s, begun %s a SWITCH; %ld switches, %ld returned 0 after it began",
 	       t, in_progress ? "during" : "between", r->switches, r->switches_after);
+	EXPECT_TRUE(in_progress) TH_LOG("the unbind did not begin during a SWITCH: nothing raced");
 	EXPECT_TRUE(r->mapped);
 	EXPECT_EQ(-ENODEV, r->first_error);
 	EXPECT_EQ(-ENODEV, r->switch_again[0]);
@@ -824,6 +834,129 @@ TEST(rmmod_unbinds)
 	EXPECT_TRUE(nodes_are(0));
 	EXPECT_FALSE(region_requested());
 	EXPECT_EQ(0, bar_ioremaps());
+}
+
+/*
+ * read() of the foreground while every allocation of the reader fails
+ * (failslab and fail_page_alloc, make-it-fail on the reading process
+ * alone): the BAR is copied through a bounce buffer that cannot then be
+ * had, and the read must return ENOMEM, or a short count of the right
+ * bytes, at once; it must not take the empty copy for an unmapped user
+ * page and retry for ever. The injection must have fired (its "times"
+ * counts down): the reader's memory really was short. Then, without
+ * failures, the same reads return every byte.
+ */
+#define FAIL_DIRS 2
+static const char *const fail_dirs[FAIL_DIRS] = { "/sys/kernel/debug/failslab",
+						  "/sys/kernel/debug/fail_page_alloc" };
+/* Set in this order (task-filter first, probability last), restored in reverse. */
+static const char *const fail_attrs[][2] = {
+	{ "task-filter", "Y" }, { "verbose", "0" },	  { "interval", "1" },
+	{ "space", "0" },	{ "times", "100000" }, { "ignore-gfp-wait", "N" },
+	{ "probability", "100" },
+};
+#define FAIL_ATTRS (sizeof(fail_attrs) / sizeof(fail_attrs[0]))
+#define READ_SEED 0x7300
+#define READ_RESERVED (4UL << 20)
+
+struct reader_report {
+	ssize_t ret[3];
+	int err[3];
+	int ok[3];	/* the bytes a short or full read returned are the vdev's */
+	volatile int done;
+};
+
+static const size_t read_lens[3] = { PAGE, 64 * 1024, 2UL << 20 };
+
+static void reader_main(int fd, struct reader_report *r)
+{
+	static char buf[2UL << 20];
+	volatile char stack[64 * 1024];
+	int mif, i;
+
+	memset(buf, 1, sizeof(buf));
+	for (i = 0; i < (int)sizeof(stack); i += PAGE)
+		stack[i] = 0;
+	mif = open("/proc/self/make-it-fail", O_WRONLY | O_CLOEXEC);
+	if (mif < 0 || pwrite(mif, "1", 1, 0) != 1)
+		_exit(2);
+	for (i = 0; i < 3; i++) {
+		r->ret[i] = pread(fd, buf, read_lens[i], PAGE);
+		r->err[i] = errno;
+	}
+	if (pwrite(mif, "0", 1, 0) != 1)
+		_exit(3);
+	for (i = 0; i < 3; i++)
+		r->ok[i] = r->ret[i] < 0 || has_tagged(buf, r->ret[i], 0, READ_SEED, PAGE);
+	r->done = 1;
+	_exit(0);
+}
+
+TEST(read_of_the_bar_when_the_reader_cannot_allocate)
+{
+	char saved[FAIL_DIRS][FAIL_ATTRS][32], path[256], times[32];
+	static char got[2UL << 20];
+	struct reader_report *r;
+	int fd, d, a, i, status, configured = 0;
+	pid_t child;
+
+	ASSERT_TRUE(bdf[0]);
+	if (access(fail_dirs[0], F_OK) || access(fail_dirs[1], F_OK))
+		SKIP(return, "kernel without failslab or fail_page_alloc");
+	ASSERT_EQ(0, load_pci("reserved_size=4194304"));
+	fd = open_vdev(0, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fill_vdev(fd, 0, READ_SEED, READ_RESERVED));
+	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, r);
+
+	for (d = 0; d < FAIL_DIRS; d++)
+		for (a = 0; a < (int)FAIL_ATTRS; a++) {
+			snprintf(path, sizeof(path), "%s/%s", fail_dirs[d], fail_attrs[a][0]);
+			ASSERT_EQ(0, read_first_line(path, saved[d][a], sizeof(saved[d][a])));
+		}
+	for (d = 0; d < FAIL_DIRS; d++)
+		for (a = 0; a < (int)FAIL_ATTRS; a++) {
+			snprintf(path, sizeof(path), "%s/%s", fail_dirs[d], fail_attrs[a][0]);
+			configured += !write_text(path, fail_attrs[a][1]);
+		}
+	fflush(stdout);
+	child = fork();
+	if (child == 0)
+		reader_main(fd, r);
+	if (child > 0 && !wait_child(child, 20, &status)) {
+		/* Still in read(): it may not even be killable. */
+		kill(child, SIGKILL);
+		child = -child;
+	}
+	for (d = FAIL_DIRS; d-- > 0;)
+		for (a = FAIL_ATTRS; a-- > 0;) {
+			snprintf(path, sizeof(path), "%s/%s", fail_dirs[d], fail_attrs[a][0]);
+			write_text(path, saved[d][a]);
+		}
+	ASSERT_EQ(FAIL_DIRS * FAIL_ATTRS, configured);
+	ASSERT_LT(0, child) TH_LOG("the reader's read() did not return within 20 s");
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("the reader ended with status 0x%x", status);
+	ASSERT_EQ(0, read_first_line("/sys/kernel/debug/failslab/times", times, sizeof(times)));
+	EXPECT_GT(100000, atol(times)) TH_LOG("no allocation of the reader failed");
+	for (i = 0; i < 3; i++) {
+		TH_LOG("read of %zu bytes: %zd (%s)", read_lens[i], r->ret[i],
+		       r->ret[i] < 0 ? strerror(r->err[i]) : "bytes");
+		if (r->ret[i] < 0) {
+			EXPECT_EQ(ENOMEM, r->err[i]);
+		} else {
+			EXPECT_GE((ssize_t)read_lens[i], r->ret[i]);
+		}
+		EXPECT_TRUE(r->ok[i]);
+	}
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ((ssize_t)read_lens[i], pread(fd, got, read_lens[i], PAGE));
+		EXPECT_TRUE(has_tagged(got, read_lens[i], 0, READ_SEED, PAGE));
+	}
+	munmap(r, sizeof(*r));
+	close(fd);
+	EXPECT_EQ(0, unload_module());
 }
 
 /*

@@ -152,20 +152,31 @@ struct switcher {
 	volatile int stop;
 	long switches;
 	int error;
+	volatile uint64_t switching;	/* odd while a SWITCH ioctl runs */
 };
 
 static void *switch_loop(void *arg)
 {
 	struct switcher *s = arg;
+	int ret;
 
 	while (!s->stop) {
-		if (vdmux_ioc(s->ctl, VDMUX_IOC_SWITCH, s->switches % 2 ? s->a : s->b)) {
-			s->error = errno;
+		__atomic_add_fetch(&s->switching, 1, __ATOMIC_SEQ_CST);
+		ret = vdmux_ioc(s->ctl, VDMUX_IOC_SWITCH, s->switches % 2 ? s->a : s->b);
+		__atomic_add_fetch(&s->switching, 1, __ATOMIC_SEQ_CST);
+		if (ret) {
+			s->error = -ret;
 			break;
 		}
 		s->switches++;
 	}
 	return NULL;
+}
+
+/* Whether a SWITCH ran at some point between two reads of @s->switching. */
+static int switched_between(uint64_t before, uint64_t after)
+{
+	return (before & 1) || after != before;
 }
 
 /*
@@ -211,13 +222,14 @@ TEST_F(race, copy_into_own_fresh_mapping_while_switching)
 /*
  * vdev 0 mapped with one 2 MiB entry, forked again and again while vdevs 0
  * and 1 swap places: every child must see vdev 0's bytes, never vdev 1's.
+ * Some forks must have overlapped a SWITCH ioctl, or nothing raced.
  */
 TEST_F(race, fork_while_switching_never_shows_foreign_bytes)
 {
 	struct switcher s = { .ctl = self->ctl, .a = 0, .b = 1 };
 	volatile uint64_t *p;
 	pthread_t thread;
-	int rounds = 0, bad = 0, status;
+	int rounds = 0, bad = 0, status, overlapped = 0;
 	double end;
 
 	ASSERT_EQ(0, set_reserved(BLOCK));
@@ -230,8 +242,14 @@ TEST_F(race, fork_while_switching_never_shows_foreign_bytes)
 	while (now_s() < end) {
 		pid_t pid;
 
+		uint64_t w0;
+
 		(void)p[rounds % (BLOCK / 8)];	/* map it again in the parent */
+		w0 = __atomic_load_n(&s.switching, __ATOMIC_SEQ_CST);
 		pid = fork();
+		if (pid > 0)
+			overlapped += switched_between(w0, __atomic_load_n(&s.switching,
+									  __ATOMIC_SEQ_CST));
 		if (pid == 0)
 			_exit(first_foreign(p, 0, BLOCK) == -1 ? 0 : 1);
 		if (pid < 0 || waitpid(pid, &status, 0) != pid ||
@@ -241,11 +259,13 @@ TEST_F(race, fork_while_switching_never_shows_foreign_bytes)
 	}
 	s.stop = 1;
 	ASSERT_EQ(0, pthread_join(thread, NULL));
-	ksft_print_msg("%d forks during %ld switches\n", rounds, s.switches);
+	ksft_print_msg("%d forks during %ld switches, %d of them while a SWITCH ran\n", rounds,
+		       s.switches, overlapped);
 	EXPECT_EQ(0, s.error);
 	EXPECT_EQ(0, bad);
 	EXPECT_LT(1, rounds);
 	EXPECT_LT(1, s.switches);
+	EXPECT_LT(0, overlapped) TH_LOG("no fork overlapped a SWITCH: nothing raced");
 	EXPECT_EQ(-1, first_foreign(p, 0, BLOCK));
 	EXPECT_EQ(0, munmap((void *)p, BLOCK));
 }
@@ -365,7 +385,7 @@ TEST_F(race, page_fault_after_huge_fault_filled_the_slot)
 	struct switcher s = { .ctl = self->ctl, .a = 1, .b = 0 };
 	struct fault_counts before, after;
 	pthread_t sw;
-	long bad = 0, rounds = 0;
+	long bad = 0, rounds = 0, mixed = 0;
 	int tries;
 	double end;
 
@@ -402,6 +422,8 @@ TEST_F(race, page_fault_after_huge_fault_filled_the_slot)
 	ASSERT_EQ(0, pthread_create(&sw, NULL, switch_loop, &s));
 	end = now_s() + 4;
 	while (now_s() < end) {
+		struct fault_counts r0 = fault_counts(self->fd[1]), r1;
+		uint64_t w0 = __atomic_load_n(&s.switching, __ATOMIC_SEQ_CST);
 		struct toucher t[4];
 		pthread_t th[4];
 		volatile uint64_t *p;
@@ -420,18 +442,28 @@ TEST_F(race, page_fault_after_huge_fault_filled_the_slot)
 		}
 		ASSERT_EQ(0, munmap((void *)p, BLOCK));
 		rounds++;
+		/*
+		 * The slot served both a 2 MiB and a 4 KiB fault while a SWITCH
+		 * moved the vdev: the faults of both kinds met in it.
+		 */
+		r1 = fault_counts(self->fd[1]);
+		mixed += r1.huge > r0.huge && r1.pages > r0.pages &&
+			 switched_between(w0, __atomic_load_n(&s.switching, __ATOMIC_SEQ_CST));
 	}
 	s.stop = 1;
 	ASSERT_EQ(0, pthread_join(sw, NULL));
 	after = fault_counts(self->fd[1]);
-	ksft_print_msg("%ld rounds, %ld switches; faults: %ld with 2 MiB entries, %ld with 4 KiB pages\n",
-		       rounds, s.switches, after.huge - before.huge, after.pages - before.pages);
+	ksft_print_msg("%ld rounds, %ld switches; faults: %ld with 2 MiB entries, %ld with 4 KiB pages; "
+		       "%ld rounds had both kinds in the slot across a SWITCH\n",
+		       rounds, s.switches, after.huge - before.huge, after.pages - before.pages,
+		       mixed);
 	EXPECT_EQ(0, s.error);
 	EXPECT_EQ(0, bad);
 	/* Both stores served faults: the vdev really moved between the two kinds. */
 	EXPECT_LT(2, s.switches);
 	EXPECT_LT(before.huge, after.huge);
 	EXPECT_LT(before.pages, after.pages);
+	EXPECT_LT(0, mixed) TH_LOG("no round had both kinds of fault in its slot");
 	/* Back to a module loaded with its defaults. */
 	close_nodes(self->ctl, self->fd);
 	ASSERT_EQ(0, unload_module());

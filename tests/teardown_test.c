@@ -2,7 +2,8 @@
 /*
  * Teardown orderings: a mapping that outlives its file, munmap racing a
  * switch, a mapping whose creator exits, an eject while a thread faults,
- * a resize racing mmap, and module unload against the last mapping.
+ * a resize racing mmap, module unload against the last mapping, and a
+ * process killed in the middle of a long POPULATE.
  */
 #include <pthread.h>
 #include <sys/prctl.h>
@@ -236,11 +237,20 @@ TEST_F(td, parent_exits_while_child_maps)
 }
 
 /*
- * A thread faults pages in a tight loop (MADV_DONTNEED drops them, so every
- * touch is a fault) while the main thread ejects the vdev at a random
- * moment: the faulting thread must get SIGBUS, and after the insert see
- * the vdev's bytes, in every round.
+ * A thread faults in a tight loop while the main thread ejects the vdev at
+ * a random moment: each pass maps the vdev afresh over its mapping
+ * (MAP_FIXED, which unmaps the old entries: MADV_DONTNEED is refused on
+ * VM_PFNMAP) and reads every word of every page, so that every pass takes
+ * a fault, which the thread's page-fault count (getrusage) must show. The
+ * round ends when the vdev is removed: a SIGBUS in the mapping, or the
+ * fresh mmap refused with ENODEV; no read or mmap begun after the EJECT
+ * returned may succeed; after the insert the mapping shows the vdev's
+ * bytes again. Some passes must have been under way while the EJECT ran,
+ * or the race was not tested.
  */
+/* 256 pages: 16 faults of a fault-around block each per pass. */
+#define EJ_LEN (1UL << 20)
+
 struct faulter {
 	int fd;
 	char *map;
@@ -248,7 +258,8 @@ struct faulter {
 	volatile int quit;
 	int pattern;
 	int vdev;	/* the vdev f->map maps: its tagged pattern is checked */
-	uint64_t passes, sigbus, bad;
+	volatile uint64_t ejecting;	/* odd while the main thread is in EJECT */
+	uint64_t passes, faultless, sigbus, enodev, overlapped, after_eject, bad;
 };
 
 static __thread sigjmp_buf fault_env;
@@ -260,41 +271,88 @@ static void fault_handler(int sig, siginfo_t *si, void *uc)
 	(void)uc;
 	/* Only a SIGBUS inside this thread's mapping is the expected one. */
 	fault_sig = sig == SIGBUS && (char *)si->si_addr >= fault_map &&
-		    (char *)si->si_addr < fault_map + SIZE ? SIGBUS : -sig;
+		    (char *)si->si_addr < fault_map + EJ_LEN ? SIGBUS : -sig;
 	siglongjmp(fault_env, 1);
+}
+
+/* A barrier wait whose failure counts as bad. */
+static void faulter_wait(struct faulter *f, pthread_barrier_t *b)
+{
+	int ret = pthread_barrier_wait(b);
+
+	if (ret && ret != PTHREAD_BARRIER_SERIAL_THREAD)
+		f->bad++;
 }
 
 static void *fault_loop(void *arg)
 {
 	struct faulter *f = arg;
 	struct vdmux_status st;
+	int mmap_err;
 	size_t i;
 
 	for (;;) {
-		volatile char *map;
+		volatile uint64_t e0 = 0, base, first;
 
-		pthread_barrier_wait(&f->start);
+		faulter_wait(f, &f->start);
 		if (f->quit)
 			break;
-		map = f->map;
+		/* ejecting is base + 2 once this round's EJECT has returned. */
+		base = f->ejecting;
+		first = pattern_word(f->vdev, f->pattern, 0);
 		fault_map = f->map;
 		fault_sig = 0;
+		mmap_err = 0;
 		if (!sigsetjmp(fault_env, 1)) {
 			for (;;) {
-				madvise(f->map, SIZE, MADV_DONTNEED);
-				/* Every word of every page: its vdev's, at its offset. */
-				for (i = 0; i < SIZE; i += PAGE)
+				volatile char *map;
+				long t0, t1;
+
+				e0 = f->ejecting;
+				map = mmap(f->map, EJ_LEN, PROT_READ, MAP_SHARED | MAP_FIXED, f->fd, 0);
+				if (map == MAP_FAILED) {
+					mmap_err = errno;
+					break;
+				}
+				/* An mmap begun once the EJECT had returned must fail. */
+				f->after_eject += e0 >= base + 2;
+				if (map != f->map)
+					f->bad++;
+				t0 = thread_faults();
+				/*
+				 * Every word of every page: its vdev's, at its offset;
+				 * before each page, the first word again, mapped by
+				 * then. A read that worked although the EJECT had
+				 * returned before it began was not revoked.
+				 */
+				for (i = 0; i < EJ_LEN; i += PAGE) {
+					int returned = f->ejecting >= base + 2;
+
+					if (*(volatile uint64_t *)map != first)
+						f->bad++;
+					f->after_eject += returned;
 					if (!has_tagged(map + i, PAGE, f->vdev, f->pattern, i))
 						f->bad++;
+					f->after_eject += returned;
+				}
+				t1 = thread_faults();
+				f->faultless += t0 < 0 || t1 == t0;
 				f->passes++;
+				f->overlapped += (e0 & 1) || f->ejecting != e0;
 			}
+		} else {
+			/* The SIGBUS ended a pass that began at e0. */
+			f->overlapped += (e0 & 1) || f->ejecting != e0;
 		}
-		if (fault_sig == SIGBUS && !get_status(f->fd, &st) &&
-		    st.state == VDMUX_STATE_REMOVED)
+		if (get_status(f->fd, &st) || st.state != VDMUX_STATE_REMOVED)
+			f->bad++;
+		else if (fault_sig == SIGBUS && !mmap_err)
 			f->sigbus++;
+		else if (!fault_sig && mmap_err == ENODEV)
+			f->enodev++;
 		else
 			f->bad++;
-		pthread_barrier_wait(&f->stopped);
+		faulter_wait(f, &f->stopped);
 	}
 	return NULL;
 }
@@ -302,7 +360,7 @@ static void *fault_loop(void *arg)
 TEST_F(td, eject_while_faulting)
 {
 	struct sigaction sa = { .sa_sigaction = fault_handler, .sa_flags = SA_SIGINFO };
-	static char buf[SIZE];
+	static char buf[EJ_LEN];
 	struct faulter f = { .pattern = 51 };
 	struct rng r;
 	pthread_t tid;
@@ -312,50 +370,66 @@ TEST_F(td, eject_while_faulting)
 	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
 	ASSERT_EQ(0, sigaction(SIGSEGV, &sa, NULL));
 	rng_seed(&r, getpid());
+	ASSERT_EQ(0, set_reserved(EJ_LEN));
 	/* vdev 0 is the foreground, vdev 1 a background one: eject both kinds. */
 	for (round = 0; round < 2; round++) {
-		fill_tagged(buf, SIZE, round, f.pattern, 0);
+		fill_tagged(buf, EJ_LEN, round, f.pattern, 0);
 		fd[round] = open_vdev(round, O_RDWR);
 		ASSERT_LE(0, fd[round]);
-		ASSERT_EQ(SIZE, pwrite(fd[round], buf, SIZE, 0));
+		ASSERT_EQ(EJ_LEN, pwrite(fd[round], buf, EJ_LEN, 0));
 	}
-	pthread_barrier_init(&f.start, NULL, 2);
-	pthread_barrier_init(&f.stopped, NULL, 2);
+	ASSERT_EQ(0, pthread_barrier_init(&f.start, NULL, 2));
+	ASSERT_EQ(0, pthread_barrier_init(&f.stopped, NULL, 2));
 	for (round = 0; round < rounds; round++) {
-		int v = round % 2;
+		int v = round % 2, ret;
 		double until;
 
 		/* A fresh mapping of this round's vdev; the barrier publishes it. */
 		if (f.map)
-			munmap(f.map, SIZE);
+			ASSERT_EQ(0, munmap(f.map, EJ_LEN));
 		f.fd = fd[v];
 		f.vdev = v;
-		f.map = mmap(NULL, SIZE, PROT_READ, MAP_SHARED, fd[v], 0);
+		f.map = mmap(NULL, EJ_LEN, PROT_READ, MAP_SHARED, fd[v], 0);
 		ASSERT_NE(MAP_FAILED, f.map);
 		if (round == 0)
 			ASSERT_EQ(0, pthread_create(&tid, NULL, fault_loop, &f));
-		pthread_barrier_wait(&f.start);
+		ret = pthread_barrier_wait(&f.start);
+		ASSERT_TRUE(ret == 0 || ret == PTHREAD_BARRIER_SERIAL_THREAD);
 		/* Land the eject at a random point of the fault loop. */
-		for (until = now_s() + rng_below(&r, 3000) * 1e-6; now_s() < until;)
+		for (until = now_s() + rng_below(&r, 20000) * 1e-6; now_s() < until;)
 			;
-		ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, v));
-		pthread_barrier_wait(&f.stopped);
+		__atomic_add_fetch(&f.ejecting, 1, __ATOMIC_SEQ_CST);
+		ret = vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, v);
+		__atomic_add_fetch(&f.ejecting, 1, __ATOMIC_SEQ_CST);
+		ASSERT_EQ(0, ret);
+		ret = pthread_barrier_wait(&f.stopped);
+		ASSERT_TRUE(ret == 0 || ret == PTHREAD_BARRIER_SERIAL_THREAD);
 		ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, v));
 		if (v == 0)
 			ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
-		/* Every byte is the vdev's again. */
-		if (!has_tagged(f.map, SIZE, v, f.pattern, 0))
+		/* Every byte is the vdev's again (the mapping may be a hole after ENODEV). */
+		f.map = mmap(f.map, EJ_LEN, PROT_READ, MAP_SHARED | MAP_FIXED, fd[v], 0);
+		ASSERT_NE(MAP_FAILED, f.map);
+		if (!has_tagged(f.map, EJ_LEN, v, f.pattern, 0))
 			f.bad++;
 	}
 	f.quit = 1;
 	pthread_barrier_wait(&f.start);
-	pthread_join(tid, NULL);
-	ksft_print_msg("eject_while_faulting: %d rounds, %llu fault passes, %llu SIGBUS\n",
-		       rounds, (unsigned long long)f.passes, (unsigned long long)f.sigbus);
-	EXPECT_EQ(rounds, f.sigbus);
+	ASSERT_EQ(0, pthread_join(tid, NULL));
+	ksft_print_msg("eject_while_faulting: %d rounds, %llu passes (%llu without a fault), "
+		       "%llu ended by SIGBUS, %llu by ENODEV from mmap, %llu while the EJECT ran; "
+		       "%llu accesses worked after it returned\n",
+		       rounds, (unsigned long long)f.passes, (unsigned long long)f.faultless,
+		       (unsigned long long)f.sigbus, (unsigned long long)f.enodev,
+		       (unsigned long long)f.overlapped, (unsigned long long)f.after_eject);
+	EXPECT_EQ(rounds, f.sigbus + f.enodev);
+	EXPECT_EQ(0, f.faultless);
+	EXPECT_EQ(0, f.after_eject);
 	EXPECT_EQ(0, f.bad);
-	EXPECT_TRUE(has_tagged(f.map, SIZE, f.vdev, f.pattern, 0));
-	munmap(f.map, SIZE);
+	EXPECT_LT(0, f.sigbus);
+	EXPECT_LT(0, f.overlapped) TH_LOG("no pass was under way while an EJECT ran");
+	EXPECT_TRUE(has_tagged(f.map, EJ_LEN, f.vdev, f.pattern, 0));
+	EXPECT_EQ(0, munmap(f.map, EJ_LEN));
 	close(fd[0]);
 	close(fd[1]);
 	EXPECT_EQ(0, nothing_mapped());
@@ -515,4 +589,124 @@ TEST_F(td, rmmod_waits_for_the_last_mapping)
 	ASSERT_LE(0, self->ctl);
 }
 
-TEST_HARNESS_MAIN
+/*
+ * POPULATE is killable: a child maps the largest reserved size 1024 times
+ * side by side and POPULATEs the whole 64 GiB range in one call; SIGKILL
+ * 100 ms later must reap it within 2 s, not once the call has mapped all
+ * of it: the OOM reaper skips VM_PFNMAP, so nothing else can stop it. The
+ * device memory's chunks are allocated beforehand, so the call only maps.
+ * The kill must land while the call runs: the child has not returned from
+ * it (a flag it sets after the ioctl, in shared memory), and it spent
+ * system time between the moment it said it was about to call and the
+ * kill (its stime in /proc/PID/stat; the pagemap and smaps walks skip
+ * VM_PFNMAP, so they cannot see what the call has mapped).
+ */
+#define POP_MAPS 1024
+#define POP_MAP DEFAULT_MAX_RESERVED
+#define BLOCK (2UL << 20)
+
+struct pop_child {
+	volatile int started, returned, ret;
+};
+
+static void populate_child(int fd, struct pop_child *c)
+{
+	size_t len = (size_t)POP_MAPS * POP_MAP;
+	char *region, *base;
+	int i;
+
+	region = mmap(NULL, len + BLOCK, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		      -1, 0);
+	if (region == MAP_FAILED)
+		_exit(2);
+	/* 2 MiB aligned, as a program that wants PMD entries maps it. */
+	base = (char *)(((uintptr_t)region + BLOCK - 1) & ~(BLOCK - 1));
+	for (i = 0; i < POP_MAPS; i++)
+		if (mmap(base + (size_t)i * POP_MAP, POP_MAP, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
+			_exit(3);
+	__atomic_store_n(&c->started, 1, __ATOMIC_SEQ_CST);
+	c->ret = populate(fd, base, len);
+	__atomic_store_n(&c->returned, 1, __ATOMIC_SEQ_CST);
+	_exit(0);
+}
+
+/* The system time of @pid so far, in clock ticks (/proc/PID/stat's stime); -1 on error. */
+static long stime_of(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	long stime = -1;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_first_line(path, buf, sizeof(buf)))
+		return -1;
+	/* Fields after the command's closing parenthesis: state is 3, stime 15. */
+	p = strrchr(buf, ')');
+	for (i = 2; p && i < 15; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		stime = strtol(p + 1, NULL, 10);
+	return stime;
+}
+
+/* Without the signal check the whole call takes about 30 s on the debug kernel under TCG. */
+TEST_F_TIMEOUT(td, sigkill_stops_a_long_populate, 180)
+{
+	struct pop_child *c;
+	long stime_before, stime_at_kill;
+	int fd, status, in_call;
+	double t, reaped_in = -1;
+	pid_t pid;
+
+	ASSERT_EQ(0, set_reserved(POP_MAP));
+	fd = open_vdev(0, O_RDWR);
+	ASSERT_LE(0, fd);
+	/* Every chunk allocated first: the call under test only maps. */
+	ASSERT_EQ(0, fill_vdev(fd, 0, 52, POP_MAP));
+	c = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, c);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		populate_child(fd, c);
+	for (t = now_s() + 30; !__atomic_load_n(&c->started, __ATOMIC_SEQ_CST) && now_s() < t;)
+		usleep(1000);
+	ASSERT_TRUE(c->started) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	stime_before = stime_of(pid);
+	usleep(100 * 1000);
+	stime_at_kill = stime_of(pid);
+	in_call = !__atomic_load_n(&c->returned, __ATOMIC_SEQ_CST);
+	t = now_s();
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	while (now_s() < t + 2) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			reaped_in = now_s() - t;
+			break;
+		}
+		usleep(1000);
+	}
+	if (reaped_in < 0) {
+		/* Not reaped in time: wait for it anyway, to say how long it took. */
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		TH_LOG("reaped %.1f s after SIGKILL", now_s() - t);
+	}
+	ksft_print_msg("sigkill_stops_a_long_populate: %s at the kill, %ld ticks of system time "
+		       "in it; reaped in %.3f s\n", in_call ? "POPULATE not returned" :
+		       "POPULATE returned", stime_at_kill - stime_before, reaped_in);
+	EXPECT_TRUE(in_call) TH_LOG("POPULATE returned %d before the kill: nothing tested",
+				    c->ret);
+	EXPECT_LE(0, stime_before);
+	EXPECT_LT(stime_before, stime_at_kill);
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	EXPECT_LE(0, reaped_in) TH_LOG("not reaped within 2 s of SIGKILL");
+	munmap(c, PAGE);
+	close(fd);
+	EXPECT_EQ(0, nothing_mapped());
+}
+
+/* On a busy 2-core host under TCG, resize_racing_mmap took 3.4 s. */
+VDMUX_HARNESS_MAIN(30)

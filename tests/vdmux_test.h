@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -261,6 +262,16 @@ static inline void probe_arm(void)
 	probe_signal = 0;
 }
 
+/*
+ * Touches the probes' own state, so that a count of the faults around a
+ * probe_read or probe_write counts those of the probed address alone.
+ */
+static inline void probe_prefault(void)
+{
+	memset(probe_env, 0, sizeof(probe_env));
+	probe_signal = 0;
+}
+
 static inline int probe_read(volatile const char *p, char *out)
 {
 	probe_arm();
@@ -488,8 +499,13 @@ static inline int read_fdinfo(int fd, char *buf, size_t len)
  * The faults a vdev served since the module was loaded, from the fdinfo of
  * one of its open files: with 4 KiB pages (each mapping its fault-around
  * block) and with one 2 MiB entry. Page tables of vdmux mappings are not
- * visible in /proc/PID/pagemap (they are VM_PFNMAP), so the tests observe
- * what the driver mapped through these counts.
+ * visible in /proc/PID/pagemap or smaps (their walks skip VM_PFNMAP), so
+ * the tests observe what the driver mapped through these counts.
+ *
+ * The thread's own page faults (getrusage) are no exact oracle for them:
+ * in a full run, faults on the test's own memory (its pages migrated by
+ * compaction, say) land in the same window now and then. They can show
+ * that something faulted, not that nothing else did.
  */
 struct fault_counts {
 	long pages;
@@ -497,6 +513,14 @@ struct fault_counts {
 	long vma_lock;	/* of those, served under the per-VMA lock alone */
 	long map_pages;	/* of the 4 KiB ones, served by ->map_pages */
 };
+
+/* This thread's page faults so far, minor and major; -1 on error. */
+static inline long thread_faults(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_THREAD, &ru) ? -1 : ru.ru_minflt + ru.ru_majflt;
+}
 
 static inline long fdinfo_field(const char *buf, const char *name)
 {
@@ -713,8 +737,11 @@ static inline long meminfo_kb(const char *field)
 
 #ifdef __KSELFTEST_HARNESS_H
 /*
- * Gives every test of the program @seconds before the harness kills it:
- * for programs whose run time is a parameter.
+ * Gives every test of the program at least @seconds before the harness
+ * kills it (a test declared with a longer TEST_F_TIMEOUT keeps its own).
+ * Each program sets its limit from what its slowest test needs on a busy
+ * 2-core host under TCG, with room to spare: the harness's default of 30 s
+ * is not a measurement.
  */
 static inline void set_test_timeouts(int seconds)
 {
@@ -723,8 +750,17 @@ static inline void set_test_timeouts(int seconds)
 
 	for (f = __fixture_list; f; f = f->next)
 		for (t = f->tests; t; t = t->next)
-			t->timeout = seconds;
+			if (t->timeout < seconds)
+				t->timeout = seconds;
 }
+
+/* TEST_HARNESS_MAIN with every test's limit at least @seconds. */
+#define VDMUX_HARNESS_MAIN(seconds)                     \
+	int main(int argc, char **argv)                 \
+	{                                               \
+		set_test_timeouts(seconds);             \
+		return test_harness_run(argc, argv);    \
+	}
 #endif
 
 #endif /* VDMUX_TEST_H */

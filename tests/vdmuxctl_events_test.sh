@@ -53,7 +53,7 @@ same() {
 
 # The control node's generation.
 generation() {
-	vdmuxctl status --json | sed 's/.*"generation":\([0-9]*\),"vdevs".*/\1/'
+	vdmux-status
 }
 
 # Back to the load-time state: everything inserted, vdev 0 in front, the

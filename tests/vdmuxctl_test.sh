@@ -68,7 +68,7 @@ reset() {
 }
 
 generation() {
-	vdmuxctl status --json | sed 's/.*"generation":\([0-9]*\),"vdevs".*/\1/'
+	vdmux-status
 }
 
 if ! reset; then
@@ -123,7 +123,7 @@ check "status --json: the device's fields" eval \
 # --- switch, eject, insert -------------------------------------------------
 
 vctl status --json
-g2=$(json_vdev 2 | sed 's/.*"generation":\([0-9]*\)}.*/\1/')
+g2=$(vdmux-status 2)
 vctl switch 2
 check "switch 2 succeeds silently" expect 0 ""
 vctl status
