@@ -94,9 +94,16 @@ guest_cmdline() {
 	echo "console=ttyS0,115200 panic=-1 oops=panic nokaslr kmemleak=on page_table_check=on $* ignore_loglevel"
 }
 cmdline=$(guest_cmdline ${GUEST_ENV:-})
+# Two NUMA nodes, one CPU (a socket of its own: CPUs of one socket on two
+# nodes make the scheduler's topology check warn) and half the memory each,
+# as on a two-socket host: the stores' allocations follow the allocating task's node.
+mem_mib=$(( $(numfmt --from=iec "${QEMU_MEM:-$default_mem}") >> 20 ))
+numa_args=(-object "memory-backend-ram,id=node0,size=$((mem_mib / 2))M"
+	-object "memory-backend-ram,id=node1,size=$((mem_mib - mem_mib / 2))M"
+	-numa node,nodeid=0,cpus=0,memdev=node0 -numa node,nodeid=1,cpus=1,memdev=node1)
 # la57 is off: with 5-level paging an early-boot interrupt trips KASAN.
-qemu_base=(qemu-system-x86_64 -machine q35 -cpu max,la57=off -smp 2 -m "${QEMU_MEM:-$default_mem}"
-	-kernel "$bzimage" -initrd "$initrd" -no-reboot -display none -vga none
+qemu_base=(qemu-system-x86_64 -machine q35 -cpu max,la57=off -smp 2,sockets=2,cores=1,threads=1 -m "${mem_mib}M"
+	"${numa_args[@]}" -kernel "$bzimage" -initrd "$initrd" -no-reboot -display none -vga none
 	-nodefaults)
 
 # The ivshmem BAR's backing file: fresh for each boot, read by the host after.
