@@ -95,16 +95,24 @@ TEST_F(events, poll_reports_err_while_removed)
 	EXPECT_EQ(VDEV_READY | POLLPRI, poll_now(self->fd[2], ALL_EVENTS));
 }
 
-/*
- * Sleeps @ms milliseconds: with poll(2), not usleep(3), which a 32-bit
- * static glibc turns into a time64 nanosleep that returns at once here.
- */
-static void sleep_ms(int ms)
+/* Sleeps @ms milliseconds; 0, or -1 when usleep(3) failed. */
+static int sleep_ms(int ms)
 {
-	double end = now_s() + ms / 1000.0;
+	return usleep(ms * 1000);
+}
 
-	while (now_s() < end)
-		poll(NULL, 0, (int)((end - now_s()) * 1000) + 1);
+/*
+ * A 32-bit program's usleep(3) is a time64 clock_nanosleep: a kernel
+ * without CONFIG_COMPAT_32BIT_TIME fails it at once with ENOSYS. Debian's
+ * kernels have it, and so must the test kernel, or the -m32 build of this
+ * program waits for nothing.
+ */
+TEST(usleep_sleeps)
+{
+	double start = now_s();
+
+	ASSERT_EQ(0, usleep(300 * 1000)) TH_LOG("usleep: %s", strerror(errno));
+	EXPECT_LE(0.3, now_s() - start);
 }
 
 /* Runs SWITCH @to in a child after @delay_ms; returns its pid. */
@@ -113,7 +121,8 @@ static pid_t switch_later(int to, int delay_ms)
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		sleep_ms(delay_ms);
+		if (sleep_ms(delay_ms))
+			_exit(2);
 		_exit(vdmux_ctl(VDMUX_IOC_SWITCH, to) ? 1 : 0);
 	}
 	return pid;
@@ -199,8 +208,7 @@ static int still_running(pid_t pid, int ms)
 {
 	int status;
 
-	sleep_ms(ms);
-	return waitpid(pid, &status, WNOHANG) == 0;
+	return sleep_ms(ms) == 0 && waitpid(pid, &status, WNOHANG) == 0;
 }
 
 TEST_F(events, wait_foreground_blocks_until_the_vdev_comes_forward)
