@@ -86,8 +86,13 @@ step_root() {
 		return
 	fi
 	if [ ! -f "$ROOT/.vdmux-debootstrap" ]; then
-		command -v debootstrap >/dev/null ||
-			die "debootstrap is missing" "apt-get install debootstrap"
+		if ! command -v debootstrap >/dev/null; then
+			say "installing debootstrap"
+			local sudo=
+			[ "$(id -u)" = 0 ] || sudo=sudo
+			DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+				debootstrap >/dev/null || die "debootstrap could not be installed" "apt-get install debootstrap"
+		fi
 		local uri
 		uri=$(mirror_uri)
 		[ -n "$uri" ] || die "no Debian mirror found in /etc/apt" "set DEBIAN_MIRROR=http://.../debian"
