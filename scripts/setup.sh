@@ -71,7 +71,7 @@ pkg_ok() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok i
 
 missing=()
 for p in clang-19 lld-19 llvm-19 libclang-19-dev busybox-static flex bison bc \
-	libelf-dev libssl-dev cpio gcc gcc-multilib make xz-utils python3; do
+	libelf-dev libssl-dev openssl cpio gcc gcc-multilib make xz-utils python3; do
 	pkg_ok "$p" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

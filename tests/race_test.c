@@ -397,9 +397,10 @@ TEST_F(race, page_fault_after_huge_fault_filled_the_slot)
 	 * existing one with huge pages). Free memory is fragmented on purpose:
 	 * 4 KiB pages taken from unfragmented free lists can by chance form
 	 * one contiguous, aligned 2 MiB block. That takes a few tries in a busy
-	 * guest, now and then more than five.
+	 * guest, now and then more than twelve (two NUMA nodes of half the
+	 * memory each leave fewer free lists to fragment).
 	 */
-	for (tries = 0; tries < 12; tries++) {
+	for (tries = 0; tries < 40; tries++) {
 		close_nodes(self->ctl, self->fd);
 		ASSERT_EQ(0, unload_module());
 		ASSERT_EQ(0, load_module("reserved_size=2097152"));
