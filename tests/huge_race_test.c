@@ -114,4 +114,4 @@ TEST_F_TIMEOUT(race, racing_huge_faults_insert_one_entry, 120)
 	EXPECT_LT(0, hits);
 }
 
-TEST_HARNESS_MAIN
+VDMUX_HARNESS_MAIN(30)

@@ -197,4 +197,4 @@ TEST_F_TIMEOUT(reg, no_node_opens_during_a_load_that_fails, 240)
 	EXPECT_LT(0, hits);
 }
 
-TEST_HARNESS_MAIN
+VDMUX_HARNESS_MAIN(30)
