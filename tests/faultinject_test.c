@@ -12,6 +12,7 @@
  * and /proc/thread-self/fail-nth (only the Nth one), swept over N until
  * the operation succeeds, so that every allocation site of it fails once.
  */
+#include <limits.h>
 #include <sched.h>
 #include <sys/wait.h>
 
@@ -817,12 +818,43 @@ static int big_unchanged(int *fd, int ctl, const struct big_snapshot *before,
 	return 1;
 }
 
+/*
+ * The addresses of vdmux's code, from the [vdmux] text symbols of
+ * /proc/kallsyms, to the page after the last one; 0 when found.
+ */
+static int module_text(unsigned long *start, unsigned long *end)
+{
+	FILE *f = fopen("/proc/kallsyms", "r");
+	char line[512], type, mod[64];
+	unsigned long addr;
+
+	*start = ULONG_MAX;
+	*end = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx %c %*s [%63[^]]]", &addr, &type, mod) == 3 &&
+		    !strcmp(mod, "vdmux") && (type == 't' || type == 'T') && addr) {
+			if (addr < *start)
+				*start = addr;
+			if (addr > *end)
+				*end = addr;
+		}
+	fclose(f);
+	*end += PAGE;
+	return *start < *end ? 0 : -1;
+}
+
+static const char *const require_attrs[] = { "require-start", "require-end" };
+
 /* 64 vdevs: each fresh one has no backing store to start from. */
 FIXTURE(sweep)
 {
 	int ctl;
 	int fd[SWEEP_VDEVS];
 	struct saved_attrs saved;
+	char require[2][2][32];	/* require-start and -end of each fault_dirs[] before */
+	int restricted;
 };
 
 FIXTURE_SETUP(sweep)
@@ -846,11 +878,43 @@ FIXTURE_SETUP(sweep)
 	}
 	/* fail-nth looks at the ignore-* attributes, not at task-filter or probability. */
 	configure(_metadata, &self->saved);
+	/*
+	 * Only allocations with vdmux's code on their stack count and fail
+	 * (FAULT_INJECTION_STACKTRACE_FILTER): the driver's own and what it
+	 * asks of the kernel, not the syscall's or the fault's around it.
+	 */
+	if (!access(DEBUGFS "/failslab/require-start", W_OK)) {
+		unsigned long start, end;
+		char path[256], text[32];
+
+		ASSERT_EQ(0, module_text(&start, &end));
+		TH_LOG("failures kept to vdmux's text, %#lx-%#lx", start, end);
+		for (int d = 0; d < 2; d++)
+			for (int a = 0; a < 2; a++) {
+				snprintf(path, sizeof(path), "%s/%s", fault_dirs[d], require_attrs[a]);
+				ASSERT_EQ(0, read_first_line(path, self->require[d][a],
+							     sizeof(self->require[d][a])));
+			}
+		self->restricted = 1;
+		for (int d = 0; d < 2; d++)
+			for (int a = 0; a < 2; a++) {
+				snprintf(path, sizeof(path), "%s/%s", fault_dirs[d], require_attrs[a]);
+				snprintf(text, sizeof(text), "%#lx", a ? end : start);
+				ASSERT_EQ(0, write_text(path, text)) TH_LOG("%s", path);
+			}
+	}
 }
 
 /* In the parent, once every file and mapping of the test is gone. */
 FIXTURE_TEARDOWN_PARENT(sweep)
 {
+	char path[256];
+
+	for (int d = 0; self->restricted && d < 2; d++)
+		for (int a = 0; a < 2; a++) {
+			snprintf(path, sizeof(path), "%s/%s", fault_dirs[d], require_attrs[a]);
+			write_text(path, self->require[d][a]);
+		}
 	restore(&self->saved);
 	restore_module_defaults();
 }
