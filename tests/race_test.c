@@ -380,7 +380,7 @@ static void *touch_loop(void *arg)
  * swapping places, and the first faults of a round meet a SWITCH now and
  * then.
  */
-TEST_F(race, page_fault_after_huge_fault_filled_the_slot)
+TEST_F_TIMEOUT(race, page_fault_after_huge_fault_filled_the_slot, 180)
 {
 	struct switcher s = { .ctl = self->ctl, .a = 1, .b = 0 };
 	struct fault_counts before, after;
