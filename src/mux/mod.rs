@@ -64,7 +64,6 @@ use crate::{
         StateTable,
         VdevState, //
     },
-    store::Bytes,
     uapi, //
 };
 use core::sync::atomic::{
@@ -192,15 +191,6 @@ impl Mux {
     pub(crate) fn forget_nodes(&self) {
         let _notifying = self.notifying.lock();
         self.notifier.forget_nodes();
-    }
-
-    /// The store at `location` for `vdev`; `None` when removed.
-    fn store_at(&self, vdev: usize, location: Location) -> Option<&dyn Bytes> {
-        match location {
-            Location::DeviceMemory => Some(self.slots.device_memory()),
-            Location::BackingStore => Some(self.slots[vdev].backing()),
-            Location::Nowhere => None,
-        }
     }
 
     /// Wakes every waiter and notifies user space of `changes`, after the

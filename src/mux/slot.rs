@@ -224,6 +224,13 @@ impl Slots {
         &self.device_memory
     }
 
+    /// The store at `location` for `vdev`, without holding its location:
+    /// for an allocation by the holder of `Mux::changing`, under which
+    /// `location` cannot change. `None` when removed.
+    pub(crate) fn store_at(&self, vdev: usize, location: Location) -> Option<&dyn Bytes> {
+        store_at(location, &self.device_memory, &self.slots[vdev])
+    }
+
     /// The location of `vdev`, held shared: what a fault, a copy or a 4 KiB
     /// insertion holds while it uses the store there.
     pub(crate) fn shared(&self, vdev: usize) -> Located<'_, ReadGuard<'_, Location>> {
@@ -283,11 +290,7 @@ impl<'a, G: Deref<Target = Location>> Located<'a, G> {
 
     /// The store where the bytes are; `None` while removed.
     pub(crate) fn store(&self) -> Option<&dyn Bytes> {
-        match *self.guard {
-            Location::DeviceMemory => Some(self.device_memory),
-            Location::BackingStore => Some(&self.slot.backing),
-            Location::Nowhere => None,
-        }
+        store_at(*self.guard, self.device_memory, self.slot)
     }
 }
 
@@ -352,5 +355,19 @@ impl Located<'_, WriteGuard<'_, Location>> {
         // SAFETY: As in `map_page`, with the lock held exclusively, which
         // also excludes every 4 KiB insertion.
         unsafe { fault.map_huge(store, object_pages) }
+    }
+}
+
+/// The store where a location puts `slot`'s bytes: the device memory, its
+/// backing store, or none while removed.
+fn store_at<'a>(
+    location: Location,
+    device_memory: &'a DeviceMemory,
+    slot: &'a Slot,
+) -> Option<&'a dyn Bytes> {
+    match location {
+        Location::DeviceMemory => Some(device_memory),
+        Location::BackingStore => Some(&slot.backing),
+        Location::Nowhere => None,
     }
 }

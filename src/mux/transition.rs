@@ -250,7 +250,8 @@ impl Mux {
         let changing = self.changing.lock();
         // The location cannot change while `changing` is held.
         let location = Location::of(self.state.lock().table.state(vdev));
-        self.store_at(vdev, location)
+        self.slots
+            .store_at(vdev, location)
             .ok_or(ENODEV)?
             .allocate_at(pgoff * PAGE_SIZE)?;
         if end <= self.reserved_size() {
