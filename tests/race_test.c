@@ -298,7 +298,7 @@ static char *fragment_memory(size_t pages)
  * backing store the write allocates gets 4 KiB pages, and no 2 MiB block of
  * them is contiguous by luck.
  */
-static int allocate_small_store(int fd)
+static int allocate_small_store(int fd, int try)
 {
 	const size_t frag_pages = 32768;
 	cpu_set_t cpus, one;
@@ -315,11 +315,19 @@ static int allocate_small_store(int fd)
 
 	if (pread(fd, &c, 1, 0) != 1)
 		return -errno;
-	/* One CPU frees the pages and allocates the store: one page list. */
+	/*
+	 * One CPU frees the pages and allocates the store: one page list, of
+	 * one NUMA node. The tries take the CPUs in turn: on a two-node guest
+	 * one node's free lists can stay too whole to fragment.
+	 */
 	if (sched_getaffinity(0, sizeof(cpus), &cpus))
 		return -errno;
 	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
+	for (int cpu = 0, seen = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &cpus) && seen++ == try % CPU_COUNT(&cpus)) {
+			CPU_SET(cpu, &one);
+			break;
+		}
 	sched_setaffinity(0, sizeof(one), &one);
 	frag = fragment_memory(frag_pages);
 	if (frag == MAP_FAILED) {
@@ -409,7 +417,7 @@ TEST_F_TIMEOUT(race, page_fault_after_huge_fault_filled_the_slot, 180)
 		ASSERT_EQ(1, pwrite(self->fd[0], "", 1, 0));
 		ASSERT_EQ(1, huge_blocks(self->fd[0]));
 		/* ... and vdev 1's backing store 4 KiB pages. */
-		ASSERT_EQ(0, allocate_small_store(self->fd[1]));
+		ASSERT_EQ(0, allocate_small_store(self->fd[1], tries));
 		if (huge_blocks(self->fd[1]) == 0)
 			break;
 	}
