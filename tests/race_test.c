@@ -271,55 +271,69 @@ TEST_F(race, fork_while_switching_never_shows_foreign_bytes)
 }
 
 /*
- * Leaves @pages scattered free pages: maps them, then frees every other one,
- * whose neighbours stay allocated, so that the next order-0 allocations of
- * this CPU get pages that are not physically contiguous. The caller unmaps
- * the @pages * 4 KiB returned.
+ * Scattered free pages where the store's allocation looks first. A store's
+ * pages are unmovable kernel memory (GFP_KERNEL), taken from the unmovable
+ * free lists or, when those are empty, by claiming a whole pageblock of
+ * another type, which is contiguous: freeing anonymous memory (movable)
+ * fragments nothing it uses. Pipe buffers are unmovable too: pages written
+ * alternately into a kept pipe and a dropped one, then the dropped pipes
+ * closed, leave free pages whose neighbours stay allocated, on this CPU's
+ * list. @kept has room for the two ends of PIPE_PAIRS pipes, which the
+ * caller closes.
  */
-static char *fragment_memory(size_t pages)
-{
-	char *p = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	size_t i;
+#define PIPE_PAIRS 4
+#define PIPE_PAGES 256
 
-	if (p == MAP_FAILED)
-		return p;
-	madvise(p, pages * PAGE, MADV_NOHUGEPAGE);
-	for (i = 0; i < pages; i++)
-		p[i * PAGE] = 1;
-	for (i = 1; i < pages; i += 2)
-		madvise(p + i * PAGE, PAGE, MADV_DONTNEED);
-	return p;
+static int fragment_unmovable(int kept[2 * PIPE_PAIRS])
+{
+	static char page[PAGE];
+	int dropped[PIPE_PAIRS][2] = { 0 }, i, j, ret = 0;
+
+	for (i = 0; i < 2 * PIPE_PAIRS; i++)
+		kept[i] = -1;
+	for (i = 0; i < PIPE_PAIRS && !ret; i++) {
+		if (pipe(dropped[i]) || pipe(kept + 2 * i)) {
+			ret = -errno;
+			break;
+		}
+		if (fcntl(kept[2 * i + 1], F_SETPIPE_SZ, PIPE_PAGES * PAGE) < 0 ||
+		    fcntl(dropped[i][1], F_SETPIPE_SZ, PIPE_PAGES * PAGE) < 0)
+			ret = -errno;
+		for (j = 0; j < PIPE_PAGES && !ret; j++)
+			if (write(kept[2 * i + 1], page, PAGE) != PAGE ||
+			    write(dropped[i][1], page, PAGE) != PAGE)
+				ret = -EIO;
+	}
+	for (i = 0; i < PIPE_PAIRS; i++)
+		if (dropped[i][1] > 0) {
+			close(dropped[i][0]);
+			close(dropped[i][1]);
+		}
+	return ret;
 }
 
 /*
  * Writes vdev @fd's first byte (unchanged) with every allocation of order 9
- * or more failing for this task and free memory fragmented, so that the
- * backing store the write allocates gets 4 KiB pages, and no 2 MiB block of
- * them is contiguous by luck.
+ * or more failing for this task and unmovable free memory fragmented, so
+ * that the backing store the write allocates gets 4 KiB pages, and no 2 MiB
+ * block of them is contiguous by luck.
  */
 static int allocate_small_store(int fd, int try)
 {
-	const size_t frag_pages = 32768;
-	cpu_set_t cpus, one;
-	char *frag;
+	int kept[2 * PIPE_PAIRS];
 	static const char *const setup[][2] = {
 		{ "task-filter", "Y" }, { "verbose", "0" }, { "interval", "1" },
 		{ "space", "0" }, { "times", "-1" }, { "ignore-gfp-wait", "N" },
 		{ "ignore-gfp-highmem", "N" }, { "min-order", "9" },
 		{ "probability", "100" },
 	};
+	cpu_set_t cpus, one;
 	char path[128], c;
-	size_t i;
-	int ret;
+	int i, ret;
 
 	if (pread(fd, &c, 1, 0) != 1)
 		return -errno;
-	/*
-	 * One CPU frees the pages and allocates the store: one page list, of
-	 * one NUMA node. The tries take the CPUs in turn: on a two-node guest
-	 * one node's free lists can stay too whole to fragment.
-	 */
+	/* One CPU frees the pages and allocates the store: one page list. */
 	if (sched_getaffinity(0, sizeof(cpus), &cpus))
 		return -errno;
 	CPU_ZERO(&one);
@@ -329,24 +343,24 @@ static int allocate_small_store(int fd, int try)
 			break;
 		}
 	sched_setaffinity(0, sizeof(one), &one);
-	frag = fragment_memory(frag_pages);
-	if (frag == MAP_FAILED) {
-		sched_setaffinity(0, sizeof(cpus), &cpus);
-		return -errno;
-	}
-	for (i = 0; i < sizeof(setup) / sizeof(setup[0]); i++) {
+	for (i = 0; i < (int)(sizeof(setup) / sizeof(setup[0])); i++) {
 		snprintf(path, sizeof(path), DEBUGFS "/fail_page_alloc/%s", setup[i][0]);
 		ret = write_text(path, setup[i][1]);
 		if (ret)
-			return ret;
+			goto out;
 	}
-	ret = write_text("/proc/self/make-it-fail", "1");
+	ret = fragment_unmovable(kept);
+	if (!ret)
+		ret = write_text("/proc/self/make-it-fail", "1");
 	if (!ret)
 		ret = pwrite(fd, &c, 1, 0) == 1 ? 0 : -errno;
 	write_text("/proc/self/make-it-fail", "0");
+	for (i = 0; i < 2 * PIPE_PAIRS; i++)
+		if (kept[i] >= 0)
+			close(kept[i]);
+out:
 	write_text(DEBUGFS "/fail_page_alloc/probability", "0");
 	write_text(DEBUGFS "/fail_page_alloc/min-order", "1");
-	munmap(frag, frag_pages * PAGE);
 	sched_setaffinity(0, sizeof(cpus), &cpus);
 	return ret;
 }
@@ -404,11 +418,10 @@ TEST_F_TIMEOUT(race, page_fault_after_huge_fault_filled_the_slot, 180)
 	 * then, and no backing store yet (a resize would reallocate every
 	 * existing one with huge pages). Free memory is fragmented on purpose:
 	 * 4 KiB pages taken from unfragmented free lists can by chance form
-	 * one contiguous, aligned 2 MiB block. That takes a few tries in a busy
-	 * guest, now and then more than twelve (two NUMA nodes of half the
-	 * memory each leave fewer free lists to fragment).
+	 * one contiguous, aligned 2 MiB block. A few tries are allowed for a
+	 * task migrated or a list drained in between.
 	 */
-	for (tries = 0; tries < 40; tries++) {
+	for (tries = 0; tries < 8; tries++) {
 		close_nodes(self->ctl, self->fd);
 		ASSERT_EQ(0, unload_module());
 		ASSERT_EQ(0, load_module("reserved_size=2097152"));
