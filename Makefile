@@ -341,13 +341,22 @@ uninstall:
 DEBIAN_TESTS ?= module_test ioctl_test mmap_test huge_test security_test events_test race_test \
 	autogrow_test populate_test ioctl_test-m32 mmap_test-m32 events_test-m32 \
 	autogrow_test-m32 populate_test-m32 vdmuxctl_test.sh vdmuxctl_events_test.sh
+# KVER picks Debian's kernel (scripts/debian-kernel.sh's DEBIAN_KERNEL):
+# make check-debian KVER=7.2.12+deb13-amd64.
+ifdef KVER
+export DEBIAN_KERNEL := $(KVER)
+endif
 DEBIAN_OUT = $(shell scripts/debian-kernel.sh print-dir)
 
 debian:
 	@scripts/debian-kernel.sh module
 
+# The module, Debian's image, then dkms in the build root against the
+# prepared tree (scripts/check-dkms.sh, as make check-dkms runs it), then
+# the guest.
 check-debian:
 	@scripts/debian-kernel.sh all
+	@scripts/debian-kernel.sh dkms
 	@$(MAKE) FLAVOUR=debian KDIR=$$(scripts/debian-kernel.sh print-tree) KERNEL_PREREQ= debian-run
 
 debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)) tool \
@@ -356,7 +365,8 @@ debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OU
 		cp $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)) \
 			$(OUT)/debian-tests/
 	@qemu/run.sh check --kernel $(KDIR) --bzimage $(DEBIAN_OUT)/vmlinuz \
-		--module $(DEBIAN_OUT)/vdmux.ko --tests $(OUT)/debian-tests --out $(OUT) --stock-kernel
+		--module $(DEBIAN_OUT)/vdmux.ko --tests $(OUT)/debian-tests --out $(OUT)/$(notdir $(DEBIAN_OUT)) \
+		--stock-kernel
 
 # What dkms.conf runs: the module against KDIR, nothing set up, nothing
 # downloaded. C is compiled as the kernel was (clang or gcc). dkms passes
@@ -364,7 +374,7 @@ debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OU
 # the versioned names are given explicitly.
 KBUILD_LLVM = $(if $(shell grep -s '^CONFIG_CC_IS_CLANG=y' $(KDIR)/.config),LLVM=$(LLVM) \
 	CC=clang$(filter-out 1,$(LLVM)) LD=ld.lld$(filter-out 1,$(LLVM)))
-kbuild: $(UAPI_RS)
+kbuild: $(GENERATED_RS)
 	@scripts/dkms-check.sh $(KDIR)
 	@$(MAKE) -C $(KDIR) M=$(TOP) $(KBUILD_LLVM) $(if $(KERNELRELEASE),KERNELRELEASE=$(KERNELRELEASE)) modules
 
