@@ -179,7 +179,7 @@ $(OUT)/tests/%: tests/%.c $(wildcard tests/*.h) include/uapi/vdmux.h | $(KERNEL_
 	@mkdir -p $(dir $@)
 	@gcc $(TEST_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
 
-$(OUT)/tests/%-m32: tests/%.c $(wildcard tests/*.h) include/uapi/vdmux.h | kernel
+$(OUT)/tests/%-m32: tests/%.c $(wildcard tests/*.h) include/uapi/vdmux.h | $(KERNEL_PREREQ)
 	@mkdir -p $(dir $@)
 	@gcc -m32 $(TEST_CFLAGS) $(M32_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
 
@@ -337,10 +337,12 @@ uninstall:
 		$(DESTDIR)$(FISHCOMPDIR)/vdmuxctl.fish
 
 # --- Debian's stock kernel and DKMS ---------------------------------------
-# The functional tests: those that need no debug-kernel feature.
+# The functional tests: those that need no debug-kernel feature, with the
+# same 32-bit programs and the same BAR checks (pci_test, and the pci pass
+# of PCI_PASS_TESTS on the guest's ivshmem device) as make check.
 DEBIAN_TESTS ?= module_test ioctl_test mmap_test huge_test security_test events_test race_test \
-	autogrow_test populate_test ioctl_test-m32 mmap_test-m32 events_test-m32 \
-	autogrow_test-m32 populate_test-m32 vdmuxctl_test.sh vdmuxctl_events_test.sh
+	autogrow_test populate_test pci_test $(patsubst %,%-m32,$(TESTS_M32)) \
+	vdmuxctl_test.sh vdmuxctl_events_test.sh
 # KVER picks Debian's kernel (scripts/debian-kernel.sh's DEBIAN_KERNEL):
 # make check-debian KVER=7.2.12+deb13-amd64.
 ifdef KVER
@@ -366,7 +368,7 @@ debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OU
 			$(OUT)/debian-tests/
 	@qemu/run.sh check --kernel $(KDIR) --bzimage $(DEBIAN_OUT)/vmlinuz \
 		--module $(DEBIAN_OUT)/vdmux.ko --tests $(OUT)/debian-tests --out $(OUT)/$(notdir $(DEBIAN_OUT)) \
-		--stock-kernel
+		--stock-kernel --ivshmem $(IVSHMEM_SIZE) $(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS)")
 
 # What dkms.conf runs: the module against KDIR, nothing set up, nothing
 # downloaded. C is compiled as the kernel was (clang or gcc). dkms passes
