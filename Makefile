@@ -353,10 +353,11 @@ DEBIAN_OUT = $(shell scripts/debian-kernel.sh print-dir)
 debian:
 	@scripts/debian-kernel.sh module
 
-# The module, Debian's image, then dkms in the build root against the
-# prepared tree (scripts/check-dkms.sh, as make check-dkms runs it), then
-# the guest.
-check-debian:
+# The host's set-up (QEMU, busybox, gcc-multilib, the Rust toolchain for
+# vdmuxctl), the module, Debian's image, then dkms in the build root
+# against the prepared tree (scripts/check-dkms.sh, as make check-dkms
+# runs it), then the guest.
+check-debian: setup
 	@scripts/debian-kernel.sh all
 	@scripts/debian-kernel.sh dkms
 	@$(MAKE) FLAVOUR=debian KDIR=$$(scripts/debian-kernel.sh print-tree) KERNEL_PREREQ= debian-run
