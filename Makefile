@@ -19,6 +19,7 @@
 #   make check-debian boot Debian's own kernel image and run the functional tests
 #   make check-dkms   dkms add, build, install and remove against the test kernel
 #   make check-large  the largest size (1 GiB) in a 5 GiB guest
+#   make check-lockdown the test kernel booted with lockdown=integrity: what it refuses
 #   make check-clients fio, stress-ng and trinity (static builds) against the nodes in the guest
 #   make kbuild       vdmux.ko against KDIR, with no set-up (what dkms.conf runs)
 #   make tool-man     regenerate tools/man/vdmuxctl.8 from vdmuxctl's command line
@@ -95,7 +96,7 @@ INSTALL_MOD_DIR ?= updates
 
 .PHONY: module setup kernel fmt lint tests check judge-test demo shell bench bench-run clean FORCE \
 	tool tool-test tool-lint tool-man install uninstall debian check-debian debian-run \
-	kbuild check-dkms check-large check-clients
+	kbuild check-dkms check-large check-lockdown check-clients
 
 setup:
 ifdef OWN_KERNEL
@@ -261,6 +262,24 @@ $(OUT)/large/%: tests/large/%.c tests/vdmux_test.h include/uapi/vdmux.h | kernel
 check-large: module $(OUT)/large/large_test
 	@QEMU_MEM=$${QEMU_MEM:-5G} QEMU_TIMEOUT=$${QEMU_TIMEOUT:-1800} qemu/run.sh check \
 		--kernel $(KDIR) --module $(MODULE) --tests $(OUT)/large --out $(OUT)/large-run
+
+# The test kernel booted with lockdown=integrity, as a distribution kernel
+# is under Secure Boot, with the ivshmem device: lockdown_test checks what
+# lockdown refuses (/dev/mem, the BAR's sysfs resource files) and that
+# vdmux's nodes work in both device_memory modes, and LOCKDOWN_TESTS run
+# there too (and in the pci pass). Not part of `make check`: one more boot.
+LOCKDOWN_TESTS ?= ioctl_test mmap_test
+$(OUT)/lockdown/%: tests/lockdown/%.c tests/vdmux_test.h include/uapi/vdmux.h | kernel
+	@mkdir -p $(dir $@)
+	@gcc $(TEST_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
+
+check-lockdown: module tool $(OUT)/lockdown/lockdown_test $(patsubst %,$(OUT)/tests/%,$(LOCKDOWN_TESTS))
+	@rm -rf $(OUT)/lockdown-run/tests && mkdir -p $(OUT)/lockdown-run/tests && \
+		cp $(OUT)/lockdown/lockdown_test $(patsubst %,$(OUT)/tests/%,$(LOCKDOWN_TESTS)) \
+			$(OUT)/lockdown-run/tests/
+	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/lockdown-run/tests \
+		--out $(OUT)/lockdown-run --lockdown integrity --allow-skips qemu/skips-lockdown \
+		--ivshmem $(IVSHMEM_SIZE) --pci-pass "$(LOCKDOWN_TESTS)"
 
 # Benchmarks run on the release kernel: `make bench` is `make bench-run`
 # with FLAVOUR=release. BOOTS guests (5 by default) run them one after the
