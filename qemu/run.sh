@@ -6,6 +6,7 @@
 #   run.sh check|demo|shell --kernel KDIR --module KO --tests DIR --out DIR
 #          [--extra DIR] [--only "name ..."] [--bzimage FILE] [--stock-kernel]
 #          [--allow-skips FILE] [--ivshmem SIZE [--pci-pass "name ..."]]
+#          [--lockdown integrity|confidentiality]
 #
 # --ivshmem gives the guest an ivshmem-plain device (1af4:1110) whose BAR 2,
 # SIZE bytes (a power of two, e.g. 64M), is the file OUT/ivshmem.bin of a
@@ -16,6 +17,10 @@
 # device). --pci-pass names test programs that the guest
 # runs a second time with vdmux loaded with device_memory=pci, as sections
 # NAME@pci, before the others (see qemu/init).
+#
+# --lockdown boots the kernel with lockdown=MODE, as a distribution kernel
+# runs under Secure Boot (make check-lockdown); the module must be signed
+# with a key the kernel trusts (make module signs it for the test kernels).
 #
 # --bzimage boots FILE rather than KDIR's arch/x86/boot/bzImage (Debian's own
 # vmlinuz for make check-debian); --stock-kernel has the judge accept the
@@ -47,7 +52,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 mode=$1
 shift
-kdir= module= tests= out= extra= only= bzimage= judge=() ivshmem= pci_pass=
+kdir= module= tests= out= extra= only= bzimage= judge=() ivshmem= pci_pass= lockdown=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kdir=$2; shift 2 ;;
@@ -61,6 +66,7 @@ while [ $# -gt 0 ]; do
 	--allow-skips) judge+=(--allow-skips "$2"); shift 2 ;;
 	--ivshmem) ivshmem=$2; shift 2 ;;
 	--pci-pass) pci_pass=$2; shift 2 ;;
+	--lockdown) lockdown=$2; shift 2 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -93,7 +99,11 @@ done
 guest_cmdline() {
 	echo "console=ttyS0,115200 panic=-1 oops=panic nokaslr kmemleak=on page_table_check=on $* ignore_loglevel"
 }
-cmdline=$(guest_cmdline ${GUEST_ENV:-})
+case "$lockdown" in
+'' | integrity | confidentiality) ;;
+*) echo "run.sh: --lockdown $lockdown is neither integrity nor confidentiality" >&2; exit 2 ;;
+esac
+cmdline=$(guest_cmdline ${lockdown:+lockdown=$lockdown} ${GUEST_ENV:-})
 # Two NUMA nodes, one CPU (a socket of its own: CPUs of one socket on two
 # nodes make the scheduler's topology check warn) and half the memory each,
 # as on a two-socket host: the stores' allocations follow the allocating task's node.

@@ -12,12 +12,15 @@
 # and builds vdmux.ko there. Every step is cached and skipped when done:
 #
 #   $CACHE/debian-root/              the trixie build root (debootstrap)
-#   $CACHE/debian-root/build/linux   the prepared kernel tree
+#   $CACHE/debian-root/build/linux-$RELEASE
+#                                    the prepared kernel tree, one per release
 #   $CACHE/debian-$RELEASE/          vdmux.ko, vmlinuz (Debian's, extracted
 #                                    from linux-image, not installed)
 #
-#   debian-kernel.sh [module|tree|image|all|print-dir|print-tree]
-#                                    (default: all = module and image)
+#   debian-kernel.sh [module|tree|image|all|dkms|print-dir|print-tree]
+#                                    (default: all = module and image;
+#                                    dkms: scripts/check-dkms.sh in the root
+#                                    against the prepared tree)
 #
 # Environment: DEBIAN_KERNEL (default 7.3.4+deb13-amd64), VDMUX_CACHE,
 # DEBIAN_MIRROR (default: the mirror the host's apt already uses),
@@ -43,8 +46,8 @@ die() {
 
 case "$what" in
 print-dir) echo "$OUT"; exit 0 ;;
-module | tree | image | all | print-tree) ;;
-*) die "unknown step '$what' (module, tree, image, all, print-dir or print-tree)" ;;
+module | tree | image | all | dkms | print-tree) ;;
+*) die "unknown step '$what' (module, tree, image, all, dkms, print-dir or print-tree)" ;;
 esac
 
 [ "$(id -u)" = 0 ] || die "run as root: the build root needs debootstrap and chroot" \
@@ -72,7 +75,7 @@ else
 				HOME=/root LANG=C.UTF-8 "$@"' sh "$ROOT" "$@"
 	}
 fi
-TREE_IN=/build/linux
+TREE_IN=/build/linux-$RELEASE
 TREE=$ROOT$TREE_IN
 [ "$what" = print-tree ] && { echo "$TREE"; exit 0; }
 
@@ -109,7 +112,8 @@ EOT
 		echo "$uri" >"$ROOT/.vdmux-debootstrap"
 	fi
 	local want="${PKGS[*]} ${BPO_PKGS[*]}"
-	if [ "$(cat "$ROOT/.vdmux-packages" 2>/dev/null)" != "$want" ]; then
+	# One record per release: the releases' packages live side by side.
+	if [ "$(cat "$ROOT/.vdmux-packages-$RELEASE" 2>/dev/null)" != "$want" ]; then
 		say "installing Debian's toolchain and linux-source-$SERIES, linux-headers-$RELEASE in the build root"
 		run apt-get update -qq || die "apt-get update failed in the build root"
 		run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
@@ -119,7 +123,7 @@ EOT
 			-t trixie-backports "${BPO_PKGS[@]}" >/dev/null ||
 			die "linux-source-$SERIES or linux-headers-$RELEASE is not in trixie-backports" \
 				"(DEBIAN_KERNEL=<release> picks another Debian kernel)"
-		echo "$want" >"$ROOT/.vdmux-packages"
+		echo "$want" >"$ROOT/.vdmux-packages-$RELEASE"
 	fi
 }
 
@@ -189,12 +193,12 @@ step_tree() {
 
 # --- 3. vdmux.ko ------------------------------------------------------------
 step_module() {
-	local src=$ROOT/build/vdmux src_in=/build/vdmux
+	local src=$ROOT/build/vdmux-$RELEASE src_in=/build/vdmux-$RELEASE
 	mkdir -p "$src"
 	# A fresh copy of the driver's sources: Kbuild, src/ and the UAPI header.
 	local sum
 	sum=$(cd "$TOP" && cat Kbuild include/uapi/vdmux.h scripts/gen-uapi-rs.sh scripts/gen-helpers-rs.sh \
-		src/*.c src/*.h $(find src -name '*.rs' ! -name '*_generated.rs' | sort) | md5sum |
+		$(find src -name '*.[ch]' | sort) $(find src -name '*.rs' ! -name '*_generated.rs' | sort) | md5sum |
 		cut -c1-32)/$(cat "$TREE/.vdmux-prepared")
 	if [ -f "$OUT/vdmux.ko" ] && [ "$(cat "$OUT/.vdmux-module" 2>/dev/null)" = "$sum" ]; then
 		return
@@ -261,10 +265,29 @@ step_image() {
 	rm -rf "$dl"
 }
 
+# --- 5. dkms against the prepared tree ----------------------------------------
+# What a Debian user's dkms does with vdmux's source package, in the root
+# with trixie's dkms: add, build (make kbuild, bindgen included), install
+# with Debian's vermagic, remove, and the two refusals (check-dkms.sh).
+step_dkms() {
+	local src=$ROOT/build/dkms-$RELEASE src_in=/build/dkms-$RELEASE
+	rm -rf "$src"
+	mkdir -p "$src/scripts"
+	cp -r "$TOP/dkms.conf" "$TOP/Makefile" "$TOP/Kbuild" "$TOP/rust-toolchain.toml" "$TOP/src" \
+		"$TOP/include" "$src/"
+	cp "$TOP"/scripts/check-dkms.sh "$TOP"/scripts/dkms-check.sh "$TOP"/scripts/gen-*-rs.sh "$src/scripts/"
+	say "dkms add, build, install, remove against $TREE_IN, in the root"
+	run "$src_in/scripts/check-dkms.sh" "$TREE_IN" >"$OUT/dkms.log" 2>&1 ||
+		die "dkms against $RELEASE failed; the log is $OUT/dkms.log" "$(tail -n 8 "$OUT/dkms.log")"
+	sed -n 's/^check-dkms: /debian: dkms: /p; s/^    /debian: dkms:     /p' "$OUT/dkms.log" >&2
+	rm -rf "$src"
+}
+
 mkdir -p "$OUT"
 step_root
 case "$what" in
 tree) step_tree ;;
+dkms) step_tree && step_dkms ;;
 module) step_tree && step_module ;;
 image) step_image ;;
 all) step_tree && step_module && step_image ;;

@@ -27,6 +27,7 @@
 #endif
 
 #include "c_helpers.h"
+#include "kernel_ext/compat.h"
 
 /* How much vdmux_copy() and vdmux_zero() move between rescheduling points. */
 #define VDMUX_COPY_CHUNK (1UL << 20)

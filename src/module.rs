@@ -23,7 +23,10 @@ use crate::{
         DetachableBar,
         DeviceMemory, //
     },
-    kernel_ext::misc_node::Node,
+    kernel_ext::{
+        compat::param_value,
+        misc_node::Node, //
+    },
     module_parameters,
     mux::Mux,
     pci::{
@@ -71,10 +74,10 @@ fn params() -> Result<Params> {
     // does not change after the module is loaded (it is read-only in sysfs).
     let device_memory = unsafe { CStr::from_char_ptr(pci_helpers::vdmux_device_memory_param()) };
     Params::new(
-        module_parameters::nr_vdevs.value(),
-        module_parameters::reserved_size.value(),
-        module_parameters::max_reserved_size.value(),
-        module_parameters::fault_around_pages.value(),
+        param_value(&module_parameters::nr_vdevs),
+        param_value(&module_parameters::reserved_size),
+        param_value(&module_parameters::max_reserved_size),
+        param_value(&module_parameters::fault_around_pages),
         device_memory.to_bytes(),
     )
     .inspect_err(|msg| pr_err!("{msg}\n"))

@@ -18,9 +18,15 @@
 //! `device_memory=ram`, the default, it would be useless, and another
 //! driver may be meant to have it).
 
-use crate::bar::{
-    BarInfo,
-    BarMemory, //
+use crate::{
+    bar::{
+        BarInfo,
+        BarMemory, //
+    },
+    kernel_ext::compat::{
+        id_info,
+        ProbeIdInfo, //
+    },
 };
 use core::{
     marker::PhantomData,
@@ -68,7 +74,7 @@ static CLAIMED: AtomicBool = AtomicBool::new(false);
 /// module alias: see the module documentation.
 static ID_TABLE: IdArray<pci::DeviceId, (), 1> = IdArray::new([(
     pci::DeviceId::from_id(pci::Vendor::REDHAT_QUMRANET, IVSHMEM_DEVICE_ID),
-    &(),
+    id_info(&()),
 )]);
 
 /// The PCI driver of ivshmem devices, handing the BAR of the first one
@@ -125,7 +131,7 @@ impl<C: BarClient> pci::Driver for IvshmemDriver<C> {
 
     fn probe<'bound>(
         pdev: &'bound pci::Device<Core<'_>>,
-        _info: Option<&'bound Self::IdInfo>,
+        _info: ProbeIdInfo<'bound, Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         Self::bind(pdev)
     }

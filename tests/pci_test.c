@@ -218,6 +218,27 @@ static const volatile char *map_bar(size_t len)
 	return map_bar_rw(len, 0);
 }
 
+/*
+ * -errno of mmap(2) of the BAR's first page through /dev/mem (0 if it
+ * mapped): STRICT_DEVMEM allows an I/O region that no driver holds, and
+ * refuses one that a driver requested with EPERM.
+ */
+static int dev_mem_map_errno(void)
+{
+	int fd = open("/dev/mem", O_RDONLY | O_CLOEXEC), err = 0;
+	void *p;
+
+	if (fd < 0)
+		return -errno;
+	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, (off_t)bar_start);
+	if (p == MAP_FAILED)
+		err = -errno;
+	else
+		munmap(p, PAGE);
+	close(fd);
+	return err;
+}
+
 static void unmap_bar(const volatile char *p, size_t len)
 {
 	munmap((void *)p, len);
@@ -337,11 +358,13 @@ TEST(binds_in_pci_mode)
 	ASSERT_NE(MAP_FAILED, bar) TH_LOG("resource2 of an unclaimed BAR: %s", strerror(errno));
 	memset((char *)bar, 0x5a, bar_len);
 	munmap((void *)bar, bar_len);
+	EXPECT_EQ(0, dev_mem_map_errno());
 	ASSERT_EQ(0, load_pci(""));
-	/* Claimed by vdmux, the BAR's resource file cannot be mapped. */
+	/* Claimed by vdmux, the BAR cannot be mapped through its resource file nor /dev/mem. */
 	errno = 0;
 	EXPECT_EQ(MAP_FAILED, map_bar(PAGE));
 	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-EPERM, dev_mem_map_errno());
 	EXPECT_EQ(0, read_first_line("/sys/module/vdmux/parameters/device_memory", text,
 				     sizeof(text)));
 	EXPECT_STREQ("pci", text);

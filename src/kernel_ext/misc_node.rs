@@ -12,6 +12,7 @@
 //! plus ours, and lets `open` and the sysfs attributes find the node's
 //! data.
 
+use super::compat;
 use core::marker::{
     PhantomData,
     PhantomPinned, //
@@ -181,6 +182,8 @@ impl<T: NodeDevice> NodeFops<T> {
                 None
             },
             // SAFETY: `base.fops` points to the kernel crate's static table.
+            owner: compat::fops_owner(unsafe { (*base.fops).owner }),
+            // SAFETY: As above.
             ..unsafe { *base.fops }
         }
     };

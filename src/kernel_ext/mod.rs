@@ -3,11 +3,13 @@
 //! What the 7.3 kernel crate lacks and vdmux needs: VMA operations and
 //! faults, page frame insertion, VMA geometry, the calling process's VMAs,
 //! a shared `address_space`, a reader-writer semaphore, misc nodes with data
-//! of their own, and a few task and I/O vector calls. Nothing here knows the driver: each file imports only
-//! the kernel crate and the C wrappers (`crate::helpers`), and says where
-//! upstream it would belong.
+//! of their own, and a few task and I/O vector calls; and, in `compat`, one
+//! spelling for what differs between the 7.2 and 7.3 kernel crates. Nothing
+//! here knows the driver: each file imports only the kernel crate and the C
+//! wrappers (`crate::helpers`), and says where upstream it would belong.
 
 pub(crate) mod anon_mapping;
+pub(crate) mod compat;
 pub(crate) mod fault;
 pub(crate) mod iov;
 pub(crate) mod misc_node;
