@@ -11,7 +11,6 @@
 #include <linux/mm.h>
 #include <linux/mm_types.h>
 #include <linux/pgtable.h>
-#include <linux/poll.h>
 #include <linux/pseudo_fs.h>
 #include <linux/rwsem.h>
 #include <linux/uaccess.h>
@@ -349,15 +348,6 @@ const struct attribute_group **vdmux_vdev_attr_groups(void)
 const struct attribute_group **vdmux_control_attr_groups(void)
 {
 	return vdmux_control_groups;
-}
-
-unsigned int vdmux_poll_events(bool vdev, bool removed, bool changed)
-{
-	__poll_t events = changed ? EPOLLPRI : 0;
-
-	if (vdev)
-		events |= removed ? EPOLLERR : EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM;
-	return (__force unsigned int)events;
 }
 
 void vdmux_sysfs_notify(struct miscdevice *misc, const char *attr)

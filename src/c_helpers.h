@@ -194,13 +194,6 @@ long vdmux_attr_show(struct miscdevice *misc, unsigned int attr, char *buf);
 const struct attribute_group **vdmux_vdev_attr_groups(void);
 const struct attribute_group **vdmux_control_attr_groups(void);
 
-/*
- * The poll events of a node: EPOLLPRI when @changed; on a virtual device
- * node (@vdev) EPOLLERR when @removed, else EPOLLIN | EPOLLRDNORM |
- * EPOLLOUT | EPOLLWRNORM.
- */
-unsigned int vdmux_poll_events(bool vdev, bool removed, bool changed);
-
 /* sysfs_notify() on attribute @attr of the node registered as @misc. */
 void vdmux_sysfs_notify(struct miscdevice *misc, const char *attr);
 

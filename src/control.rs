@@ -8,10 +8,13 @@ use crate::{
         self,
         NodeKind, //
     },
-    kernel_ext::misc_node::{
-        Node,
-        NodeDevice,
-        SeekFile, //
+    kernel_ext::{
+        misc_node::{
+            Node,
+            NodeDevice,
+            SeekFile, //
+        },
+        poll_events::PollEvents,
     },
     mux::Mux,
     uapi,
@@ -110,12 +113,13 @@ impl NodeDevice for Control {
         Err(ESPIPE)
     }
 
-    fn poll(open: &ControlFile, file: &File, table: PollTable<'_>) -> u32 {
+    /// `EPOLLPRI` while the generation differs from the one this file
+    /// last returned; nothing else (the node is neither read nor written).
+    fn poll(open: &ControlFile, file: &File, table: PollTable<'_>) -> PollEvents {
         // Registered before the generation is read, so no change is missed.
         open.control.mux.poll_wait(file, &table);
         let changed = open.control.status().generation != open.seen.load(Ordering::Relaxed);
-        // SAFETY: A computation on plain values.
-        unsafe { helpers::vdmux_poll_events(false, false, changed) }
+        PollEvents::PRI.when(changed)
     }
 
     fn fsync(_open: &ControlFile) -> Result {

@@ -25,6 +25,7 @@ use crate::{
             FaultDone,
             FaultError, //
         },
+        poll_events::PollEvents,
         vma_ops::{
             NewMapping,
             VmaHandler, //
@@ -260,14 +261,22 @@ impl NodeDevice for Vdev {
         misc_node::llseek_sized(file, offset, whence, open.vdev.mux.reserved_size())
     }
 
-    fn poll(open: &VdevFile, file: &File, table: PollTable<'_>) -> u32 {
+    /// `EPOLLPRI` while the generation differs from the one this file
+    /// last returned; `EPOLLERR` while removed, else ready to read and
+    /// write.
+    fn poll(open: &VdevFile, file: &File, table: PollTable<'_>) -> PollEvents {
         let vdev = &open.vdev;
         // Registered before the state is read, so no change is missed.
         vdev.mux.poll_wait(file, &table);
         let (state, generation) = vdev.state();
-        let changed = generation != open.seen.load(Ordering::Relaxed);
-        // SAFETY: A computation on plain values.
-        unsafe { helpers::vdmux_poll_events(true, state == VdevState::Removed, changed) }
+        let changed = PollEvents::PRI.when(generation != open.seen.load(Ordering::Relaxed));
+        let ready = match state {
+            VdevState::Removed => PollEvents::ERR,
+            VdevState::Foreground | VdevState::Background => {
+                PollEvents::IN | PollEvents::RDNORM | PollEvents::OUT | PollEvents::WRNORM
+            }
+        };
+        changed | ready
     }
 
     fn fsync(open: &VdevFile) -> Result {

@@ -12,6 +12,7 @@
 //! plus ours, and lets `open` and the sysfs attributes find the node's
 //! data.
 
+use super::poll_events::PollEvents;
 use core::marker::{
     PhantomData,
     PhantomPinned, //
@@ -52,12 +53,12 @@ pub(crate) trait NodeDevice: MiscDevice {
     ) -> Result<i64>;
 
     /// `poll(2)`: registers `table` with the wait queues that wake it and
-    /// returns the events that are ready (`EPOLL*` bits).
+    /// returns the events that are ready.
     fn poll(
         device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
         file: &File,
         table: PollTable<'_>,
-    ) -> u32;
+    ) -> PollEvents;
 
     /// `fsync(2)`, `fdatasync(2)`, `msync(MS_SYNC)` of a mapping.
     fn fsync(device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>) -> Result;
@@ -230,7 +231,7 @@ impl<T: NodeDevice> NodeFops<T> {
         // SAFETY: `table` is null or valid for the call (the function's
         // safety requirements).
         let table = unsafe { PollTable::from_raw(table) };
-        T::poll(device, file, table)
+        T::poll(device, file, table).bits()
     }
 
     /// `f_op->fsync`, for the whole file whatever the range.
