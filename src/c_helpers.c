@@ -227,16 +227,9 @@ bool vdmux_fault_is_write(const struct vm_fault *vmf)
 	return vmf->flags & FAULT_FLAG_WRITE;
 }
 
-void vdmux_init_rwsem(struct rw_semaphore *sem)
+void vdmux_down_write_nested(struct rw_semaphore *sem, int subclass)
 {
-	static struct lock_class_key key;
-
-	__init_rwsem(sem, "vdmux::Slot::location", &key);
-}
-
-void vdmux_down_write_nested(struct rw_semaphore *sem)
-{
-	down_write_nested(sem, SINGLE_DEPTH_NESTING);
+	down_write_nested(sem, subclass);
 }
 
 unsigned long vdmux_copy_to_iter_nofault(const void *src, unsigned long len,

@@ -83,14 +83,8 @@ bool vdmux_vma_is_mixedmap(const struct vm_area_struct *vma);
  */
 void vdmux_zap_fork_parent(struct vm_area_struct *copy);
 
-/*
- * init_rwsem(): every lock it initialises is of one lockdep class, named
- * "vdmux::Slot::location" (the per-virtual-device location locks); only a
- * state change that moves two virtual devices nests one inside the other,
- * with down_write_nested().
- */
-void vdmux_init_rwsem(struct rw_semaphore *sem);
-void vdmux_down_write_nested(struct rw_semaphore *sem);
+/* down_write_nested(), a macro without lockdep. */
+void vdmux_down_write_nested(struct rw_semaphore *sem, int subclass);
 
 /*
  * copy_to_iter(), copy_from_iter() and iov_iter_zero() with page faults
