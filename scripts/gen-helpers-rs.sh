@@ -19,7 +19,7 @@ tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 bindgen "$hdr" --use-core --no-layout-tests --no-doc-comments \
 	--allowlist-function 'vdmux_.*' --allowlist-var 'VDMUX_.*' --allowlist-type 'vdmux_.*' \
-	--blocklist-type 'address_space|attribute_group|fs_context|iov_iter|miscdevice|pci_dev|rw_semaphore|vm_area_struct|vm_fault' \
+	--blocklist-type 'address_space|attribute_group|fs_context|miscdevice|page|pci_dev|rw_semaphore|vm_area_struct|vm_fault' \
 	--blocklist-function 'vdmux_attr_show' \
 	--ctypes-prefix ffi -o "$tmp" -- -I/usr/include
 {

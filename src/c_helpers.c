@@ -27,96 +27,46 @@
 
 #include "c_helpers.h"
 
-/* How much vdmux_copy() and vdmux_zero() move between rescheduling points. */
-#define VDMUX_COPY_CHUNK (1UL << 20)
+/*
+ * Allocations whose size comes from user space: zeroed, charged to the
+ * caller's memory cgroup, no warning in the log and no OOM kill (of a task
+ * of the caller's memory cgroup, or of anyone) to make room for them.
+ */
+#define VDMUX_USER_GFP (GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN)
 
 int vdmux_init_pseudo(struct fs_context *fc)
 {
 	return init_pseudo(fc, VDMUX_FS_MAGIC) ? 0 : -ENOMEM;
 }
 
-void *vdmux_alloc_pages(unsigned long size, bool huge, bool *block)
+struct page *vdmux_alloc_block(unsigned int order)
 {
-	/*
-	 * The size comes from user space and a failure reaches it as ENOMEM
-	 * or SIGBUS: no warning in the log, and no OOM kill (of a task of the
-	 * caller's memory cgroup, or of anyone) to make room for it.
-	 */
-	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN;
-	unsigned long i, nr = size >> PAGE_SHIFT;
-
-	*block = false;
-	if (huge) {
-		struct page *page = alloc_pages(gfp | __GFP_NORETRY, get_order(size));
-		struct page **pages;
-		void *addr = NULL;
-
-		if (page) {
-			pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL | __GFP_NOWARN);
-			if (pages) {
-				for (i = 0; i < nr; i++)
-					pages[i] = page + i;
-				addr = vmap(pages, nr, VM_MAP, PAGE_KERNEL);
-				kvfree(pages);
-			}
-			if (addr) {
-				*block = true;
-				return addr;
-			}
-			__free_pages(page, get_order(size));
-		}
-	}
-	return __vmalloc(size, gfp | __GFP_RETRY_MAYFAIL);
+	return alloc_pages(VDMUX_USER_GFP | __GFP_NORETRY, order);
 }
 
-void vdmux_free_pages(const void *addr, unsigned long size, bool block)
+void *vdmux_vmap(struct page **pages, unsigned int count)
 {
-	if (block) {
-		struct page *page = vmalloc_to_page(addr);
-
-		vunmap(addr);
-		__free_pages(page, get_order(size));
-	} else {
-		vfree(addr);
-	}
+	return vmap(pages, count, VM_MAP, PAGE_KERNEL);
 }
 
-unsigned long vdmux_page_pfn(const void *addr)
+void *vdmux_vmalloc(unsigned long size)
 {
-	return vmalloc_to_pfn(addr);
+	return __vmalloc(size, VDMUX_USER_GFP | __GFP_RETRY_MAYFAIL);
 }
 
-unsigned long vdmux_mem_available_pages(void)
+void vdmux_vunmap(const void *addr)
 {
-	/* 1/32 of the memory is left to everyone else. */
-	long reserve = totalram_pages() / 32;
-
-	return max(si_mem_available() - reserve, 0L);
+	vunmap(addr);
 }
 
-void vdmux_copy(void *dst, const void *src, unsigned long len)
+void vdmux_vfree(const void *addr)
 {
-	while (len) {
-		unsigned long n = min(len, VDMUX_COPY_CHUNK);
-
-		memcpy(dst, src, n);
-		dst += n;
-		src += n;
-		len -= n;
-		cond_resched();
-	}
+	vfree(addr);
 }
 
-void vdmux_zero(void *dst, unsigned long len)
+unsigned long vdmux_totalram_pages(void)
 {
-	while (len) {
-		unsigned long n = min(len, VDMUX_COPY_CHUNK);
-
-		memset(dst, 0, n);
-		dst += n;
-		len -= n;
-		cond_resched();
-	}
+	return totalram_pages();
 }
 
 bool vdmux_fault_pmd_is_huge(const struct vm_fault *vmf)
@@ -232,36 +182,14 @@ void vdmux_down_write_nested(struct rw_semaphore *sem, int subclass)
 	down_write_nested(sem, subclass);
 }
 
-unsigned long vdmux_copy_to_iter_nofault(const void *src, unsigned long len,
-					 struct iov_iter *i)
+void vdmux_pagefault_disable(void)
 {
-	unsigned long n;
-
 	pagefault_disable();
-	n = copy_to_iter(src, len, i);
-	pagefault_enable();
-	return n;
 }
 
-unsigned long vdmux_copy_from_iter_nofault(void *dst, unsigned long len,
-					   struct iov_iter *i)
+void vdmux_pagefault_enable(void)
 {
-	unsigned long n;
-
-	pagefault_disable();
-	n = copy_from_iter(dst, len, i);
 	pagefault_enable();
-	return n;
-}
-
-unsigned long vdmux_zero_iter_nofault(unsigned long len, struct iov_iter *i)
-{
-	unsigned long n;
-
-	pagefault_disable();
-	n = iov_iter_zero(len, i);
-	pagefault_enable();
-	return n;
 }
 
 bool vdmux_vma_is_fork_copy(const struct vm_area_struct *vma)

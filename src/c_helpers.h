@@ -18,7 +18,7 @@
 struct address_space;
 struct attribute_group;
 struct fs_context;
-struct iov_iter;
+struct page;
 struct miscdevice;
 struct rw_semaphore;
 struct vm_area_struct;
@@ -31,37 +31,23 @@ struct vm_fault;
 int vdmux_init_pseudo(struct fs_context *fc);
 
 /*
- * @size zero-filled bytes (a page multiple) in the vmalloc space, charged
- * to the caller's memory cgroup, or NULL (never at the price of an OOM
- * kill). With @huge (@size is then one PMD's worth), one physically
- * contiguous, naturally aligned block of pages is tried first, with light
- * compaction only (__GFP_NORETRY: a fragmented machine gives up at once
- * rather than stall the caller in direct compaction), and mapped for the
- * kernel with 4 KiB pages (vmap), like the fallback, a vmalloc area of 4 KiB
- * pages: the kernel's copies then cost the same whichever it got (copies
- * through the direct map's huge pages measured 10 times slower under QEMU's
- * TCG). *@block says which; vdmux_free_pages() needs it and the size.
+ * The allocations of a buffer of pages that user space may map: zeroed,
+ * charged to the caller's memory cgroup, never at the price of a warning or
+ * an OOM kill. vdmux_alloc_block(): one naturally aligned block of 2^@order
+ * pages, with light compaction only (__GFP_NORETRY), or NULL.
+ * vdmux_vmap(): maps @count pages for the kernel with 4 KiB pages
+ * (vmap(VM_MAP, PAGE_KERNEL)). vdmux_vmalloc(): a __vmalloc() area of @size
+ * bytes, tried hard (__GFP_RETRY_MAYFAIL), or NULL.
  */
-void *vdmux_alloc_pages(unsigned long size, bool huge, bool *block);
-void vdmux_free_pages(const void *addr, unsigned long size, bool block);
+struct page *vdmux_alloc_block(unsigned int order);
+void *vdmux_vmap(struct page **pages, unsigned int count);
+void *vdmux_vmalloc(unsigned long size);
+/* vunmap() and vfree(), which the kernel crate's bindings lack. */
+void vdmux_vunmap(const void *addr);
+void vdmux_vfree(const void *addr);
 
-/* The page frame of the page at @addr, from vdmux_alloc_pages(). */
-unsigned long vdmux_page_pfn(const void *addr);
-
-/*
- * si_mem_available() less 1/32 of all memory, in pages: what vdmux may
- * allocate without swapping or pushing the system towards the OOM killer
- * (an estimate), leaving a reserve to everyone else.
- */
-unsigned long vdmux_mem_available_pages(void);
-
-/*
- * memcpy() and memset() of buffers that user space may map, in chunks with
- * a rescheduling point between them: a copy of a whole buffer (up to 1 GiB)
- * runs under a mutex and must not hog the CPU.
- */
-void vdmux_copy(void *dst, const void *src, unsigned long len);
-void vdmux_zero(void *dst, unsigned long len);
+/* totalram_pages(). */
+unsigned long vdmux_totalram_pages(void);
 
 /* Whether the page middle directory entry of the fault is a 2 MiB leaf. */
 bool vdmux_fault_pmd_is_huge(const struct vm_fault *vmf);
@@ -86,17 +72,9 @@ void vdmux_zap_fork_parent(struct vm_area_struct *copy);
 /* down_write_nested(), a macro without lockdep. */
 void vdmux_down_write_nested(struct rw_semaphore *sem, int subclass);
 
-/*
- * copy_to_iter(), copy_from_iter() and iov_iter_zero() with page faults
- * disabled: they stop at the first user page that is not mapped and return
- * what they moved, so that they may run under a lock that a fault on that
- * page (a user buffer that is itself a vdmux mapping) takes.
- */
-unsigned long vdmux_copy_to_iter_nofault(const void *src, unsigned long len,
-					 struct iov_iter *i);
-unsigned long vdmux_copy_from_iter_nofault(void *dst, unsigned long len,
-					   struct iov_iter *i);
-unsigned long vdmux_zero_iter_nofault(unsigned long len, struct iov_iter *i);
+/* pagefault_disable() and pagefault_enable(). */
+void vdmux_pagefault_disable(void);
+void vdmux_pagefault_enable(void);
 
 /*
  * Whether the page middle directory entry of the fault points to a page

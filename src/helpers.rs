@@ -20,8 +20,8 @@ mod generated {
         bindings::{
             attribute_group,
             fs_context,
-            iov_iter,
             miscdevice,
+            page,
             rw_semaphore,
             vm_area_struct,
             vm_fault, //
