@@ -232,101 +232,12 @@ bool vdmux_fatal_signal_pending(void)
 	return fatal_signal_pending(current);
 }
 
-#define VDMUX_ATTR(_name, _id)							\
-	static ssize_t _name##_show(struct device *dev,				\
-				    struct device_attribute *attr, char *buf)	\
-	{									\
-		return vdmux_attr_show(dev_get_drvdata(dev), _id, buf);		\
-	}									\
-	static DEVICE_ATTR_RO(_name)
-
-VDMUX_ATTR(state, VDMUX_ATTR_STATE);
-VDMUX_ATTR(generation, VDMUX_ATTR_GENERATION);
-VDMUX_ATTR(foreground, VDMUX_ATTR_FOREGROUND);
-VDMUX_ATTR(reserved_size, VDMUX_ATTR_RESERVED_SIZE);
-VDMUX_ATTR(nr_vdevs, VDMUX_ATTR_NR_VDEVS);
-
-static struct attribute *vdmux_vdev_attrs[] = {
-	&dev_attr_state.attr,
-	&dev_attr_generation.attr,
-	NULL,
-};
-ATTRIBUTE_GROUPS(vdmux_vdev);
-
-static struct attribute *vdmux_control_attrs[] = {
-	&dev_attr_foreground.attr,
-	&dev_attr_reserved_size.attr,
-	&dev_attr_nr_vdevs.attr,
-	NULL,
-};
-ATTRIBUTE_GROUPS(vdmux_control);
-
-const struct attribute_group **vdmux_vdev_attr_groups(void)
+void vdmux_init_delayed_work(struct delayed_work *dwork, void (*func)(struct work_struct *work))
 {
-	return vdmux_vdev_groups;
+	INIT_DELAYED_WORK(dwork, func);
 }
 
-const struct attribute_group **vdmux_control_attr_groups(void)
+bool vdmux_schedule_delayed_work(struct delayed_work *dwork, unsigned long delay)
 {
-	return vdmux_control_groups;
-}
-
-void vdmux_sysfs_notify(struct miscdevice *misc, const char *attr)
-{
-	sysfs_notify(&misc->this_device->kobj, NULL, attr);
-}
-
-struct vdmux_late_notify {
-	struct delayed_work work;
-	struct miscdevice *misc;
-	const char *attr;
-};
-
-static void vdmux_late_notify_run(struct work_struct *work)
-{
-	struct vdmux_late_notify *n = container_of(to_delayed_work(work),
-						   struct vdmux_late_notify, work);
-	/* detach() clears it before it waits for this to return. */
-	struct miscdevice *misc = READ_ONCE(n->misc);
-
-	if (misc)
-		sysfs_notify(&misc->this_device->kobj, NULL, n->attr);
-}
-
-struct vdmux_late_notify *vdmux_late_notify_new(const char *attr)
-{
-	struct vdmux_late_notify *n = kzalloc(sizeof(*n), GFP_KERNEL);
-
-	if (n) {
-		INIT_DELAYED_WORK(&n->work, vdmux_late_notify_run);
-		n->attr = attr;
-	}
-	return n;
-}
-
-void vdmux_late_notify_attach(struct vdmux_late_notify *n, struct miscdevice *misc)
-{
-	WRITE_ONCE(n->misc, misc);
-}
-
-void vdmux_late_notify_request(struct vdmux_late_notify *n)
-{
-	schedule_delayed_work(&n->work, msecs_to_jiffies(VDMUX_LATE_NOTIFY_MS));
-}
-
-void vdmux_late_notify_detach(struct vdmux_late_notify *n)
-{
-	WRITE_ONCE(n->misc, NULL);
-	cancel_delayed_work_sync(&n->work);
-}
-
-void vdmux_late_notify_free(struct vdmux_late_notify *n)
-{
-	vdmux_late_notify_detach(n);
-	kfree(n);
-}
-
-int vdmux_uevent(struct miscdevice *misc, char **envp)
-{
-	return kobject_uevent_env(&misc->this_device->kobj, KOBJ_CHANGE, envp);
+	return schedule_delayed_work(dwork, delay);
 }

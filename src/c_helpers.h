@@ -16,13 +16,13 @@
 #endif
 
 struct address_space;
-struct attribute_group;
-struct fs_context;
 struct page;
-struct miscdevice;
+struct delayed_work;
+struct fs_context;
 struct rw_semaphore;
 struct vm_area_struct;
 struct vm_fault;
+struct work_struct;
 
 /* The magic number of vdmux's internal pseudo file system ("vdmx"). */
 #define VDMUX_FS_MAGIC 0x76646d78
@@ -143,57 +143,8 @@ void vdmux_cond_resched(void);
 /* fatal_signal_pending(current). */
 bool vdmux_fatal_signal_pending(void);
 
-/*
- * sysfs attributes of the nodes, in the misc devices' own directories
- * (/sys/class/misc/vdmuxN/, /sys/class/misc/vdmux/), all read-only.
- */
-enum vdmux_attr {
-	VDMUX_ATTR_STATE,		/* vdmuxN/state */
-	VDMUX_ATTR_GENERATION,		/* vdmuxN/generation */
-	VDMUX_ATTR_FOREGROUND,		/* vdmux/foreground */
-	VDMUX_ATTR_RESERVED_SIZE,	/* vdmux/reserved_size */
-	VDMUX_ATTR_NR_VDEVS,		/* vdmux/nr_vdevs */
-};
-
-/*
- * Implemented in Rust (src/sysfs.rs): writes the text of @attr of the node
- * registered as @misc into @buf (a page) and returns its length, or a
- * negative errno.
- */
-long vdmux_attr_show(struct miscdevice *misc, unsigned int attr, char *buf);
-
-/* The attribute groups of a virtual device node and of the control node. */
-const struct attribute_group **vdmux_vdev_attr_groups(void);
-const struct attribute_group **vdmux_control_attr_groups(void);
-
-/* sysfs_notify() on attribute @attr of the node registered as @misc. */
-void vdmux_sysfs_notify(struct miscdevice *misc, const char *attr);
-
-/*
- * A sysfs_notify() of one attribute sent a little later (VDMUX_LATE_NOTIFY_MS),
- * once for every request made meanwhile: for a change that can come
- * thousands of times a second, where the workqueue round trip of each
- * sysfs_notify() would cost more than the change. Pollers are woken once
- * per burst, and read the value as it is then.
- */
-#define VDMUX_LATE_NOTIFY_MS 10
-struct vdmux_late_notify;
-
-/* One for attribute @attr (a string that outlives it), attached to no node; NULL without memory. */
-struct vdmux_late_notify *vdmux_late_notify_new(const char *attr);
-/* Sends to the node registered as @misc from now on (until detach). */
-void vdmux_late_notify_attach(struct vdmux_late_notify *n, struct miscdevice *misc);
-/* Schedules a notification, unless one is pending already. */
-void vdmux_late_notify_request(struct vdmux_late_notify *n);
-/* Sends nothing from now on; returns once no notification is running. */
-void vdmux_late_notify_detach(struct vdmux_late_notify *n);
-/* Detaches and frees @n. */
-void vdmux_late_notify_free(struct vdmux_late_notify *n);
-
-/*
- * A KOBJ_CHANGE uevent for the node registered as @misc, with the
- * NULL-terminated "NAME=value" strings @envp; 0 or a negative errno.
- */
-int vdmux_uevent(struct miscdevice *misc, char **envp);
+/* INIT_DELAYED_WORK() and schedule_delayed_work(). */
+void vdmux_init_delayed_work(struct delayed_work *dwork, void (*func)(struct work_struct *work));
+bool vdmux_schedule_delayed_work(struct delayed_work *dwork, unsigned long delay);
 
 #endif /* VDMUX_C_HELPERS_H */

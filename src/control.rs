@@ -3,7 +3,6 @@
 //! `/dev/vdmux`: the control node.
 
 use crate::{
-    helpers,
     ioctl::{
         self,
         NodeKind, //
@@ -14,9 +13,14 @@ use crate::{
             NodeDevice,
             SeekFile, //
         },
+        node_attrs::AttributeGroups,
         poll_events::PollEvents,
     },
     mux::Mux,
+    sysfs::{
+        self,
+        ControlAttr, //
+    },
     uapi,
 };
 use core::sync::atomic::{
@@ -24,7 +28,6 @@ use core::sync::atomic::{
     Ordering, //
 };
 use kernel::{
-    bindings,
     fs::File,
     miscdevice::{
         MiscDevice,
@@ -33,6 +36,7 @@ use kernel::{
     prelude::*,
     seq_file::SeqFile,
     seq_print,
+    str::CString,
     sync::{
         poll::PollTable,
         Arc, //
@@ -99,9 +103,14 @@ impl MiscDevice for Control {
 impl NodeDevice for Control {
     type NodeData = Arc<Control>;
 
-    fn attribute_groups() -> *mut *const bindings::attribute_group {
-        // SAFETY: Returns a pointer to a static table.
-        unsafe { helpers::vdmux_control_attr_groups() }
+    type AttributeId = ControlAttr;
+
+    fn attribute_groups() -> &'static AttributeGroups<Self> {
+        &sysfs::CONTROL_ATTRIBUTES
+    }
+
+    fn show_attribute(control: &Arc<Control>, attr: ControlAttr) -> Result<CString> {
+        sysfs::control_text(control, attr)
     }
 
     fn llseek(

@@ -4,7 +4,6 @@
 //! read(2) and write(2).
 
 use crate::{
-    helpers,
     ioctl::{
         self,
         NodeKind, //
@@ -21,6 +20,7 @@ use crate::{
             NodeDevice,
             SeekFile, //
         },
+        node_attrs::AttributeGroups,
         pfnmap::{
             FaultDone,
             FaultError, //
@@ -33,6 +33,10 @@ use crate::{
     },
     mux::Mux,
     state::VdevState,
+    sysfs::{
+        self,
+        VdevAttr, //
+    },
     uapi, //
 };
 use core::sync::atomic::{
@@ -41,7 +45,6 @@ use core::sync::atomic::{
     Ordering, //
 };
 use kernel::{
-    bindings,
     fs::{
         file,
         File,
@@ -62,6 +65,7 @@ use kernel::{
     prelude::*,
     seq_file::SeqFile,
     seq_print,
+    str::CString,
     sync::{
         poll::PollTable,
         Arc, //
@@ -252,9 +256,14 @@ impl MiscDevice for Vdev {
 impl NodeDevice for Vdev {
     type NodeData = Arc<Vdev>;
 
-    fn attribute_groups() -> *mut *const bindings::attribute_group {
-        // SAFETY: Returns a pointer to a static table.
-        unsafe { helpers::vdmux_vdev_attr_groups() }
+    type AttributeId = VdevAttr;
+
+    fn attribute_groups() -> &'static AttributeGroups<Self> {
+        &sysfs::VDEV_ATTRIBUTES
+    }
+
+    fn show_attribute(vdev: &Arc<Vdev>, attr: VdevAttr) -> Result<CString> {
+        sysfs::vdev_text(vdev, attr)
     }
 
     fn llseek(open: &VdevFile, file: &SeekFile<'_>, offset: i64, whence: u32) -> Result<i64> {

@@ -12,7 +12,10 @@
 //! plus ours, and lets `open` and the sysfs attributes find the node's
 //! data.
 
-use super::poll_events::PollEvents;
+use super::{
+    node_attrs::AttributeGroups,
+    poll_events::PollEvents, //
+};
 use core::marker::{
     PhantomData,
     PhantomPinned, //
@@ -36,13 +39,19 @@ use kernel::{
 };
 
 /// A [`MiscDevice`] registered through [`Node`].
-pub(crate) trait NodeDevice: MiscDevice {
+pub(crate) trait NodeDevice: MiscDevice + 'static {
     /// What each node of this type knows about itself.
     type NodeData: Send + Sync;
 
-    /// The sysfs attribute groups of each node of this type, as the
-    /// NULL-terminated array `struct miscdevice.groups` takes.
-    fn attribute_groups() -> *mut *const bindings::attribute_group;
+    /// What names one sysfs attribute of the nodes of this type.
+    type AttributeId: Copy + Sync + 'static;
+
+    /// The sysfs attribute groups of each node of this type (see
+    /// [`node_attributes!`](super::node_attrs::node_attributes)).
+    fn attribute_groups() -> &'static AttributeGroups<Self>;
+
+    /// The text of attribute `id` of the node whose data is `data`.
+    fn show_attribute(data: &Self::NodeData, id: Self::AttributeId) -> Result<CString>;
 
     /// `lseek(2)`: returns the new position.
     fn llseek(
@@ -107,7 +116,7 @@ impl<T: NodeDevice> Node<T> {
                     name,
                     fops: &NodeFops::<T>::FOPS,
                     mode,
-                    groups: T::attribute_groups(),
+                    groups: T::attribute_groups().as_raw(),
                     ..pin_init::zeroed()
                 };
                 // SAFETY: `slot` is valid for writes and pinned.
@@ -141,7 +150,7 @@ impl<T: NodeDevice> Node<T> {
     /// `misc` must be the `struct miscdevice` of a live `Node<T>`, which
     /// must outlive the returned reference: true in a callback of the
     /// node's file or sysfs attribute (deregistration waits for those).
-    pub(crate) unsafe fn data_of_raw<'a>(misc: *mut bindings::miscdevice) -> &'a T::NodeData {
+    pub(super) unsafe fn data_of_raw<'a>(misc: *mut bindings::miscdevice) -> &'a T::NodeData {
         let misc = misc.cast::<Opaque<bindings::miscdevice>>();
         // SAFETY: By the function's safety requirements `misc` is the
         // `misc` field of a live, pinned `Node<T>`.
@@ -149,7 +158,7 @@ impl<T: NodeDevice> Node<T> {
     }
 
     /// The node's `struct miscdevice`, registered while `self` lives.
-    pub(crate) fn as_raw(&self) -> *mut bindings::miscdevice {
+    pub(super) fn as_raw(&self) -> *mut bindings::miscdevice {
         self.misc.get()
     }
 }

@@ -2,10 +2,11 @@
 
 //! What the 7.3 kernel crate lacks and vdmux needs: VMA operations and
 //! faults, page frame insertion, VMA geometry, the calling process's VMAs,
-//! a shared `address_space`, a reader-writer semaphore, misc nodes with data
-//! of their own, buffers of pages user space may map, a PCI BAR mapped
-//! write-combining, long copies in pieces, a box that can be taken away,
-//! and a few task, poll and I/O vector calls. Nothing here knows the
+//! a shared `address_space`, a reader-writer semaphore, misc nodes with data,
+//! sysfs attributes and notifications of their own, buffers of pages user
+//! space may map, a PCI BAR mapped write-combining, long copies in pieces,
+//! a box that can be taken away, and a few task, poll and I/O vector
+//! calls. Nothing here knows the
 //! driver: each file imports only the kernel crate, its siblings and the C
 //! wrappers (`crate::helpers`, `crate::pci_helpers`), and says where
 //! upstream it would belong and what the kernel crate lacks.
@@ -16,6 +17,8 @@ pub(crate) mod chunked_copy;
 pub(crate) mod fault;
 pub(crate) mod iov;
 pub(crate) mod misc_node;
+pub(crate) mod node_attrs;
+pub(crate) mod node_events;
 pub(crate) mod page_buffer;
 pub(crate) mod pfnmap;
 pub(crate) mod poll_events;
