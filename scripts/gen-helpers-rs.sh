@@ -7,9 +7,7 @@
 # compiler (which builds the .c file against the header) and the Rust
 # compiler agree on every prototype. The kernel structures the headers only
 # name are left out: src/helpers.rs and src/pci_helpers.rs bring the kernel
-# crate's bindings of them into scope. vdmux_attr_show is the other way
-# round, C calling Rust: src/sysfs.rs defines it, with the header's
-# prototype.
+# crate's bindings of them into scope.
 #
 #   gen-helpers-rs.sh HEADER OUTPUT
 set -euo pipefail
@@ -19,8 +17,7 @@ tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 bindgen "$hdr" --use-core --no-layout-tests --no-doc-comments \
 	--allowlist-function 'vdmux_.*' --allowlist-var 'VDMUX_.*' --allowlist-type 'vdmux_.*' \
-	--blocklist-type 'address_space|attribute_group|fs_context|iov_iter|miscdevice|pci_dev|rw_semaphore|vm_area_struct|vm_fault' \
-	--blocklist-function 'vdmux_attr_show' \
+	--blocklist-type 'address_space|delayed_work|fs_context|page|pci_dev|rw_semaphore|vm_area_struct|vm_fault|work_struct' \
 	--ctypes-prefix ffi -o "$tmp" -- -I/usr/include
 {
 	echo "// SPDX-License-Identifier: GPL-2.0"

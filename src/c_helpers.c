@@ -11,7 +11,6 @@
 #include <linux/mm.h>
 #include <linux/mm_types.h>
 #include <linux/pgtable.h>
-#include <linux/poll.h>
 #include <linux/pseudo_fs.h>
 #include <linux/rwsem.h>
 #include <linux/uaccess.h>
@@ -29,96 +28,46 @@
 #include "c_helpers.h"
 #include "kernel_ext/compat.h"
 
-/* How much vdmux_copy() and vdmux_zero() move between rescheduling points. */
-#define VDMUX_COPY_CHUNK (1UL << 20)
+/*
+ * Allocations whose size comes from user space: zeroed, charged to the
+ * caller's memory cgroup, no warning in the log and no OOM kill (of a task
+ * of the caller's memory cgroup, or of anyone) to make room for them.
+ */
+#define VDMUX_USER_GFP (GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN)
 
 int vdmux_init_pseudo(struct fs_context *fc)
 {
 	return init_pseudo(fc, VDMUX_FS_MAGIC) ? 0 : -ENOMEM;
 }
 
-void *vdmux_alloc_pages(unsigned long size, bool huge, bool *block)
+struct page *vdmux_alloc_block(unsigned int order)
 {
-	/*
-	 * The size comes from user space and a failure reaches it as ENOMEM
-	 * or SIGBUS: no warning in the log, and no OOM kill (of a task of the
-	 * caller's memory cgroup, or of anyone) to make room for it.
-	 */
-	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN;
-	unsigned long i, nr = size >> PAGE_SHIFT;
-
-	*block = false;
-	if (huge) {
-		struct page *page = alloc_pages(gfp | __GFP_NORETRY, get_order(size));
-		struct page **pages;
-		void *addr = NULL;
-
-		if (page) {
-			pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL | __GFP_NOWARN);
-			if (pages) {
-				for (i = 0; i < nr; i++)
-					pages[i] = page + i;
-				addr = vmap(pages, nr, VM_MAP, PAGE_KERNEL);
-				kvfree(pages);
-			}
-			if (addr) {
-				*block = true;
-				return addr;
-			}
-			__free_pages(page, get_order(size));
-		}
-	}
-	return __vmalloc(size, gfp | __GFP_RETRY_MAYFAIL);
+	return alloc_pages(VDMUX_USER_GFP | __GFP_NORETRY, order);
 }
 
-void vdmux_free_pages(const void *addr, unsigned long size, bool block)
+void *vdmux_vmap(struct page **pages, unsigned int count)
 {
-	if (block) {
-		struct page *page = vmalloc_to_page(addr);
-
-		vunmap(addr);
-		__free_pages(page, get_order(size));
-	} else {
-		vfree(addr);
-	}
+	return vmap(pages, count, VM_MAP, PAGE_KERNEL);
 }
 
-unsigned long vdmux_page_pfn(const void *addr)
+void *vdmux_vmalloc(unsigned long size)
 {
-	return vmalloc_to_pfn(addr);
+	return __vmalloc(size, VDMUX_USER_GFP | __GFP_RETRY_MAYFAIL);
 }
 
-unsigned long vdmux_mem_available_pages(void)
+void vdmux_vunmap(const void *addr)
 {
-	/* 1/32 of the memory is left to everyone else. */
-	long reserve = totalram_pages() / 32;
-
-	return max(si_mem_available() - reserve, 0L);
+	vunmap(addr);
 }
 
-void vdmux_copy(void *dst, const void *src, unsigned long len)
+void vdmux_vfree(const void *addr)
 {
-	while (len) {
-		unsigned long n = min(len, VDMUX_COPY_CHUNK);
-
-		memcpy(dst, src, n);
-		dst += n;
-		src += n;
-		len -= n;
-		cond_resched();
-	}
+	vfree(addr);
 }
 
-void vdmux_zero(void *dst, unsigned long len)
+unsigned long vdmux_totalram_pages(void)
 {
-	while (len) {
-		unsigned long n = min(len, VDMUX_COPY_CHUNK);
-
-		memset(dst, 0, n);
-		dst += n;
-		len -= n;
-		cond_resched();
-	}
+	return totalram_pages();
 }
 
 bool vdmux_fault_pmd_is_huge(const struct vm_fault *vmf)
@@ -229,48 +178,19 @@ bool vdmux_fault_is_write(const struct vm_fault *vmf)
 	return vmf->flags & FAULT_FLAG_WRITE;
 }
 
-void vdmux_init_rwsem(struct rw_semaphore *sem)
+void vdmux_down_write_nested(struct rw_semaphore *sem, int subclass)
 {
-	static struct lock_class_key key;
-
-	__init_rwsem(sem, "vdmux::Slot::location", &key);
+	down_write_nested(sem, subclass);
 }
 
-void vdmux_down_write_nested(struct rw_semaphore *sem)
+void vdmux_pagefault_disable(void)
 {
-	down_write_nested(sem, SINGLE_DEPTH_NESTING);
-}
-
-unsigned long vdmux_copy_to_iter_nofault(const void *src, unsigned long len,
-					 struct iov_iter *i)
-{
-	unsigned long n;
-
 	pagefault_disable();
-	n = copy_to_iter(src, len, i);
-	pagefault_enable();
-	return n;
 }
 
-unsigned long vdmux_copy_from_iter_nofault(void *dst, unsigned long len,
-					   struct iov_iter *i)
+void vdmux_pagefault_enable(void)
 {
-	unsigned long n;
-
-	pagefault_disable();
-	n = copy_from_iter(dst, len, i);
 	pagefault_enable();
-	return n;
-}
-
-unsigned long vdmux_zero_iter_nofault(unsigned long len, struct iov_iter *i)
-{
-	unsigned long n;
-
-	pagefault_disable();
-	n = iov_iter_zero(len, i);
-	pagefault_enable();
-	return n;
 }
 
 bool vdmux_vma_is_fork_copy(const struct vm_area_struct *vma)
@@ -313,110 +233,12 @@ bool vdmux_fatal_signal_pending(void)
 	return fatal_signal_pending(current);
 }
 
-#define VDMUX_ATTR(_name, _id)							\
-	static ssize_t _name##_show(struct device *dev,				\
-				    struct device_attribute *attr, char *buf)	\
-	{									\
-		return vdmux_attr_show(dev_get_drvdata(dev), _id, buf);		\
-	}									\
-	static DEVICE_ATTR_RO(_name)
-
-VDMUX_ATTR(state, VDMUX_ATTR_STATE);
-VDMUX_ATTR(generation, VDMUX_ATTR_GENERATION);
-VDMUX_ATTR(foreground, VDMUX_ATTR_FOREGROUND);
-VDMUX_ATTR(reserved_size, VDMUX_ATTR_RESERVED_SIZE);
-VDMUX_ATTR(nr_vdevs, VDMUX_ATTR_NR_VDEVS);
-
-static struct attribute *vdmux_vdev_attrs[] = {
-	&dev_attr_state.attr,
-	&dev_attr_generation.attr,
-	NULL,
-};
-ATTRIBUTE_GROUPS(vdmux_vdev);
-
-static struct attribute *vdmux_control_attrs[] = {
-	&dev_attr_foreground.attr,
-	&dev_attr_reserved_size.attr,
-	&dev_attr_nr_vdevs.attr,
-	NULL,
-};
-ATTRIBUTE_GROUPS(vdmux_control);
-
-const struct attribute_group **vdmux_vdev_attr_groups(void)
+void vdmux_init_delayed_work(struct delayed_work *dwork, void (*func)(struct work_struct *work))
 {
-	return vdmux_vdev_groups;
+	INIT_DELAYED_WORK(dwork, func);
 }
 
-const struct attribute_group **vdmux_control_attr_groups(void)
+bool vdmux_schedule_delayed_work(struct delayed_work *dwork, unsigned long delay)
 {
-	return vdmux_control_groups;
-}
-
-unsigned int vdmux_poll_events(bool vdev, bool removed, bool changed)
-{
-	__poll_t events = changed ? EPOLLPRI : 0;
-
-	if (vdev)
-		events |= removed ? EPOLLERR : EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM;
-	return (__force unsigned int)events;
-}
-
-void vdmux_sysfs_notify(struct miscdevice *misc, const char *attr)
-{
-	sysfs_notify(&misc->this_device->kobj, NULL, attr);
-}
-
-struct vdmux_late_notify {
-	struct delayed_work work;
-	struct miscdevice *misc;
-	const char *attr;
-};
-
-static void vdmux_late_notify_run(struct work_struct *work)
-{
-	struct vdmux_late_notify *n = container_of(to_delayed_work(work),
-						   struct vdmux_late_notify, work);
-	/* detach() clears it before it waits for this to return. */
-	struct miscdevice *misc = READ_ONCE(n->misc);
-
-	if (misc)
-		sysfs_notify(&misc->this_device->kobj, NULL, n->attr);
-}
-
-struct vdmux_late_notify *vdmux_late_notify_new(const char *attr)
-{
-	struct vdmux_late_notify *n = kzalloc(sizeof(*n), GFP_KERNEL);
-
-	if (n) {
-		INIT_DELAYED_WORK(&n->work, vdmux_late_notify_run);
-		n->attr = attr;
-	}
-	return n;
-}
-
-void vdmux_late_notify_attach(struct vdmux_late_notify *n, struct miscdevice *misc)
-{
-	WRITE_ONCE(n->misc, misc);
-}
-
-void vdmux_late_notify_request(struct vdmux_late_notify *n)
-{
-	schedule_delayed_work(&n->work, msecs_to_jiffies(VDMUX_LATE_NOTIFY_MS));
-}
-
-void vdmux_late_notify_detach(struct vdmux_late_notify *n)
-{
-	WRITE_ONCE(n->misc, NULL);
-	cancel_delayed_work_sync(&n->work);
-}
-
-void vdmux_late_notify_free(struct vdmux_late_notify *n)
-{
-	vdmux_late_notify_detach(n);
-	kfree(n);
-}
-
-int vdmux_uevent(struct miscdevice *misc, char **envp)
-{
-	return kobject_uevent_env(&misc->this_device->kobj, KOBJ_CHANGE, envp);
+	return schedule_delayed_work(dwork, delay);
 }

@@ -16,13 +16,13 @@
 #endif
 
 struct address_space;
-struct attribute_group;
+struct page;
+struct delayed_work;
 struct fs_context;
-struct iov_iter;
-struct miscdevice;
 struct rw_semaphore;
 struct vm_area_struct;
 struct vm_fault;
+struct work_struct;
 
 /* The magic number of vdmux's internal pseudo file system ("vdmx"). */
 #define VDMUX_FS_MAGIC 0x76646d78
@@ -31,37 +31,23 @@ struct vm_fault;
 int vdmux_init_pseudo(struct fs_context *fc);
 
 /*
- * @size zero-filled bytes (a page multiple) in the vmalloc space, charged
- * to the caller's memory cgroup, or NULL (never at the price of an OOM
- * kill). With @huge (@size is then one PMD's worth), one physically
- * contiguous, naturally aligned block of pages is tried first, with light
- * compaction only (__GFP_NORETRY: a fragmented machine gives up at once
- * rather than stall the caller in direct compaction), and mapped for the
- * kernel with 4 KiB pages (vmap), like the fallback, a vmalloc area of 4 KiB
- * pages: the kernel's copies then cost the same whichever it got (copies
- * through the direct map's huge pages measured 10 times slower under QEMU's
- * TCG). *@block says which; vdmux_free_pages() needs it and the size.
+ * The allocations of a buffer of pages that user space may map: zeroed,
+ * charged to the caller's memory cgroup, never at the price of a warning or
+ * an OOM kill. vdmux_alloc_block(): one naturally aligned block of 2^@order
+ * pages, with light compaction only (__GFP_NORETRY), or NULL.
+ * vdmux_vmap(): maps @count pages for the kernel with 4 KiB pages
+ * (vmap(VM_MAP, PAGE_KERNEL)). vdmux_vmalloc(): a __vmalloc() area of @size
+ * bytes, tried hard (__GFP_RETRY_MAYFAIL), or NULL.
  */
-void *vdmux_alloc_pages(unsigned long size, bool huge, bool *block);
-void vdmux_free_pages(const void *addr, unsigned long size, bool block);
+struct page *vdmux_alloc_block(unsigned int order);
+void *vdmux_vmap(struct page **pages, unsigned int count);
+void *vdmux_vmalloc(unsigned long size);
+/* vunmap() and vfree(), which the kernel crate's bindings lack. */
+void vdmux_vunmap(const void *addr);
+void vdmux_vfree(const void *addr);
 
-/* The page frame of the page at @addr, from vdmux_alloc_pages(). */
-unsigned long vdmux_page_pfn(const void *addr);
-
-/*
- * si_mem_available() less 1/32 of all memory, in pages: what vdmux may
- * allocate without swapping or pushing the system towards the OOM killer
- * (an estimate), leaving a reserve to everyone else.
- */
-unsigned long vdmux_mem_available_pages(void);
-
-/*
- * memcpy() and memset() of buffers that user space may map, in chunks with
- * a rescheduling point between them: a copy of a whole buffer (up to 1 GiB)
- * runs under a mutex and must not hog the CPU.
- */
-void vdmux_copy(void *dst, const void *src, unsigned long len);
-void vdmux_zero(void *dst, unsigned long len);
+/* totalram_pages(). */
+unsigned long vdmux_totalram_pages(void);
 
 /* Whether the page middle directory entry of the fault is a 2 MiB leaf. */
 bool vdmux_fault_pmd_is_huge(const struct vm_fault *vmf);
@@ -83,26 +69,12 @@ bool vdmux_vma_is_mixedmap(const struct vm_area_struct *vma);
  */
 void vdmux_zap_fork_parent(struct vm_area_struct *copy);
 
-/*
- * init_rwsem(): every lock it initialises is of one lockdep class, named
- * "vdmux::Slot::location" (the per-virtual-device location locks); only a
- * state change that moves two virtual devices nests one inside the other,
- * with down_write_nested().
- */
-void vdmux_init_rwsem(struct rw_semaphore *sem);
-void vdmux_down_write_nested(struct rw_semaphore *sem);
+/* down_write_nested(), a macro without lockdep. */
+void vdmux_down_write_nested(struct rw_semaphore *sem, int subclass);
 
-/*
- * copy_to_iter(), copy_from_iter() and iov_iter_zero() with page faults
- * disabled: they stop at the first user page that is not mapped and return
- * what they moved, so that they may run under a lock that a fault on that
- * page (a user buffer that is itself a vdmux mapping) takes.
- */
-unsigned long vdmux_copy_to_iter_nofault(const void *src, unsigned long len,
-					 struct iov_iter *i);
-unsigned long vdmux_copy_from_iter_nofault(void *dst, unsigned long len,
-					   struct iov_iter *i);
-unsigned long vdmux_zero_iter_nofault(unsigned long len, struct iov_iter *i);
+/* pagefault_disable() and pagefault_enable(). */
+void vdmux_pagefault_disable(void);
+void vdmux_pagefault_enable(void);
 
 /*
  * Whether the page middle directory entry of the fault points to a page
@@ -171,64 +143,8 @@ void vdmux_cond_resched(void);
 /* fatal_signal_pending(current). */
 bool vdmux_fatal_signal_pending(void);
 
-/*
- * sysfs attributes of the nodes, in the misc devices' own directories
- * (/sys/class/misc/vdmuxN/, /sys/class/misc/vdmux/), all read-only.
- */
-enum vdmux_attr {
-	VDMUX_ATTR_STATE,		/* vdmuxN/state */
-	VDMUX_ATTR_GENERATION,		/* vdmuxN/generation */
-	VDMUX_ATTR_FOREGROUND,		/* vdmux/foreground */
-	VDMUX_ATTR_RESERVED_SIZE,	/* vdmux/reserved_size */
-	VDMUX_ATTR_NR_VDEVS,		/* vdmux/nr_vdevs */
-};
-
-/*
- * Implemented in Rust (src/sysfs.rs): writes the text of @attr of the node
- * registered as @misc into @buf (a page) and returns its length, or a
- * negative errno.
- */
-long vdmux_attr_show(struct miscdevice *misc, unsigned int attr, char *buf);
-
-/* The attribute groups of a virtual device node and of the control node. */
-const struct attribute_group **vdmux_vdev_attr_groups(void);
-const struct attribute_group **vdmux_control_attr_groups(void);
-
-/*
- * The poll events of a node: EPOLLPRI when @changed; on a virtual device
- * node (@vdev) EPOLLERR when @removed, else EPOLLIN | EPOLLRDNORM |
- * EPOLLOUT | EPOLLWRNORM.
- */
-unsigned int vdmux_poll_events(bool vdev, bool removed, bool changed);
-
-/* sysfs_notify() on attribute @attr of the node registered as @misc. */
-void vdmux_sysfs_notify(struct miscdevice *misc, const char *attr);
-
-/*
- * A sysfs_notify() of one attribute sent a little later (VDMUX_LATE_NOTIFY_MS),
- * once for every request made meanwhile: for a change that can come
- * thousands of times a second, where the workqueue round trip of each
- * sysfs_notify() would cost more than the change. Pollers are woken once
- * per burst, and read the value as it is then.
- */
-#define VDMUX_LATE_NOTIFY_MS 10
-struct vdmux_late_notify;
-
-/* One for attribute @attr (a string that outlives it), attached to no node; NULL without memory. */
-struct vdmux_late_notify *vdmux_late_notify_new(const char *attr);
-/* Sends to the node registered as @misc from now on (until detach). */
-void vdmux_late_notify_attach(struct vdmux_late_notify *n, struct miscdevice *misc);
-/* Schedules a notification, unless one is pending already. */
-void vdmux_late_notify_request(struct vdmux_late_notify *n);
-/* Sends nothing from now on; returns once no notification is running. */
-void vdmux_late_notify_detach(struct vdmux_late_notify *n);
-/* Detaches and frees @n. */
-void vdmux_late_notify_free(struct vdmux_late_notify *n);
-
-/*
- * A KOBJ_CHANGE uevent for the node registered as @misc, with the
- * NULL-terminated "NAME=value" strings @envp; 0 or a negative errno.
- */
-int vdmux_uevent(struct miscdevice *misc, char **envp);
+/* INIT_DELAYED_WORK() and schedule_delayed_work(). */
+void vdmux_init_delayed_work(struct delayed_work *dwork, void (*func)(struct work_struct *work));
+bool vdmux_schedule_delayed_work(struct delayed_work *dwork, unsigned long delay);
 
 #endif /* VDMUX_C_HELPERS_H */

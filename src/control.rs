@@ -3,17 +3,24 @@
 //! `/dev/vdmux`: the control node.
 
 use crate::{
-    helpers,
     ioctl::{
         self,
         NodeKind, //
     },
-    kernel_ext::misc_node::{
-        Node,
-        NodeDevice,
-        SeekFile, //
+    kernel_ext::{
+        misc_node::{
+            Node,
+            NodeDevice,
+            SeekFile, //
+        },
+        node_attrs::AttributeGroups,
+        poll_events::PollEvents,
     },
     mux::Mux,
+    sysfs::{
+        self,
+        ControlAttr, //
+    },
     uapi,
 };
 use core::sync::atomic::{
@@ -21,7 +28,6 @@ use core::sync::atomic::{
     Ordering, //
 };
 use kernel::{
-    bindings,
     fs::File,
     miscdevice::{
         MiscDevice,
@@ -30,6 +36,7 @@ use kernel::{
     prelude::*,
     seq_file::SeqFile,
     seq_print,
+    str::CString,
     sync::{
         poll::PollTable,
         Arc, //
@@ -96,9 +103,14 @@ impl MiscDevice for Control {
 impl NodeDevice for Control {
     type NodeData = Arc<Control>;
 
-    fn attribute_groups() -> *mut *const bindings::attribute_group {
-        // SAFETY: Returns a pointer to a static table.
-        unsafe { helpers::vdmux_control_attr_groups() }
+    type AttributeId = ControlAttr;
+
+    fn attribute_groups() -> &'static AttributeGroups<Self> {
+        &sysfs::CONTROL_ATTRIBUTES
+    }
+
+    fn show_attribute(control: &Arc<Control>, attr: ControlAttr) -> Result<CString> {
+        sysfs::control_text(control, attr)
     }
 
     fn llseek(
@@ -110,12 +122,13 @@ impl NodeDevice for Control {
         Err(ESPIPE)
     }
 
-    fn poll(open: &ControlFile, file: &File, table: PollTable<'_>) -> u32 {
+    /// `EPOLLPRI` while the generation differs from the one this file
+    /// last returned; nothing else (the node is neither read nor written).
+    fn poll(open: &ControlFile, file: &File, table: PollTable<'_>) -> PollEvents {
         // Registered before the generation is read, so no change is missed.
         open.control.mux.poll_wait(file, &table);
         let changed = open.control.status().generation != open.seen.load(Ordering::Relaxed);
-        // SAFETY: A computation on plain values.
-        unsafe { helpers::vdmux_poll_events(false, false, changed) }
+        PollEvents::PRI.when(changed)
     }
 
     fn fsync(_open: &ControlFile) -> Result {

@@ -16,18 +16,14 @@
 
 use crate::{
     bar::BarMemory,
-    helpers,
-    kernel_ext::pfnmap::PageFrames,
+    kernel_ext::{
+        atomic_box::AtomicBox,
+        iov,
+        pfnmap::PageFrames, //
+    },
     store::{
         Bytes,
         Store, //
-    },
-};
-use core::{
-    ptr,
-    sync::atomic::{
-        AtomicPtr,
-        Ordering, //
     },
 };
 use kernel::{
@@ -52,44 +48,19 @@ pub(crate) enum DeviceMemory {
 }
 
 /// A [`BarMemory`] that can be taken away.
-///
-/// # Invariants
-///
-/// `bar` is null or a pointer from `KBox::into_raw`, owned by this value.
 pub(crate) struct DetachableBar {
-    bar: AtomicPtr<BarMemory>,
+    bar: AtomicBox<BarMemory>,
 }
 
 impl DetachableBar {
     pub(crate) fn new(bar: BarMemory) -> Result<Self> {
-        // INVARIANT: A pointer from `KBox::into_raw`.
         Ok(Self {
-            bar: AtomicPtr::new(KBox::into_raw(KBox::new(bar, GFP_KERNEL)?)),
+            bar: AtomicBox::new(KBox::new(bar, GFP_KERNEL)?),
         })
     }
 
     fn get(&self) -> Option<&BarMemory> {
-        // SAFETY: Non-null, the pointer is a live box owned by `self` (type
-        // invariants), freed only by `take`, whose caller guarantees that no
-        // reference from here is in use.
-        unsafe { self.bar.load(Ordering::Acquire).as_ref() }
-    }
-
-    /// # Safety
-    ///
-    /// No reference returned by `get` may be in use, nor be made later.
-    unsafe fn take(&self) -> Option<KBox<BarMemory>> {
-        let raw = self.bar.swap(ptr::null_mut(), Ordering::AcqRel);
-        // SAFETY: Non-null, `raw` came from `KBox::into_raw` (type
-        // invariants) and is no longer in `self`.
-        (!raw.is_null()).then(|| unsafe { KBox::from_raw(raw) })
-    }
-}
-
-impl Drop for DetachableBar {
-    fn drop(&mut self) {
-        // SAFETY: `&mut self`: no reference from `get` is in use.
-        drop(unsafe { self.take() });
+        self.bar.get()
     }
 }
 
@@ -144,10 +115,7 @@ impl DeviceMemory {
             Self::Bar(bar) => {
                 let bar = bar.get().ok_or(ENODEV)?;
                 dst.for_each_chunk(size, |offset, chunk, len| {
-                    let chunk = chunk.ok_or(ENOMEM)?;
-                    // SAFETY: The chunk is valid for `len` bytes and is only
-                    // ever accessed through C copies.
-                    unsafe { bar.copy_to_ram(offset, chunk.as_ptr(), len) }
+                    bar.save(offset, chunk.ok_or(ENOMEM)?, len)
                 })
             }
         }
@@ -162,9 +130,7 @@ impl DeviceMemory {
             Self::Bar(bar) => {
                 let bar = bar.get().ok_or(ENODEV)?;
                 src.for_each_chunk(size, |offset, chunk, len| match chunk {
-                    // SAFETY: The chunk is valid for `len` bytes and is only
-                    // ever accessed through C copies.
-                    Some(chunk) => unsafe { bar.copy_from_ram(offset, chunk.as_ptr(), len) },
+                    Some(chunk) => bar.load(offset, chunk, len),
                     None => bar.zero(offset, len),
                 })
             }
@@ -196,8 +162,10 @@ impl DeviceMemory {
     pub(crate) unsafe fn detach(&self) -> Option<KBox<BarMemory>> {
         match self {
             Self::Ram(_) => None,
-            // SAFETY: The caller's guarantee.
-            Self::Bar(bar) => unsafe { bar.take() },
+            // SAFETY: Nothing uses the device memory any more (the
+            // caller's guarantee), so no reference to the BAR from `get` is
+            // in use or will be.
+            Self::Bar(bar) => unsafe { bar.bar.take() },
         }
     }
 }
@@ -247,10 +215,7 @@ impl Bytes for DeviceMemory {
             if bar.read(offset + done, &mut bounce[..n]).is_err() {
                 break;
             }
-            // SAFETY: `bounce` holds `n` bytes; `iov` is a valid iterator.
-            let copied = unsafe {
-                helpers::vdmux_copy_to_iter_nofault(bounce.as_ptr().cast(), n, iov.as_raw())
-            };
+            let copied = iov::copy_to_iter_nofault(&bounce[..n], iov);
             done += copied;
             if copied < n {
                 break;
@@ -273,12 +238,8 @@ impl Bytes for DeviceMemory {
         let mut done = 0;
         while done < len {
             let n = (len - done).min(bounce.len());
-            // SAFETY: `bounce` holds `n` bytes; `iov` is a valid iterator.
-            let copied = unsafe {
-                helpers::vdmux_copy_from_iter_nofault(bounce.as_mut_ptr().cast(), n, iov.as_raw())
-            };
-            // SAFETY: `bounce` is a kernel buffer of at least `copied` bytes.
-            unsafe { bar.copy_from_ram(offset + done, bounce.as_ptr(), copied)? };
+            let copied = iov::copy_from_iter_nofault(&mut bounce[..n], iov);
+            bar.write(offset + done, &bounce[..copied])?;
             done += copied;
             if copied < n {
                 break;

@@ -13,23 +13,22 @@
 //! are woken through the device's condition variable, not from here.
 
 use crate::{
-    helpers,
+    control::Control,
+    kernel_ext::{
+        misc_node::Node,
+        node_events::{
+            LateNotify,
+            NodeLink, //
+        },
+    },
     state::{
         Change,
         StateTable,
         VdevState, //
     },
-};
-use core::{
-    ptr,
-    sync::atomic::{
-        AtomicPtr,
-        Ordering, //
-    },
+    vdev::Vdev,
 };
 use kernel::{
-    bindings,
-    ffi::c_char,
     prelude::*,
     str::CString, //
 };
@@ -92,73 +91,11 @@ pub(crate) fn state_name(state: VdevState) -> &'static str {
 }
 
 /// Sends the notifications of [`Changes`] for the registered nodes.
-///
-/// # Invariants
-///
-/// Every non-null pointer is the `struct miscdevice` of a registered node.
 pub(crate) struct Notifier {
-    vdevs: KVec<AtomicPtr<bindings::miscdevice>>,
-    control: AtomicPtr<bindings::miscdevice>,
+    vdevs: KVec<NodeLink>,
+    control: NodeLink,
     /// The control node's `reserved_size`, for growths by autogrow stores.
     grown: LateNotify,
-}
-
-/// A `sysfs_notify` of one attribute, sent a little later and once for a
-/// burst of requests (`vdmux_late_notify` in `c_helpers.c`).
-///
-/// # Invariants
-///
-/// `raw` is a live `vdmux_late_notify`, owned by this value.
-struct LateNotify {
-    raw: *mut helpers::vdmux_late_notify,
-}
-
-// SAFETY: The C object may be used from any thread: its requests go through
-// the workqueue's own synchronization, and its node pointer is read and
-// written with READ_ONCE/WRITE_ONCE.
-unsafe impl Send for LateNotify {}
-// SAFETY: As above: every method takes `&self` and is thread-safe in C.
-unsafe impl Sync for LateNotify {}
-
-impl LateNotify {
-    fn new(attr: &'static CStr) -> Result<Self> {
-        // SAFETY: `attr` is NUL-terminated and outlives the object.
-        let raw = unsafe { helpers::vdmux_late_notify_new(attr.as_char_ptr()) };
-        if raw.is_null() {
-            return Err(ENOMEM);
-        }
-        // INVARIANT: A new object, owned by nobody else.
-        Ok(Self { raw })
-    }
-
-    /// Sends to `misc` from now on, until [`LateNotify::detach`].
-    ///
-    /// # Safety
-    ///
-    /// `misc` must stay registered until `detach` returns.
-    unsafe fn attach(&self, misc: *mut bindings::miscdevice) {
-        // SAFETY: `raw` is live (type invariants).
-        unsafe { helpers::vdmux_late_notify_attach(self.raw, misc) };
-    }
-
-    fn request(&self) {
-        // SAFETY: `raw` is live (type invariants).
-        unsafe { helpers::vdmux_late_notify_request(self.raw) };
-    }
-
-    /// Sends nothing from now on; returns once no notification is running.
-    fn detach(&self) {
-        // SAFETY: `raw` is live (type invariants).
-        unsafe { helpers::vdmux_late_notify_detach(self.raw) };
-    }
-}
-
-impl Drop for LateNotify {
-    fn drop(&mut self) {
-        // SAFETY: `raw` is live and ours (type invariants); nothing uses it
-        // after this.
-        unsafe { helpers::vdmux_late_notify_free(self.raw) };
-    }
 }
 
 impl Notifier {
@@ -167,36 +104,41 @@ impl Notifier {
     pub(crate) fn new(nr_vdevs: usize) -> Result<Self> {
         let mut vdevs = KVec::with_capacity(nr_vdevs, GFP_KERNEL)?;
         for _ in 0..nr_vdevs {
-            vdevs.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
+            vdevs.push(NodeLink::new(), GFP_KERNEL)?;
         }
-        // INVARIANT: Every pointer is null.
         Ok(Self {
             vdevs,
-            control: AtomicPtr::new(ptr::null_mut()),
+            control: NodeLink::new(),
             grown: LateNotify::new(c"reserved_size")?,
         })
     }
 
-    /// Sends notifications for virtual device `vdev` (or the control node
-    /// for `None`) through `misc` from now on.
+    /// Sends notifications for virtual device `vdev` to `node` from now on.
     ///
     /// # Safety
     ///
-    /// `misc` must be the `struct miscdevice` of that registered node, and
-    /// stay registered until [`Notifier::forget_nodes`] has returned, called
-    /// while no [`Notifier::send`] runs (as `Mux::forget_nodes` does).
-    pub(crate) unsafe fn set_node(&self, vdev: Option<usize>, misc: *mut bindings::miscdevice) {
-        let slot = match vdev {
-            Some(v) => &self.vdevs[v],
-            None => {
-                // SAFETY: The caller keeps `misc` registered until
-                // `forget_nodes`, which detaches it first.
-                unsafe { self.grown.attach(misc) };
-                &self.control
-            }
-        };
-        // INVARIANT: The caller keeps `misc` registered until it is cleared.
-        slot.store(misc, Ordering::Release);
+    /// `node` must stay registered until [`Notifier::forget_nodes`] has
+    /// returned, called while no [`Notifier::send`] runs (as
+    /// `Mux::forget_nodes` does).
+    pub(crate) unsafe fn set_vdev_node(&self, vdev: usize, node: &Node<Vdev>) {
+        // SAFETY: `forget_nodes` clears the link while no `send`, its only
+        // user, runs (the function's safety requirements).
+        unsafe { self.vdevs[vdev].set(node) };
+    }
+
+    /// Sends notifications for the control node to `node` from now on.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Notifier::set_vdev_node`].
+    pub(crate) unsafe fn set_control_node(&self, node: &Node<Control>) {
+        // SAFETY: `forget_nodes` detaches the late notification (which waits
+        // for it) and clears the link while no `send` runs (the function's
+        // safety requirements).
+        unsafe {
+            self.grown.attach(node);
+            self.control.set(node);
+        }
     }
 
     /// Sends nothing from now on: the nodes are about to be deregistered.
@@ -206,8 +148,8 @@ impl Notifier {
     /// one running waited for.
     pub(crate) fn forget_nodes(&self) {
         self.grown.detach();
-        for slot in Iterator::chain(self.vdevs.iter(), core::iter::once(&self.control)) {
-            slot.store(ptr::null_mut(), Ordering::Release);
+        for link in Iterator::chain(self.vdevs.iter(), core::iter::once(&self.control)) {
+            link.clear();
         }
     }
 
@@ -225,63 +167,23 @@ impl Notifier {
     /// happened, and GET_STATUS and poll still show it.
     pub(crate) fn send(&self, changes: &Changes) {
         for &(vdev, state, generation) in changes.vdevs.iter().flatten() {
-            let misc = self.vdevs[vdev].load(Ordering::Acquire);
+            let node = &self.vdevs[vdev];
+            node.sysfs_notify(c"state");
+            node.sysfs_notify(c"generation");
             let state_var = CString::try_from_fmt(fmt!("VDMUX_STATE={}", state_name(state)));
             let generation_var = CString::try_from_fmt(fmt!("VDMUX_GENERATION={generation}"));
-            // SAFETY: `misc` is null or registered (type invariants).
-            unsafe {
-                notify(misc, c"state");
-                notify(misc, c"generation");
-            }
             if let (Ok(a), Ok(b)) = (state_var, generation_var) {
-                // SAFETY: As above.
-                unsafe { uevent(misc, &[&a, &b]) };
+                node.uevent(&[&a, &b]);
             }
         }
-        let control = self.control.load(Ordering::Acquire);
         if changes.foreground {
-            // SAFETY: `control` is null or registered (type invariants).
-            unsafe { notify(control, c"foreground") };
+            self.control.sysfs_notify(c"foreground");
         }
         if let Some(size) = changes.resized {
-            // SAFETY: As above.
-            unsafe { notify(control, c"reserved_size") };
+            self.control.sysfs_notify(c"reserved_size");
             if let Ok(var) = CString::try_from_fmt(fmt!("VDMUX_RESERVED_SIZE={size}")) {
-                // SAFETY: As above.
-                unsafe { uevent(control, &[&var]) };
+                self.control.uevent(&[&var]);
             }
         }
     }
-}
-
-/// `sysfs_notify` on attribute `attr` of `misc`.
-///
-/// # Safety
-///
-/// `misc` must be null (nothing is done) or a registered miscdevice.
-unsafe fn notify(misc: *mut bindings::miscdevice, attr: &CStr) {
-    if !misc.is_null() {
-        // SAFETY: `misc` is registered (the function's safety requirements)
-        // and `attr` a NUL-terminated string.
-        unsafe { helpers::vdmux_sysfs_notify(misc, attr.as_char_ptr()) };
-    }
-}
-
-/// A `change` uevent of `misc` with the variables `vars`.
-///
-/// # Safety
-///
-/// `misc` must be null (nothing is done) or a registered miscdevice.
-unsafe fn uevent(misc: *mut bindings::miscdevice, vars: &[&CString]) {
-    if misc.is_null() {
-        return;
-    }
-    let mut envp: [*mut c_char; 3] = [ptr::null_mut(); 3];
-    for (slot, var) in envp.iter_mut().zip(vars.iter().take(2)) {
-        *slot = var.as_char_ptr().cast_mut();
-    }
-    // SAFETY: `misc` is registered (the function's safety requirements);
-    // `envp` is NULL-terminated, and the kernel only reads its strings,
-    // which outlive the call.
-    let _ = unsafe { helpers::vdmux_uevent(misc, envp.as_mut_ptr()) };
 }

@@ -18,13 +18,13 @@
 mod generated {
     use kernel::{
         bindings::{
-            attribute_group,
+            delayed_work,
             fs_context,
-            iov_iter,
-            miscdevice,
+            page,
             rw_semaphore,
             vm_area_struct,
-            vm_fault, //
+            vm_fault,
+            work_struct, //
         },
         ffi,
     };

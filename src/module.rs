@@ -117,12 +117,15 @@ impl Nodes {
             GFP_KERNEL,
         )?;
         for (index, node) in vdevs.iter().enumerate() {
-            // SAFETY: The node stays registered until `drop`, which calls
-            // `Mux::forget_nodes` first.
-            unsafe { mux.notifier().set_node(Some(index), node.as_raw()) };
+            // SAFETY: Nothing below fails: the node goes into the `Nodes`
+            // returned, whose `drop` calls `Mux::forget_nodes` (which
+            // excludes every send) before the node is deregistered. The
+            // nodes are the module's and the notifier the device's: only
+            // this owner of both can promise it.
+            unsafe { mux.notifier().set_vdev_node(index, node) };
         }
         // SAFETY: As above.
-        unsafe { mux.notifier().set_node(None, control.as_raw()) };
+        unsafe { mux.notifier().set_control_node(&control) };
         mux.make_reachable();
         pr_info!(
             "{} virtual devices, reserved size {} bytes (max {})\n",

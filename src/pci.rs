@@ -19,13 +19,17 @@
 //! driver may be meant to have it).
 
 use crate::{
-    bar::{
-        BarInfo,
-        BarMemory, //
-    },
-    kernel_ext::compat::{
-        id_info,
-        ProbeIdInfo, //
+    bar::BarMemory,
+    kernel_ext::{
+        compat::{
+            id_info,
+            ProbeIdInfo, //
+        },
+        wc_bar::{
+            BarInfo,
+            EnabledMem,
+            WcBar, //
+        },
     },
 };
 use core::{
@@ -36,11 +40,7 @@ use core::{
     },
 };
 use kernel::{
-    bindings,
-    device::{
-        self,
-        Core, //
-    },
+    device::Core,
     device_id::IdArray,
     pci,
     prelude::*, //
@@ -86,7 +86,7 @@ pub(crate) struct IvshmemDriver<C>(PhantomData<C>);
 /// disabled, then another device may bind.
 pub(crate) struct Binding<'bound, C: BarClient> {
     _client: C,
-    enabled: Enabled<'bound>,
+    enabled: EnabledMem<'bound>,
     _claim: Claim,
 }
 
@@ -105,22 +105,10 @@ impl Drop for Claim {
     }
 }
 
-/// A device whose memory decoding vdmux enabled, disabled again on drop.
-struct Enabled<'bound>(&'bound pci::Device<device::Bound>);
-
-impl Drop for Enabled<'_> {
-    fn drop(&mut self) {
-        // SAFETY: The device is bound (it outlives `'bound`) and was enabled
-        // by this driver's probe, once; `pci::Device` is a transparent
-        // wrapper of `struct pci_dev`.
-        unsafe { bindings::pci_disable_device(core::ptr::from_ref(self.0).cast_mut().cast()) };
-    }
-}
-
 impl<C: BarClient> Drop for Binding<'_, C> {
     fn drop(&mut self) {
         // Before the fields go: the client first.
-        dev_info!(self.enabled.0, "unbinding: the device memory goes\n");
+        dev_info!(self.enabled.device(), "unbinding: the device memory goes\n");
     }
 }
 
@@ -151,10 +139,11 @@ impl<C: BarClient> IvshmemDriver<C> {
             dev_err!(pdev, "BAR {SHMEM_BAR} is not a memory BAR\n");
             return Err(ENODEV);
         }
-        pdev.enable_device_mem()?;
-        let enabled = Enabled(pdev);
-        let mut bar = BarMemory::new(pdev, SHMEM_BAR, c"vdmux")
-            .inspect_err(|e| dev_err!(pdev, "cannot map BAR {SHMEM_BAR}: {e:?}\n"))?;
+        let enabled = EnabledMem::enable(pdev)?;
+        let mut bar = BarMemory::new(
+            WcBar::new(pdev, SHMEM_BAR, c"vdmux")
+                .inspect_err(|e| dev_err!(pdev, "cannot map BAR {SHMEM_BAR}: {e:?}\n"))?,
+        );
         bar.check_and_clear()
             .inspect_err(|_| dev_err!(pdev, "BAR {SHMEM_BAR} does not keep what is written\n"))?;
         dev_info!(

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The Rust declarations of `pci_helpers.c`, generated from
-//! `pci_helpers.h`: the PCI, I/O memory and page protection functions of
-//! the BAR device memory that are macros, static inlines, or chunked loops.
+//! `pci_helpers.h`: the module parameter, PCI and I/O memory functions of
+//! the BAR device memory that are macros or static inlines.
 
 // bindgen output keeps the C names; see `helpers.rs`.
 #[allow(

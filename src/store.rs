@@ -18,29 +18,23 @@
 //! - a chunk is 2 MiB (or `max_reserved_size` when that is smaller): one
 //!   order-9 block of pages, mapped into the kernel with `vmap`, which one
 //!   PMD entry can map; or, when no such block is free, a `__vmalloc` area
-//!   of single pages (`vdmux_alloc_pages`), whatever happened to the other
+//!   of single pages (see [`PageBuffer`]), whatever happened to the other
 //!   chunks.
 //!
 //! Chunks are installed with a compare-and-exchange, so that faults of one
 //! virtual device, which run in parallel, may allocate them concurrently;
-//! the loser frees its copy. A chunk is freed only by [`Store::truncate`]
-//! and on drop, whose callers guarantee that nobody uses it.
+//! the loser frees its copy. A chunk is freed only by [`Store::truncate`],
+//! whose callers guarantee that nobody uses it, and on drop (the device
+//! outlives every mapping of its stores).
 
-use crate::{
-    buffer::PageBuffer,
-    kernel_ext::{
-        pfnmap::PageFrames,
-        vma_geometry::HUGE_PAGES, //
-    },
+use crate::kernel_ext::{
+    atomic_box::AtomicBox,
+    iov,
+    page_buffer::PageBuffer,
+    pfnmap::PageFrames,
+    vma_geometry::HUGE_PAGES, //
 };
-use core::{
-    num::NonZeroUsize,
-    ptr,
-    sync::atomic::{
-        AtomicPtr,
-        Ordering, //
-    },
-};
+use core::num::NonZeroUsize;
 use kernel::{
     iov::{
         IovIterDest,
@@ -60,12 +54,11 @@ pub(crate) const CHUNK_SIZE: usize = HUGE_PAGES * PAGE_SIZE;
 ///
 /// # Invariants
 ///
-/// Every non-null slot of `chunks` is a pointer from `KBox::into_raw` of a
-/// [`PageBuffer`] of `chunk_size` bytes, owned by this store until
-/// [`Store::truncate`] or drop takes it back. `chunk_size` is a non-zero
-/// page multiple.
+/// Every chunk in `chunks` is a [`PageBuffer`] of `chunk_size` bytes,
+/// taken out only by [`Store::truncate`] or drop. `chunk_size` is a
+/// non-zero page multiple.
 pub(crate) struct Store {
-    chunks: KVec<AtomicPtr<PageBuffer>>,
+    chunks: KVec<AtomicBox<PageBuffer>>,
     // Non-zero by type, so that divisions by it need no check (and no
     // panic path).
     chunk_size: NonZeroUsize,
@@ -82,7 +75,7 @@ impl Store {
         let slots = div_ceil(max_size, chunk_size);
         let mut chunks = KVec::with_capacity(slots, GFP_KERNEL)?;
         for _ in 0..slots {
-            chunks.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
+            chunks.push(AtomicBox::empty(), GFP_KERNEL)?;
         }
         // INVARIANT: Every slot is null; `chunk_size` is a non-zero page
         // multiple because `max_size` and `CHUNK_SIZE` are.
@@ -100,11 +93,7 @@ impl Store {
 
     /// Chunk `index`, if allocated.
     fn chunk(&self, index: usize) -> Option<&PageBuffer> {
-        let raw = self.chunks.get(index)?.load(Ordering::Acquire);
-        // SAFETY: A non-null slot is a live chunk owned by `self` (type
-        // invariants), freed only by `truncate` or drop, whose callers
-        // guarantee that no reference of ours is in use.
-        unsafe { raw.as_ref() }
+        self.chunks.get(index)?.get()
     }
 
     /// Chunk `index`, allocated (zero-filled) if needed; `ENOMEM` when it
@@ -114,21 +103,10 @@ impl Store {
             return Ok(chunk);
         }
         let slot = self.chunks.get(index).ok_or(EINVAL)?;
-        let new = KBox::into_raw(KBox::new(
-            PageBuffer::new_zeroed(self.size())?,
-            GFP_KERNEL_ACCOUNT,
-        )?);
-        // INVARIANT: `new` is a chunk of `chunk_size` bytes from
-        // `KBox::into_raw`; if another thread installed one first, ours is
-        // freed and theirs used.
-        if let Err(_theirs) =
-            slot.compare_exchange(ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
-        {
-            // SAFETY: `new` came from `KBox::into_raw` above and was never
-            // shared.
-            drop(unsafe { KBox::from_raw(new) });
-        }
-        self.chunk(index).ok_or(ENOMEM)
+        let new = KBox::new(PageBuffer::new_zeroed(self.size())?, GFP_KERNEL_ACCOUNT)?;
+        // INVARIANT: `new` is a chunk of `chunk_size` bytes; if another
+        // thread put one first, ours is freed and theirs used.
+        Ok(slot.get_or_put(new))
     }
 
     /// Allocates every chunk of the first `size` bytes: what a copy of a
@@ -244,8 +222,7 @@ impl Bytes for Store {
             let n = (len - done).min(self.size() - within).min(USER_COPY_PIECE);
             let copied = match self.chunk(index) {
                 Some(chunk) => chunk.copy_to_iter(within, n, iov),
-                // SAFETY: `iov` is a valid iterator.
-                None => unsafe { crate::helpers::vdmux_zero_iter_nofault(n, iov.as_raw()) },
+                None => iov::zero_nofault(n, iov),
             };
             done += copied;
             offset += copied;
@@ -305,13 +282,10 @@ impl Store {
     pub(crate) unsafe fn truncate(&self, size: usize) -> Result {
         let keep = div_ceil(size, self.chunk_size);
         for slot in self.chunks.iter().skip(keep) {
-            let raw = slot.swap(ptr::null_mut(), Ordering::AcqRel);
-            if !raw.is_null() {
-                // SAFETY: A non-null slot came from `KBox::into_raw` (type
-                // invariants); it is no longer in the store, and the caller
-                // guarantees that nobody uses it.
-                drop(unsafe { KBox::from_raw(raw) });
-            }
+            // SAFETY: The caller guarantees that nobody uses the store, so
+            // no reference to the chunk from `chunk` is in use, and no user
+            // mapping of its pages exists (they are past `size`).
+            drop(unsafe { slot.take() });
         }
         if size % self.chunk_size != 0 {
             if let Some(chunk) = self.chunk(size / self.chunk_size) {
@@ -343,13 +317,5 @@ unsafe impl PageFrames for Store {
             return None;
         }
         self.chunk(pgoff / HUGE_PAGES)?.huge_pfn(pgoff % HUGE_PAGES)
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        // SAFETY: `&mut self`: nobody uses the store any more, and the
-        // device outlives every mapping of it.
-        let _ = unsafe { self.truncate(0) };
     }
 }

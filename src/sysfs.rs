@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The nodes' sysfs attributes: their text. The attribute tables are C
-//! (`c_helpers.c`, built with the kernel's `DEVICE_ATTR_RO`), and each show
-//! callback there calls [`vdmux_attr_show`] with the node's miscdevice.
+//! The nodes' sysfs attributes, all read-only, in the misc devices' own
+//! directories:
 //!
 //! | file | text |
 //! |---|---|
@@ -15,89 +14,63 @@
 use crate::{
     control::Control,
     events::state_name,
-    helpers,
-    kernel_ext::misc_node::Node,
+    kernel_ext::node_attrs::node_attributes,
     uapi,
     vdev::Vdev, //
 };
-use core::ffi::{
-    c_char,
-    c_long,
-    c_uint, //
-};
 use kernel::{
-    bindings,
-    page::PAGE_SIZE,
     prelude::*,
     str::CString, //
 };
 
-/// The text of attribute `attr` of the node registered as `misc`.
-///
-/// # Safety
-///
-/// `misc` must be the miscdevice of a live `Node<Vdev>` for the vdev
-/// attributes, of a live `Node<Control>` for the control node's.
-unsafe fn attr_text(misc: *mut bindings::miscdevice, attr: c_uint) -> Result<CString> {
+/// An attribute of a virtual device node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VdevAttr {
+    State,
+    Generation,
+}
+
+/// An attribute of the control node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ControlAttr {
+    Foreground,
+    ReservedSize,
+    NrVdevs,
+}
+
+node_attributes! {
+    pub(crate) static VDEV_ATTRIBUTES: Vdev = [
+        c"state" => VdevAttr::State,
+        c"generation" => VdevAttr::Generation,
+    ];
+}
+
+node_attributes! {
+    pub(crate) static CONTROL_ATTRIBUTES: Control = [
+        c"foreground" => ControlAttr::Foreground,
+        c"reserved_size" => ControlAttr::ReservedSize,
+        c"nr_vdevs" => ControlAttr::NrVdevs,
+    ];
+}
+
+/// The text of attribute `attr` of `vdev`'s node.
+pub(crate) fn vdev_text(vdev: &Vdev, attr: VdevAttr) -> Result<CString> {
+    let (state, generation) = vdev.state();
     match attr {
-        helpers::vdmux_attr_VDMUX_ATTR_STATE | helpers::vdmux_attr_VDMUX_ATTR_GENERATION => {
-            // SAFETY: A vdev attribute: `misc` is a live `Node<Vdev>`.
-            let vdev = unsafe { Node::<Vdev>::data_of_raw(misc) };
-            let (state, generation) = vdev.state();
-            if attr == helpers::vdmux_attr_VDMUX_ATTR_STATE {
-                CString::try_from_fmt(fmt!("{}\n", state_name(state)))
-            } else {
-                CString::try_from_fmt(fmt!("{generation}\n"))
-            }
-        }
-        _ => {
-            // SAFETY: A control node attribute: `misc` is a live
-            // `Node<Control>`.
-            let control = unsafe { Node::<Control>::data_of_raw(misc) };
-            let status = control.status();
-            match attr {
-                helpers::vdmux_attr_VDMUX_ATTR_FOREGROUND => match status.foreground {
-                    uapi::VDMUX_NONE => CString::try_from_fmt(fmt!("none\n")),
-                    f => CString::try_from_fmt(fmt!("{f}\n")),
-                },
-                helpers::vdmux_attr_VDMUX_ATTR_RESERVED_SIZE => {
-                    CString::try_from_fmt(fmt!("{}\n", status.reserved_size))
-                }
-                helpers::vdmux_attr_VDMUX_ATTR_NR_VDEVS => {
-                    CString::try_from_fmt(fmt!("{}\n", status.nr_vdevs))
-                }
-                _ => Err(EINVAL),
-            }
-        }
+        VdevAttr::State => CString::try_from_fmt(fmt!("{}\n", state_name(state))),
+        VdevAttr::Generation => CString::try_from_fmt(fmt!("{generation}\n")),
     }
 }
 
-/// The show callback of every attribute, called by `c_helpers.c` (whose
-/// header declares it): writes the text of `attr` of the node registered
-/// as `misc` into `buf`, a page, and returns its length or `-errno`.
-///
-/// # Safety
-///
-/// `misc` must be the drvdata of the device whose attribute is read (the
-/// node's miscdevice: `misc_register` sets it), `attr` one of that node's
-/// attributes, and `buf` a writable page.
-#[no_mangle]
-unsafe extern "C" fn vdmux_attr_show(
-    misc: *mut bindings::miscdevice,
-    attr: c_uint,
-    buf: *mut c_char,
-) -> c_long {
-    // SAFETY: The attribute tables give the vdev attributes to vdev nodes
-    // only and the others to the control node only, and a node outlives
-    // reads of its attributes (deregistration drains them).
-    let text = match unsafe { attr_text(misc, attr) } {
-        Ok(text) => text,
-        Err(e) => return e.to_errno().into(),
-    };
-    let bytes = text.to_bytes();
-    let len = bytes.len().min(PAGE_SIZE - 1);
-    // SAFETY: `buf` is a writable page (the function's safety requirements)
-    // and `len` is less than a page.
-    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), len) };
-    len as c_long
+/// The text of attribute `attr` of the control node.
+pub(crate) fn control_text(control: &Control, attr: ControlAttr) -> Result<CString> {
+    let status = control.status();
+    match attr {
+        ControlAttr::Foreground => match status.foreground {
+            uapi::VDMUX_NONE => CString::try_from_fmt(fmt!("none\n")),
+            f => CString::try_from_fmt(fmt!("{f}\n")),
+        },
+        ControlAttr::ReservedSize => CString::try_from_fmt(fmt!("{}\n", status.reserved_size)),
+        ControlAttr::NrVdevs => CString::try_from_fmt(fmt!("{}\n", status.nr_vdevs)),
+    }
 }

@@ -4,7 +4,6 @@
 //! read(2) and write(2).
 
 use crate::{
-    helpers,
     ioctl::{
         self,
         NodeKind, //
@@ -21,10 +20,12 @@ use crate::{
             NodeDevice,
             SeekFile, //
         },
+        node_attrs::AttributeGroups,
         pfnmap::{
             FaultDone,
             FaultError, //
         },
+        poll_events::PollEvents,
         vma_ops::{
             NewMapping,
             VmaHandler, //
@@ -32,6 +33,10 @@ use crate::{
     },
     mux::Mux,
     state::VdevState,
+    sysfs::{
+        self,
+        VdevAttr, //
+    },
     uapi, //
 };
 use core::sync::atomic::{
@@ -40,7 +45,6 @@ use core::sync::atomic::{
     Ordering, //
 };
 use kernel::{
-    bindings,
     fs::{
         file,
         File,
@@ -61,6 +65,7 @@ use kernel::{
     prelude::*,
     seq_file::SeqFile,
     seq_print,
+    str::CString,
     sync::{
         poll::PollTable,
         Arc, //
@@ -251,23 +256,36 @@ impl MiscDevice for Vdev {
 impl NodeDevice for Vdev {
     type NodeData = Arc<Vdev>;
 
-    fn attribute_groups() -> *mut *const bindings::attribute_group {
-        // SAFETY: Returns a pointer to a static table.
-        unsafe { helpers::vdmux_vdev_attr_groups() }
+    type AttributeId = VdevAttr;
+
+    fn attribute_groups() -> &'static AttributeGroups<Self> {
+        &sysfs::VDEV_ATTRIBUTES
+    }
+
+    fn show_attribute(vdev: &Arc<Vdev>, attr: VdevAttr) -> Result<CString> {
+        sysfs::vdev_text(vdev, attr)
     }
 
     fn llseek(open: &VdevFile, file: &SeekFile<'_>, offset: i64, whence: u32) -> Result<i64> {
         misc_node::llseek_sized(file, offset, whence, open.vdev.mux.reserved_size())
     }
 
-    fn poll(open: &VdevFile, file: &File, table: PollTable<'_>) -> u32 {
+    /// `EPOLLPRI` while the generation differs from the one this file
+    /// last returned; `EPOLLERR` while removed, else ready to read and
+    /// write.
+    fn poll(open: &VdevFile, file: &File, table: PollTable<'_>) -> PollEvents {
         let vdev = &open.vdev;
         // Registered before the state is read, so no change is missed.
         vdev.mux.poll_wait(file, &table);
         let (state, generation) = vdev.state();
-        let changed = generation != open.seen.load(Ordering::Relaxed);
-        // SAFETY: A computation on plain values.
-        unsafe { helpers::vdmux_poll_events(true, state == VdevState::Removed, changed) }
+        let changed = PollEvents::PRI.when(generation != open.seen.load(Ordering::Relaxed));
+        let ready = match state {
+            VdevState::Removed => PollEvents::ERR,
+            VdevState::Foreground | VdevState::Background => {
+                PollEvents::IN | PollEvents::RDNORM | PollEvents::OUT | PollEvents::WRNORM
+            }
+        };
+        changed | ready
     }
 
     fn fsync(open: &VdevFile) -> Result {

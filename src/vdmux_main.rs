@@ -9,7 +9,6 @@
 //! fault maps the right page, or SIGBUS for a removed device.
 
 mod bar;
-mod buffer;
 mod config;
 mod control;
 mod device_memory;

@@ -51,6 +51,7 @@ pub(crate) struct VmFault {
     pub(super) vmf: *mut bindings::vm_fault,
 }
 
+/// What the fault is: where, on which VMA, for which access.
 impl VmFault {
     /// The faulting page's offset in the object, in pages.
     pub(crate) fn pgoff(&self) -> usize {
@@ -119,7 +120,11 @@ impl VmFault {
         // covers the address.
         unsafe { helpers::vdmux_fault_pmd_is_huge(self.vmf) }
     }
+}
 
+/// The insertions of a fault: one page with those around it, a 2 MiB block,
+/// or pages into an existing table without sleeping.
+impl VmFault {
     /// Maps page `pgoff` of `store` (the faulting page's offset) at the
     /// faulting address with the VMA's protection, as a special PTE: one
     /// that holds no reference to the page, so that `get_user_pages` refuses

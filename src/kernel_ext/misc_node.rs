@@ -12,7 +12,11 @@
 //! plus ours, and lets `open` and the sysfs attributes find the node's
 //! data.
 
-use super::compat;
+use super::{
+    compat,
+    node_attrs::AttributeGroups,
+    poll_events::PollEvents, //
+};
 use core::marker::{
     PhantomData,
     PhantomPinned, //
@@ -36,13 +40,19 @@ use kernel::{
 };
 
 /// A [`MiscDevice`] registered through [`Node`].
-pub(crate) trait NodeDevice: MiscDevice {
+pub(crate) trait NodeDevice: MiscDevice + 'static {
     /// What each node of this type knows about itself.
     type NodeData: Send + Sync;
 
-    /// The sysfs attribute groups of each node of this type, as the
-    /// NULL-terminated array `struct miscdevice.groups` takes.
-    fn attribute_groups() -> *mut *const bindings::attribute_group;
+    /// What names one sysfs attribute of the nodes of this type.
+    type AttributeId: Copy + Sync + 'static;
+
+    /// The sysfs attribute groups of each node of this type (see
+    /// [`node_attributes!`](super::node_attrs::node_attributes)).
+    fn attribute_groups() -> &'static AttributeGroups<Self>;
+
+    /// The text of attribute `id` of the node whose data is `data`.
+    fn show_attribute(data: &Self::NodeData, id: Self::AttributeId) -> Result<CString>;
 
     /// `lseek(2)`: returns the new position.
     fn llseek(
@@ -53,12 +63,12 @@ pub(crate) trait NodeDevice: MiscDevice {
     ) -> Result<i64>;
 
     /// `poll(2)`: registers `table` with the wait queues that wake it and
-    /// returns the events that are ready (`EPOLL*` bits).
+    /// returns the events that are ready.
     fn poll(
         device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
         file: &File,
         table: PollTable<'_>,
-    ) -> u32;
+    ) -> PollEvents;
 
     /// `fsync(2)`, `fdatasync(2)`, `msync(MS_SYNC)` of a mapping.
     fn fsync(device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>) -> Result;
@@ -107,7 +117,7 @@ impl<T: NodeDevice> Node<T> {
                     name,
                     fops: &NodeFops::<T>::FOPS,
                     mode,
-                    groups: T::attribute_groups(),
+                    groups: T::attribute_groups().as_raw(),
                     ..pin_init::zeroed()
                 };
                 // SAFETY: `slot` is valid for writes and pinned.
@@ -141,7 +151,7 @@ impl<T: NodeDevice> Node<T> {
     /// `misc` must be the `struct miscdevice` of a live `Node<T>`, which
     /// must outlive the returned reference: true in a callback of the
     /// node's file or sysfs attribute (deregistration waits for those).
-    pub(crate) unsafe fn data_of_raw<'a>(misc: *mut bindings::miscdevice) -> &'a T::NodeData {
+    pub(super) unsafe fn data_of_raw<'a>(misc: *mut bindings::miscdevice) -> &'a T::NodeData {
         let misc = misc.cast::<Opaque<bindings::miscdevice>>();
         // SAFETY: By the function's safety requirements `misc` is the
         // `misc` field of a live, pinned `Node<T>`.
@@ -149,7 +159,7 @@ impl<T: NodeDevice> Node<T> {
     }
 
     /// The node's `struct miscdevice`, registered while `self` lives.
-    pub(crate) fn as_raw(&self) -> *mut bindings::miscdevice {
+    pub(super) fn as_raw(&self) -> *mut bindings::miscdevice {
         self.misc.get()
     }
 }
@@ -233,7 +243,7 @@ impl<T: NodeDevice> NodeFops<T> {
         // SAFETY: `table` is null or valid for the call (the function's
         // safety requirements).
         let table = unsafe { PollTable::from_raw(table) };
-        T::poll(device, file, table)
+        T::poll(device, file, table).bits()
     }
 
     /// `f_op->fsync`, for the whole file whatever the range.

@@ -6,8 +6,10 @@
 //! smallest one vdmux needs: shared guards for the many (page faults,
 //! `read`, `write`), an exclusive guard for the one (a state change), and a
 //! non-sleeping attempt at a shared guard for `->map_pages`, which runs
-//! under `rcu_read_lock`. Every semaphore made here is of one lockdep class
-//! (see `vdmux_init_rwsem`): a second one may be held only exclusively, with
+//! under `rcu_read_lock`. The caller names each semaphore's lockdep class,
+//! as with the kernel crate's locks: [`new_rwsem!`] gives every semaphore
+//! made at one place in the source one class, of the name given there. A
+//! second semaphore of a class may be held only exclusively, with
 //! [`RwSem::write_nested`], inside the first.
 //!
 //! Guards are `!Send`, as the kernel crate's are: a semaphore must be
@@ -29,8 +31,23 @@ use core::{
 use kernel::{
     bindings,
     prelude::*,
+    sync::LockClassKey,
     types::Opaque, //
 };
+
+/// A new [`RwSem`] protecting `data`, whose lockdep class is that of every
+/// semaphore made at this place in the source, named `name` (a string
+/// literal; the source location when omitted).
+macro_rules! new_rwsem {
+    ($data:expr $(, $name:literal)? $(,)?) => {
+        $crate::kernel_ext::rwsem::RwSem::new(
+            $data,
+            ::kernel::optional_name!($($name)?),
+            ::kernel::sync::static_lock_class!(),
+        )
+    };
+}
+pub(crate) use new_rwsem;
 
 /// A `T` behind a `struct rw_semaphore`.
 ///
@@ -54,12 +71,20 @@ unsafe impl<T: Send + Sync> Sync for RwSem<T> {}
 unsafe impl<T: Send> Send for RwSem<T> {}
 
 impl<T> RwSem<T> {
-    /// A new semaphore, not held, protecting `data`.
-    pub(crate) fn new(data: T) -> impl PinInit<Self> {
-        // INVARIANT: `vdmux_init_rwsem` initialises `sem` in place.
+    /// A new semaphore, not held, protecting `data`, of lockdep class
+    /// `key` named `name`. See [`new_rwsem!`].
+    pub(crate) fn new(
+        data: T,
+        name: &'static CStr,
+        key: Pin<&'static LockClassKey>,
+    ) -> impl PinInit<Self> {
+        // INVARIANT: `__init_rwsem` initialises `sem` in place.
         pin_init!(Self {
-            // SAFETY: `slot` is valid, pinned memory for the semaphore.
-            sem <- Opaque::ffi_init(|slot| unsafe { helpers::vdmux_init_rwsem(slot) }),
+            // SAFETY: `slot` is valid, pinned memory for the semaphore;
+            // `name` and `key` are static, as lockdep needs them to be.
+            sem <- Opaque::ffi_init(|slot| unsafe {
+                bindings::__init_rwsem(slot, name.as_char_ptr(), key.as_ptr())
+            }),
             data: UnsafeCell::new(data),
         })
     }
@@ -106,7 +131,9 @@ impl<T> RwSem<T> {
     /// makes it the only one nesting them.
     pub(crate) fn write_nested(&self) -> WriteGuard<'_, T> {
         // SAFETY: `sem` is initialised (type invariants).
-        unsafe { helpers::vdmux_down_write_nested(self.sem.get()) };
+        unsafe {
+            helpers::vdmux_down_write_nested(self.sem.get(), bindings::SINGLE_DEPTH_NESTING as i32)
+        };
         // INVARIANT: The semaphore is held exclusively until the guard drops.
         WriteGuard {
             lock: self,

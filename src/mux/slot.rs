@@ -40,6 +40,7 @@ use crate::{
             HugeMapped, //
         },
         rwsem::{
+            new_rwsem,
             ReadGuard,
             RwSem,
             WriteGuard, //
@@ -106,7 +107,7 @@ pub(crate) struct Slot {
 impl Slot {
     pub(crate) fn new(fs: &Arc<PseudoFs>, max_size: usize, location: Location) -> Result<Self> {
         Ok(Self {
-            location: KBox::pin_init(RwSem::new(location), GFP_KERNEL)?,
+            location: KBox::pin_init(new_rwsem!(location, "vdmux::Slot::location"), GFP_KERNEL)?,
             mapping: SharedMapping::new(fs)?,
             backing: Store::new(max_size)?,
         })
