@@ -10,7 +10,8 @@
 #   make lint         rustfmt --check and a clippy build with warnings as errors
 #   make fmt          format the Rust sources
 #   make tool         build vdmuxctl (static) into build/FLAVOUR/bin
-#   make tool-test    run vdmuxctl's unit tests on the host
+#   make tool-test    run the vdmux crate's and vdmuxctl's unit tests on the host
+#   make tool-uapi    regenerate the vdmux crate's committed UAPI bindings
 #   make install      install vdmux.ko, vdmuxctl, the man pages, completions, the UAPI
 #                     header and the udev rule (KDIR=/usr/src/linux-headers-*: Debian's)
 #   make uninstall    remove what 'make install' installed
@@ -78,7 +79,8 @@ TEST_CFLAGS := -static -O2 -g -Wall -Werror -D_GNU_SOURCE -pthread \
 	-I$(TOP)/include/uapi -I$(TOP)/tests
 
 # vdmuxctl: a static binary, so that it runs in the busybox guest as is.
-TOOL_DIR := $(TOP)/tools/vdmuxctl
+# tools/ is a Cargo workspace: the vdmux crate and vdmuxctl, built on it.
+TOOL_DIR := $(TOP)/tools
 TOOL_TARGET := x86_64-unknown-linux-gnu
 CARGO_OUT := $(TOP)/build/cargo
 VDMUXCTL := $(OUT)/bin/vdmuxctl
@@ -149,14 +151,31 @@ lint: kernel $(GENERATED_RS) tool-lint
 	@$(MAKE) -C $(KDIR) M=$(TOP) MO=$(OUT)/clippy LLVM=$(LLVM) CLIPPY=1 KRUSTFLAGS=-Dwarnings modules
 	@echo "lint: ok"
 
-# Licence sanity as cargo deny does it: every crate GPL-2.0 compatible.
-tool-lint:
+# Licence sanity as cargo deny does it: every crate GPL-2.0 compatible. The
+# vdmux crate's documentation must build without a warning (broken links).
+tool-lint: tool-uapi-check
 	@$(CARGO) fmt --check
-	@$(CARGO) clippy --locked --quiet --all-targets -- -D warnings
+	@$(CARGO) clippy --locked --quiet --workspace --all-targets -- -D warnings
+	@RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --quiet --no-deps --workspace
 	@$(CARGO) metadata --format-version 1 --locked | python3 $(TOP)/scripts/check-licenses.py
 
+# Every crate's tests, the vdmux crate's documentation examples (compiled)
+# and its drift test against include/uapi/vdmux.h.
 tool-test:
-	@$(CARGO) test --locked --quiet
+	@$(CARGO) test --locked --quiet --workspace
+
+# The vdmux crate's bindings are committed (building it needs no bindgen):
+# tool-uapi regenerates them, and tool-lint fails while they are stale.
+CRATE_UAPI_RS := $(TOOL_DIR)/vdmux/src/uapi_generated.rs
+.PHONY: tool-uapi tool-uapi-check
+tool-uapi:
+	@scripts/gen-uapi-rs.sh include/uapi/vdmux.h $(CRATE_UAPI_RS)
+
+tool-uapi-check:
+	@mkdir -p $(OUT)
+	@scripts/gen-uapi-rs.sh include/uapi/vdmux.h $(OUT)/uapi_generated.rs
+	@cmp -s $(OUT)/uapi_generated.rs $(CRATE_UAPI_RS) || \
+		{ echo "$(CRATE_UAPI_RS) is stale: run 'make tool-uapi' and commit it"; exit 1; }
 
 # vdmuxctl(8) is generated from the command line (clap_mangen); a unit test
 # fails when the committed page is stale.
@@ -168,7 +187,7 @@ tool-man:
 # RUSTFLAGS applies to the --target build only, not to build.rs.
 tool: FORCE
 	@cd $(TOOL_DIR) && CARGO_TARGET_DIR=$(CARGO_OUT) RUSTFLAGS="-C target-feature=+crt-static" \
-		cargo build --locked --quiet --release --target $(TOOL_TARGET)
+		cargo build --locked --quiet --release --target $(TOOL_TARGET) --workspace --bins
 	@mkdir -p $(dir $(VDMUXCTL))
 	@cmp -s $(CARGO_OUT)/$(TOOL_TARGET)/release/vdmuxctl $(VDMUXCTL) || \
 		install -m 0755 $(CARGO_OUT)/$(TOOL_TARGET)/release/vdmuxctl $(VDMUXCTL)

@@ -74,7 +74,7 @@ impl Node {
 
     /// `VDMUX_IOC_GET_STATUS`.
     pub fn status(&self) -> io::Result<vdmux_status> {
-        let mut status = vdmux_status::zeroed();
+        let mut status = uapi::zeroed_status();
         // SAFETY: The request writes one `vdmux_status` into `status`.
         unsafe { ioc::get_status(self.file.as_raw_fd(), &mut status) }?;
         Ok(status)
