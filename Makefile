@@ -177,20 +177,30 @@ tool-uapi-check:
 	@cmp -s $(OUT)/uapi_generated.rs $(CRATE_UAPI_RS) || \
 		{ echo "$(CRATE_UAPI_RS) is stale: run 'make tool-uapi' and commit it"; exit 1; }
 
-# vdmuxctl(8) is generated from the command line (clap_mangen); a unit test
-# fails when the committed page is stale.
+# vdmuxctl(8) is generated from the command line (clap_mangen) by the hidden
+# 'vdmuxctl generate DIR'; a unit test fails when the committed page is stale.
 tool-man:
-	@$(CARGO) run --locked --quiet --bin vdmuxctl-gen -- $(OUT)/share
+	@$(CARGO) run --locked --quiet --bin vdmuxctl -- generate $(OUT)/share
 	@cp $(OUT)/share/vdmuxctl.8 tools/man/vdmuxctl.8
 
 # Cargo knows when to rebuild; the copy keeps its timestamp when nothing did.
+# The vdmux crate's examples go onto the guest's PATH as vdmux-example-NAME,
+# for tests/vdmux_crate_test.sh.
+CRATE_EXAMPLES := $(patsubst $(TOOL_DIR)/vdmux/examples/%.rs,%,$(wildcard $(TOOL_DIR)/vdmux/examples/*.rs))
 # RUSTFLAGS applies to the --target build only, not to build.rs.
 tool: FORCE
 	@cd $(TOOL_DIR) && CARGO_TARGET_DIR=$(CARGO_OUT) RUSTFLAGS="-C target-feature=+crt-static" \
 		cargo build --locked --quiet --release --target $(TOOL_TARGET) --workspace --bins
+	@cd $(TOOL_DIR) && CARGO_TARGET_DIR=$(CARGO_OUT) RUSTFLAGS="-C target-feature=+crt-static" \
+		cargo build --locked --quiet --release --target $(TOOL_TARGET) -p vdmux --examples
 	@mkdir -p $(dir $(VDMUXCTL))
 	@cmp -s $(CARGO_OUT)/$(TOOL_TARGET)/release/vdmuxctl $(VDMUXCTL) || \
 		install -m 0755 $(CARGO_OUT)/$(TOOL_TARGET)/release/vdmuxctl $(VDMUXCTL)
+	@for e in $(CRATE_EXAMPLES); do \
+		bin=$(VDMUX_BIN)/vdmux-example-$$(echo $$e | tr _ -); \
+		cmp -s $(CARGO_OUT)/$(TOOL_TARGET)/release/examples/$$e $$bin || \
+			install -m 0755 $(CARGO_OUT)/$(TOOL_TARGET)/release/examples/$$e $$bin; \
+	done
 
 # check-debian builds the tests against Debian's tree, which needs no set-up.
 KERNEL_PREREQ ?= kernel
@@ -328,7 +338,7 @@ endif
 
 .PHONY: install-files
 install-files: tool
-	@$(CARGO_OUT)/$(TOOL_TARGET)/release/vdmuxctl-gen $(SHARE)
+	@$(VDMUXCTL) generate $(SHARE)
 	install -D -m 0644 include/uapi/vdmux.h $(DESTDIR)$(INCLUDEDIR)/linux/vdmux.h
 	install -D -m 0755 $(VDMUXCTL) $(DESTDIR)$(BINDIR)/vdmuxctl
 	install -D -m 0644 scripts/60-vdmux.rules $(DESTDIR)$(UDEVRULESDIR)/60-vdmux.rules
@@ -359,7 +369,7 @@ uninstall:
 # The functional tests: those that need no debug-kernel feature.
 DEBIAN_TESTS ?= module_test ioctl_test mmap_test huge_test security_test events_test race_test \
 	autogrow_test populate_test ioctl_test-m32 mmap_test-m32 events_test-m32 \
-	autogrow_test-m32 populate_test-m32 vdmuxctl_test.sh vdmuxctl_events_test.sh
+	autogrow_test-m32 populate_test-m32 vdmuxctl_test.sh vdmuxctl_events_test.sh vdmux_crate_test.sh
 DEBIAN_OUT = $(shell scripts/debian-kernel.sh print-dir)
 
 debian:
