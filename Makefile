@@ -19,6 +19,8 @@
 #   make debian       vdmux.ko for Debian's stock kernel, with Debian's toolchain
 #   make check-debian boot Debian's own kernel image and run the functional tests
 #   make check-dkms   dkms add, build, install and remove against the test kernel
+#   make deb          the vdmux-dkms and vdmuxctl packages (debian/), built and
+#                     lintian-checked in a trixie build root, into build/deb
 #   make check-large  the largest size (1 GiB) in a 5 GiB guest
 #   make check-clients fio, stress-ng and trinity (static builds) against the nodes in the guest
 #   make kbuild       vdmux.ko against KDIR, with no set-up (what dkms.conf runs)
@@ -57,7 +59,11 @@ export LIBCLANG_PATH ?= /usr/lib/llvm$(LLVM)/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 # The pinned Rust toolchain (rust-toolchain.toml): cargo would find the file
 # by itself, but kbuild runs rustc, rustfmt and clippy from the kernel tree.
+# The module's source that dkms builds has no such file: its rustc is the
+# system's.
+ifneq ($(wildcard $(TOP)/rust-toolchain.toml),)
 export RUSTUP_TOOLCHAIN ?= $(shell sed -n 's/^channel *= *"\([^"]*\)".*/\1/p' $(TOP)/rust-toolchain.toml)
+endif
 export GUEST_ENV
 
 # The demo and its helper are not tests: they go into the demo guest only.
@@ -97,7 +103,7 @@ INSTALL_MOD_DIR ?= updates
 
 .PHONY: module setup kernel fmt lint tests check judge-test demo shell bench bench-run clean FORCE \
 	tool tool-test tool-lint tool-man install uninstall debian check-debian debian-run \
-	kbuild check-dkms check-large check-clients
+	kbuild check-dkms check-large check-clients deb
 
 setup:
 ifdef OWN_KERNEL
@@ -387,15 +393,21 @@ debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OU
 	@qemu/run.sh check --kernel $(KDIR) --bzimage $(DEBIAN_OUT)/vmlinuz \
 		--module $(DEBIAN_OUT)/vdmux.ko --tests $(OUT)/debian-tests --out $(OUT) --stock-kernel
 
+# The Debian packages, with Debian's tools in a trixie root (scripts/debian-pkg.sh).
+deb:
+	@scripts/debian-pkg.sh $(TOP)/build/deb
+
 # What dkms.conf runs: the module against KDIR, nothing set up, nothing
 # downloaded. C is compiled as the kernel was (clang or gcc). dkms passes
 # CC=clang LD=ld.lld for a clang-built kernel, which would beat LLVM=-19:
 # the versioned names are given explicitly.
 KBUILD_LLVM = $(if $(shell grep -s '^CONFIG_CC_IS_CLANG=y' $(KDIR)/.config),LLVM=$(LLVM) \
 	CC=clang$(filter-out 1,$(LLVM)) LD=ld.lld$(filter-out 1,$(LLVM)))
+# For a Debian kernel, whose headers lack the Rust build files,
+# scripts/dkms-debian-tree.sh prepares them once from its linux-source.
 kbuild: $(UAPI_RS)
-	@scripts/dkms-check.sh $(KDIR)
-	@$(MAKE) -C $(KDIR) M=$(TOP) $(KBUILD_LLVM) $(if $(KERNELRELEASE),KERNELRELEASE=$(KERNELRELEASE)) modules
+	@tree=$$(scripts/dkms-debian-tree.sh $(KDIR) $(KERNELRELEASE)) && scripts/dkms-check.sh $$tree && \
+		$(MAKE) -C $$tree M=$(TOP) $(KBUILD_LLVM) $(if $(KERNELRELEASE),KERNELRELEASE=$(KERNELRELEASE)) modules
 
 # The module dkms built and installed is then loaded in the test guest.
 check-dkms: kernel $(OUT)/tests/module_test
