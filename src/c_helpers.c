@@ -325,6 +325,7 @@ VDMUX_ATTR(generation, VDMUX_ATTR_GENERATION);
 VDMUX_ATTR(foreground, VDMUX_ATTR_FOREGROUND);
 VDMUX_ATTR(reserved_size, VDMUX_ATTR_RESERVED_SIZE);
 VDMUX_ATTR(nr_vdevs, VDMUX_ATTR_NR_VDEVS);
+VDMUX_ATTR(max_reserved_size, VDMUX_ATTR_MAX_RESERVED_SIZE);
 
 static struct attribute *vdmux_vdev_attrs[] = {
 	&dev_attr_state.attr,
@@ -337,6 +338,7 @@ static struct attribute *vdmux_control_attrs[] = {
 	&dev_attr_foreground.attr,
 	&dev_attr_reserved_size.attr,
 	&dev_attr_nr_vdevs.attr,
+	&dev_attr_max_reserved_size.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(vdmux_control);

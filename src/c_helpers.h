@@ -181,6 +181,7 @@ enum vdmux_attr {
 	VDMUX_ATTR_FOREGROUND,		/* vdmux/foreground */
 	VDMUX_ATTR_RESERVED_SIZE,	/* vdmux/reserved_size */
 	VDMUX_ATTR_NR_VDEVS,		/* vdmux/nr_vdevs */
+	VDMUX_ATTR_MAX_RESERVED_SIZE,	/* vdmux/max_reserved_size */
 };
 
 /*

@@ -11,6 +11,7 @@
 //! | `/sys/class/misc/vdmux/foreground` | the foreground's index, or `none` |
 //! | `/sys/class/misc/vdmux/reserved_size` | bytes, decimal |
 //! | `/sys/class/misc/vdmux/nr_vdevs` | decimal |
+//! | `/sys/class/misc/vdmux/max_reserved_size` | bytes, decimal |
 
 use crate::{
     control::Control,
@@ -65,6 +66,9 @@ unsafe fn attr_text(misc: *mut bindings::miscdevice, attr: c_uint) -> Result<CSt
                 }
                 helpers::vdmux_attr_VDMUX_ATTR_NR_VDEVS => {
                     CString::try_from_fmt(fmt!("{}\n", status.nr_vdevs))
+                }
+                helpers::vdmux_attr_VDMUX_ATTR_MAX_RESERVED_SIZE => {
+                    CString::try_from_fmt(fmt!("{}\n", control.max_reserved_size()))
                 }
                 _ => Err(EINVAL),
             }

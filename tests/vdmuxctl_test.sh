@@ -225,10 +225,8 @@ check "resize 64K" eval '[ "$rc" = 0 ] &&
 vctl resize 4097
 check "resize 4097 rounds up to a page" eval '[ "$rc" = 0 ] &&
 	vdmuxctl status --json | grep -q "\"reserved_size\":8192,"'
-# The driver's parameters are not in sysfs (yet): then the message cannot
-# name the maximum.
-max="the module's max_reserved_size"
-[ -r /sys/module/vdmux/parameters/max_reserved_size ] && max=64M
+# The message names the maximum the control node shows in sysfs.
+max=64M
 vctl resize 1G
 check "resize past the maximum: EINVAL, exit 1" \
 	expect 1 "vdmuxctl: resize 1G: size out of range: 1 byte to $max (EINVAL)"
