@@ -10,7 +10,8 @@
 #   make lint         rustfmt --check and a clippy build with warnings as errors
 #   make fmt          format the Rust sources
 #   make tool         build vdmuxctl (static) into build/FLAVOUR/bin
-#   make tool-test    run vdmuxctl's unit tests on the host
+#   make tool-test    run the vdmux crate's and vdmuxctl's unit tests on the host
+#   make tool-uapi    regenerate the vdmux crate's committed UAPI bindings
 #   make install      install vdmux.ko, vdmuxctl, the man pages, completions, the UAPI
 #                     header and the udev rule (KDIR=/usr/src/linux-headers-*: Debian's)
 #   make uninstall    remove what 'make install' installed
@@ -18,6 +19,8 @@
 #   make debian       vdmux.ko for Debian's stock kernel, with Debian's toolchain
 #   make check-debian boot Debian's own kernel image and run the functional tests
 #   make check-dkms   dkms add, build, install and remove against the test kernel
+#   make deb          the vdmux-dkms and vdmuxctl packages (debian/), built and
+#                     lintian-checked in a trixie build root, into build/deb
 #   make check-large  the largest size (1 GiB) in a 5 GiB guest
 #   make check-lockdown the test kernel booted with lockdown=integrity: what it refuses
 #   make check-clients fio, stress-ng and trinity (static builds) against the nodes in the guest
@@ -57,7 +60,11 @@ export LIBCLANG_PATH ?= /usr/lib/llvm$(LLVM)/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 # The pinned Rust toolchain (rust-toolchain.toml): cargo would find the file
 # by itself, but kbuild runs rustc, rustfmt and clippy from the kernel tree.
+# The module's source that dkms builds has no such file: its rustc is the
+# system's.
+ifneq ($(wildcard $(TOP)/rust-toolchain.toml),)
 export RUSTUP_TOOLCHAIN ?= $(shell sed -n 's/^channel *= *"\([^"]*\)".*/\1/p' $(TOP)/rust-toolchain.toml)
+endif
 export GUEST_ENV
 
 # The demo and its helper are not tests: they go into the demo guest only.
@@ -79,7 +86,8 @@ TEST_CFLAGS := -static -O2 -g -Wall -Werror -D_GNU_SOURCE -pthread \
 	-I$(TOP)/include/uapi -I$(TOP)/tests
 
 # vdmuxctl: a static binary, so that it runs in the busybox guest as is.
-TOOL_DIR := $(TOP)/tools/vdmuxctl
+# tools/ is a Cargo workspace: the vdmux crate and vdmuxctl, built on it.
+TOOL_DIR := $(TOP)/tools
 TOOL_TARGET := x86_64-unknown-linux-gnu
 CARGO_OUT := $(TOP)/build/cargo
 VDMUXCTL := $(OUT)/bin/vdmuxctl
@@ -96,7 +104,7 @@ INSTALL_MOD_DIR ?= updates
 
 .PHONY: module setup kernel fmt lint tests check judge-test demo shell bench bench-run clean FORCE \
 	tool tool-test tool-lint tool-man install uninstall debian check-debian debian-run \
-	kbuild check-dkms check-large check-lockdown check-clients
+	kbuild check-dkms check-large check-lockdown check-clients deb
 
 setup:
 ifdef OWN_KERNEL
@@ -150,29 +158,56 @@ lint: kernel $(GENERATED_RS) tool-lint
 	@$(MAKE) -C $(KDIR) M=$(TOP) MO=$(OUT)/clippy LLVM=$(LLVM) CLIPPY=1 KRUSTFLAGS=-Dwarnings modules
 	@echo "lint: ok"
 
-# Licence sanity as cargo deny does it: every crate GPL-2.0 compatible.
-tool-lint:
+# Licence sanity as cargo deny does it: every crate GPL-2.0 compatible. The
+# vdmux crate's documentation must build without a warning (broken links).
+tool-lint: tool-uapi-check
 	@$(CARGO) fmt --check
-	@$(CARGO) clippy --locked --quiet --all-targets -- -D warnings
+	@$(CARGO) clippy --locked --quiet --workspace --all-targets -- -D warnings
+	@RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --quiet --no-deps --workspace
 	@$(CARGO) metadata --format-version 1 --locked | python3 $(TOP)/scripts/check-licenses.py
 
+# Every crate's tests, the vdmux crate's documentation examples (compiled)
+# and its drift test against include/uapi/vdmux.h.
 tool-test:
-	@$(CARGO) test --locked --quiet
+	@$(CARGO) test --locked --quiet --workspace
 
-# vdmuxctl(8) is generated from the command line (clap_mangen); a unit test
-# fails when the committed page is stale.
+# The vdmux crate's bindings are committed (building it needs no bindgen):
+# tool-uapi regenerates them, and tool-lint fails while they are stale.
+CRATE_UAPI_RS := $(TOOL_DIR)/vdmux/src/uapi_generated.rs
+.PHONY: tool-uapi tool-uapi-check
+tool-uapi:
+	@scripts/gen-uapi-rs.sh include/uapi/vdmux.h $(CRATE_UAPI_RS)
+
+tool-uapi-check:
+	@mkdir -p $(OUT)
+	@scripts/gen-uapi-rs.sh include/uapi/vdmux.h $(OUT)/uapi_generated.rs
+	@cmp -s $(OUT)/uapi_generated.rs $(CRATE_UAPI_RS) || \
+		{ echo "$(CRATE_UAPI_RS) is stale: run 'make tool-uapi' and commit it"; exit 1; }
+
+# vdmuxctl(8) is generated from the command line (clap_mangen) by the hidden
+# 'vdmuxctl generate DIR'; a unit test fails when the committed page is stale.
 tool-man:
-	@$(CARGO) run --locked --quiet --bin vdmuxctl-gen -- $(OUT)/share
+	@$(CARGO) run --locked --quiet --bin vdmuxctl -- generate $(OUT)/share
 	@cp $(OUT)/share/vdmuxctl.8 tools/man/vdmuxctl.8
 
 # Cargo knows when to rebuild; the copy keeps its timestamp when nothing did.
+# The vdmux crate's examples go onto the guest's PATH as vdmux-example-NAME,
+# for tests/vdmux_crate_test.sh.
+CRATE_EXAMPLES := $(patsubst $(TOOL_DIR)/vdmux/examples/%.rs,%,$(wildcard $(TOOL_DIR)/vdmux/examples/*.rs))
 # RUSTFLAGS applies to the --target build only, not to build.rs.
 tool: FORCE
 	@cd $(TOOL_DIR) && CARGO_TARGET_DIR=$(CARGO_OUT) RUSTFLAGS="-C target-feature=+crt-static" \
-		cargo build --locked --quiet --release --target $(TOOL_TARGET)
+		cargo build --locked --quiet --release --target $(TOOL_TARGET) --workspace --bins
+	@cd $(TOOL_DIR) && CARGO_TARGET_DIR=$(CARGO_OUT) RUSTFLAGS="-C target-feature=+crt-static" \
+		cargo build --locked --quiet --release --target $(TOOL_TARGET) -p vdmux --examples
 	@mkdir -p $(dir $(VDMUXCTL))
 	@cmp -s $(CARGO_OUT)/$(TOOL_TARGET)/release/vdmuxctl $(VDMUXCTL) || \
 		install -m 0755 $(CARGO_OUT)/$(TOOL_TARGET)/release/vdmuxctl $(VDMUXCTL)
+	@for e in $(CRATE_EXAMPLES); do \
+		bin=$(VDMUX_BIN)/vdmux-example-$$(echo $$e | tr _ -); \
+		cmp -s $(CARGO_OUT)/$(TOOL_TARGET)/release/examples/$$e $$bin || \
+			install -m 0755 $(CARGO_OUT)/$(TOOL_TARGET)/release/examples/$$e $$bin; \
+	done
 
 # check-debian builds the tests against Debian's tree, which needs no set-up.
 KERNEL_PREREQ ?= kernel
@@ -328,7 +363,7 @@ endif
 
 .PHONY: install-files
 install-files: tool
-	@$(CARGO_OUT)/$(TOOL_TARGET)/release/vdmuxctl-gen $(SHARE)
+	@$(VDMUXCTL) generate $(SHARE)
 	install -D -m 0644 include/uapi/vdmux.h $(DESTDIR)$(INCLUDEDIR)/linux/vdmux.h
 	install -D -m 0755 $(VDMUXCTL) $(DESTDIR)$(BINDIR)/vdmuxctl
 	install -D -m 0644 scripts/60-vdmux.rules $(DESTDIR)$(UDEVRULESDIR)/60-vdmux.rules
@@ -361,7 +396,7 @@ uninstall:
 # of PCI_PASS_TESTS on the guest's ivshmem device) as make check.
 DEBIAN_TESTS ?= module_test ioctl_test mmap_test huge_test security_test events_test race_test \
 	autogrow_test populate_test pci_test $(patsubst %,%-m32,$(TESTS_M32)) \
-	vdmuxctl_test.sh vdmuxctl_events_test.sh
+	vdmuxctl_test.sh vdmuxctl_events_test.sh vdmux_crate_test.sh
 # KVER picks Debian's kernel (scripts/debian-kernel.sh's DEBIAN_KERNEL):
 # make check-debian KVER=7.2.12+deb13-amd64.
 ifdef KVER
@@ -390,15 +425,21 @@ debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OU
 		--module $(DEBIAN_OUT)/vdmux.ko --tests $(OUT)/debian-tests --out $(OUT)/$(notdir $(DEBIAN_OUT)) \
 		--stock-kernel --ivshmem $(IVSHMEM_SIZE) $(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS)")
 
+# The Debian packages, with Debian's tools in a trixie root (scripts/debian-pkg.sh).
+deb:
+	@scripts/debian-pkg.sh $(TOP)/build/deb
+
 # What dkms.conf runs: the module against KDIR, nothing set up, nothing
 # downloaded. C is compiled as the kernel was (clang or gcc). dkms passes
 # CC=clang LD=ld.lld for a clang-built kernel, which would beat LLVM=-19:
 # the versioned names are given explicitly.
 KBUILD_LLVM = $(if $(shell grep -s '^CONFIG_CC_IS_CLANG=y' $(KDIR)/.config),LLVM=$(LLVM) \
 	CC=clang$(filter-out 1,$(LLVM)) LD=ld.lld$(filter-out 1,$(LLVM)))
+# For a Debian kernel, whose headers lack the Rust build files,
+# scripts/dkms-debian-tree.sh prepares them once from its linux-source.
 kbuild: $(GENERATED_RS)
-	@scripts/dkms-check.sh $(KDIR)
-	@$(MAKE) -C $(KDIR) M=$(TOP) $(KBUILD_LLVM) $(if $(KERNELRELEASE),KERNELRELEASE=$(KERNELRELEASE)) modules
+	@tree=$$(scripts/dkms-debian-tree.sh $(KDIR) $(KERNELRELEASE)) && scripts/dkms-check.sh $$tree && \
+		$(MAKE) -C $$tree M=$(TOP) $(KBUILD_LLVM) $(if $(KERNELRELEASE),KERNELRELEASE=$(KERNELRELEASE)) modules
 
 # The module dkms built and installed is then loaded in the test guest.
 check-dkms: kernel $(OUT)/tests/module_test

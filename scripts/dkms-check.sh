@@ -28,10 +28,10 @@ msg=("the kernel tree $kdir lacks the Rust build files an out-of-tree Rust modul
 case "$release" in
 *deb*)
 	msg+=("Debian's linux-headers-$release ship none of them (Debian has no linux-lib-rust"
-		"package). Build and install vdmux for Debian's kernel from its sources instead:"
-		"  sudo make install KDIR=$kdir"
-		"which runs scripts/debian-kernel.sh: a kernel tree prepared with Debian's own"
-		"toolchain (see README.md, 'Debian's stock kernel').") ;;
+		"package). With linux-source-$(echo "$release" | cut -d. -f1-2) and the rustc that built the kernel installed,"
+		"the build prepares them (scripts/dkms-debian-tree.sh): install it, then"
+		"  sudo dkms autoinstall -k $release"
+		"or, from a clone of vdmux, 'sudo make install KDIR=$kdir'.") ;;
 *)
 	msg+=("Install the package that ships them (Ubuntu: linux-lib-rust-$release), or"
 		"point dkms at a built kernel tree: dkms build -k $release --kernelsourcedir DIR") ;;

@@ -58,6 +58,12 @@ impl Control {
     pub(crate) fn status(&self) -> uapi::vdmux_status {
         self.mux.status(None)
     }
+
+    /// The largest reserved size: a module parameter, which a Rust module
+    /// does not show in /sys/module/vdmux/parameters/.
+    pub(crate) fn max_reserved_size(&self) -> usize {
+        self.mux.max_reserved_size()
+    }
 }
 
 /// An open file of the control node.

@@ -10,6 +10,7 @@
 //! | `/sys/class/misc/vdmux/foreground` | the foreground's index, or `none` |
 //! | `/sys/class/misc/vdmux/reserved_size` | bytes, decimal |
 //! | `/sys/class/misc/vdmux/nr_vdevs` | decimal |
+//! | `/sys/class/misc/vdmux/max_reserved_size` | bytes, decimal |
 
 use crate::{
     control::Control,
@@ -36,6 +37,7 @@ pub(crate) enum ControlAttr {
     Foreground,
     ReservedSize,
     NrVdevs,
+    MaxReservedSize,
 }
 
 node_attributes! {
@@ -50,6 +52,7 @@ node_attributes! {
         c"foreground" => ControlAttr::Foreground,
         c"reserved_size" => ControlAttr::ReservedSize,
         c"nr_vdevs" => ControlAttr::NrVdevs,
+        c"max_reserved_size" => ControlAttr::MaxReservedSize,
     ];
 }
 
@@ -72,5 +75,8 @@ pub(crate) fn control_text(control: &Control, attr: ControlAttr) -> Result<CStri
         },
         ControlAttr::ReservedSize => CString::try_from_fmt(fmt!("{}\n", status.reserved_size)),
         ControlAttr::NrVdevs => CString::try_from_fmt(fmt!("{}\n", status.nr_vdevs)),
+        ControlAttr::MaxReservedSize => {
+            CString::try_from_fmt(fmt!("{}\n", control.max_reserved_size()))
+        }
     }
 }

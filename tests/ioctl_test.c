@@ -118,6 +118,36 @@ TEST_F(ctl, set_reserved_size_errors)
 	EXPECT_EQ(DEFAULT_RESERVED, reserved_of(self->ctl));
 }
 
+/*
+ * The largest reserved size is a module parameter, which a Rust module does
+ * not show under /sys/module: the control node shows it. The ioctl is the
+ * oracle: that size is accepted, a page more is not.
+ */
+TEST_F(ctl, max_reserved_size_in_sysfs)
+{
+	const char *path = "/sys/class/misc/vdmux/max_reserved_size";
+	char text[64], *end;
+	struct stat st;
+	uint64_t max, size;
+
+	ASSERT_EQ(0, read_text(path, text, sizeof(text)));
+	errno = 0;
+	max = strtoull(text, &end, 10);
+	ASSERT_EQ(0, errno);
+	ASSERT_STREQ("\n", end);
+	EXPECT_EQ(DEFAULT_MAX_RESERVED, max);
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_EQ(0444, st.st_mode & 07777);
+
+	size = max;
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	EXPECT_EQ(max, reserved_of(self->ctl));
+	size = max + 4096;
+	EXPECT_EQ(device_memory_is_pci() ? -ENOMEM : -EINVAL,
+		  vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
+	EXPECT_EQ(max, reserved_of(self->ctl));
+}
+
 TEST_F(ctl, set_reserved_size_busy_while_mapped)
 {
 	uint64_t size = 8192;

@@ -235,6 +235,11 @@ impl Mux {
         self.config.nr_vdevs
     }
 
+    /// The largest reserved size `VDMUX_IOC_SET_RESERVED_SIZE` accepts.
+    pub(crate) fn max_reserved_size(&self) -> usize {
+        self.config.max_reserved_size
+    }
+
     /// Makes `file`, being opened on `vdev`, share the virtual device's
     /// address_space.
     ///

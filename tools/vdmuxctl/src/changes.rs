@@ -14,7 +14,7 @@
 //! reported once per wake-up of the driver's wait queue (one per change),
 //! and its EPOLLPRI still reflects the generation at that moment.
 
-use crate::device::{Device, Node};
+use crate::device::Device;
 use nix::{
     errno::Errno,
     sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout},
@@ -54,7 +54,7 @@ impl Changes {
                 None
             }
             None => {
-                device.vdevs().iter().try_for_each(|v: &Node| add(v))?;
+                device.vdevs().iter().try_for_each(|v| add(v))?;
                 // Without sysfs, resizes are seen with the next state change.
                 let attr = File::open(RESERVED_SIZE_ATTR).ok();
                 if let Some(attr) = &attr {

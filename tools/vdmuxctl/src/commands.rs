@@ -1,161 +1,135 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Running each subcommand against the device.
+//!
+//! Each command returns an [`anyhow::Result`] whose error says what went
+//! wrong ([`Failure`], [`TimedOut`]); [`run`] adds the command as typed as
+//! the context, so that messages read `switch 9: no such virtual device
+//! (EINVAL)`. A new command is a variant of [`Command`] with its arguments
+//! struct in `cli.rs`, and a function here.
 
 use crate::{
     changes::Changes,
-    cli::{Command, Range},
-    device::{self, Access, CONTROL_PATH, Device, DeviceError, Node, OpenError, errno_of},
-    error::{Error, Facts, Op, explain, explain_open},
+    cli::{
+        Command, DumpArgs, FillArgs, GenerateArgs, Range, ResizeArgs, StatusArgs, WaitArgs,
+        WatchArgs,
+    },
+    device::{Device, control_or},
+    error::{Facts, Failure, Op, TimedOut},
+    generate,
     hexdump::HexDump,
     pattern::repeat_into,
     size::format_size,
-    status::State,
-    uapi,
 };
-use nix::libc;
+use anyhow::{Context as _, Result, bail};
 use std::{
     io::{self, Write},
     sync::mpsc::{self, RecvTimeoutError},
     thread,
-    time::{Duration, Instant},
+    time::Instant,
 };
+use vdmux::{Access, Mux, Vdev};
 
 /// Bytes moved per read(2) or write(2).
 const CHUNK: usize = 64 * 1024;
 
 /// Runs `command`.
-pub fn run(command: &Command) -> Result<(), Error> {
-    let context = &command.context();
+pub fn run(command: &Command) -> Result<()> {
     match command {
-        Command::Status { json } => status(context, *json),
-        Command::Switch(i) => control(
-            context,
-            Op::Switch(i.index),
-            uapi::VDMUX_IOC_SWITCH,
-            i.index,
-        ),
-        Command::Eject(i) => control(context, Op::Eject(i.index), uapi::VDMUX_IOC_EJECT, i.index),
-        Command::Insert(i) => control(
-            context,
-            Op::Insert(i.index),
-            uapi::VDMUX_IOC_INSERT,
-            i.index,
-        ),
-        Command::Resize { size } => resize(context, size.bytes),
-        Command::Dump {
-            index,
-            range,
-            raw,
-            no_squeeze,
-        } => dump(context, index.index, *range, *raw, !no_squeeze),
-        Command::Fill {
-            index,
-            pattern,
-            range,
-        } => fill(context, index.index, &pattern.0, *range),
-        Command::Watch {
-            count,
-            timeout,
-            interval,
-        } => watch(context, *count, *timeout, *interval),
-        Command::Wait { index, timeout } => wait(context, index.index, *timeout),
+        Command::Status(args) => status(args),
+        Command::Switch(a) => change(Op::Switch(a.vdev.index), |m| m.switch(a.vdev.index)),
+        Command::Eject(a) => change(Op::Eject(a.vdev.index), |m| m.eject(a.vdev.index)),
+        Command::Insert(a) => change(Op::Insert(a.vdev.index), |m| m.insert(a.vdev.index)),
+        Command::Resize(args) => resize(args),
+        Command::Dump(args) => dump(args),
+        Command::Fill(args) => fill(args),
+        Command::Watch(args) => watch(args),
+        Command::Wait(args) => wait(args),
+        Command::Generate(args) => generate_files(args),
     }
+    .with_context(|| command.to_string())
 }
 
-fn open_error(context: &str, e: OpenError) -> Error {
-    Error::failed(context, explain_open(&e.path, e.errno), Some(e.errno))
-}
-
-fn sys_error(context: &str, op: Op, e: &io::Error, facts: &Facts) -> Error {
-    let errno = errno_of(e);
-    Error::failed(context, explain(op, errno, facts), Some(errno))
-}
-
-fn open(context: &str, path: &str, access: Access) -> Result<Node, Error> {
-    Node::open(path, access).map_err(|e| open_error(context, e))
-}
-
-fn open_device(context: &str) -> Result<Device, Error> {
-    Device::open().map_err(|e| match e {
-        DeviceError::Open(e) => open_error(context, e),
-        DeviceError::Status(e) => sys_error(context, Op::Status, &e, &Facts::default()),
-    })
+/// `op` failed with `e`, nothing more known.
+fn failed(op: Op, e: vdmux::Error) -> Failure {
+    Failure::of(op, &e, &Facts::default())
 }
 
 /// Writes to standard output. A closed pipe ends the process through
 /// SIGPIPE (see `main`), so an error here is a real one.
-fn output(context: &str, text: &[u8]) -> Result<(), Error> {
+fn output(text: &[u8]) -> Result<()> {
     let mut out = io::stdout().lock();
     out.write_all(text)
         .and_then(|()| out.flush())
-        .map_err(|e| write_error(context, &e))
+        .context("cannot write output")
 }
 
-fn write_error(context: &str, e: &io::Error) -> Error {
-    Error::failed(
-        context,
-        format!("cannot write output: {e}"),
-        e.raw_os_error(),
-    )
+fn open_device() -> Result<Device> {
+    Ok(Device::open().map_err(|e| failed(Op::Status, e))?)
 }
 
-fn status(context: &str, json: bool) -> Result<(), Error> {
-    let device = open_device(context)?;
-    let snapshot = device
+fn status(args: &StatusArgs) -> Result<()> {
+    let snapshot = open_device()?
         .snapshot()
-        .map_err(|e| sys_error(context, Op::Status, &e, &Facts::default()))?;
-    let text = if json {
+        .map_err(|e| failed(Op::Status, e))?;
+    let text = if args.json {
         snapshot.to_json() + "\n"
     } else {
         snapshot.to_text()
     };
-    output(context, text.as_bytes())
+    output(text.as_bytes())
 }
 
-/// What the device says after `op` on virtual device `index` failed.
-fn facts_about(control: &Node, index: Option<u32>) -> Facts {
-    let status = control.status().ok();
+/// What the device says after an operation on virtual device `index`
+/// failed, to tell apart causes that share an errno.
+fn facts_about(mux: &Mux, index: Option<u32>) -> Facts {
+    let status = mux.status().ok();
     let state = index
         .filter(|&i| status.is_some_and(|s| i < s.nr_vdevs))
-        .and_then(|i| Node::open(&device::vdev_path(i), Access::Read).ok())
-        .and_then(|node| node.status().ok())
-        .map(|s| State::from_raw(s.state));
+        .and_then(|i| mux.vdev(i, Access::ReadOnly).ok())
+        .and_then(|vdev| vdev.status().ok())
+        .map(|s| s.state);
     Facts {
         nr_vdevs: status.map(|s| s.nr_vdevs),
         state,
         size: status.map(|s| s.reserved_size),
-        max_size: device::max_reserved_size(),
+        max_size: mux.max_reserved_size().ok().flatten(),
     }
 }
 
-/// switch, eject or insert.
-fn control(context: &str, op: Op, request: u32, index: u32) -> Result<(), Error> {
-    let node = open(context, CONTROL_PATH, Access::ReadWrite)?;
-    node.control(request, index)
-        .map_err(|e| sys_error(context, op, &e, &facts_about(&node, Some(index))))
+/// Opens the control node for a change.
+fn open_control(op: Op) -> Result<Mux> {
+    Ok(Mux::open().map_err(|e| failed(op, e))?)
 }
 
-fn resize(context: &str, size: u64) -> Result<(), Error> {
-    let node = open(context, CONTROL_PATH, Access::ReadWrite)?;
-    node.set_reserved_size(size)
-        .map_err(|e| sys_error(context, Op::Resize, &e, &facts_about(&node, None)))
+/// switch, eject or insert: `change` on the control node.
+fn change(op: Op, change: impl FnOnce(&Mux) -> vdmux::Result<()>) -> Result<()> {
+    let mux = open_control(op)?;
+    let index = match op {
+        Op::Switch(i) | Op::Eject(i) | Op::Insert(i) => Some(i),
+        _ => None,
+    };
+    change(&mux).map_err(|e| Failure::of(op, &e, &facts_about(&mux, index)))?;
+    Ok(())
+}
+
+fn resize(args: &ResizeArgs) -> Result<()> {
+    let mux = open_control(Op::Resize)?;
+    mux.resize(args.size.bytes)
+        .map_err(|e| Failure::of(Op::Resize, &e, &facts_about(&mux, None)))?;
+    Ok(())
 }
 
 /// The end of `range` on a device of `size` bytes: an explicit length may
 /// run past the end (dump stops there, fill fails there), but the range
 /// must start inside the device.
-fn range_end(context: &str, range: Range, size: u64) -> Result<u64, Error> {
+fn range_end(range: Range, size: u64) -> Result<u64> {
     if range.offset >= size && range.length != Some(0) {
-        return Err(Error::failed(
-            context,
-            format!(
-                "offset {} is past the end of the device ({size} bytes, {})",
-                range.offset,
-                format_size(size)
-            ),
-            None,
-        ));
+        bail!(
+            "offset {} is past the end of the device ({size} bytes, {})",
+            range.offset,
+            format_size(size)
+        );
     }
     Ok(match range.length {
         Some(length) => range.offset.saturating_add(length),
@@ -163,80 +137,80 @@ fn range_end(context: &str, range: Range, size: u64) -> Result<u64, Error> {
     })
 }
 
-fn dump(context: &str, index: u32, range: Range, raw: bool, squeeze: bool) -> Result<(), Error> {
-    let node = open(context, &device::vdev_path(index), Access::Read)?;
-    let facts = Facts::default();
-    let size = node
-        .reserved_size()
-        .map_err(|e| sys_error(context, Op::Status, &e, &facts))?;
-    let end = range_end(context, range, size)?.min(size);
+/// Opens virtual device `index` and reads its size.
+fn open_vdev(index: u32, access: Access) -> Result<(Vdev, u64)> {
+    let vdev = Vdev::open_index(index, access).map_err(|e| failed(Op::Status, e))?;
+    let size = vdev.reserved_size().map_err(|e| failed(Op::Status, e))?;
+    Ok((vdev, size))
+}
+
+fn dump(args: &DumpArgs) -> Result<()> {
+    let index = args.vdev.index;
+    let (vdev, size) = open_vdev(index, Access::ReadOnly)?;
+    let end = range_end(args.range, size)?.min(size);
     let mut out = io::stdout().lock();
-    let mut hex = (!raw).then(|| HexDump::new(&mut out, range.offset, squeeze));
+    let mut hex = (!args.raw).then(|| HexDump::new(&mut out, args.range.offset, !args.no_squeeze));
     let mut buf = vec![0; CHUNK];
-    let mut pos = range.offset;
+    let mut pos = args.range.offset;
     while pos < end {
         let want = usize::try_from(end - pos).unwrap_or(CHUNK).min(CHUNK);
-        let n = node
+        let n = vdev
             .read_at(&mut buf[..want], pos)
-            .map_err(|e| sys_error(context, Op::Read(index), &e, &facts))?;
+            .map_err(|e| failed(Op::Read(index), e))?;
         if n == 0 {
             // Shrunk by a resize meanwhile.
             break;
         }
-        let written = match hex.as_mut() {
+        match hex.as_mut() {
             Some(hex) => hex.feed(&buf[..n]),
             None => io::stdout().lock().write_all(&buf[..n]),
-        };
-        written.map_err(|e| write_error(context, &e))?;
+        }
+        .context("cannot write output")?;
         pos += n as u64;
     }
     if let Some(hex) = hex {
-        hex.finish().map_err(|e| write_error(context, &e))?;
+        hex.finish().context("cannot write output")?;
     }
-    out.flush().map_err(|e| write_error(context, &e))
+    out.flush().context("cannot write output")
 }
 
-fn fill(context: &str, index: u32, pattern: &[u8], range: Range) -> Result<(), Error> {
-    let node = open(context, &device::vdev_path(index), Access::Write)?;
-    let size = node
-        .reserved_size()
-        .map_err(|e| sys_error(context, Op::Status, &e, &Facts::default()))?;
+fn fill(args: &FillArgs) -> Result<()> {
+    let index = args.vdev.index;
+    let (vdev, size) = open_vdev(index, Access::WriteOnly)?;
     let facts = Facts {
         size: Some(size),
         ..Facts::default()
     };
-    let end = range_end(context, range, size)?;
+    let range = args.range;
+    let end = range_end(range, size)?;
     let mut buf = vec![0; CHUNK];
     let mut pos = range.offset;
     while pos < end {
         let len = usize::try_from(end - pos).unwrap_or(CHUNK).min(CHUNK);
-        repeat_into(pattern, pos - range.offset, &mut buf[..len]);
-        let n = node
+        repeat_into(&args.pattern.0, pos - range.offset, &mut buf[..len]);
+        let n = vdev
             .write_at(&buf[..len], pos)
-            .map_err(|e| sys_error(context, Op::Write(index), &e, &facts))?;
+            .map_err(|e| Failure::of(Op::Write(index), &e, &facts))?;
         if n == 0 {
-            return Err(Error::failed(context, "the device took no bytes", None));
+            bail!("the device took no bytes");
         }
         pos += n as u64;
     }
     Ok(())
 }
 
-fn watch(
-    context: &str,
-    count: Option<u64>,
-    timeout: Option<Duration>,
-    interval: Option<Duration>,
-) -> Result<(), Error> {
+fn watch(args: &WatchArgs) -> Result<()> {
     let start = Instant::now();
-    let deadline = timeout.map(|t| start + t);
-    let device = open_device(context)?;
-    let snap = || {
-        device
-            .snapshot()
-            .map_err(|e| sys_error(context, Op::Status, &e, &Facts::default()))
+    let deadline = args.timeout.map(|t| start + t);
+    let device = open_device()?;
+    let snap = || device.snapshot().map_err(|e| failed(Op::Status, e));
+    let poll_error = |e: io::Error| {
+        let errno = e.raw_os_error().unwrap_or(nix::libc::EIO);
+        Failure::new(
+            crate::error::explain(Op::Poll, errno, &Facts::default()),
+            Some(errno),
+        )
     };
-    let poll_error = |e: io::Error| sys_error(context, Op::Poll, &e, &Facts::default());
     // Watched before the first snapshot: a change made after the first
     // line is printed is in the next snapshot, and wakes the wait.
     let changes = Changes::new(&device).map_err(poll_error)?;
@@ -244,29 +218,27 @@ fn watch(
     let mut last_read = Instant::now();
     // Everything after this line is reported: a script may wait for it
     // before it changes anything.
-    output(context, format!("{}\n", last.watch_header()).as_bytes())?;
+    output(format!("{}\n", last.watch_header()).as_bytes())?;
     let mut seen = 0;
     loop {
-        if count.is_some_and(|n| seen >= n) {
+        if args.count.is_some_and(|n| seen >= n) {
             return Ok(());
         }
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if left.is_some_and(|l| l.is_zero()) {
-            return match count {
-                Some(n) => Err(Error::TimedOut {
-                    context: context.to_string(),
-                    message: format!(
-                        "saw {seen} of {n} changes in {} s",
-                        timeout.unwrap_or_default().as_secs_f64()
-                    ),
-                }),
+            return match args.count {
+                Some(n) => Err(TimedOut(format!(
+                    "saw {seen} of {n} changes in {} s",
+                    args.timeout.unwrap_or_default().as_secs_f64()
+                ))
+                .into()),
                 None => Ok(()),
             };
         }
         if !changes.wait(left).map_err(poll_error)? {
             continue;
         }
-        if let Some(interval) = interval {
+        if let Some(interval) = args.interval {
             // At most one line per interval: the changes made meanwhile
             // are read together, and share the line.
             let mut until = last_read + interval;
@@ -278,7 +250,7 @@ fn watch(
         let next = snap()?;
         last_read = Instant::now();
         if let Some(report) = last.report(&next) {
-            output(context, format!("{}\n", report.line).as_bytes())?;
+            output(format!("{}\n", report.line).as_bytes())?;
             seen += report.changes;
         }
         last = next;
@@ -289,14 +261,36 @@ fn watch(
 /// control node, or for a caller who may not open it virtual device
 /// `index`, or virtual device 0 (an index that does not exist has no node,
 /// and the driver's EINVAL says more than ENOENT).
-fn open_any(context: &str, index: u32) -> Result<Node, Error> {
-    match Node::open(CONTROL_PATH, Access::Read) {
-        Ok(node) => Ok(node),
-        Err(e) if e.errno == libc::EACCES => Node::open(&device::vdev_path(index), Access::Read)
-            .or_else(|_| Node::open(&device::vdev_path(0), Access::Read))
-            // The control node's error says more than a virtual device's.
-            .map_err(|_| open_error(context, e)),
-        Err(e) => Err(open_error(context, e)),
+enum Waiter {
+    Control(Mux),
+    Vdev(Vdev),
+}
+
+impl Waiter {
+    fn open(index: u32) -> vdmux::Result<Self> {
+        let fallback = || {
+            Vdev::open_index(index, Access::ReadOnly)
+                .or_else(|_| Vdev::open_index(0, Access::ReadOnly))
+        };
+        Ok(match control_or(fallback)? {
+            (Some(mux), _) => Self::Control(mux),
+            (None, Some(vdev)) => Self::Vdev(vdev),
+            (None, None) => unreachable!("control_or opens one node"),
+        })
+    }
+
+    fn status(&self) -> vdmux::Result<vdmux::Status> {
+        match self {
+            Self::Control(mux) => mux.status(),
+            Self::Vdev(vdev) => vdev.status(),
+        }
+    }
+
+    fn wait_foreground(&self, index: u32) -> vdmux::Result<()> {
+        match self {
+            Self::Control(mux) => mux.wait_foreground(index),
+            Self::Vdev(vdev) => vdev.wait_foreground(index),
+        }
     }
 }
 
@@ -310,19 +304,20 @@ fn open_any(context: &str, index: u32) -> Result<Node, Error> {
 /// fires after the timeout check and before the ioctl starts is lost and
 /// the call sleeps for ever; a thread has no such window, and no signal
 /// handler touches the rest of the tool.
-fn wait(context: &str, index: u32, timeout: Option<Duration>) -> Result<(), Error> {
-    let node = open_any(context, index)?;
+fn wait(args: &WaitArgs) -> Result<()> {
+    let index = args.vdev.index;
+    let node = Waiter::open(index).map_err(|e| failed(Op::Wait(index), e))?;
     let status = node.status().ok();
     let facts = Facts {
         nr_vdevs: status.map(|s| s.nr_vdevs),
         ..Facts::default()
     };
-    let fail = |e: io::Error| sys_error(context, Op::Wait(index), &e, &facts);
+    let fail = |e: vdmux::Error| Failure::of(Op::Wait(index), &e, &facts);
     // The driver answers at once for the foreground and for an index that
     // does not exist: no thread, so that even --timeout 0 gets its answer.
-    let at_once = status.is_some_and(|s| s.foreground == index || index >= s.nr_vdevs);
-    let Some(timeout) = timeout.filter(|_| !at_once) else {
-        return node.wait_foreground(index).map_err(fail);
+    let at_once = status.is_some_and(|s| s.foreground == Some(index) || index >= s.nr_vdevs);
+    let Some(timeout) = args.timeout.filter(|_| !at_once) else {
+        return Ok(node.wait_foreground(index).map_err(fail)?);
     };
     let (done, answer) = mpsc::channel();
     thread::spawn(move || {
@@ -330,16 +325,17 @@ fn wait(context: &str, index: u32, timeout: Option<Duration>) -> Result<(), Erro
         let _ = done.send(node.wait_foreground(index));
     });
     match answer.recv_timeout(timeout) {
-        Ok(result) => result.map_err(fail),
-        Err(RecvTimeoutError::Timeout) => Err(Error::TimedOut {
-            context: context.to_string(),
-            message: format!(
-                "virtual device {index} is not in the foreground after {} s",
-                timeout.as_secs_f64()
-            ),
-        }),
-        Err(RecvTimeoutError::Disconnected) => {
-            Err(Error::failed(context, "the waiting thread died", None))
-        }
+        Ok(result) => Ok(result.map_err(fail)?),
+        Err(RecvTimeoutError::Timeout) => Err(TimedOut(format!(
+            "virtual device {index} is not in the foreground after {} s",
+            timeout.as_secs_f64()
+        ))
+        .into()),
+        Err(RecvTimeoutError::Disconnected) => bail!("the waiting thread died"),
     }
+}
+
+fn generate_files(args: &GenerateArgs) -> Result<()> {
+    generate::write_all(&args.dir)
+        .with_context(|| format!("cannot write into {}", args.dir.display()))
 }

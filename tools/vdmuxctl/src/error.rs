@@ -6,91 +6,76 @@ use crate::{size::format_size, status::State};
 use nix::{errno::Errno, libc};
 use std::{fmt, io};
 
-/// Exit statuses.
+/// Exit statuses. clap exits with 2 for a bad command line itself.
 pub mod exit {
     /// Success.
     pub const OK: u8 = 0;
     /// The operation failed: the device refused it or could not be reached.
     pub const FAILED: u8 = 1;
-    /// Bad command line; nothing was done.
-    pub const USAGE: u8 = 2;
     /// `watch --count N --timeout S` saw fewer than N changes in S seconds,
     /// or `wait N --timeout S` gave up before N came to the foreground.
     pub const TIMEOUT: u8 = 3;
 }
 
-/// Why the tool stops without doing what was asked.
+/// Why an operation failed, in words, with the errno that said so.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Error {
-    /// A bad command line, for `command` if it got that far.
-    Usage {
-        command: Option<String>,
-        message: String,
-    },
-    /// The operation `context` (the command as typed, e.g. `switch 9`)
-    /// failed, with `errno` if a system call said so.
-    Failed {
-        context: String,
-        message: String,
-        errno: Option<i32>,
-    },
-    /// `watch` or `wait` (`context`, the command as messages name it) ran
-    /// out of time before it saw what it waited for.
-    TimedOut { context: String, message: String },
+pub struct Failure {
+    pub message: String,
+    pub errno: Option<i32>,
 }
 
-impl Error {
-    pub fn usage(command: Option<String>, message: impl Into<String>) -> Self {
-        Self::Usage {
-            command,
-            message: message.into(),
-        }
-    }
-
-    pub fn failed(
-        context: impl Into<String>,
-        message: impl Into<String>,
-        errno: Option<i32>,
-    ) -> Self {
-        Self::Failed {
-            context: context.into(),
+impl Failure {
+    pub fn new(message: impl Into<String>, errno: Option<i32>) -> Self {
+        Self {
             message: message.into(),
             errno,
         }
     }
 
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Self::Usage { .. } => exit::USAGE,
-            Self::Failed { .. } => exit::FAILED,
-            Self::TimedOut { .. } => exit::TIMEOUT,
+    /// `op`, which failed with `e`, explained with what is known of the
+    /// device.
+    pub fn of(op: Op, e: &vdmux::Error, facts: &Facts) -> Self {
+        let message = match (e, e.errno()) {
+            (vdmux::Error::Open { path, .. }, Some(errno)) => {
+                explain_open(&path.to_string_lossy(), errno)
+            }
+            (_, Some(errno)) => explain(op, errno, facts),
+            (_, None) => e.to_string(),
+        };
+        Self::new(message, e.errno())
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        match self.errno {
+            Some(e) => write!(f, " ({})", errno_name(e)),
+            None => Ok(()),
         }
     }
 }
 
-impl fmt::Display for Error {
+impl std::error::Error for Failure {}
+
+/// `watch` or `wait` ran out of time before it saw what it waited for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedOut(pub String);
+
+impl fmt::Display for TimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Usage {
-                command: Some(c),
-                message,
-            } => write!(f, "vdmuxctl: {c}: {message}\nTry 'vdmuxctl {c} --help'."),
-            Self::Usage {
-                command: None,
-                message,
-            } => write!(f, "vdmuxctl: {message}\nTry 'vdmuxctl --help'."),
-            Self::Failed {
-                context,
-                message,
-                errno: Some(e),
-            } => write!(f, "vdmuxctl: {context}: {message} ({})", errno_name(*e)),
-            Self::Failed {
-                context,
-                message,
-                errno: None,
-            } => write!(f, "vdmuxctl: {context}: {message}"),
-            Self::TimedOut { context, message } => write!(f, "vdmuxctl: {context}: {message}"),
-        }
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// The exit status for `e`.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<TimedOut>().is_some() {
+        exit::TIMEOUT
+    } else {
+        exit::FAILED
     }
 }
 
@@ -218,8 +203,11 @@ mod tests {
         }
     }
 
+    /// What `vdmuxctl CONTEXT` prints when `op` fails with `errno`.
     fn failed(context: &str, op: Op, errno: i32, facts: &Facts) -> String {
-        Error::failed(context, explain(op, errno, facts), Some(errno)).to_string()
+        let e = anyhow::Error::new(Failure::new(explain(op, errno, facts), Some(errno)))
+            .context(context.to_string());
+        format!("vdmuxctl: {e:#}")
     }
 
     #[test]
@@ -320,38 +308,17 @@ mod tests {
             explain_open("/dev/vdmux", libc::ENOENT),
             "/dev/vdmux does not exist, is the vdmux module loaded?"
         );
+        let e = vdmux::Error::Open {
+            path: "/dev/vdmux".into(),
+            source: std::io::Error::from_raw_os_error(libc::EACCES),
+        };
+        let e =
+            anyhow::Error::new(Failure::of(Op::Status, &e, &Facts::default())).context("status");
         assert_eq!(
-            Error::failed(
-                "status",
-                explain_open("/dev/vdmux", libc::EACCES),
-                Some(libc::EACCES)
-            )
-            .to_string(),
+            format!("vdmuxctl: {e:#}"),
             "vdmuxctl: status: cannot open /dev/vdmux: permission denied (EACCES)"
         );
-    }
-
-    #[test]
-    fn usage_errors_point_to_help() {
-        assert_eq!(
-            Error::usage(Some("switch".into()), "missing virtual device index").to_string(),
-            "vdmuxctl: switch: missing virtual device index\nTry 'vdmuxctl switch --help'."
-        );
-        assert_eq!(Error::usage(None, "x").exit_code(), exit::USAGE);
-    }
-
-    #[test]
-    fn exit_codes() {
-        assert_eq!(Error::failed("a", "b", None).exit_code(), 1);
-        assert_eq!(Error::usage(None, "b").exit_code(), 2);
-        assert_eq!(
-            Error::TimedOut {
-                context: "watch".into(),
-                message: String::new()
-            }
-            .exit_code(),
-            3
-        );
+        assert_eq!(exit_code(&e), exit::FAILED);
     }
 
     #[test]
@@ -376,22 +343,12 @@ mod tests {
 
     #[test]
     fn timeouts_name_their_command() {
-        let watch = Error::TimedOut {
-            context: "watch".into(),
-            message: "saw 0 of 1 changes in 0.3 s".into(),
-        };
+        let watch =
+            anyhow::Error::new(TimedOut("saw 0 of 1 changes in 0.3 s".into())).context("watch");
         assert_eq!(
-            watch.to_string(),
+            format!("vdmuxctl: {watch:#}"),
             "vdmuxctl: watch: saw 0 of 1 changes in 0.3 s"
         );
-        let wait = Error::TimedOut {
-            context: "wait 2".into(),
-            message: "virtual device 2 is not in the foreground after 0.5 s".into(),
-        };
-        assert_eq!(
-            wait.to_string(),
-            "vdmuxctl: wait 2: virtual device 2 is not in the foreground after 0.5 s"
-        );
-        assert_eq!(wait.exit_code(), exit::TIMEOUT);
+        assert_eq!(exit_code(&watch), exit::TIMEOUT);
     }
 }

@@ -10,8 +10,8 @@ pub enum PatternError {
     Empty,
     /// A backslash at the end of the pattern.
     TrailingBackslash,
-    /// `\` followed by a character that is not a known escape.
-    UnknownEscape(char),
+    /// `\` followed by a byte that is not a known escape.
+    UnknownEscape(u8),
     /// `\x` not followed by two hexadecimal digits.
     BadHex,
 }
@@ -21,33 +21,34 @@ impl fmt::Display for PatternError {
         match self {
             Self::Empty => f.write_str("empty pattern"),
             Self::TrailingBackslash => f.write_str("pattern ends with a lone backslash"),
-            Self::UnknownEscape(c) => write!(f, "unknown escape \\{c} in pattern"),
+            Self::UnknownEscape(c) => write!(f, "unknown escape \\{} in pattern", c.escape_ascii()),
             Self::BadHex => f.write_str("\\x needs two hexadecimal digits"),
         }
     }
 }
 
+impl std::error::Error for PatternError {}
+
 /// Turns a pattern argument into its bytes. Escapes: `\\`, `\n`, `\t`, `\r`,
-/// `\0` and `\xHH`; any other character stands for its UTF-8 bytes.
-pub fn parse_pattern(text: &str) -> Result<Vec<u8>, PatternError> {
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            let mut buf = [0; 4];
-            bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+/// `\0` and `\xHH`; any other byte stands for itself, so that a pattern
+/// need not be UTF-8.
+pub fn parse_pattern(text: impl AsRef<[u8]>) -> Result<Vec<u8>, PatternError> {
+    let mut bytes = Vec::with_capacity(text.as_ref().len());
+    let mut rest = text.as_ref().iter().copied();
+    while let Some(b) = rest.next() {
+        if b != b'\\' {
+            bytes.push(b);
             continue;
         }
-        let byte = match chars.next().ok_or(PatternError::TrailingBackslash)? {
-            '\\' => b'\\',
-            'n' => b'\n',
-            't' => b'\t',
-            'r' => b'\r',
-            '0' => 0,
-            'x' => {
-                let hi = chars.next().and_then(|c| c.to_digit(16));
-                let lo = chars.next().and_then(|c| c.to_digit(16));
-                match (hi, lo) {
+        let byte = match rest.next().ok_or(PatternError::TrailingBackslash)? {
+            b'\\' => b'\\',
+            b'n' => b'\n',
+            b't' => b'\t',
+            b'r' => b'\r',
+            b'0' => 0,
+            b'x' => {
+                let hex = |b: Option<u8>| b.and_then(|b| char::from(b).to_digit(16));
+                match (hex(rest.next()), hex(rest.next())) {
                     // Two hex digits are at most 0xff.
                     (Some(hi), Some(lo)) => (hi * 16 + lo) as u8,
                     _ => return Err(PatternError::BadHex),
@@ -81,6 +82,8 @@ mod tests {
     fn plain_text() {
         assert_eq!(parse_pattern("hello"), Ok(b"hello".to_vec()));
         assert_eq!(parse_pattern("é"), Ok("é".as_bytes().to_vec()));
+        // Not UTF-8: the bytes as given.
+        assert_eq!(parse_pattern(b"\xff\\x41"), Ok(b"\xffA".to_vec()));
     }
 
     #[test]
@@ -96,7 +99,7 @@ mod tests {
     fn bad_patterns() {
         assert_eq!(parse_pattern(""), Err(PatternError::Empty));
         assert_eq!(parse_pattern("ab\\"), Err(PatternError::TrailingBackslash));
-        assert_eq!(parse_pattern(r"\q"), Err(PatternError::UnknownEscape('q')));
+        assert_eq!(parse_pattern(r"\q"), Err(PatternError::UnknownEscape(b'q')));
         assert_eq!(parse_pattern(r"\x4"), Err(PatternError::BadHex));
         assert_eq!(parse_pattern(r"\x4g"), Err(PatternError::BadHex));
         assert_eq!(parse_pattern(r"\x"), Err(PatternError::BadHex));

@@ -24,6 +24,8 @@ impl fmt::Display for SizeError {
     }
 }
 
+impl std::error::Error for SizeError {}
+
 /// Parses a byte count: decimal digits, optionally followed by `K`, `M` or
 /// `G` (either case), which are binary multiples (1K = 1024 bytes).
 pub fn parse_size(text: &str) -> Result<u64, SizeError> {

@@ -2,44 +2,10 @@
 
 //! What `status` and `watch` know about the device, and how they print it.
 
-use crate::{size::format_size, uapi};
+use crate::size::format_size;
 use serde::Serialize;
-use std::fmt::{self, Write as _};
-
-/// The state of one virtual device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Its pages are the device memory.
-    Foreground,
-    /// Its pages are its backing store.
-    Background,
-    /// Ejected: every access fails.
-    Removed,
-    /// A state this tool does not know (a newer driver).
-    Other(u32),
-}
-
-impl State {
-    pub fn from_raw(raw: u32) -> Self {
-        match raw {
-            uapi::VDMUX_STATE_FOREGROUND => Self::Foreground,
-            uapi::VDMUX_STATE_BACKGROUND => Self::Background,
-            uapi::VDMUX_STATE_REMOVED => Self::Removed,
-            other => Self::Other(other),
-        }
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Foreground => f.write_str("foreground"),
-            Self::Background => f.write_str("background"),
-            Self::Removed => f.write_str("removed"),
-            Self::Other(n) => write!(f, "state-{n}"),
-        }
-    }
-}
+use std::fmt::Write as _;
+pub use vdmux::State;
 
 /// `VDMUX_IOC_GET_STATUS` of one virtual device's node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,12 +19,13 @@ pub struct VdevStatus {
 }
 
 impl VdevStatus {
-    pub fn from_raw(raw: &uapi::vdmux_status) -> Self {
+    pub fn new(status: &vdmux::Status) -> Self {
         Self {
-            index: raw.index,
-            state: State::from_raw(raw.state),
-            size: raw.reserved_size,
-            generation: raw.generation,
+            // A virtual device's status always has its index.
+            index: status.index.unwrap_or_default(),
+            state: status.state,
+            size: status.reserved_size,
+            generation: status.generation,
         }
     }
 }
@@ -73,11 +40,6 @@ pub struct Snapshot {
     pub foreground: Option<u32>,
     pub reserved_size: u64,
     pub vdevs: Vec<VdevStatus>,
-}
-
-/// `VDMUX_NONE` and friends as an `Option`.
-pub fn foreground_of(raw: &uapi::vdmux_status) -> Option<u32> {
-    (raw.foreground != uapi::VDMUX_NONE).then_some(raw.foreground)
 }
 
 impl Snapshot {
@@ -274,20 +236,6 @@ mod tests {
                 vdev(2, State::Removed, 1),
             ],
         }
-    }
-
-    #[test]
-    fn states_from_the_header() {
-        assert_eq!(
-            State::from_raw(uapi::VDMUX_STATE_FOREGROUND),
-            State::Foreground
-        );
-        assert_eq!(
-            State::from_raw(uapi::VDMUX_STATE_BACKGROUND),
-            State::Background
-        );
-        assert_eq!(State::from_raw(uapi::VDMUX_STATE_REMOVED), State::Removed);
-        assert_eq!(State::from_raw(7).to_string(), "state-7");
     }
 
     #[test]

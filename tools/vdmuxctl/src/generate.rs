@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Writes vdmuxctl(8) and vdmuxctl's bash, zsh and fish completions from its
-//! clap definition: `vdmuxctl-gen DIR`.
+//! `vdmuxctl generate DIR` (hidden): writes vdmuxctl(8) and vdmuxctl's
+//! bash, zsh and fish completions from its clap definition, for packages
+//! and `make install`.
 
+use crate::cli::Cli;
+use clap::CommandFactory;
 use clap_complete::{Shell, generate_to};
-use std::{env, fs, io, path::PathBuf};
-use vdmuxctl::cli::command;
+use std::{fs, io, path::Path};
 
 /// `section` of a page rendered by clap_mangen, without its `.SH` line.
 fn body(render: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> io::Result<Vec<u8>> {
@@ -18,7 +20,9 @@ fn body(render: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> io::Result<Vec<u
 
 /// vdmuxctl(8): clap_mangen's sections, with every command in one page.
 fn man_page() -> io::Result<Vec<u8>> {
-    let cmd = command();
+    // Built, so that each subcommand's usage starts with "vdmuxctl".
+    let mut cmd = Cli::command();
+    cmd.build();
     let man = || {
         clap_mangen::Man::new(cmd.clone())
             .section("8")
@@ -31,7 +35,10 @@ fn man_page() -> io::Result<Vec<u8>> {
     man().render_synopsis_section(&mut out)?;
     man().render_options_section(&mut out)?;
     out.extend_from_slice(b".SH COMMANDS\n");
-    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| s.get_name() != "help" && !s.is_hide_set())
+    {
         let usage = sub.clone().render_usage().to_string();
         let usage = usage.trim_start_matches("Usage: ");
         out.extend_from_slice(format!(".SS \"{usage}\"\n").as_bytes());
@@ -45,12 +52,12 @@ fn man_page() -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
-fn main() -> io::Result<()> {
-    let dir = PathBuf::from(env::args_os().nth(1).expect("usage: vdmuxctl-gen DIR"));
-    fs::create_dir_all(&dir)?;
+/// Writes the man page and the completions into `dir`.
+pub fn write_all(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
     fs::write(dir.join("vdmuxctl.8"), man_page()?)?;
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-        generate_to(shell, &mut command(), "vdmuxctl", &dir)?;
+        generate_to(shell, &mut Cli::command(), "vdmuxctl", dir)?;
     }
     Ok(())
 }
