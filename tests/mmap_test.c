@@ -281,6 +281,7 @@ TEST_F(vd, faults_run_under_the_vma_lock)
 	const size_t len = 256 * PAGE;
 	uint64_t size = len, def = SIZE;
 	struct fault_counts before, after;
+	struct fault_trace trace;
 	volatile char *p;
 	size_t i;
 	char c;
@@ -289,9 +290,11 @@ TEST_F(vd, faults_run_under_the_vma_lock)
 	p = map_in_one_pmd(self->fd[0], len);
 	ASSERT_NE(MAP_FAILED, p);
 	before = fault_counts(self->fd[0]);
+	ASSERT_EQ(0, fault_trace_open(&trace, self->fd[0]));
 	for (i = 0; i < len; i += PAGE)
 		c = p[i];
 	(void)c;
+	EXPECT_EQ(16, fault_trace_close(&trace));
 	after = fault_counts(self->fd[0]);
 	EXPECT_EQ(16, after.pages - before.pages);
 	EXPECT_EQ(15, after.map_pages - before.map_pages);
@@ -301,8 +304,10 @@ TEST_F(vd, faults_run_under_the_vma_lock)
 	p = map_in_one_pmd(self->fd[0], len);
 	ASSERT_NE(MAP_FAILED, p);
 	before = fault_counts(self->fd[0]);
+	ASSERT_EQ(0, fault_trace_open(&trace, self->fd[0]));
 	for (i = 0; i < len; i += PAGE)
 		p[i] = 1;
+	EXPECT_EQ(16, fault_trace_close(&trace));
 	after = fault_counts(self->fd[0]);
 	EXPECT_EQ(16, after.pages - before.pages);
 	EXPECT_EQ(0, after.map_pages - before.map_pages);
