@@ -226,6 +226,40 @@ static long huge_blocks(int fd)
 	return read_fdinfo(fd, buf, sizeof(buf)) ? -1 : fdinfo_field(buf, "vdmux-huge-blocks:\t");
 }
 
+/*
+ * The areas of vdmux's chunks in the kernel's own list of its vmalloc
+ * areas, /proc/vmallocinfo, which names the code that made each one: of
+ * @size bytes (a guard page more in the list), @small those that vmalloc
+ * made of single pages, @block those of an order-9 block that vdmux mapped
+ * with vmap. 0, or -1 when the list cannot be read.
+ */
+struct chunk_areas {
+	int small, block;
+};
+
+static int chunk_areas(size_t size, struct chunk_areas *c)
+{
+	FILE *f = fopen("/proc/vmallocinfo", "re");
+	char line[512], pages[32];
+	unsigned long len;
+
+	c->small = c->block = 0;
+	if (!f)
+		return -1;
+	snprintf(pages, sizeof(pages), " pages=%zu ", size / PAGE);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*s %lu", &len) != 1 || len != size + PAGE ||
+		    !strstr(line, " [vdmux]"))
+			continue;
+		if (strstr(line, pages) && strstr(line, " vmalloc"))
+			c->small++;
+		else if (strstr(line, " vmap") && !strstr(line, " vmalloc"))
+			c->block++;
+	}
+	fclose(f);
+	return 0;
+}
+
 /* The operations under test; each returns 0 or -errno (-SIGBUS for the fault). */
 
 static int do_resize(FIXTURE_DATA(fi) *self, uint64_t size)
@@ -1160,20 +1194,24 @@ TEST_F(fi, every_allocation_of_a_growth_fails_cleanly)
  * chunk a first access allocates is on 4 KiB pages, and the bytes work
  * through mappings, read and a SWITCH as with any chunk. The test uses the
  * second 2 MiB chunk of a 4 MiB buffer: the fixture's writes allocated the
- * first.
+ * first. That the chunk is on single pages, the kernel's list of vmalloc
+ * areas says, not the driver.
  */
 TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
 {
 	const size_t size = 2UL << 20;
 	static char got[2UL << 20], want[2UL << 20];
 	struct fault_counts before, after;
-	long blocks, first;
+	struct chunk_areas areas0, areas1;
+	struct fault_trace trace;
+	long blocks, first, traced;
 	char times[32];
 	char *p;
 	int ret;
 
 	ASSERT_EQ(0, do_resize(self, 2 * size));
 	first = huge_blocks(self->fd[0]);
+	ASSERT_EQ(0, chunk_areas(size, &areas0));
 	ASSERT_EQ(0, write_text(DEBUGFS "/failslab/probability", "0"));
 	ASSERT_EQ(0, write_text(DEBUGFS "/fail_page_alloc/min-order", "9"));
 	ASSERT_EQ(0, make_it_fail(1));
@@ -1183,17 +1221,23 @@ TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
 	/* Some order-9 allocation was tried and failed. */
 	ASSERT_EQ(0, read_first_line(DEBUGFS "/fail_page_alloc/times", times, sizeof(times)));
 	EXPECT_GT(100, atoi(times));
+	/* The new chunk is a vmalloc area of 512 single pages, not a block. */
+	ASSERT_EQ(0, chunk_areas(size, &areas1));
+	EXPECT_EQ(areas0.small + 1, areas1.small);
+	EXPECT_EQ(areas0.block, areas1.block);
 	/*
-	 * The chunk is on 4 KiB pages. 512 of them may still happen to be
-	 * physically contiguous and aligned (on a quiet guest the page
-	 * allocator often hands them out in order), and then the block is
-	 * mapped with one PMD entry like any contiguous block: the README's
-	 * rule. What must hold is that fdinfo's count and the faults agree:
-	 * a block that fdinfo counts is mapped by one 2 MiB fault, one that it
-	 * does not by 4 KiB faults.
+	 * 512 single pages may still happen to be physically contiguous and
+	 * aligned (on a quiet guest the page allocator often hands them out
+	 * in order), and then the block is mapped with one PMD entry like any
+	 * contiguous block: the README's rule. What must hold is that fdinfo's
+	 * count and the faults agree, as the driver counts them and as the
+	 * kernel does: a block that fdinfo counts is mapped by one 2 MiB
+	 * fault, one that it does not by 4 KiB faults of 16 pages each.
 	 */
 	blocks = huge_blocks(self->fd[0]) - first;
 	EXPECT_TRUE(blocks == 0 || blocks == 1) TH_LOG("%ld huge blocks", blocks);
+	ksft_print_msg("the chunk of single pages is %s\n",
+		       blocks ? "contiguous: mapped with a PMD entry" : "mapped with 4 KiB entries");
 
 	p = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd[0], 0);
 	ASSERT_NE(MAP_FAILED, p);
@@ -1205,10 +1249,13 @@ TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
 	ASSERT_EQ(p, mmap(p, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, self->fd[0], size));
 	fill_pattern(want, size, 0x70);
 	before = fault_counts(self->fd[0]);
+	ASSERT_EQ(0, fault_trace_open(&trace, self->fd[0]));
 	memcpy(p, want, size);
+	traced = fault_trace_close(&trace);
 	after = fault_counts(self->fd[0]);
 	EXPECT_EQ(blocks, after.huge - before.huge);
 	EXPECT_EQ(blocks ? 0 : size / PAGE / 16, after.pages - before.pages);
+	EXPECT_EQ(blocks ? 1 : size / PAGE / 16, traced);
 	ASSERT_EQ(size, pread(self->fd[0], got, size, size));
 	EXPECT_EQ(0, memcmp(got, want, size));
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
