@@ -1274,13 +1274,12 @@ TEST_F(fi, every_allocation_of_resize_fails_cleanly)
 }
 
 /*
- * Every allocation of a growth fails in turn (fail-nth): each store whose
- * growth fails is SIGBUS and changes nothing; one that survives the failure
- * grew the device by its page, which a resize takes back before the next.
- * The allocations of one store are not always the same (the debug kernel's
- * own bookkeeping allocates now and then on the way), so that a sweep can
- * step over the few whose failure no fallback absorbs: up to three sweeps
- * look for one.
+ * Every allocation of a growth fails in turn (fail-nth), kept to those with
+ * vdmux's code on their stack: each store whose growth fails is SIGBUS and
+ * changes nothing; one that survives the failure (an order-9 block's
+ * failure falls back to single pages) grew the device by its page, which
+ * a resize takes back before the next. One sweep, which must find a site
+ * whose failure no fallback absorbs.
  */
 TEST_F(fi, every_allocation_of_a_growth_fails_cleanly)
 {
@@ -1289,11 +1288,14 @@ TEST_F(fi, every_allocation_of_a_growth_fails_cleanly)
 	struct snapshot before;
 	void *region;
 	char *p;
-	int n, ret, left, i, sweep;
+	int n, ret, left, i;
 
 	fail_nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
 	if (fail_nth_fd < 0)
 		SKIP(return, "no /proc/thread-self/fail-nth");
+	if (access(DEBUGFS "/failslab/require-start", F_OK))
+		SKIP(return, "kernel without FAULT_INJECTION_STACKTRACE_FILTER");
+	ASSERT_EQ(0, restrict_to_vdmux(_metadata, &self->saved));
 	for (i = 1; i < NR; i++) {
 		fill_pattern(self->bytes[i], SIZE, 0x68 + i);
 		ASSERT_EQ(SIZE, pwrite(self->fd[i], self->bytes[i], SIZE, 0));
@@ -1304,40 +1306,32 @@ TEST_F(fi, every_allocation_of_a_growth_fails_cleanly)
 	p = map_prepared_autogrow(self->fd[2], GROW_MAP, &region);
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, memcmp(p, self->bytes[2], SIZE));
-	for (sweep = 0; sweep < 3 && grow.recovered == grow.sites; sweep++) {
-		grow.done = 0;
-		for (n = 1; n < MAX_SITES; n++) {
-			ASSERT_EQ(0, snap(self, &before));
-			ASSERT_EQ(0, arm_nth(n));
-			ret = poke(p + GROW_AT + 2 * PAGE, 0);
-			left = nth_left();
-			if (left) {
-				grow.bad += ret != 0 || !grown_to(self, GROW_AT + 3 * PAGE);
-				grow.done = 1;
-				/* The next sweep starts from the size before the growth. */
-				munmap(region, AUTOGROW_REGION);
-				ASSERT_EQ(0, do_resize(self, SIZE));
-				p = map_prepared_autogrow(self->fd[2], GROW_MAP, &region);
-				ASSERT_NE(NULL, p);
-				break;
-			}
-			grow.sites++;
-			if (!ret) {
-				/* Survived: check, take the growth back, go on at the next site. */
-				grow.recovered++;
-				grow.bad += !grown_to(self, GROW_AT + 3 * PAGE);
-				munmap(region, AUTOGROW_REGION);
-				ASSERT_EQ(0, do_resize(self, SIZE));
-				p = map_prepared_autogrow(self->fd[2], GROW_MAP, &region);
-				ASSERT_NE(NULL, p);
-				ASSERT_EQ(0, memcmp(p, self->bytes[2], SIZE));
-				continue;
-			}
-			grow.bad += ret != -SIGBUS || !unchanged(self, &before);
+	for (n = 1; n < MAX_SITES; n++) {
+		ASSERT_EQ(0, snap(self, &before));
+		ASSERT_EQ(0, arm_nth(n));
+		ret = poke(p + GROW_AT + 2 * PAGE, 0);
+		left = nth_left();
+		if (left) {
+			grow.bad += ret != 0 || !grown_to(self, GROW_AT + 3 * PAGE);
+			grow.done = 1;
+			break;
 		}
+		grow.sites++;
+		if (!ret) {
+			/* Survived: check, take the growth back, go on at the next site. */
+			grow.recovered++;
+			grow.bad += !grown_to(self, GROW_AT + 3 * PAGE);
+			munmap(region, AUTOGROW_REGION);
+			ASSERT_EQ(0, do_resize(self, SIZE));
+			p = map_prepared_autogrow(self->fd[2], GROW_MAP, &region);
+			ASSERT_NE(NULL, p);
+			ASSERT_EQ(0, memcmp(p, self->bytes[2], SIZE));
+			continue;
+		}
+		grow.bad += ret != -SIGBUS || !unchanged(self, &before);
 	}
-	ksft_print_msg("allocations failed in turn: growth %d (%d survived), %d sweep%s\n",
-		       grow.sites, grow.recovered, sweep, sweep == 1 ? "" : "s");
+	ksft_print_msg("allocations failed in turn: growth %d (%d survived)\n", grow.sites,
+		       grow.recovered);
 	EXPECT_EQ(0, grow.bad);
 	EXPECT_TRUE(grow.done);
 	EXPECT_LT(grow.recovered, grow.sites);
