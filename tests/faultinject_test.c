@@ -567,6 +567,36 @@ TEST_F(fi, write_enomem_when_backing_store_fails)
 }
 
 /*
+ * write(2) of 2 MiB from the middle of vdev 0's first chunk, which exists,
+ * into its second, which cannot be allocated: the first half lands and the
+ * write returns its length, a short write; nothing lands past it. The rest
+ * written again without failures lands too.
+ */
+TEST_F(fi, write_is_short_when_a_later_chunk_fails)
+{
+	const size_t chunk = 2UL << 20;
+	static char buf[2UL << 20], got[2UL << 20];
+	ssize_t ret;
+
+	ASSERT_EQ(0, do_resize(self, 2 * chunk));
+	fill_tagged(buf, chunk, 0, 0x52, chunk / 2);
+	ASSERT_EQ(0, make_it_fail(1));
+	ret = pwrite(self->fd[0], buf, chunk, chunk / 2);
+	ASSERT_EQ(0, make_it_fail(0));
+	EXPECT_EQ(chunk / 2, ret);
+	ASSERT_EQ(chunk, pread(self->fd[0], got, chunk, chunk / 2));
+	EXPECT_TRUE(has_tagged(got, chunk / 2, 0, 0x52, chunk / 2));
+	EXPECT_TRUE(all_zero(got + chunk / 2, chunk / 2));
+	ASSERT_EQ(SIZE, pread(self->fd[0], got, SIZE, 0));
+	EXPECT_EQ(0, memcmp(got, self->bytes[0], SIZE));
+
+	ASSERT_EQ(chunk / 2, pwrite(self->fd[0], buf + chunk / 2, chunk / 2, chunk));
+	ASSERT_EQ(chunk, pread(self->fd[0], got, chunk, chunk / 2));
+	EXPECT_TRUE(has_tagged(got, chunk, 0, 0x52, chunk / 2));
+	ASSERT_EQ(0, do_resize(self, SIZE));
+}
+
+/*
  * SWITCH from vdev 0 must allocate vdev 0's backing store first, and EJECT
  * of the foreground too: with that failing, ENOMEM and nothing changed, not
  * even a mapping of vdev 0, which keeps showing its bytes.
