@@ -484,6 +484,91 @@ TEST_F(events, uevents_carry_state_generation_and_size)
 	close(sock);
 }
 
+/*
+ * A growth by an autogrow store sends no uevent (vdmux(4) names every
+ * uevent, and one per page stored would flood udev), and it notifies the
+ * pollers of reserved_size (a little later, VDMUX_LATE_NOTIFY_MS, once for
+ * a burst of growths): a poller in another thread is woken at least once
+ * by GROWTHS stores, each growing the buffer by its page. How often is
+ * printed, not judged: under TCG a poller takes longer to poll and read
+ * again than the 10 ms that a burst is, so it cannot tell one
+ * notification per burst from one per growth. A SET_RESERVED_SIZE after
+ * the burst sends its uevent, the first one of the control node since the
+ * burst began.
+ */
+#define GROWTHS 256
+#define PAGE 4096UL
+
+struct size_poller {
+	int fd;
+	volatile int stop;
+	int wakeups, bad;
+};
+
+static void *poll_size(void *arg)
+{
+	struct size_poller *s = arg;
+	char buf[64];
+
+	while (!s->stop) {
+		struct pollfd p = { .fd = s->fd, .events = POLLPRI | POLLERR };
+		int n = poll(&p, 1, 20);
+
+		if (n <= 0) {
+			s->bad += n < 0;
+			continue;
+		}
+		s->wakeups++;
+		if (pread(s->fd, buf, sizeof(buf), 0) <= 0)
+			s->bad++;
+	}
+	return NULL;
+}
+
+TEST_F(events, growth_notifies_sysfs_and_sends_no_uevent)
+{
+	const size_t grown = DEFAULT_RESERVED + GROWTHS * PAGE;
+	struct size_poller s = { .fd = open_attr(SYSFS "/vdmux/reserved_size") };
+	int sock = uevent_socket(), n, i;
+	char vars[2048], want[64];
+	struct vdmux_status st;
+	volatile char *p;
+	double t0, t1;
+	pthread_t th;
+
+	ASSERT_LE(0, sock);
+	ASSERT_LE(0, s.fd);
+	ASSERT_EQ(0, set_autogrow(self->fd[1], 1));
+	p = map_shared(self->fd[1], grown, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, pthread_create(&th, NULL, poll_size, &s));
+	t0 = now_s();
+	for (i = 0; i < GROWTHS; i++)
+		p[DEFAULT_RESERVED + i * PAGE] = 1;
+	t1 = now_s();
+	/* The last notification, 10 ms after the last growth. */
+	usleep(200000);
+	s.stop = 1;
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(0, get_status(self->ctl, &st));
+	EXPECT_EQ(grown, st.reserved_size);
+	ksft_print_msg("%d growths in %.1f ms woke the poller %d times\n", GROWTHS,
+		       (t1 - t0) * 1000, s.wakeups);
+	EXPECT_EQ(0, s.bad);
+	EXPECT_LE(1, s.wakeups);
+
+	/* Growing while mapped is allowed: the resize's uevent is the next one. */
+	ASSERT_EQ(0, set_reserved(grown + PAGE));
+	n = next_uevent(sock, "/misc/vdmux", vars, sizeof(vars));
+	ASSERT_LT(0, n);
+	snprintf(want, sizeof(want), "VDMUX_RESERVED_SIZE=%llu",
+		 (unsigned long long)(grown + PAGE));
+	EXPECT_TRUE(has_var(vars, n, want)) TH_LOG("a uevent came for a growth");
+	EXPECT_EQ(0, munmap((void *)p, grown));
+	close(s.fd);
+	close(sock);
+}
+
 TEST_F(events, fsync_and_msync_succeed_unless_removed)
 {
 	char *p = map_shared(self->fd[1], DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);

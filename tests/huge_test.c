@@ -341,6 +341,8 @@ TEST_F(huge, forked_block_mappings_are_invalidated)
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		struct fault_counts before, after;
+		struct fault_trace trace;
+		long traced;
 
 		if (!has_pattern(p, SIZE, 3))
 			_exit(1);
@@ -348,9 +350,14 @@ TEST_F(huge, forked_block_mappings_are_invalidated)
 			_exit(2);
 		/* The child's blocks were taken back too and fault in again. */
 		before = fault_counts(fd);
+		if (fault_trace_open(&trace, fd))
+			_exit(5);
 		if (!has_pattern(p, SIZE, 3))
 			_exit(3);
+		traced = fault_trace_close(&trace);
 		after = fault_counts(fd);
+		if (traced != SIZE / BLOCK)
+			_exit(6);
 		_exit(after.huge - before.huge == SIZE / BLOCK && after.pages == before.pages ? 0 : 4);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));

@@ -281,6 +281,7 @@ TEST_F(vd, faults_run_under_the_vma_lock)
 	const size_t len = 256 * PAGE;
 	uint64_t size = len, def = SIZE;
 	struct fault_counts before, after;
+	struct fault_trace trace;
 	volatile char *p;
 	size_t i;
 	char c;
@@ -289,9 +290,11 @@ TEST_F(vd, faults_run_under_the_vma_lock)
 	p = map_in_one_pmd(self->fd[0], len);
 	ASSERT_NE(MAP_FAILED, p);
 	before = fault_counts(self->fd[0]);
+	ASSERT_EQ(0, fault_trace_open(&trace, self->fd[0]));
 	for (i = 0; i < len; i += PAGE)
 		c = p[i];
 	(void)c;
+	EXPECT_EQ(16, fault_trace_close(&trace));
 	after = fault_counts(self->fd[0]);
 	EXPECT_EQ(16, after.pages - before.pages);
 	EXPECT_EQ(15, after.map_pages - before.map_pages);
@@ -301,8 +304,10 @@ TEST_F(vd, faults_run_under_the_vma_lock)
 	p = map_in_one_pmd(self->fd[0], len);
 	ASSERT_NE(MAP_FAILED, p);
 	before = fault_counts(self->fd[0]);
+	ASSERT_EQ(0, fault_trace_open(&trace, self->fd[0]));
 	for (i = 0; i < len; i += PAGE)
 		p[i] = 1;
+	EXPECT_EQ(16, fault_trace_close(&trace));
 	after = fault_counts(self->fd[0]);
 	EXPECT_EQ(16, after.pages - before.pages);
 	EXPECT_EQ(0, after.map_pages - before.map_pages);
@@ -583,6 +588,64 @@ TEST(fault_around_can_be_off)
 	EXPECT_FAULTS(fd, 6, 0, touch_pages(p, SIZE));
 	EXPECT_EQ(0, munmap(p, SIZE));
 	close(fd);
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module(""));
+}
+
+/*
+ * fault_around_pages at its largest, 512: one fault maps the aligned block
+ * of 512 pages around it, clipped to the VMA and to the buffer. In a VMA
+ * not aligned like its offsets (which can hold no 2 MiB entry) the block
+ * spans two page tables; in one that is, and that does not cover a whole
+ * 2 MiB block (so no huge fault maps it), it stays under the faulting
+ * one. Counted by the driver and by the kernel.
+ */
+TEST(fault_around_maps_512_pages)
+{
+	const size_t block = 2UL << 20, len = 2 * block;
+	uint64_t size = len;
+	char *r, *aligned, *p;
+	int ctl, fd;
+
+	ASSERT_EQ(0, ensure_module());
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module("fault_around_pages=512"));
+	ctl = open(CTL_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, ctl);
+	ASSERT_EQ(0, ioctl(ctl, VDMUX_IOC_SET_RESERVED_SIZE, &size));
+	fd = open_vdev(0, O_RDWR);
+	ASSERT_LE(0, fd);
+	r = mmap(NULL, 3 * len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, r);
+	aligned = (char *)(((uintptr_t)r + block - 1) & ~(block - 1));
+
+	/* One page off the alignment: the block [0, 512) spans two page tables. */
+	p = mmap(aligned + PAGE, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	ASSERT_EQ(aligned + PAGE, p);
+	EXPECT_FAULTS(fd, 1, 0, p[3 * PAGE] = 1);
+	EXPECT_FAULTS(fd, 0, 0, touch_pages(p, block));
+	EXPECT_FAULTS(fd, 1, 0, EXPECT_EQ(0, p[block + 7 * PAGE]));
+	EXPECT_FAULTS(fd, 0, 0, touch_pages(p + block, block));
+	EXPECT_EQ(0, munmap(p, len));
+
+	/* Aligned, 1 MiB: its 256 pages, under one page table, in one fault. */
+	p = mmap(aligned, block / 2, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	ASSERT_EQ(aligned, p);
+	EXPECT_FAULTS(fd, 1, 0, p[block / 2 - 1] = 2);
+	EXPECT_FAULTS(fd, 0, 0, touch_pages(p, block / 2));
+	EXPECT_EQ(0, munmap(p, block / 2));
+
+	/* Clipped to the VMA: the last 16 pages of the buffer. */
+	p = mmap(aligned, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+		 len - 16 * PAGE);
+	ASSERT_EQ(aligned, p);
+	EXPECT_FAULTS(fd, 1, 0, p[15 * PAGE] = 3);
+	EXPECT_FAULTS(fd, 0, 0, touch_pages(p, 16 * PAGE));
+	EXPECT_EQ(0, munmap(p, 16 * PAGE));
+
+	munmap(r, 3 * len);
+	close(fd);
+	close(ctl);
 	ASSERT_EQ(0, unload_module());
 	ASSERT_EQ(0, load_module(""));
 }

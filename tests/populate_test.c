@@ -21,20 +21,29 @@
 #define BLOCK (2UL << 20)
 
 /*
- * Expects @action to take no fault of any kind on the vdev of @fd, and the
- * counters to exist (vdmux-vma-lock-faults among them).
+ * Expects @action to take no fault of any kind on the vdev of @fd: none
+ * that the driver served, the counters existing (vdmux-vma-lock-faults
+ * among them), and none of this thread in the vdev's mappings as the
+ * kernel reports them (see struct fault_trace), not even one that the
+ * kernel served without the driver.
  */
 #define EXPECT_NO_FAULTS(fd, action)                                    \
 	do {                                                            \
 		struct fault_counts before_ = fault_counts(fd), after_; \
+		struct fault_trace trace_;                              \
+		long traced_;                                           \
+		int traced_open_ = fault_trace_open(&trace_, fd);       \
 		action;                                                 \
+		traced_ = fault_trace_close(&trace_);                   \
 		after_ = fault_counts(fd);                              \
 		EXPECT_LE(0, before_.pages);                            \
 		EXPECT_LE(0, before_.huge);                             \
 		EXPECT_LE(0, before_.vma_lock);                         \
+		EXPECT_EQ(0, traced_open_);                             \
 		EXPECT_EQ(before_.pages, after_.pages);                 \
 		EXPECT_EQ(before_.huge, after_.huge);                   \
 		EXPECT_EQ(before_.vma_lock, after_.vma_lock);           \
+		EXPECT_EQ(0, traced_);                                  \
 	} while (0)
 
 /* A region of @len bytes with nothing of ours in it: anonymous, PROT_NONE. */
@@ -455,12 +464,20 @@ TEST_F(pop, populate_is_the_callers)
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		struct fault_counts c0, c1;
+		struct fault_trace trace;
 
-		/* Exit codes: 1 the populate failed, 2 it did not map, 3 the parent's did. */
+		/*
+		 * Exit codes: 1 the populate failed, 2 it did not map (as the
+		 * driver or the kernel counts faults), 3 the parent's did.
+		 */
 		if (populate(fd, p, SIZE))
 			_exit(1);
 		c0 = fault_counts(fd);
+		if (fault_trace_open(&trace, fd))
+			_exit(2);
 		store_pages(p, SIZE, 'c');
+		if (fault_trace_close(&trace))
+			_exit(2);
 		c1 = fault_counts(fd);
 		if (c0.pages < 0 || c1.pages != c0.pages || c1.huge != c0.huge ||
 		    c1.vma_lock != c0.vma_lock)

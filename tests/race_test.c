@@ -673,6 +673,125 @@ TEST_F(race, fork_elsewhere_leaves_other_mappings_mapped)
 	EXPECT_EQ(0, munmap(p, len));
 }
 
+/*
+ * read(2) and write(2) move at most 2 MiB (IO_CHUNK) per hold of the
+ * vdev's location semaphore, and an EJECT can take the vdev between two
+ * such pieces: the call then ends there, a short read or write whose bytes
+ * are exactly the vdev's (or exactly the new ones, written) up to its
+ * count, and nothing after it (ENODEV only when the EJECT came first).
+ * Another thread ejects vdev 1 at a random moment of an 8 MiB call; the
+ * rounds whose call was cut short are the window, and each of read and
+ * write must have been cut at least once.
+ */
+#define CUT_SIZE (8UL << 20)
+#define CUT_PIECE (2UL << 20)
+#define CUT_ROUNDS 80
+
+struct ejector {
+	int ctl;
+	double delay;		/* seconds after go */
+	volatile int go;
+	int ret;
+};
+
+static void *eject_later(void *arg)
+{
+	struct ejector *e = arg;
+	double until;
+
+	while (!e->go)
+		;
+	until = now_s() + e->delay;
+	while (now_s() < until)
+		;
+	e->ret = vdmux_ioc(e->ctl, VDMUX_IOC_EJECT, 1);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(race, eject_between_two_pieces_cuts_read_and_write_short, 240)
+{
+	char *buf = malloc(CUT_SIZE), *old = malloc(CUT_SIZE), *got = malloc(CUT_SIZE);
+	int cut[2] = { 0 }, whole[2] = { 0 }, refused[2] = { 0 }, bad = 0, round;
+	double last[2] = { 0.02, 0.02 };
+	struct rng r;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, old);
+	ASSERT_NE(NULL, got);
+	rng_seed(&r, 0xc07);
+	ASSERT_EQ(0, set_reserved(CUT_SIZE));
+	ASSERT_EQ(0, fill_tags(self->fd[1], 1, CUT_SIZE));
+	ASSERT_EQ(CUT_SIZE, pread(self->fd[1], old, CUT_SIZE, 0));
+	for (round = 0; round < CUT_ROUNDS && (cut[0] < 2 || cut[1] < 2); round++) {
+		int writing = round & 1;
+		struct ejector e = { .ctl = self->ctl };
+		pthread_t th;
+		ssize_t ret;
+		double t0;
+		int err;
+
+		/* Anywhere in the last call's duration, or a little after it. */
+		e.delay = last[writing] * rng_below(&r, 1100) / 1000.0;
+		memset(got, 0, CUT_SIZE);
+		if (writing)
+			fill_tagged(buf, CUT_SIZE, 1, 0xc070 + round, 0);
+		ASSERT_EQ(0, pthread_create(&th, NULL, eject_later, &e));
+		t0 = now_s();
+		__atomic_store_n(&e.go, 1, __ATOMIC_SEQ_CST);
+		ret = writing ? pwrite(self->fd[1], buf, CUT_SIZE, 0)
+			      : pread(self->fd[1], got, CUT_SIZE, 0);
+		err = errno;
+		last[writing] = now_s() - t0;
+		ASSERT_EQ(0, pthread_join(th, NULL));
+		ASSERT_EQ(0, e.ret);
+		ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 1));
+
+		if (ret == -1 && err == ENODEV) {
+			refused[writing]++;
+		} else if (ret == (ssize_t)CUT_SIZE) {
+			whole[writing]++;
+		} else if (ret > 0 && ret < (ssize_t)CUT_SIZE && ret % CUT_PIECE == 0) {
+			cut[writing]++;
+		} else {
+			bad++;
+			TH_LOG("round %d: %s returned %zd (errno %d)", round,
+			       writing ? "write" : "read", ret, err);
+			continue;
+		}
+		if (!writing) {
+			/* What was read is the vdev's, and nothing past it was touched. */
+			if (ret > 0 && memcmp(got, old, ret)) {
+				bad++;
+				TH_LOG("round %d: a read of %zd bytes holds other bytes", round, ret);
+			}
+			if (ret < (ssize_t)CUT_SIZE &&
+			    !all_zero(got + (ret > 0 ? ret : 0), CUT_SIZE - (ret > 0 ? ret : 0))) {
+				bad++;
+				TH_LOG("round %d: a read of %zd bytes wrote past them", round, ret);
+			}
+			continue;
+		}
+		/* The vdev holds the new bytes up to the count, its old ones after. */
+		ASSERT_EQ(CUT_SIZE, pread(self->fd[1], got, CUT_SIZE, 0));
+		if (ret < 0)
+			ret = 0;
+		if (memcmp(got, buf, ret) || memcmp(got + ret, old + ret, CUT_SIZE - ret)) {
+			bad++;
+			TH_LOG("round %d: after a write of %zd bytes the vdev holds other bytes",
+			       round, ret);
+		}
+		memcpy(old, got, CUT_SIZE);
+	}
+	ksft_print_msg("read: %d cut short, %d whole, %d refused; write: %d, %d, %d; %d rounds\n",
+		       cut[0], whole[0], refused[0], cut[1], whole[1], refused[1], round);
+	EXPECT_EQ(0, bad);
+	EXPECT_LT(0, cut[0]) TH_LOG("no EJECT landed between two pieces of a read");
+	EXPECT_LT(0, cut[1]) TH_LOG("no EJECT landed between two pieces of a write");
+	free(buf);
+	free(old);
+	free(got);
+}
+
 int main(int argc, char **argv)
 {
 	set_test_timeouts(120);

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/perf_event.h>
+
 #include "vdmux.h"
 
 #define CTL_PATH "/dev/vdmux"
@@ -500,7 +502,9 @@ static inline int read_fdinfo(int fd, char *buf, size_t len)
  * one of its open files: with 4 KiB pages (each mapping its fault-around
  * block) and with one 2 MiB entry. Page tables of vdmux mappings are not
  * visible in /proc/PID/pagemap or smaps (their walks skip VM_PFNMAP), so
- * the tests observe what the driver mapped through these counts.
+ * the tests observe what the driver mapped through these counts, and,
+ * independently of the driver, through the faults the kernel reports to
+ * perf (see fault_trace_open()).
  *
  * The thread's own page faults (getrusage) are no exact oracle for them:
  * in a full run, faults on the test's own memory (its pages migrated by
@@ -543,16 +547,191 @@ static inline struct fault_counts fault_counts(int fd)
 	return c;
 }
 
+/*
+ * The page faults this thread completes inside the mappings of one vdev, as
+ * the kernel's fault handler reports them to perf: every fault that did
+ * not fail is one PERF_COUNT_SW_PAGE_FAULTS_MIN or _MAJ event (a fault
+ * that raised SIGBUS or SIGSEGV is neither), sampled with its address.
+ * Only the addresses inside a mapping of the vdev count, so that faults on
+ * the test's own memory in the same window do not. The kernel reports
+ * these events from its own fault handler, after the driver's callback
+ * returned: an oracle beside the driver's fdinfo counts.
+ */
+#define TRACE_DATA_PAGES 128	/* 16 bytes a sample: 32768 faults */
+#define TRACE_RANGES 256
+
+struct fault_trace {
+	int min, maj;		/* the two events; their samples go to min's ring */
+	char *ring;		/* its header page and TRACE_DATA_PAGES data pages */
+	size_t page;
+	dev_t rdev;		/* the vdev's device number */
+	int nr_ranges, error;
+	uintptr_t range[TRACE_RANGES][2];
+};
+
+static inline int trace_event(unsigned long long config)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = config,
+		.sample_period = 1,
+		.sample_type = PERF_SAMPLE_ADDR,
+		.disabled = 1,
+		.exclude_hv = 1,
+	};
+
+	/* This thread, on any CPU; faults the kernel takes on user memory too. */
+	return syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+/*
+ * Adds the address ranges of the mappings of @t->rdev, from
+ * /proc/self/maps, to those of @t. A mapping counts by the device number
+ * of its file (through /proc/self/map_files, which reaches a node removed
+ * since), so that a node made with mknod counts as well.
+ */
+static inline void trace_ranges(struct fault_trace *t)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	unsigned long start, end, ino;
+	char line[512], path[96];
+	struct stat st;
+	int i;
+
+	if (!f) {
+		t->error = 1;
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &start, &end, &ino) != 3 || !ino)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", start, end);
+		if (stat(path, &st) || !S_ISCHR(st.st_mode) || st.st_rdev != t->rdev)
+			continue;
+		for (i = 0; i < t->nr_ranges; i++)
+			if (t->range[i][0] == start && t->range[i][1] == end)
+				break;
+		if (i < t->nr_ranges)
+			continue;
+		if (t->nr_ranges == TRACE_RANGES) {
+			t->error = 1;
+			break;
+		}
+		t->range[t->nr_ranges][0] = start;
+		t->range[t->nr_ranges++][1] = end;
+	}
+	fclose(f);
+}
+
+/* Starts counting the faults of this thread on the vdev of @fd; 0 or -1. */
+static inline int fault_trace_open(struct fault_trace *t, int fd)
+{
+	struct stat st;
+
+	memset(t, 0, sizeof(*t));
+	t->min = t->maj = -1;
+	t->page = sysconf(_SC_PAGESIZE);
+	if (fstat(fd, &st) || !S_ISCHR(st.st_mode))
+		return -1;
+	t->rdev = st.st_rdev;
+	t->min = trace_event(PERF_COUNT_SW_PAGE_FAULTS_MIN);
+	t->maj = trace_event(PERF_COUNT_SW_PAGE_FAULTS_MAJ);
+	if (t->min < 0 || t->maj < 0)
+		return -1;
+	t->ring = mmap(NULL, (TRACE_DATA_PAGES + 1) * t->page, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       t->min, 0);
+	if (t->ring == MAP_FAILED) {
+		t->ring = NULL;
+		return -1;
+	}
+	if (ioctl(t->maj, PERF_EVENT_IOC_SET_OUTPUT, t->min))
+		return -1;
+	/* Mappings the action unmaps count as well as those it makes. */
+	trace_ranges(t);
+	if (ioctl(t->min, PERF_EVENT_IOC_ENABLE, 0) || ioctl(t->maj, PERF_EVENT_IOC_ENABLE, 0))
+		return -1;
+	return 0;
+}
+
+/* Copies @len bytes at @pos of the ring's data, which wrap around. */
+static inline void trace_copy(const struct fault_trace *t, uint64_t pos, void *to, size_t len)
+{
+	const char *data = t->ring + t->page;
+	size_t size = TRACE_DATA_PAGES * t->page, i;
+
+	for (i = 0; i < len; i++)
+		((char *)to)[i] = data[(pos + i) % size];
+}
+
+/*
+ * Stops counting and closes @t: the faults counted in the vdev's mappings,
+ * or -1 when they cannot be known (no perf, a sample lost).
+ */
+static inline long fault_trace_close(struct fault_trace *t)
+{
+	struct perf_event_mmap_page *meta = (void *)t->ring;
+	struct perf_event_header h;
+	uint64_t head, pos, addr;
+	long n = 0;
+	int i;
+
+	if (t->min >= 0)
+		ioctl(t->min, PERF_EVENT_IOC_DISABLE, 0);
+	if (t->maj >= 0)
+		ioctl(t->maj, PERF_EVENT_IOC_DISABLE, 0);
+	if (!t->ring) {
+		n = -1;
+		goto out;
+	}
+	trace_ranges(t);
+	head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+	for (pos = meta->data_tail; n >= 0 && pos < head; pos += h.size) {
+		trace_copy(t, pos, &h, sizeof(h));
+		if (h.size < sizeof(h)) {
+			n = -1;
+		} else if (h.type == PERF_RECORD_SAMPLE) {
+			trace_copy(t, pos + sizeof(h), &addr, sizeof(addr));
+			for (i = 0; i < t->nr_ranges; i++)
+				if (addr >= t->range[i][0] && addr < t->range[i][1])
+					break;
+			n += i < t->nr_ranges;
+		} else if (h.type == PERF_RECORD_LOST) {
+			n = -1;
+		}
+	}
+	if (t->error)
+		n = -1;
+	munmap(t->ring, (TRACE_DATA_PAGES + 1) * t->page);
+out:
+	if (t->min >= 0)
+		close(t->min);
+	if (t->maj >= 0)
+		close(t->maj);
+	return n;
+}
+
 #ifdef __KSELFTEST_HARNESS_H
-/* Expects @action to cost exactly @pages 4 KiB and @huge 2 MiB faults on the vdev of @fd. */
+/*
+ * Expects @action to cost exactly @pages 4 KiB and @huge 2 MiB faults on
+ * the vdev of @fd, as the driver counts them, and exactly as many page
+ * faults of this thread in that vdev's mappings, as the kernel reports
+ * them (see struct fault_trace).
+ */
 #define EXPECT_FAULTS(fd, pages_, huge_, action)                        \
 	do {                                                            \
 		struct fault_counts before_ = fault_counts(fd), after_; \
+		struct fault_trace trace_;                              \
+		long traced_;                                           \
+		int traced_open_ = fault_trace_open(&trace_, fd);       \
 		action;                                                 \
+		traced_ = fault_trace_close(&trace_);                   \
 		after_ = fault_counts(fd);                              \
 		EXPECT_LE(0, before_.pages);                            \
+		EXPECT_EQ(0, traced_open_);                             \
 		EXPECT_EQ((long)(pages_), after_.pages - before_.pages); \
 		EXPECT_EQ((long)(huge_), after_.huge - before_.huge);   \
+		EXPECT_EQ((long)(pages_) + (long)(huge_), traced_);     \
 	} while (0)
 #endif
 

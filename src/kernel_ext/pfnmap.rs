@@ -183,8 +183,16 @@ pub(crate) enum FaultError {
     Fallback,
 }
 
-/// Proof that a fault was answered by mapping a page (or finding it mapped).
+/// Proof that a fault was answered: by mapping a page (or finding it
+/// mapped), or, when no page table could be allocated, with `VM_FAULT_OOM`.
 pub(crate) struct FaultDone(pub(super) bindings::vm_fault_t);
+
+impl FaultDone {
+    /// Whether the faulting page is mapped now: not after `VM_FAULT_OOM`.
+    pub(crate) fn mapped(&self) -> bool {
+        self.0 != FAULT_OOM
+    }
+}
 
 /// What a huge fault did; either way the access is retried.
 pub(crate) enum HugeMapped {

@@ -105,7 +105,10 @@ impl Mux {
             range::fault_around(pgoff, window, vma.pgoff, vma.len, reserved_pages)
         };
         let done = location.map_page(fault, around)?;
-        self.faults[vdev].count_pages(fault, false);
+        // A fault that found no memory for a page table served nothing.
+        if done.mapped() {
+            self.faults[vdev].count_pages(fault, false);
+        }
         Ok(done)
     }
 
