@@ -1187,7 +1187,7 @@ TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
 	 * The chunk is on 4 KiB pages. 512 of them may still happen to be
 	 * physically contiguous and aligned (on a quiet guest the page
 	 * allocator often hands them out in order), and then the block is
-	 * mapped with one PMD entry like any contiguous block: the README's
+	 * mapped with one PMD entry like any contiguous block: the model's
 	 * rule. What must hold is that fdinfo's count and the faults agree:
 	 * a block that fdinfo counts is mapped by one 2 MiB fault, one that it
 	 * does not by 4 KiB faults.
