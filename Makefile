@@ -21,6 +21,8 @@
 #   make check-dkms   dkms add, build, install and remove against the test kernel
 #   make deb          the vdmux-dkms and vdmuxctl packages (debian/), built and
 #                     lintian-checked in a trixie build root, into build/deb
+#   make check-deb    install them in a trixie image, let dkms build the module for
+#                     Debian's kernel, boot it with the functional tests, purge
 #   make check-large  the largest size (1 GiB) in a 5 GiB guest
 #   make check-lockdown the test kernel booted with lockdown=integrity: what it refuses
 #   make check-clients fio, stress-ng and trinity (static builds) against the nodes in the guest
@@ -104,7 +106,7 @@ INSTALL_MOD_DIR ?= updates
 
 .PHONY: module setup kernel fmt lint tests check judge-test demo shell bench bench-run clean FORCE \
 	tool tool-test tool-lint tool-man install uninstall debian check-debian debian-run \
-	kbuild check-dkms check-large check-lockdown check-clients deb
+	kbuild check-dkms check-large check-lockdown check-clients deb check-deb
 
 setup:
 ifdef OWN_KERNEL
@@ -403,6 +405,8 @@ ifdef KVER
 export DEBIAN_KERNEL := $(KVER)
 endif
 DEBIAN_OUT = $(shell scripts/debian-kernel.sh print-dir)
+# The module check-debian boots Debian's kernel with; check-deb gives dkms's.
+DEBIAN_KO ?= $(DEBIAN_OUT)/vdmux.ko
 
 debian:
 	@scripts/debian-kernel.sh module
@@ -422,12 +426,23 @@ debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OU
 		cp $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OUT)/tests/%,$(TEST_LIBS)) \
 			$(OUT)/debian-tests/
 	@qemu/run.sh check --kernel $(KDIR) --bzimage $(DEBIAN_OUT)/vmlinuz \
-		--module $(DEBIAN_OUT)/vdmux.ko --tests $(OUT)/debian-tests --out $(OUT)/$(notdir $(DEBIAN_OUT)) \
+		--module $(DEBIAN_KO) --tests $(OUT)/debian-tests --out $(OUT)/$(notdir $(DEBIAN_OUT)) \
 		--stock-kernel --ivshmem $(IVSHMEM_SIZE) $(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS)")
 
 # The Debian packages, with Debian's tools in a trixie root (scripts/debian-pkg.sh).
 deb:
 	@scripts/debian-pkg.sh $(TOP)/build/deb
+
+# The packages installed in a trixie system image with Debian's 7.3 headers,
+# the module dkms built there booted with Debian's own kernel under the
+# functional tests (as check-debian), then both packages purged: no file
+# left (scripts/check-deb.sh). The purge runs whatever the tests said.
+CHECK_DEB := $(TOP)/build/check-deb
+check-deb: deb
+	@scripts/debian-kernel.sh image
+	@scripts/check-deb.sh install $(TOP)/build/deb $(CHECK_DEB)
+	@$(MAKE) FLAVOUR=debian KDIR=$$(cat $(CHECK_DEB)/tree) KERNEL_PREREQ= DEBIAN_KO=$(CHECK_DEB)/vdmux.ko \
+		debian-run; rc=$$?; scripts/check-deb.sh purge $(CHECK_DEB) && exit $$rc
 
 # What dkms.conf runs: the module against KDIR, nothing set up, nothing
 # downloaded. C is compiled as the kernel was (clang or gcc). dkms passes

@@ -1411,7 +1411,7 @@ TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
 	 * 512 single pages may still happen to be physically contiguous and
 	 * aligned (on a quiet guest the page allocator often hands them out
 	 * in order), and then the block is mapped with one PMD entry like any
-	 * contiguous block: the README's rule. What must hold is that fdinfo's
+	 * contiguous block: the model's rule (Documentation/design.md). What must hold is that fdinfo's
 	 * count and the faults agree, as the driver counts them and as the
 	 * kernel does: a block that fdinfo counts is mapped by one 2 MiB
 	 * fault, one that it does not by 4 KiB faults of 16 pages each.
