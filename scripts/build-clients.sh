@@ -25,12 +25,11 @@ jobs=${JOBS:-2}
 say() { printf 'build-clients: %s\n' "$*" >&2; }
 die() { printf 'build-clients: error: %s\n' "$*" >&2; exit 1; }
 
-# package  version  SHA-256 of the .dsc (bookworm main)  upstream git  the
-# upstream commit Debian's version is (tag or hash)
+# package  version  SHA-256 of the .dsc (bookworm main)
 PACKAGES=(
-	"fio 3.33-3 c2f0b96e94e7484369d4010b083b022a5f831bc688d92e4e517c20137947dfbc https://github.com/axboe/fio fio-3.33"
-	"stress-ng 0.15.06-2 e6dd90893370ebcd62e16c087a8c6619540ec2a3acf2b40c844a7dd0fac18411 https://github.com/ColinIanKing/stress-ng V0.15.06"
-	"trinity 1.9+git20230109.87f1530-1 cc37b291f2163dca2eb8c5352519e1496be055c0aa5d0f7f31e890d79642c3eb https://github.com/kernelslacker/trinity 87f1530"
+	"fio 3.33-3 c2f0b96e94e7484369d4010b083b022a5f831bc688d92e4e517c20137947dfbc"
+	"stress-ng 0.15.06-2 e6dd90893370ebcd62e16c087a8c6619540ec2a3acf2b40c844a7dd0fac18411"
+	"trinity 1.9+git20230109.87f1530-1 cc37b291f2163dca2eb8c5352519e1496be055c0aa5d0f7f31e890d79642c3eb"
 )
 
 . "$(dirname "$0")/apt-mirror.sh"
@@ -57,36 +56,16 @@ unpack_debian() {
 	dpkg-source --no-check -x "$dl/$dsc" "$dir" >/dev/null || die "dpkg-source -x $dsc failed"
 }
 
-# The same version from upstream's git: $PKG_GIT (a local clone or git dir,
-# e.g. STRESS_NG_GIT=/path/stress-ng.git) or the upstream URL $2, at ref $3.
-unpack_git() {
-	local pkg=$1 url=$2 ref=$3 dir=$4 var gitdir
-	var=$(echo "${pkg//-/_}_GIT" | tr a-z A-Z)
-	gitdir=${!var:-}
-	if [ -z "$gitdir" ]; then
-		gitdir=$cache/git/$pkg.git
-		[ -d "$gitdir" ] || { say "cloning $url"; git clone -q --bare "$url" "$gitdir" ||
-			{ rm -rf "$gitdir"; return 1; }; }
-	fi
-	[ -d "$gitdir/objects" ] || gitdir=$gitdir/.git
-	say "taking $pkg $ref from $gitdir"
-	mkdir -p "$dir"
-	git --git-dir="$gitdir" archive "$ref" | tar -x -C "$dir" || return 1
-}
-
-# Unpack package $1 into $cache/src/$1-$2 (once): Debian's source package,
-# else upstream's git at the commit Debian packaged (without Debian's
-# patches, none of which a static build of these three needs).
+# Unpack package $1 into $cache/src/$1-$2 (once). Only Debian's archive is
+# used: a version the mirror no longer serves is an error that names it, to
+# be pinned anew above.
 unpack() {
-	local pkg=$1 ver=$2 sum=$3 url=$4 ref=$5 dir=$cache/src/$1-$2
+	local pkg=$1 ver=$2 sum=$3 dir=$cache/src/$1-$2
 	[ -f "$dir/.unpacked" ] && return 0
 	rm -rf "$dir"
 	mkdir -p "$cache/src"
-	if ! unpack_debian "$pkg" "$ver" "$sum" "$dir"; then
-		rm -rf "$dir"
-		say "$pkg: Debian's source package is not available; trying upstream git"
-		unpack_git "$pkg" "$url" "$ref" "$dir" || die "$pkg: no source (set ${pkg//-/_}_GIT, upper case)"
-	fi
+	unpack_debian "$pkg" "$ver" "$sum" "$dir" ||
+		{ rm -rf "$dir"; die "$pkg $ver: the mirror does not serve its source package (pin the version bookworm has now)"; }
 	touch "$dir/.unpacked"
 }
 
@@ -124,10 +103,19 @@ build_trinity() {
 	echo "$dir/trinity"
 }
 
-command -v dpkg-source >/dev/null || die "dpkg-source missing (apt-get install dpkg-dev)"
+# What the builds need from the host, installed once.
+need=()
+command -v dpkg-source >/dev/null || need+=(dpkg-dev)
+command -v file >/dev/null || need+=(file)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+	say "installing ${need[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
+		die "cannot install ${need[*]} (apt-get install ${need[*]})"
+fi
 mkdir -p "$out" "$cache/bin"
 for entry in "${PACKAGES[@]}"; do
-	read -r pkg ver sum url ref <<<"$entry"
+	read -r pkg ver sum <<<"$entry"
 	# The cached program is named after its build function too, so that a
 	# change of flags builds it afresh, from a fresh tree.
 	fn=build_${pkg//-/_}
@@ -136,7 +124,7 @@ for entry in "${PACKAGES[@]}"; do
 		rm -f "$cache/src/$pkg-$ver/.built"
 		[ -f "$cache/src/$pkg-$ver/.unpacked" ] && [ -e "$cache/src/$pkg-$ver/.dirty" ] &&
 			rm -f "$cache/src/$pkg-$ver/.unpacked"
-		unpack "$pkg" "$ver" "$sum" "$url" "$ref"
+		unpack "$pkg" "$ver" "$sum"
 		touch "$cache/src/$pkg-$ver/.dirty"
 		say "building $pkg $ver (static, -j$jobs)"
 		start=$SECONDS
