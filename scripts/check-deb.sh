@@ -39,16 +39,9 @@ die() {
 	exit 1
 }
 [ "$(id -u)" = 0 ] || die "run as root: the system image needs debootstrap and chroot"
-. "$TOP/scripts/apt-mirror.sh"
+. "$TOP/scripts/trixie-root.sh"
 
-run() {
-	unshare --mount --propagation private -- sh -c '
-		root=$1; shift
-		mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
-			mount -t tmpfs tmpfs "$root/tmp" || exit 1
-		exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-			HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"' sh "$ROOT" "$@"
-}
+run() { trixie_run "$ROOT" "$@"; }
 
 # Every file of the image, but what apt, dpkg and logs churn through.
 files() {
@@ -58,19 +51,8 @@ files() {
 }
 
 image() {
-	if [ ! -f "$ROOT/.vdmux-debootstrap" ]; then
-		local uri
-		uri=$(mirror_uri)
-		[ -n "$uri" ] || die "no Debian mirror found in /etc/apt" "set DEBIAN_MIRROR=http://.../debian"
-		say "debootstrap --variant=minbase trixie from $uri (once)"
-		rm -rf "$ROOT"
-		mkdir -p "$CACHE"
-		debootstrap --variant=minbase trixie "$ROOT" "$uri" >"$CACHE/debian-sys-debootstrap.log" 2>&1 ||
-			die "debootstrap failed; its log is $CACHE/debian-sys-debootstrap.log"
-		printf 'deb %s trixie main\ndeb %s trixie-updates main\ndeb %s trixie-backports main\n' \
-			"$uri" "$uri" "$uri" >"$ROOT/etc/apt/sources.list"
-		echo "$uri" >"$ROOT/.vdmux-debootstrap"
-	fi
+	trixie_root "$ROOT" "$CACHE/debian-sys-debootstrap.log" \
+		"deb trixie" "deb trixie-updates" "deb trixie-backports"
 	# The headers bring backports' libelf1t64, which trixie's libelf-dev
 	# (a dependency of vdmux-dkms) cannot go with: a user of a backports
 	# kernel has backports' libelf-dev too.

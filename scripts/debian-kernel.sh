@@ -65,21 +65,13 @@ if [ "${DEBIAN_ROOT:-}" = host ]; then
 	run() { (cd / && "$@"); }
 else
 	ROOT=$CACHE/debian-root
-	# A private mount namespace: /proc and /dev are gone with the command.
-	run() {
-		unshare --mount --propagation private -- sh -c '
-			root=$1; shift
-			mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
-				mount -t tmpfs tmpfs "$root/tmp" || exit 1
-			exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-				HOME=/root LANG=C.UTF-8 "$@"' sh "$ROOT" "$@"
-	}
+	run() { trixie_run "$ROOT" "$@"; }
 fi
 TREE_IN=/build/linux-$RELEASE
 TREE=$ROOT$TREE_IN
 [ "$what" = print-tree ] && { echo "$TREE"; exit 0; }
 
-. "$(dirname "$0")/apt-mirror.sh"
+. "$(dirname "$0")/trixie-root.sh"
 
 # --- 1. the build root -----------------------------------------------------
 step_root() {
@@ -88,29 +80,8 @@ step_root() {
 			die "DEBIAN_ROOT=host needs a Debian trixie host"
 		return
 	fi
-	if [ ! -f "$ROOT/.vdmux-debootstrap" ]; then
-		if ! command -v debootstrap >/dev/null; then
-			say "installing debootstrap"
-			local sudo=
-			[ "$(id -u)" = 0 ] || sudo=sudo
-			DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-				debootstrap >/dev/null || die "debootstrap could not be installed" "apt-get install debootstrap"
-		fi
-		local uri
-		uri=$(mirror_uri)
-		[ -n "$uri" ] || die "no Debian mirror found in /etc/apt" "set DEBIAN_MIRROR=http://.../debian"
-		say "debootstrap --variant=minbase trixie from $uri (about 3 minutes, once)"
-		rm -rf "$ROOT"
-		debootstrap --variant=minbase trixie "$ROOT" "$uri" >"$CACHE/debian-debootstrap.log" 2>&1 ||
-			die "debootstrap failed; its log is $CACHE/debian-debootstrap.log" \
-				"$(tail -n 3 "$CACHE/debian-debootstrap.log")"
-		cat >"$ROOT/etc/apt/sources.list" <<EOT
-deb $uri trixie main
-deb $uri trixie-updates main
-deb $uri trixie-backports main
-EOT
-		echo "$uri" >"$ROOT/.vdmux-debootstrap"
-	fi
+	trixie_root "$ROOT" "$CACHE/debian-debootstrap.log" \
+		"deb trixie" "deb trixie-updates" "deb trixie-backports"
 	local want="${PKGS[*]} ${BPO_PKGS[*]}"
 	# One record per release: the releases' packages live side by side.
 	if [ "$(cat "$ROOT/.vdmux-packages-$RELEASE" 2>/dev/null)" != "$want" ]; then

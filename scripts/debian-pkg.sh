@@ -29,34 +29,13 @@ die() {
 	exit 1
 }
 [ "$(id -u)" = 0 ] || die "run as root: the build root needs debootstrap and chroot"
-. "$TOP/scripts/apt-mirror.sh"
+. "$TOP/scripts/trixie-root.sh"
 
-# A private mount namespace: /proc and /dev are gone with the command.
-run() {
-	unshare --mount --propagation private -- sh -c '
-		root=$1; shift
-		mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
-			mount -t tmpfs tmpfs "$root/tmp" || exit 1
-		exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-			HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"' sh "$ROOT" "$@"
-}
+run() { trixie_run "$ROOT" "$@"; }
 
 # --- the build root ---------------------------------------------------------
-if [ ! -f "$ROOT/.vdmux-debootstrap" ]; then
-	command -v debootstrap >/dev/null || apt-get install -y -qq --no-install-recommends debootstrap >/dev/null ||
-		die "debootstrap could not be installed"
-	uri=$(mirror_uri)
-	[ -n "$uri" ] || die "no Debian mirror found in /etc/apt" "set DEBIAN_MIRROR=http://.../debian"
-	say "debootstrap --variant=minbase trixie from $uri (once)"
-	rm -rf "$ROOT"
-	mkdir -p "$CACHE"
-	debootstrap --variant=minbase trixie "$ROOT" "$uri" >"$CACHE/debian-pkg-debootstrap.log" 2>&1 ||
-		die "debootstrap failed; its log is $CACHE/debian-pkg-debootstrap.log"
-	echo "$uri" >"$ROOT/.vdmux-debootstrap"
-fi
-uri=$(cat "$ROOT/.vdmux-debootstrap")
+trixie_root "$ROOT" "$CACHE/debian-pkg-debootstrap.log" "deb trixie" "deb-src trixie"
 if [ ! -f "$ROOT/.vdmux-tools" ]; then
-	printf 'deb %s trixie main\ndeb-src %s trixie main\n' "$uri" "$uri" >"$ROOT/etc/apt/sources.list"
 	say "installing dpkg-dev and lintian in the build root (once)"
 	run apt-get update -qq || die "apt-get update failed in the build root"
 	run apt-get install -y -qq --no-install-recommends dpkg-dev lintian >/dev/null ||
