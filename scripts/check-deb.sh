@@ -145,9 +145,10 @@ step_purge() {
 	files >"$out/files-after"
 	run dpkg-query -W -f '${Package}\n' | sort >"$out/packages-after"
 	# Nothing of vdmux or dkms may be left, neither a file nor a package.
-	# apt never autoremoves a package of priority important or required
-	# (netbase, which the dependencies pull in): those, and what they made,
-	# are listed, not counted.
+	# apt does not autoremove what an installed package recommends
+	# (linux-source recommends build-essential, bison, flex, libssl-dev...,
+	# which dkms pulled in) nor a package of priority important (netbase):
+	# those, and what they made, are listed, not counted.
 	local left ours kept
 	left=$(comm -13 "$out/files-before" "$out/files-after")
 	ours=$(echo "$left" | grep -i -e vdmux -e dkms || true)
@@ -157,7 +158,9 @@ step_purge() {
 		die "purged, yet packages are left installed: $kept"
 	fi
 	if [ -n "$left" ]; then
-		say "left by packages apt keeps installed ($kept): $(echo "$left" | tr '\n' ' ')"
+		echo "$left" >"$out/files-left"
+		say "$(echo "$left" | wc -l) files left by packages apt keeps installed, listed in" \
+			"$out/files-left: $kept"
 	fi
 	say "purged: no file of vdmux or dkms left"
 }
