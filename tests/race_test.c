@@ -395,14 +395,22 @@ static void *touch_loop(void *arg)
 }
 
 /*
- * A 2 MiB slot whose page middle directory entry is empty is what the race
- * needs: a zap of a 2 MiB entry empties it, but once a 4 KiB fault put a
- * page table there, the slot keeps it until munmap. So each round maps
- * vdev 1 afresh and has 4 threads fault it while vdevs 0 and 1 keep
- * swapping places, and the first faults of a round meet a SWITCH now and
- * then.
+ * One 2 MiB slot of a mapping served by 2 MiB entries and 4 KiB pages in
+ * turn, while the vdev moves between device memory of 2 MiB blocks and a
+ * backing store of 4 KiB pages: every read sees the vdev's own bytes. A
+ * zap of a 2 MiB entry empties the slot's page middle directory entry, but
+ * once a 4 KiB fault put a page table there the slot keeps it until munmap,
+ * so each round maps vdev 1 afresh and has 4 threads fault it while vdevs
+ * 0 and 1 keep swapping places; a round counts when both kinds of fault
+ * were served in it across a SWITCH, and the test fails when none did.
+ *
+ * Not reached here: a 4 KiB fault whose huge-fault attempt fell back, then
+ * found a 2 MiB entry another thread installed after a SWITCH (the reason
+ * the fault handler checks the entry before inserting). That window lies
+ * between two steps of the kernel's fault path and no user-space schedule
+ * widens it; a build without the check passes this test.
  */
-TEST_F_TIMEOUT(race, page_fault_after_huge_fault_filled_the_slot, 180)
+TEST_F_TIMEOUT(race, huge_and_small_faults_share_a_slot_across_switches, 180)
 {
 	struct switcher s = { .ctl = self->ctl, .a = 1, .b = 0 };
 	struct fault_counts before, after;
@@ -711,7 +719,8 @@ static void *eject_later(void *arg)
 TEST_F_TIMEOUT(race, eject_between_two_pieces_cuts_read_and_write_short, 240)
 {
 	char *buf = malloc(CUT_SIZE), *old = malloc(CUT_SIZE), *got = malloc(CUT_SIZE);
-	int cut[2] = { 0 }, whole[2] = { 0 }, refused[2] = { 0 }, bad = 0, round;
+	int cut[2] = { 0 }, whole[2] = { 0 }, refused[2] = { 0 }, refaulted[2] = { 0 }, bad = 0;
+	int round;
 	double last[2] = { 0.02, 0.02 };
 	struct rng r;
 
@@ -726,6 +735,7 @@ TEST_F_TIMEOUT(race, eject_between_two_pieces_cuts_read_and_write_short, 240)
 		int writing = round & 1;
 		struct ejector e = { .ctl = self->ctl };
 		pthread_t th;
+		long faults;
 		ssize_t ret;
 		double t0;
 		int err;
@@ -737,10 +747,12 @@ TEST_F_TIMEOUT(race, eject_between_two_pieces_cuts_read_and_write_short, 240)
 			fill_tagged(buf, CUT_SIZE, 1, 0xc070 + round, 0);
 		ASSERT_EQ(0, pthread_create(&th, NULL, eject_later, &e));
 		t0 = now_s();
+		faults = thread_faults();
 		__atomic_store_n(&e.go, 1, __ATOMIC_SEQ_CST);
 		ret = writing ? pwrite(self->fd[1], buf, CUT_SIZE, 0)
 			      : pread(self->fd[1], got, CUT_SIZE, 0);
 		err = errno;
+		faults = thread_faults() - faults;
 		last[writing] = now_s() - t0;
 		ASSERT_EQ(0, pthread_join(th, NULL));
 		ASSERT_EQ(0, e.ret);
@@ -752,10 +764,18 @@ TEST_F_TIMEOUT(race, eject_between_two_pieces_cuts_read_and_write_short, 240)
 			whole[writing]++;
 		} else if (ret > 0 && ret < (ssize_t)CUT_SIZE && ret % CUT_PIECE == 0) {
 			cut[writing]++;
+		} else if (ret > 0 && ret < (ssize_t)CUT_SIZE && faults > 0) {
+			/*
+			 * A page of the user's buffer was found unmapped (the
+			 * kernel migrated or collapsed it): the copy stopped
+			 * there, released the vdev to fault it in, and the EJECT
+			 * came then. Correct, but not the window counted here.
+			 */
+			refaulted[writing]++;
 		} else {
 			bad++;
-			TH_LOG("round %d: %s returned %zd (errno %d)", round,
-			       writing ? "write" : "read", ret, err);
+			TH_LOG("round %d: %s returned %zd (errno %d) after %ld page faults", round,
+			       writing ? "write" : "read", ret, err, faults);
 			continue;
 		}
 		if (!writing) {
@@ -782,8 +802,10 @@ TEST_F_TIMEOUT(race, eject_between_two_pieces_cuts_read_and_write_short, 240)
 		}
 		memcpy(old, got, CUT_SIZE);
 	}
-	ksft_print_msg("read: %d cut short, %d whole, %d refused; write: %d, %d, %d; %d rounds\n",
-		       cut[0], whole[0], refused[0], cut[1], whole[1], refused[1], round);
+	ksft_print_msg("read: %d cut short, %d whole, %d refused, %d cut after a fault-in; "
+		       "write: %d, %d, %d, %d; %d rounds\n",
+		       cut[0], whole[0], refused[0], refaulted[0], cut[1], whole[1], refused[1],
+		       refaulted[1], round);
 	EXPECT_EQ(0, bad);
 	EXPECT_LT(0, cut[0]) TH_LOG("no EJECT landed between two pieces of a read");
 	EXPECT_LT(0, cut[1]) TH_LOG("no EJECT landed between two pieces of a write");
