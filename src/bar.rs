@@ -17,7 +17,10 @@
 use crate::kernel_ext::{
     page_buffer::PageBuffer,
     vma_geometry::HUGE_PAGES,
-    wc_bar::WcBar, //
+    wc_bar::{
+        BarSpan,
+        WcBar, //
+    },
 };
 use kernel::{
     alloc::KVVec,
@@ -85,6 +88,12 @@ impl BarMemory {
     /// Copies `data` into the BAR at `offset`, as [`BarMemory::read`].
     pub(crate) fn write(&self, offset: usize, data: &[u8]) -> Result {
         self.bar.write(offset, data)
+    }
+
+    /// `len` bytes at `offset` of the BAR, for a copy prepared before a
+    /// state change; `EINVAL` outside the BAR.
+    pub(crate) fn span(&self, offset: usize, len: usize) -> Result<BarSpan<'_>> {
+        self.bar.span(offset, len)
     }
 
     /// Copies `len` bytes at `offset` of the BAR into `chunk`: how a SWITCH

@@ -19,7 +19,15 @@ use crate::{
     kernel_ext::{
         atomic_box::AtomicBox,
         iov,
-        pfnmap::PageFrames, //
+        page_buffer::{
+            Span,
+            SpanCopy, //
+        },
+        pfnmap::PageFrames,
+        wc_bar::{
+            BarSpan,
+            BarTransfer, //
+        },
     },
     store::{
         Bytes,
@@ -74,66 +82,72 @@ impl DeviceMemory {
         }
     }
 
-    /// Allocates what [`DeviceMemory::load_from`] of the first `size` bytes
-    /// of `src` needs.
-    pub(crate) fn allocate_for_load(&self, src: &Store, size: usize) -> Result {
+    /// Allocates and plans the copy that makes the first `size` bytes those
+    /// of `src` (a chunk `src` lacks reads as zeros), while neither can
+    /// change: running it cannot fail.
+    pub(crate) fn prepare_load<'a>(
+        &'a self,
+        src: &'a Store,
+        size: usize,
+    ) -> Result<PreparedCopy<'a>> {
+        let mut copy = PreparedCopy::new();
         match self {
-            Self::Ram(store) => store.allocate_like(src, size),
-            Self::Bar(bar) => Self::bar_holds(bar, size),
+            Self::Ram(store) => {
+                store.allocate_like(src, size)?;
+                copy.between_stores(store, src, size)?;
+            }
+            Self::Bar(bar) => {
+                let bar = Self::bar_holding(bar, size)?;
+                src.for_each_chunk(size, |offset, chunk, len| {
+                    let step = match chunk {
+                        Some(chunk) => Step::Load(BarTransfer::new(
+                            bar.span(offset, len)?,
+                            chunk.span(0, len)?,
+                        )?),
+                        None => Step::ZeroBar(bar.span(offset, len)?),
+                    };
+                    copy.push(step)
+                })?;
+            }
         }
+        Ok(copy)
     }
 
-    /// Whether the BAR is there and holds `size` bytes, which is all its
-    /// copies need to succeed.
-    fn bar_holds(bar: &DetachableBar, size: usize) -> Result {
+    /// Allocates and plans the copy of the first `size` bytes into `dst`,
+    /// while neither can change: running it cannot fail.
+    pub(crate) fn prepare_save<'a>(
+        &'a self,
+        dst: &'a Store,
+        size: usize,
+    ) -> Result<PreparedCopy<'a>> {
+        let mut copy = PreparedCopy::new();
+        match self {
+            Self::Ram(store) => {
+                dst.allocate_like(store, size)?;
+                copy.between_stores(dst, store, size)?;
+            }
+            Self::Bar(bar) => {
+                let bar = Self::bar_holding(bar, size)?;
+                // Every byte of a BAR is there to be saved.
+                dst.allocate_all(size)?;
+                dst.for_each_chunk(size, |offset, chunk, len| {
+                    let chunk = chunk.ok_or(ENOMEM)?;
+                    copy.push(Step::Save(BarTransfer::new(
+                        bar.span(offset, len)?,
+                        chunk.span(0, len)?,
+                    )?))
+                })?;
+            }
+        }
+        Ok(copy)
+    }
+
+    /// The BAR, if it is there and holds `size` bytes.
+    fn bar_holding(bar: &DetachableBar, size: usize) -> Result<&BarMemory> {
         match bar.get() {
-            Some(bar) if size <= bar.len() => Ok(()),
+            Some(bar) if size <= bar.len() => Ok(bar),
             Some(_) => Err(EINVAL),
             None => Err(ENODEV),
-        }
-    }
-
-    /// Allocates what [`DeviceMemory::save_into`] of the first `size` bytes
-    /// into `dst` needs.
-    pub(crate) fn allocate_for_save(&self, dst: &Store, size: usize) -> Result {
-        match self {
-            Self::Ram(store) => dst.allocate_like(store, size),
-            // Every byte of a BAR is there to be saved.
-            Self::Bar(bar) => {
-                Self::bar_holds(bar, size)?;
-                dst.allocate_all(size)
-            }
-        }
-    }
-
-    /// Copies the first `size` bytes into `dst`, which
-    /// [`DeviceMemory::allocate_for_save`] prepared while neither could
-    /// change: then it cannot fail.
-    pub(crate) fn save_into(&self, dst: &Store, size: usize) -> Result {
-        match self {
-            Self::Ram(store) => dst.copy_from(store, size),
-            Self::Bar(bar) => {
-                let bar = bar.get().ok_or(ENODEV)?;
-                dst.for_each_chunk(size, |offset, chunk, len| {
-                    bar.save(offset, chunk.ok_or(ENOMEM)?, len)
-                })
-            }
-        }
-    }
-
-    /// Makes the first `size` bytes those of `src`, which
-    /// [`DeviceMemory::allocate_for_load`] prepared while neither could
-    /// change: then it cannot fail.
-    pub(crate) fn load_from(&self, src: &Store, size: usize) -> Result {
-        match self {
-            Self::Ram(store) => store.copy_from(src, size),
-            Self::Bar(bar) => {
-                let bar = bar.get().ok_or(ENODEV)?;
-                src.for_each_chunk(size, |offset, chunk, len| match chunk {
-                    Some(chunk) => bar.load(offset, chunk, len),
-                    None => bar.zero(offset, len),
-                })
-            }
         }
     }
 
@@ -166,6 +180,67 @@ impl DeviceMemory {
             // caller's guarantee), so no reference to the BAR from `get` is
             // in use or will be.
             Self::Bar(bar) => unsafe { bar.bar.take() },
+        }
+    }
+}
+
+/// A copy between the device memory and a store, allocated and checked by
+/// [`DeviceMemory::prepare_load`] or [`DeviceMemory::prepare_save`]: it
+/// cannot fail, so a state change that prepared every copy it makes can
+/// make them all, and one that could not prepare them has changed nothing.
+pub(crate) struct PreparedCopy<'a> {
+    steps: KVec<Step<'a>>,
+}
+
+/// One chunk's part of a [`PreparedCopy`].
+enum Step<'a> {
+    /// A chunk copied from one store's chunk to another's.
+    Copy(SpanCopy<'a>),
+    /// A store's chunk whose source chunk was never allocated: zeros.
+    Zero(Span<'a>),
+    /// The BAR's bytes copied into a store's chunk.
+    Save(BarTransfer<'a>),
+    /// A store's chunk copied into the BAR.
+    Load(BarTransfer<'a>),
+    /// BAR bytes whose store chunk was never allocated: zeros.
+    ZeroBar(BarSpan<'a>),
+}
+
+impl<'a> PreparedCopy<'a> {
+    fn new() -> Self {
+        Self { steps: KVec::new() }
+    }
+
+    fn push(&mut self, step: Step<'a>) -> Result {
+        self.steps.push(step, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Plans the copy of the first `size` bytes of `src` over `dst`, which
+    /// has every chunk `src` has ([`Store::allocate_like`]); `ENOMEM`
+    /// otherwise.
+    fn between_stores(&mut self, dst: &'a Store, src: &'a Store, size: usize) -> Result {
+        dst.for_each_chunk_pair(src, size, |_, len, to, from| match (to, from) {
+            (Some(to), Some(from)) => self.push(Step::Copy(SpanCopy::new(
+                to.span(0, len)?,
+                from.span(0, len)?,
+            )?)),
+            (Some(to), None) => self.push(Step::Zero(to.span(0, len)?)),
+            (None, Some(_)) => Err(ENOMEM),
+            (None, None) => Ok(()),
+        })
+    }
+
+    /// Copies, chunk by chunk with rescheduling points.
+    pub(crate) fn run(self) {
+        for step in &self.steps {
+            match step {
+                Step::Copy(copy) => copy.run(),
+                Step::Zero(span) => span.zero(),
+                Step::Save(transfer) => transfer.save(),
+                Step::Load(transfer) => transfer.load(),
+                Step::ZeroBar(span) => span.zero(),
+            }
         }
     }
 }

@@ -121,10 +121,10 @@ impl Store {
     /// Calls `f` for each chunk of the first `size` bytes with its offset,
     /// the chunk if it is allocated, and how many of its bytes lie in the
     /// first `size`.
-    pub(crate) fn for_each_chunk(
-        &self,
+    pub(crate) fn for_each_chunk<'a>(
+        &'a self,
         size: usize,
-        mut f: impl FnMut(usize, Option<&PageBuffer>, usize) -> Result,
+        mut f: impl FnMut(usize, Option<&'a PageBuffer>, usize) -> Result,
     ) -> Result {
         for index in 0..self.chunks_in(size) {
             f(
@@ -159,19 +159,23 @@ impl Store {
             .min(self.size())
     }
 
-    /// Makes the first `size` bytes of `self` those of `src`, chunk by chunk
-    /// with rescheduling points: a chunk `src` lacks reads as zeros, so
-    /// `self`'s copy of it is zero-filled (or stays unallocated). `ENOMEM`
-    /// only if [`Store::allocate_like`] was not called first.
-    pub(crate) fn copy_from(&self, src: &Store, size: usize) -> Result {
+    /// Calls `f` for each chunk of the first `size` bytes with its offset,
+    /// how many of its bytes lie in the first `size`, and the chunks of
+    /// `self` and of `other` at that place, where allocated (both stores
+    /// have the same geometry).
+    pub(crate) fn for_each_chunk_pair<'a>(
+        &'a self,
+        other: &'a Store,
+        size: usize,
+        mut f: impl FnMut(usize, usize, Option<&'a PageBuffer>, Option<&'a PageBuffer>) -> Result,
+    ) -> Result {
         for index in 0..self.chunks_in(size) {
-            let len = self.used_len(index, size);
-            match (self.chunk(index), src.chunk(index)) {
-                (Some(dst), Some(from)) => dst.copy_from(from, 0, len)?,
-                (Some(dst), None) => dst.zero(0, len)?,
-                (None, Some(_)) => return Err(ENOMEM),
-                (None, None) => {}
-            }
+            f(
+                index * self.size(),
+                self.used_len(index, size),
+                self.chunk(index),
+                other.chunk(index),
+            )?;
         }
         Ok(())
     }

@@ -270,30 +270,6 @@ impl PageBuffer {
         Ok(())
     }
 
-    /// Copies `len` bytes at `offset` of `src` to the same offset of `self`,
-    /// in pieces with rescheduling points between them.
-    pub(crate) fn copy_from(&self, src: &PageBuffer, offset: usize, len: usize) -> Result {
-        self.check(offset, len)?;
-        src.check(offset, len)?;
-        if core::ptr::eq(self, src) {
-            return Ok(());
-        }
-        let (dst, src) = (self.as_ptr(), src.as_ptr());
-        chunked_copy::in_pieces(len, |at, n| {
-            // SAFETY: Both ranges are inside their allocations (checked
-            // above, and `at + n <= len`), and two distinct buffers never
-            // overlap.
-            unsafe {
-                bindings::memcpy(
-                    dst.add(offset + at).cast(),
-                    src.add(offset + at).cast::<c_void>(),
-                    n,
-                )
-            };
-        });
-        Ok(())
-    }
-
     /// Zero-fills `len` bytes at `offset`, in pieces with rescheduling
     /// points between them.
     pub(crate) fn zero(&self, offset: usize, len: usize) -> Result {
@@ -313,6 +289,98 @@ impl PageBuffer {
             Some(end) if end <= self.len => Ok(()),
             _ => Err(EINVAL),
         }
+    }
+}
+
+/// `len` bytes at `offset` of a [`PageBuffer`], checked once to lie inside
+/// it, so that a copy through it cannot fail: for a sequence of copies
+/// that must not stop half-way, whose ranges are all checked first.
+///
+/// # Invariants
+///
+/// `offset + len <= buffer.len`.
+#[derive(Clone, Copy)]
+pub(crate) struct Span<'a> {
+    buffer: &'a PageBuffer,
+    offset: usize,
+    len: usize,
+}
+
+impl PageBuffer {
+    /// `len` bytes at `offset`; `EINVAL` outside the buffer.
+    pub(crate) fn span(&self, offset: usize, len: usize) -> Result<Span<'_>> {
+        self.check(offset, len)?;
+        // INVARIANT: Checked above.
+        Ok(Span {
+            buffer: self,
+            offset,
+            len,
+        })
+    }
+}
+
+impl Span<'_> {
+    /// Its length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Its first byte, valid for `len` bytes (type invariants), only ever
+    /// accessed through C copies.
+    pub(super) fn as_ptr(&self) -> *mut u8 {
+        // SAFETY: `offset` is inside the allocation (type invariants).
+        unsafe { self.buffer.as_ptr().add(self.offset) }
+    }
+
+    /// Zero-fills it, in pieces with rescheduling points between them.
+    pub(crate) fn zero(&self) {
+        let dst = self.as_ptr();
+        chunked_copy::in_pieces(self.len, |at, n| {
+            // SAFETY: The piece is inside the span (`at + n <= len`), which
+            // lies inside its buffer (type invariants).
+            unsafe { bindings::memset(dst.add(at).cast(), 0, n) };
+        });
+    }
+}
+
+/// A copy between two [`Span`]s of the same length, which cannot fail.
+///
+/// # Invariants
+///
+/// `dst.len == src.len`, and the spans do not overlap unless they are the
+/// same span.
+pub(crate) struct SpanCopy<'a> {
+    dst: Span<'a>,
+    src: Span<'a>,
+}
+
+impl<'a> SpanCopy<'a> {
+    /// The copy of `src` over `dst`; `EINVAL` if their lengths differ or
+    /// they are different, overlapping parts of one buffer.
+    pub(crate) fn new(dst: Span<'a>, src: Span<'a>) -> Result<Self> {
+        let same_buffer = core::ptr::eq(dst.buffer, src.buffer);
+        let apart = dst.offset + dst.len <= src.offset || src.offset + src.len <= dst.offset;
+        if dst.len != src.len || (same_buffer && dst.offset != src.offset && !apart) {
+            return Err(EINVAL);
+        }
+        // INVARIANT: Checked above.
+        Ok(Self { dst, src })
+    }
+
+    /// Copies, in pieces with rescheduling points between them. A span
+    /// copied onto itself is left as it is.
+    pub(crate) fn run(&self) {
+        let (dst, src) = (self.dst.as_ptr(), self.src.as_ptr());
+        if core::ptr::eq(dst, src) {
+            return;
+        }
+        chunked_copy::in_pieces(self.dst.len, |at, n| {
+            // SAFETY: Both pieces are inside their spans (`at + n <= len`,
+            // the same for both by the type invariants), which lie inside
+            // their buffers and do not overlap: the only overlapping spans
+            // allowed are the same span, excluded above.
+            unsafe { bindings::memcpy(dst.add(at).cast(), src.add(at).cast::<c_void>(), n) };
+        });
     }
 }
 

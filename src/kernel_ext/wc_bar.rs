@@ -23,11 +23,15 @@
 
 use super::{
     chunked_copy,
-    page_buffer::PageBuffer, //
+    page_buffer::{
+        PageBuffer,
+        Span, //
+    },
 };
 use crate::pci_helpers;
 use core::{
     ffi::c_void,
+    marker::PhantomData,
     ptr::NonNull, //
 };
 use kernel::{
@@ -194,6 +198,17 @@ impl WcBar {
         }
     }
 
+    /// `len` bytes at `offset` of the BAR; `EINVAL` outside it.
+    pub(crate) fn span(&self, offset: usize, len: usize) -> Result<BarSpan<'_>> {
+        let io = self.at(offset, len)?;
+        // INVARIANT: `at` checked that the range is inside the mapping.
+        Ok(BarSpan {
+            io,
+            len,
+            _bar: PhantomData,
+        })
+    }
+
     /// Copies `len` bytes at `offset` of the BAR to `dst`, in pieces.
     ///
     /// # Safety
@@ -201,33 +216,21 @@ impl WcBar {
     /// `dst` must be valid for writes of `len` bytes, not referenced by Rust
     /// references meanwhile; it may be memory that user space maps.
     unsafe fn read_raw(&self, offset: usize, dst: *mut u8, len: usize) -> Result {
-        let src = self.at(offset, len)?;
-        chunked_copy::in_pieces(len, |at, n| {
-            // SAFETY: The source piece is inside the mapping (checked by
-            // `at`), the destination valid for it (the function's safety
-            // requirements).
-            unsafe { bindings::memcpy_fromio(dst.add(at).cast(), src.add(at).cast(), n) };
-        });
+        // SAFETY: The function's safety requirements.
+        unsafe { self.span(offset, len)?.read_to(dst) };
         Ok(())
     }
 
-    /// Copies `len` bytes from `src` into the BAR at `offset`, in pieces,
-    /// then drains the write-combining buffers (`wmb`): the bytes are in the
-    /// BAR, for another CPU's mapping of it or the device, on return.
+    /// Copies `len` bytes from `src` into the BAR at `offset`, as
+    /// [`BarSpan::write_from`].
     ///
     /// # Safety
     ///
     /// `src` must be valid for reads of `len` bytes, not written through
     /// Rust references meanwhile; it may be memory that user space maps.
     unsafe fn write_raw(&self, offset: usize, src: *const u8, len: usize) -> Result {
-        let dst = self.at(offset, len)?;
-        chunked_copy::in_pieces(len, |at, n| {
-            // SAFETY: The destination piece is inside the mapping (checked
-            // by `at`), the source valid for it (the function's safety
-            // requirements).
-            unsafe { bindings::memcpy_toio(dst.add(at).cast(), src.add(at).cast(), n) };
-        });
-        barrier::mb(Write);
+        // SAFETY: The function's safety requirements.
+        unsafe { self.span(offset, len)?.write_from(src) };
         Ok(())
     }
 
@@ -266,13 +269,103 @@ impl WcBar {
     /// write-combining buffers. An out-of-range request writes nothing and
     /// returns `EINVAL`.
     pub(crate) fn zero(&self, offset: usize, len: usize) -> Result {
-        let dst = self.at(offset, len)?;
-        chunked_copy::in_pieces(len, |at, n| {
-            // SAFETY: The piece is inside the mapping (checked by `at`).
+        self.span(offset, len)?.zero();
+        Ok(())
+    }
+}
+
+/// `len` bytes of a [`WcBar`], checked once to lie inside it, so that a copy
+/// through it cannot fail (as a page buffer's [`Span`]).
+///
+/// # Invariants
+///
+/// `io` is the kernel mapping of `len` bytes inside the BAR's mapping, which
+/// lives as long as `'a`.
+pub(crate) struct BarSpan<'a> {
+    io: *mut u8,
+    len: usize,
+    _bar: PhantomData<&'a WcBar>,
+}
+
+impl BarSpan<'_> {
+    /// Copies its bytes to `dst`, in pieces.
+    ///
+    /// # Safety
+    ///
+    /// `dst` must be valid for writes of `len` bytes, not referenced by Rust
+    /// references meanwhile; it may be memory that user space maps.
+    unsafe fn read_to(&self, dst: *mut u8) {
+        let src = self.io;
+        chunked_copy::in_pieces(self.len, |at, n| {
+            // SAFETY: The source piece is inside the span (type invariants,
+            // `at + n <= len`), the destination valid for it (the function's
+            // safety requirements).
+            unsafe { bindings::memcpy_fromio(dst.add(at).cast(), src.add(at).cast(), n) };
+        });
+    }
+
+    /// Copies `len` bytes from `src` into it, in pieces, then drains the
+    /// write-combining buffers (`wmb`): the bytes are in the BAR, for
+    /// another CPU's mapping of it or the device, on return.
+    ///
+    /// # Safety
+    ///
+    /// `src` must be valid for reads of `len` bytes, not written through
+    /// Rust references meanwhile; it may be memory that user space maps.
+    unsafe fn write_from(&self, src: *const u8) {
+        let dst = self.io;
+        chunked_copy::in_pieces(self.len, |at, n| {
+            // SAFETY: The destination piece is inside the span (type
+            // invariants, `at + n <= len`), the source valid for it (the
+            // function's safety requirements).
+            unsafe { bindings::memcpy_toio(dst.add(at).cast(), src.add(at).cast(), n) };
+        });
+        barrier::mb(Write);
+    }
+
+    /// Zero-fills it, in pieces, then drains the write-combining buffers.
+    pub(crate) fn zero(&self) {
+        let dst = self.io;
+        chunked_copy::in_pieces(self.len, |at, n| {
+            // SAFETY: The piece is inside the span (type invariants).
             unsafe { pci_helpers::vdmux_memset_io(dst.add(at).cast(), 0, n) };
         });
         barrier::mb(Write);
-        Ok(())
+    }
+}
+
+/// A copy between a [`BarSpan`] and a [`Span`] of a page buffer of the same
+/// length, either way, which cannot fail.
+///
+/// # Invariants
+///
+/// `bar.len == buf.len()`.
+pub(crate) struct BarTransfer<'a> {
+    bar: BarSpan<'a>,
+    buf: Span<'a>,
+}
+
+impl<'a> BarTransfer<'a> {
+    /// The copies between `bar` and `buf`; `EINVAL` if their lengths differ.
+    pub(crate) fn new(bar: BarSpan<'a>, buf: Span<'a>) -> Result<Self> {
+        if bar.len != buf.len() {
+            return Err(EINVAL);
+        }
+        // INVARIANT: Checked above.
+        Ok(Self { bar, buf })
+    }
+
+    /// Copies the BAR's bytes into the page buffer.
+    pub(crate) fn save(&self) {
+        // SAFETY: The span is valid for `len` bytes, which is `bar.len` (type
+        // invariants), and only ever accessed through C copies.
+        unsafe { self.bar.read_to(self.buf.as_ptr()) }
+    }
+
+    /// Copies the page buffer's bytes into the BAR.
+    pub(crate) fn load(&self) {
+        // SAFETY: As for `save`.
+        unsafe { self.bar.write_from(self.buf.as_ptr()) }
     }
 }
 

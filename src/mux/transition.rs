@@ -32,9 +32,10 @@ impl Mux {
 
     /// A SWITCH as one transaction: the virtual devices it moves are
     /// revoked (locked and zapped) first, so that neither store can gain a
-    /// chunk while it allocates; then it allocates everything, copies, and
-    /// sets both locations. An allocation failure changes nothing, and the
-    /// copies, prepared by those allocations, cannot fail.
+    /// chunk while it allocates; then it allocates and prepares both copies,
+    /// runs them, and sets both locations. A failure to prepare changes
+    /// nothing, and a prepared copy cannot fail
+    /// ([`PreparedCopy`](crate::device_memory::PreparedCopy)).
     fn switch_locked(&self, vdev: u32) -> Result<Changes> {
         let changing = self.changing.lock();
         let change = self.state.lock().table.plan_switch(vdev)?;
@@ -48,23 +49,16 @@ impl Mux {
             None => self.slots[to].revoke(),
         };
         let device_memory = self.slots.device_memory();
-        let incoming = self.slots[to].backing();
-        let outgoing = old.as_ref().map(|(from, _)| self.slots[*from].backing());
-        device_memory.allocate_for_load(incoming, size)?;
-        if let Some(outgoing) = outgoing {
-            device_memory.allocate_for_save(outgoing, size)?;
-            device_memory.save_into(outgoing, size)?;
+        let load = device_memory.prepare_load(self.slots[to].backing(), size)?;
+        let save = old
+            .as_ref()
+            .map(|(from, _)| device_memory.prepare_save(self.slots[*from].backing(), size))
+            .transpose()?;
+        // Everything is allocated and checked: from here nothing can fail.
+        if let Some(save) = save {
+            save.run();
         }
-        if let Err(e) = device_memory.load_from(incoming, size) {
-            // The allocations above prepared the copy, so this does not
-            // happen. Should it, the old foreground's bytes, all saved just
-            // now, are copied back, so that neither location changes and
-            // the old foreground does not read the new one's bytes.
-            if let Some(outgoing) = outgoing {
-                device_memory.load_from(outgoing, size)?;
-            }
-            return Err(e);
-        }
+        load.run();
         if let Some((_, location)) = &mut old {
             location.set(Location::BackingStore);
         }
@@ -107,8 +101,8 @@ impl Mux {
         if was_foreground {
             self.slots
                 .device_memory()
-                .allocate_for_save(slot.backing(), size)?;
-            self.slots.device_memory().save_into(slot.backing(), size)?;
+                .prepare_save(slot.backing(), size)?
+                .run();
         }
         location.set(Location::Nowhere);
         Ok(self.commit(change))
