@@ -9,14 +9,18 @@
  * POPULATE of any range and SET_RESERVED_SIZE growing while mapped.
  *
  * The fuzzer knows what each call must do. A model of the device (every
- * vdev's state and generation, the foreground, the reserved size, and how
- * many vdmux pages each process has mapped) lives in shared memory under a
- * read-write lock: a state change (SWITCH, EJECT, INSERT, resize), from the
+ * vdev's state and generation, the control node's generation, the
+ * foreground, the reserved size, and how many vdmux pages each process has
+ * mapped) lives in shared memory under a read-write lock: a state change (SWITCH, EJECT, INSERT, resize), from the
  * controller or from a fuzzer, holds it for writing, and every other call
  * holds it for reading, so the model is exact while a call runs. Each
  * process also tracks every page of its own mappings (vdev, protection,
  * MADV_DONTFORK). From these, each call has an expected result:
  *
+ *  - the control node's generation: each change (a SWITCH that moves the
+ *    foreground, EJECT, INSERT, a resize to another size, a growth by a
+ *    store) makes it one more, which the model computes before the call and
+ *    compares with GET_STATUS after it, never taking it from the result;
  *  - state changes, GET_STATUS (every field) and GET_RESERVED_SIZE, open,
  *    SET_AUTOGROW, POPULATE (where every page of its range is known),
  *    munmap, mremap grow (EFAULT), /proc/self/mem (EIO), page pins (EFAULT
@@ -101,6 +105,8 @@ struct model {
 	uint64_t gen[MAX_VDEVS];
 	uint32_t fg;
 	uint64_t size, max;
+	/* the control node's generation: one more for each change of the table or the size */
+	uint64_t ctl_gen;
 	/* vdmux pages mapped by each fuzzing process, and by its forked child */
 	int64_t live[2 * MAX_PROCS];
 	/* madvise: the first result seen for each key (0: none yet; else result + 1) */
@@ -550,17 +556,25 @@ static void op_close(struct fuzzer *fz)
 	s->fd = -1;
 }
 
-/* Checks the model against GET_STATUS of the control node (write lock held). */
+/*
+ * Checks the model against GET_STATUS of the control node (write lock
+ * held): the generation is the model's, which each change predicted.
+ */
 static void check_status(struct fstat_ *st, int ctl)
 {
 	struct vdmux_status s;
 
 	st->syscalls++;
 	st->judged++;
-	if (get_status(ctl, &s) || s.foreground != sh->md.fg || s.reserved_size != sh->md.size ||
-	    s.state != VDMUX_STATE_CONTROL || s.nr_vdevs != (uint32_t)nr_vdevs)
-		violation_st(st, "control GET_STATUS after a change", s.foreground, errno,
-			     sh->md.fg);
+	if (get_status(ctl, &s)) {
+		violation_st(st, "control GET_STATUS after a change", -1, errno, 0);
+	} else if (s.generation != sh->md.ctl_gen) {
+		violation_st(st, "control generation after a change", s.generation, 0,
+			     sh->md.ctl_gen);
+	} else if (s.foreground != sh->md.fg || s.reserved_size != sh->md.size ||
+		   s.state != VDMUX_STATE_CONTROL || s.nr_vdevs != (uint32_t)nr_vdevs) {
+		violation_st(st, "control GET_STATUS after a change", s.foreground, 0, sh->md.fg);
+	}
 }
 
 /*
@@ -571,6 +585,7 @@ static void state_op(struct fstat_ *st, int ctl, unsigned long cmd, unsigned lon
 {
 	struct model *md = &sh->md;
 	int want, ret, err;
+	uint64_t gen;
 
 	if (v >= (unsigned long)nr_vdevs)
 		want = -EINVAL;
@@ -580,6 +595,9 @@ static void state_op(struct fstat_ *st, int ctl, unsigned long cmd, unsigned lon
 		want = removed(v) ? -EINVAL : 0;
 	else
 		want = removed(v) ? 0 : -EINVAL;
+	/* One more for a change; none for a failure or a SWITCH to the foreground. */
+	gen = md->ctl_gen + (!want && !(cmd == VDMUX_IOC_SWITCH &&
+					md->state[v] == VDMUX_STATE_FOREGROUND));
 	ret = ioctl(ctl, cmd, v);
 	err = errno;
 	st->syscalls++;
@@ -591,9 +609,12 @@ static void state_op(struct fstat_ *st, int ctl, unsigned long cmd, unsigned lon
 	}
 	if (ret)
 		return;
+	md->ctl_gen = gen;
 	if (cmd == VDMUX_IOC_SWITCH) {
-		if (md->state[v] == VDMUX_STATE_FOREGROUND)
-			return;	/* a no-op */
+		if (md->state[v] == VDMUX_STATE_FOREGROUND) {
+			check_status(st, ctl);	/* a no-op: the generation stays */
+			return;
+		}
 		if (md->fg != VDMUX_NONE) {
 			md->state[md->fg] = VDMUX_STATE_BACKGROUND;
 			md->gen[md->fg]++;
@@ -646,6 +667,8 @@ static void resize_op(struct fstat_ *st, int ctl, void *p, enum ptr_kind kind, u
 	if (!ok)
 		violation_st(st, "SET_RESERVED_SIZE", ret, err, busy ? -EBUSY : 0);
 	if (!ret) {
+		/* The same size changes nothing, so the generation stays. */
+		md->ctl_gen += want != md->size;
 		md->size = want;
 		check_status(st, ctl);
 	}
@@ -738,7 +761,7 @@ static void op_ioctl(struct fuzzer *fz)
 			.foreground = sh->md.fg,
 			.nr_vdevs = nr_vdevs,
 			.reserved_size = sh->md.size,
-			.generation = s->kind == K_CTL ? st->generation : sh->md.gen[v],
+			.generation = s->kind == K_CTL ? sh->md.ctl_gen : sh->md.gen[v],
 		};
 		if (memcmp(st, &want, sizeof(want)))
 			violation(fz, "GET_STATUS contents", st->state, 0, want.state);
@@ -1211,15 +1234,19 @@ static void access_at(struct fuzzer *fz, volatile char *p, int write)
 		if (!m->ag)
 			violation(fz, "a store past the reserved size without autogrow", 0, 0, SIGBUS);
 		sh->md.size = pgoff + PAGE;
+		sh->md.ctl_gen++;
 		fz->st->judged++;
 		if (ioctl(fz->ctl_ro, VDMUX_IOC_GET_RESERVED_SIZE, &got) || got != sh->md.size)
 			violation(fz, "reserved size after a growth", got, errno, sh->md.size);
 		else
 			fz->st->grows++;
+		check_status(fz->st, fz->ctl_ro);
 	} else if (want < 0 && m->ag && write && !tls_sig && pgoff >= sh->md.size &&
 		   !ioctl(fz->ctl_ro, VDMUX_IOC_GET_RESERVED_SIZE, &got) && got > sh->md.size) {
 		/* A page of unknown protection took the store: the model follows. */
 		sh->md.size = got;
+		sh->md.ctl_gen++;
+		check_status(fz->st, fz->ctl_ro);
 	}
 	md_unlock();
 }
@@ -2147,6 +2174,10 @@ static int model_init(void)
 		sh->md.fg = st.foreground;
 		sh->md.size = st.reserved_size;
 	}
+	/* From here on, predicted. */
+	if (status_of(-1, &st))
+		return -1;
+	sh->md.ctl_gen = st.generation;
 	sh->md.max = DEFAULT_MAX_RESERVED;
 	return 0;
 }
