@@ -168,11 +168,39 @@ struct fd_slot {
 	int inherited;	/* in a forked child: the parent's open file */
 };
 
-/* What each page of a slot is: unmapped, unknown, or its protection and flags. */
+/*
+ * What each page of a slot is: unmapped, mapped with an unknown protection
+ * (and MADV_DONTFORK or not, or perhaps), or its protection and flags.
+ */
 #define PG_UNMAPPED 0xff
-#define PG_UNKNOWN 0xfe
+#define PG_UNKNOWN 0xfe		/* copied to a forked child */
+#define PG_UNKNOWN_DF 0xfd	/* MADV_DONTFORK, or perhaps: no child may rely on it */
 #define PG_PROT 0x03	/* PROT_READ | PROT_WRITE */
 #define PG_DONTFORK 0x80
+
+/* A page mapped with a protection the model knows. */
+static int pg_known(uint8_t pg)
+{
+	return pg < PG_UNKNOWN_DF;
+}
+
+static int pg_unknown(uint8_t pg)
+{
+	return pg == PG_UNKNOWN || pg == PG_UNKNOWN_DF;
+}
+
+/* A mapped page whose protection is no longer known: its MADV_DONTFORK is kept. */
+static uint8_t pg_forget(uint8_t pg)
+{
+	return pg == PG_UNKNOWN_DF || (pg_known(pg) && (pg & PG_DONTFORK)) ? PG_UNKNOWN_DF :
+									     PG_UNKNOWN;
+}
+
+/* A page that a forked child may lack (its VMA is MADV_DONTFORK, or may be). */
+static int pg_not_forked(uint8_t pg)
+{
+	return pg == PG_UNKNOWN_DF || (pg_known(pg) && (pg & PG_DONTFORK));
+}
 
 /* An arena slot: at most one mapping (of one file), or pieces of it. */
 struct map_slot {
@@ -910,17 +938,26 @@ static void op_mmap(struct fuzzer *fz)
 	md_unlock();
 }
 
+static void do_munmap(struct fuzzer *fz, struct map_slot *m, size_t first, size_t n);
+
 static void op_munmap(struct fuzzer *fz)
 {
 	struct map_slot *m = any_map(fz);
 	size_t first, n;
-	int ret;
 
 	if (!m)
 		return;
 	/* The whole mapping, or some pages of it (splitting the VMA). */
 	first = rng_below(&fz->r, 2) ? 0 : rng_below(&fz->r, m->len / PAGE);
 	n = first ? 1 + rng_below(&fz->r, m->len / PAGE - first) : m->len / PAGE;
+	do_munmap(fz, m, first, n);
+}
+
+/* munmap of pages [@first, @first + @n) of @m, judged. */
+static void do_munmap(struct fuzzer *fz, struct map_slot *m, size_t first, size_t n)
+{
+	int ret;
+
 	rd_lock();
 	ret = SYSCALL(fz, munmap(m->addr + first * PAGE, n * PAGE));
 	fz->st->judged++;
@@ -938,7 +975,7 @@ static int uniform(const struct map_slot *m, size_t first, size_t n)
 	size_t k;
 
 	for (k = first; k < first + n; k++)
-		if (m->pg[k] >= PG_UNKNOWN || m->pg[k] != m->pg[first])
+		if (!pg_known(m->pg[k]) || m->pg[k] != m->pg[first])
 			return 0;
 	return 1;
 }
@@ -1025,11 +1062,13 @@ static void op_mremap(struct fuzzer *fz)
 	md_unlock();
 }
 
+static void do_mprotect(struct fuzzer *fz, struct map_slot *m, size_t first, size_t n, int prot);
+
 static void op_mprotect(struct fuzzer *fz)
 {
 	struct map_slot *m = any_map(fz);
-	size_t first, n, k;
-	int prot, ret, err, all_mapped = 1, want;
+	size_t first, n;
+	int prot;
 
 	if (!m)
 		return;
@@ -1037,8 +1076,17 @@ static void op_mprotect(struct fuzzer *fz)
 	n = 1 + rng_below(&fz->r, m->len / PAGE - first);
 	prot = PICK(&fz->r, PROT_NONE, PROT_READ, PROT_WRITE, PROT_READ | PROT_WRITE,
 		    PROT_READ | PROT_EXEC, PROT_READ | PROT_WRITE | PROT_EXEC);
+	do_mprotect(fz, m, first, n, prot);
+}
+
+/* mprotect of pages [@first, @first + @n) of @m, judged. */
+static void do_mprotect(struct fuzzer *fz, struct map_slot *m, size_t first, size_t n, int prot)
+{
+	size_t k;
+	int ret, err, all_mapped = 1, want;
+
 	for (k = first; k < first + n; k++)
-		all_mapped &= m->pg[k] < PG_UNKNOWN;
+		all_mapped &= pg_known(m->pg[k]);
 	rd_lock();
 	ret = SYSCALL(fz, mprotect(m->addr + first * PAGE, n * PAGE, prot));
 	err = errno;
@@ -1063,33 +1111,42 @@ static void op_mprotect(struct fuzzer *fz)
 			if (m->pg[k] == PG_UNMAPPED)
 				arena_reserve(fz, m->addr + k * PAGE, PAGE);
 			else
-				m->pg[k] = PG_UNKNOWN;
+				m->pg[k] = pg_forget(m->pg[k]);
 	}
 	m->split = 1;
 	md_unlock();
 }
 
+/* Never MADV_HWPOISON or MADV_SOFT_OFFLINE: they poison real pages. */
+static const int advices[] = {
+	MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK,
+	MADV_REMOVE, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_FREE, MADV_WILLNEED,
+	MADV_COLD, MADV_PAGEOUT, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL,
+	MADV_MERGEABLE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_DODUMP,
+	24 /* DONTNEED_LOCKED */, 25 /* COLLAPSE */, 102 /* GUARD_INSTALL */,
+	103 /* GUARD_REMOVE */, 77,
+};
+
+static void do_madvise(struct fuzzer *fz, struct map_slot *m, size_t first, size_t n, int a);
+
 static void op_madvise(struct fuzzer *fz)
 {
-	static const int advices[] = {
-		MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK,
-		MADV_REMOVE, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_FREE, MADV_WILLNEED,
-		MADV_COLD, MADV_PAGEOUT, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL,
-		MADV_MERGEABLE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_DODUMP,
-		24 /* DONTNEED_LOCKED */, 25 /* COLLAPSE */, 102 /* GUARD_INSTALL */,
-		103 /* GUARD_REMOVE */, 77,
-	};
 	struct map_slot *m = any_map(fz);
-	size_t first, n, k;
-	int a, advice, ret, err, res, *seen, pc, past;
+	size_t first, n;
 
 	if (!m)
 		return;
 	first = rng_below(&fz->r, m->len / PAGE);
 	n = 1 + rng_below(&fz->r, m->len / PAGE - first);
-	/* Never MADV_HWPOISON or MADV_SOFT_OFFLINE: they poison real pages. */
-	a = rng_below(&fz->r, sizeof(advices) / sizeof(advices[0]));
-	advice = advices[a];
+	do_madvise(fz, m, first, n, rng_below(&fz->r, sizeof(advices) / sizeof(advices[0])));
+}
+
+/* madvise advices[@a] over pages [@first, @first + @n) of @m, judged. */
+static void do_madvise(struct fuzzer *fz, struct map_slot *m, size_t first, size_t n, int a)
+{
+	int advice = advices[a], ret, err, res, *seen, pc, past;
+	size_t k;
+
 	rd_lock();
 	ret = SYSCALL(fz, madvise(m->addr + first * PAGE, n * PAGE, advice));
 	err = errno;
@@ -1120,22 +1177,24 @@ static void op_madvise(struct fuzzer *fz)
 	}
 	if (!ret) {
 		for (k = first; k < first + n; k++) {
-			if (m->pg[k] >= PG_UNKNOWN)
+			if (m->pg[k] == PG_UNMAPPED)
 				continue;
+			/* (an unknown page takes the fork advice too) */
 			if (advice == MADV_DONTFORK)
-				m->pg[k] |= PG_DONTFORK;
+				m->pg[k] = pg_known(m->pg[k]) ? m->pg[k] | PG_DONTFORK : PG_UNKNOWN_DF;
 			else if (advice == MADV_DOFORK)
-				m->pg[k] &= ~PG_DONTFORK;
+				m->pg[k] = pg_known(m->pg[k]) ? m->pg[k] & ~PG_DONTFORK : PG_UNKNOWN;
 			else if (advice == 102 || advice == 103 || advice == MADV_REMOVE ||
 				 advice == 77 || advice == MADV_WIPEONFORK)
-				m->pg[k] = PG_UNKNOWN;	/* not expected to work: no longer judged */
+				m->pg[k] = pg_forget(m->pg[k]);	/* not expected to work: no longer judged */
 		}
 		m->split = 1;
 	} else if (!uniform(m, first, n)) {
+		/* Applied to part of the range: each page may or may not have it. */
 		for (k = first; k < first + n; k++)
-			if (m->pg[k] < PG_UNKNOWN && (advice == MADV_DONTFORK ||
-						      advice == MADV_DOFORK))
-				m->pg[k] = PG_UNKNOWN;	/* applied to part of the range */
+			if (m->pg[k] != PG_UNMAPPED && (advice == MADV_DONTFORK ||
+							advice == MADV_DOFORK))
+				m->pg[k] = PG_UNKNOWN_DF;
 	}
 	md_unlock();
 }
@@ -1189,7 +1248,7 @@ static void access_at(struct fuzzer *fz, volatile char *p, int write)
 	pgs = m->pg[page];
 	if (pgs != PG_UNMAPPED)
 		pgoff = m->off + page * PAGE;
-	if (pgs == PG_UNKNOWN)
+	if (pg_unknown(pgs))
 		want = -1;
 	else if (pgs == PG_UNMAPPED || !(pgs & PG_PROT) || (write && !(pgs & PROT_WRITE)))
 		want = SIGSEGV;
@@ -1468,7 +1527,7 @@ static void op_remote(struct fuzzer *fz)
 		len = SCRATCH;
 	rd_lock();
 	slot_of(fz, addr, &page);
-	vdmux = m->pg[page] < PG_UNKNOWN;
+	vdmux = pg_known(m->pg[page]);
 	switch (rng_below(&fz->r, 5)) {
 	case 0:
 		ret = SYSCALL(fz, pread(fz->mem_fd, fz->scratch, len, (off_t)addr));
@@ -1789,7 +1848,7 @@ static void populate_judged(struct fuzzer *fz, struct fd_slot *s, unsigned long 
 			struct map_slot *ms = slot_of(fz, (char *)(uintptr_t)r->addr + k * PAGE, &page);
 			int pg = ms ? ms->pg[page] : PG_UNMAPPED;
 
-			if (pg == PG_UNKNOWN || (pg != PG_UNMAPPED && !(pg & PG_PROT)))
+			if (pg_unknown(pg) || (pg != PG_UNMAPPED && !(pg & PG_PROT)))
 				known = 0;
 			else if (pg == PG_UNMAPPED || ms->vdev != s->vdev)
 				may_fail(&e, EFAULT);
@@ -1877,12 +1936,14 @@ static void seed_growth(struct fuzzer *fz)
 static void run_ops(struct fuzzer *fz, uint64_t budget, double deadline);
 
 /*
- * In a forked child, the VMAs marked MADV_DONTFORK were not copied: ours,
- * and the arena's PROT_NONE ones that a madvise over a hole in a slot
- * marked too (the model does not follow those). They would be holes in
- * the arena, where mprotect fails with ENOMEM and the kernel may place a
- * mapping of its own. Every page the model has as unmapped is reserved
- * again.
+ * In a forked child, the VMAs marked MADV_DONTFORK were not copied: ours
+ * (also those whose protection the model no longer knows, and those that
+ * may have it), and the arena's PROT_NONE ones that a madvise over a hole
+ * in a slot marked too (the model does not follow those). They would be
+ * holes in the arena, where mprotect fails with ENOMEM and the kernel may
+ * place a mapping of its own. Every page the model has as unmapped is
+ * reserved again, which also unmaps a page that may or may not have been
+ * copied.
  */
 static void reserve_unmapped(struct fuzzer *fz, struct map_slot *m)
 {
@@ -1910,9 +1971,10 @@ static void unmap_all(struct fuzzer *fz)
 
 /*
  * fork: the child inherits every mapping but the MADV_DONTFORK pages, runs
- * a few random operations of its own, unmaps everything and exits.
+ * @body (NULL: a few random operations of its own), unmaps everything and
+ * exits.
  */
-static void op_fork(struct fuzzer *fz)
+static void fork_child(struct fuzzer *fz, void (*body)(struct fuzzer *fz))
 {
 	unsigned int i, k;
 	pid_t pid;
@@ -1937,14 +1999,17 @@ static void op_fork(struct fuzzer *fz)
 		wr_lock();
 		for (i = 0; i < NMAPS; i++) {
 			for (k = 0; k < SLOT_PAGES; k++)
-				if (fz->maps[i].pg[k] < PG_UNKNOWN && fz->maps[i].pg[k] & PG_DONTFORK)
+				if (pg_not_forked(fz->maps[i].pg[k]))
 					fz->maps[i].pg[k] = PG_UNMAPPED;
 			slot_unmap(&fz->maps[i], 0, 0);
 			reserve_unmapped(fz, &fz->maps[i]);
 		}
 		update_live(fz);
 		md_unlock();
-		run_ops(fz, 20, now_s() + 5);
+		if (body)
+			body(fz);
+		else
+			run_ops(fz, 20, now_s() + 5);
 		wr_lock();
 		unmap_all(fz);
 		md_unlock();
@@ -2067,11 +2132,12 @@ static void run_ops(struct fuzzer *fz, uint64_t budget, double deadline)
 		else if (op < 999)
 			op_race(fz);
 		else
-			op_fork(fz);	/* rare: a fork costs as much as 500 syscalls */
+			fork_child(fz, NULL);	/* rare: a fork costs as much as 500 syscalls */
 	}
 }
 
-static void fuzz_process(int idx, uint64_t seed, uint64_t budget, double deadline)
+/* Sets up fuzzing process @idx: its signals, arena, scratch and descriptors; 0 or -1. */
+static int fuzzer_init(struct fuzzer *fz, int idx, uint64_t seed)
 {
 	/*
 	 * SA_NODEFER: the handler leaves by siglongjmp with the signal still
@@ -2079,41 +2145,103 @@ static void fuzz_process(int idx, uint64_t seed, uint64_t budget, double deadlin
 	 * (two syscalls per access).
 	 */
 	struct sigaction sa = { .sa_handler = fuzz_signal, .sa_flags = SA_NODEFER };
-	static struct fuzzer fz;
 	int i;
 
-	fz.st = &sh->f[idx];
-	fz.idx = fz.live_idx = idx;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	alarm((unsigned int)(deadline - now_s()) + 60);
+	fz->st = &sh->f[idx];
+	fz->idx = fz->live_idx = idx;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, NULL);
 	sigaction(SIGSEGV, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	rng_seed(&fz.r, seed + idx);
+	rng_seed(&fz->r, seed + idx);
 	for (i = 0; i < NFDS; i++)
-		fz.fds[i].fd = -1;
-	fz.arena = mmap(NULL, ARENA + 2 * SLOT, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			-1, 0);
-	fz.scratch = mmap(NULL, SCRATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	fz.ro_page = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	fz.mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
-	fz.ctl_ro = open(CTL_PATH, O_RDONLY | O_CLOEXEC);
-	if (fz.arena == MAP_FAILED || fz.scratch == MAP_FAILED || fz.ro_page == MAP_FAILED ||
-	    fz.mem_fd < 0 || fz.ctl_ro < 0 || pipe2(fz.pipe, O_NONBLOCK | O_CLOEXEC))
-		_exit(2);
+		fz->fds[i].fd = -1;
+	fz->arena = mmap(NULL, ARENA + 2 * SLOT, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	fz->scratch = mmap(NULL, SCRATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			   -1, 0);
+	fz->ro_page = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fz->mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	fz->ctl_ro = open(CTL_PATH, O_RDONLY | O_CLOEXEC);
+	if (fz->arena == MAP_FAILED || fz->scratch == MAP_FAILED || fz->ro_page == MAP_FAILED ||
+	    fz->mem_fd < 0 || fz->ctl_ro < 0 || pipe2(fz->pipe, O_NONBLOCK | O_CLOEXEC))
+		return -1;
 	/* Slots start on 2 MiB boundaries, so a whole-block mapping can get a PMD entry. */
-	fz.arena = (char *)(((uintptr_t)fz.arena + SLOT - 1) & ~(SLOT - 1));
+	fz->arena = (char *)(((uintptr_t)fz->arena + SLOT - 1) & ~(SLOT - 1));
 	for (i = 0; i < NMAPS; i++) {
-		fz.maps[i].addr = fz.arena + i * SLOT;
-		memset(fz.maps[i].pg, PG_UNMAPPED, sizeof(fz.maps[i].pg));
+		fz->maps[i].addr = fz->arena + i * SLOT;
+		memset(fz->maps[i].pg, PG_UNMAPPED, sizeof(fz->maps[i].pg));
 	}
+	return 0;
+}
+
+static void fuzz_process(int idx, uint64_t seed, uint64_t budget, double deadline)
+{
+	static struct fuzzer fz;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	alarm((unsigned int)(deadline - now_s()) + 60);
+	if (fuzzer_init(&fz, idx, seed))
+		_exit(2);
 	seed_growth(&fz);
 	run_ops(&fz, budget, deadline);
 	wr_lock();
 	unmap_all(&fz);
 	md_unlock();
 	_exit(0);
+}
+
+/*
+ * A directed sequence that once broke the model: MADV_DONTFORK over a
+ * mapping, munmap of a page of it, an mprotect over a range with that hole
+ * (whose vdmux pages the model no longer knows the protection of), fork,
+ * and an mprotect in the child over the pages its parent kept from it. The
+ * child must find what its model says: no hole (ENOMEM) where it expects
+ * a page. Returns how many pages of unknown protection with MADV_DONTFORK
+ * the parent's model had at the fork (the case is reached when not 0).
+ */
+static void dontfork_hole_child(struct fuzzer *fz)
+{
+	do_mprotect(fz, &fz->maps[0], 2, 4, PROT_READ);
+	do_mprotect(fz, &fz->maps[0], 0, 8, PROT_READ | PROT_WRITE);
+}
+
+static int dontfork_hole(struct fuzzer *fz)
+{
+	struct map_slot *m = &fz->maps[0];
+	struct fd_slot *s = &fz->fds[0];
+	int k, unknown_df = 0;
+	char *p;
+
+	s->fd = SYSCALL(fz, open(vdev_path(0), O_RDWR | O_CLOEXEC));
+	if (s->fd < 0)
+		return -1;
+	*s = (struct fd_slot){ .fd = s->fd, .kind = K_VDEV, .vdev = 0, .acc = O_RDWR,
+			       .desc = ++fz->next_desc };
+	rd_lock();
+	p = SYSCALL(fz, mmap(m->addr, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			     s->fd, 0));
+	if (p != MAP_FAILED) {
+		*m = (struct map_slot){ .addr = m->addr, .len = 8 * PAGE, .vdev = 0 };
+		memset(m->pg, PG_UNMAPPED, sizeof(m->pg));
+		memset(m->pg, PROT_READ | PROT_WRITE, 8);
+	}
+	update_live(fz);
+	md_unlock();
+	if (p == MAP_FAILED)
+		return -1;
+	do_madvise(fz, m, 0, 8, 1 /* MADV_DONTFORK */);
+	do_munmap(fz, m, 3, 1);
+	do_mprotect(fz, m, 2, 4, PROT_READ);
+	for (k = 0; k < 8; k++)
+		unknown_df += m->pg[k] == PG_UNKNOWN_DF;
+	fork_child(fz, dontfork_hole_child);
+	wr_lock();
+	unmap_all(fz);
+	md_unlock();
+	SYSCALL(fz, close(s->fd));
+	s->fd = -1;
+	return unknown_df;
 }
 
 /* The other process: state changes and resizes at random, each predicted by the model. */
@@ -2291,6 +2419,22 @@ static struct fault_counts all_faults(void)
 		close(fd);
 	}
 	return sum;
+}
+
+TEST_F(fuzz, dontfork_hole_in_a_forked_child)
+{
+	static struct fuzzer fz;
+	struct fstat_ *f = &sh->f[0];
+	int k;
+
+	ASSERT_EQ(MADV_DONTFORK, advices[1]);
+	ASSERT_EQ(0, fuzzer_init(&fz, 0, opt_seed));
+	/* Pages 2, 4 and 5 were mapped with MADV_DONTFORK when their protection became unknown. */
+	EXPECT_EQ(3, dontfork_hole(&fz));
+	EXPECT_EQ(1, f->forks);
+	for (k = 0; k < NR_VIOLATIONS && k < (int)f->violations; k++)
+		TH_LOG("%s", f->violation[k]);
+	EXPECT_EQ(0, f->violations);
 }
 
 TEST_F(fuzz, random_syscalls)
