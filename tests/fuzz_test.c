@@ -953,8 +953,18 @@ static void op_ioctl(struct fuzzer *fz)
 			.reserved_size = sh->md.size,
 			.generation = s->kind == K_CTL ? sh->md.ctl_gen : sh->md.gen[v],
 		};
-		if (memcmp(st, &want, sizeof(want)))
-			violation(fz, "GET_STATUS contents", st->state, 0, want.state);
+		if (memcmp(st, &want, sizeof(want))) {
+			char what[200];
+
+			snprintf(what, sizeof(what),
+				 "GET_STATUS contents: index %u state %#x foreground %u nr_vdevs %u size %llu generation %llu, the model has %u %#x %u %u %llu %llu",
+				 st->index, st->state, st->foreground, st->nr_vdevs,
+				 (unsigned long long)st->reserved_size,
+				 (unsigned long long)st->generation, want.index, want.state,
+				 want.foreground, want.nr_vdevs, (unsigned long long)want.reserved_size,
+				 (unsigned long long)want.generation);
+			violation_text(fz->st, what);
+		}
 	}
 	md_unlock();
 }
