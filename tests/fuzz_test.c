@@ -9,27 +9,39 @@
  * POPULATE of any range and SET_RESERVED_SIZE growing while mapped.
  *
  * The fuzzer knows what each call must do. A model of the device (every
- * vdev's state and generation, the foreground, the reserved size, and how
- * many vdmux pages each process has mapped) lives in shared memory under a
- * read-write lock: a state change (SWITCH, EJECT, INSERT, resize), from the
+ * vdev's state and generation, the control node's generation, the
+ * foreground, the reserved size, and how many vdmux pages each process has
+ * mapped) lives in shared memory under a read-write lock: a state change (SWITCH, EJECT, INSERT, resize), from the
  * controller or from a fuzzer, holds it for writing, and every other call
  * holds it for reading, so the model is exact while a call runs. Each
  * process also tracks every page of its own mappings (vdev, protection,
  * MADV_DONTFORK). From these, each call has an expected result:
  *
+ *  - the control node's generation: each change (a SWITCH that moves the
+ *    foreground, EJECT, INSERT, a resize to another size, a growth by a
+ *    store) makes it one more, which the model computes before the call and
+ *    compares with GET_STATUS after it, never taking it from the result;
  *  - state changes, GET_STATUS (every field) and GET_RESERVED_SIZE, open,
  *    SET_AUTOGROW, POPULATE (where every page of its range is known),
  *    munmap, mremap grow (EFAULT), /proc/self/mem (EIO), page pins (EFAULT
- *    or EEXIST), the valid-argument mmaps, mprotect, pread and pwrite are
- *    exact: the errno, or the byte count. Where two documented errnos both
- *    apply (a removed vdev and a range past the size, say) either is right;
+ *    or EEXIST), the valid-argument mmaps, mprotect, lseek, read, write,
+ *    pread and pwrite (the fuzzer asks lseek for the file position) are
+ *    exact: the byte count, or one errno, the first in the order of checks
+ *    that vdmux(4) documents (a removed vdev is ENODEV whatever the range);
  *  - an mmap that must fail (the control node, a removed vdev, past the
  *    reserved size, PROT_WRITE on a file not open for writing, PROT_EXEC,
  *    MAP_PRIVATE) and succeeds, a read or write of a removed vdev that
  *    moves a byte, a mremap that grows a mapping, are violations;
- *  - every byte written to vdev V, through a mapping or write(2), is V's
- *    tag (0x40 + V), so every byte read from V, through a mapping or
- *    read(2), must be 0 or V's tag: a byte of another vdev is a violation;
+ *  - every word written to vdev V, through a mapping (an aligned 8-byte
+ *    store) or write(2), is V's tag for that offset in a new sequence
+ *    (MAGIC, V, offset / 8, sequence), and the model keeps what each word
+ *    of the first TRACK bytes of each vdev holds: the calls that move a
+ *    vdev's bytes hold its data lock, so writes land in the order of their
+ *    sequences and a read sees exactly the model's words. A word read that
+ *    differs is a violation, named by what it is: 0 or an older sequence
+ *    (a lost write), a word of another vdev, of another offset, or of a
+ *    write the model does not know (past TRACK, a word must be 0 or V's
+ *    tag for its offset). A shrink zeroes the model past the new size;
  *  - an access through a mapping raises SIGBUS exactly when its vdev is
  *    removed or, for a load, when the page is past the reserved size,
  *    SIGSEGV exactly where the page is not mapped or its protection forbids
@@ -40,9 +52,12 @@
  *    give the same result each time for the same advice in the same
  *    conditions (vdev removed or not, file read-only or not, protection).
  *
- * It passes when no call breaks these rules, enough calls were judged, the
- * kernel log stays clean (the harness checks it), and afterwards the module
- * unloads and the device passes a functional check.
+ * It passes when no call breaks these rules, enough calls were judged
+ * exactly (JUDGED_PERCENT of the syscalls had one expected outcome; those
+ * held to a set of outcomes are counted apart), the kernel log stays clean
+ * (the harness checks it), and afterwards the module unloads and the
+ * device passes a functional check. Before the random run, the seeds that
+ * once found a bug (replays[]) are replayed, each as it found it.
  *
  * Each fuzzing process draws its choices from seed + its index, so
  * "--seed S --procs 1 --control 0" replays one sequence exactly.
@@ -79,17 +94,34 @@
 #define SCRATCH (64 * 1024)
 #define KERNEL_ADDR 0xffffffff81000000UL
 #define NR_VIOLATIONS 8		/* logged per process */
+#define JUDGED_PERCENT 60	/* of the syscalls, judged exactly (77% to 80% measured) */
 
-/* The byte every write to vdev @v writes. */
-#define TAG(v) ((char)(0x40 + (v)))
+/*
+ * The word every write to vdev @v writes at byte offset @off (a multiple
+ * of 8), in its sequence @seq: who wrote it, where, and when.
+ */
+#define MAGIC 0xa7ULL
+#define TRACK (4UL << 20)	/* the bytes of each vdev the model knows */
+
+static inline uint64_t tag(unsigned int v, uint64_t off, uint32_t seq)
+{
+	return MAGIC << 56 | (uint64_t)(v & 0x3f) << 50 | (off / 8 & 0x3ffffff) << 24 |
+	       (seq & 0xffffff);
+}
+
+static inline unsigned int tag_vdev(uint64_t w) { return w >> 50 & 0x3f; }
+static inline uint64_t tag_off(uint64_t w) { return (w >> 24 & 0x3ffffff) * 8; }
+static inline uint32_t tag_seq(uint64_t w) { return w & 0xffffff; }
 
 static unsigned long long opt_seed, opt_count = 150000, opt_seconds = 12;
 static unsigned long long opt_procs = 2, opt_control = 1;
 
 /* Per fuzzing process, in shared memory so the parent can add them up. */
 struct fstat_ {
-	uint64_t syscalls, judged, accesses, sigbus, sigsegv, forks, races, bytes;
+	/* judged: calls with one expected outcome; loose: with a set of them */
+	uint64_t syscalls, judged, loose, accesses, sigbus, sigsegv, forks, races, bytes;
 	uint64_t grows, populates;
+	uint64_t words;		/* words read and compared with the model's */
 	uint64_t violations;
 	char violation[NR_VIOLATIONS][200];
 };
@@ -101,10 +133,21 @@ struct model {
 	uint64_t gen[MAX_VDEVS];
 	uint32_t fg;
 	uint64_t size, max;
+	/* the control node's generation: one more for each change of the table or the size */
+	uint64_t ctl_gen;
 	/* vdmux pages mapped by each fuzzing process, and by its forked child */
 	int64_t live[2 * MAX_PROCS];
 	/* madvise: the first result seen for each key (0: none yet; else result + 1) */
 	int madv[32][2][2][5][2];
+	/*
+	 * The bytes of each vdev (in shadow[], the first TRACK of each): every
+	 * call that moves them holds the vdev's data lock, under the model's
+	 * lock, so that the model knows each word exactly: the last write's
+	 * tag, or 0.
+	 */
+	pthread_mutex_t data[MAX_VDEVS];
+	uint32_t seq;		/* the last write's sequence */
+	uint64_t hw[MAX_VDEVS];	/* past the last byte ever written */
 };
 
 struct shared {
@@ -114,6 +157,7 @@ struct shared {
 };
 
 static struct shared *sh;
+static unsigned char *shadow;	/* nr_vdevs times TRACK bytes, shared */
 static int nr_vdevs;
 static const char *alias_vdev = "/tmp/fuzz-vdmux1", *alias_ctl = "/tmp/fuzz-vdmux";
 
@@ -162,11 +206,39 @@ struct fd_slot {
 	int inherited;	/* in a forked child: the parent's open file */
 };
 
-/* What each page of a slot is: unmapped, unknown, or its protection and flags. */
+/*
+ * What each page of a slot is: unmapped, mapped with an unknown protection
+ * (and MADV_DONTFORK or not, or perhaps), or its protection and flags.
+ */
 #define PG_UNMAPPED 0xff
-#define PG_UNKNOWN 0xfe
+#define PG_UNKNOWN 0xfe		/* copied to a forked child */
+#define PG_UNKNOWN_DF 0xfd	/* MADV_DONTFORK, or perhaps: no child may rely on it */
 #define PG_PROT 0x03	/* PROT_READ | PROT_WRITE */
 #define PG_DONTFORK 0x80
+
+/* A page mapped with a protection the model knows. */
+static int pg_known(uint8_t pg)
+{
+	return pg < PG_UNKNOWN_DF;
+}
+
+static int pg_unknown(uint8_t pg)
+{
+	return pg == PG_UNKNOWN || pg == PG_UNKNOWN_DF;
+}
+
+/* A mapped page whose protection is no longer known: its MADV_DONTFORK is kept. */
+static uint8_t pg_forget(uint8_t pg)
+{
+	return pg == PG_UNKNOWN_DF || (pg_known(pg) && (pg & PG_DONTFORK)) ? PG_UNKNOWN_DF :
+									     PG_UNKNOWN;
+}
+
+/* A page that a forked child may lack (its VMA is MADV_DONTFORK, or may be). */
+static int pg_not_forked(uint8_t pg)
+{
+	return pg == PG_UNKNOWN_DF || (pg_known(pg) && (pg & PG_DONTFORK));
+}
 
 /* An arena slot: at most one mapping (of one file), or pieces of it. */
 struct map_slot {
@@ -221,6 +293,14 @@ static void violation_st(struct fstat_ *st, const char *what, long ret, int err,
 
 #define violation(fz, what, ret, err, want) violation_st((fz)->st, what, ret, err, want)
 
+/* A violation that says all it needs in @text. */
+static void violation_text(struct fstat_ *st, const char *text)
+{
+	if (st->violations < NR_VIOLATIONS)
+		snprintf(st->violation[st->violations], sizeof(st->violation[0]), "%s", text);
+	st->violations++;
+}
+
 /* Whether @err is one of the zero-terminated @ok. */
 static int errno_in(int err, const int *ok)
 {
@@ -272,7 +352,11 @@ static int judge(struct fuzzer *fz, const char *what, long ret, int err, const s
 {
 	int i;
 
-	fz->st->judged++;
+	/* Exact: one errno, or success with one result. */
+	if (e->ok ? !e->any_ok && !e->n : e->n == 1)
+		fz->st->judged++;
+	else
+		fz->st->loose++;
 	if (ret >= 0) {
 		if (e->ok && (e->any_ok ? ret <= e->result : ret == e->result))
 			return 1;
@@ -284,6 +368,120 @@ static int judge(struct fuzzer *fz, const char *what, long ret, int err, const s
 			return 1;
 	violation(fz, what, ret, err, e->ok ? e->result : -(long)(e->n ? e->err[0] : 0));
 	return 0;
+}
+
+static void data_lock(int v)
+{
+	pthread_mutex_lock(&sh->md.data[v]);
+}
+
+static void data_unlock(int v)
+{
+	pthread_mutex_unlock(&sh->md.data[v]);
+}
+
+/* The sequence of a new write (its vdev's data lock held: in the order writes land). */
+static uint32_t next_seq(void)
+{
+	return __atomic_add_fetch(&sh->md.seq, 1, __ATOMIC_RELAXED);
+}
+
+/* Fills @buf with the bytes a write of vdev @v at @off in sequence @seq puts there. */
+static void fill_tags(char *buf, unsigned int v, uint64_t off, size_t len, uint32_t seq)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (char)(tag(v, (off + i) & ~7UL, seq) >> ((off + i) % 8 * 8));
+}
+
+static unsigned char *shadow_at(unsigned int v, uint64_t off)
+{
+	return shadow + v * TRACK + off;
+}
+
+/* Records that the @len bytes at @src landed at @off of vdev @v (data lock held). */
+static void shadow_set(unsigned int v, uint64_t off, const void *src, size_t len)
+{
+	if (off >= TRACK)
+		return;
+	if (len > TRACK - off)
+		len = TRACK - off;
+	memcpy(shadow_at(v, off), src, len);
+	if (off + len > sh->md.hw[v])
+		sh->md.hw[v] = off + len;
+}
+
+/* A shrink to @size zeroed every vdev past it (write lock held). */
+static void shadow_truncate(uint64_t size)
+{
+	int v;
+
+	for (v = 0; v < nr_vdevs; v++)
+		if (sh->md.hw[v] > size) {
+			memset(shadow_at(v, size), 0, sh->md.hw[v] - size);
+			sh->md.hw[v] = size;
+		}
+}
+
+/* What is wrong with word @got at @off of vdev @v, where the model has @want. */
+static const char *word_fault(uint64_t got, uint64_t want, unsigned int v, uint64_t off)
+{
+	if (!got)
+		return "a lost write (0 where one landed)";
+	if (got >> 56 != MAGIC)
+		return "a word that is no tag";
+	if (tag_vdev(got) != v)
+		return "a word of another vdev";
+	if (tag_off(got) != off)
+		return "a word of another offset";
+	if (!want)
+		return "a word where none was written";
+	if (tag_seq(got) < tag_seq(want))
+		return "a lost write (an older sequence)";
+	return "a word of a write the model does not know";
+}
+
+/*
+ * Compares the @len bytes @got read at @off of vdev @v with the model (its
+ * data lock held): every word must be exactly the model's, the tag of the
+ * last write that reached it or 0, and a wrong one says which rule it
+ * breaks (the first wrong word of a read is the call's violation). Past
+ * TRACK, a whole word must be 0 or @v's tag for its offset.
+ */
+static void check_bytes(struct fuzzer *fz, unsigned int v, uint64_t off, const void *got,
+			size_t len, const char *how)
+{
+	uint64_t o, end = off + len, w, want;
+	char what[200];
+	size_t i;
+
+	for (o = off & ~7UL; o < end; o += 8) {
+		if (o + 8 > TRACK) {
+			if (o < off || o + 8 > end)
+				continue;
+			memcpy(&w, (const char *)got + (o - off), 8);
+			fz->st->words++;
+			if (!w || (w >> 56 == MAGIC && tag_vdev(w) == v && tag_off(w) == o))
+				continue;
+			want = 0;
+		} else {
+			memcpy(&want, shadow_at(v, o), 8);
+			w = want;
+			for (i = 0; i < 8; i++)
+				if (o + i >= off && o + i < end)
+					((char *)&w)[i] = ((const char *)got)[o + i - off];
+			fz->st->words++;
+			if (w == want)
+				continue;
+		}
+		snprintf(what, sizeof(what),
+			 "%s: vdev %u offset %#llx read %s: %#llx, the model has %#llx",
+			 word_fault(w, want, v, o), v, (unsigned long long)o, how,
+			 (unsigned long long)w, (unsigned long long)want);
+		violation_text(fz->st, what);
+		return;
+	}
 }
 
 static uint64_t pick(struct rng *r, const uint64_t *v, size_t n)
@@ -550,17 +748,25 @@ static void op_close(struct fuzzer *fz)
 	s->fd = -1;
 }
 
-/* Checks the model against GET_STATUS of the control node (write lock held). */
+/*
+ * Checks the model against GET_STATUS of the control node (write lock
+ * held): the generation is the model's, which each change predicted.
+ */
 static void check_status(struct fstat_ *st, int ctl)
 {
 	struct vdmux_status s;
 
 	st->syscalls++;
 	st->judged++;
-	if (get_status(ctl, &s) || s.foreground != sh->md.fg || s.reserved_size != sh->md.size ||
-	    s.state != VDMUX_STATE_CONTROL || s.nr_vdevs != (uint32_t)nr_vdevs)
-		violation_st(st, "control GET_STATUS after a change", s.foreground, errno,
-			     sh->md.fg);
+	if (get_status(ctl, &s)) {
+		violation_st(st, "control GET_STATUS after a change", -1, errno, 0);
+	} else if (s.generation != sh->md.ctl_gen) {
+		violation_st(st, "control generation after a change", s.generation, 0,
+			     sh->md.ctl_gen);
+	} else if (s.foreground != sh->md.fg || s.reserved_size != sh->md.size ||
+		   s.state != VDMUX_STATE_CONTROL || s.nr_vdevs != (uint32_t)nr_vdevs) {
+		violation_st(st, "control GET_STATUS after a change", s.foreground, 0, sh->md.fg);
+	}
 }
 
 /*
@@ -571,6 +777,7 @@ static void state_op(struct fstat_ *st, int ctl, unsigned long cmd, unsigned lon
 {
 	struct model *md = &sh->md;
 	int want, ret, err;
+	uint64_t gen;
 
 	if (v >= (unsigned long)nr_vdevs)
 		want = -EINVAL;
@@ -580,6 +787,9 @@ static void state_op(struct fstat_ *st, int ctl, unsigned long cmd, unsigned lon
 		want = removed(v) ? -EINVAL : 0;
 	else
 		want = removed(v) ? 0 : -EINVAL;
+	/* One more for a change; none for a failure or a SWITCH to the foreground. */
+	gen = md->ctl_gen + (!want && !(cmd == VDMUX_IOC_SWITCH &&
+					md->state[v] == VDMUX_STATE_FOREGROUND));
 	ret = ioctl(ctl, cmd, v);
 	err = errno;
 	st->syscalls++;
@@ -591,9 +801,12 @@ static void state_op(struct fstat_ *st, int ctl, unsigned long cmd, unsigned lon
 	}
 	if (ret)
 		return;
+	md->ctl_gen = gen;
 	if (cmd == VDMUX_IOC_SWITCH) {
-		if (md->state[v] == VDMUX_STATE_FOREGROUND)
-			return;	/* a no-op */
+		if (md->state[v] == VDMUX_STATE_FOREGROUND) {
+			check_status(st, ctl);	/* a no-op: the generation stays */
+			return;
+		}
 		if (md->fg != VDMUX_NONE) {
 			md->state[md->fg] = VDMUX_STATE_BACKGROUND;
 			md->gen[md->fg]++;
@@ -618,34 +831,34 @@ static void state_op(struct fstat_ *st, int ctl, unsigned long cmd, unsigned lon
 static void resize_op(struct fstat_ *st, int ctl, void *p, enum ptr_kind kind, uint64_t size)
 {
 	struct model *md = &sh->md;
-	int ret, err, bad_size = !size || size > md->max, ok;
+	int ret, err, bad_size = !size || size > md->max, ok, want_err = 0;
 	uint64_t want = (size + PAGE - 1) / PAGE * PAGE;
-	/*
-	 * While anything is mapped it may grow, not shrink; the same size then
-	 * is a no-op either way (0, or EBUSY as a refused resize).
-	 */
+	/* While anything is mapped it may grow, not shrink. */
 	int busy = mapped_anywhere() && want < md->size;
-	int same = mapped_anywhere() && want == md->size;
 
 	ret = ioctl(ctl, VDMUX_IOC_SET_RESERVED_SIZE, p);
 	err = errno;
 	st->syscalls++;
 	st->judged++;
+	/*
+	 * In vdmux's order: the argument (EFAULT), the size (EINVAL: 0, the
+	 * read-only page's, or too big), the same size (0), a shrink while
+	 * mapped (EBUSY).
+	 */
 	if (kind == P_BAD)
-		ok = ret == -1 && err == EFAULT;
-	else if (kind == P_RO)	/* it holds 0 */
-		ok = ret == -1 && (err == EINVAL || (err == EBUSY && mapped_anywhere()));
-	else if (bad_size)
-		ok = ret == -1 && (err == EINVAL || (err == EBUSY && mapped_anywhere()));
+		want_err = EFAULT;
+	else if (kind == P_RO || bad_size)
+		want_err = EINVAL;
 	else if (busy)
-		ok = ret == -1 && err == EBUSY;
-	else if (same)
-		ok = ret == 0 || err == EBUSY;
-	else
-		ok = ret == 0;
+		want_err = EBUSY;
+	ok = want_err ? ret == -1 && err == want_err : ret == 0;
 	if (!ok)
-		violation_st(st, "SET_RESERVED_SIZE", ret, err, busy ? -EBUSY : 0);
+		violation_st(st, "SET_RESERVED_SIZE", ret, err, -want_err);
 	if (!ret) {
+		/* The same size changes nothing, so the generation stays. */
+		md->ctl_gen += want != md->size;
+		if (want < md->size)
+			shadow_truncate(want);
 		md->size = want;
 		check_status(st, ctl);
 	}
@@ -711,7 +924,7 @@ static void op_ioctl(struct fuzzer *fz)
 	err = errno;
 	fz->st->judged++;
 	if (!s) {
-		if (!(ret == -1 && (err == EBADF || err == ENOTTY)))
+		if (!(ret == -1 && err == EBADF))
 			violation(fz, "ioctl on a bad fd", ret, err, -EBADF);
 	} else if (ci >= 6) {
 		if (!(ret == -1 && err == ENOTTY))
@@ -738,10 +951,20 @@ static void op_ioctl(struct fuzzer *fz)
 			.foreground = sh->md.fg,
 			.nr_vdevs = nr_vdevs,
 			.reserved_size = sh->md.size,
-			.generation = s->kind == K_CTL ? st->generation : sh->md.gen[v],
+			.generation = s->kind == K_CTL ? sh->md.ctl_gen : sh->md.gen[v],
 		};
-		if (memcmp(st, &want, sizeof(want)))
-			violation(fz, "GET_STATUS contents", st->state, 0, want.state);
+		if (memcmp(st, &want, sizeof(want))) {
+			char what[200];
+
+			snprintf(what, sizeof(what),
+				 "GET_STATUS contents: index %u state %#x foreground %u nr_vdevs %u size %llu generation %llu, the model has %u %#x %u %u %llu %llu",
+				 st->index, st->state, st->foreground, st->nr_vdevs,
+				 (unsigned long long)st->reserved_size,
+				 (unsigned long long)st->generation, want.index, want.state,
+				 want.foreground, want.nr_vdevs, (unsigned long long)want.reserved_size,
+				 (unsigned long long)want.generation);
+			violation_text(fz->st, what);
+		}
 	}
 	md_unlock();
 }
@@ -754,26 +977,24 @@ static int autogrows(const struct fd_slot *s, int prot)
 
 /*
  * The documented errno of an mmap of @len bytes at @off with @prot (shared,
- * in a slot) through @s, lock held: 0 for success. @alt gets a second
- * errno that is right too, when two apply.
+ * in a slot) through @s, lock held: 0 for success. One errno, in the
+ * order of vdmux(4).
  */
-static int mmap_errno(struct fd_slot *s, size_t len, off_t off, int prot, int *alt)
+static int mmap_errno(struct fd_slot *s, size_t len, off_t off, int prot)
 {
 	uint64_t end = (uint64_t)off + (len + PAGE - 1) / PAGE * PAGE;
 	/* (the callers' valid mappings are all MAP_SHARED) */
 	int past = end > (autogrows(s, prot) ? sh->md.max : sh->md.size);
 
-	*alt = 0;
 	if (!s)
 		return EBADF;
 	if (s->acc == O_WRONLY || ((prot & PROT_WRITE) && s->acc != O_RDWR))
 		return EACCES;
 	if (s->kind == K_CTL)
 		return ENODEV;
-	if (removed(s->vdev)) {
-		*alt = past ? ENOMEM : 0;
+	/* vdmux checks the state before the range. */
+	if (removed(s->vdev))
 		return ENODEV;
-	}
 	return past ? ENOMEM : 0;
 }
 
@@ -785,7 +1006,7 @@ static void op_mmap(struct fuzzer *fz)
 	char *want = m->addr, *p;
 	size_t len, k;
 	off_t off;
-	int prot, flags, fd = s ? s->fd : -1, valid, err, alt, exp;
+	int prot, flags, fd = s ? s->fd : -1, valid, err, exp;
 
 	valid = rng_below(&fz->r, 4);
 	if (valid) {
@@ -837,20 +1058,21 @@ static void op_mmap(struct fuzzer *fz)
 	rd_lock();
 	p = SYSCALL(fz, mmap(want, len, prot, flags, fd, off));
 	err = errno;
-	exp = mmap_errno(s, len, off, prot, &alt);
+	exp = mmap_errno(s, len, off, prot);
 	if (valid) {
 		/* Exact. */
 		fz->st->judged++;
-		if (p == MAP_FAILED ? err != exp && err != alt : exp != 0)
+		if (p == MAP_FAILED ? err != exp : exp != 0)
 			violation(fz, "mmap", p == MAP_FAILED ? -1 : 0, p == MAP_FAILED ? err : 0,
 				  -exp);
 	} else if (p != MAP_FAILED && !(flags & MAP_ANONYMOUS)) {
 		/* A success that must fail. */
-		fz->st->judged++;
+		fz->st->loose++;
 		if (exp || (prot & PROT_EXEC) || (flags & MAP_TYPE) == MAP_PRIVATE || !len ||
 		    off % PAGE)
 			violation(fz, "mmap that must fail", 0, 0, -(exp ? exp : EINVAL));
 	} else if (p == MAP_FAILED) {
+		fz->st->loose++;
 		CHECK_ERRNO(fz, "mmap", -1, EINVAL, EACCES, ENOMEM, ENODEV, EBADF, EEXIST,
 			    EOPNOTSUPP, EOVERFLOW);
 	}
@@ -887,17 +1109,26 @@ static void op_mmap(struct fuzzer *fz)
 	md_unlock();
 }
 
+static void do_munmap(struct fuzzer *fz, struct map_slot *m, size_t first, size_t n);
+
 static void op_munmap(struct fuzzer *fz)
 {
 	struct map_slot *m = any_map(fz);
 	size_t first, n;
-	int ret;
 
 	if (!m)
 		return;
 	/* The whole mapping, or some pages of it (splitting the VMA). */
 	first = rng_below(&fz->r, 2) ? 0 : rng_below(&fz->r, m->len / PAGE);
 	n = first ? 1 + rng_below(&fz->r, m->len / PAGE - first) : m->len / PAGE;
+	do_munmap(fz, m, first, n);
+}
+
+/* munmap of pages [@first, @first + @n) of @m, judged. */
+static void do_munmap(struct fuzzer *fz, struct map_slot *m, size_t first, size_t n)
+{
+	int ret;
+
 	rd_lock();
 	ret = SYSCALL(fz, munmap(m->addr + first * PAGE, n * PAGE));
 	fz->st->judged++;
@@ -915,7 +1146,7 @@ static int uniform(const struct map_slot *m, size_t first, size_t n)
 	size_t k;
 
 	for (k = first; k < first + n; k++)
-		if (m->pg[k] >= PG_UNKNOWN || m->pg[k] != m->pg[first])
+		if (!pg_known(m->pg[k]) || m->pg[k] != m->pg[first])
 			return 0;
 	return 1;
 }
@@ -939,7 +1170,8 @@ static void op_mremap(struct fuzzer *fz)
 			break;
 		p = SYSCALL(fz, mremap(m->addr, m->len, m->len - PAGE, 0));
 		err = errno;
-		fz->st->judged++;
+		/* One VMA: success; else perhaps EFAULT. */
+		*(one_vma ? &fz->st->judged : &fz->st->loose) += 1;
 		if (p == MAP_FAILED) {
 			if (one_vma || err != EFAULT)
 				violation(fz, "mremap shrink", -1, err, 0);
@@ -967,7 +1199,7 @@ static void op_mremap(struct fuzzer *fz)
 		p = SYSCALL(fz, mremap(m->addr, m->len, m->len, MREMAP_MAYMOVE | MREMAP_FIXED,
 				       to->addr));
 		err = errno;
-		fz->st->judged++;
+		*(one_vma ? &fz->st->judged : &fz->st->loose) += 1;
 		if (p == MAP_FAILED) {
 			if (one_vma || err != EFAULT)
 				violation(fz, "mremap move", -1, err, 0);
@@ -990,7 +1222,7 @@ static void op_mremap(struct fuzzer *fz)
 		p = SYSCALL(fz, mremap(m->addr, m->len, m->len,
 				       MREMAP_MAYMOVE | MREMAP_DONTUNMAP | MREMAP_FIXED, to->addr));
 		err = errno;
-		fz->st->judged++;
+		*(one_vma ? &fz->st->judged : &fz->st->loose) += 1;
 		if (p != MAP_FAILED || !(err == EINVAL || (!one_vma && err == EFAULT)))
 			violation(fz, "mremap dontunmap", p == MAP_FAILED ? -1 : 0, err, -EINVAL);
 		if (p != MAP_FAILED) {
@@ -1002,11 +1234,13 @@ static void op_mremap(struct fuzzer *fz)
 	md_unlock();
 }
 
+static void do_mprotect(struct fuzzer *fz, struct map_slot *m, size_t first, size_t n, int prot);
+
 static void op_mprotect(struct fuzzer *fz)
 {
 	struct map_slot *m = any_map(fz);
-	size_t first, n, k;
-	int prot, ret, err, all_mapped = 1, want;
+	size_t first, n;
+	int prot;
 
 	if (!m)
 		return;
@@ -1014,8 +1248,17 @@ static void op_mprotect(struct fuzzer *fz)
 	n = 1 + rng_below(&fz->r, m->len / PAGE - first);
 	prot = PICK(&fz->r, PROT_NONE, PROT_READ, PROT_WRITE, PROT_READ | PROT_WRITE,
 		    PROT_READ | PROT_EXEC, PROT_READ | PROT_WRITE | PROT_EXEC);
+	do_mprotect(fz, m, first, n, prot);
+}
+
+/* mprotect of pages [@first, @first + @n) of @m, judged. */
+static void do_mprotect(struct fuzzer *fz, struct map_slot *m, size_t first, size_t n, int prot)
+{
+	size_t k;
+	int ret, err, all_mapped = 1, want;
+
 	for (k = first; k < first + n; k++)
-		all_mapped &= m->pg[k] < PG_UNKNOWN;
+		all_mapped &= pg_known(m->pg[k]);
 	rd_lock();
 	ret = SYSCALL(fz, mprotect(m->addr + first * PAGE, n * PAGE, prot));
 	err = errno;
@@ -1040,33 +1283,42 @@ static void op_mprotect(struct fuzzer *fz)
 			if (m->pg[k] == PG_UNMAPPED)
 				arena_reserve(fz, m->addr + k * PAGE, PAGE);
 			else
-				m->pg[k] = PG_UNKNOWN;
+				m->pg[k] = pg_forget(m->pg[k]);
 	}
 	m->split = 1;
 	md_unlock();
 }
 
+/* Never MADV_HWPOISON or MADV_SOFT_OFFLINE: they poison real pages. */
+static const int advices[] = {
+	MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK,
+	MADV_REMOVE, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_FREE, MADV_WILLNEED,
+	MADV_COLD, MADV_PAGEOUT, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL,
+	MADV_MERGEABLE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_DODUMP,
+	24 /* DONTNEED_LOCKED */, 25 /* COLLAPSE */, 102 /* GUARD_INSTALL */,
+	103 /* GUARD_REMOVE */, 77,
+};
+
+static void do_madvise(struct fuzzer *fz, struct map_slot *m, size_t first, size_t n, int a);
+
 static void op_madvise(struct fuzzer *fz)
 {
-	static const int advices[] = {
-		MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK,
-		MADV_REMOVE, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_FREE, MADV_WILLNEED,
-		MADV_COLD, MADV_PAGEOUT, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL,
-		MADV_MERGEABLE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_DODUMP,
-		24 /* DONTNEED_LOCKED */, 25 /* COLLAPSE */, 102 /* GUARD_INSTALL */,
-		103 /* GUARD_REMOVE */, 77,
-	};
 	struct map_slot *m = any_map(fz);
-	size_t first, n, k;
-	int a, advice, ret, err, res, *seen, pc, past;
+	size_t first, n;
 
 	if (!m)
 		return;
 	first = rng_below(&fz->r, m->len / PAGE);
 	n = 1 + rng_below(&fz->r, m->len / PAGE - first);
-	/* Never MADV_HWPOISON or MADV_SOFT_OFFLINE: they poison real pages. */
-	a = rng_below(&fz->r, sizeof(advices) / sizeof(advices[0]));
-	advice = advices[a];
+	do_madvise(fz, m, first, n, rng_below(&fz->r, sizeof(advices) / sizeof(advices[0])));
+}
+
+/* madvise advices[@a] over pages [@first, @first + @n) of @m, judged. */
+static void do_madvise(struct fuzzer *fz, struct map_slot *m, size_t first, size_t n, int a)
+{
+	int advice = advices[a], ret, err, res, *seen, pc, past;
+	size_t k;
+
 	rd_lock();
 	ret = SYSCALL(fz, madvise(m->addr + first * PAGE, n * PAGE, advice));
 	err = errno;
@@ -1090,29 +1342,32 @@ static void op_madvise(struct fuzzer *fz)
 				 advice, m->ro, removed(m->vdev), pc, past);
 			violation(fz, what, ret, err, -(*seen - 1));
 		}
-		fz->st->judged++;
+		/* (the same as before, whatever that was: no expectation of its own) */
+		fz->st->loose++;
 	} else {
 		CHECK_ERRNO(fz, "madvise", ret, EINVAL, EFAULT, ENOMEM, EPERM, EOPNOTSUPP, EAGAIN,
 			    EBUSY, ENOSYS, EIO, EACCES, EHWPOISON, ENODEV, EBADF);
 	}
 	if (!ret) {
 		for (k = first; k < first + n; k++) {
-			if (m->pg[k] >= PG_UNKNOWN)
+			if (m->pg[k] == PG_UNMAPPED)
 				continue;
+			/* (an unknown page takes the fork advice too) */
 			if (advice == MADV_DONTFORK)
-				m->pg[k] |= PG_DONTFORK;
+				m->pg[k] = pg_known(m->pg[k]) ? m->pg[k] | PG_DONTFORK : PG_UNKNOWN_DF;
 			else if (advice == MADV_DOFORK)
-				m->pg[k] &= ~PG_DONTFORK;
+				m->pg[k] = pg_known(m->pg[k]) ? m->pg[k] & ~PG_DONTFORK : PG_UNKNOWN;
 			else if (advice == 102 || advice == 103 || advice == MADV_REMOVE ||
 				 advice == 77 || advice == MADV_WIPEONFORK)
-				m->pg[k] = PG_UNKNOWN;	/* not expected to work: no longer judged */
+				m->pg[k] = pg_forget(m->pg[k]);	/* not expected to work: no longer judged */
 		}
 		m->split = 1;
 	} else if (!uniform(m, first, n)) {
+		/* Applied to part of the range: each page may or may not have it. */
 		for (k = first; k < first + n; k++)
-			if (m->pg[k] < PG_UNKNOWN && (advice == MADV_DONTFORK ||
-						      advice == MADV_DOFORK))
-				m->pg[k] = PG_UNKNOWN;	/* applied to part of the range */
+			if (m->pg[k] != PG_UNMAPPED && (advice == MADV_DONTFORK ||
+							advice == MADV_DOFORK))
+				m->pg[k] = PG_UNKNOWN_DF;
 	}
 	md_unlock();
 }
@@ -1145,17 +1400,21 @@ static void op_access(struct fuzzer *fz)
  * The access of op_access() at @p, a store when @write, made and judged:
  * SIGBUS exactly when the vdev is removed or, for a load, when the page is
  * past the reserved size, SIGSEGV exactly where the page is not mapped or
- * its protection forbids the access, and a byte read is 0 or the vdev's
- * tag. A store past the reserved size (an autogrow mapping's) grows it.
+ * its protection forbids the access. The access is of the aligned word at
+ * @p: a store writes the vdev's tag for that offset in a new sequence, a
+ * load must find the word the model has there. A store past the reserved
+ * size (an autogrow mapping's) grows it.
  */
 static void access_at(struct fuzzer *fz, volatile char *p, int write)
 {
 	struct map_slot *m;
-	int want, pgs, grows = 0;
+	int want, pgs, grows = 0, dv = -1;
 	size_t page = 0;
-	uint64_t pgoff = 0, got = 0;
-	char c = 0;
+	uint64_t pgoff = 0, got = 0, off = 0, w = 0;
+	volatile uint64_t *wp;
 
+	p = (volatile char *)((uintptr_t)p & ~7UL);
+	wp = (volatile uint64_t *)p;
 	m = slot_of(fz, (char *)p, &page);
 	fz->st->accesses++;
 	/* A store through an autogrow mapping may grow the device: a change of the model. */
@@ -1164,9 +1423,15 @@ static void access_at(struct fuzzer *fz, volatile char *p, int write)
 	else
 		rd_lock();
 	pgs = m->pg[page];
-	if (pgs != PG_UNMAPPED)
+	if (pgs != PG_UNMAPPED && m->vdev >= 0) {
 		pgoff = m->off + page * PAGE;
-	if (pgs == PG_UNKNOWN)
+		off = pgoff + ((uintptr_t)p & (PAGE - 1));
+		dv = m->vdev;
+		data_lock(dv);
+		if (write)
+			w = tag(dv, off, next_seq());
+	}
+	if (pg_unknown(pgs))
 		want = -1;
 	else if (pgs == PG_UNMAPPED || !(pgs & PG_PROT) || (write && !(pgs & PROT_WRITE)))
 		want = SIGSEGV;
@@ -1181,11 +1446,17 @@ static void access_at(struct fuzzer *fz, volatile char *p, int write)
 	if (!sigsetjmp(tls_env, 0)) {
 		tls_armed = 1;
 		if (write)
-			*p = TAG(m->vdev);
+			*wp = w;
 		else
-			c = *p;
+			w = *wp;
 	}
 	tls_armed = 0;
+	if (dv >= 0 && !tls_sig) {
+		if (write)
+			shadow_set(dv, off, &w, 8);
+		else
+			check_bytes(fz, dv, off, &w, 8, "through a mapping");
+	}
 	if (tls_sig == SIGBUS)
 		fz->st->sigbus++;
 	else if (tls_sig == SIGSEGV)
@@ -1200,9 +1471,6 @@ static void access_at(struct fuzzer *fz, volatile char *p, int write)
 				 m->vdev >= 0 && removed(m->vdev) ? " removed" : "", fz->in_child ? ", in a child" : "");
 			violation(fz, what, tls_sig, 0, want);
 		}
-		else if (!want && !write && c && c != TAG(m->vdev))
-			violation(fz, "a byte of another vdev through a mapping", c, 0,
-				  TAG(m->vdev));
 	} else if (tls_sig == SIGBUS && !removed(m->vdev) && pgoff < sh->md.size) {
 		violation(fz, "SIGBUS on a vdev not removed", SIGBUS, 0, 0);
 	}
@@ -1211,28 +1479,23 @@ static void access_at(struct fuzzer *fz, volatile char *p, int write)
 		if (!m->ag)
 			violation(fz, "a store past the reserved size without autogrow", 0, 0, SIGBUS);
 		sh->md.size = pgoff + PAGE;
+		sh->md.ctl_gen++;
 		fz->st->judged++;
 		if (ioctl(fz->ctl_ro, VDMUX_IOC_GET_RESERVED_SIZE, &got) || got != sh->md.size)
 			violation(fz, "reserved size after a growth", got, errno, sh->md.size);
 		else
 			fz->st->grows++;
+		check_status(fz->st, fz->ctl_ro);
 	} else if (want < 0 && m->ag && write && !tls_sig && pgoff >= sh->md.size &&
 		   !ioctl(fz->ctl_ro, VDMUX_IOC_GET_RESERVED_SIZE, &got) && got > sh->md.size) {
 		/* A page of unknown protection took the store: the model follows. */
 		sh->md.size = got;
+		sh->md.ctl_gen++;
+		check_status(fz->st, fz->ctl_ro);
 	}
+	if (dv >= 0)
+		data_unlock(dv);
 	md_unlock();
-}
-
-/* 1 when every byte of @p is 0 or vdev @v's tag. */
-static int only_tag(const char *p, size_t len, int v)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] && p[i] != TAG(v))
-			return 0;
-	return 1;
 }
 
 /* Whether the kernel's copy to (@is_read) or from a buffer of kind @k may fault. */
@@ -1242,40 +1505,105 @@ static int bad_for(enum ptr_kind k, int is_read)
 }
 
 /*
+ * Whether access_ok() passes for @len bytes at @p: 1 or 0, or -1 where
+ * that depends on the number of paging levels.
+ */
+static int uaccess(const void *p, size_t len)
+{
+	uint64_t a = (uintptr_t)p, sum = a + len;
+	int ok4 = sum >= a && sum <= (1ULL << 47) - PAGE;
+	int ok5 = sum >= a && sum <= (1ULL << 56) - PAGE;
+
+	return ok4 == ok5 ? ok4 : -1;
+}
+
+/* The vdev offset that @p, in one of our mappings, maps. */
+static uint64_t map_off_of(struct fuzzer *fz, const char *p)
+{
+	size_t page;
+	struct map_slot *m = slot_of(fz, p, &page);
+
+	return m->off + (uint64_t)(p - m->addr);
+}
+
+/*
  * read(2), write(2), pread, pwrite, preadv, pwritev. With an explicit
  * offset the result is exact; through the file position (which lseek and
  * shared descriptors move) what is checked is what holds at any position.
+ *
+ * The bytes are exact too: under the vdev's data lock, the file position
+ * is known (lseek), a write writes the vdev's tags for the offsets they
+ * land at in a new sequence (or the zeroes of the read-only page, or the
+ * bytes of a mapping of the same vdev, which the model knows), and what a
+ * read returns must be the model's words. A buffer in a mapping is one
+ * whose bytes do not overlap the file's range, so that the copy has one
+ * outcome.
  */
 static void op_rw(struct fuzzer *fz)
 {
 	struct fd_slot *s = any_fd(fz);
-	size_t len = any_len(&fz->r), total;
+	size_t len = any_len(&fz->r), total, done, n;
 	int vdev = s && s->kind == K_VDEV ? s->vdev : -1;
-	struct uptr b = any_ptr(fz, len, vdev), b3 = { NULL, P_GOOD, -1 };
-	off_t off = any_off(&fz->r);
+	struct uptr b = any_ptr(fz, len, vdev), b3 = { NULL, P_GOOD, -1 }, *pc[3];
+	struct uptr mid = { fz->scratch + SCRATCH / 2, P_GOOD, -1 };
+	off_t off = any_off(&fz->r), pos = -1;
 	int op = rng_below(&fz->r, 6), is_read = op == 0 || op == 1 || op == 4, positioned;
 	struct expect e = { 0 };
 	struct iovec iov[3];
 	ssize_t ret;
-	int err, fd = s ? s->fd : -1, fault, first_fault;
+	int err, fd = s ? s->fd : -1, fault, first_fault, nio, k, acc;
+	static char src[SCRATCH + 128];
 	char what[64];
 
 	positioned = op != 0 && op != 2;
-	total = len;
 	if (op >= 4) {
+		/* Three pieces that do not overlap: in the scratch's first half, 16 bytes, the rest. */
 		b3 = any_ptr(fz, 64, vdev);
-		iov[0] = (struct iovec){ b.p, len / 2 };
-		iov[1] = (struct iovec){ fz->scratch, 16 };
-		iov[2] = (struct iovec){ b3.p, 64 };
-		total = len / 2 + 16 + 64;
-	}
-	/* What a write writes: the vdev's tag (ro_page holds zeroes). */
-	if (!is_read && vdev >= 0) {
 		if (b.kind == P_GOOD)
-			memset(b.p, TAG(vdev), len);
-		memset(fz->scratch, TAG(vdev), 16);
-		if (op >= 4 && b3.kind == P_GOOD)
-			memset(b3.p, TAG(vdev), 64);
+			b.p = fz->scratch + (b.p - fz->scratch) % (SCRATCH / 2 - len / 2 + 1);
+		if (b3.kind == P_GOOD)
+			b3.p = fz->scratch + SCRATCH / 2 + 16 +
+			       (b3.p - fz->scratch) % (SCRATCH / 2 - 16 - 64 + 1);
+		iov[0] = (struct iovec){ b.p, len / 2 };
+		iov[1] = (struct iovec){ fz->scratch + SCRATCH / 2, 16 };
+		iov[2] = (struct iovec){ b3.p, 64 };
+		pc[0] = &b;
+		pc[1] = &mid;
+		pc[2] = &b3;
+		nio = 3;
+	} else {
+		iov[0] = (struct iovec){ b.p, len };
+		pc[0] = &b;
+		nio = 1;
+	}
+	total = 0;
+	for (k = 0; k < nio; k++)
+		total += iov[k].iov_len;
+
+	rd_lock();
+	if (vdev >= 0) {
+		data_lock(vdev);
+		pos = positioned ? off : SYSCALL(fz, lseek(fd, 0, SEEK_CUR));
+	}
+	/*
+	 * A piece in a mapping that runs into the next slot (another mapping,
+	 * perhaps of another vdev), whose bytes overlap the file's range, or
+	 * lie where the model does not follow them, is taken from the scratch
+	 * instead.
+	 */
+	for (k = 0; k < nio; k++) {
+		uint64_t mo;
+
+		if (pc[k]->kind != P_MAP)
+			continue;
+		mo = map_off_of(fz, pc[k]->p);
+		if (pos < 0 || (pc[k]->p - fz->arena) % SLOT + iov[k].iov_len > SLOT ||
+		    mo + iov[k].iov_len > TRACK || (uint64_t)pos + total > TRACK ||
+		    (mo < (uint64_t)pos + total && (uint64_t)pos < mo + iov[k].iov_len)) {
+			pc[k]->kind = P_GOOD;
+			pc[k]->p = iov[k].iov_base = k == 2 ? fz->scratch + SCRATCH / 2 + 16 :
+							     fz->scratch;
+		}
 	}
 	/* Whether a copy may fault, and whether it faults at its first byte. */
 	if (op < 4) {
@@ -1286,7 +1614,23 @@ static void op_rw(struct fuzzer *fz)
 		fault = bad_for(b.kind, is_read) || bad_for(b3.kind, is_read);
 		first_fault = 0;
 	}
-	rd_lock();
+	/* What a write writes, piece by piece: what the model will have there. */
+	if (!is_read && vdev >= 0 && pos >= 0) {
+		uint32_t seq = next_seq();
+
+		for (k = 0, done = 0; k < nio; done += iov[k].iov_len, k++)
+			if (pc[k]->kind == P_GOOD)
+				fill_tags(iov[k].iov_base, vdev, pos + done, iov[k].iov_len, seq);
+		for (k = 0, done = 0; k < nio; done += iov[k].iov_len, k++) {
+			if (pc[k]->kind == P_GOOD || pc[k]->kind == P_RO)
+				memcpy(src + done, iov[k].iov_base, iov[k].iov_len);
+			else if (pc[k]->kind == P_MAP)
+				memcpy(src + done, shadow_at(vdev, map_off_of(fz, pc[k]->p)),
+				       iov[k].iov_len);
+			else
+				memset(src + done, 0, iov[k].iov_len);
+		}
+	}
 	switch (op) {
 	case 0:
 		ret = SYSCALL(fz, read(fd, b.p, len));
@@ -1309,83 +1653,83 @@ static void op_rw(struct fuzzer *fz)
 	err = errno;
 	snprintf(what, sizeof(what), "%s of %zu at %lld (ptr %d)",
 		 (const char *[]){ "read", "pread", "write", "pwrite", "preadv", "pwritev" }[op],
-		 total, (long long)off, b.kind);
+		 total, (long long)(positioned ? off : pos), b.kind);
 
+	/* The checks in their order: the VFS's (fs/read_write.c), then vdmux's. */
+	acc = uaccess(b.p, op < 4 ? len : len / 2);
+	if (op >= 4 && acc) {
+		int acc3 = uaccess(b3.p, 64);
+
+		acc = acc3 == 0 ? 0 : acc < 0 || acc3 < 0 ? -1 : 1;
+	}
 	if (positioned && off < 0) {
-		/* The VFS refuses a negative position first, even on a bad fd. */
+		/* Even on a bad fd. */
 		may_fail(&e, EINVAL);
 	} else if (!s || (is_read ? s->acc == O_WRONLY : s->acc == O_RDONLY)) {
 		may_fail(&e, EBADF);
-	} else if (!total) {
-		/* Nothing to copy: 0, or whatever check comes first (access_ok too). */
-		e.ok = 1;
-		may_fail(&e, ENODEV);
+	} else if (s->kind == K_CTL) {
+		/* No read_iter or write_iter: the VFS refuses it before anything else. */
 		may_fail(&e, EINVAL);
-		may_fail(&e, ENOSPC);
-		if (b.kind == P_BAD)
-			may_fail(&e, EFAULT);
+	} else if (!acc) {
+		may_fail(&e, EFAULT);
 	} else {
-		/* A file position (lseek can set any) may overflow with the length. */
-		if (!positioned)
-			may_fail(&e, EINVAL);
-		if (positioned && (off_t)(off + total) < 0)
-			may_fail(&e, EINVAL);
-		if (fault)
+		uint64_t size = sh->md.size;
+
+		/* An address that passes access_ok() or not with 5-level paging: EFAULT anyway. */
+		if (acc < 0)
 			may_fail(&e, EFAULT);
-		if (s->kind == K_CTL) {
-			may_fail(&e, EINVAL);	/* it has no data */
-		} else if (removed(s->vdev)) {
-			may_fail(&e, ENODEV);
-			/* (at or past the end, either check may come first) */
-			if (!positioned || (uint64_t)off >= sh->md.size) {
-				if (is_read)
-					e.ok = 1;
-				else
-					may_fail(&e, ENOSPC);
-			}
-		} else if (!positioned) {
-			/* The file position: up to the whole length, or at the end. */
-			e.ok = 1;
-			e.any_ok = 1;
-			e.result = total;
-			may_fail(&e, ENOSPC);
+		if ((off_t)((uint64_t)pos + total) < 0) {
 			may_fail(&e, EINVAL);
-		} else if ((uint64_t)off >= sh->md.size) {
+		} else if (!total) {
+			e.ok = 1;	/* an empty iov: vdmux returns 0 at once */
+		} else if (removed(vdev)) {
+			may_fail(&e, ENODEV);
+		} else if ((uint64_t)pos >= size) {
 			if (is_read)
-				e.ok = 1;
+				e.ok = 1;	/* end of file */
 			else
 				may_fail(&e, ENOSPC);
 		} else {
 			e.ok = 1;
-			e.result = total < sh->md.size - off ? total : sh->md.size - off;
-		}
-		/* A copy that faults part way is short; at its first byte, EFAULT. */
-		if (e.ok && e.result && fault) {
-			if (first_fault && positioned)
+			e.result = total < size - pos ? total : size - pos;
+			/* A copy that faults at its first byte is EFAULT, part way short. */
+			if (fault && first_fault) {
 				e.ok = 0;
-			else if (first_fault)
-				e.any_ok = 0, e.result = 0;	/* only at the end of the file */
-			else
+				may_fail(&e, EFAULT);
+			} else if (fault) {
 				e.any_ok = 1;
+				may_fail(&e, EFAULT);
+			}
 		}
 	}
 	judge(fz, what, ret, err, &e);
-	if (ret > 0 && s && s->kind == K_VDEV) {
-		if (removed(s->vdev))
-			violation(fz, "read or write of a removed vdev moved bytes", ret, 0, -ENODEV);
-		if (is_read && op < 4 && b.kind == P_GOOD) {
-			fz->st->bytes += ret;
-			if (!only_tag(b.p, ret, s->vdev))
-				violation(fz, "read(2) returned a byte of another vdev", ret, 0, 0);
+	if (ret > 0 && vdev >= 0 && removed(vdev))
+		violation(fz, "read or write of a removed vdev moved bytes", ret, 0, -ENODEV);
+	else if (ret > 0 && vdev >= 0 && pos >= 0) {
+		/* The first @ret bytes of the pieces, in order, moved. */
+		for (k = 0, done = 0; k < nio && done < (size_t)ret; done += n, k++) {
+			n = iov[k].iov_len < ret - done ? iov[k].iov_len : ret - done;
+			if (!is_read) {
+				shadow_set(vdev, pos + done, src + done, n);
+			} else if (pc[k]->kind == P_GOOD) {
+				fz->st->bytes += n;
+				check_bytes(fz, vdev, pos + done, iov[k].iov_base, n, "by read(2)");
+			} else if (pc[k]->kind == P_MAP) {
+				/* Into a mapping of the same vdev: the model copies them too. */
+				memcpy(src, shadow_at(vdev, pos + done), n);
+				shadow_set(vdev, map_off_of(fz, pc[k]->p), src, n);
+			}
 		}
 	}
+	if (vdev >= 0)
+		data_unlock(vdev);
 	md_unlock();
 }
 
 static void op_lseek(struct fuzzer *fz)
 {
 	struct fd_slot *s = any_fd(fz);
-	off_t ret, off;
+	off_t ret, off, cur;
 	int whence, err;
 
 	if (!s)
@@ -1393,10 +1737,15 @@ static void op_lseek(struct fuzzer *fz)
 	whence = PICK(&fz->r, SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE, 7);
 	off = any_off(&fz->r);
 	rd_lock();
+	/* The position a SEEK_CUR starts from (nothing else moves it meanwhile). */
+	cur = whence == SEEK_CUR && s->kind == K_VDEV ? SYSCALL(fz, lseek(s->fd, 0, SEEK_CUR)) : 0;
 	ret = SYSCALL(fz, lseek(s->fd, off, whence));
 	err = errno;
 	fz->st->judged++;
-	/* (the VFS refuses an unknown whence before the driver sees it) */
+	/*
+	 * generic_file_llseek_size() with the reserved size as the end; the
+	 * VFS refuses an unknown whence before the driver sees it.
+	 */
 	if (whence > SEEK_HOLE) {
 		if (!(ret == -1 && err == EINVAL))
 			violation(fz, "lseek with a bad whence", ret, err, -EINVAL);
@@ -1406,15 +1755,21 @@ static void op_lseek(struct fuzzer *fz)
 	} else if (whence == SEEK_SET) {
 		if (off < 0 ? !(ret == -1 && err == EINVAL) : ret != off)
 			violation(fz, "lseek SEEK_SET", ret, err, off < 0 ? -EINVAL : off);
-	} else if (whence == SEEK_END) {
-		off_t want = (off_t)((uint64_t)off + sh->md.size);
+	} else if (whence == SEEK_END || whence == SEEK_CUR) {
+		/* Relative to the size or the position, wrapping: a negative one is EINVAL. */
+		off_t want = (off_t)((uint64_t)off + (whence == SEEK_END ? sh->md.size : cur));
 
-		/* Relative to the reserved size; a negative or overflowing one is EINVAL. */
-		if (off > INT64_MAX - (off_t)sh->md.size || want < 0 ?
-		    !(ret == -1 && (err == EINVAL || err == EOVERFLOW)) : ret != want)
-			violation(fz, "lseek SEEK_END", ret, err, want);
+		if (cur < 0 || (want < 0 ? !(ret == -1 && err == EINVAL) : ret != want))
+			violation(fz, whence == SEEK_END ? "lseek SEEK_END" : "lseek SEEK_CUR", ret,
+				  err, want < 0 ? -EINVAL : want);
 	} else {
-		CHECK_ERRNO(fz, "lseek", ret, EINVAL, ENXIO, EOVERFLOW);
+		/* SEEK_DATA stays, SEEK_HOLE goes to the end; at or past it (unsigned), ENXIO. */
+		off_t want = (uint64_t)off >= sh->md.size ? -ENXIO :
+			     whence == SEEK_DATA ? off : (off_t)sh->md.size;
+
+		if (want < 0 ? !(ret == -1 && err == -want) : ret != want)
+			violation(fz, whence == SEEK_DATA ? "lseek SEEK_DATA" : "lseek SEEK_HOLE",
+				  ret, err, want);
 	}
 	md_unlock();
 }
@@ -1431,7 +1786,7 @@ static void op_remote(struct fuzzer *fz)
 	size_t len, page = 0;
 	char *addr;
 	ssize_t ret;
-	int err, vdmux;
+	int err, vdmux, op;
 
 	if (!m)
 		return;
@@ -1441,8 +1796,9 @@ static void op_remote(struct fuzzer *fz)
 		len = SCRATCH;
 	rd_lock();
 	slot_of(fz, addr, &page);
-	vdmux = m->pg[page] < PG_UNKNOWN;
-	switch (rng_below(&fz->r, 5)) {
+	vdmux = pg_known(m->pg[page]);
+	op = rng_below(&fz->r, 5);
+	switch (op) {
 	case 0:
 		ret = SYSCALL(fz, pread(fz->mem_fd, fz->scratch, len, (off_t)addr));
 		err = errno;
@@ -1485,7 +1841,9 @@ static void op_remote(struct fuzzer *fz)
 			;
 	}
 	}
-	fz->st->judged += vdmux;
+	/* EIO for /proc/self/mem; EFAULT or EEXIST, the kernel's choice, for the others. */
+	if (vdmux)
+		*(op < 2 ? &fz->st->judged : &fz->st->loose) += 1;
 	md_unlock();
 }
 
@@ -1669,15 +2027,14 @@ static void op_autogrow(struct fuzzer *fz)
 	err = errno;
 	if (!s) {
 		may_fail(&e, EBADF);
-		may_fail(&e, ENOTTY);
 	} else if (s->kind == K_CTL) {
 		may_fail(&e, ENOTTY);
+	} else if (s->acc == O_RDONLY) {
+		may_fail(&e, EBADF);	/* before the value */
+	} else if (v > 1) {
+		may_fail(&e, EINVAL);
 	} else {
-		if (s->acc == O_RDONLY)
-			may_fail(&e, EBADF);
-		if (v > 1)
-			may_fail(&e, EINVAL);
-		e.ok = !e.n;
+		e.ok = 1;
 	}
 	judge(fz, "SET_AUTOGROW", ret, err, &e);
 	if (!ret && s)
@@ -1748,9 +2105,16 @@ static void populate_judged(struct fuzzer *fz, struct fd_slot *s, unsigned long 
 	rd_lock();
 	ret = SYSCALL(fz, ioctl(s ? s->fd : (int)PICK(&fz->r, -1, 1000), VDMUX_IOC_POPULATE, arg));
 	err = errno;
+	/*
+	 * In vdmux's order: the argument (EFAULT), the range (EINVAL), every
+	 * page a mapping of the file's vdev (EFAULT), then each VMA in turn:
+	 * past the size (ENXIO), removed (ENODEV). Where pages of one VMA
+	 * cross the size, ENXIO or ENODEV may come first (the model does not
+	 * know where each VMA ends); a page of unknown or no protection may
+	 * fail before another is seen past the size.
+	 */
 	if (!s) {
 		may_fail(&e, EBADF);
-		may_fail(&e, ENOTTY);
 	} else if (s->kind == K_CTL) {
 		may_fail(&e, ENOTTY);
 	} else if (arg != (unsigned long)r) {
@@ -1758,20 +2122,37 @@ static void populate_judged(struct fuzzer *fz, struct fd_slot *s, unsigned long 
 	} else if ((r->addr | r->len) % PAGE || !r->len) {
 		may_fail(&e, EINVAL);
 	} else {
+		int efault = 0, past = 0, first_past = 0;
+
 		for (k = 0; k < n; k++) {
 			struct map_slot *ms = slot_of(fz, (char *)(uintptr_t)r->addr + k * PAGE, &page);
 			int pg = ms ? ms->pg[page] : PG_UNMAPPED;
 
-			if (pg == PG_UNKNOWN || (pg != PG_UNMAPPED && !(pg & PG_PROT)))
+			if (pg == PG_UNMAPPED || ms->vdev != s->vdev) {
+				efault = 1;
+				continue;
+			}
+			if (pg_unknown(pg) || !(pg & PG_PROT))
 				known = 0;
-			else if (pg == PG_UNMAPPED || ms->vdev != s->vdev)
-				may_fail(&e, EFAULT);
-			else if (ms->off + page * PAGE >= sh->md.size)
-				may_fail(&e, ENXIO);
+			if (ms->off + page * PAGE >= sh->md.size)
+				past = 1, first_past |= !k;
 		}
-		if (removed(s->vdev))
+		if (efault || removed(s->vdev))
+			known = 1;
+		if (efault) {
+			may_fail(&e, EFAULT);
+		} else if (!removed(s->vdev)) {
+			if (past)
+				may_fail(&e, ENXIO);
+			e.ok = !past;
+		} else if (first_past) {
+			may_fail(&e, ENXIO);
+		} else if (!past) {
 			may_fail(&e, ENODEV);
-		e.ok = !e.n;
+		} else {
+			may_fail(&e, ENXIO);
+			may_fail(&e, ENODEV);
+		}
 	}
 	if (known) {
 		judge(fz, "POPULATE", ret, err, &e);
@@ -1795,7 +2176,7 @@ static void seed_growth(struct fuzzer *fz)
 	struct map_slot *m = &fz->maps[NMAPS - 1];
 	struct vdmux_range *r = (void *)fz->scratch;
 	uint64_t grows = fz->st->grows, end;
-	int k, ret, exp, alt;
+	int k, ret, exp;
 	char *p;
 
 	for (k = 0; k < nr_vdevs && fz->st->grows == grows; k++) {
@@ -1817,9 +2198,9 @@ static void seed_growth(struct fuzzer *fz)
 		end = sh->md.size;
 		p = SYSCALL(fz, mmap(m->addr, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 				     s->fd, end - PAGE));
-		exp = mmap_errno(s, 2 * PAGE, end - PAGE, PROT_READ | PROT_WRITE, &alt);
+		exp = mmap_errno(s, 2 * PAGE, end - PAGE, PROT_READ | PROT_WRITE);
 		fz->st->judged++;
-		if (p == MAP_FAILED ? errno != exp && errno != alt : exp != 0)
+		if (p == MAP_FAILED ? errno != exp : exp != 0)
 			violation(fz, "mmap across the end", p == MAP_FAILED ? -1 : 0, errno, -exp);
 		if (p != MAP_FAILED) {
 			*m = (struct map_slot){ .addr = m->addr, .len = 2 * PAGE, .vdev = s->vdev,
@@ -1850,12 +2231,14 @@ static void seed_growth(struct fuzzer *fz)
 static void run_ops(struct fuzzer *fz, uint64_t budget, double deadline);
 
 /*
- * In a forked child, the VMAs marked MADV_DONTFORK were not copied: ours,
- * and the arena's PROT_NONE ones that a madvise over a hole in a slot
- * marked too (the model does not follow those). They would be holes in
- * the arena, where mprotect fails with ENOMEM and the kernel may place a
- * mapping of its own. Every page the model has as unmapped is reserved
- * again.
+ * In a forked child, the VMAs marked MADV_DONTFORK were not copied: ours
+ * (also those whose protection the model no longer knows, and those that
+ * may have it), and the arena's PROT_NONE ones that a madvise over a hole
+ * in a slot marked too (the model does not follow those). They would be
+ * holes in the arena, where mprotect fails with ENOMEM and the kernel may
+ * place a mapping of its own. Every page the model has as unmapped is
+ * reserved again, which also unmaps a page that may or may not have been
+ * copied.
  */
 static void reserve_unmapped(struct fuzzer *fz, struct map_slot *m)
 {
@@ -1883,9 +2266,10 @@ static void unmap_all(struct fuzzer *fz)
 
 /*
  * fork: the child inherits every mapping but the MADV_DONTFORK pages, runs
- * a few random operations of its own, unmaps everything and exits.
+ * @body (NULL: a few random operations of its own), unmaps everything and
+ * exits.
  */
-static void op_fork(struct fuzzer *fz)
+static void fork_child(struct fuzzer *fz, void (*body)(struct fuzzer *fz))
 {
 	unsigned int i, k;
 	pid_t pid;
@@ -1910,14 +2294,17 @@ static void op_fork(struct fuzzer *fz)
 		wr_lock();
 		for (i = 0; i < NMAPS; i++) {
 			for (k = 0; k < SLOT_PAGES; k++)
-				if (fz->maps[i].pg[k] < PG_UNKNOWN && fz->maps[i].pg[k] & PG_DONTFORK)
+				if (pg_not_forked(fz->maps[i].pg[k]))
 					fz->maps[i].pg[k] = PG_UNMAPPED;
 			slot_unmap(&fz->maps[i], 0, 0);
 			reserve_unmapped(fz, &fz->maps[i]);
 		}
 		update_live(fz);
 		md_unlock();
-		run_ops(fz, 20, now_s() + 5);
+		if (body)
+			body(fz);
+		else
+			run_ops(fz, 20, now_s() + 5);
 		wr_lock();
 		unmap_all(fz);
 		md_unlock();
@@ -2040,11 +2427,12 @@ static void run_ops(struct fuzzer *fz, uint64_t budget, double deadline)
 		else if (op < 999)
 			op_race(fz);
 		else
-			op_fork(fz);	/* rare: a fork costs as much as 500 syscalls */
+			fork_child(fz, NULL);	/* rare: a fork costs as much as 500 syscalls */
 	}
 }
 
-static void fuzz_process(int idx, uint64_t seed, uint64_t budget, double deadline)
+/* Sets up fuzzing process @idx: its signals, arena, scratch and descriptors; 0 or -1. */
+static int fuzzer_init(struct fuzzer *fz, int idx, uint64_t seed)
 {
 	/*
 	 * SA_NODEFER: the handler leaves by siglongjmp with the signal still
@@ -2052,41 +2440,103 @@ static void fuzz_process(int idx, uint64_t seed, uint64_t budget, double deadlin
 	 * (two syscalls per access).
 	 */
 	struct sigaction sa = { .sa_handler = fuzz_signal, .sa_flags = SA_NODEFER };
-	static struct fuzzer fz;
 	int i;
 
-	fz.st = &sh->f[idx];
-	fz.idx = fz.live_idx = idx;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	alarm((unsigned int)(deadline - now_s()) + 60);
+	fz->st = &sh->f[idx];
+	fz->idx = fz->live_idx = idx;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, NULL);
 	sigaction(SIGSEGV, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	rng_seed(&fz.r, seed + idx);
+	rng_seed(&fz->r, seed + idx);
 	for (i = 0; i < NFDS; i++)
-		fz.fds[i].fd = -1;
-	fz.arena = mmap(NULL, ARENA + 2 * SLOT, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			-1, 0);
-	fz.scratch = mmap(NULL, SCRATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	fz.ro_page = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	fz.mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
-	fz.ctl_ro = open(CTL_PATH, O_RDONLY | O_CLOEXEC);
-	if (fz.arena == MAP_FAILED || fz.scratch == MAP_FAILED || fz.ro_page == MAP_FAILED ||
-	    fz.mem_fd < 0 || fz.ctl_ro < 0 || pipe2(fz.pipe, O_NONBLOCK | O_CLOEXEC))
-		_exit(2);
+		fz->fds[i].fd = -1;
+	fz->arena = mmap(NULL, ARENA + 2 * SLOT, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	fz->scratch = mmap(NULL, SCRATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			   -1, 0);
+	fz->ro_page = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fz->mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	fz->ctl_ro = open(CTL_PATH, O_RDONLY | O_CLOEXEC);
+	if (fz->arena == MAP_FAILED || fz->scratch == MAP_FAILED || fz->ro_page == MAP_FAILED ||
+	    fz->mem_fd < 0 || fz->ctl_ro < 0 || pipe2(fz->pipe, O_NONBLOCK | O_CLOEXEC))
+		return -1;
 	/* Slots start on 2 MiB boundaries, so a whole-block mapping can get a PMD entry. */
-	fz.arena = (char *)(((uintptr_t)fz.arena + SLOT - 1) & ~(SLOT - 1));
+	fz->arena = (char *)(((uintptr_t)fz->arena + SLOT - 1) & ~(SLOT - 1));
 	for (i = 0; i < NMAPS; i++) {
-		fz.maps[i].addr = fz.arena + i * SLOT;
-		memset(fz.maps[i].pg, PG_UNMAPPED, sizeof(fz.maps[i].pg));
+		fz->maps[i].addr = fz->arena + i * SLOT;
+		memset(fz->maps[i].pg, PG_UNMAPPED, sizeof(fz->maps[i].pg));
 	}
+	return 0;
+}
+
+static void fuzz_process(int idx, uint64_t seed, uint64_t budget, double deadline)
+{
+	static struct fuzzer fz;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	alarm((unsigned int)(deadline - now_s()) + 60);
+	if (fuzzer_init(&fz, idx, seed))
+		_exit(2);
 	seed_growth(&fz);
 	run_ops(&fz, budget, deadline);
 	wr_lock();
 	unmap_all(&fz);
 	md_unlock();
 	_exit(0);
+}
+
+/*
+ * A directed sequence that once broke the model: MADV_DONTFORK over a
+ * mapping, munmap of a page of it, an mprotect over a range with that hole
+ * (whose vdmux pages the model no longer knows the protection of), fork,
+ * and an mprotect in the child over the pages its parent kept from it. The
+ * child must find what its model says: no hole (ENOMEM) where it expects
+ * a page. Returns how many pages of unknown protection with MADV_DONTFORK
+ * the parent's model had at the fork (the case is reached when not 0).
+ */
+static void dontfork_hole_child(struct fuzzer *fz)
+{
+	do_mprotect(fz, &fz->maps[0], 2, 4, PROT_READ);
+	do_mprotect(fz, &fz->maps[0], 0, 8, PROT_READ | PROT_WRITE);
+}
+
+static int dontfork_hole(struct fuzzer *fz)
+{
+	struct map_slot *m = &fz->maps[0];
+	struct fd_slot *s = &fz->fds[0];
+	int k, unknown_df = 0;
+	char *p;
+
+	s->fd = SYSCALL(fz, open(vdev_path(0), O_RDWR | O_CLOEXEC));
+	if (s->fd < 0)
+		return -1;
+	*s = (struct fd_slot){ .fd = s->fd, .kind = K_VDEV, .vdev = 0, .acc = O_RDWR,
+			       .desc = ++fz->next_desc };
+	rd_lock();
+	p = SYSCALL(fz, mmap(m->addr, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			     s->fd, 0));
+	if (p != MAP_FAILED) {
+		*m = (struct map_slot){ .addr = m->addr, .len = 8 * PAGE, .vdev = 0 };
+		memset(m->pg, PG_UNMAPPED, sizeof(m->pg));
+		memset(m->pg, PROT_READ | PROT_WRITE, 8);
+	}
+	update_live(fz);
+	md_unlock();
+	if (p == MAP_FAILED)
+		return -1;
+	do_madvise(fz, m, 0, 8, 1 /* MADV_DONTFORK */);
+	do_munmap(fz, m, 3, 1);
+	do_mprotect(fz, m, 2, 4, PROT_READ);
+	for (k = 0; k < 8; k++)
+		unknown_df += m->pg[k] == PG_UNKNOWN_DF;
+	fork_child(fz, dontfork_hole_child);
+	wr_lock();
+	unmap_all(fz);
+	md_unlock();
+	SYSCALL(fz, close(s->fd));
+	s->fd = -1;
+	return unknown_df;
 }
 
 /* The other process: state changes and resizes at random, each predicted by the model. */
@@ -2129,9 +2579,13 @@ static void control_process(uint64_t seed, double deadline)
 static int model_init(void)
 {
 	pthread_rwlockattr_t a;
+	pthread_mutexattr_t ma;
 	struct vdmux_status st;
 	int v;
 
+	/* The device is zeroed (reset_device()): so is the model of its bytes. */
+	for (v = 0; v < nr_vdevs; v++)
+		memset(shadow_at(v, 0), 0, sh->md.hw[v]);
 	memset(&sh->md, 0, sizeof(sh->md));
 	pthread_rwlockattr_init(&a);
 	pthread_rwlockattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
@@ -2139,6 +2593,11 @@ static int model_init(void)
 	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	if (pthread_rwlock_init(&sh->md.lock, &a))
 		return -1;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	for (v = 0; v < MAX_VDEVS; v++)
+		if (pthread_mutex_init(&sh->md.data[v], &ma))
+			return -1;
 	for (v = 0; v < nr_vdevs; v++) {
 		if (status_of(v, &st))
 			return -1;
@@ -2147,6 +2606,10 @@ static int model_init(void)
 		sh->md.fg = st.foreground;
 		sh->md.size = st.reserved_size;
 	}
+	/* From here on, predicted. */
+	if (status_of(-1, &st))
+		return -1;
+	sh->md.ctl_gen = st.generation;
 	sh->md.max = DEFAULT_MAX_RESERVED;
 	return 0;
 }
@@ -2181,6 +2644,9 @@ FIXTURE_SETUP(fuzz)
 	ASSERT_GE(MAX_VDEVS, nr_vdevs);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, sh);
+	shadow = mmap(NULL, (size_t)nr_vdevs * TRACK, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, shadow);
 	ASSERT_EQ(0, model_init());
 }
 
@@ -2262,31 +2728,55 @@ static struct fault_counts all_faults(void)
 	return sum;
 }
 
-TEST_F(fuzz, random_syscalls)
+TEST_F(fuzz, dontfork_hole_in_a_forked_child)
 {
-	const double start = now_s(), deadline = start + opt_seconds;
-	uint64_t total = 0, accesses = 0, sigbus = 0, sigsegv = 0, forks = 0, races = 0;
-	uint64_t violations = 0, judged = 0, bytes = 0, grows = 0, populates = 0;
-	struct fault_counts faults[2];
-	int i, status, procs = opt_procs > MAX_PROCS ? MAX_PROCS : (int)opt_procs;
+	static struct fuzzer fz;
+	struct fstat_ *f = &sh->f[0];
+	int k;
 
-	ksft_print_msg("fuzz seed %#llx (rerun: /tests/fuzz_test --seed %#llx)\n", opt_seed, opt_seed);
-	faults[0] = all_faults();
+	ASSERT_EQ(MADV_DONTFORK, advices[1]);
+	ASSERT_EQ(0, fuzzer_init(&fz, 0, opt_seed));
+	/* Pages 2, 4 and 5 were mapped with MADV_DONTFORK when their protection became unknown. */
+	EXPECT_EQ(3, dontfork_hole(&fz));
+	EXPECT_EQ(1, f->forks);
+	for (k = 0; k < NR_VIOLATIONS && k < (int)f->violations; k++)
+		TH_LOG("%s", f->violation[k]);
+	EXPECT_EQ(0, f->violations);
+}
+
+/* What the processes of a run did, added up. */
+struct totals {
+	uint64_t total, judged, loose, accesses, sigbus, sigsegv, forks, races;
+	uint64_t violations, bytes, words, grows, populates;
+};
+
+/*
+ * Runs @procs fuzzing processes from @seed for @count syscalls or until
+ * @deadline, with the controller if @control; adds up what they did into
+ * @t and logs their violations.
+ */
+static void run_fuzz(struct __test_metadata *_metadata, FIXTURE_DATA(fuzz) *self, uint64_t seed,
+		     int procs, int control, uint64_t count, double deadline, struct totals *t)
+{
+	int i, status;
+
+	memset(sh->f, 0, sizeof(sh->f));
+	sh->stop = 0;
 	fflush(stdout);
 	for (i = 0; i < procs; i++) {
 		pid_t pid = fork();
 
 		ASSERT_LE(0, pid);
 		if (pid == 0)
-			fuzz_process(i, opt_seed, opt_count / procs, deadline);
+			fuzz_process(i, seed, count / procs, deadline);
 		self->pids[self->nr_pids++] = pid;
 	}
-	if (opt_control) {
+	if (control) {
 		pid_t pid = fork();
 
 		ASSERT_LE(0, pid);
 		if (pid == 0)
-			control_process(opt_seed, deadline);
+			control_process(seed, deadline);
 		self->pids[self->nr_pids++] = pid;
 	}
 	/* The fuzzers end on their budget or deadline, then the controller is stopped. */
@@ -2299,48 +2789,101 @@ TEST_F(fuzz, random_syscalls)
 		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
 	self->nr_pids = 0;
+	memset(t, 0, sizeof(*t));
 	for (i = 0; i <= MAX_PROCS; i++) {
 		struct fstat_ *f = &sh->f[i];
 
-		total += f->syscalls;
-		accesses += f->accesses;
-		sigbus += f->sigbus;
-		sigsegv += f->sigsegv;
-		forks += f->forks;
-		races += f->races;
-		violations += f->violations;
-		judged += f->judged;
-		bytes += f->bytes;
-		grows += f->grows;
-		populates += f->populates;
+		t->total += f->syscalls;
+		t->judged += f->judged;
+		t->loose += f->loose;
+		t->accesses += f->accesses;
+		t->sigbus += f->sigbus;
+		t->sigsegv += f->sigsegv;
+		t->forks += f->forks;
+		t->races += f->races;
+		t->violations += f->violations;
+		t->bytes += f->bytes;
+		t->words += f->words;
+		t->grows += f->grows;
+		t->populates += f->populates;
 		if (f->violations)
-			TH_LOG("process %d: %llu violations", i, (unsigned long long)f->violations);
+			TH_LOG("seed %#llx, process %d: %llu violations", (unsigned long long)seed, i,
+			       (unsigned long long)f->violations);
 		for (int k = 0; k < NR_VIOLATIONS && k < (int)f->violations; k++)
 			TH_LOG("process %d: %s", i, f->violation[k]);
 	}
+}
+
+/*
+ * Seeds of runs that found a bug, replayed in every run: one process, no
+ * controller, so that a seed makes the same calls each time. No seed is on
+ * record for the model's bugs (the forked child's MADV_DONTFORK holes has
+ * its directed sequence instead: seeds 1 to 0xcc, 3,000 syscalls each,
+ * never reached it); these found bugs put into vdmux on purpose.
+ */
+static const struct {
+	uint64_t seed, count;
+	const char *found;
+} replays[] = {
+	{ 0x368f5411aed07cfc, 3000, "a write that lands 8 bytes low" },
+	{ 0x514ed01be50e0dd0, 3000, "a growth by a store that leaves the generation" },
+	{ 0xe46c273fd0f2e46b, 3000, "ENOSPC before ENODEV for a removed vdev" },
+};
+
+TEST_F(fuzz, replayed_seeds)
+{
+	struct totals t;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(replays) / sizeof(replays[0]); i++) {
+		ASSERT_EQ(0, reset_device());
+		ASSERT_EQ(0, model_init());
+		run_fuzz(_metadata, self, replays[i].seed, 1, 0, replays[i].count, now_s() + 30, &t);
+		ksft_print_msg("fuzz replay %#llx (%s): %llu syscalls, %llu judged exactly, %llu violations\n",
+			       (unsigned long long)replays[i].seed, replays[i].found,
+			       (unsigned long long)t.total, (unsigned long long)t.judged,
+			       (unsigned long long)t.violations);
+		EXPECT_EQ(0, t.violations);
+		EXPECT_LE(replays[i].count, t.total);
+	}
+}
+
+TEST_F(fuzz, random_syscalls)
+{
+	const double start = now_s(), deadline = start + opt_seconds;
+	int procs = opt_procs > MAX_PROCS ? MAX_PROCS : (int)opt_procs;
+	struct fault_counts faults[2];
+	struct totals t;
+
+	ksft_print_msg("fuzz seed %#llx (rerun: /tests/fuzz_test --seed %#llx)\n", opt_seed, opt_seed);
+	faults[0] = all_faults();
+	run_fuzz(_metadata, self, opt_seed, procs, opt_control, opt_count, deadline, &t);
 	ksft_print_msg("fuzz: %llu syscalls in %.1f s (%.0f/s), %d processes + %s, seed %#llx\n",
-		       (unsigned long long)total, now_s() - start, total / (now_s() - start),
+		       (unsigned long long)t.total, now_s() - start, t.total / (now_s() - start),
 		       procs, opt_control ? "a controller" : "no controller", opt_seed);
 	ksft_print_msg("fuzz: %llu memory accesses (%llu SIGBUS, %llu SIGSEGV), %llu forks, %llu races\n",
-		       (unsigned long long)accesses, (unsigned long long)sigbus,
-		       (unsigned long long)sigsegv, (unsigned long long)forks,
-		       (unsigned long long)races);
+		       (unsigned long long)t.accesses, (unsigned long long)t.sigbus,
+		       (unsigned long long)t.sigsegv, (unsigned long long)t.forks,
+		       (unsigned long long)t.races);
 	ksft_print_msg("fuzz: %llu autogrow stores grew the device, %llu populates succeeded\n",
-		       (unsigned long long)grows, (unsigned long long)populates);
-	ksft_print_msg("fuzz: %llu calls judged against the model, %llu bytes read checked, %llu violations\n",
-		       (unsigned long long)judged, (unsigned long long)bytes,
-		       (unsigned long long)violations);
+		       (unsigned long long)t.grows, (unsigned long long)t.populates);
+	ksft_print_msg("fuzz: %llu calls judged exactly (%.0f%% of the syscalls), %llu against a set of outcomes, %llu violations\n",
+		       (unsigned long long)t.judged, 100.0 * t.judged / (t.total ? t.total : 1),
+		       (unsigned long long)t.loose, (unsigned long long)t.violations);
+	ksft_print_msg("fuzz: %llu words read compared with the model's (%llu bytes by read(2))\n",
+		       (unsigned long long)t.words, (unsigned long long)t.bytes);
 	faults[1] = all_faults();
 	ksft_print_msg("fuzz: faults served: %ld with 4 KiB pages, %ld with 2 MiB entries\n",
 		       faults[1].pages - faults[0].pages, faults[1].huge - faults[0].huge);
-	EXPECT_EQ(0, violations);
-	EXPECT_LT(0, total);
-	/* "0 violations" means something only if most calls had an expected result. */
-	EXPECT_LE(total / 2, judged);
-	EXPECT_LT(0, bytes);
-	EXPECT_LT(0, sigbus);
-	EXPECT_LT(0, grows);
-	EXPECT_LT(0, populates);
+	EXPECT_EQ(0, t.violations);
+	EXPECT_LT(0, t.total);
+	/* "0 violations" means something only if most calls had one expected outcome. */
+	EXPECT_LE(t.total * JUDGED_PERCENT / 100, t.judged);
+	EXPECT_LT(0, t.bytes);
+	EXPECT_LT(0, t.words);
+	EXPECT_LT(0, t.sigbus);
+	EXPECT_LT(0, t.grows);
+	EXPECT_LT(0, t.populates);
 	functional_check(_metadata);
 }
 
