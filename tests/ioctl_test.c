@@ -222,6 +222,36 @@ TEST_F(ctl, switch_moves_foreground_and_bumps_generations)
 	EXPECT_EQ(2, v1.foreground);
 }
 
+/*
+ * A vdev never written since the module was loaded has no backing store:
+ * a SWITCH to it must clear what the old foreground left in the device
+ * memory, so that it reads zeros there, through read(2) and a mapping,
+ * never the other vdev's bytes; and the old foreground keeps its own.
+ */
+TEST_F(ctl, switch_to_a_never_written_vdev_clears_the_device_memory)
+{
+	static char buf[DEFAULT_RESERVED], got[DEFAULT_RESERVED];
+	char *p;
+
+	close_nodes(self->ctl, self->vdev);
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module(""));
+	ASSERT_EQ(0, open_nodes(&self->ctl, self->vdev));
+	fill_pattern(buf, DEFAULT_RESERVED, 20);
+	ASSERT_EQ(DEFAULT_RESERVED, pwrite(self->vdev[0], buf, DEFAULT_RESERVED, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 2));
+
+	memset(got, 0x5a, sizeof(got));
+	ASSERT_EQ(DEFAULT_RESERVED, pread(self->vdev[2], got, sizeof(got), 0));
+	EXPECT_TRUE(all_zero(got, DEFAULT_RESERVED));
+	p = mmap(NULL, DEFAULT_RESERVED, PROT_READ, MAP_SHARED, self->vdev[2], 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_TRUE(all_zero(p, DEFAULT_RESERVED));
+	EXPECT_EQ(0, munmap(p, DEFAULT_RESERVED));
+	ASSERT_EQ(DEFAULT_RESERVED, pread(self->vdev[0], got, sizeof(got), 0));
+	EXPECT_TRUE(has_pattern(got, DEFAULT_RESERVED, 20));
+}
+
 TEST_F(ctl, switch_to_foreground_is_a_no_op)
 {
 	struct vdmux_status before, after;
