@@ -19,6 +19,7 @@ use crate::kernel_ext::{
     vma_geometry::HUGE_PAGES,
     wc_bar::{
         BarSpan,
+        BarTransfer,
         WcBar, //
     },
 };
@@ -91,21 +92,10 @@ impl BarMemory {
     }
 
     /// `len` bytes at `offset` of the BAR, for a copy prepared before a
-    /// state change; `EINVAL` outside the BAR.
+    /// state change (how SWITCH and EJECT save and load the foreground);
+    /// `EINVAL` outside the BAR.
     pub(crate) fn span(&self, offset: usize, len: usize) -> Result<BarSpan<'_>> {
         self.bar.span(offset, len)
-    }
-
-    /// Copies `len` bytes at `offset` of the BAR into `chunk`: how a SWITCH
-    /// or an EJECT saves the foreground into a backing store.
-    pub(crate) fn save(&self, offset: usize, chunk: &PageBuffer, len: usize) -> Result {
-        self.bar.read_into(offset, chunk, len)
-    }
-
-    /// Copies `len` bytes of `chunk` into the BAR at `offset`: how a SWITCH
-    /// loads the new foreground from its backing store.
-    pub(crate) fn load(&self, offset: usize, chunk: &PageBuffer, len: usize) -> Result {
-        self.bar.write_from(offset, chunk, len)
     }
 
     /// Zero-fills `len` bytes at `offset`. An out-of-range request writes
@@ -143,17 +133,19 @@ impl BarMemory {
             PageBuffer::new_zeroed(pages)?,
             PageBuffer::new_zeroed(pages)?,
         );
+        // As SWITCH and EJECT copy: through transfers prepared beforehand.
         from.copy_from_slice(0, &want)?;
-        self.load(start, &from, len)?;
-        self.save(start, &into, len)?;
+        BarTransfer::new(self.span(start, len)?, from.span(0, len)?)?.load();
+        BarTransfer::new(self.span(start, len)?, into.span(0, len)?)?.save();
         into.copy_to_slice(0, &mut got)?;
         ok &= got[..] == want[..];
-        // Out of range: refused, and nothing copied.
+        // Out of range, or of two lengths: refused, and nothing copied.
         ok &= self.read(size - 1, &mut got[..2]).is_err()
             && self.write(size, &want[..1]).is_err()
             && self.zero(usize::MAX, 2).is_err()
-            && self.save(size - 1, &into, 2).is_err()
-            && self.load(0, &from, pages + 1).is_err();
+            && self.span(size - 1, 2).is_err()
+            && from.span(0, pages + 1).is_err()
+            && BarTransfer::new(self.span(0, 2)?, from.span(0, 1)?).is_err();
         self.zero(0, size)?;
         if ok {
             Ok(())

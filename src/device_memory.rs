@@ -172,7 +172,8 @@ impl DeviceMemory {
     /// # Safety
     ///
     /// Nothing may use the device memory any more: no fault, copy or
-    /// mapping of it, now or later.
+    /// mapping of it, nor a `BarSpan` or [`PreparedCopy`] made from it,
+    /// now or later.
     pub(crate) unsafe fn detach(&self) -> Option<KBox<BarMemory>> {
         match self {
             Self::Ram(_) => None,

@@ -161,14 +161,17 @@ impl Store {
 
     /// Calls `f` for each chunk of the first `size` bytes with its offset,
     /// how many of its bytes lie in the first `size`, and the chunks of
-    /// `self` and of `other` at that place, where allocated (both stores
-    /// have the same geometry).
+    /// `self` and of `other` at that place, where allocated. `EINVAL` if
+    /// the two stores' chunks differ in size.
     pub(crate) fn for_each_chunk_pair<'a>(
         &'a self,
         other: &'a Store,
         size: usize,
         mut f: impl FnMut(usize, usize, Option<&'a PageBuffer>, Option<&'a PageBuffer>) -> Result,
     ) -> Result {
+        if self.chunk_size != other.chunk_size {
+            return Err(EINVAL);
+        }
         for index in 0..self.chunks_in(size) {
             f(
                 index * self.size(),
@@ -281,8 +284,9 @@ impl Store {
     /// # Safety
     ///
     /// Nothing may use the store concurrently (no fault, copy or reference
-    /// from [`Store::chunk`]), and no user mapping of its pages past `size`
-    /// may exist.
+    /// from [`Store::chunk`], nor a `Span` or a prepared copy made from one,
+    /// alive now or used later), and no user mapping of its pages past
+    /// `size` may exist.
     pub(crate) unsafe fn truncate(&self, size: usize) -> Result {
         let keep = div_ceil(size, self.chunk_size);
         for slot in self.chunks.iter().skip(keep) {

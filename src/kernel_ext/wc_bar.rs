@@ -15,18 +15,15 @@
 //! give the BAR's physical address or resource flags; and `pci::Device`
 //! has no `pci_disable_device` to undo `enable_device_mem`.
 //!
-//! As with a [`PageBuffer`], user space may store into the BAR's pages at
-//! any time through a mapping, so nothing hands out Rust references to its
-//! bytes: every access is a C copy (`memcpy_fromio`, `memcpy_toio`,
-//! `memset_io`), and a copy racing a user store may see it or not, byte by
-//! byte.
+//! As with a [`PageBuffer`](super::page_buffer::PageBuffer), user space
+//! may store into the BAR's pages at any time through a mapping, so nothing
+//! hands out Rust references to its bytes: every access is a C copy
+//! (`memcpy_fromio`, `memcpy_toio`, `memset_io`), and a copy racing a user
+//! store may see it or not, byte by byte.
 
 use super::{
     chunked_copy,
-    page_buffer::{
-        PageBuffer,
-        Span, //
-    },
+    page_buffer::Span, //
 };
 use crate::pci_helpers;
 use core::{
@@ -216,8 +213,9 @@ impl WcBar {
     /// `dst` must be valid for writes of `len` bytes, not referenced by Rust
     /// references meanwhile; it may be memory that user space maps.
     unsafe fn read_raw(&self, offset: usize, dst: *mut u8, len: usize) -> Result {
+        let span = self.span(offset, len)?;
         // SAFETY: The function's safety requirements.
-        unsafe { self.span(offset, len)?.read_to(dst) };
+        unsafe { span.read_to(dst) };
         Ok(())
     }
 
@@ -229,8 +227,9 @@ impl WcBar {
     /// `src` must be valid for reads of `len` bytes, not written through
     /// Rust references meanwhile; it may be memory that user space maps.
     unsafe fn write_raw(&self, offset: usize, src: *const u8, len: usize) -> Result {
+        let span = self.span(offset, len)?;
         // SAFETY: The function's safety requirements.
-        unsafe { self.span(offset, len)?.write_from(src) };
+        unsafe { span.write_from(src) };
         Ok(())
     }
 
@@ -245,24 +244,6 @@ impl WcBar {
     pub(crate) fn write(&self, offset: usize, data: &[u8]) -> Result {
         // SAFETY: `data` is valid for its length and borrowed.
         unsafe { self.write_raw(offset, data.as_ptr(), data.len()) }
-    }
-
-    /// Copies `len` bytes at `offset` of the BAR to the start of `dst`.
-    /// An out-of-range request copies nothing and returns `EINVAL`.
-    pub(crate) fn read_into(&self, offset: usize, dst: &PageBuffer, len: usize) -> Result {
-        dst.check(0, len)?;
-        // SAFETY: `dst` holds `len` bytes (checked above), only ever
-        // accessed through C copies.
-        unsafe { self.read_raw(offset, dst.as_ptr(), len) }
-    }
-
-    /// Copies the first `len` bytes of `src` into the BAR at `offset`, as
-    /// [`WcBar::read_into`].
-    pub(crate) fn write_from(&self, offset: usize, src: &PageBuffer, len: usize) -> Result {
-        src.check(0, len)?;
-        // SAFETY: `src` holds `len` bytes (checked above), only ever
-        // accessed through C copies.
-        unsafe { self.write_raw(offset, src.as_ptr(), len) }
     }
 
     /// Zero-fills `len` bytes at `offset`, in pieces, then drains the

@@ -33,7 +33,7 @@ impl Mux {
     /// A SWITCH as one transaction: the virtual devices it moves are
     /// revoked (locked and zapped) first, so that neither store can gain a
     /// chunk while it allocates; then it allocates and prepares both copies,
-    /// runs them, and sets both locations. A failure to prepare changes
+    /// runs them (the save, then the load), and sets both locations. A failure to prepare changes
     /// nothing, and a prepared copy cannot fail
     /// ([`PreparedCopy`](crate::device_memory::PreparedCopy)).
     fn switch_locked(&self, vdev: u32) -> Result<Changes> {
@@ -49,11 +49,14 @@ impl Mux {
             None => self.slots[to].revoke(),
         };
         let device_memory = self.slots.device_memory();
-        let load = device_memory.prepare_load(self.slots[to].backing(), size)?;
+        // The save first: the chunks the load then adds to the device
+        // memory hold no byte of the old foreground, and need no room in
+        // its backing store.
         let save = old
             .as_ref()
             .map(|(from, _)| device_memory.prepare_save(self.slots[*from].backing(), size))
             .transpose()?;
+        let load = device_memory.prepare_load(self.slots[to].backing(), size)?;
         // Everything is allocated and checked: from here nothing can fail.
         if let Some(save) = save {
             save.run();
