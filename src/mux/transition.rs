@@ -25,7 +25,7 @@ use kernel::{
 impl Mux {
     /// `VDMUX_IOC_SWITCH`: `vdev` becomes the foreground.
     pub(crate) fn switch(&self, vdev: u32) -> Result {
-        let changes = self.switch_locked(vdev)?;
+        let changes = self.switch_locked(vdev, false)?;
         self.changed(changes);
         Ok(())
     }
@@ -34,11 +34,17 @@ impl Mux {
     /// revoked (locked and zapped) first, so that neither store can gain a
     /// chunk while it allocates; then it allocates everything, copies, and
     /// sets both locations. An allocation failure changes nothing, and the
-    /// copies, prepared by those allocations, cannot fail.
-    fn switch_locked(&self, vdev: u32) -> Result<Changes> {
+    /// copies, prepared by those allocations, cannot fail. `by_access` when
+    /// context management makes it for an access (see `ctxmgt.rs`).
+    pub(super) fn switch_locked(&self, vdev: u32, by_access: bool) -> Result<Changes> {
         let changing = self.changing.lock();
         let change = self.state.lock().table.plan_switch(vdev)?;
         let Change::Switch { from, to } = change else {
+            if !by_access {
+                // A SWITCH to the foreground restarts its hold all the same.
+                let _state = self.state.lock();
+                self.ctx.switched(vdev as usize, false);
+            }
             return Ok(Changes::default());
         };
         let size = self.reserved_size();
@@ -69,7 +75,7 @@ impl Mux {
             location.set(Location::BackingStore);
         }
         new.set(Location::DeviceMemory);
-        Ok(self.commit(change))
+        Ok(self.commit_switch(change, by_access))
     }
 
     /// Commits a state change that `changing` serialized, while holding the
@@ -77,8 +83,18 @@ impl Mux {
     /// state user space reads agrees with what its accesses get (a SIGBUS
     /// after EJECT, say); what to notify.
     fn commit(&self, change: Change) -> Changes {
+        self.commit_switch(change, false)
+    }
+
+    /// As [`Mux::commit`]; a new foreground's hold (or, `by_access`, its
+    /// grace) starts with it, under `state`, so that a waiting access sees
+    /// both together.
+    fn commit_switch(&self, change: Change, by_access: bool) -> Changes {
         let mut state = self.state.lock();
         state.table.commit(change);
+        if let Change::Switch { to, .. } = change {
+            self.ctx.switched(to, by_access);
+        }
         Changes::of(&state.table, change)
     }
 
@@ -159,6 +175,7 @@ impl Mux {
         let bar = unsafe { self.slots.device_memory().detach() };
         drop(changing);
         self.changed.notify_all();
+        self.ctx.wake();
         bar
     }
 
