@@ -77,7 +77,7 @@ TEST_LIBS := tests/vdmuxctl_lib.sh
 TEST_SCRIPTS := $(filter-out $(DEMO_FILES) $(TEST_LIBS),$(wildcard tests/*.sh))
 # The functional tests also run as 32-bit programs (compat_ioctl, the 32-bit
 # layout of the UAPI structures).
-TESTS_M32 := ioctl_test mmap_test events_test autogrow_test populate_test
+TESTS_M32 := ioctl_test mmap_test events_test autogrow_test populate_test ctxmgt_test
 # kselftest_harness.h casts pointers to intmax_t in EXPECT_*(NULL, ...).
 M32_CFLAGS := -Wno-pointer-to-int-cast -Wno-int-to-pointer-cast
 TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS)) \
@@ -271,7 +271,7 @@ endif
 # device_memory=pci: pci_test uses it, and the functional tests of
 # PCI_PASS_TESTS run a second time in that mode (sections NAME@pci).
 IVSHMEM_SIZE ?= 64M
-PCI_PASS_TESTS ?= ioctl_test mmap_test events_test populate_test
+PCI_PASS_TESTS ?= ioctl_test mmap_test events_test populate_test ctxmgt_test
 
 check: tool-test judge-test module lint tests $(DEMO_BINS)
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
@@ -397,7 +397,7 @@ uninstall:
 # same 32-bit programs and the same BAR checks (pci_test, and the pci pass
 # of PCI_PASS_TESTS on the guest's ivshmem device) as make check.
 DEBIAN_TESTS ?= module_test ioctl_test mmap_test huge_test security_test events_test race_test \
-	autogrow_test populate_test pci_test $(patsubst %,%-m32,$(TESTS_M32)) \
+	autogrow_test populate_test ctxmgt_test pci_test $(patsubst %,%-m32,$(TESTS_M32)) \
 	vdmuxctl_test.sh vdmuxctl_events_test.sh vdmux_crate_test.sh
 # KVER picks Debian's kernel (scripts/debian-kernel.sh's DEBIAN_KERNEL):
 # make check-debian KVER=7.2.12+deb13-amd64.

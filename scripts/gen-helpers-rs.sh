@@ -17,7 +17,7 @@ tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 bindgen "$hdr" --use-core --no-layout-tests --no-doc-comments \
 	--allowlist-function 'vdmux_.*' --allowlist-var 'VDMUX_.*' --allowlist-type 'vdmux_.*' \
-	--blocklist-type 'address_space|delayed_work|fs_context|page|pci_dev|rw_semaphore|vm_area_struct|vm_fault|work_struct' \
+	--blocklist-type 'address_space|delayed_work|fs_context|page|pci_dev|rw_semaphore|vm_area_struct|vm_fault|wait_queue_head|work_struct' \
 	--ctypes-prefix ffi -o "$tmp" -- -I/usr/include
 {
 	echo "// SPDX-License-Identifier: GPL-2.0"

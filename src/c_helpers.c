@@ -19,6 +19,7 @@
 #include <linux/sched/signal.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
+#include <linux/wait.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #ifdef CONFIG_X86_PAT
@@ -221,6 +222,62 @@ void vdmux_zap_fork_parent(struct vm_area_struct *copy)
 	else
 		unmap_mapping_pages(copy->vm_file->f_mapping, copy->vm_pgoff,
 				    vma_pages(copy), true);
+}
+
+unsigned int vdmux_fault_retry_mode(const struct vm_fault *vmf)
+{
+	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
+		return VDMUX_FAULT_LOCKED;
+	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
+		return VDMUX_FAULT_NOWAIT;
+	return VDMUX_FAULT_UNLOCK;
+}
+
+void vdmux_fault_release_lock(struct vm_fault *vmf)
+{
+	release_fault_lock(vmf);
+}
+
+unsigned int vdmux_fault_retry(bool waited)
+{
+	return (__force unsigned int)(waited ? VM_FAULT_RETRY | VM_FAULT_MAJOR : VM_FAULT_RETRY);
+}
+
+struct wait_queue_head *vdmux_waitq_new(void)
+{
+	struct wait_queue_head *wq = kmalloc(sizeof(*wq), GFP_KERNEL);
+
+	if (wq)
+		init_waitqueue_head(wq);
+	return wq;
+}
+
+void vdmux_waitq_free(struct wait_queue_head *wq)
+{
+	kfree(wq);
+}
+
+void vdmux_waitq_wake_all(struct wait_queue_head *wq)
+{
+	wake_up_all(wq);
+}
+
+long vdmux_waitq_wait(struct wait_queue_head *wq, const unsigned long *seq,
+		      unsigned long seen, long timeout)
+{
+	long __ret = timeout;
+
+	might_sleep();
+	if (___wait_cond_timeout(READ_ONCE(*seq) != seen))
+		return __ret;
+	return ___wait_event(*wq, ___wait_cond_timeout(READ_ONCE(*seq) != seen),
+			     TASK_KILLABLE | TASK_FREEZABLE, 0, timeout,
+			     __ret = schedule_timeout(__ret));
+}
+
+long vdmux_max_schedule_timeout(void)
+{
+	return MAX_SCHEDULE_TIMEOUT;
 }
 
 void vdmux_cond_resched(void)

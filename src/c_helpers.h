@@ -22,6 +22,7 @@ struct fs_context;
 struct rw_semaphore;
 struct vm_area_struct;
 struct vm_fault;
+struct wait_queue_head;
 struct work_struct;
 
 /* The magic number of vdmux's internal pseudo file system ("vdmx"). */
@@ -136,6 +137,55 @@ bool vdmux_fault_under_vma_lock(const struct vm_fault *vmf);
 
 /* Whether the fault is a write access. */
 bool vdmux_fault_is_write(const struct vm_fault *vmf);
+
+/*
+ * How a fault may wait for something that takes long: VDMUX_FAULT_UNLOCK
+ * when it may release its lock and be retried (FAULT_FLAG_ALLOW_RETRY
+ * without FAULT_FLAG_RETRY_NOWAIT), VDMUX_FAULT_NOWAIT when it may be
+ * retried but keeps its lock (FAULT_FLAG_RETRY_NOWAIT), VDMUX_FAULT_LOCKED
+ * when it cannot be retried (fixup_user_fault() without @unlocked).
+ */
+#define VDMUX_FAULT_UNLOCK 0
+#define VDMUX_FAULT_NOWAIT 1
+#define VDMUX_FAULT_LOCKED 2
+unsigned int vdmux_fault_retry_mode(const struct vm_fault *vmf);
+
+/*
+ * release_fault_lock(): releases the per-VMA lock or mmap_lock the fault
+ * holds, as __folio_lock_or_retry() does before it waits and returns
+ * VM_FAULT_RETRY. Nothing of the fault's VMA may be used after.
+ */
+void vdmux_fault_release_lock(struct vm_fault *vmf);
+
+/*
+ * VM_FAULT_RETRY, as the unsigned int of vm_fault_t; with VM_FAULT_MAJOR
+ * when @waited (the fault released its lock and waited, as for I/O), so
+ * that the kernel counts the retried fault as a major one whether the first
+ * try held the per-VMA lock or mmap_lock.
+ */
+unsigned int vdmux_fault_retry(bool waited);
+
+/*
+ * A wait queue head of its own allocation (kmalloc, init_waitqueue_head()),
+ * or NULL; freed with vdmux_waitq_free() once nobody waits on it.
+ */
+struct wait_queue_head *vdmux_waitq_new(void);
+void vdmux_waitq_free(struct wait_queue_head *wq);
+/* wake_up_all(). */
+void vdmux_waitq_wake_all(struct wait_queue_head *wq);
+/*
+ * Sleeps on @wq, killable and freezable (TASK_KILLABLE | TASK_FREEZABLE),
+ * until READ_ONCE(*@seq) != @seen or @timeout jiffies pass
+ * (MAX_SCHEDULE_TIMEOUT: no limit). The condition is checked after the
+ * task is queued, so a waker that changes *@seq then calls
+ * vdmux_waitq_wake_all() is never missed. Returns > 0 once *@seq changed,
+ * 0 on timeout, -ERESTARTSYS on a fatal signal. No lock may be held (the
+ * freezer may freeze the task while it sleeps).
+ */
+long vdmux_waitq_wait(struct wait_queue_head *wq, const unsigned long *seq,
+		      unsigned long seen, long timeout);
+/* MAX_SCHEDULE_TIMEOUT. */
+long vdmux_max_schedule_timeout(void);
 
 /* cond_resched(). */
 void vdmux_cond_resched(void);

@@ -64,6 +64,10 @@ impl Control {
     pub(crate) fn max_reserved_size(&self) -> usize {
         self.mux.max_reserved_size()
     }
+
+    pub(crate) fn mux(&self) -> &Mux {
+        &self.mux
+    }
 }
 
 /// An open file of the control node.
@@ -103,6 +107,7 @@ impl MiscDevice for Control {
             foreground,
             status.generation
         );
+        sysfs::show_ctxmgt(m, &open.control.mux);
     }
 }
 

@@ -24,6 +24,7 @@ mod generated {
             rw_semaphore,
             vm_area_struct,
             vm_fault,
+            wait_queue_head,
             work_struct, //
         },
         ffi,

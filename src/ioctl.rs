@@ -36,6 +36,8 @@ enum Command {
     Switch,
     Eject,
     Insert,
+    GetCtxmgt,
+    SetCtxmgt,
 }
 
 impl Command {
@@ -50,6 +52,8 @@ impl Command {
             uapi::VDMUX_IOC_SWITCH => Self::Switch,
             uapi::VDMUX_IOC_EJECT => Self::Eject,
             uapi::VDMUX_IOC_INSERT => Self::Insert,
+            uapi::VDMUX_IOC_GET_CTXMGT => Self::GetCtxmgt,
+            uapi::VDMUX_IOC_SET_CTXMGT => Self::SetCtxmgt,
             _ => return None,
         })
     }
@@ -57,8 +61,12 @@ impl Command {
     /// Whether it changes state: the control node's, with `CAP_SYS_ADMIN`.
     fn changes_state(self) -> bool {
         match self {
-            Self::GetReservedSize | Self::GetStatus | Self::WaitForeground => false,
-            Self::SetReservedSize | Self::Switch | Self::Eject | Self::Insert => true,
+            Self::GetReservedSize | Self::GetStatus | Self::WaitForeground | Self::GetCtxmgt => {
+                false
+            }
+            Self::SetReservedSize | Self::Switch | Self::Eject | Self::Insert | Self::SetCtxmgt => {
+                true
+            }
         }
     }
 }
@@ -114,6 +122,19 @@ pub(crate) fn dispatch(
         Command::Switch => mux.switch(index(arg)?)?,
         Command::Eject => mux.eject(index(arg)?)?,
         Command::Insert => mux.insert(index(arg)?)?,
+        Command::GetCtxmgt => {
+            let ctx = mux.ctxmgt();
+            UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::vdmux_ctxmgt>())
+                .writer()
+                .write(&ctx)?;
+        }
+        Command::SetCtxmgt => {
+            let ctx: uapi::vdmux_ctxmgt =
+                UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::vdmux_ctxmgt>())
+                    .reader()
+                    .read()?;
+            mux.set_ctxmgt(ctx)?;
+        }
     }
     Ok(0)
 }

@@ -11,16 +11,24 @@
 //! | `/sys/class/misc/vdmux/reserved_size` | bytes, decimal |
 //! | `/sys/class/misc/vdmux/nr_vdevs` | decimal |
 //! | `/sys/class/misc/vdmux/max_reserved_size` | bytes, decimal |
+//! | `/sys/class/misc/vdmux/ctxmgt` | `1` with context management on, else `0` |
+//! | `/sys/class/misc/vdmux/ctxmgt_timeout_ms` | the hold time, decimal |
+//! | `/sys/class/misc/vdmux/ctxmgt_switches` | switches made by accesses |
+//!
+//! Every node's fdinfo shows the last three too.
 
 use crate::{
     control::Control,
     events::state_name,
     kernel_ext::node_attrs::node_attributes,
+    mux::Mux,
     uapi,
     vdev::Vdev, //
 };
 use kernel::{
     prelude::*,
+    seq_file::SeqFile,
+    seq_print,
     str::CString, //
 };
 
@@ -38,6 +46,9 @@ pub(crate) enum ControlAttr {
     ReservedSize,
     NrVdevs,
     MaxReservedSize,
+    Ctxmgt,
+    CtxmgtTimeoutMs,
+    CtxmgtSwitches,
 }
 
 node_attributes! {
@@ -53,6 +64,9 @@ node_attributes! {
         c"reserved_size" => ControlAttr::ReservedSize,
         c"nr_vdevs" => ControlAttr::NrVdevs,
         c"max_reserved_size" => ControlAttr::MaxReservedSize,
+        c"ctxmgt" => ControlAttr::Ctxmgt,
+        c"ctxmgt_timeout_ms" => ControlAttr::CtxmgtTimeoutMs,
+        c"ctxmgt_switches" => ControlAttr::CtxmgtSwitches,
     ];
 }
 
@@ -78,5 +92,24 @@ pub(crate) fn control_text(control: &Control, attr: ControlAttr) -> Result<CStri
         ControlAttr::MaxReservedSize => {
             CString::try_from_fmt(fmt!("{}\n", control.max_reserved_size()))
         }
+        ControlAttr::Ctxmgt => CString::try_from_fmt(fmt!("{}\n", control.mux().ctxmgt().enable)),
+        ControlAttr::CtxmgtTimeoutMs => {
+            CString::try_from_fmt(fmt!("{}\n", control.mux().ctxmgt().timeout_ms))
+        }
+        ControlAttr::CtxmgtSwitches => {
+            CString::try_from_fmt(fmt!("{}\n", control.mux().ctxmgt_switches()))
+        }
     }
+}
+
+/// Context management's lines of a node's fdinfo.
+pub(crate) fn show_ctxmgt(m: &SeqFile, mux: &Mux) {
+    let ctx = mux.ctxmgt();
+    seq_print!(
+        m,
+        "vdmux-ctxmgt:\t{}\nvdmux-ctxmgt-timeout-ms:\t{}\nvdmux-ctxmgt-switches:\t{}\n",
+        ctx.enable,
+        ctx.timeout_ms,
+        mux.ctxmgt_switches()
+    );
 }

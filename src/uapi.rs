@@ -30,6 +30,14 @@ unsafe impl kernel::transmute::FromBytes for vdmux_range {}
 
 const _: () = assert!(core::mem::size_of::<vdmux_range>() == 16);
 
+// SAFETY: `vdmux_ctxmgt` is `repr(C)`, two `__u32` with no padding: every
+// byte is initialized, and any bytes are a valid value.
+unsafe impl kernel::transmute::AsBytes for vdmux_ctxmgt {}
+// SAFETY: As above.
+unsafe impl kernel::transmute::FromBytes for vdmux_ctxmgt {}
+
+const _: () = assert!(core::mem::size_of::<vdmux_ctxmgt>() == 8);
+
 /// The name of a `VDMUX_STATE_*` code, as `show_fdinfo` prints it.
 pub(crate) fn state_name(state: u32) -> &'static str {
     match state {

@@ -250,6 +250,7 @@ impl MiscDevice for Vdev {
             faults.map_pages,
             u8::from(open.autogrow.load(Ordering::Relaxed))
         );
+        sysfs::show_ctxmgt(m, &vdev.mux);
     }
 }
 

@@ -168,17 +168,21 @@ static inline int restore_module_defaults(void)
 }
 
 /*
- * Brings the device back to its load-time state: every virtual device
- * inserted, vdev 0 in the foreground, the default size, all bytes zero.
- * Nothing may be mapped.
+ * Brings the device back to its load-time state: context management off,
+ * every virtual device inserted, vdev 0 in the foreground, the default
+ * size, all bytes zero. Nothing may be mapped.
  */
 static inline int reset_device(void)
 {
 	static char zero[DEFAULT_RESERVED];
+	struct vdmux_ctxmgt off = { 0, 0 };
 	struct vdmux_status st;
 	int fd, i, ret;
 
 	ret = ensure_module();
+	if (ret)
+		return ret;
+	ret = vdmux_ctl(VDMUX_IOC_SET_CTXMGT, (unsigned long)&off);
 	if (ret)
 		return ret;
 	fd = open(CTL_PATH, O_RDWR | O_CLOEXEC);

@@ -4,7 +4,8 @@
  * devices that user space maps with mmap(2).
  *
  * Nodes:
- *   /dev/vdmux      the control node: resize, switch, eject, insert, status.
+ *   /dev/vdmux      the control node: resize, switch, eject, insert, status,
+ *                   context management.
  *   /dev/vdmuxN     virtual device N: mmap (MAP_SHARED only), read, write,
  *                   lseek, and the read-only ioctls.
  *
@@ -116,5 +117,39 @@ struct vdmux_range {
  * Like a fault, what it maps is revoked by the next state change.
  */
 #define VDMUX_IOC_POPULATE _IOW(VDMUX_IOC_MAGIC, 0x08, struct vdmux_range)
+
+/**
+ * struct vdmux_ctxmgt - device context management (VDMUX_IOC_SET_CTXMGT)
+ * @enable:     0 (the default) or 1
+ * @timeout_ms: 0..10000 (default 0): how long a virtual device that became
+ *              the foreground keeps the device memory before an access to
+ *              another one takes it
+ *
+ * Enabled, an access (a load or a store through any mapping, or
+ * VDMUX_IOC_POPULATE) to a page of a background virtual device makes that
+ * virtual device the foreground, as VDMUX_IOC_SWITCH would (generations
+ * and notifications included), once the foreground has held the device
+ * memory for @timeout_ms; the access then completes on the device memory.
+ * Waiting accesses are served in the order their virtual devices were
+ * first waited for; the wait ends at once on a fatal signal. Enabling
+ * revokes every background virtual device's mappings. read(2) and
+ * write(2) of a background virtual device still use its backing store.
+ */
+struct vdmux_ctxmgt {
+	__u32 enable;
+	__u32 timeout_ms;
+};
+
+/* Largest vdmux_ctxmgt.timeout_ms. */
+#define VDMUX_CTXMGT_MAX_TIMEOUT_MS 10000U
+
+/*
+ * Control node (ENOTTY on a virtual device node), CAP_SYS_ADMIN (EPERM,
+ * checked first); EINVAL for enable > 1 or timeout_ms above
+ * VDMUX_CTXMGT_MAX_TIMEOUT_MS.
+ */
+#define VDMUX_IOC_SET_CTXMGT _IOW(VDMUX_IOC_MAGIC, 0x09, struct vdmux_ctxmgt)
+/* Any node. */
+#define VDMUX_IOC_GET_CTXMGT _IOR(VDMUX_IOC_MAGIC, 0x0a, struct vdmux_ctxmgt)
 
 #endif /* _UAPI_LINUX_VDMUX_H */

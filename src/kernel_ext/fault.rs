@@ -387,6 +387,60 @@ impl VmFault {
     }
 }
 
+/// What [`PageFault::wait_unlocked`] did.
+pub(crate) enum Waited<F> {
+    /// The fault's lock was released and the wait done without it: return
+    /// this (`VM_FAULT_RETRY`) and the kernel retries the fault.
+    Retry(FaultDone),
+    /// The fault may be retried but must keep its lock
+    /// (`FAULT_FLAG_RETRY_NOWAIT`): nothing was done; return this
+    /// (`VM_FAULT_RETRY`), and the caller retries it in a way that may wait.
+    RetryLater(FaultDone),
+    /// The fault cannot be retried (no `FAULT_FLAG_ALLOW_RETRY`: a
+    /// `fixup_user_fault` without `unlocked`): nothing was done, the wait is
+    /// given back, and the fault must be served or refused under its lock.
+    Locked(F),
+}
+
+/// The fault-retry protocol, as the kernel's own long waits use it
+/// (`__folio_lock_or_retry`): release the fault's lock, wait, return
+/// `VM_FAULT_RETRY`.
+impl VmFault {
+    /// Runs `wait` without the fault's lock, if the fault allows that.
+    ///
+    /// `wait` is `Send`, so it cannot borrow the fault (whose VMA may be
+    /// gone once the lock is released: a `VmFault` holds a raw pointer and
+    /// is not `Sync`); the handler it may borrow is kept alive by the
+    /// callback that called it (see `VmOps::fault`).
+    ///
+    /// # Safety
+    ///
+    /// Only from a fault handler that may sleep and has not inserted
+    /// anything (`->fault`, `->huge_fault`), which returns what this returns
+    /// unless it is [`Waited::Locked`], and uses nothing of the fault after
+    /// a [`Waited::Retry`].
+    unsafe fn wait_unlocked<F: FnOnce() + Send>(&self, wait: F) -> Waited<F> {
+        // SAFETY: `vmf` is valid by the type invariants.
+        let mode = unsafe { helpers::vdmux_fault_retry_mode(self.vmf) };
+        // SAFETY: A constant.
+        let retry = |waited| FaultDone(unsafe { helpers::vdmux_fault_retry(waited) });
+        match mode {
+            helpers::VDMUX_FAULT_UNLOCK => {
+                // SAFETY: `vmf` is valid and holds its lock (the kernel
+                // called the handler with it); the caller returns
+                // `VM_FAULT_RETRY`, which tells the kernel the lock is
+                // released, and touches nothing of the fault after.
+                unsafe { helpers::vdmux_fault_release_lock(self.vmf) };
+                wait();
+                // Counted as a major fault: it waited, as for I/O.
+                Waited::Retry(retry(true))
+            }
+            helpers::VDMUX_FAULT_NOWAIT => Waited::RetryLater(retry(false)),
+            _ => Waited::Locked(wait),
+        }
+    }
+}
+
 /// A fault of [`VmaHandler::fault`], which may sleep: it may map pages
 /// with [`PageFault::map_page`], allocating page tables.
 #[repr(transparent)]
@@ -434,6 +488,25 @@ impl PageFault {
     ) -> Result<FaultDone, FaultError> {
         // SAFETY: The caller's requirements, in a fault that may sleep.
         unsafe { self.0.map_page(store, around) }
+    }
+}
+
+impl PageFault {
+    /// See [`VmFault::wait_unlocked`]; the handler returns what this
+    /// returns, unless [`Waited::Locked`].
+    pub(crate) fn wait_unlocked<F: FnOnce() + Send>(&self, wait: F) -> Waited<F> {
+        // SAFETY: A `->fault` may sleep; the handler returns the result, as
+        // the documentation says, and a `PageFault` gives no access to the
+        // VMA that `wait` could use.
+        unsafe { self.0.wait_unlocked(wait) }
+    }
+}
+
+impl HugeFault {
+    /// As [`PageFault::wait_unlocked`].
+    pub(crate) fn wait_unlocked<F: FnOnce() + Send>(&self, wait: F) -> Waited<F> {
+        // SAFETY: As for `PageFault::wait_unlocked`, in a `->huge_fault`.
+        unsafe { self.0.wait_unlocked(wait) }
     }
 }
 

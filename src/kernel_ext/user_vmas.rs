@@ -49,6 +49,11 @@ impl UserMapping<'_> {
         self.range.clone()
     }
 
+    /// The address at which this part maps page `pgoff` of the object.
+    pub(crate) fn address_of(&self, pgoff: usize) -> Option<usize> {
+        self.pages.address_of(pgoff)
+    }
+
     /// The object's page offsets that this part maps, split where the
     /// part crosses from one page middle directory entry to the next.
     pub(crate) fn pmd_spans(&self) -> impl Iterator<Item = core::ops::Range<usize>> + '_ {

@@ -100,7 +100,10 @@ pub(crate) trait VmaHandler: Send + Sync + Sized {
     fn vma_closed(&self);
 
     /// Serves one page fault: maps a page with [`PageFault::map_page`] and
-    /// returns what it returned, or refuses.
+    /// returns what it returned, or refuses; or waits for something without
+    /// the fault's lock and has the kernel retry it
+    /// ([`PageFault::wait_unlocked`]), during which the handler is kept
+    /// alive by the call, not by the VMA.
     fn fault(&self, fault: &PageFault) -> Result<FaultDone, FaultError>;
 
     /// Maps pages around a read fault before [`VmaHandler::fault`] is called,
@@ -264,6 +267,10 @@ impl<T: VmaHandler + 'static> VmOps<T> {
         // SAFETY: The kernel passes a valid `vm_fault` whose VMA has our
         // `vm_ops`, so it carries our handler.
         let handler = unsafe { Self::handler((*vmf).__bindgen_anon_1.vma) };
+        // A reference of our own: the handler may release the fault's lock
+        // (`PageFault::wait_unlocked`), after which the VMA, and the
+        // reference it holds, may go.
+        let handler: Arc<T> = handler.into();
         // INVARIANT: `vmf` is the fault in progress, valid during this call.
         let fault = PageFault(VmFault { vmf });
         fault_result(handler.fault(&fault))
@@ -305,6 +312,8 @@ impl<T: VmaHandler + 'static> VmOps<T> {
         }
         // SAFETY: As in `fault`.
         let handler = unsafe { Self::handler((*vmf).__bindgen_anon_1.vma) };
+        // As in `fault`.
+        let handler: Arc<T> = handler.into();
         // INVARIANT: `vmf` is the fault in progress, valid during this call.
         let fault = HugeFault(VmFault { vmf });
         fault_result(handler.huge_fault(&fault))

@@ -3,13 +3,20 @@
 //! Mappings and their faults: mmap admission, `->fault`, `->map_pages`,
 //! `->huge_fault` and POPULATE.
 
-use super::Mux;
+use super::{
+    slot::{
+        Located,
+        Location, //
+    },
+    Mux,
+};
 use crate::{
     kernel_ext::{
         fault::{
             AroundFault,
             HugeFault,
-            PageFault, //
+            PageFault,
+            Waited, //
         },
         pfnmap::{
             FaultDone,
@@ -21,6 +28,7 @@ use crate::{
     range,
     state::VdevState, //
 };
+use core::ops::Deref;
 use kernel::{
     page::PAGE_SIZE,
     prelude::*, //
@@ -58,11 +66,66 @@ impl Mux {
     /// are now, with the pages around it; SIGBUS past the buffer (unless an
     /// autogrow store grows it), when removed, or when the page cannot be
     /// allocated.
+    ///
+    /// With context management on, a fault of a background `vdev` is an
+    /// access that makes it the foreground (see `ctxmgt.rs`).
     pub(crate) fn fault(
         &self,
         vdev: usize,
         fault: &PageFault,
         autogrow: bool,
+    ) -> Result<FaultDone, FaultError> {
+        self.serve_fault(vdev, fault, autogrow, true)
+    }
+
+    /// Whether a fault that holds `location` must make its virtual device
+    /// the foreground rather than map its backing store: context management
+    /// is on. Read under the location, which enabling it revokes after
+    /// setting it.
+    fn must_switch<G: Deref<Target = Location>>(&self, location: &Located<'_, G>) -> bool {
+        location.location() == Location::BackingStore && self.ctx.enabled()
+    }
+
+    /// What a fault of the background `vdev` that must switch does once
+    /// `wait_unlocked` ran `access_wait` (or could not): `Some` to return,
+    /// `None` when it switched at once under the fault's lock and must now
+    /// be served. `may_switch` is false for a fault that switched so once
+    /// already: it raises SIGBUS rather than loop.
+    fn after_access<F>(
+        &self,
+        vdev: usize,
+        waited: Waited<F>,
+        may_switch: bool,
+    ) -> Result<Option<FaultDone>, FaultError> {
+        match waited {
+            Waited::Retry(done) | Waited::RetryLater(done) => Ok(Some(done)),
+            Waited::Locked(_) if may_switch => {
+                self.access_switch_now(vdev)
+                    .map_err(|_| FaultError::SigBus)?;
+                Ok(None)
+            }
+            Waited::Locked(_) => Err(FaultError::SigBus),
+        }
+    }
+
+    /// The wait of a fault that must switch, without the fault's lock: a
+    /// switch that fails leaves a mark, so that the retried fault raises
+    /// SIGBUS rather than try again for ever.
+    fn access_for_fault(&self, vdev: usize) {
+        match self.access_wait(vdev) {
+            Ok(()) => {}
+            // The task is being killed: the fault is not retried.
+            Err(e) if e == EINTR => {}
+            Err(_) => self.ctx.mark_failed(vdev),
+        }
+    }
+
+    fn serve_fault(
+        &self,
+        vdev: usize,
+        fault: &PageFault,
+        autogrow: bool,
+        may_switch: bool,
     ) -> Result<FaultDone, FaultError> {
         let pgoff = fault.pgoff();
         let past_end = !range::page_in_buffer(pgoff, self.reserved_size());
@@ -79,6 +142,18 @@ impl Mux {
         };
         // Lock order: `changing` before the location.
         let location = self.slots.shared(vdev);
+        if self.must_switch(&location) {
+            drop(location);
+            drop(growing);
+            if self.ctx.take_failure(vdev) {
+                return Err(FaultError::SigBus);
+            }
+            let waited = fault.wait_unlocked(|| self.access_for_fault(vdev));
+            return match self.after_access(vdev, waited, may_switch)? {
+                Some(done) => Ok(done),
+                None => self.serve_fault(vdev, fault, autogrow, false),
+            };
+        }
         let reserved_pages = self.reserved_pages();
         if pgoff >= reserved_pages {
             return Err(FaultError::SigBus);
@@ -108,6 +183,9 @@ impl Mux {
         // A fault that found no memory for a page table served nothing.
         if done.mapped() {
             self.faults[vdev].count_pages(fault, false);
+            if location.location() == Location::DeviceMemory {
+                self.ctx.served(vdev);
+            }
         }
         Ok(done)
     }
@@ -120,6 +198,10 @@ impl Mux {
         let Some(location) = self.slots.try_shared(vdev) else {
             return false;
         };
+        if self.must_switch(&location) {
+            // `fault`, which may sleep, switches.
+            return false;
+        }
         let pgoff = fault.pgoff();
         let reserved_pages = self.reserved_pages();
         if pgoff >= reserved_pages {
@@ -131,6 +213,9 @@ impl Mux {
         let mapped = location.map_into_table(fault, around);
         if mapped {
             self.faults[vdev].count_pages(fault, true);
+            if location.location() == Location::DeviceMemory {
+                self.ctx.served(vdev);
+            }
         }
         mapped
     }
@@ -139,10 +224,24 @@ impl Mux {
     /// from where its bytes are now, or falls back to 4 KiB pages (see
     /// [`HugeFault::map_huge`]); SIGBUS as [`Mux::fault`]. A fault past the
     /// reserved size falls back, so that [`Mux::fault`] grows or refuses.
+    ///
+    /// With context management on, a huge fault of a background `vdev` is
+    /// an access as in [`Mux::fault`], retried as a huge fault: it does not
+    /// fall back, so that the block is mapped with a PMD entry once it is
+    /// on the device memory.
     pub(crate) fn huge_fault(
         &self,
         vdev: usize,
         fault: &HugeFault,
+    ) -> Result<FaultDone, FaultError> {
+        self.serve_huge(vdev, fault, true)
+    }
+
+    fn serve_huge(
+        &self,
+        vdev: usize,
+        fault: &HugeFault,
+        may_switch: bool,
     ) -> Result<FaultDone, FaultError> {
         let pgoff = fault.pgoff();
         if !range::page_in_buffer(pgoff, self.reserved_size()) {
@@ -151,28 +250,87 @@ impl Mux {
         // Allocated first, without excluding the other faults.
         {
             let location = self.slots.shared(vdev);
+            if self.must_switch(&location) {
+                drop(location);
+                return self.huge_access(vdev, fault, may_switch);
+            }
             let store = location.store().ok_or(FaultError::SigBus)?;
             store
                 .allocate_at(pgoff * PAGE_SIZE)
                 .map_err(|_| FaultError::SigBus)?;
         }
-        let mapped = self
-            .slots
-            .exclusive(vdev)
-            .map_huge(fault, self.reserved_pages())?;
+        let location = self.slots.exclusive(vdev);
+        if self.must_switch(&location) {
+            // Switched away, or the mode enabled, since the allocation.
+            drop(location);
+            return self.huge_access(vdev, fault, may_switch);
+        }
+        let mapped = location.map_huge(fault, self.reserved_pages())?;
         if mapped.inserted() {
             self.faults[vdev].count_huge(fault);
+            if location.location() == Location::DeviceMemory {
+                self.ctx.served(vdev);
+            }
         }
         Ok(mapped.into_done())
+    }
+
+    /// A huge fault of the background `vdev` that must switch: as in
+    /// [`Mux::serve_fault`].
+    fn huge_access(
+        &self,
+        vdev: usize,
+        fault: &HugeFault,
+        may_switch: bool,
+    ) -> Result<FaultDone, FaultError> {
+        if self.ctx.take_failure(vdev) {
+            return Err(FaultError::SigBus);
+        }
+        let waited = fault.wait_unlocked(|| self.access_for_fault(vdev));
+        match self.after_access(vdev, waited, may_switch)? {
+            Some(done) => Ok(done),
+            None => self.serve_huge(vdev, fault, false),
+        }
     }
 
     /// `VDMUX_IOC_POPULATE` of `vdev`: maps every page of the caller's
     /// mappings of `vdev` over `[addr, addr + len)`; `EINTR` once a fatal
     /// signal is pending (the OOM reaper skips `VM_PFNMAP` and cannot stop
     /// it otherwise), the pages mapped so far staying mapped.
+    ///
+    /// With context management on, POPULATE of a background `vdev` is an
+    /// access: it releases `mmap_lock`, waits for its turn and switches
+    /// (see `ctxmgt.rs`), and goes on from the span it had reached, which
+    /// it maps on the device memory.
     pub(crate) fn populate(&self, vdev: usize, addr: u64, len: u64) -> Result {
         let addr = usize::try_from(addr).map_err(|_| EINVAL)?;
         let len = usize::try_from(len).map_err(|_| EINVAL)?;
+        let end = addr.checked_add(len).ok_or(EINVAL)?;
+        let mut at = addr;
+        loop {
+            let mut resume = None;
+            let result = self.populate_from(vdev, at, end - at, &mut resume);
+            match resume {
+                // `populate_from` stops only there, with `mmap_lock`
+                // released.
+                Some(next) if result == Err(EAGAIN) => {
+                    self.access_wait(vdev)?;
+                    at = next;
+                }
+                _ => return result,
+            }
+        }
+    }
+
+    /// POPULATE of `[addr, addr + len)`, which stops with `EAGAIN` at the
+    /// first span that must switch, its address in `resume`.
+    fn populate_from(
+        &self,
+        vdev: usize,
+        addr: usize,
+        len: usize,
+        resume: &mut Option<usize>,
+    ) -> Result {
         for_each_user_mapping(self.slots[vdev].mapping(), addr, len, |part| {
             if part.pgoffs().end > self.reserved_pages() {
                 return Err(ENXIO);
@@ -185,11 +343,18 @@ impl Mux {
                 // and every fault queued behind it, waits for one span at
                 // most. A span mapped before a change was zapped by it.
                 let location = self.slots.shared(vdev);
+                if self.must_switch(&location) {
+                    *resume = Some(part.address_of(span.start).ok_or(EINVAL)?);
+                    return Err(EAGAIN);
+                }
                 let store = location.store().ok_or(ENODEV)?;
                 for pgoff in span.clone() {
                     store.allocate_at(pgoff * PAGE_SIZE)?;
                 }
                 location.populate(part, span)?;
+                if location.location() == Location::DeviceMemory {
+                    self.ctx.served(vdev);
+                }
                 drop(location);
                 task::cond_resched();
             }

@@ -20,9 +20,12 @@
 //! 3. a slot's location; only a SWITCH, holding `changing`, nests a second
 //!    one (the new foreground's inside the old one's);
 //! 4. `Mux::state`: the state table and mapping counts, held briefly;
-//! 5. the zap's `i_mmap_rwsem`, then the page table or PMD lock.
+//! 5. `CtxMgt::inner`, a spinlock (context management's hold and queue);
+//! 6. the zap's `i_mmap_rwsem`, then the page table or PMD lock.
 //!
 //! `Mux::notifying` is taken alone, after a change released all of these.
+//! An access that context management makes switch (`ctxmgt.rs`) waits and
+//! switches holding none of these, nor `mmap_lock`: its fault released it.
 //!
 //! Rules that follow:
 //!
@@ -37,6 +40,7 @@
 //! - The reserved size is written under `changing` and `state`; a shrink is
 //!   refused while anything is mapped.
 
+mod ctxmgt;
 mod fault;
 mod io;
 mod slot;
@@ -44,6 +48,7 @@ mod stats;
 mod transition;
 
 use self::{
+    ctxmgt::CtxMgt,
     slot::{
         Changing,
         Location,
@@ -130,6 +135,9 @@ pub(crate) struct Mux {
     /// finished before the unbind may still be notifying).
     #[pin]
     notifying: Mutex<()>,
+    /// Device context management: accesses that switch.
+    #[pin]
+    ctx: CtxMgt,
 }
 
 impl Mux {
@@ -150,6 +158,7 @@ impl Mux {
             faults.push(FaultCounters::default(), GFP_KERNEL)?;
         }
         let notifier = Notifier::new(n)?;
+        let ctx = CtxMgt::new(n)?;
         Arc::pin_init(
             try_pin_init!(Self {
                 config,
@@ -163,6 +172,7 @@ impl Mux {
                 changed <- new_poll_condvar!("vdmux::Mux::changed"),
                 notifier,
                 notifying <- new_mutex!((), "vdmux::Mux::notifying"),
+                ctx <- ctx,
             }),
             GFP_KERNEL,
         )
@@ -197,6 +207,7 @@ impl Mux {
     /// state change released `state`.
     fn changed(&self, changes: Changes) {
         self.changed.notify_all();
+        self.ctx.wake();
         let _notifying = self.notifying.lock();
         self.notifier.send(&changes);
     }
@@ -229,6 +240,16 @@ impl Mux {
             }
         }
         Ok(())
+    }
+
+    /// `VDMUX_IOC_GET_CTXMGT`.
+    pub(crate) fn ctxmgt(&self) -> uapi::vdmux_ctxmgt {
+        self.ctx.get()
+    }
+
+    /// Switches made by accesses in context management.
+    pub(crate) fn ctxmgt_switches(&self) -> u64 {
+        self.ctx.switches()
     }
 
     pub(crate) fn nr_vdevs(&self) -> usize {

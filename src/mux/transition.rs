@@ -25,7 +25,7 @@ use kernel::{
 impl Mux {
     /// `VDMUX_IOC_SWITCH`: `vdev` becomes the foreground.
     pub(crate) fn switch(&self, vdev: u32) -> Result {
-        let changes = self.switch_locked(vdev)?;
+        let changes = self.switch_locked(vdev, false)?;
         self.changed(changes);
         Ok(())
     }
@@ -33,13 +33,19 @@ impl Mux {
     /// A SWITCH as one transaction: the virtual devices it moves are
     /// revoked (locked and zapped) first, so that neither store can gain a
     /// chunk while it allocates; then it allocates and prepares both copies,
-    /// runs them (the save, then the load), and sets both locations. A failure to prepare changes
-    /// nothing, and a prepared copy cannot fail
-    /// ([`PreparedCopy`](crate::device_memory::PreparedCopy)).
-    fn switch_locked(&self, vdev: u32) -> Result<Changes> {
+    /// runs them (the save, then the load), and sets both locations. A
+    /// failure to prepare changes nothing, and a prepared copy cannot fail
+    /// ([`PreparedCopy`](crate::device_memory::PreparedCopy)). `by_access`
+    /// when context management makes it for an access (see `ctxmgt.rs`).
+    pub(super) fn switch_locked(&self, vdev: u32, by_access: bool) -> Result<Changes> {
         let changing = self.changing.lock();
         let change = self.state.lock().table.plan_switch(vdev)?;
         let Change::Switch { from, to } = change else {
+            if !by_access {
+                // A SWITCH to the foreground restarts its hold all the same.
+                let _state = self.state.lock();
+                self.ctx.switched(vdev as usize, false);
+            }
             return Ok(Changes::default());
         };
         let size = self.reserved_size();
@@ -66,7 +72,7 @@ impl Mux {
             location.set(Location::BackingStore);
         }
         new.set(Location::DeviceMemory);
-        Ok(self.commit(change))
+        Ok(self.commit_switch(change, by_access))
     }
 
     /// Commits a state change that `changing` serialized, while holding the
@@ -74,8 +80,18 @@ impl Mux {
     /// state user space reads agrees with what its accesses get (a SIGBUS
     /// after EJECT, say); what to notify.
     fn commit(&self, change: Change) -> Changes {
+        self.commit_switch(change, false)
+    }
+
+    /// As [`Mux::commit`]; a new foreground's hold (or, `by_access`, its
+    /// grace) starts with it, under `state`, so that a waiting access sees
+    /// both together.
+    fn commit_switch(&self, change: Change, by_access: bool) -> Changes {
         let mut state = self.state.lock();
         state.table.commit(change);
+        if let Change::Switch { to, .. } = change {
+            self.ctx.switched(to, by_access);
+        }
         Changes::of(&state.table, change)
     }
 
@@ -156,6 +172,7 @@ impl Mux {
         let bar = unsafe { self.slots.device_memory().detach() };
         drop(changing);
         self.changed.notify_all();
+        self.ctx.wake();
         bar
     }
 

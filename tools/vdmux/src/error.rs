@@ -28,6 +28,10 @@ pub enum Call {
     SetAutogrow,
     /// `VDMUX_IOC_POPULATE`.
     Populate,
+    /// `VDMUX_IOC_GET_CTXMGT`.
+    GetCtxmgt,
+    /// `VDMUX_IOC_SET_CTXMGT`.
+    SetCtxmgt,
     /// `mmap(2)`.
     Mmap,
     /// `pread(2)`.
@@ -52,6 +56,8 @@ impl fmt::Display for Call {
             Self::WaitForeground => "VDMUX_IOC_WAIT_FOREGROUND",
             Self::SetAutogrow => "VDMUX_IOC_SET_AUTOGROW",
             Self::Populate => "VDMUX_IOC_POPULATE",
+            Self::GetCtxmgt => "VDMUX_IOC_GET_CTXMGT",
+            Self::SetCtxmgt => "VDMUX_IOC_SET_CTXMGT",
             Self::Mmap => "mmap",
             Self::Read => "pread",
             Self::Write => "pwrite",

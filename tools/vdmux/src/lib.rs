@@ -11,7 +11,9 @@
 //! giving a [`Mapping`]), to read and to write, whose bytes follow it
 //! through every state change. Every node reports its status
 //! ([`Status`]), waits for a virtual device to come to the foreground
-//! ([`Mux::wait_foreground`]) and streams its changes ([`Events`]).
+//! ([`Mux::wait_foreground`]) and streams its changes ([`Events`]). With
+//! context management ([`Mux::set_ctxmgt`]), an access to a background
+//! virtual device brings it to the foreground by itself.
 //!
 //! Every call is one system call on a node, and fails with the errno the
 //! driver gave ([`Error::errno`]); vdmux(4) says what each errno of each
@@ -31,6 +33,7 @@
 //! `CAP_SYS_ADMIN`); a member of group `vdmux` may use [`Vdev::open_index`],
 //! reads, writes and mappings, and wait for the foreground.
 
+mod ctxmgt;
 mod error;
 mod events;
 mod mapping;
@@ -40,6 +43,7 @@ mod status;
 pub mod uapi;
 mod vdev;
 
+pub use ctxmgt::Ctxmgt;
 pub use error::{Call, Error, Result};
 pub use events::{Event, Events};
 pub use mapping::Mapping;

@@ -2,7 +2,7 @@
 
 //! The control node: the multiplexer as a whole.
 
-use crate::{Access, Call, Error, Events, Result, Status, Vdev, node::Node, uapi};
+use crate::{Access, Call, Ctxmgt, Error, Events, Result, Status, Vdev, node::Node, uapi};
 use std::{
     os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd},
     path::{Path, PathBuf},
@@ -120,6 +120,28 @@ impl Mux {
     /// caller can use [`events`](Self::events) with a timeout instead).
     pub fn wait_foreground(&self, index: u32) -> Result<()> {
         self.node.wait_foreground(index)
+    }
+
+    /// `VDMUX_IOC_GET_CTXMGT`: whether context management is on, and its
+    /// hold time.
+    pub fn ctxmgt(&self) -> Result<Ctxmgt> {
+        self.node.ctxmgt()
+    }
+
+    /// `VDMUX_IOC_SET_CTXMGT`: with context management on, an access to a
+    /// background virtual device through a mapping (or a populate) makes
+    /// it the foreground, as [`switch`](Self::switch) would, once the
+    /// foreground has held the device memory for the hold time. `EINVAL`
+    /// for a hold time above 10 s.
+    pub fn set_ctxmgt(&self, ctx: Ctxmgt) -> Result<()> {
+        self.node.set_ctxmgt(ctx)
+    }
+
+    /// The number of switches context management made for accesses, from
+    /// the control node's sysfs attribute; `None` for a driver that does
+    /// not show it.
+    pub fn ctxmgt_switches(&self) -> Result<Option<u64>> {
+        self.node.sysfs_u64("ctxmgt_switches")
     }
 
     /// The path of virtual device `index` of this multiplexer: the control

@@ -3,7 +3,7 @@
 //! What every node has: an open file, the requests any node answers, and
 //! its sysfs directory.
 
-use crate::{Access, Call, Error, Result, Status, uapi};
+use crate::{Access, Call, Ctxmgt, Error, Result, Status, uapi};
 use nix::{errno::Errno, libc};
 use std::{
     fs::{File, OpenOptions},
@@ -17,11 +17,13 @@ use std::{
 
 // The pointer requests, with the numbers the header's _IO*() macros give.
 mod ioc {
-    use crate::uapi::{self, vdmux_range, vdmux_status};
+    use crate::uapi::{self, vdmux_ctxmgt, vdmux_range, vdmux_status};
     nix::ioctl_read_bad!(get_status, uapi::VDMUX_IOC_GET_STATUS, vdmux_status);
     nix::ioctl_read_bad!(get_reserved_size, uapi::VDMUX_IOC_GET_RESERVED_SIZE, u64);
     nix::ioctl_write_ptr_bad!(set_reserved_size, uapi::VDMUX_IOC_SET_RESERVED_SIZE, u64);
     nix::ioctl_write_ptr_bad!(populate, uapi::VDMUX_IOC_POPULATE, vdmux_range);
+    nix::ioctl_read_bad!(get_ctxmgt, uapi::VDMUX_IOC_GET_CTXMGT, vdmux_ctxmgt);
+    nix::ioctl_write_ptr_bad!(set_ctxmgt, uapi::VDMUX_IOC_SET_CTXMGT, vdmux_ctxmgt);
 }
 
 /// An open node of the driver, and the path it was opened by.
@@ -138,6 +140,27 @@ impl Node {
         // maps their pages: no memory of the process changes.
         unsafe { ioc::populate(self.file.as_raw_fd(), &range) }
             .map_err(|e| self.error(Call::Populate, e))?;
+        Ok(())
+    }
+
+    /// `VDMUX_IOC_GET_CTXMGT`.
+    pub(crate) fn ctxmgt(&self) -> Result<Ctxmgt> {
+        let mut raw = uapi::vdmux_ctxmgt {
+            enable: 0,
+            timeout_ms: 0,
+        };
+        // SAFETY: The request writes one `vdmux_ctxmgt` into `raw`.
+        unsafe { ioc::get_ctxmgt(self.file.as_raw_fd(), &mut raw) }
+            .map_err(|e| self.error(Call::GetCtxmgt, e))?;
+        Ok(Ctxmgt::from_raw(&raw))
+    }
+
+    /// `VDMUX_IOC_SET_CTXMGT`.
+    pub(crate) fn set_ctxmgt(&self, ctx: Ctxmgt) -> Result<()> {
+        let raw = ctx.to_raw();
+        // SAFETY: The request reads one `vdmux_ctxmgt` from `raw`.
+        unsafe { ioc::set_ctxmgt(self.file.as_raw_fd(), &raw) }
+            .map_err(|e| self.error(Call::SetCtxmgt, e))?;
         Ok(())
     }
 

@@ -23,3 +23,4 @@ pub use generated::*;
 // The header promises one layout for 32-bit and 64-bit user space.
 const _: () = assert!(size_of::<vdmux_status>() == 32);
 const _: () = assert!(size_of::<vdmux_range>() == 16);
+const _: () = assert!(size_of::<vdmux_ctxmgt>() == 8);

@@ -17,6 +17,9 @@ pub const VDMUX_IOC_GET_STATUS: u32 = 2149628165;
 pub const VDMUX_IOC_WAIT_FOREGROUND: u32 = 47366;
 pub const VDMUX_IOC_SET_AUTOGROW: u32 = 47367;
 pub const VDMUX_IOC_POPULATE: u32 = 1074837768;
+pub const VDMUX_CTXMGT_MAX_TIMEOUT_MS: u32 = 10000;
+pub const VDMUX_IOC_SET_CTXMGT: u32 = 1074313481;
+pub const VDMUX_IOC_GET_CTXMGT: u32 = 2148055306;
 pub type __u32 = ffi::c_uint;
 pub type __u64 = ffi::c_ulonglong;
 #[repr(C)]
@@ -34,4 +37,10 @@ pub struct vdmux_status {
 pub struct vdmux_range {
     pub addr: __u64,
     pub len: __u64,
+}
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct vdmux_ctxmgt {
+    pub enable: __u32,
+    pub timeout_ms: __u32,
 }

@@ -46,6 +46,9 @@ fn ours() -> BTreeMap<String, u64> {
         VDMUX_IOC_WAIT_FOREGROUND,
         VDMUX_IOC_SET_AUTOGROW,
         VDMUX_IOC_POPULATE,
+        VDMUX_CTXMGT_MAX_TIMEOUT_MS,
+        VDMUX_IOC_SET_CTXMGT,
+        VDMUX_IOC_GET_CTXMGT,
     );
     macro_rules! structure {
         ($name:ident { $($field:ident),* $(,)? }) => {
@@ -72,6 +75,7 @@ fn ours() -> BTreeMap<String, u64> {
         generation
     });
     structure!(vdmux_range { addr, len });
+    structure!(vdmux_ctxmgt { enable, timeout_ms });
     items
 }
 

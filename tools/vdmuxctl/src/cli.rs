@@ -43,6 +43,7 @@ pub enum Command {
     Fill(FillArgs),
     Watch(WatchArgs),
     Wait(WaitArgs),
+    Ctx(CtxArgs),
     #[command(hide = true)]
     Generate(GenerateArgs),
 }
@@ -203,6 +204,26 @@ pub struct WaitArgs {
     pub timeout: Option<Duration>,
 }
 
+/// Show or set device context management.
+///
+/// With context management on, an access to a background virtual device
+/// through a mapping makes it the foreground, as 'switch' would, once the
+/// foreground has held the device memory for the hold time (--timeout);
+/// the access waits meanwhile. Without ON or OFF, show the mode, the hold
+/// time and the number of switches made by accesses. Setting needs
+/// CAP_SYS_ADMIN; turning it on revokes every background virtual device's
+/// mappings.
+#[derive(Args, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CtxArgs {
+    /// on or off; nothing to show the current setting.
+    #[arg(value_name = "MODE", value_parser = parse_on_off)]
+    pub mode: Option<bool>,
+    /// The hold time: 10ms, 1s, or milliseconds (0 to 10s; default: keep
+    /// the current one).
+    #[arg(long, value_name = "T", value_parser = parse_hold, requires = "mode")]
+    pub timeout: Option<Duration>,
+}
+
 /// Write vdmuxctl(8) and the bash, zsh and fish completions into DIR.
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct GenerateArgs {
@@ -256,6 +277,11 @@ impl fmt::Display for Command {
             Self::Fill(a) => write!(f, "fill {}", a.vdev.index),
             Self::Watch(_) => f.write_str("watch"),
             Self::Wait(a) => write!(f, "wait {}", a.vdev.index),
+            Self::Ctx(a) => match a.mode {
+                Some(true) => f.write_str("ctx on"),
+                Some(false) => f.write_str("ctx off"),
+                None => f.write_str("ctx"),
+            },
             Self::Generate(a) => write!(f, "generate {}", a.dir.display()),
         }
     }
@@ -305,6 +331,32 @@ fn parse_millis(text: &str) -> Result<Duration, &'static str> {
     positive(text)
         .map(Duration::from_millis)
         .ok_or("not a positive number of milliseconds")
+}
+
+fn parse_on_off(text: &str) -> Result<bool, &'static str> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err("not on or off"),
+    }
+}
+
+/// A hold time: `10ms`, `2s`, or a number of milliseconds; at most 10 s.
+fn parse_hold(text: &str) -> Result<Duration, &'static str> {
+    let (digits, unit) = match text.strip_suffix("ms") {
+        Some(d) => (d, 1),
+        None => match text.strip_suffix('s') {
+            Some(d) => (d, 1000),
+            None => (text, 1),
+        },
+    };
+    Some(digits)
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse::<u64>().ok())
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|&ms| ms <= 10_000)
+        .map(Duration::from_millis)
+        .ok_or("not a hold time from 0 to 10s (10ms, 2s, or milliseconds)")
 }
 
 /// Seconds, decimals allowed: `5`, `0.5`.
@@ -503,6 +555,58 @@ mod tests {
                 timeout: Some(Duration::from_millis(500))
             })
         );
+    }
+
+    #[test]
+    fn ctx_options() {
+        assert_eq!(
+            parse("ctx").unwrap(),
+            Command::Ctx(CtxArgs {
+                mode: None,
+                timeout: None
+            })
+        );
+        assert_eq!(
+            parse("ctx on --timeout 10ms").unwrap(),
+            Command::Ctx(CtxArgs {
+                mode: Some(true),
+                timeout: Some(Duration::from_millis(10))
+            })
+        );
+        assert_eq!(
+            parse("ctx off").unwrap(),
+            Command::Ctx(CtxArgs {
+                mode: Some(false),
+                timeout: None
+            })
+        );
+        assert_eq!(
+            parse("ctx on --timeout 2s").unwrap(),
+            Command::Ctx(CtxArgs {
+                mode: Some(true),
+                timeout: Some(Duration::from_secs(2))
+            })
+        );
+        assert_eq!(
+            parse("ctx on --timeout 250").unwrap(),
+            Command::Ctx(CtxArgs {
+                mode: Some(true),
+                timeout: Some(Duration::from_millis(250))
+            })
+        );
+        for bad in [
+            "ctx maybe",
+            "ctx on --timeout 11s",
+            "ctx on --timeout 1.5s",
+            "ctx on --timeout x",
+        ] {
+            assert_eq!(refused(bad).0, ErrorKind::ValueValidation, "{bad}");
+        }
+        assert_eq!(
+            refused("ctx --timeout 1s").0,
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(parse("ctx on").unwrap().to_string(), "ctx on");
     }
 
     #[test]

@@ -11,8 +11,8 @@
 use crate::{
     changes::Changes,
     cli::{
-        Command, DumpArgs, FillArgs, GenerateArgs, Range, ResizeArgs, StatusArgs, WaitArgs,
-        WatchArgs,
+        Command, CtxArgs, DumpArgs, FillArgs, GenerateArgs, Range, ResizeArgs, StatusArgs,
+        WaitArgs, WatchArgs,
     },
     device::{Device, control_or},
     error::{Facts, Failure, Op, TimedOut},
@@ -45,6 +45,7 @@ pub fn run(command: &Command) -> Result<()> {
         Command::Fill(args) => fill(args),
         Command::Watch(args) => watch(args),
         Command::Wait(args) => wait(args),
+        Command::Ctx(args) => ctx(args),
         Command::Generate(args) => generate_files(args),
     }
     .with_context(|| command.to_string())
@@ -110,6 +111,32 @@ fn change(op: Op, change: impl FnOnce(&Mux) -> vdmux::Result<()>) -> Result<()> 
         _ => None,
     };
     change(&mux).map_err(|e| Failure::of(op, &e, &facts_about(&mux, index)))?;
+    Ok(())
+}
+
+/// `ctx`: shows context management, or sets it (keeping the hold time
+/// unless one is given).
+fn ctx(args: &CtxArgs) -> Result<()> {
+    let mux = open_control(Op::Ctx)?;
+    let mut ctx = mux.ctxmgt().map_err(|e| failed(Op::Status, e))?;
+    let Some(enabled) = args.mode else {
+        let switches = mux.ctxmgt_switches().map_err(|e| failed(Op::Status, e))?;
+        let mut text = format!(
+            "context management: {}, hold {} ms",
+            if ctx.enabled { "on" } else { "off" },
+            ctx.timeout.as_millis()
+        );
+        if let Some(n) = switches {
+            text += &format!(", {n} switches by accesses");
+        }
+        return output((text + "\n").as_bytes());
+    };
+    ctx.enabled = enabled;
+    if let Some(timeout) = args.timeout {
+        ctx.timeout = timeout;
+    }
+    mux.set_ctxmgt(ctx)
+        .map_err(|e| Failure::of(Op::Ctx, &e, &facts_about(&mux, None)))?;
     Ok(())
 }
 

@@ -114,6 +114,8 @@ pub enum Op {
     Status,
     /// `VDMUX_IOC_WAIT_FOREGROUND` for a virtual device.
     Wait(u32),
+    /// `VDMUX_IOC_SET_CTXMGT`.
+    Ctx,
     /// Waiting for a change with poll: `epoll_create1`, `epoll_ctl`,
     /// `epoll_wait`.
     Poll,
@@ -138,7 +140,7 @@ pub fn explain(op: Op, errno: i32, facts: &Facts) -> String {
         Op::Switch(i) | Op::Eject(i) | Op::Insert(i) | Op::Read(i) | Op::Write(i) | Op::Wait(i) => {
             Some(i)
         }
-        Op::Resize | Op::Status | Op::Poll => None,
+        Op::Resize | Op::Status | Op::Poll | Op::Ctx => None,
     };
     let no_such = matches!((index, facts.nr_vdevs), (Some(i), Some(n)) if i >= n);
     match (op, errno) {
@@ -163,6 +165,7 @@ pub fn explain(op: Op, errno: i32, facts: &Facts) -> String {
             Some(max) => format!("size out of range: 1 byte to {}", format_size(max)),
             None => "size out of range: 1 byte to the module's max_reserved_size".to_string(),
         },
+        (Op::Ctx, libc::EINVAL) => "hold time out of range: 0 to 10s".to_string(),
         (Op::Resize, libc::EBUSY) => {
             "virtual devices are mapped: the size can grow, not shrink".to_string()
         }

@@ -1,0 +1,498 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Device context management (VDMUX_IOC_SET_CTXMGT): its refusals; an
+ * access to a background virtual device makes it the foreground, through a
+ * fault the kernel retries; the hold time; a waiter that is killed; no
+ * foreground; a removed virtual device; POPULATE as an access; processes
+ * time-sharing the device memory through their own virtual devices.
+ */
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "vdmux_test.h"
+
+static int set_ctxmgt(int fd, unsigned int enable, unsigned int timeout_ms)
+{
+	struct vdmux_ctxmgt c = { .enable = enable, .timeout_ms = timeout_ms };
+
+	return vdmux_ioc(fd, VDMUX_IOC_SET_CTXMGT, (unsigned long)&c);
+}
+
+static int get_ctxmgt(int fd, struct vdmux_ctxmgt *c)
+{
+	memset(c, 0xa5, sizeof(*c));
+	return vdmux_ioc(fd, VDMUX_IOC_GET_CTXMGT, (unsigned long)c);
+}
+
+static long ctl_switches(int ctl)
+{
+	char buf[1024];
+
+	if (read_fdinfo(ctl, buf, sizeof(buf)))
+		return -1;
+	return fdinfo_field(buf, "vdmux-ctxmgt-switches:\t");
+}
+
+static long sysfs_number(const char *name)
+{
+	char path[128], buf[64];
+
+	snprintf(path, sizeof(path), "/sys/class/misc/vdmux/%s", name);
+	if (read_first_line(path, buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+/* This thread's major faults: a fault the kernel retried counts as one. */
+static long thread_major_faults(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_THREAD, &ru) ? -1 : ru.ru_majflt;
+}
+
+/* 1 when vdev @v (open as @fd) reads, with pread(2), as its tagged pattern @seed. */
+static int vdev_has_tagged(int fd, unsigned int v, unsigned int seed)
+{
+	static char buf[DEFAULT_RESERVED];
+
+	return pread(fd, buf, sizeof(buf), 0) == sizeof(buf) &&
+	       has_tagged(buf, sizeof(buf), v, seed, 0);
+}
+
+static uint32_t state_of(int fd)
+{
+	struct vdmux_status st;
+
+	return get_status(fd, &st) ? 0xffffffffu : st.state;
+}
+
+static uint64_t generation_of(int fd)
+{
+	struct vdmux_status st;
+
+	return get_status(fd, &st) ? 0 : st.generation;
+}
+
+FIXTURE(ctx)
+{
+	int ctl;
+	int vdev[DEFAULT_NR_VDEVS];
+};
+
+FIXTURE_SETUP(ctx)
+{
+	ASSERT_EQ(0, reset_device());
+	ASSERT_EQ(0, open_nodes(&self->ctl, self->vdev));
+}
+
+FIXTURE_TEARDOWN(ctx)
+{
+	set_ctxmgt(self->ctl, 0, 0);
+	close_nodes(self->ctl, self->vdev);
+	reset_device();
+}
+
+TEST(layout_and_numbers)
+{
+	EXPECT_EQ(8, sizeof(struct vdmux_ctxmgt));
+	EXPECT_EQ(4, __builtin_offsetof(struct vdmux_ctxmgt, timeout_ms));
+	EXPECT_EQ(_IOW(0xB9, 0x09, struct vdmux_ctxmgt), VDMUX_IOC_SET_CTXMGT);
+	EXPECT_EQ(_IOR(0xB9, 0x0a, struct vdmux_ctxmgt), VDMUX_IOC_GET_CTXMGT);
+	EXPECT_EQ(0x4008b909u, (unsigned int)VDMUX_IOC_SET_CTXMGT);
+	EXPECT_EQ(0x8008b90au, (unsigned int)VDMUX_IOC_GET_CTXMGT);
+}
+
+TEST_F(ctx, defaults_and_refusals)
+{
+	struct vdmux_ctxmgt c;
+	int i;
+
+	/* Off with a 0 hold by default, on every node. */
+	ASSERT_EQ(0, get_ctxmgt(self->ctl, &c));
+	EXPECT_EQ(0, c.enable);
+	EXPECT_EQ(0, c.timeout_ms);
+	for (i = 0; i < DEFAULT_NR_VDEVS; i++) {
+		ASSERT_EQ(0, get_ctxmgt(self->vdev[i], &c));
+		EXPECT_EQ(0, c.enable);
+	}
+	EXPECT_EQ(0, sysfs_number("ctxmgt"));
+	EXPECT_EQ(0, sysfs_number("ctxmgt_timeout_ms"));
+
+	EXPECT_EQ(-ENOTTY, set_ctxmgt(self->vdev[1], 1, 0));
+	EXPECT_EQ(-EINVAL, set_ctxmgt(self->ctl, 2, 0));
+	EXPECT_EQ(-EINVAL, set_ctxmgt(self->ctl, 0xffffffffu, 0));
+	EXPECT_EQ(-EINVAL, set_ctxmgt(self->ctl, 1, 10001));
+	EXPECT_EQ(-EINVAL, set_ctxmgt(self->ctl, 0, 0xffffffffu));
+	EXPECT_EQ(-EFAULT, vdmux_ioc(self->ctl, VDMUX_IOC_SET_CTXMGT, 0));
+	EXPECT_EQ(-EFAULT, vdmux_ioc(self->ctl, VDMUX_IOC_SET_CTXMGT, (unsigned long)-4096L));
+	EXPECT_EQ(-EFAULT, vdmux_ioc(self->ctl, VDMUX_IOC_GET_CTXMGT, 0));
+	EXPECT_EQ(-EFAULT, vdmux_ioc(self->vdev[2], VDMUX_IOC_GET_CTXMGT, (unsigned long)-4096L));
+	/* Nothing of those changed anything. */
+	ASSERT_EQ(0, get_ctxmgt(self->ctl, &c));
+	EXPECT_EQ(0, c.enable);
+	EXPECT_EQ(0, c.timeout_ms);
+
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 10000));
+	ASSERT_EQ(0, get_ctxmgt(self->vdev[3], &c));
+	EXPECT_EQ(1, c.enable);
+	EXPECT_EQ(10000, c.timeout_ms);
+	EXPECT_EQ(1, sysfs_number("ctxmgt"));
+	EXPECT_EQ(10000, sysfs_number("ctxmgt_timeout_ms"));
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 0, 0));
+	ASSERT_EQ(0, get_ctxmgt(self->ctl, &c));
+	EXPECT_EQ(0, c.enable);
+	EXPECT_EQ(0, c.timeout_ms);
+}
+
+/* EPERM without CAP_SYS_ADMIN, before the value or the pointer is looked at. */
+TEST_F(ctx, set_needs_cap_sys_admin)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct vdmux_ctxmgt c;
+		int ok = 1;
+
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(2);
+		ok &= set_ctxmgt(self->ctl, 1, 0) == -EPERM;
+		ok &= set_ctxmgt(self->ctl, 2, 0) == -EPERM;
+		ok &= vdmux_ioc(self->ctl, VDMUX_IOC_SET_CTXMGT, 0) == -EPERM;
+		ok &= set_ctxmgt(self->vdev[0], 1, 0) == -ENOTTY;
+		ok &= get_ctxmgt(self->ctl, &c) == 0 && c.enable == 0;
+		_exit(ok ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, sysfs_number("ctxmgt"));
+}
+
+/* Off: an access to a background vdev uses its backing store, as ever. */
+TEST_F(ctx, off_keeps_todays_behaviour)
+{
+	uint64_t gen = generation_of(self->ctl);
+	long switches = ctl_switches(self->ctl);
+	char *p = map_shared(self->vdev[1], DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_LE(0, switches);
+	fill_tagged(p, DEFAULT_RESERVED, 1, 7, 0);
+	EXPECT_EQ(VDMUX_STATE_BACKGROUND, state_of(self->vdev[1]));
+	EXPECT_EQ(gen, generation_of(self->ctl));
+	EXPECT_EQ(switches, ctl_switches(self->ctl));
+	EXPECT_TRUE(vdev_has_tagged(self->vdev[1], 1, 7));
+	munmap(p, DEFAULT_RESERVED);
+}
+
+/*
+ * An access switches: the vdev and the control node move on one generation
+ * each, as for VDMUX_IOC_SWITCH, the old foreground's bytes are kept, and the
+ * fault is served by a retry (a major fault to getrusage) after the switch,
+ * on the device memory.
+ */
+TEST_F(ctx, access_switches_through_a_retried_fault)
+{
+	uint64_t ctl_gen, gen1, gen0;
+	struct fault_counts before, after;
+	long majors, switches;
+	char *p0, *p1;
+	char c;
+
+	p0 = map_shared(self->vdev[0], DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+	p1 = map_shared(self->vdev[1], DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p0);
+	ASSERT_NE(MAP_FAILED, p1);
+	fill_tagged(p0, DEFAULT_RESERVED, 0, 1, 0);
+	ASSERT_EQ(0, fill_vdev(self->vdev[1], 1, 2, DEFAULT_RESERVED));
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 0));
+
+	ctl_gen = generation_of(self->ctl);
+	gen0 = generation_of(self->vdev[0]);
+	gen1 = generation_of(self->vdev[1]);
+	switches = ctl_switches(self->ctl);
+	before = fault_counts(self->vdev[1]);
+	majors = thread_major_faults();
+	c = p1[100];
+	after = fault_counts(self->vdev[1]);
+	EXPECT_EQ(pattern_byte(1, 2, 100), c);
+	EXPECT_EQ(1, thread_major_faults() - majors);
+	EXPECT_LE(1, after.pages - before.pages);
+
+	EXPECT_EQ(VDMUX_STATE_FOREGROUND, state_of(self->vdev[1]));
+	EXPECT_EQ(VDMUX_STATE_BACKGROUND, state_of(self->vdev[0]));
+	EXPECT_EQ(ctl_gen + 1, generation_of(self->ctl));
+	EXPECT_EQ(gen1 + 1, generation_of(self->vdev[1]));
+	EXPECT_EQ(gen0 + 1, generation_of(self->vdev[0]));
+	EXPECT_EQ(switches + 1, ctl_switches(self->ctl));
+	EXPECT_EQ(switches + 1, sysfs_number("ctxmgt_switches"));
+	/* The old foreground's bytes went to its backing store. */
+	EXPECT_TRUE(vdev_has_tagged(self->vdev[0], 0, 1));
+	/* What the mapping wrote is the device memory's, which pread reads now. */
+	fill_tagged(p1, DEFAULT_RESERVED, 1, 3, 0);
+	EXPECT_TRUE(vdev_has_tagged(self->vdev[1], 1, 3));
+	/* The new foreground's mappings stay: no more faults, no switch. */
+	before = fault_counts(self->vdev[1]);
+	fill_tagged(p1, DEFAULT_RESERVED, 1, 4, 0);
+	after = fault_counts(self->vdev[1]);
+	EXPECT_EQ(before.pages, after.pages);
+	EXPECT_EQ(switches + 1, ctl_switches(self->ctl));
+	/* Back to vdev 0 by an access, its bytes intact. */
+	EXPECT_TRUE(has_tagged(p0, DEFAULT_RESERVED, 0, 1, 0));
+	EXPECT_EQ(VDMUX_STATE_FOREGROUND, state_of(self->vdev[0]));
+	EXPECT_TRUE(vdev_has_tagged(self->vdev[1], 1, 4));
+	EXPECT_EQ(switches + 2, ctl_switches(self->ctl));
+	munmap(p0, DEFAULT_RESERVED);
+	munmap(p1, DEFAULT_RESERVED);
+}
+
+/* Enabling revokes what a background vdev had mapped of its backing store. */
+TEST_F(ctx, enabling_zaps_background_mappings)
+{
+	char *p = map_shared(self->vdev[2], DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+
+	ASSERT_NE(MAP_FAILED, p);
+	fill_tagged(p, DEFAULT_RESERVED, 2, 5, 0);
+	EXPECT_EQ(VDMUX_STATE_BACKGROUND, state_of(self->vdev[2]));
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 0));
+	/* Every page was mapped: only a zap makes this access fault. */
+	EXPECT_TRUE(has_tagged(p + 8192, 8, 2, 5, 8192));
+	EXPECT_EQ(VDMUX_STATE_FOREGROUND, state_of(self->vdev[2]));
+	EXPECT_TRUE(has_tagged(p, DEFAULT_RESERVED, 2, 5, 0));
+	/* Disabled again: an access to the now background vdev 0 switches nothing. */
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 0, 0));
+	munmap(p, DEFAULT_RESERVED);
+	p = map_shared(self->vdev[0], DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_tagged(p, DEFAULT_RESERVED, 0, 6, 0);
+	EXPECT_EQ(VDMUX_STATE_BACKGROUND, state_of(self->vdev[0]));
+	munmap(p, DEFAULT_RESERVED);
+}
+
+/*
+ * The hold: right after a SWITCH to vdev 0, an access to vdev 1 waits until
+ * vdev 0 held the device memory for the timeout, then switches (within a
+ * bound: a busy 2-core host under TCG).
+ */
+TEST_F(ctx, hold_time_is_honoured)
+{
+	const unsigned int hold_ms = 300;
+	char *p = map_shared(self->vdev[1], DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+	double t0, waited;
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, hold_ms));
+	t0 = now_s();
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	p[0] = 1;
+	waited = now_s() - t0;
+	EXPECT_EQ(VDMUX_STATE_FOREGROUND, state_of(self->vdev[1]));
+	EXPECT_LE(hold_ms / 1000.0, waited);
+	EXPECT_GT(hold_ms / 1000.0 + 5, waited);
+	TH_LOG("an access right after a SWITCH waited %.3f s for a %u ms hold", waited, hold_ms);
+
+	/* Held by an access too: vdev 1's access counts from its own switch. */
+	t0 = now_s();
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	p[4096] = 2;
+	EXPECT_LE(hold_ms / 1000.0, now_s() - t0);
+	munmap(p, DEFAULT_RESERVED);
+}
+
+/* With no foreground (ejected), an access takes the device memory at once. */
+TEST_F(ctx, no_foreground_takes_it_at_once)
+{
+	char *p = map_shared(self->vdev[1], DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+	double t0, waited;
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 10000));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 0));
+	t0 = now_s();
+	p[0] = 1;
+	waited = now_s() - t0;
+	EXPECT_EQ(VDMUX_STATE_FOREGROUND, state_of(self->vdev[1]));
+	EXPECT_GT(5.0, waited);
+	munmap(p, DEFAULT_RESERVED);
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 0));
+}
+
+/* A removed vdev's access raises SIGBUS and switches nothing. */
+TEST_F(ctx, removed_vdev_is_sigbus)
+{
+	char *p = map_shared(self->vdev[3], DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+	uint64_t gen;
+	long switches;
+	char c;
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 3));
+	gen = generation_of(self->ctl);
+	switches = ctl_switches(self->ctl);
+	EXPECT_EQ(SIGBUS, probe_read(p, &c));
+	EXPECT_EQ(SIGBUS, probe_write(p + 4096, 1));
+	EXPECT_EQ(gen, generation_of(self->ctl));
+	EXPECT_EQ(switches, ctl_switches(self->ctl));
+	EXPECT_EQ(VDMUX_STATE_FOREGROUND, state_of(self->vdev[0]));
+	munmap(p, DEFAULT_RESERVED);
+}
+
+/*
+ * A waiter dies at once on SIGKILL, switching nothing: it waits without
+ * mmap_lock (the parent's mmap and munmap of its own memory go on), and the
+ * kill ends the wait long before the 10 s hold.
+ */
+TEST_F(ctx, killed_waiter_exits_at_once)
+{
+	double t0, gone;
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 10000));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char *p = map_shared(self->vdev[1], DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+
+		if (p == MAP_FAILED)
+			_exit(2);
+		p[0] = 1;
+		_exit(3);
+	}
+	usleep(500 * 1000);
+	ASSERT_EQ(0, waitpid(pid, &status, WNOHANG));
+	EXPECT_EQ(VDMUX_STATE_BACKGROUND, state_of(self->vdev[1]));
+	t0 = now_s();
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	gone = now_s() - t0;
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGKILL, WTERMSIG(status));
+	EXPECT_GT(2.0, gone);
+	EXPECT_EQ(VDMUX_STATE_FOREGROUND, state_of(self->vdev[0]));
+	EXPECT_EQ(VDMUX_STATE_BACKGROUND, state_of(self->vdev[1]));
+}
+
+/* POPULATE of a background vdev is an access: it switches, then maps. */
+TEST_F(ctx, populate_is_an_access)
+{
+	char *p = map_shared(self->vdev[2], DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+	struct fault_counts before, after;
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, fill_vdev(self->vdev[2], 2, 9, DEFAULT_RESERVED));
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 0));
+	ASSERT_EQ(0, populate(self->vdev[2], p, DEFAULT_RESERVED));
+	EXPECT_EQ(VDMUX_STATE_FOREGROUND, state_of(self->vdev[2]));
+	before = fault_counts(self->vdev[2]);
+	EXPECT_TRUE(has_tagged(p, DEFAULT_RESERVED, 2, 9, 0));
+	after = fault_counts(self->vdev[2]);
+	EXPECT_EQ(before.pages, after.pages);
+	munmap(p, DEFAULT_RESERVED);
+}
+
+/* What each time-sharing process reports, in memory shared with the parent. */
+struct sharer {
+	long rounds;
+	long bad;
+	long majors;	/* completed faults that the kernel had retried */
+};
+
+/*
+ * Fills and verifies the whole mapping of vdev @v with its own tagged words,
+ * round after round, for @seconds.
+ */
+static void time_share(int v, double seconds, struct sharer *out)
+{
+	int fd = open_vdev(v, O_RDWR);
+	char *p;
+	double end = now_s() + seconds;
+	unsigned int round = 0;
+
+	if (fd < 0)
+		_exit(2);
+	p = map_shared(fd, DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+	if (p == MAP_FAILED)
+		_exit(2);
+	while (now_s() < end) {
+		round++;
+		fill_tagged(p, DEFAULT_RESERVED, v, round, 0);
+		if (!has_tagged(p, DEFAULT_RESERVED, v, round, 0))
+			out->bad++;
+		out->rounds++;
+	}
+	out->majors = thread_major_faults();
+	_exit(0);
+}
+
+/*
+ * @n processes time-share the device memory through vdevs 1..@n with a
+ * 0 ms hold: none ever sees another's words, each makes progress, and the
+ * device memory changes hands many times.
+ */
+static void time_sharing(struct __test_metadata *_metadata, int ctl, int n, unsigned int hold_ms,
+			 double seconds, long min_rounds)
+{
+	struct sharer *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pid[DEFAULT_NR_VDEVS];
+	long before = ctl_switches(ctl), switches, majors = 0;
+	int i, status;
+
+	ASSERT_NE(MAP_FAILED, s);
+	ASSERT_EQ(0, set_ctxmgt(ctl, 1, hold_ms));
+	for (i = 0; i < n; i++) {
+		pid[i] = fork();
+		ASSERT_LE(0, pid[i]);
+		if (pid[i] == 0)
+			time_share(i + 1, seconds, &s[i]);
+	}
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(pid[i], waitpid(pid[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	switches = ctl_switches(ctl) - before;
+	for (i = 0; i < n; i++) {
+		TH_LOG("vdev %d: %ld rounds, %ld bad, %ld retried faults", i + 1, s[i].rounds,
+		       s[i].bad, s[i].majors);
+		EXPECT_EQ(0, s[i].bad);
+		EXPECT_LE(min_rounds, s[i].rounds);
+		majors += s[i].majors;
+	}
+	TH_LOG("%ld switches by accesses", switches);
+	EXPECT_LE(10, switches);
+	/*
+	 * Every switch was made by a fault that the kernel retried, and that
+	 * retried fault completed on the device memory before anyone could
+	 * switch again (the grace): one completed retried fault per switch at
+	 * least. A switch that another access undid before its fault was
+	 * served has no completed fault of its own.
+	 */
+	EXPECT_LE(switches, majors);
+	munmap(s, 4096);
+}
+
+TEST_F(ctx, two_processes_ping_pong_with_no_hold)
+{
+	time_sharing(_metadata, self->ctl, 2, 0, 4.0, 5);
+}
+
+TEST_F(ctx, three_processes_take_turns)
+{
+	time_sharing(_metadata, self->ctl, 3, 0, 4.0, 5);
+}
+
+TEST_F(ctx, two_processes_share_with_a_hold)
+{
+	time_sharing(_metadata, self->ctl, 2, 20, 3.0, 3);
+}
+
+/* On a busy 2-core host under TCG, the slowest took about 5 s. */
+VDMUX_HARNESS_MAIN(60)
