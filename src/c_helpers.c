@@ -238,6 +238,16 @@ void vdmux_fault_release_lock(struct vm_fault *vmf)
 	release_fault_lock(vmf);
 }
 
+struct file *vdmux_fault_get_file(struct vm_fault *vmf)
+{
+	return get_file(vmf->vma->vm_file);
+}
+
+void vdmux_fput(struct file *file)
+{
+	fput(file);
+}
+
 unsigned int vdmux_fault_retry(bool waited)
 {
 	return (__force unsigned int)(waited ? VM_FAULT_RETRY | VM_FAULT_MAJOR : VM_FAULT_RETRY);

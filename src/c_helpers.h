@@ -158,6 +158,15 @@ unsigned int vdmux_fault_retry_mode(const struct vm_fault *vmf);
 void vdmux_fault_release_lock(struct vm_fault *vmf);
 
 /*
+ * get_file() of the fault's VMA's file, taken before its lock is released:
+ * the file, and the module that owns its fops, outlive the VMA until
+ * vdmux_fput(), which defers the last release to task work (or a
+ * workqueue), after the caller's code has returned.
+ */
+struct file *vdmux_fault_get_file(struct vm_fault *vmf);
+void vdmux_fput(struct file *file);
+
+/*
  * VM_FAULT_RETRY, as the unsigned int of vm_fault_t; with VM_FAULT_MAJOR
  * when @waited (the fault released its lock and waited, as for I/O), so
  * that the kernel counts the retried fault as a major one whether the first

@@ -6,6 +6,8 @@
  * foreground; a removed virtual device; POPULATE as an access; processes
  * time-sharing the device memory through their own virtual devices.
  */
+#include <linux/futex.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -379,6 +381,105 @@ TEST_F(ctx, killed_waiter_exits_at_once)
 	EXPECT_GT(2.0, gone);
 	EXPECT_EQ(VDMUX_STATE_FOREGROUND, state_of(self->vdev[0]));
 	EXPECT_EQ(VDMUX_STATE_BACKGROUND, state_of(self->vdev[1]));
+}
+
+/*
+ * A fault the kernel cannot retry (fixup_user_fault() without "unlocked":
+ * FUTEX_WAKE_OP's store to its second word, once the store with page
+ * faults disabled failed) cannot wait for a turn without holding
+ * mmap_lock; it must not switch under it either: the futex call fails with
+ * EFAULT, and nothing switches, even with no hold time. An ordinary access
+ * then still switches.
+ */
+TEST_F(ctx, a_fault_that_cannot_be_retried_switches_nothing)
+{
+	uint32_t *p = (uint32_t *)map_shared(self->vdev[1], DEFAULT_RESERVED,
+					     PROT_READ | PROT_WRITE, 0);
+	uint32_t word = 0;
+	long switches, ret;
+
+	ASSERT_NE(MAP_FAILED, (void *)p);
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	switches = ctl_switches(self->ctl);
+	errno = 0;
+	ret = syscall(SYS_futex, &word, FUTEX_WAKE_OP_PRIVATE, 1, 1, p,
+		      FUTEX_OP(FUTEX_OP_ADD, 1, FUTEX_OP_CMP_EQ, 0));
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(VDMUX_STATE_FOREGROUND, state_of(self->vdev[0]));
+	EXPECT_EQ(VDMUX_STATE_BACKGROUND, state_of(self->vdev[1]));
+	EXPECT_EQ(switches, ctl_switches(self->ctl));
+	p[0] = 1;
+	EXPECT_EQ(VDMUX_STATE_FOREGROUND, state_of(self->vdev[1]));
+	EXPECT_EQ(switches + 1, ctl_switches(self->ctl));
+	EXPECT_EQ(0, munmap(p, DEFAULT_RESERVED));
+}
+
+static void *touch_first_byte(void *p)
+{
+	*(volatile char *)p = 1;
+	return NULL;
+}
+
+/*
+ * A fault waiting for its turn holds no lock, so its VMA can be unmapped
+ * and its file closed meanwhile: the waiter must still keep the module
+ * loaded, since it sleeps in the module's code. A child's thread waits in
+ * such a fault while the child unmaps the mapping (its only reference to
+ * the file); with every other file closed, rmmod must be refused until
+ * the child is killed, and then succeed.
+ */
+TEST_F(ctx, a_waiting_fault_keeps_the_module_loaded)
+{
+	int ready[2], status, ret;
+	char c;
+	pid_t pid;
+
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 10000));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	ASSERT_EQ(0, pipe(ready));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		pthread_t th;
+		char *p;
+		int fd;
+
+		/* Its only reference to a vdmux file is to be the mapping's. */
+		close_nodes(self->ctl, self->vdev);
+		close(ready[0]);
+		fd = open_vdev(1, O_RDWR);
+		p = fd < 0 ? MAP_FAILED
+			   : map_shared(fd, DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+		if (p == MAP_FAILED)
+			_exit(2);
+		close(fd);
+		if (pthread_create(&th, NULL, touch_first_byte, p))
+			_exit(3);
+		usleep(300 * 1000);
+		if (munmap(p, DEFAULT_RESERVED))
+			_exit(4);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(5);
+		pause();
+		_exit(6);
+	}
+	close(ready[1]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	close(ready[0]);
+	/* The toucher still waits: vdev 0 holds the device memory for 10 s. */
+	EXPECT_EQ(VDMUX_STATE_BACKGROUND, state_of(self->vdev[1]));
+	close_nodes(self->ctl, self->vdev);
+	ret = unload_module();
+	EXPECT_NE(0, ret) TH_LOG("rmmod succeeded while a fault waited in the module");
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	if (ret)
+		ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module(""));
+	ASSERT_EQ(0, open_nodes(&self->ctl, self->vdev));
 }
 
 /* POPULATE of a background vdev is an access: it switches, then maps. */

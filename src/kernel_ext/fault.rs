@@ -426,12 +426,21 @@ impl VmFault {
         let retry = |waited| FaultDone(unsafe { helpers::vdmux_fault_retry(waited) });
         match mode {
             helpers::VDMUX_FAULT_UNLOCK => {
+                // The VMA may go once the lock is released, and with it the
+                // last reference to the file that keeps the module loaded
+                // while `wait` runs its code: held here until it returns.
+                // SAFETY: `vmf` is valid and holds its lock, which keeps its
+                // VMA and the VMA's file.
+                let file = unsafe { helpers::vdmux_fault_get_file(self.vmf) };
                 // SAFETY: `vmf` is valid and holds its lock (the kernel
                 // called the handler with it); the caller returns
                 // `VM_FAULT_RETRY`, which tells the kernel the lock is
                 // released, and touches nothing of the fault after.
                 unsafe { helpers::vdmux_fault_release_lock(self.vmf) };
                 wait();
+                // SAFETY: The reference taken above; `fput` defers the last
+                // release to after this code has returned.
+                unsafe { helpers::vdmux_fput(file) };
                 // Counted as a major fault: it waited, as for I/O.
                 Waited::Retry(retry(true))
             }
@@ -492,19 +501,28 @@ impl PageFault {
 }
 
 impl PageFault {
-    /// See [`VmFault::wait_unlocked`]; the handler returns what this
-    /// returns, unless [`Waited::Locked`].
-    pub(crate) fn wait_unlocked<F: FnOnce() + Send>(&self, wait: F) -> Waited<F> {
-        // SAFETY: A `->fault` may sleep; the handler returns the result, as
-        // the documentation says, and a `PageFault` gives no access to the
-        // VMA that `wait` could use.
+    /// See [`VmFault::wait_unlocked`].
+    ///
+    /// # Safety
+    ///
+    /// Unless the result is [`Waited::Locked`], the handler returns the
+    /// [`FaultDone`] it carries, and uses nothing of the fault (nor of its
+    /// VMA) after a [`Waited::Retry`]: the fault's lock is released then.
+    pub(crate) unsafe fn wait_unlocked<F: FnOnce() + Send>(&self, wait: F) -> Waited<F> {
+        // SAFETY: A `->fault` may sleep; the caller's requirements are those
+        // of `VmFault::wait_unlocked`, and a `PageFault` gives no access to
+        // the VMA that `wait` could use.
         unsafe { self.0.wait_unlocked(wait) }
     }
 }
 
 impl HugeFault {
     /// As [`PageFault::wait_unlocked`].
-    pub(crate) fn wait_unlocked<F: FnOnce() + Send>(&self, wait: F) -> Waited<F> {
+    ///
+    /// # Safety
+    ///
+    /// As for [`PageFault::wait_unlocked`].
+    pub(crate) unsafe fn wait_unlocked<F: FnOnce() + Send>(&self, wait: F) -> Waited<F> {
         // SAFETY: As for `PageFault::wait_unlocked`, in a `->huge_fault`.
         unsafe { self.0.wait_unlocked(wait) }
     }

@@ -10,9 +10,8 @@
 //! that may be retried releases its lock first (the fault-retry protocol,
 //! `PageFault::wait_unlocked`), waits for its turn here, switches, and has
 //! the kernel retry the access, which then maps the device memory. A fault
-//! that cannot be retried (`fixup_user_fault` without `unlocked`) must not
-//! sleep for a hold time with `mmap_lock` held: it switches at once, under
-//! its lock, without waiting for the hold or its turn.
+//! that cannot be retried (`fixup_user_fault` without `unlocked`) neither
+//! sleeps with `mmap_lock` held nor switches under it: SIGBUS.
 //!
 //! Turns: waiting accesses are grouped by virtual device, and the virtual
 //! devices queued in the order of their first waiting access; only the
@@ -192,6 +191,9 @@ impl CtxMgt {
     /// access (a grace starts), or not (its hold starts now). Its accesses
     /// no longer wait in the queue.
     pub(super) fn switched(&self, to: usize, by_access: bool) {
+        // A failure to switch to it is over: its next background fault,
+        // much later, must not take the mark.
+        self.failed[to].store(false, Ordering::Relaxed);
         let now = Instant::now();
         let mut inner = self.inner.lock();
         inner.dequeue(to);
@@ -251,6 +253,10 @@ impl Mux {
             let _changing = self.changing.lock();
             self.ctx.inner.lock().timeout = Delta::from_millis(i64::from(ctx.timeout_ms));
             let was_on = self.ctx.enabled.swap(on, Ordering::AcqRel);
+            // Marks of switches that failed in an earlier mode are stale.
+            for failed in self.ctx.failed.iter() {
+                failed.store(false, Ordering::Relaxed);
+            }
             if on && !was_on {
                 // Set before the zaps: a fault that takes a location after
                 // its revocation sees the mode on (the rwsem orders them),
@@ -342,14 +348,5 @@ impl Mux {
         let changes = self.switch_locked(vdev as u32, true)?;
         self.changed(changes);
         Ok(())
-    }
-
-    /// A SWITCH to `vdev` for an access that cannot wait (a fault that
-    /// cannot be retried), under that fault's lock: at once, neither
-    /// waiting for the hold nor taking a turn. Its grace lets no waiting
-    /// access take the device memory before the fault maps its page, right
-    /// after.
-    pub(super) fn access_switch_now(&self, vdev: usize) -> Result {
-        self.access_switch(vdev)
     }
 }

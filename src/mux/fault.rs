@@ -75,7 +75,7 @@ impl Mux {
         fault: &PageFault,
         autogrow: bool,
     ) -> Result<FaultDone, FaultError> {
-        self.serve_fault(vdev, fault, autogrow, true)
+        self.serve_fault(vdev, fault, autogrow)
     }
 
     /// Whether a fault that holds `location` must make its virtual device
@@ -86,24 +86,15 @@ impl Mux {
         location.location() == Location::BackingStore && self.ctx.enabled()
     }
 
-    /// What a fault of the background `vdev` that must switch does once
-    /// `wait_unlocked` ran `access_wait` (or could not): `Some` to return,
-    /// `None` when it switched at once under the fault's lock and must now
-    /// be served. `may_switch` is false for a fault that switched so once
-    /// already: it raises SIGBUS rather than loop.
-    fn after_access<F>(
-        &self,
-        vdev: usize,
-        waited: Waited<F>,
-        may_switch: bool,
-    ) -> Result<Option<FaultDone>, FaultError> {
+    /// What a fault of the background `vdev` that must switch returns once
+    /// `wait_unlocked` ran `access_for_fault`: the retry it asked for. A
+    /// fault that cannot release its lock (the fault-in of a futex
+    /// operation, `fixup_user_fault`) raises SIGBUS (the system call gets
+    /// EFAULT): a switch never runs under `mmap_lock`, and one made at once
+    /// would skip the holder's time and every waiter's turn.
+    fn after_access<F>(waited: Waited<F>) -> Result<FaultDone, FaultError> {
         match waited {
-            Waited::Retry(done) | Waited::RetryLater(done) => Ok(Some(done)),
-            Waited::Locked(_) if may_switch => {
-                self.access_switch_now(vdev)
-                    .map_err(|_| FaultError::SigBus)?;
-                Ok(None)
-            }
+            Waited::Retry(done) | Waited::RetryLater(done) => Ok(done),
             Waited::Locked(_) => Err(FaultError::SigBus),
         }
     }
@@ -125,7 +116,6 @@ impl Mux {
         vdev: usize,
         fault: &PageFault,
         autogrow: bool,
-        may_switch: bool,
     ) -> Result<FaultDone, FaultError> {
         let pgoff = fault.pgoff();
         let past_end = !range::page_in_buffer(pgoff, self.reserved_size());
@@ -148,11 +138,9 @@ impl Mux {
             if self.ctx.take_failure(vdev) {
                 return Err(FaultError::SigBus);
             }
-            let waited = fault.wait_unlocked(|| self.access_for_fault(vdev));
-            return match self.after_access(vdev, waited, may_switch)? {
-                Some(done) => Ok(done),
-                None => self.serve_fault(vdev, fault, autogrow, false),
-            };
+            // SAFETY: Its result is what this fault returns.
+            let waited = unsafe { fault.wait_unlocked(|| self.access_for_fault(vdev)) };
+            return Self::after_access(waited);
         }
         let reserved_pages = self.reserved_pages();
         if pgoff >= reserved_pages {
@@ -234,15 +222,10 @@ impl Mux {
         vdev: usize,
         fault: &HugeFault,
     ) -> Result<FaultDone, FaultError> {
-        self.serve_huge(vdev, fault, true)
+        self.serve_huge(vdev, fault)
     }
 
-    fn serve_huge(
-        &self,
-        vdev: usize,
-        fault: &HugeFault,
-        may_switch: bool,
-    ) -> Result<FaultDone, FaultError> {
+    fn serve_huge(&self, vdev: usize, fault: &HugeFault) -> Result<FaultDone, FaultError> {
         let pgoff = fault.pgoff();
         if !range::page_in_buffer(pgoff, self.reserved_size()) {
             return Err(FaultError::Fallback);
@@ -252,7 +235,7 @@ impl Mux {
             let location = self.slots.shared(vdev);
             if self.must_switch(&location) {
                 drop(location);
-                return self.huge_access(vdev, fault, may_switch);
+                return self.huge_access(vdev, fault);
             }
             let store = location.store().ok_or(FaultError::SigBus)?;
             store
@@ -263,7 +246,7 @@ impl Mux {
         if self.must_switch(&location) {
             // Switched away, or the mode enabled, since the allocation.
             drop(location);
-            return self.huge_access(vdev, fault, may_switch);
+            return self.huge_access(vdev, fault);
         }
         let mapped = location.map_huge(fault, self.reserved_pages())?;
         if mapped.inserted() {
@@ -277,20 +260,13 @@ impl Mux {
 
     /// A huge fault of the background `vdev` that must switch: as in
     /// [`Mux::serve_fault`].
-    fn huge_access(
-        &self,
-        vdev: usize,
-        fault: &HugeFault,
-        may_switch: bool,
-    ) -> Result<FaultDone, FaultError> {
+    fn huge_access(&self, vdev: usize, fault: &HugeFault) -> Result<FaultDone, FaultError> {
         if self.ctx.take_failure(vdev) {
             return Err(FaultError::SigBus);
         }
-        let waited = fault.wait_unlocked(|| self.access_for_fault(vdev));
-        match self.after_access(vdev, waited, may_switch)? {
-            Some(done) => Ok(done),
-            None => self.serve_huge(vdev, fault, false),
-        }
+        // SAFETY: Its result is what this fault returns.
+        let waited = unsafe { fault.wait_unlocked(|| self.access_for_fault(vdev)) };
+        Self::after_access(waited)
     }
 
     /// `VDMUX_IOC_POPULATE` of `vdev`: maps every page of the caller's
