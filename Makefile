@@ -269,14 +269,16 @@ endif
 # The guest has an ivshmem-plain device whose 64 MiB BAR 2 (the largest
 # reserved size the functional tests resize to) is the device memory of
 # device_memory=pci: pci_test uses it, and the functional tests of
-# PCI_PASS_TESTS run a second time in that mode (sections NAME@pci).
+# PCI_PASS_TESTS run a second time in that mode (sections NAME@pci). It has
+# QEMU's standard VGA too, which bind_test hands to vdmux through
+# driver_override.
 IVSHMEM_SIZE ?= 64M
 PCI_PASS_TESTS ?= ioctl_test mmap_test events_test populate_test
 
 check: tool-test judge-test module lint tests $(DEMO_BINS)
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
 		--out $(OUT) $(if $(EXTRA_TESTS),--extra $(EXTRA_TESTS)) $(if $(TESTS),--only "$(TESTS)") \
-		--ivshmem $(IVSHMEM_SIZE) $(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS)") \
+		--ivshmem $(IVSHMEM_SIZE) $(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS)") --vga \
 		$(CHECK_JUDGE)
 
 # The judge must fail every broken run of its self-test.

@@ -6,7 +6,7 @@
 #   run.sh check|demo|shell --kernel KDIR --module KO --tests DIR --out DIR
 #          [--extra DIR] [--only "name ..."] [--bzimage FILE] [--stock-kernel]
 #          [--allow-skips FILE] [--ivshmem SIZE [--pci-pass "name ..."]]
-#          [--lockdown integrity|confidentiality]
+#          [--lockdown integrity|confidentiality] [--vga]
 #
 # --ivshmem gives the guest an ivshmem-plain device (1af4:1110) whose BAR 2,
 # SIZE bytes (a power of two, e.g. 64M), is the file OUT/ivshmem.bin of a
@@ -17,6 +17,10 @@
 # device). --pci-pass names test programs that the guest
 # runs a second time with vdmux loaded with device_memory=pci, as sections
 # NAME@pci, before the others (see qemu/init).
+#
+# --vga gives the guest QEMU's standard VGA (1234:1111: video memory in BAR 0,
+# the bochs display registers in BAR 2), which the test kernel has no driver
+# for: tests hand it to vdmux through driver_override.
 #
 # --lockdown boots the kernel with lockdown=MODE, as a distribution kernel
 # runs under Secure Boot (make check-lockdown); the module must be signed
@@ -52,7 +56,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 mode=$1
 shift
-kdir= module= tests= out= extra= only= bzimage= judge=() ivshmem= pci_pass= lockdown=
+kdir= module= tests= out= extra= only= bzimage= judge=() ivshmem= pci_pass= lockdown= vga=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kdir=$2; shift 2 ;;
@@ -67,6 +71,7 @@ while [ $# -gt 0 ]; do
 	--ivshmem) ivshmem=$2; shift 2 ;;
 	--pci-pass) pci_pass=$2; shift 2 ;;
 	--lockdown) lockdown=$2; shift 2 ;;
+	--vga) vga=1; shift ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -136,6 +141,7 @@ elif [ -n "$pci_pass" ]; then
 	exit 2
 fi
 qemu_base+=(${ivshmem_args[@]+"${ivshmem_args[@]}"})
+[ -n "$vga" ] && qemu_base+=(-device VGA)
 
 # KVM is opt-in: on some hosts a KVM guest hangs before its first console
 # line, so a short boot must prove it works before a real run relies on it.
