@@ -289,8 +289,26 @@ judge-test:
 	@python3 qemu/test_results.py
 
 # The demo guest's /tests holds only the demo, which its /init runs.
-demo: module tool $(DEMO_BINS)
-	@qemu/run.sh demo --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/demo --out $(OUT)
+# SCREEN=1: the guest has QEMU's standard VGA too, and the demo ends with
+# screen_test (tests/screen/), whose screenshots the host keeps in
+# $(OUT)/screen, as PPM and PNG.
+demo: module tool $(DEMO_BINS) $(if $(SCREEN),$(SCREEN_BINS))
+	@rm -f $(OUT)/demo/screen_test
+	@$(if $(SCREEN),install -m 0755 $(OUT)/screen/screen_test $(OUT)/demo/screen_test)
+	@qemu/run.sh demo --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/demo --out $(OUT) \
+		$(if $(SCREEN),--screen)
+	@$(if $(SCREEN),for f in $(OUT)/screen/*.ppm; do scripts/ppm2png.py "$$f" "$${f%.ppm}.png"; done)
+
+# The README's pictures: three shots of the screen after switches, from a
+# demo run with SCREEN=1.
+README_SHOTS := switch-1 switch-2 switch-0
+.PHONY: screenshots
+screenshots:
+	@$(MAKE) demo SCREEN=1
+	@mkdir -p Documentation/images
+	@for n in $(README_SHOTS); do \
+		f=$$(ls $(OUT)/screen/*-$$n.png) && cp "$$f" Documentation/images/screen-$$n.png; \
+	done
 
 shell: module tests
 	@qemu/run.sh shell --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests --out $(OUT)

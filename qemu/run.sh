@@ -20,7 +20,7 @@
 #
 # --vga gives the guest QEMU's standard VGA (1234:1111: video memory in BAR 0,
 # the bochs display registers in BAR 2), which the test kernel has no driver
-# for: tests hand it to vdmux through driver_override. --screen (check mode;
+# for: tests hand it to vdmux through driver_override. --screen (check and demo modes;
 # implies --vga) lets the guest ask the host for screenshots: its ttyS2 is
 # the request/acknowledge channel of qemu/screen.py, which takes each shot
 # with QMP screendump into OUT/screen/, compares it with the picture the
@@ -249,9 +249,13 @@ check)
 	exit "$judge_rc"
 	;;
 demo)
+	screen_start
+	rc=0
 	timeout -k 10 "${QEMU_TIMEOUT:-600}" "${qemu[@]}" -monitor none \
-		-serial "file:$out/console.log" -serial stdio \
-		-append "$cmdline quiet VDMUX_MODE=demo" </dev/null
+		-serial "file:$out/console.log" -serial stdio ${screen_args[@]+"${screen_args[@]}"} \
+		-append "$cmdline quiet VDMUX_MODE=demo" </dev/null || rc=$?
+	screen_end || rc=1
+	exit "$rc"
 	;;
 shell)
 	exec "${qemu[@]}" -serial mon:stdio -append "$cmdline VDMUX_MODE=shell"
