@@ -279,6 +279,26 @@ TEST_F(bind, vga_by_driver_override_multiplexes_bar_0)
 }
 
 /*
+ * One device at a time is the device memory: the VGA waits, with a line in
+ * the log, while the ivshmem device is bound, and binds once it is not.
+ */
+TEST_F(bind, second_device_waits_for_the_first)
+{
+	ASSERT_EQ(0, load_pci(""));
+	ASSERT_TRUE(bound_to_vdmux(&self->ivshmem));
+	ASSERT_EQ(0, probe_by_override(&self->vga));
+	EXPECT_FALSE(bound_to_vdmux(&self->vga));
+	kmsg_read(self->kmsg, self->log, sizeof(self->log));
+	EXPECT_TRUE(log_has(self->log, self->vga.bdf,
+			    "another device is the device memory: not binding"))
+		TH_LOG("%s", self->log);
+	ASSERT_EQ(0, write_text(DRIVER_DIR "/unbind", self->ivshmem.bdf));
+	ASSERT_EQ(0, write_text("/sys/bus/pci/drivers_probe", self->vga.bdf));
+	EXPECT_TRUE(bound_to_vdmux(&self->vga));
+	EXPECT_EQ(0, access(CTL_PATH, F_OK));
+}
+
+/*
  * A device whose only BAR is I/O space: not bound, by default (no
  * prefetchable memory BAR) nor with bar= naming it, each with its reason
  * in the log.
