@@ -26,6 +26,7 @@
 #   make check-large  the largest size (1 GiB) in a 5 GiB guest
 #   make check-lockdown the test kernel booted with lockdown=integrity: what it refuses
 #   make check-clients fio, stress-ng and trinity (static builds) against the nodes in the guest
+#   make check-screen the virtual terminals on QEMU's standard VGA, the screen checked by the host
 #   make kbuild       vdmux.ko against KDIR, with no set-up (what dkms.conf runs)
 #   make tool-man     regenerate tools/man/vdmuxctl.8 from vdmuxctl's command line
 #
@@ -84,6 +85,8 @@ TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS)) \
 	$(patsubst tests/%,$(OUT)/tests/%,$(TEST_SCRIPTS) $(TEST_LIBS)) \
 	$(patsubst %,$(OUT)/tests/%-m32,$(TESTS_M32))
 DEMO_BINS := $(OUT)/demo/demo.sh $(OUT)/demo/demo_term
+# The screen check's programs (make check-screen, make demo SCREEN=1).
+SCREEN_BINS := $(patsubst tests/screen/%.c,$(OUT)/screen/%,$(wildcard tests/screen/*.c))
 TEST_CFLAGS := -static -O2 -g -Wall -Werror -D_GNU_SOURCE -pthread \
 	-I$(TOP)/include/uapi -I$(TOP)/tests
 
@@ -106,7 +109,7 @@ INSTALL_MOD_DIR ?= updates
 
 .PHONY: module setup kernel fmt lint tests check judge-test demo shell bench bench-run clean FORCE \
 	tool tool-test tool-lint tool-man install uninstall debian check-debian debian-run \
-	kbuild check-dkms check-large check-lockdown check-clients deb check-deb
+	kbuild check-dkms check-large check-lockdown check-clients deb check-deb check-screen
 
 setup:
 ifdef OWN_KERNEL
@@ -269,14 +272,16 @@ endif
 # The guest has an ivshmem-plain device whose 64 MiB BAR 2 (the largest
 # reserved size the functional tests resize to) is the device memory of
 # device_memory=pci: pci_test uses it, and the functional tests of
-# PCI_PASS_TESTS run a second time in that mode (sections NAME@pci).
+# PCI_PASS_TESTS run a second time in that mode (sections NAME@pci). It has
+# QEMU's standard VGA too, which bind_test hands to vdmux through
+# driver_override.
 IVSHMEM_SIZE ?= 64M
 PCI_PASS_TESTS ?= ioctl_test mmap_test events_test populate_test ctxmgt_test
 
 check: tool-test judge-test module lint tests $(DEMO_BINS)
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
 		--out $(OUT) $(if $(EXTRA_TESTS),--extra $(EXTRA_TESTS)) $(if $(TESTS),--only "$(TESTS)") \
-		--ivshmem $(IVSHMEM_SIZE) $(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS)") \
+		--ivshmem $(IVSHMEM_SIZE) $(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS)") --vga \
 		$(CHECK_JUDGE)
 
 # The judge must fail every broken run of its self-test.
@@ -284,11 +289,41 @@ judge-test:
 	@python3 qemu/test_results.py
 
 # The demo guest's /tests holds only the demo, which its /init runs.
-demo: module tool $(DEMO_BINS)
-	@qemu/run.sh demo --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/demo --out $(OUT)
+# SCREEN=1: the guest has QEMU's standard VGA too, and the demo ends with
+# screen_test (tests/screen/), whose screenshots the host keeps in
+# $(OUT)/screen, as PPM and PNG.
+demo: module tool $(DEMO_BINS) $(if $(SCREEN),$(SCREEN_BINS))
+	@rm -f $(OUT)/demo/screen_test
+	@$(if $(SCREEN),install -m 0755 $(OUT)/screen/screen_test $(OUT)/demo/screen_test)
+	@qemu/run.sh demo --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/demo --out $(OUT) \
+		$(if $(SCREEN),--screen)
+	@$(if $(SCREEN),for f in $(OUT)/screen/*.ppm; do scripts/ppm2png.py "$$f" "$${f%.ppm}.png"; done)
+
+# The README's pictures: three shots of the screen after switches, from a
+# demo run with SCREEN=1.
+README_SHOTS := switch-1 switch-2 switch-0
+.PHONY: screenshots
+screenshots:
+	@$(MAKE) demo SCREEN=1
+	@mkdir -p Documentation/images
+	@for n in $(README_SHOTS); do \
+		f=$$(ls $(OUT)/screen/*-$$n.png) && cp "$$f" Documentation/images/screen-$$n.png; \
+	done
 
 shell: module tests
 	@qemu/run.sh shell --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests --out $(OUT)
+
+# Virtual terminals you can see: a guest of its own with QEMU's standard
+# VGA, whose video memory vdmux multiplexes; the host takes a screenshot at
+# each checkpoint the guest asks for and compares it with the picture that
+# must be in front (qemu/screen.py). The shots stay in $(OUT)/screen-run/screen.
+$(OUT)/screen/%: tests/screen/%.c tests/vdmux_test.h include/uapi/vdmux.h | kernel
+	@mkdir -p $(dir $@)
+	@gcc $(TEST_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
+
+check-screen: module $(SCREEN_BINS)
+	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/screen \
+		--out $(OUT)/screen-run --screen
 
 # The largest size, in a guest with room for it: not part of `make check`
 # (it copies GiBs under KASAN).

@@ -6,7 +6,7 @@
 #   run.sh check|demo|shell --kernel KDIR --module KO --tests DIR --out DIR
 #          [--extra DIR] [--only "name ..."] [--bzimage FILE] [--stock-kernel]
 #          [--allow-skips FILE] [--ivshmem SIZE [--pci-pass "name ..."]]
-#          [--lockdown integrity|confidentiality]
+#          [--lockdown integrity|confidentiality] [--vga] [--screen]
 #
 # --ivshmem gives the guest an ivshmem-plain device (1af4:1110) whose BAR 2,
 # SIZE bytes (a power of two, e.g. 64M), is the file OUT/ivshmem.bin of a
@@ -17,6 +17,14 @@
 # device). --pci-pass names test programs that the guest
 # runs a second time with vdmux loaded with device_memory=pci, as sections
 # NAME@pci, before the others (see qemu/init).
+#
+# --vga gives the guest QEMU's standard VGA (1234:1111: video memory in BAR 0,
+# the bochs display registers in BAR 2), which the test kernel has no driver
+# for: tests hand it to vdmux through driver_override. --screen (check and demo modes;
+# implies --vga) lets the guest ask the host for screenshots: its ttyS2 is
+# the request/acknowledge channel of qemu/screen.py, which takes each shot
+# with QMP screendump into OUT/screen/, compares it with the picture the
+# guest says must be on the screen, and fails the run on a mismatch.
 #
 # --lockdown boots the kernel with lockdown=MODE, as a distribution kernel
 # runs under Secure Boot (make check-lockdown); the module must be signed
@@ -52,7 +60,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 mode=$1
 shift
-kdir= module= tests= out= extra= only= bzimage= judge=() ivshmem= pci_pass= lockdown=
+kdir= module= tests= out= extra= only= bzimage= judge=() ivshmem= pci_pass= lockdown= vga= screen=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kdir=$2; shift 2 ;;
@@ -67,6 +75,8 @@ while [ $# -gt 0 ]; do
 	--ivshmem) ivshmem=$2; shift 2 ;;
 	--pci-pass) pci_pass=$2; shift 2 ;;
 	--lockdown) lockdown=$2; shift 2 ;;
+	--vga) vga=1; shift ;;
+	--screen) screen=1; vga=1; shift ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -136,6 +146,7 @@ elif [ -n "$pci_pass" ]; then
 	exit 2
 fi
 qemu_base+=(${ivshmem_args[@]+"${ivshmem_args[@]}"})
+[ -n "$vga" ] && qemu_base+=(-device VGA)
 
 # KVM is opt-in: on some hosts a KVM guest hangs before its first console
 # line, so a short boot must prove it works before a real run relies on it.
@@ -159,6 +170,35 @@ if [ "$accel" = tcg ]; then
 else
 	qemu=("${qemu_base[@]}" -accel kvm)
 fi
+
+# --screen: qemu/screen.py listens on the sockets that QEMU's monitor and the
+# guest's ttyS2 connect to (QEMU as the client, so that nothing the guest
+# writes is lost before the host listens); screen_args has QEMU's side.
+screen_args=() screen_pid=
+screen_start() {
+	[ -n "$screen" ] || return 0
+	rm -rf "$out/screen" "$out/qmp.sock" "$out/screen.sock"
+	python3 "$here/screen.py" --qmp "$out/qmp.sock" --channel "$out/screen.sock" \
+		--shots "$out/screen" >"$out/screen.log" 2>&1 &
+	screen_pid=$!
+	for _ in $(seq 100); do
+		[ -S "$out/qmp.sock" ] && [ -S "$out/screen.sock" ] && break
+		sleep 0.1
+	done
+	screen_args=(-qmp "unix:$out/qmp.sock" -chardev "socket,id=screen,path=$out/screen.sock"
+		-serial chardev:screen)
+}
+
+# The host's verdict on the screen, once the guest ended: 0 if every shot
+# matched.
+screen_end() {
+	local rc=0
+	[ -n "$screen_pid" ] || return 0
+	wait "$screen_pid" || rc=$?
+	sed 's/^/screen: /' "$out/screen.log" >&2
+	echo "run.sh: the screenshots are in $out/screen" >&2
+	return "$rc"
+}
 
 case "$mode" in
 check)
@@ -185,24 +225,37 @@ check)
 	echo "run.sh: booting the test guest ($accel, log in $out/console.log)" >&2
 	start=$SECONDS
 	rc=0
+	screen_start
 	timeout -k 10 "$timeout_s" "${qemu[@]}" -monitor none \
-		-serial "file:$out/console.log" -serial "file:$out/tap.log" \
+		-serial "file:$out/console.log" -serial "file:$out/tap.log" ${screen_args[@]+"${screen_args[@]}"} \
 		-append "$cmdline VDMUX_MODE=check VDMUX_ONLY=$(echo $only | tr ' ' ',') VDMUX_PCI_PASS=$(echo ${pass[@]+"${pass[@]}"} | tr ' ' ',')" \
 		</dev/null >"$out/qemu.log" 2>&1 || rc=$?
 	echo "run.sh: guest ran $((SECONDS - start)) s" >&2
+	screen_rc=0
+	screen_end || screen_rc=$?
 	if [ -n "$ivshmem" ]; then
 		echo "run.sh: the ivshmem BAR's content is in $ivshmem_file" >&2
 	fi
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 		echo "run.sh: the guest did not finish within ${timeout_s} s" >&2
 	fi
-	exec python3 "$here/results.py" --console "$out/console.log" --tap "$out/tap.log" \
-		--qemu-status "$rc" ${judge[@]+"${judge[@]}"} "${names[@]}"
+	judge_rc=0
+	python3 "$here/results.py" --console "$out/console.log" --tap "$out/tap.log" \
+		--qemu-status "$rc" ${judge[@]+"${judge[@]}"} "${names[@]}" || judge_rc=$?
+	if [ "$screen_rc" != 0 ]; then
+		echo "run.sh: the host's screen check failed (see above)" >&2
+		exit 1
+	fi
+	exit "$judge_rc"
 	;;
 demo)
+	screen_start
+	rc=0
 	timeout -k 10 "${QEMU_TIMEOUT:-600}" "${qemu[@]}" -monitor none \
-		-serial "file:$out/console.log" -serial stdio \
-		-append "$cmdline quiet VDMUX_MODE=demo" </dev/null
+		-serial "file:$out/console.log" -serial stdio ${screen_args[@]+"${screen_args[@]}"} \
+		-append "$cmdline quiet VDMUX_MODE=demo" </dev/null || rc=$?
+	screen_end || rc=1
+	exit "$rc"
 	;;
 shell)
 	exec "${qemu[@]}" -serial mon:stdio -append "$cmdline VDMUX_MODE=shell"

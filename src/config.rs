@@ -16,7 +16,7 @@ pub(crate) const MAX_RESERVED_LIMIT: u64 = 1 << 30;
 pub(crate) enum MemoryKind {
     /// `ram` (the default): a buffer of RAM that vdmux allocates.
     Ram,
-    /// `pci`: BAR 2 of the first bound ivshmem-plain device.
+    /// `pci`: a memory BAR of the first PCI device bound (`bar=`).
     Pci,
 }
 
@@ -38,6 +38,10 @@ pub(crate) const SIZE_UNSET: u64 = u64::MAX;
 pub(crate) const DEFAULT_RESERVED_SIZE: u64 = 32768;
 /// `max_reserved_size` with RAM device memory, unless given.
 pub(crate) const DEFAULT_MAX_RESERVED_SIZE: u64 = 64 << 20;
+/// `bar=` not given: the largest prefetchable memory BAR.
+pub(crate) const BAR_AUTO: i32 = -1;
+/// The standard BARs of a PCI device are 0 to 5.
+pub(crate) const NR_BARS: u32 = 6;
 
 /// The module parameters as given, before the device memory is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +53,9 @@ pub(crate) struct Params {
     pub(crate) max_reserved_size: Option<u64>,
     pub(crate) fault_around_pages: u32,
     pub(crate) device_memory: MemoryKind,
+    /// The BAR that is the device memory (`bar=`); `None` for the largest
+    /// prefetchable memory BAR.
+    pub(crate) bar: Option<u32>,
 }
 
 impl Params {
@@ -60,14 +67,25 @@ impl Params {
         max_reserved_size: u64,
         fault_around_pages: u32,
         device_memory: &[u8],
+        bar: i32,
     ) -> Result<Self, &'static str> {
         let given = |size| (size != SIZE_UNSET).then_some(size);
+        let device_memory = MemoryKind::parse(device_memory)?;
+        let bar = match u32::try_from(bar) {
+            Err(_) if bar == BAR_AUTO => None,
+            Ok(n) if n < NR_BARS => Some(n),
+            _ => return Err("bar must be 0 to 5, or -1 for the largest prefetchable memory BAR"),
+        };
+        if bar.is_some() && device_memory != MemoryKind::Pci {
+            return Err("bar is for device_memory=pci only");
+        }
         Ok(Self {
             nr_vdevs,
             reserved_size: given(reserved_size),
             max_reserved_size: given(max_reserved_size),
             fault_around_pages,
-            device_memory: MemoryKind::parse(device_memory)?,
+            device_memory,
+            bar,
         })
     }
 
@@ -233,7 +251,20 @@ mod tests {
     }
 
     fn params(reserved: u64, max: u64, memory: &[u8]) -> Result<Params, &'static str> {
-        Params::new(4, reserved, max, 16, memory)
+        Params::new(4, reserved, max, 16, memory, BAR_AUTO)
+    }
+
+    #[test]
+    fn bar_is_auto_or_a_standard_bar_with_pci() {
+        let bar = |memory: &[u8], n| Params::new(4, SIZE_UNSET, SIZE_UNSET, 16, memory, n);
+        assert_eq!(bar(b"pci", BAR_AUTO).unwrap().bar, None);
+        assert_eq!(bar(b"ram", BAR_AUTO).unwrap().bar, None);
+        assert_eq!(bar(b"pci", 0).unwrap().bar, Some(0));
+        assert_eq!(bar(b"pci", 5).unwrap().bar, Some(5));
+        for bad in [6, 7, -2, i32::MIN, i32::MAX] {
+            assert!(bar(b"pci", bad).is_err());
+        }
+        assert!(bar(b"ram", 2).is_err());
     }
 
     #[test]
@@ -296,7 +327,7 @@ mod tests {
             .unwrap()
             .check()
             .is_err());
-        assert!(Params::new(0, SIZE_UNSET, SIZE_UNSET, 16, b"pci")
+        assert!(Params::new(0, SIZE_UNSET, SIZE_UNSET, 16, b"pci", BAR_AUTO)
             .unwrap()
             .check()
             .is_err());

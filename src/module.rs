@@ -5,8 +5,8 @@
 //! With `device_memory=ram` (the default) the device and its nodes are
 //! created when the module loads and go when it unloads. With
 //! `device_memory=pci` loading registers the PCI driver (`pci.rs`) and
-//! nothing else: the device and its nodes are created when an ivshmem
-//! device binds ([`PciBinding`]) and go when it is unbound, which revokes
+//! nothing else: the device and its nodes are created when a PCI device
+//! binds ([`PciBinding`]) and go when it is unbound, which revokes
 //! every mapping as an EJECT of every virtual device does. Files still open
 //! then keep their (old) device alive, and every access through them fails
 //! as on a removed virtual device; a device bound again is a new one.
@@ -31,7 +31,7 @@ use crate::{
     mux::Mux,
     pci::{
         BarClient,
-        IvshmemDriver, //
+        BarDriver, //
     },
     pci_helpers,
     store::Store,
@@ -64,7 +64,7 @@ enum Memory {
     Ram { _nodes: Nodes },
     /// The PCI driver, whose bound device holds the device and its nodes.
     Pci {
-        _driver: Pin<KBox<driver::Registration<pci::Adapter<IvshmemDriver<PciBinding>>>>>,
+        _driver: Pin<KBox<driver::Registration<pci::Adapter<BarDriver<PciBinding>>>>>,
     },
 }
 
@@ -79,6 +79,7 @@ fn params() -> Result<Params> {
         param_value(&module_parameters::max_reserved_size),
         param_value(&module_parameters::fault_around_pages),
         device_memory.to_bytes(),
+        param_value(&module_parameters::bar),
     )
     .inspect_err(|msg| pr_err!("{msg}\n"))
     .map_err(|_| EINVAL)
@@ -148,7 +149,7 @@ impl Drop for Nodes {
     }
 }
 
-/// What a bound ivshmem device holds: the device created on its BAR (which
+/// What a bound PCI device holds: the device created on its BAR (which
 /// the device holds as its device memory until the unbinding takes it
 /// back).
 pub(crate) struct PciBinding {
@@ -169,6 +170,11 @@ impl BarClient for PciBinding {
             nodes: Some(nodes),
             mux,
         })
+    }
+
+    fn wanted_bar() -> Option<u32> {
+        // Checked at load: it cannot fail now.
+        params().ok().and_then(|params| params.bar)
     }
 }
 
@@ -202,7 +208,14 @@ impl kernel::Module for VdmuxModule {
             MemoryKind::Pci => {
                 let driver =
                     KBox::pin_init(driver::Registration::new(c"vdmux", module), GFP_KERNEL)?;
-                pr_info!("device memory: BAR 2 of the first ivshmem-plain device bound\n");
+                match params.bar {
+                    None => pr_info!(
+                        "device memory: the largest prefetchable memory BAR of the first PCI device bound\n"
+                    ),
+                    Some(n) => {
+                        pr_info!("device memory: BAR {n} of the first PCI device bound\n")
+                    }
+                }
                 Memory::Pci { _driver: driver }
             }
         };

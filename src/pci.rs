@@ -4,13 +4,21 @@
 //!
 //! vdmux binds to QEMU's ivshmem-plain devices (1af4:1110), whose BAR 2 is
 //! memory shared with the host (a file of a `memory-backend-file` with
-//! `share=on`). The first device that binds gives its BAR 2, as a
-//! [`BarMemory`], to a [`BarClient`], which creates the device and its nodes
-//! from it; when that device is unbound (`remove`, through sysfs or because
-//! the driver or the module goes), the client is dropped, which removes the
-//! nodes and revokes every mapping, and the BAR is released. Other devices
-//! are not bound while one is (their probe says so and fails with
-//! `ENODEV`); one of them may be bound once the first is unbound.
+//! `share=on`), and to any other PCI device that user space hands it the
+//! way vfio-pci and uio_pci_generic are given devices: its
+//! `driver_override` set to `vdmux`, then `drivers_probe`. (The driver's
+//! `new_id` takes a device ID only with the `driver_data` of an entry of the
+//! ID table, which the 7.3 kernel crate makes a pointer: "VENDOR DEVICE"
+//! alone is refused with `EINVAL` there.) The device memory is one memory BAR of the device (see
+//! `bar_choice`): the largest prefetchable one unless `bar=` chooses.
+//!
+//! The first device that binds gives that BAR, as a [`BarMemory`], to a
+//! [`BarClient`], which creates the device and its nodes from it; when that
+//! device is unbound (`remove`, through sysfs or because the driver or the
+//! module goes), the client is dropped, which removes the nodes and revokes
+//! every mapping, and the BAR is released. Other devices are not bound
+//! while one is (their probe says so and fails with `ENODEV`); one of them
+//! may be bound once the first is unbound.
 //!
 //! The driver is registered only when the module is loaded with
 //! `device_memory=pci`. Its ID table is not exported as a module alias, so
@@ -20,6 +28,8 @@
 
 use crate::{
     bar::BarMemory,
+    bar_choice,
+    config::NR_BARS,
     kernel_ext::{
         compat::{
             id_info,
@@ -50,10 +60,6 @@ use kernel::{
 /// `ivshmem-doorbell`), under the Red Hat/Qumranet vendor ID 0x1af4.
 pub(crate) const IVSHMEM_DEVICE_ID: u32 = 0x1110;
 
-/// The BAR of ivshmem that is the shared memory (BAR 0 holds its
-/// registers, BAR 1 the MSI-X table of `ivshmem-doorbell`).
-pub(crate) const SHMEM_BAR: u32 = 2;
-
 /// What the module does with the device memory of a bound device.
 pub(crate) trait BarClient: Send + Sized + 'static {
     /// Takes the BAR of the device being bound, which becomes the device
@@ -65,6 +71,9 @@ pub(crate) trait BarClient: Send + Sized + 'static {
     /// any more, and the [`BarMemory`] must have been dropped (see its
     /// documentation).
     fn bind(pdev: &pci::Device<Core<'_>>, bar: BarMemory) -> Result<Self>;
+
+    /// The BAR that must be the device memory (`bar=`), if one is chosen.
+    fn wanted_bar() -> Option<u32>;
 }
 
 /// Whether a device is bound: only the first one is the device memory.
@@ -77,9 +86,9 @@ static ID_TABLE: IdArray<pci::DeviceId, (), 1> = IdArray::new([(
     id_info(&()),
 )]);
 
-/// The PCI driver of ivshmem devices, handing the BAR of the first one
-/// bound to a `C`.
-pub(crate) struct IvshmemDriver<C>(PhantomData<C>);
+/// The PCI driver of ivshmem devices and of the devices user space hands
+/// it, handing the memory BAR of the first one bound to a `C`.
+pub(crate) struct BarDriver<C>(PhantomData<C>);
 
 /// The driver's data of a bound device. The fields are dropped in order:
 /// the client first (nodes, mappings, the BAR), then the device is
@@ -112,7 +121,7 @@ impl<C: BarClient> Drop for Binding<'_, C> {
     }
 }
 
-impl<C: BarClient> pci::Driver for IvshmemDriver<C> {
+impl<C: BarClient> pci::Driver for BarDriver<C> {
     type IdInfo = ();
     type Data<'bound> = Binding<'bound, C>;
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &ID_TABLE;
@@ -125,31 +134,33 @@ impl<C: BarClient> pci::Driver for IvshmemDriver<C> {
     }
 }
 
-impl<C: BarClient> IvshmemDriver<C> {
+impl<C: BarClient> BarDriver<C> {
     fn bind<'bound>(pdev: &'bound pci::Device<Core<'_>>) -> Result<Binding<'bound, C>> {
+        // What is wrong with the device itself is said first.
+        let mut bars = KVec::with_capacity(NR_BARS as usize, GFP_KERNEL)?;
+        for n in 0..NR_BARS {
+            bars.push(BarInfo::of(pdev, n)?, GFP_KERNEL)?;
+        }
+        let index = bar_choice::choose(&bars, C::wanted_bar()).map_err(|refusal| {
+            refusal.log(pdev.as_ref());
+            refusal.errno()
+        })?;
         let Some(claim) = Claim::take() else {
-            dev_info!(
-                pdev,
-                "another ivshmem device is the device memory: not binding\n"
-            );
+            dev_info!(pdev, "another device is the device memory: not binding\n");
             return Err(ENODEV);
         };
-        let info = BarInfo::of(pdev, SHMEM_BAR)?;
-        if !info.mem || info.len == 0 {
-            dev_err!(pdev, "BAR {SHMEM_BAR} is not a memory BAR\n");
-            return Err(ENODEV);
-        }
+        let info = bars[index as usize];
         let enabled = EnabledMem::enable(pdev)?;
         let mut bar = BarMemory::new(
-            WcBar::new(pdev, SHMEM_BAR, c"vdmux")
-                .inspect_err(|e| dev_err!(pdev, "cannot map BAR {SHMEM_BAR}: {e:?}\n"))?,
+            WcBar::new(pdev, index, c"vdmux")
+                .inspect_err(|e| dev_err!(pdev, "cannot map BAR {index}: {e:?}\n"))?,
         );
         bar.check_and_clear()
-            .inspect_err(|_| dev_err!(pdev, "BAR {SHMEM_BAR} does not keep what is written\n"))?;
+            .inspect_err(|_| dev_err!(pdev, "BAR {index} does not keep what is written\n"))?;
         dev_info!(
             pdev,
             "BAR {}: {} bytes at {:#x}, {}{}, mapped write-combining, {} aligned 2 MiB blocks\n",
-            SHMEM_BAR,
+            index,
             bar.len(),
             bar.phys_addr(),
             if info.mem64 { "64-bit" } else { "32-bit" },

@@ -9,6 +9,7 @@
 //! fault maps the right page, or SIGBUS for a removed device.
 
 mod bar;
+mod bar_choice;
 mod config;
 mod control;
 mod device_memory;
@@ -54,6 +55,10 @@ module! {
         max_reserved_size: u64 {
             default: crate::config::SIZE_UNSET,
             description: "Largest reserved size SET_RESERVED_SIZE accepts, up to 1 GiB (default 67108864)",
+        },
+        bar: i32 {
+            default: crate::config::BAR_AUTO,
+            description: "With device_memory=pci, the BAR that is the device memory, 0 to 5 (default -1: the largest prefetchable memory BAR)",
         },
     },
 }

@@ -153,5 +153,14 @@ exec 3>&- 4<&- 5>&- 6<&- 7>&- 8<&-
 wait
 run vdmuxctl resize 16K
 run vdmuxctl status
+
+# make demo SCREEN=1: the guest has QEMU's standard VGA, and the host takes
+# the screenshots screen_test asks for.
+if [ -x "$here/screen_test" ]; then
+	step "Virtual terminals you can see: three vdevs take turns on the VGA's video memory"
+	echo "screen_test sets a 640x480 mode, binds vdmux to the VGA (its BAR 0),"
+	echo "draws a picture into each vdev and switches; the host keeps a shot of each step."
+	run "$here/screen_test"
+fi
 echo
 echo "End of the demo."

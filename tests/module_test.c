@@ -135,8 +135,10 @@ TEST_F(module, modinfo_describes_everything)
 	EXPECT_TRUE(modinfo_has(ko, "parmtype=max_reserved_size:u64"));
 	EXPECT_TRUE(modinfo_has(ko, "parm=fault_around_pages:Pages one fault maps, a power of two from 1 (off) to 512 (default 16)"));
 	EXPECT_TRUE(modinfo_has(ko, "parmtype=fault_around_pages:u32"));
-	EXPECT_TRUE(modinfo_has(ko, "parm=device_memory:Where the device memory is: ram (default), or pci: BAR 2 of the first ivshmem-plain device bound, whose size reserved_size and max_reserved_size then default to and may not exceed"));
+	EXPECT_TRUE(modinfo_has(ko, "parm=device_memory:Where the device memory is: ram (default), or pci: a memory BAR (see bar) of the first PCI device bound (ivshmem-plain, or any device given through driver_override), whose size reserved_size and max_reserved_size then default to and may not exceed"));
 	EXPECT_TRUE(modinfo_has(ko, "parmtype=device_memory:charp"));
+	EXPECT_TRUE(modinfo_has(ko, "parm=bar:With device_memory=pci, the BAR that is the device memory, 0 to 5 (default -1: the largest prefetchable memory BAR)"));
+	EXPECT_TRUE(modinfo_has(ko, "parmtype=bar:i32"));
 }
 
 TEST_F(module, reload_with_seven_vdevs)
@@ -192,6 +194,10 @@ static const char *const bad_params[] = {
 	"fault_around_pages=0",
 	"fault_around_pages=3",
 	"fault_around_pages=1024",
+	"bar=6 device_memory=pci",
+	"bar=-2 device_memory=pci",
+	"bar=2",
+	"bar=0 device_memory=ram",
 };
 
 /*
