@@ -272,16 +272,14 @@ endif
 # The guest has an ivshmem-plain device whose 64 MiB BAR 2 (the largest
 # reserved size the functional tests resize to) is the device memory of
 # device_memory=pci: pci_test uses it, and the functional tests of
-# PCI_PASS_TESTS run a second time in that mode (sections NAME@pci). It has
-# QEMU's standard VGA too, which bind_test hands to vdmux through
-# driver_override.
+# PCI_PASS_TESTS run a second time in that mode (sections NAME@pci).
 IVSHMEM_SIZE ?= 64M
 PCI_PASS_TESTS ?= ioctl_test mmap_test events_test populate_test ctxmgt_test
 
 check: tool-test judge-test module lint tests $(DEMO_BINS)
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
 		--out $(OUT) $(if $(EXTRA_TESTS),--extra $(EXTRA_TESTS)) $(if $(TESTS),--only "$(TESTS)") \
-		--ivshmem $(IVSHMEM_SIZE) $(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS)") --vga \
+		--ivshmem $(IVSHMEM_SIZE) $(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS)") \
 		$(CHECK_JUDGE)
 
 # The judge must fail every broken run of its self-test.
@@ -321,9 +319,12 @@ $(OUT)/screen/%: tests/screen/%.c tests/vdmux_test.h include/uapi/vdmux.h | kern
 	@mkdir -p $(dir $@)
 	@gcc $(TEST_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
 
+# bind_test runs here, in the guest with the VGA, not in make check's: with
+# a VGA in the guest, faultinject_test's POPULATE sweep no longer reaches a
+# page-table allocation failure (not understood yet).
 check-screen: module $(SCREEN_BINS)
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/screen \
-		--out $(OUT)/screen-run --screen
+		--out $(OUT)/screen-run --screen --ivshmem $(IVSHMEM_SIZE)
 
 # The largest size, in a guest with room for it: not part of `make check`
 # (it copies GiBs under KASAN).

@@ -2,12 +2,13 @@
 /*
  * device_memory=pci on devices other than ivshmem: user space hands vdmux
  * a PCI device as it hands one to vfio-pci or uio_pci_generic, through its
- * driver_override and drivers_probe; the device memory is the largest prefetchable memory BAR unless bar= chooses
- * one; a device or a choice without a usable memory BAR is refused with a
- * line in the kernel log that says why.
+ * driver_override and drivers_probe; the device memory is the largest
+ * prefetchable memory BAR unless bar= chooses one; a device or a choice
+ * without a usable memory BAR is refused with a line in the kernel log
+ * that says why.
  *
- * Needs the guest of make check: QEMU's standard VGA (1234:1111, video
- * memory in BAR 0, its registers in BAR 2) besides the ivshmem-plain
+ * Needs the guest of make check-screen: QEMU's standard VGA (1234:1111,
+ * video memory in BAR 0, its registers in BAR 2) besides the ivshmem-plain
  * device, and q35's SMBus controller (8086:2930), whose only BAR, BAR 4, is
  * I/O space and which the test kernel has no driver for.
  *
