@@ -7,34 +7,14 @@
 Python's standard library only: zlib and struct.
 """
 
+import os
 import struct
 import sys
 import zlib
 
-
-def read_ppm(path):
-    """(width, height, RGB rows) of a P6 PPM of maxval 255."""
-    with open(path, "rb") as f:
-        data = f.read()
-    fields, pos = [], 0
-    while len(fields) < 4:
-        while data[pos : pos + 1].isspace():
-            pos += 1
-        if data[pos : pos + 1] == b"#":
-            pos = data.index(b"\n", pos) + 1
-            continue
-        end = pos
-        while not data[end : end + 1].isspace():
-            end += 1
-        fields.append(data[pos:end])
-        pos = end
-    if fields[0] != b"P6" or fields[3] != b"255":
-        sys.exit(f"ppm2png: {path}: not a P6 PPM of maxval 255")
-    width, height = int(fields[1]), int(fields[2])
-    pixels = data[pos + 1 : pos + 1 + width * height * 3]
-    if len(pixels) != width * height * 3:
-        sys.exit(f"ppm2png: {path}: short")
-    return width, height, pixels
+# The screen check's reader of screendump's PPM files.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu"))
+from screen import read_ppm  # noqa: E402
 
 
 def chunk(kind, body):
@@ -56,7 +36,10 @@ def main(args):
     if not args or len(args) % 2:
         sys.exit(__doc__.strip().splitlines()[2].strip())
     for src, dst in zip(args[::2], args[1::2]):
-        write_png(dst, *read_ppm(src))
+        try:
+            write_png(dst, *read_ppm(src))
+        except ValueError as e:
+            sys.exit(f"ppm2png: {e}")
 
 
 if __name__ == "__main__":
