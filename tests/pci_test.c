@@ -137,21 +137,6 @@ static int nodes_are(int want)
 	return n == (want ? DEFAULT_NR_VDEVS + 1 : 0);
 }
 
-/* Reloads vdmux with device_memory=pci and @params: 0 or -errno. */
-static int load_pci(const char *params)
-{
-	char all[256];
-	int ret;
-
-	if (module_loaded()) {
-		ret = unload_module();
-		if (ret)
-			return ret;
-	}
-	snprintf(all, sizeof(all), "device_memory=pci %s", params);
-	return load_module(all);
-}
-
 /* How many lines of @path contain @text; -1 if it cannot be read. */
 static int count_lines(const char *path, const char *text)
 {

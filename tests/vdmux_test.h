@@ -105,6 +105,21 @@ static inline int module_loaded(void)
 	return access("/sys/module/vdmux", F_OK) == 0;
 }
 
+/* Reloads vdmux with device_memory=pci and @params: 0 or -errno. */
+static inline int load_pci(const char *params)
+{
+	char all[256];
+	int ret;
+
+	if (module_loaded()) {
+		ret = unload_module();
+		if (ret)
+			return ret;
+	}
+	snprintf(all, sizeof(all), "device_memory=pci %s", params);
+	return load_module(all);
+}
+
 /* Loads vdmux with default parameters unless it is loaded. */
 static inline int ensure_module(void)
 {

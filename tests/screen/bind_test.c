@@ -109,21 +109,6 @@ static void release_device(const struct pci_dev_info *dev)
 	write_text(dev_path(dev, "driver_override"), "\n");
 }
 
-/* Reloads vdmux with device_memory=pci and @params: 0 or -errno. */
-static int load_pci(const char *params)
-{
-	char all[256];
-	int ret;
-
-	if (module_loaded()) {
-		ret = unload_module();
-		if (ret)
-			return ret;
-	}
-	snprintf(all, sizeof(all), "device_memory=pci %s", params);
-	return load_module(all);
-}
-
 /* /dev/kmsg, at the end of the log: what an action makes the kernel print. */
 static int kmsg_open(void)
 {
