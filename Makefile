@@ -263,7 +263,7 @@ tests: $(TEST_BINS) tool $(VDMUX_BIN)/demo_term $(VDMUX_BIN)/vdmux-status
 # exclude each other, and the flavour keeps its instrumentation to KCSAN);
 # by default it runs the programs that race the most.
 KCSAN_TESTS := stress_test fuzz_test teardown_test race_test events_test mmap_test huge_test \
-	autogrow_test populate_test
+	autogrow_test populate_test ctxmgt_test
 ifeq ($(FLAVOUR),kcsan)
 TESTS ?= $(KCSAN_TESTS)
 CHECK_JUDGE := --allow-skips qemu/skips-kcsan
