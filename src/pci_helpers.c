@@ -28,3 +28,8 @@ void vdmux_memset_io(void __iomem *dst, int c, unsigned long len)
 {
 	memset_io(dst, c, len);
 }
+
+void vdmux_wmb(void)
+{
+	wmb();
+}

@@ -30,4 +30,7 @@ unsigned long vdmux_pci_resource_flags(struct pci_dev *pdev, int bar);
 /* memset_io(). */
 void vdmux_memset_io(void __iomem *dst, int c, unsigned long len);
 
+/* wmb(): the 7.2 kernel crate has no mandatory barrier (barrier::mb). */
+void vdmux_wmb(void);
+
 #endif /* VDMUX_PCI_HELPERS_H */

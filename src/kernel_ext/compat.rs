@@ -80,3 +80,31 @@ pub(crate) const fn fops_owner(_kernel_crate: *mut bindings::module) -> *mut bin
 pub(crate) const fn fops_owner(kernel_crate: *mut bindings::module) -> *mut bindings::module {
     kernel_crate
 }
+
+/// `wmb()`: the stores before it reach memory, write-combining buffers of
+/// I/O memory included, before any store after it.
+#[cfg(kernel_crate = "7.2")]
+pub(crate) fn wmb() {
+    // SAFETY: A barrier, callable from any context.
+    unsafe { crate::pci_helpers::vdmux_wmb() }
+}
+
+/// `wmb()`: the stores before it reach memory, write-combining buffers of
+/// I/O memory included, before any store after it.
+#[cfg(not(kernel_crate = "7.2"))]
+pub(crate) fn wmb() {
+    kernel::sync::barrier::mb(kernel::sync::barrier::Write);
+}
+
+/// `delta` in whole milliseconds, rounded up (7.2's `Delta` has no
+/// `as_millis_ceil`).
+#[cfg(kernel_crate = "7.2")]
+pub(crate) fn millis_ceil(delta: kernel::time::Delta) -> i64 {
+    delta.as_nanos().saturating_add(999_999) / 1_000_000
+}
+
+/// `delta` in whole milliseconds, rounded up.
+#[cfg(not(kernel_crate = "7.2"))]
+pub(crate) fn millis_ceil(delta: kernel::time::Delta) -> i64 {
+    delta.as_millis_ceil()
+}

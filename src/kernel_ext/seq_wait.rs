@@ -92,7 +92,7 @@ impl SeqWait {
             None => unsafe { helpers::vdmux_max_schedule_timeout() },
             // Rounded up, and one more: the first tick may come at once.
             Some(t) => {
-                let ms = u32::try_from(t.as_millis_ceil().max(0)).unwrap_or(u32::MAX);
+                let ms = u32::try_from(super::compat::millis_ceil(t).max(0)).unwrap_or(u32::MAX);
                 (msecs_to_jiffies(ms) as isize).saturating_add(1)
             }
         };

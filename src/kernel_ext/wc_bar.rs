@@ -23,6 +23,7 @@
 
 use super::{
     chunked_copy,
+    compat,
     page_buffer::Span, //
 };
 use crate::pci_helpers;
@@ -32,17 +33,12 @@ use core::{
     ptr::NonNull, //
 };
 use kernel::{
-    bindings, device,
+    bindings,
+    device,
     page::PAGE_SIZE,
     pci,
     prelude::*,
-    sync::{
-        aref::ARef,
-        barrier::{
-            self,
-            Write, //
-        },
-    },
+    sync::aref::ARef, //
 };
 
 /// The raw `struct pci_dev` of `pdev`.
@@ -301,7 +297,7 @@ impl BarSpan<'_> {
             // function's safety requirements).
             unsafe { bindings::memcpy_toio(dst.add(at).cast(), src.add(at).cast(), n) };
         });
-        barrier::mb(Write);
+        compat::wmb();
     }
 
     /// Zero-fills it, in pieces, then drains the write-combining buffers.
@@ -311,7 +307,7 @@ impl BarSpan<'_> {
             // SAFETY: The piece is inside the span (type invariants).
             unsafe { pci_helpers::vdmux_memset_io(dst.add(at).cast(), 0, n) };
         });
-        barrier::mb(Write);
+        compat::wmb();
     }
 }
 
