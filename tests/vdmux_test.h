@@ -507,6 +507,34 @@ static inline int read_first_line(const char *path, char *buf, size_t len)
 	return ret;
 }
 
+/* The first PCI device @vendor:@device, its address into @bdf: 0 or -errno. */
+static inline int find_pci_device(unsigned int vendor, unsigned int device, char *bdf, size_t len)
+{
+	DIR *dir = opendir("/sys/bus/pci/devices");
+	char path[512], v[16], d[16];
+	struct dirent *e;
+	int ret = -ENODEV;
+
+	if (!dir)
+		return -errno;
+	while (ret && (e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", e->d_name);
+		if (read_first_line(path, v, sizeof(v)))
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", e->d_name);
+		if (read_first_line(path, d, sizeof(d)))
+			continue;
+		if (strtoul(v, NULL, 16) == vendor && strtoul(d, NULL, 16) == device) {
+			snprintf(bdf, len, "%s", e->d_name);
+			ret = 0;
+		}
+	}
+	closedir(dir);
+	return ret;
+}
+
 /* Reads /proc/self/fdinfo/@fd into @buf: 0 or -errno. */
 static inline int read_fdinfo(int fd, char *buf, size_t len)
 {

@@ -36,32 +36,14 @@ struct pci_dev_info {
 static int find_device(unsigned int vendor, unsigned int device, struct pci_dev_info *dev)
 {
 	char path[512], line[256];
-	DIR *dir = opendir(PCI_DEVICES);
 	unsigned long long end;
-	struct dirent *d;
 	FILE *f;
-	int i;
+	int i, ret;
 
 	memset(dev, 0, sizeof(*dev));
-	if (!dir)
-		return -errno;
-	while ((d = readdir(dir)) && !dev->bdf[0]) {
-		char v[16], p[16];
-
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), PCI_DEVICES "/%s/vendor", d->d_name);
-		if (read_first_line(path, v, sizeof(v)))
-			continue;
-		snprintf(path, sizeof(path), PCI_DEVICES "/%s/device", d->d_name);
-		if (read_first_line(path, p, sizeof(p)))
-			continue;
-		if (strtoul(v, NULL, 16) == vendor && strtoul(p, NULL, 16) == device)
-			snprintf(dev->bdf, sizeof(dev->bdf), "%s", d->d_name);
-	}
-	closedir(dir);
-	if (!dev->bdf[0])
-		return -ENODEV;
+	ret = find_pci_device(vendor, device, dev->bdf, sizeof(dev->bdf));
+	if (ret)
+		return ret;
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/resource", dev->bdf);
 	f = fopen(path, "r");
 	if (!f)

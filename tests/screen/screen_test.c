@@ -99,34 +99,6 @@ static void draw_box(volatile uint32_t *fb)
 			fb[y * WIDTH + x] = xrgb(0xff, 0xd7, 0x00);
 }
 
-/* The first PCI device @vendor:@device, into @bdf: 0 or -ENODEV. */
-static int find_device(unsigned int vendor, unsigned int device, char *bdf, size_t len)
-{
-	DIR *dir = opendir(PCI_DEVICES);
-	char path[512], v[16], d[16];
-	struct dirent *e;
-	int ret = -ENODEV;
-
-	if (!dir)
-		return -errno;
-	while (ret && (e = readdir(dir))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), PCI_DEVICES "/%s/vendor", e->d_name);
-		if (read_first_line(path, v, sizeof(v)))
-			continue;
-		snprintf(path, sizeof(path), PCI_DEVICES "/%s/device", e->d_name);
-		if (read_first_line(path, d, sizeof(d)))
-			continue;
-		if (strtoul(v, NULL, 16) == vendor && strtoul(d, NULL, 16) == device) {
-			snprintf(bdf, len, "%s", e->d_name);
-			ret = 0;
-		}
-	}
-	closedir(dir);
-	return ret;
-}
-
 static const char *dev_file(const char *bdf, const char *name)
 {
 	static char path[640];
@@ -265,7 +237,7 @@ FIXTURE_SETUP(screen)
 		self->fd[i] = -1;
 		self->fb[i] = MAP_FAILED;
 	}
-	ASSERT_EQ(0, find_device(0x1234, 0x1111, self->bdf, sizeof(self->bdf)));
+	ASSERT_EQ(0, find_pci_device(0x1234, 0x1111, self->bdf, sizeof(self->bdf)));
 	ASSERT_NE(0, access(dev_file(self->bdf, "driver"), F_OK));
 	self->chan = open_channel();
 	ASSERT_LE(0, self->chan);
