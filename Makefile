@@ -280,12 +280,14 @@ PCI_PASS_TESTS ?= ioctl_test mmap_test events_test populate_test ctxmgt_test
 # once (one multiplexer each); the other PCI tests find the first one
 # first, and see the second bound too.
 IVSHMEM2_SIZE ?= 16M
+# Run in the pci pass of this guest only (they need both devices).
+MULTI_PASS_TESTS := vdmuxctl_device_test.sh
 
 check: tool-test judge-test module lint tests $(DEMO_BINS)
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
 		--out $(OUT) $(if $(EXTRA_TESTS),--extra $(EXTRA_TESTS)) $(if $(TESTS),--only "$(TESTS)") \
 		--ivshmem $(IVSHMEM_SIZE) --ivshmem2 $(IVSHMEM2_SIZE) \
-		$(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS)") $(CHECK_JUDGE)
+		$(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS) $(MULTI_PASS_TESTS)") $(CHECK_JUDGE)
 
 # The judge must fail every broken run of its self-test.
 judge-test:
