@@ -30,7 +30,7 @@ mkdir -p "$src/scripts" "$T/dkms" "$T/install/$release"
 # What a source package of vdmux holds for dkms.
 cp -r "$top/dkms.conf" "$top/Makefile" "$top/Kbuild" "$top/src" "$top/include" "$src/"
 cp "$top/scripts/gen-uapi-rs.sh" "$top/scripts/gen-helpers-rs.sh" "$top/scripts/dkms-check.sh" \
-	"$src/scripts/"
+	"$top/scripts/dkms-debian-tree.sh" "$src/scripts/"
 # A source package carries no generated file: dkms's build makes them.
 rm -f "$src"/src/*_generated.rs "$src"/src/*.o "$src"/src/.*.cmd
 trees=(--sourcetree "$T/src" --dkmstree "$T/dkms" --installtree "$T/install")

@@ -246,7 +246,7 @@ step_dkms() {
 	mkdir -p "$src/scripts"
 	cp -r "$TOP/dkms.conf" "$TOP/Makefile" "$TOP/Kbuild" "$TOP/rust-toolchain.toml" "$TOP/src" \
 		"$TOP/include" "$src/"
-	cp "$TOP"/scripts/check-dkms.sh "$TOP"/scripts/dkms-check.sh "$TOP"/scripts/gen-*-rs.sh "$src/scripts/"
+	cp "$TOP"/scripts/check-dkms.sh "$TOP"/scripts/dkms-check.sh "$TOP"/scripts/dkms-debian-tree.sh "$TOP"/scripts/gen-*-rs.sh "$src/scripts/"
 	say "dkms add, build, install, remove against $TREE_IN, in the root"
 	run "$src_in/scripts/check-dkms.sh" "$TREE_IN" >"$OUT/dkms.log" 2>&1 ||
 		die "dkms against $RELEASE failed; the log is $OUT/dkms.log" "$(tail -n 8 "$OUT/dkms.log")"

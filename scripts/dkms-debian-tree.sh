@@ -34,6 +34,7 @@ headers_file() {
 	for f in "$kdir/$1" "$(dirname "$(readlink -f "$kdir")")/linux-headers-${release%-*}-common/$1"; do
 		[ -f "$f" ] && { echo "$f"; return; }
 	done
+	return 0
 }
 config=$(headers_file .config)
 symvers=$(headers_file Module.symvers)

@@ -273,16 +273,16 @@ void vdmux_waitq_wake_all(struct wait_queue_head *wq)
 }
 
 long vdmux_waitq_wait(struct wait_queue_head *wq, const unsigned long *seq,
-		      unsigned long seen, long timeout)
+		      unsigned long seen, long timeout, bool freezable)
 {
+	unsigned int state = TASK_KILLABLE | (freezable ? TASK_FREEZABLE : 0);
 	long __ret = timeout;
 
 	might_sleep();
 	if (___wait_cond_timeout(READ_ONCE(*seq) != seen))
 		return __ret;
 	return ___wait_event(*wq, ___wait_cond_timeout(READ_ONCE(*seq) != seen),
-			     TASK_KILLABLE | TASK_FREEZABLE, 0, timeout,
-			     __ret = schedule_timeout(__ret));
+			     state, 0, timeout, __ret = schedule_timeout(__ret));
 }
 
 long vdmux_max_schedule_timeout(void)

@@ -192,7 +192,7 @@ void vdmux_waitq_wake_all(struct wait_queue_head *wq);
  * freezer may freeze the task while it sleeps).
  */
 long vdmux_waitq_wait(struct wait_queue_head *wq, const unsigned long *seq,
-		      unsigned long seen, long timeout);
+		      unsigned long seen, long timeout, bool freezable);
 /* MAX_SCHEDULE_TIMEOUT. */
 long vdmux_max_schedule_timeout(void);
 

@@ -3,12 +3,15 @@
  * Device context management (VDMUX_IOC_SET_CTXMGT): its refusals; an
  * access to a background virtual device makes it the foreground, through a
  * fault the kernel retries; the hold time; a waiter that is killed; no
- * foreground; a removed virtual device; POPULATE as an access; processes
- * time-sharing the device memory through their own virtual devices.
+ * foreground; a removed virtual device; POPULATE as an access; a waiter and
+ * the freezer; processes time-sharing the device memory through their own
+ * virtual devices.
  */
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -480,6 +483,179 @@ TEST_F(ctx, a_waiting_fault_keeps_the_module_loaded)
 		ASSERT_EQ(0, unload_module());
 	ASSERT_EQ(0, load_module(""));
 	ASSERT_EQ(0, open_nodes(&self->ctl, self->vdev));
+}
+
+/* A cgroup of the v1 freezer controller, mounted for a test, and where. */
+struct freezer {
+	char root[64];
+	char group[96];
+	int mounted;
+};
+
+/* 0 with @f's cgroup made, -1 when the kernel has no v1 freezer. */
+static int freezer_open(struct freezer *f)
+{
+	snprintf(f->root, sizeof(f->root), "/tmp/vdmux-freezer");
+	snprintf(f->group, sizeof(f->group), "%s/waiters", f->root);
+	f->mounted = 0;
+	if (mkdir(f->root, 0755) && errno != EEXIST)
+		return -1;
+	if (mount("vdmux-freezer", f->root, "cgroup", 0, "freezer"))
+		return -1;
+	f->mounted = 1;
+	if (mkdir(f->group, 0755) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void freezer_close(struct freezer *f)
+{
+	char path[128];
+
+	if (!f->mounted)
+		return;
+	snprintf(path, sizeof(path), "%s/freezer.state", f->group);
+	write_text(path, "THAWED");
+	rmdir(f->group);
+	umount(f->root);
+	rmdir(f->root);
+}
+
+static int freezer_set(struct freezer *f, const char *state)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/freezer.state", f->group);
+	return write_text(path, state);
+}
+
+/* What the group's freezer.state reads: THAWED, FREEZING or FROZEN. */
+static const char *freezer_state(struct freezer *f)
+{
+	static char state[32];
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/freezer.state", f->group);
+	if (read_first_line(path, state, sizeof(state)))
+		return "unreadable";
+	return state;
+}
+
+/* Waits up to @seconds for the group to read FROZEN; 1 when it does. */
+static int frozen_within(struct freezer *f, double seconds)
+{
+	double end = now_s() + seconds;
+
+	do {
+		if (!strcmp(freezer_state(f), "FROZEN"))
+			return 1;
+		usleep(20 * 1000);
+	} while (now_s() < end);
+	return 0;
+}
+
+/*
+ * A child waits for its turn of vdev 1 behind vdev 0's hold, in a fault
+ * from user mode (a store) or from the kernel's copy of user memory
+ * (write(2) of the mapping into a pipe: pipe_write() holds the pipe's
+ * mutex while it copies). Returns its pid, in the freezer's group, once it
+ * waits; -1 on error.
+ */
+static pid_t waiter_in_group(struct __test_metadata *_metadata, FIXTURE_DATA(ctx) *self,
+			     struct freezer *f, int from_kernel)
+{
+	char path[128], pid_text[16];
+	int ready[2], sink[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(ready) || pipe(sink))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		char *p = map_shared(self->vdev[1], DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+
+		if (p == MAP_FAILED || write(ready[1], "r", 1) != 1)
+			_exit(2);
+		/* The parent moves us into the group first. */
+		if (read(sink[0], &c, 1) != 1)
+			_exit(3);
+		if (from_kernel)
+			_exit(write(sink[1], p, 4096) == 4096 ? 0 : 4);
+		p[0] = 1;
+		_exit(0);
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1)
+		return -1;
+	close(ready[0]);
+	snprintf(path, sizeof(path), "%s/cgroup.procs", f->group);
+	snprintf(pid_text, sizeof(pid_text), "%d", pid);
+	EXPECT_EQ(0, write_text(path, pid_text));
+	/* Its read of the pipe returns, and it goes on to wait for vdev 1. */
+	EXPECT_EQ(1, write(sink[1], "g", 1));
+	close(sink[0]);
+	close(sink[1]);
+	usleep(300 * 1000);
+	return pid;
+}
+
+/*
+ * The freezer (suspend's, or the cgroup v1 freezer's) may freeze a task
+ * only when it holds no lock: lockdep warns about one frozen with a lock
+ * held, and whoever waits for that lock waits for the thaw. A task waiting
+ * for its turn in a fault from user mode holds none and is frozen at once;
+ * one waiting in a fault from a kernel copy (pipe_write() holds the pipe's
+ * mutex) is not, until its copy is done, after the hold. freezer.state is
+ * the kernel's account of which.
+ */
+TEST_F(ctx, the_freezer_freezes_only_a_waiter_without_locks)
+{
+	const unsigned int hold_ms = 3000;
+	struct freezer f;
+	int from_kernel, status;
+	double t0, frozen_at;
+	pid_t pid;
+
+	if (freezer_open(&f)) {
+		freezer_close(&f);
+		SKIP(return, "no cgroup v1 freezer controller");
+	}
+	for (from_kernel = 0; from_kernel < 2; from_kernel++) {
+		ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, hold_ms));
+		t0 = now_s();
+		ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+		pid = waiter_in_group(_metadata, self, &f, from_kernel);
+		ASSERT_LT(0, pid);
+		ASSERT_EQ(VDMUX_STATE_BACKGROUND, state_of(self->vdev[1]));
+		ASSERT_EQ(0, freezer_set(&f, "FROZEN"));
+		if (!from_kernel) {
+			/* Frozen while it waits: the hold has not ended. */
+			EXPECT_TRUE(frozen_within(&f, 1.0));
+			frozen_at = now_s() - t0;
+			EXPECT_GT(hold_ms / 1000.0, frozen_at);
+			EXPECT_EQ(VDMUX_STATE_BACKGROUND, state_of(self->vdev[1]));
+		} else {
+			/* Not frozen in the copy; frozen once it returns. */
+			usleep(1000 * 1000);
+			EXPECT_STREQ("FREEZING", freezer_state(&f));
+			EXPECT_EQ(VDMUX_STATE_BACKGROUND, state_of(self->vdev[1]));
+			EXPECT_TRUE(frozen_within(&f, hold_ms / 1000.0 + 5));
+			frozen_at = now_s() - t0;
+			EXPECT_LE(hold_ms / 1000.0, frozen_at);
+		}
+		TH_LOG("waiting in a fault from %s: frozen %.2f s after the SWITCH (hold %u ms)",
+		       from_kernel ? "a kernel copy" : "user mode", frozen_at, hold_ms);
+		ASSERT_EQ(0, freezer_set(&f, "THAWED"));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			TH_LOG("status %#x", status);
+		EXPECT_EQ(VDMUX_STATE_FOREGROUND, state_of(self->vdev[1]));
+		ASSERT_EQ(0, set_ctxmgt(self->ctl, 0, 0));
+	}
+	freezer_close(&f);
 }
 
 /* POPULATE of a background vdev is an access: it switches, then maps. */

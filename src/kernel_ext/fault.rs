@@ -26,6 +26,7 @@ use super::{
         PageFrames,
         FAULT_NOPAGE, //
     },
+    seq_wait::Freezing,
     vma_geometry::{
         huge_block,
         maps_aligned,
@@ -406,7 +407,11 @@ pub(crate) enum Waited<F> {
 /// (`__folio_lock_or_retry`): release the fault's lock, wait, return
 /// `VM_FAULT_RETRY`.
 impl VmFault {
-    /// Runs `wait` without the fault's lock, if the fault allows that.
+    /// Runs `wait` without the fault's lock, if the fault allows that,
+    /// telling it whether its task may be frozen meanwhile: a fault from
+    /// user mode holds no other lock; one from the kernel's own access to
+    /// user memory (a `copy_from_user` in a system call, GUP) may hold its
+    /// caller's.
     ///
     /// `wait` is `Send`, so it cannot borrow the fault (whose VMA may be
     /// gone once the lock is released: a `VmFault` holds a raw pointer and
@@ -419,7 +424,14 @@ impl VmFault {
     /// anything (`->fault`, `->huge_fault`), which returns what this returns
     /// unless it is [`Waited::Locked`], and uses nothing of the fault after
     /// a [`Waited::Retry`].
-    unsafe fn wait_unlocked<F: FnOnce() + Send>(&self, wait: F) -> Waited<F> {
+    unsafe fn wait_unlocked<F: FnOnce(Freezing) + Send>(&self, wait: F) -> Waited<F> {
+        // SAFETY: `vmf` is valid by the type invariants.
+        let from_user = unsafe { (*self.vmf).flags } & bindings::fault_flag_FAULT_FLAG_USER != 0;
+        let freezing = if from_user {
+            Freezing::Allowed
+        } else {
+            Freezing::Refused
+        };
         // SAFETY: `vmf` is valid by the type invariants.
         let mode = unsafe { helpers::vdmux_fault_retry_mode(self.vmf) };
         // SAFETY: A constant.
@@ -437,7 +449,7 @@ impl VmFault {
                 // `VM_FAULT_RETRY`, which tells the kernel the lock is
                 // released, and touches nothing of the fault after.
                 unsafe { helpers::vdmux_fault_release_lock(self.vmf) };
-                wait();
+                wait(freezing);
                 // SAFETY: The reference taken above; `fput` defers the last
                 // release to after this code has returned.
                 unsafe { helpers::vdmux_fput(file) };
@@ -508,7 +520,7 @@ impl PageFault {
     /// Unless the result is [`Waited::Locked`], the handler returns the
     /// [`FaultDone`] it carries, and uses nothing of the fault (nor of its
     /// VMA) after a [`Waited::Retry`]: the fault's lock is released then.
-    pub(crate) unsafe fn wait_unlocked<F: FnOnce() + Send>(&self, wait: F) -> Waited<F> {
+    pub(crate) unsafe fn wait_unlocked<F: FnOnce(Freezing) + Send>(&self, wait: F) -> Waited<F> {
         // SAFETY: A `->fault` may sleep; the caller's requirements are those
         // of `VmFault::wait_unlocked`, and a `PageFault` gives no access to
         // the VMA that `wait` could use.
@@ -522,7 +534,7 @@ impl HugeFault {
     /// # Safety
     ///
     /// As for [`PageFault::wait_unlocked`].
-    pub(crate) unsafe fn wait_unlocked<F: FnOnce() + Send>(&self, wait: F) -> Waited<F> {
+    pub(crate) unsafe fn wait_unlocked<F: FnOnce(Freezing) + Send>(&self, wait: F) -> Waited<F> {
         // SAFETY: As for `PageFault::wait_unlocked`, in a `->huge_fault`.
         unsafe { self.0.wait_unlocked(wait) }
     }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! [`SeqWait`]: a wait queue and a sequence number, for waits that must end
-//! on a fatal signal and let the system suspend, with no lock held while
-//! sleeping.
+//! on a fatal signal and, when the caller holds no lock, let the system
+//! suspend.
 //!
 //! Belongs upstream in `rust/kernel/sync/condvar.rs`: the kernel crate's
 //! `CondVar` sleeps with a lock held (which the freezer refuses to freeze:
@@ -51,6 +51,20 @@ unsafe impl Send for SeqWait {}
 // SAFETY: As above.
 unsafe impl Sync for SeqWait {}
 
+/// Whether a [`SeqWait::wait`] lets the freezer (suspend, the cgroup v1
+/// freezer) freeze the task: only one that holds no lock may be frozen,
+/// else lockdep warns (`__set_task_frozen`) and whoever waits for the lock
+/// waits for the thaw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Freezing {
+    /// The task holds no lock.
+    Allowed,
+    /// The task may hold a lock its caller took (a copy to or from user
+    /// memory inside a system call, say): it sleeps as an uninterruptible
+    /// task does, and the freezer waits until it is done.
+    Refused,
+}
+
 /// How a [`SeqWait::wait`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Woken {
@@ -83,10 +97,16 @@ impl SeqWait {
         unsafe { helpers::vdmux_waitq_wake_all(self.wq.as_ptr()) };
     }
 
-    /// Sleeps, killable and freezable, until the sequence number is no
-    /// longer `seen` or `timeout` passed (`None`: no limit); `EINTR` on a
-    /// fatal signal. The caller must hold no lock.
-    pub(crate) fn wait(&self, seen: usize, timeout: Option<Delta>) -> Result<Woken> {
+    /// Sleeps, killable (and freezable as `freezing` says), until the
+    /// sequence number is no longer `seen` or `timeout` passed (`None`: no
+    /// limit); `EINTR` on a fatal signal. The caller must hold none of the
+    /// locks its wakers take.
+    pub(crate) fn wait(
+        &self,
+        seen: usize,
+        timeout: Option<Delta>,
+        freezing: Freezing,
+    ) -> Result<Woken> {
         let jiffies = match timeout {
             // SAFETY: A constant.
             None => unsafe { helpers::vdmux_max_schedule_timeout() },
@@ -100,7 +120,13 @@ impl SeqWait {
         // `AtomicUsize`, of the layout of an `unsigned long`, which the
         // helper reads with `READ_ONCE`, and it outlives the call.
         let ret = unsafe {
-            helpers::vdmux_waitq_wait(self.wq.as_ptr(), self.seq.as_ptr().cast(), seen, jiffies)
+            helpers::vdmux_waitq_wait(
+                self.wq.as_ptr(),
+                self.seq.as_ptr().cast(),
+                seen,
+                jiffies,
+                freezing == Freezing::Allowed,
+            )
         };
         match ret {
             0 => Ok(Woken::TimedOut),

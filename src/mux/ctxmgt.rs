@@ -33,6 +33,7 @@
 use super::Mux;
 use crate::{
     kernel_ext::seq_wait::{
+        Freezing,
         SeqWait,
         Woken, //
     },
@@ -272,14 +273,14 @@ impl Mux {
         Ok(())
     }
 
-    /// An access to the background `vdev`: waits, killable and freezable
-    /// and without any lock, for its turn and for the end of the
+    /// An access to the background `vdev`: waits, killable (and freezable
+    /// as `freezing` says) and without any lock of the driver's, for its turn and for the end of the
     /// foreground's hold, then switches to `vdev`. Returns once `vdev` is
     /// the foreground or removed or the mode is off; `EINTR` on a fatal
     /// signal, the error of a switch that failed.
-    pub(super) fn access_wait(&self, vdev: usize) -> Result {
+    pub(super) fn access_wait(&self, vdev: usize, freezing: Freezing) -> Result {
         self.ctx.inner.lock().waiting[vdev] += 1;
-        let result = self.access_turns(vdev);
+        let result = self.access_turns(vdev, freezing);
         {
             let mut inner = self.ctx.inner.lock();
             inner.waiting[vdev] -= 1;
@@ -292,13 +293,13 @@ impl Mux {
         result
     }
 
-    fn access_turns(&self, vdev: usize) -> Result {
+    fn access_turns(&self, vdev: usize, freezing: Freezing) -> Result {
         loop {
             let seen = self.ctx.wait.seq();
             match self.next_step(vdev) {
                 Next::Done => return Ok(()),
                 Next::Wait(timeout) => {
-                    if self.ctx.wait.wait(seen, timeout)? == Woken::TimedOut {
+                    if self.ctx.wait.wait(seen, timeout, freezing)? == Woken::TimedOut {
                         continue;
                     }
                 }

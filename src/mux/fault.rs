@@ -22,6 +22,7 @@ use crate::{
             FaultDone,
             FaultError, //
         },
+        seq_wait::Freezing,
         task,
         user_vmas::for_each_user_mapping,
     },
@@ -102,8 +103,8 @@ impl Mux {
     /// The wait of a fault that must switch, without the fault's lock: a
     /// switch that fails leaves a mark, so that the retried fault raises
     /// SIGBUS rather than try again for ever.
-    fn access_for_fault(&self, vdev: usize) {
-        match self.access_wait(vdev) {
+    fn access_for_fault(&self, vdev: usize, freezing: Freezing) {
+        match self.access_wait(vdev, freezing) {
             Ok(()) => {}
             // The task is being killed: the fault is not retried.
             Err(e) if e == EINTR => {}
@@ -139,7 +140,8 @@ impl Mux {
                 return Err(FaultError::SigBus);
             }
             // SAFETY: Its result is what this fault returns.
-            let waited = unsafe { fault.wait_unlocked(|| self.access_for_fault(vdev)) };
+            let waited =
+                unsafe { fault.wait_unlocked(|freezing| self.access_for_fault(vdev, freezing)) };
             return Self::after_access(waited);
         }
         let reserved_pages = self.reserved_pages();
@@ -265,7 +267,8 @@ impl Mux {
             return Err(FaultError::SigBus);
         }
         // SAFETY: Its result is what this fault returns.
-        let waited = unsafe { fault.wait_unlocked(|| self.access_for_fault(vdev)) };
+        let waited =
+            unsafe { fault.wait_unlocked(|freezing| self.access_for_fault(vdev, freezing)) };
         Self::after_access(waited)
     }
 
@@ -290,7 +293,8 @@ impl Mux {
                 // `populate_from` stops only there, with `mmap_lock`
                 // released.
                 Some(next) if result == Err(EAGAIN) => {
-                    self.access_wait(vdev)?;
+                    // With `mmap_lock` released, and no other lock held.
+                    self.access_wait(vdev, Freezing::Allowed)?;
                     at = next;
                 }
                 _ => return result,
