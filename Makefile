@@ -33,6 +33,7 @@
 # Variables: KDIR, FLAVOUR (debug|release|kcsan), EXTRA_TESTS=dir, TESTS="name ...",
 # GUEST_ENV="NAME=value ..." (environment of the guest's tests),
 # QEMU_TIMEOUT (seconds), ACCEL (tcg|kvm), IVSHMEM_SIZE (the guest's ivshmem BAR, 64M),
+# IVSHMEM2_SIZE (the second ivshmem device's, 16M),
 # PCI_PASS_TESTS (run again with device_memory=pci); for install and uninstall also
 # DESTDIR, INSTALL_MOD_PATH, INSTALL_MOD_DIR, BINDIR, INCLUDEDIR, UDEVRULESDIR.
 
@@ -275,12 +276,18 @@ endif
 # PCI_PASS_TESTS run a second time in that mode (sections NAME@pci).
 IVSHMEM_SIZE ?= 64M
 PCI_PASS_TESTS ?= ioctl_test mmap_test events_test populate_test ctxmgt_test
+# A second ivshmem-plain device, of another size: multi_test binds both at
+# once (one multiplexer each); the other PCI tests find the first one
+# first, and see the second bound too.
+IVSHMEM2_SIZE ?= 16M
+# Run in the pci pass of this guest only (they need both devices).
+MULTI_PASS_TESTS := vdmuxctl_device_test.sh
 
 check: tool-test judge-test module lint tests $(DEMO_BINS)
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
 		--out $(OUT) $(if $(EXTRA_TESTS),--extra $(EXTRA_TESTS)) $(if $(TESTS),--only "$(TESTS)") \
-		--ivshmem $(IVSHMEM_SIZE) $(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS)") \
-		$(CHECK_JUDGE)
+		--ivshmem $(IVSHMEM_SIZE) --ivshmem2 $(IVSHMEM2_SIZE) \
+		$(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS) $(MULTI_PASS_TESTS)") $(CHECK_JUDGE)
 
 # The judge must fail every broken run of its self-test.
 judge-test:

@@ -15,7 +15,8 @@ sections the test output may have only qemu/init's own lines (see DONE).
 
 --ivshmem FILE is the backing file of the guest's ivshmem BAR (run.sh
 --ivshmem): the judge checks it against what pci_test reported it left
-there (see check_ivshmem).
+there (see check_ivshmem). A second --ivshmem FILE is the second device's
+(run.sh --ivshmem2), which multi_test reports on.
 """
 
 import argparse
@@ -439,10 +440,14 @@ def parse_console(path, tally, suites=None, stock_kernel=False):
     tally.failures += sub.failures
 
 
-# pci_test's report of what it left in the ivshmem BAR, one line:
+# pci_test's and multi_test's reports of what they left in an ivshmem BAR,
+# one line each:
 # "# vdmux-ivshmem: wired=W foreground=F size=S bar=B seeds=S0,S1,...".
+# The BAR's size B tells the devices apart (run.sh gives them two sizes).
 IVSHMEM_RE = re.compile(r"^# vdmux-ivshmem: (.*)$")
-IVSHMEM_REPORTER = "pci_test"
+# Who must report on the first device's BAR, and on every other's.
+IVSHMEM_REPORTERS = ("pci_test", "multi_test")
+IVSHMEM2_REPORTERS = ("multi_test",)
 MASK64 = (1 << 64) - 1
 
 
@@ -484,18 +489,29 @@ def ivshmem_reports(path):
     return reports
 
 
-def check_ivshmem(path, tap, expected, tally):
-    """The BAR's file after the guest ended holds what pci_test's last test
-    reported: with the BAR as the device memory (wired=1), exactly the final
-    foreground vdev's signature in its first `size` bytes and nothing of a
-    background vdev's; before that (wired=0), no vdev's bytes at all. The
-    rest of the BAR is zero (binding zero-fills it)."""
-    reports = ivshmem_reports(tap)
+def check_ivshmem(path, tap, expected, tally, reporters):
+    """The BAR's file after the guest ended holds what the last report on a
+    BAR of its size said was left there (the test programs @reporters
+    report on this device): with the BAR as the device memory (wired=1),
+    exactly the final foreground vdev's signature in its first `size` bytes
+    and nothing of a background vdev's; before that (wired=0), no vdev's
+    bytes at all. The rest of the BAR is zero (binding zero-fills it)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        tally.fail(f"ivshmem: cannot read {path}: {e}")
+        return
+    reports = [(section, r) for section, r in ivshmem_reports(tap)
+               if r.get("bar") == str(len(data))]
     if not reports:
-        if IVSHMEM_REPORTER in expected:
-            tally.fail(f"ivshmem: {IVSHMEM_REPORTER} did not report what it left in the BAR")
+        ran = [n for n in reporters if n in expected]
+        if ran:
+            tally.fail(f"ivshmem: {' and '.join(ran)} did not report what it left in "
+                       f"the BAR of {path} ({len(data)} bytes)")
         else:
-            print(f"ivshmem: no report ({IVSHMEM_REPORTER} did not run): {path} not checked")
+            print(f"ivshmem: no report ({' or '.join(reporters)} did not run): "
+                  f"{path} not checked")
         return
     section, r = reports[-1]
     try:
@@ -506,12 +522,6 @@ def check_ivshmem(path, tap, expected, tally):
         seeds = [int(x, 0) for x in r["seeds"].split(",")]
     except (KeyError, ValueError):
         tally.fail(f"ivshmem: a report that cannot be read: {r}")
-        return
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        tally.fail(f"ivshmem: cannot read {path}: {e}")
         return
     if len(data) != bar or not 0 < size <= bar or size % 8 or not 0 <= fg < len(seeds):
         tally.fail(f"ivshmem: {path} has {len(data)} bytes; the report says {r}")
@@ -559,7 +569,8 @@ def main():
                     help="another allow-list of SKIPs (a kernel flavour without kmemleak)")
     ap.add_argument("--skips", default=os.path.join(here, "skips"),
                     help="the allow-list of SKIP results")
-    ap.add_argument("--ivshmem", help="the guest's ivshmem BAR file (run.sh --ivshmem)")
+    ap.add_argument("--ivshmem", action="append", default=[],
+                    help="the guest's ivshmem BAR files (run.sh --ivshmem, --ivshmem2)")
     ap.add_argument("expected", nargs="*")
     args = ap.parse_args()
 
@@ -575,8 +586,9 @@ def main():
         suites = {}
     parse_tap(args.tap, args.expected, tally, skips, args.stock_kernel)
     parse_console(args.console, tally, suites, args.stock_kernel)
-    if args.ivshmem:
-        check_ivshmem(args.ivshmem, args.tap, args.expected, tally)
+    for i, path in enumerate(args.ivshmem):
+        check_ivshmem(path, args.tap, args.expected, tally,
+                      IVSHMEM2_REPORTERS if i else IVSHMEM_REPORTERS)
     if args.qemu_status in (124, 137):
         tally.fail("guest: timed out")
     for f in tally.failures:

@@ -5,7 +5,7 @@
 #
 #   run.sh check|demo|shell --kernel KDIR --module KO --tests DIR --out DIR
 #          [--extra DIR] [--only "name ..."] [--bzimage FILE] [--stock-kernel]
-#          [--allow-skips FILE] [--ivshmem SIZE [--pci-pass "name ..."]]
+#          [--allow-skips FILE] [--ivshmem SIZE [--ivshmem2 SIZE] [--pci-pass "name ..."]]
 #          [--lockdown integrity|confidentiality] [--vga] [--screen]
 #
 # --ivshmem gives the guest an ivshmem-plain device (1af4:1110) whose BAR 2,
@@ -14,7 +14,11 @@
 # place when the guest ends: the host reads what the guest last wrote to the
 # BAR there (check mode hands it to the judge, whose --ivshmem check compares
 # it with pci_test's report; bench mode gives the benchmarks' bar section its
-# device). --pci-pass names test programs that the guest
+# device). --ivshmem2 gives the guest a second ivshmem-plain device, after
+# the first (a later PCI address, so that it binds second: instance 1) and
+# of another size (how the judge tells the two devices' reports apart),
+# backed by OUT/ivshmem2.bin, which the judge checks as it checks the first
+# (multi_test). --pci-pass names test programs that the guest
 # runs a second time with vdmux loaded with device_memory=pci, as sections
 # NAME@pci, before the others (see qemu/init).
 #
@@ -60,7 +64,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 mode=$1
 shift
-kdir= module= tests= out= extra= only= bzimage= judge=() ivshmem= pci_pass= lockdown= vga= screen=
+kdir= module= tests= out= extra= only= bzimage= judge=() ivshmem= ivshmem2= pci_pass= lockdown= vga= screen=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kdir=$2; shift 2 ;;
@@ -73,6 +77,7 @@ while [ $# -gt 0 ]; do
 	--stock-kernel) judge+=(--stock-kernel); shift ;;
 	--allow-skips) judge+=(--allow-skips "$2"); shift 2 ;;
 	--ivshmem) ivshmem=$2; shift 2 ;;
+	--ivshmem2) ivshmem2=$2; shift 2 ;;
 	--pci-pass) pci_pass=$2; shift 2 ;;
 	--lockdown) lockdown=$2; shift 2 ;;
 	--vga) vga=1; shift ;;
@@ -126,23 +131,37 @@ qemu_base=(qemu-system-x86_64 -machine q35 -cpu max,la57=off -smp 2,sockets=2,co
 	"${numa_args[@]}" -kernel "$bzimage" -initrd "$initrd" -no-reboot -display none -vga none
 	-nodefaults)
 
-# The ivshmem BAR's backing file: fresh for each boot, read by the host after.
+# An ivshmem BAR's backing file: fresh for each boot, read by the host after.
 ivshmem_file=$out/ivshmem.bin
+ivshmem2_file=$out/ivshmem2.bin
 ivshmem_args=()
-if [ -n "$ivshmem" ]; then
-	ivshmem_bytes=$(numfmt --from=iec "$ivshmem" 2>/dev/null) ||
-		{ echo "run.sh: --ivshmem $ivshmem is not a size (4M, 64M, 1G)" >&2; exit 2; }
-	if [ "$ivshmem_bytes" -lt 4096 ] || [ $((ivshmem_bytes & (ivshmem_bytes - 1))) != 0 ]; then
-		echo "run.sh: --ivshmem $ivshmem: a BAR is a power of two of at least 4K" >&2
+# ivshmem_device ID SIZE FILE OPTION: the QEMU arguments of one device.
+ivshmem_device() {
+	local id=$1 size=$2 file=$3 option=$4 bytes
+	bytes=$(numfmt --from=iec "$size" 2>/dev/null) ||
+		{ echo "run.sh: $option $size is not a size (4M, 64M, 1G)" >&2; exit 2; }
+	if [ "$bytes" -lt 4096 ] || [ $((bytes & (bytes - 1))) != 0 ]; then
+		echo "run.sh: $option $size: a BAR is a power of two of at least 4K" >&2
 		exit 2
 	fi
-	rm -f "$ivshmem_file"
-	truncate -s "$ivshmem_bytes" "$ivshmem_file"
-	ivshmem_args=(-object "memory-backend-file,id=ivshmem0,share=on,mem-path=$ivshmem_file,size=$ivshmem_bytes"
-		-device ivshmem-plain,memdev=ivshmem0)
-	judge+=(--ivshmem "$ivshmem_file")
-elif [ -n "$pci_pass" ]; then
-	echo "run.sh: --pci-pass needs --ivshmem" >&2
+	rm -f "$file"
+	truncate -s "$bytes" "$file"
+	ivshmem_args+=(-object "memory-backend-file,id=$id,share=on,mem-path=$file,size=$bytes"
+		-device ivshmem-plain,memdev=$id)
+	judge+=(--ivshmem "$file")
+}
+rm -f "$ivshmem2_file"
+if [ -n "$ivshmem" ]; then
+	ivshmem_device ivshmem0 "$ivshmem" "$ivshmem_file" --ivshmem
+	if [ -n "$ivshmem2" ]; then
+		if [ "$(numfmt --from=iec "$ivshmem2" 2>/dev/null)" = "$(numfmt --from=iec "$ivshmem")" ]; then
+			echo "run.sh: --ivshmem2 $ivshmem2: the judge tells the devices apart by size" >&2
+			exit 2
+		fi
+		ivshmem_device ivshmem2 "$ivshmem2" "$ivshmem2_file" --ivshmem2
+	fi
+elif [ -n "$pci_pass" ] || [ -n "$ivshmem2" ]; then
+	echo "run.sh: --pci-pass and --ivshmem2 need --ivshmem" >&2
 	exit 2
 fi
 qemu_base+=(${ivshmem_args[@]+"${ivshmem_args[@]}"})
@@ -235,6 +254,9 @@ check)
 	screen_end || screen_rc=$?
 	if [ -n "$ivshmem" ]; then
 		echo "run.sh: the ivshmem BAR's content is in $ivshmem_file" >&2
+	fi
+	if [ -n "$ivshmem2" ]; then
+		echo "run.sh: the second ivshmem BAR's content is in $ivshmem2_file" >&2
 	fi
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 		echo "run.sh: the guest did not finish within ${timeout_s} s" >&2

@@ -94,7 +94,7 @@ def good_console(suites):
 
 
 def run(tap, console, skips="", names=("insmod", "prog", "kmemleak"), ivshmem=None,
-        qemu_status=None, stock=False):
+        qemu_status=None, stock=False, ivshmem2=None):
     with tempfile.TemporaryDirectory() as d:
         paths = {}
         for name, text in (("tap", tap), ("console", console), ("skips", skips)):
@@ -104,10 +104,11 @@ def run(tap, console, skips="", names=("insmod", "prog", "kmemleak"), ivshmem=No
         extra = ["--stock-kernel"] if stock else []
         if qemu_status is not None:
             extra += ["--qemu-status", str(qemu_status)]
-        if ivshmem is not None:
-            extra += ["--ivshmem", os.path.join(d, "ivshmem.bin")]
-            with open(extra[-1], "wb") as f:
-                f.write(ivshmem)
+        for name, data in (("ivshmem.bin", ivshmem), ("ivshmem2.bin", ivshmem2)):
+            if data is not None:
+                extra += ["--ivshmem", os.path.join(d, name)]
+                with open(extra[-1], "wb") as f:
+                    f.write(data)
         r = subprocess.run([sys.executable, os.path.join(HERE, "results.py"),
                             "--console", paths["console"], "--tap", paths["tap"],
                             "--skips", paths["skips"], *extra, *names],
@@ -129,6 +130,40 @@ PCI_NAMES = ("insmod", "prog", "pci_test", "kmemleak")
 def pci_tap(wired):
     return GOOD_TAP.replace("# vdmux-begin: kmemleak",
                             PCI_SECTION.format(wired=wired) + "# vdmux-begin: kmemleak")
+
+
+# multi_test's section with its reports on both devices: instance 0 on an
+# 8 KiB BAR, instance 1 on a 16 KiB one.
+MULTI_SECTION = """# vdmux-begin: multi_test
+TAP version 13
+1..1
+# vdmux-ivshmem: wired=1 foreground=1 size=4096 bar=8192 seeds=100,101,102,103 instance=0
+# vdmux-ivshmem: wired=1 foreground=3 size=4096 bar=16384 seeds=200,201,202,203 instance=1
+ok 1 global.signatures_for_the_host
+# vdmux-end: multi_test rc=0
+"""
+MULTI_NAMES = ("insmod", "prog", "multi_test", "kmemleak")
+
+
+def multi_cases(console):
+    """{what: (tap, first file, second file, should pass)} for the host's
+    check of two ivshmem BARs (results.py --ivshmem twice)."""
+    import results
+    tap = GOOD_TAP.replace("# vdmux-begin: kmemleak", MULTI_SECTION + "# vdmux-begin: kmemleak")
+    first = [results.pattern(v, 100 + v, 4096) for v in range(4)]
+    second = [results.pattern(v, 200 + v, 4096) for v in range(4)]
+    zero = bytes(4096)
+    return {
+        "each BAR holding its instance's foreground":
+            (tap, first[1] + zero, second[3] + 3 * zero, True),
+        "the second BAR holding the first instance's foreground":
+            (tap, first[1] + zero, first[1] + 3 * zero, False),
+        "the second BAR holding one of its background vdevs":
+            (tap, first[1] + zero, second[1] + 3 * zero, False),
+        "the second BAR all zero": (tap, first[1] + zero, 4 * zero, False),
+        "no report on the second BAR": (
+            tap.replace("bar=16384", "bar=32768"), first[1] + zero, second[3] + 3 * zero, False),
+    }
 
 
 def ivshmem_cases(console):
@@ -329,7 +364,13 @@ def main():
         if (rc == 0) != good:
             print(f"not ok: the judge {'fails' if good else 'passes'} a run with {what}:\n{out}")
             failed += 1
-    total = len(bad) + len(refused) + len(accepted) + 3 + len(cases)
+    multi = multi_cases(console)
+    for what, (tap, data, data2, good) in multi.items():
+        rc, out = run(tap, console, names=MULTI_NAMES, ivshmem=data, ivshmem2=data2)
+        if (rc == 0) != good:
+            print(f"not ok: the judge {'fails' if good else 'passes'} a run with {what}:\n{out}")
+            failed += 1
+    total = len(bad) + len(refused) + len(accepted) + 3 + len(cases) + len(multi)
     print(f"judge self-test: {total - failed} of {total} cases right")
     return 1 if failed else 0
 

@@ -10,6 +10,8 @@
 //! every mapping as an EJECT of every virtual device does. Files still open
 //! then keep their (old) device alive, and every access through them fails
 //! as on a removed virtual device; a device bound again is a new one.
+//! Every PCI device bound has a device of its own, with nodes named after
+//! its instance number (see [`node_name`]).
 
 use crate::{
     bar::BarMemory,
@@ -29,26 +31,31 @@ use crate::{
     },
     module_parameters,
     mux::Mux,
+    node_names::node_name,
     pci::{
         BarClient,
-        BarDriver, //
+        BarDriver,
+        Instance, //
     },
     pci_helpers,
     store::Store,
     vdev::Vdev,
 };
 use kernel::{
-    device::Core,
+    device::{
+        Core,
+        Device, //
+    },
     driver,
     pci,
     prelude::*,
-    str::CString,
     sync::Arc, //
 };
 
-/// Permissions of `/dev/vdmux` (state changes need CAP_SYS_ADMIN anyway).
+/// Permissions of the control nodes (state changes need CAP_SYS_ADMIN
+/// anyway).
 const CONTROL_MODE: u16 = 0o600;
-/// Permissions of `/dev/vdmuxN`.
+/// Permissions of the vdev nodes.
 const VDEV_MODE: u16 = 0o660;
 
 /// The loaded module. Unloading deregisters the nodes, or the PCI driver
@@ -62,7 +69,7 @@ pub(crate) struct VdmuxModule {
 enum Memory {
     /// The device and its nodes, on RAM device memory.
     Ram { _nodes: Nodes },
-    /// The PCI driver, whose bound device holds the device and its nodes.
+    /// The PCI driver, whose bound devices hold a device and its nodes each.
     Pci {
         _driver: Pin<KBox<driver::Registration<pci::Adapter<BarDriver<PciBinding>>>>>,
     },
@@ -85,7 +92,8 @@ fn params() -> Result<Params> {
     .map_err(|_| EINVAL)
 }
 
-/// The device and its nodes: `/dev/vdmux` and `/dev/vdmux0` ...
+/// The device and its nodes: `/dev/vdmux` and `/dev/vdmux0` ... for
+/// instance 0 (see [`node_name`]).
 struct Nodes {
     mux: Arc<Mux>,
     _control: Pin<KBox<Node<Control>>>,
@@ -93,28 +101,39 @@ struct Nodes {
 }
 
 impl Nodes {
-    /// Creates the device for `config` and registers its nodes.
-    fn register(config: Config, device_memory: DeviceMemory) -> Result<Self> {
+    /// Creates the device for `config` and registers the nodes of
+    /// `instance`, children of `parent` in sysfs if given.
+    fn register(
+        config: Config,
+        device_memory: DeviceMemory,
+        instance: Instance,
+        parent: Option<&Device>,
+    ) -> Result<Self> {
         let mux = Mux::new(config, device_memory)?;
         // No node can be opened before all are registered (see
         // `Mux::check_reachable`); a failure on the way still detaches,
         // so that the device memory is released with nothing mapping it.
-        Self::register_all(&mux, config).inspect_err(|_| drop(mux.detach()))
+        Self::register_all(&mux, config, instance, parent).inspect_err(|_| drop(mux.detach()))
     }
 
-    fn register_all(mux: &Arc<Mux>, config: Config) -> Result<Self> {
+    fn register_all(
+        mux: &Arc<Mux>,
+        config: Config,
+        instance: Instance,
+        parent: Option<&Device>,
+    ) -> Result<Self> {
         let mut vdevs = KVec::with_capacity(mux.nr_vdevs(), GFP_KERNEL)?;
         for index in 0..mux.nr_vdevs() {
-            let name = CString::try_from_fmt(fmt!("vdmux{index}"))?;
+            let name = node_name(instance, Some(index))?;
             let vdev = Vdev::new(mux.clone(), index)?;
             vdevs.push(
-                KBox::pin_init(Node::register(name, VDEV_MODE, vdev), GFP_KERNEL)?,
+                KBox::pin_init(Node::register(name, VDEV_MODE, parent, vdev), GFP_KERNEL)?,
                 GFP_KERNEL,
             )?;
         }
-        let name = CString::try_from_fmt(fmt!("vdmux"))?;
+        let name = node_name(instance, None)?;
         let control = KBox::pin_init(
-            Node::register(name, CONTROL_MODE, Control::new(mux.clone())?),
+            Node::register(name, CONTROL_MODE, parent, Control::new(mux.clone())?),
             GFP_KERNEL,
         )?;
         for (index, node) in vdevs.iter().enumerate() {
@@ -129,7 +148,8 @@ impl Nodes {
         unsafe { mux.notifier().set_control_node(&control) };
         mux.make_reachable();
         pr_info!(
-            "{} virtual devices, reserved size {} bytes (max {})\n",
+            "{}: {} virtual devices, reserved size {} bytes (max {})\n",
+            &*node_name(instance, None)?,
             config.nr_vdevs,
             config.reserved_size,
             config.max_reserved_size
@@ -151,7 +171,7 @@ impl Drop for Nodes {
 
 /// What a bound PCI device holds: the device created on its BAR (which
 /// the device holds as its device memory until the unbinding takes it
-/// back).
+/// back), with the nodes of the device's instance.
 pub(crate) struct PciBinding {
     /// `None` once dropping has begun.
     nodes: Option<Nodes>,
@@ -159,12 +179,17 @@ pub(crate) struct PciBinding {
 }
 
 impl BarClient for PciBinding {
-    fn bind(pdev: &pci::Device<Core<'_>>, bar: BarMemory) -> Result<Self> {
+    fn bind(pdev: &pci::Device<Core<'_>>, bar: BarMemory, instance: Instance) -> Result<Self> {
         let config = params()?
             .bar_config(bar.len() as u64)
             .inspect_err(|msg| dev_err!(pdev, "{msg}\n"))
             .map_err(|_| EINVAL)?;
-        let nodes = Nodes::register(config, DeviceMemory::Bar(DetachableBar::new(bar)?))?;
+        let nodes = Nodes::register(
+            config,
+            DeviceMemory::Bar(DetachableBar::new(bar)?),
+            instance,
+            Some(pdev.as_ref()),
+        )?;
         let mux = nodes.mux.clone();
         Ok(Self {
             nodes: Some(nodes),
@@ -202,7 +227,7 @@ impl kernel::Module for VdmuxModule {
                 _nodes: {
                     let config = params.ram_config().map_err(|_| EINVAL)?;
                     let memory = DeviceMemory::Ram(Store::new(config.max_reserved_size)?);
-                    Nodes::register(config, memory)?
+                    Nodes::register(config, memory, Instance(0), None)?
                 },
             },
             MemoryKind::Pci => {
@@ -210,10 +235,10 @@ impl kernel::Module for VdmuxModule {
                     KBox::pin_init(driver::Registration::new(c"vdmux", module), GFP_KERNEL)?;
                 match params.bar {
                     None => pr_info!(
-                        "device memory: the largest prefetchable memory BAR of the first PCI device bound\n"
+                        "device memory: the largest prefetchable memory BAR of each PCI device bound\n"
                     ),
                     Some(n) => {
-                        pr_info!("device memory: BAR {n} of the first PCI device bound\n")
+                        pr_info!("device memory: BAR {n} of each PCI device bound\n")
                     }
                 }
                 Memory::Pci { _driver: driver }

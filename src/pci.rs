@@ -12,13 +12,14 @@
 //! alone is refused with `EINVAL` there.) The device memory is one memory BAR of the device (see
 //! `bar_choice`): the largest prefetchable one unless `bar=` chooses.
 //!
-//! The first device that binds gives that BAR, as a [`BarMemory`], to a
-//! [`BarClient`], which creates the device and its nodes from it; when that
-//! device is unbound (`remove`, through sysfs or because the driver or the
-//! module goes), the client is dropped, which removes the nodes and revokes
-//! every mapping, and the BAR is released. Other devices are not bound
-//! while one is (their probe says so and fails with `ENODEV`); one of them
-//! may be bound once the first is unbound.
+//! Every device that binds gives that BAR, as a [`BarMemory`], to a
+//! [`BarClient`] of its own, which creates a multiplexer and its nodes on
+//! it, numbered with the lowest instance number no bound device has (see
+//! [`Instance`]); when that device is unbound (`remove`, through sysfs or
+//! because the driver or the module goes), its client is dropped, which
+//! removes its nodes and revokes every mapping of them, the BAR is
+//! released, and the number is free again. Other bound devices are not
+//! touched.
 //!
 //! The driver is registered only when the module is loaded with
 //! `device_memory=pci`. Its ID table is not exported as a module alias, so
@@ -45,7 +46,7 @@ use crate::{
 use core::{
     marker::PhantomData,
     sync::atomic::{
-        AtomicBool,
+        AtomicU64,
         Ordering, //
     },
 };
@@ -70,14 +71,25 @@ pub(crate) trait BarClient: Send + Sized + 'static {
     /// core releases the device: by then nothing may map or touch the BAR
     /// any more, and the [`BarMemory`] must have been dropped (see its
     /// documentation).
-    fn bind(pdev: &pci::Device<Core<'_>>, bar: BarMemory) -> Result<Self>;
+    fn bind(pdev: &pci::Device<Core<'_>>, bar: BarMemory, instance: Instance) -> Result<Self>;
 
     /// The BAR that must be the device memory (`bar=`), if one is chosen.
     fn wanted_bar() -> Option<u32>;
 }
 
-/// Whether a device is bound: only the first one is the device memory.
-static CLAIMED: AtomicBool = AtomicBool::new(false);
+/// The most devices bound at once: one bit each in [`INSTANCES`].
+pub(crate) const MAX_INSTANCES: u32 = u64::BITS;
+
+/// The instance numbers of the bound devices, one bit each. An atomic
+/// word rather than a lock: a number is taken and given back in one
+/// atomic operation each, and nothing else reads it.
+static INSTANCES: AtomicU64 = AtomicU64::new(0);
+
+/// The number of a bound device's multiplexer, which names its nodes:
+/// unique among the devices bound at the same time, the lowest one free
+/// when the device binds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Instance(pub(crate) u32);
 
 /// ivshmem, by vendor and device ID (any subsystem). Not exported as a
 /// module alias: see the module documentation.
@@ -87,30 +99,38 @@ static ID_TABLE: IdArray<pci::DeviceId, (), 1> = IdArray::new([(
 )]);
 
 /// The PCI driver of ivshmem devices and of the devices user space hands
-/// it, handing the memory BAR of the first one bound to a `C`.
+/// it, handing the memory BAR of each one bound to a `C` of its own.
 pub(crate) struct BarDriver<C>(PhantomData<C>);
 
 /// The driver's data of a bound device. The fields are dropped in order:
 /// the client first (nodes, mappings, the BAR), then the device is
-/// disabled, then another device may bind.
+/// disabled, then its instance number is free (its nodes' names are, by
+/// then).
 pub(crate) struct Binding<'bound, C: BarClient> {
     _client: C,
     enabled: EnabledMem<'bound>,
     _claim: Claim,
 }
 
-/// The claim on being the device memory, given up on drop.
-struct Claim;
+/// A bound device's instance number, given back on drop.
+struct Claim(Instance);
 
 impl Claim {
+    /// The lowest instance number free, or `None` with [`MAX_INSTANCES`]
+    /// devices bound.
     fn take() -> Option<Self> {
-        (!CLAIMED.swap(true, Ordering::AcqRel)).then_some(Self)
+        INSTANCES
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
+                (taken != u64::MAX).then(|| taken | (1 << (!taken).trailing_zeros()))
+            })
+            .ok()
+            .map(|taken| Self(Instance((!taken).trailing_zeros())))
     }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        CLAIMED.store(false, Ordering::Release);
+        INSTANCES.fetch_and(!(1 << self.0 .0), Ordering::AcqRel);
     }
 }
 
@@ -146,8 +166,11 @@ impl<C: BarClient> BarDriver<C> {
             refusal.errno()
         })?;
         let Some(claim) = Claim::take() else {
-            dev_info!(pdev, "another device is the device memory: not binding\n");
-            return Err(ENODEV);
+            dev_err!(
+                pdev,
+                "{MAX_INSTANCES} devices are bound already: not binding\n"
+            );
+            return Err(ENOSPC);
         };
         let info = bars[index as usize];
         let enabled = EnabledMem::enable(pdev)?;
@@ -159,7 +182,8 @@ impl<C: BarClient> BarDriver<C> {
             .inspect_err(|_| dev_err!(pdev, "BAR {index} does not keep what is written\n"))?;
         dev_info!(
             pdev,
-            "BAR {}: {} bytes at {:#x}, {}{}, mapped write-combining, {} aligned 2 MiB blocks\n",
+            "instance {}, BAR {}: {} bytes at {:#x}, {}{}, mapped write-combining, {} aligned 2 MiB blocks\n",
+            claim.0 .0,
             index,
             bar.len(),
             bar.phys_addr(),
@@ -171,7 +195,7 @@ impl<C: BarClient> BarDriver<C> {
             },
             bar.huge_blocks(bar.len())
         );
-        let client = C::bind(pdev, bar)?;
+        let client = C::bind(pdev, bar, claim.0)?;
         Ok(Binding {
             _client: client,
             enabled,

@@ -19,6 +19,7 @@ mod ioctl;
 mod kernel_ext;
 mod module;
 mod mux;
+mod node_names;
 mod pci;
 mod pci_helpers;
 mod range;

@@ -161,10 +161,16 @@ static int bar_ioremaps(void)
 	return count_lines("/proc/vmallocinfo", text);
 }
 
-/* Whether the BAR's region is requested for vdmux (/proc/iomem). */
+/*
+ * Whether the BAR's region is requested for vdmux (/proc/iomem): its own
+ * line, since another device may be bound too (multi_test's guest).
+ */
 static int region_requested(void)
 {
-	return count_lines("/proc/iomem", " : vdmux") == 1;
+	char text[128];
+
+	snprintf(text, sizeof(text), "%08llx-%08llx : vdmux", bar_start, bar_start + bar_len - 1);
+	return count_lines("/proc/iomem", text) == 1;
 }
 
 /* The PAT memory type reserved for exactly the BAR: 1 write-combining, 0 none, -1 unknown. */

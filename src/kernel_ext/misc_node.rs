@@ -23,6 +23,7 @@ use core::marker::{
 };
 use kernel::{
     bindings,
+    device::Device,
     error::to_result,
     fs::File,
     miscdevice::{
@@ -98,12 +99,19 @@ unsafe impl<T: NodeDevice> Send for Node<T> {}
 unsafe impl<T: NodeDevice> Sync for Node<T> {}
 
 impl<T: NodeDevice> Node<T> {
-    /// Registers `/dev/<name>` with permissions `mode`.
+    /// Registers `/dev/<name>` with permissions `mode`. With a `parent`,
+    /// the node's sysfs device is its child: `/sys/class/misc/<name>/device`
+    /// is `parent`, and udev sees the parent's path (`ID_PATH`).
     pub(crate) fn register(
         name: CString,
         mode: u16,
+        parent: Option<&Device>,
         data: T::NodeData,
     ) -> impl PinInit<Self, Error> {
+        // The driver core takes a reference of its own to the parent of the
+        // device it creates, for as long as that device exists: the
+        // pointer need not outlive this call.
+        let parent = parent.map_or(core::ptr::null_mut(), raw_device);
         try_pin_init!(&this in Self {
             data,
             name,
@@ -117,6 +125,7 @@ impl<T: NodeDevice> Node<T> {
                     name,
                     fops: &NodeFops::<T>::FOPS,
                     mode,
+                    parent,
                     groups: T::attribute_groups().as_raw(),
                     ..pin_init::zeroed()
                 };
@@ -162,6 +171,14 @@ impl<T: NodeDevice> Node<T> {
     pub(super) fn as_raw(&self) -> *mut bindings::miscdevice {
         self.misc.get()
     }
+}
+
+/// The raw `struct device` of `dev`.
+fn raw_device(dev: &Device) -> *mut bindings::device {
+    // `Device` is a `#[repr(transparent)]` wrapper of an
+    // `Opaque<bindings::device>`, itself transparent: the pointers are the
+    // same (the kernel crate's own `as_raw` is crate-private).
+    core::ptr::from_ref(dev).cast_mut().cast()
 }
 
 #[pinned_drop]

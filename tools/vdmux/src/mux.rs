@@ -144,10 +144,27 @@ impl Mux {
         self.node.sysfs_u64("ctxmgt_switches")
     }
 
-    /// The path of virtual device `index` of this multiplexer: the control
-    /// node's path with the index appended (`/dev/vdmux2`).
+    /// The path of virtual device `index` of this multiplexer (see
+    /// [`vdev_path_of`](Self::vdev_path_of)).
     pub fn vdev_path(&self, index: u32) -> PathBuf {
-        let mut path = self.path().as_os_str().to_owned();
+        Self::vdev_path_of(self.path(), index)
+    }
+
+    /// The path of virtual device `index` of the multiplexer whose control
+    /// node is `control`, by the driver's naming: `/dev/vdmux2` for
+    /// `/dev/vdmux` (the first multiplexer, or the only one), and
+    /// `/dev/vdmux-1.2` for `/dev/vdmux-1` (another PCI device's). A link
+    /// to a control node (udev's `/dev/vdmux-by-path/pci-…`) is followed
+    /// first; a path that cannot be followed is taken as it is.
+    pub fn vdev_path_of(control: &Path, index: u32) -> PathBuf {
+        let control = std::fs::canonicalize(control).unwrap_or_else(|_| control.to_path_buf());
+        let mut path = control.into_os_string();
+        let instance = Path::new(&path)
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with("vdmux-"));
+        if instance {
+            path.push(".");
+        }
         path.push(index.to_string());
         PathBuf::from(path)
     }
@@ -173,5 +190,40 @@ impl AsFd for Mux {
 impl AsRawFd for Mux {
     fn as_raw_fd(&self) -> RawFd {
         self.node.as_fd().as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vdev_paths_follow_the_driver_naming() {
+        let none = Path::new("/nonexistent-vdmux-dir");
+        assert_eq!(
+            Mux::vdev_path_of(&none.join("vdmux"), 2),
+            none.join("vdmux2")
+        );
+        assert_eq!(
+            Mux::vdev_path_of(&none.join("vdmux-1"), 2),
+            none.join("vdmux-1.2")
+        );
+        assert_eq!(
+            Mux::vdev_path_of(&none.join("vdmux-12"), 0),
+            none.join("vdmux-12.0")
+        );
+    }
+
+    #[test]
+    fn vdev_paths_of_a_link_are_its_targets() {
+        let dir = std::env::temp_dir().join(format!("vdmux-path-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("by-path")).unwrap();
+        std::fs::write(dir.join("vdmux-3"), b"").unwrap();
+        std::os::unix::fs::symlink("../vdmux-3", dir.join("by-path/pci-0000:00:04.0")).unwrap();
+        let link = dir.join("by-path/pci-0000:00:04.0");
+        let want = std::fs::canonicalize(&dir).unwrap().join("vdmux-3.1");
+        assert_eq!(Mux::vdev_path_of(&link, 1), want);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

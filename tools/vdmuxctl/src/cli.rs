@@ -23,10 +23,18 @@ Exit status: 0 success, 1 the operation failed, 2 usage error,
 3 timed out (watch before --count changes, wait before N came forward).";
 
 /// Inspect and control the vdmux virtual devices through /dev/vdmux (the
-/// control node) and /dev/vdmuxN (virtual device N).
+/// control node) and /dev/vdmuxN (virtual device N), or those of the
+/// multiplexer --device chooses.
 #[derive(Parser, Debug, Clone, PartialEq)]
 #[command(name = "vdmuxctl", version, after_help = AFTER_HELP)]
 pub struct Cli {
+    /// The multiplexer to act on: the path of its control node
+    /// (/dev/vdmux-1, a udev link /dev/vdmux-by-path/pci-…), or the
+    /// address of the PCI device whose multiplexer it is (0000:00:04.0).
+    /// Default: /dev/vdmux.
+    #[arg(long, global = true, value_name = "PATH|PCI-ADDRESS")]
+    pub device: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }

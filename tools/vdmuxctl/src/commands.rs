@@ -20,6 +20,7 @@ use crate::{
     hexdump::HexDump,
     pattern::repeat_into,
     size::format_size,
+    target,
 };
 use anyhow::{Context as _, Result, bail};
 use std::{
@@ -100,7 +101,7 @@ fn facts_about(mux: &Mux, index: Option<u32>) -> Facts {
 
 /// Opens the control node for a change.
 fn open_control(op: Op) -> Result<Mux> {
-    Ok(Mux::open().map_err(|e| failed(op, e))?)
+    Ok(Mux::open_path(target::control(), Access::ReadWrite).map_err(|e| failed(op, e))?)
 }
 
 /// switch, eject or insert: `change` on the control node.
@@ -166,7 +167,7 @@ fn range_end(range: Range, size: u64) -> Result<u64> {
 
 /// Opens virtual device `index` and reads its size.
 fn open_vdev(index: u32, access: Access) -> Result<(Vdev, u64)> {
-    let vdev = Vdev::open_index(index, access).map_err(|e| failed(Op::Status, e))?;
+    let vdev = Vdev::open(target::vdev(index), access).map_err(|e| failed(Op::Status, e))?;
     let size = vdev.reserved_size().map_err(|e| failed(Op::Status, e))?;
     Ok((vdev, size))
 }
@@ -296,8 +297,8 @@ enum Waiter {
 impl Waiter {
     fn open(index: u32) -> vdmux::Result<Self> {
         let fallback = || {
-            Vdev::open_index(index, Access::ReadOnly)
-                .or_else(|_| Vdev::open_index(0, Access::ReadOnly))
+            Vdev::open(target::vdev(index), Access::ReadOnly)
+                .or_else(|_| Vdev::open(target::vdev(0), Access::ReadOnly))
         };
         Ok(match control_or(fallback)? {
             (Some(mux), _) => Self::Control(mux),

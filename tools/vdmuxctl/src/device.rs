@@ -2,7 +2,10 @@
 
 //! Every node of the device at once, for `status` and `watch`.
 
-use crate::status::{Snapshot, VdevStatus};
+use crate::{
+    status::{Snapshot, VdevStatus},
+    target,
+};
 use nix::libc;
 use vdmux::{Access, Mux, Result, Vdev};
 
@@ -13,7 +16,7 @@ const SNAPSHOT_TRIES: usize = 8;
 /// `None` and the virtual device that `fallback` opens. The control node's
 /// error says more than the fallback's, and is the one returned.
 pub fn control_or(fallback: impl FnOnce() -> Result<Vdev>) -> Result<(Option<Mux>, Option<Vdev>)> {
-    match Mux::open_path(Mux::DEFAULT_PATH, Access::ReadOnly) {
+    match Mux::open_path(target::control(), Access::ReadOnly) {
         Ok(mux) => Ok((Some(mux), None)),
         Err(e) if e.errno() == Some(libc::EACCES) => match fallback() {
             Ok(vdev) => Ok((None, Some(vdev))),
@@ -36,7 +39,7 @@ impl Device {
     /// not accessible, learns the number of virtual devices from it and
     /// opens all of them.
     pub fn open() -> Result<Self> {
-        let (control, first) = control_or(|| Vdev::open_index(0, Access::ReadOnly))?;
+        let (control, first) = control_or(|| Vdev::open(target::vdev(0), Access::ReadOnly))?;
         let nr_vdevs = match (&control, &first) {
             (Some(mux), _) => mux.status()?.nr_vdevs,
             (None, Some(vdev)) => vdev.status()?.nr_vdevs,
@@ -47,7 +50,7 @@ impl Device {
         for index in vdevs.len() as u32..nr_vdevs {
             vdevs.push(match &control {
                 Some(mux) => mux.vdev(index, Access::ReadOnly)?,
-                None => Vdev::open_index(index, Access::ReadOnly)?,
+                None => Vdev::open(target::vdev(index), Access::ReadOnly)?,
             });
         }
         Ok(Self { control, vdevs })

@@ -13,3 +13,4 @@ pub mod hexdump;
 pub mod pattern;
 pub mod size;
 pub mod status;
+pub mod target;

@@ -8,7 +8,7 @@
 use clap::Parser;
 use nix::sys::signal::{SigHandler, Signal, signal};
 use std::process::ExitCode;
-use vdmuxctl::{cli::Cli, commands, error};
+use vdmuxctl::{cli::Cli, commands, error, target};
 
 fn main() -> ExitCode {
     // Rust ignores SIGPIPE; a tool whose output goes to `head` should just
@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     // SAFETY: Restoring a default disposition before any thread exists.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
     let cli = Cli::parse();
-    match commands::run(&cli.command) {
+    match target::choose(cli.device.as_deref()).and_then(|()| commands::run(&cli.command)) {
         Ok(()) => ExitCode::from(error::exit::OK),
         Err(e) => {
             // The command, then each cause: "switch 9: no such virtual
