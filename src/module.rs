@@ -122,6 +122,9 @@ impl Nodes {
         instance: Instance,
         parent: Option<&Device>,
     ) -> Result<Self> {
+        // Allocated before the nodes are wired to the notifier, after which
+        // nothing may fail (see below).
+        let control_name = node_name(instance, None)?;
         let mut vdevs = KVec::with_capacity(mux.nr_vdevs(), GFP_KERNEL)?;
         for index in 0..mux.nr_vdevs() {
             let name = node_name(instance, Some(index))?;
@@ -149,7 +152,7 @@ impl Nodes {
         mux.make_reachable();
         pr_info!(
             "{}: {} virtual devices, reserved size {} bytes (max {})\n",
-            &*node_name(instance, None)?,
+            &*control_name,
             config.nr_vdevs,
             config.reserved_size,
             config.max_reserved_size

@@ -108,9 +108,9 @@ impl<T: NodeDevice> Node<T> {
         parent: Option<&Device>,
         data: T::NodeData,
     ) -> impl PinInit<Self, Error> {
-        // The driver core takes a reference of its own to the parent of the
-        // device it creates, for as long as that device exists: the
-        // pointer need not outlive this call.
+        // The driver core holds a reference of its own to the parent of the
+        // device it creates, from `device_add` to `device_del` (which
+        // `misc_deregister` runs): the pointer need not outlive this call.
         let parent = parent.map_or(core::ptr::null_mut(), raw_device);
         try_pin_init!(&this in Self {
             data,
