@@ -16,7 +16,7 @@ pub(crate) const MAX_RESERVED_LIMIT: u64 = 1 << 30;
 pub(crate) enum MemoryKind {
     /// `ram` (the default): a buffer of RAM that vdmux allocates.
     Ram,
-    /// `pci`: a memory BAR of the first PCI device bound (`bar=`).
+    /// `pci`: a memory BAR of each PCI device bound (`bar=`).
     Pci,
 }
 

@@ -12,7 +12,7 @@
 static char *device_memory = "ram";
 module_param(device_memory, charp, 0444);
 MODULE_PARM_DESC(device_memory,
-		 "Where the device memory is: ram (default), or pci: a memory BAR (see bar) of the first PCI device bound (ivshmem-plain, or any device given through driver_override), whose size reserved_size and max_reserved_size then default to and may not exceed");
+		 "Where the device memory is: ram (default), or pci: a memory BAR (see bar) of each PCI device bound (ivshmem-plain, or any device given through driver_override), whose size reserved_size and max_reserved_size then default to and may not exceed");
 
 const char *vdmux_device_memory_param(void)
 {

@@ -135,7 +135,7 @@ TEST_F(module, modinfo_describes_everything)
 	EXPECT_TRUE(modinfo_has(ko, "parmtype=max_reserved_size:u64"));
 	EXPECT_TRUE(modinfo_has(ko, "parm=fault_around_pages:Pages one fault maps, a power of two from 1 (off) to 512 (default 16)"));
 	EXPECT_TRUE(modinfo_has(ko, "parmtype=fault_around_pages:u32"));
-	EXPECT_TRUE(modinfo_has(ko, "parm=device_memory:Where the device memory is: ram (default), or pci: a memory BAR (see bar) of the first PCI device bound (ivshmem-plain, or any device given through driver_override), whose size reserved_size and max_reserved_size then default to and may not exceed"));
+	EXPECT_TRUE(modinfo_has(ko, "parm=device_memory:Where the device memory is: ram (default), or pci: a memory BAR (see bar) of each PCI device bound (ivshmem-plain, or any device given through driver_override), whose size reserved_size and max_reserved_size then default to and may not exceed"));
 	EXPECT_TRUE(modinfo_has(ko, "parmtype=device_memory:charp"));
 	EXPECT_TRUE(modinfo_has(ko, "parm=bar:With device_memory=pci, the BAR that is the device memory, 0 to 5 (default -1: the largest prefetchable memory BAR)"));
 	EXPECT_TRUE(modinfo_has(ko, "parmtype=bar:i32"));
