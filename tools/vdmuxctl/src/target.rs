@@ -79,8 +79,10 @@ fn pci_address(address: &str) -> Option<String> {
     let (rest, function) = full.rsplit_once('.')?;
     let fields: Vec<&str> = rest.split(':').collect();
     let hex = |s: &str, len: usize| s.len() == len && s.chars().all(|c| c.is_ascii_hexdigit());
+    // The domain is printed with at least four digits (VMD's have five).
+    let domain = |s: &str| s.len() >= 4 && s.chars().all(|c| c.is_ascii_hexdigit());
     (fields.len() == 3
-        && hex(fields[0], 4)
+        && domain(fields[0])
         && hex(fields[1], 2)
         && hex(fields[2], 2)
         && function.len() == 1
@@ -112,6 +114,10 @@ mod tests {
         assert_eq!(pci_address("00:04"), None);
         assert_eq!(pci_address("00:04.8"), None);
         assert_eq!(pci_address("0:0:04.0"), None);
+        assert_eq!(
+            pci_address("10000:00:04.0").as_deref(),
+            Some("10000:00:04.0")
+        );
     }
 
     #[test]
