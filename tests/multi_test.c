@@ -21,7 +21,6 @@
  * binds it (binding zero-fills a BAR): pci_test, after this program,
  * reports on the first device.
  */
-#include <dirent.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -41,35 +40,17 @@ static struct ivshmem {
 } dev[NR_DEVS];
 static int nr_found;
 
-static int by_bdf(const void *a, const void *b)
-{
-	return strcmp(((const struct ivshmem *)a)->bdf, ((const struct ivshmem *)b)->bdf);
-}
-
 /* Finds the 1af4:1110 devices and their BAR 2: how many (at most NR_DEVS). */
 static int find_ivshmems(void)
 {
-	DIR *dir = opendir("/sys/bus/pci/devices");
-	char path[512], line[256], v[16], d[16];
+	char bdf[NR_DEVS][PCI_BDF_LEN], path[512], line[256];
 	unsigned long long end, flags;
-	struct dirent *e;
+	int found, i, j, n = 0;
 	FILE *f;
-	int i, n = 0;
 
-	if (!dir)
-		return 0;
-	while (n < NR_DEVS && (e = readdir(dir))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", e->d_name);
-		if (read_first_line(path, v, sizeof(v)))
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", e->d_name);
-		if (read_first_line(path, d, sizeof(d)))
-			continue;
-		if (strtoul(v, NULL, 16) != 0x1af4 || strtoul(d, NULL, 16) != 0x1110)
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", e->d_name);
+	found = find_pci_devices(0x1af4, 0x1110, bdf, NR_DEVS);
+	for (j = 0; j < found; j++) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf[j]);
 		f = fopen(path, "r");
 		if (!f)
 			continue;
@@ -80,11 +61,9 @@ static int find_ivshmems(void)
 		if (i != 3 || sscanf(line, "%llx %llx %llx", &dev[n].bar_start, &end, &flags) != 3)
 			continue;
 		dev[n].bar_len = end - dev[n].bar_start + 1;
-		snprintf(dev[n].bdf, sizeof(dev[n].bdf), "%s", e->d_name);
+		snprintf(dev[n].bdf, sizeof(dev[n].bdf), "%s", bdf[j]);
 		n++;
 	}
-	closedir(dir);
-	qsort(dev, n, sizeof(dev[0]), by_bdf);
 	return n;
 }
 

@@ -507,18 +507,31 @@ static inline int read_first_line(const char *path, char *buf, size_t len)
 	return ret;
 }
 
-/* The first PCI device @vendor:@device, its address into @bdf: 0 or -errno. */
-static inline int find_pci_device(unsigned int vendor, unsigned int device, char *bdf, size_t len)
+/* A PCI device's address, as /sys/bus/pci/devices names it. */
+#define PCI_BDF_LEN 32
+
+static inline int pci_bdf_order(const void *a, const void *b)
 {
+	return strcmp(a, b);
+}
+
+/*
+ * The addresses of the first @max PCI devices @vendor:@device in bus order
+ * (the order they bind in at a load), into @bdf: how many, or -errno.
+ */
+static inline int find_pci_devices(unsigned int vendor, unsigned int device,
+				   char (*bdf)[PCI_BDF_LEN], int max)
+{
+	static char found[64][PCI_BDF_LEN];
 	DIR *dir = opendir("/sys/bus/pci/devices");
 	char path[512], v[16], d[16];
 	struct dirent *e;
-	int ret = -ENODEV;
+	int n = 0, i;
 
 	if (!dir)
 		return -errno;
-	while (ret && (e = readdir(dir))) {
-		if (e->d_name[0] == '.')
+	while (n < 64 && (e = readdir(dir))) {
+		if (e->d_name[0] == '.' || strlen(e->d_name) >= PCI_BDF_LEN)
 			continue;
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", e->d_name);
 		if (read_first_line(path, v, sizeof(v)))
@@ -526,13 +539,28 @@ static inline int find_pci_device(unsigned int vendor, unsigned int device, char
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", e->d_name);
 		if (read_first_line(path, d, sizeof(d)))
 			continue;
-		if (strtoul(v, NULL, 16) == vendor && strtoul(d, NULL, 16) == device) {
-			snprintf(bdf, len, "%s", e->d_name);
-			ret = 0;
-		}
+		if (strtoul(v, NULL, 16) == vendor && strtoul(d, NULL, 16) == device)
+			snprintf(found[n++], PCI_BDF_LEN, "%s", e->d_name);
 	}
 	closedir(dir);
-	return ret;
+	qsort(found, n, PCI_BDF_LEN, pci_bdf_order);
+	for (i = 0; i < n && i < max; i++)
+		memcpy(bdf[i], found[i], PCI_BDF_LEN);
+	return i;
+}
+
+/* The first PCI device @vendor:@device in bus order, its address into @bdf: 0 or -errno. */
+static inline int find_pci_device(unsigned int vendor, unsigned int device, char *bdf, size_t len)
+{
+	char first[1][PCI_BDF_LEN];
+	int n = find_pci_devices(vendor, device, first, 1);
+
+	if (n < 0)
+		return n;
+	if (n == 0)
+		return -ENODEV;
+	snprintf(bdf, len, "%s", first[0]);
+	return 0;
 }
 
 /* Reads /proc/self/fdinfo/@fd into @buf: 0 or -errno. */
