@@ -3,9 +3,11 @@
  * Device context management (VDMUX_IOC_SET_CTXMGT): its refusals; an
  * access to a background virtual device makes it the foreground, through a
  * fault the kernel retries; the hold time; a waiter that is killed; no
- * foreground; a removed virtual device; POPULATE as an access; a waiter and
- * the freezer; processes time-sharing the device memory through their own
- * virtual devices.
+ * foreground; a removed virtual device; POPULATE as an access, waiting for
+ * its turn at its first span or mid-range; a waiter and the freezer;
+ * processes time-sharing the device memory through their own virtual
+ * devices, through 2 MiB mappings, across a fork, growing the size, and
+ * with a waiter's virtual device ejected.
  */
 #include <linux/futex.h>
 #include <pthread.h>
@@ -676,11 +678,209 @@ TEST_F(ctx, populate_is_an_access)
 	munmap(p, DEFAULT_RESERVED);
 }
 
+/*
+ * The faults, of any kind, that reading [@p, @p + @len) costs on the vdev of
+ * @fd: as the driver counts them (fdinfo) and as the kernel reports them
+ * (perf, in the vdev's mappings: see struct fault_trace); -1 when the two
+ * disagree or cannot be known.
+ */
+static long read_faults(int fd, const volatile char *p, size_t len)
+{
+	struct fault_counts before = fault_counts(fd), after;
+	struct fault_trace trace;
+	long traced;
+
+	if (fault_trace_open(&trace, fd))
+		return -1;
+	touch_pages(p, len);
+	traced = fault_trace_close(&trace);
+	after = fault_counts(fd);
+	if (before.pages < 0 || after.pages - before.pages + after.huge - before.huge != traced)
+		return -1;
+	return traced;
+}
+
+#define SPAN (2UL << 20)
+
+/*
+ * POPULATE of a background vdev waits for the hold at its first span, then
+ * maps every page of the range once: reading it all after costs no fault.
+ */
+TEST_F(ctx, populate_waits_for_the_hold_then_maps_everything)
+{
+	const unsigned int hold_ms = 300;
+	const size_t len = 2 * SPAN;
+	double t0, waited;
+	char *p;
+
+	ASSERT_EQ(0, set_reserved(len));
+	ASSERT_EQ(0, fill_vdev(self->vdev[2], 2, 21, len));
+	p = map_shared(self->vdev[2], len, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, hold_ms));
+	t0 = now_s();
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	ASSERT_EQ(0, populate(self->vdev[2], p, len));
+	waited = now_s() - t0;
+	TH_LOG("POPULATE right after a SWITCH returned after %.3f s (hold %u ms)", waited, hold_ms);
+	EXPECT_LE(hold_ms / 1000.0, waited);
+	EXPECT_EQ(VDMUX_STATE_FOREGROUND, state_of(self->vdev[2]));
+	EXPECT_EQ(0, read_faults(self->vdev[2], p, len));
+	EXPECT_TRUE(has_tagged(p, len, 2, 21, 0));
+	munmap(p, len);
+}
+
+struct competitor {
+	volatile char *p;
+	volatile int ready;
+	volatile int go;
+	double delay_s;
+};
+
+/*
+ * One access to vdev 2 once told to go, after a delay; it spins, as a
+ * sleep of a millisecond may last a tick on a busy guest.
+ */
+static void *compete(void *arg)
+{
+	struct competitor *c = arg;
+	double at;
+
+	c->ready = 1;
+	while (!c->go)
+		;
+	at = now_s() + c->delay_s;
+	while (now_s() < at)
+		;
+	c->p[0] = 1;
+	return NULL;
+}
+
+/* A range of 4 x 2 MiB a page off alignment: 5 spans, the last one a page. */
+#define NR_SPANS 5
+
+/*
+ * POPULATE of vdev 1 over several spans while another thread's access
+ * switches to vdev 2 (no hold), started at times spread around the
+ * POPULATE's start: when the switch lands between two spans, the POPULATE
+ * waits there for its turn, switches back and goes on from the span where
+ * it stopped to the end of the range. The spans before it were
+ * zapped by the switch away; every span from there on is mapped. When it
+ * waited at its first span, every span is mapped. Counts the attempts of
+ * each kind, and fails when the POPULATE never waited.
+ */
+TEST_F(ctx, populate_resumes_where_it_stopped)
+{
+	const size_t len = 4 * SPAN;
+	unsigned int attempt, mid_range = 0, at_start = 0, none = 0;
+	struct competitor c = { 0 };
+	char *bound[NR_SPANS + 1];
+	double end, t0, took, lead;
+	uint64_t gen;
+	pthread_t th;
+	char *p;
+	int i;
+
+	ASSERT_EQ(0, set_reserved(len));
+	ASSERT_EQ(0, fill_vdev(self->vdev[1], 1, 31, len));
+	/* A page off 2 MiB alignment: 4 KiB entries, slower to map than 2 MiB ones. */
+	p = mmap(NULL, len + 2 * SPAN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	p = (char *)(((uintptr_t)p + SPAN - 1) / SPAN * SPAN) + 4096;
+	ASSERT_EQ(p, mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			  self->vdev[1], 0));
+	c.p = (volatile char *)map_shared(self->vdev[2], 4096, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, (void *)c.p);
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 0));
+	/* How long a POPULATE of the range takes alone: the competitor's delays span it. */
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+	t0 = now_s();
+	ASSERT_EQ(0, populate(self->vdev[1], p, len));
+	took = now_s() - t0;
+	TH_LOG("a POPULATE of %zu MiB alone took %.4f s", len >> 20, took);
+	end = now_s() + 20.0;
+	/* The spans of POPULATE: from 2 MiB boundary to 2 MiB boundary. */
+	for (i = 1; i < NR_SPANS; i++)
+		bound[i] = (char *)((uintptr_t)p / SPAN * SPAN + i * SPAN);
+	bound[0] = p;
+	bound[NR_SPANS] = p + len;
+	for (attempt = 0; now_s() < end && mid_range < 3; attempt++) {
+		long faults[NR_SPANS];
+		int mapped_from = NR_SPANS;
+
+		/* Nothing of vdev 1 or 2 mapped, vdev 1 the foreground. */
+		ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
+		ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
+		gen = generation_of(self->vdev[1]);
+		/*
+		 * The competitor's access takes a while to reach its switch:
+		 * it starts up to 5 ms before the POPULATE, or during it.
+		 */
+		lead = -0.005 + (0.005 + took) * ((attempt * 37) % 100) / 100.0;
+		c.ready = 0;
+		c.go = 0;
+		c.delay_s = lead > 0 ? lead : 0;
+		ASSERT_EQ(0, pthread_create(&th, NULL, compete, &c));
+		while (!c.ready)
+			;
+		c.go = 1;
+		for (t0 = now_s() - lead; now_s() < t0;)
+			;
+		ASSERT_EQ(0, populate(self->vdev[1], p, len));
+		ASSERT_EQ(0, pthread_join(th, NULL));
+		if (generation_of(self->vdev[1]) != gen + 2 ||
+		    state_of(self->vdev[1]) != VDMUX_STATE_FOREGROUND) {
+			/* The switch came after the POPULATE: no wait in it. */
+			none++;
+			continue;
+		}
+		/* It waited and switched back: what it mapped since reads with no fault. */
+		/*
+		 * Last span first: the fault-around of a read maps up to 15
+		 * pages before it, of the span before when it is its first.
+		 */
+		for (i = NR_SPANS - 1; i >= 0; i--) {
+			faults[i] = read_faults(self->vdev[1], bound[i], bound[i + 1] - bound[i]);
+			ASSERT_LE(0, faults[i]);
+		}
+		for (i = NR_SPANS - 1; i >= 0 && !faults[i]; i--)
+			mapped_from = i;
+		/* The mapped spans are the end of the range, its last one at least. */
+		EXPECT_GT(NR_SPANS, mapped_from)
+			TH_LOG("attempt %u: the last span was not mapped", attempt);
+		for (i = 0; i < mapped_from; i++)
+			EXPECT_LT(0, faults[i]);
+		if (mapped_from > 0)
+			mid_range++;
+		else
+			at_start++;
+		EXPECT_TRUE(has_tagged(p, len, 1, 31, 0));
+		if (_metadata->exit_code == KSFT_FAIL)
+			break;
+	}
+	TH_LOG("%u attempts: the POPULATE waited mid-range in %u, at its start in %u, "
+	       "not at all in %u", attempt, mid_range, at_start, none);
+	/*
+	 * The window is a POPULATE that waited: at its first span, or
+	 * mid-range (rarer: 1 to 3 in 20 s on a busy TCG guest), both
+	 * checked as they came.
+	 */
+	EXPECT_LE(1, mid_range + at_start);
+	munmap(p, len);
+	munmap((void *)c.p, 4096);
+}
+
 /* What each time-sharing process reports, in memory shared with the parent. */
 struct sharer {
 	long rounds;
 	long bad;
 	long majors;	/* completed faults that the kernel had retried */
+	long huge;	/* 2 MiB faults of its vdev while it shared */
+	long grows;	/* stores past the reserved size */
+	long last_seed;	/* of the last round it verified */
+	long last_len;	/* the bytes that round filled */
+	long max_len;
 };
 
 /*
@@ -711,12 +911,37 @@ static void time_share(int v, double seconds, struct sharer *out)
 }
 
 /*
- * @n processes time-share the device memory through vdevs 1..@n with a
- * 0 ms hold: none ever sees another's words, each makes progress, and the
- * device memory changes hands many times.
+ * Fills and verifies [@off, @off + @len) of a mapping @p of vdev @v with its
+ * own tagged words, seeds @seed0 + 1, + 2, ..., until @end.
  */
-static void time_sharing(struct __test_metadata *_metadata, int ctl, int n, unsigned int hold_ms,
-			 double seconds, long min_rounds)
+static void share_region(volatile char *p, size_t off, size_t len, int v, unsigned int seed0,
+			 double end, struct sharer *out)
+{
+	unsigned int seed = seed0;
+
+	while (now_s() < end) {
+		seed++;
+		fill_tagged(p + off, len, v, seed, off);
+		if (!has_tagged(p + off, len, v, seed, off))
+			out->bad++;
+		out->last_seed = seed;
+		out->last_len = len;
+		out->rounds++;
+	}
+	out->majors = thread_major_faults();
+}
+
+typedef void (*share_fn)(int v, double seconds, struct sharer *out);
+
+/*
+ * @n processes time-share the device memory through vdevs 1..@n, each
+ * running @share: none ever sees another's words, each makes progress, and
+ * the device memory changes hands many times; with @want_huge, each had its
+ * vdev's blocks mapped by 2 MiB faults.
+ */
+static void time_sharing_with(struct __test_metadata *_metadata, int ctl, int n,
+			      unsigned int hold_ms, double seconds, long min_rounds,
+			      share_fn share, int want_huge)
 {
 	struct sharer *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	pid_t pid[DEFAULT_NR_VDEVS];
@@ -729,7 +954,7 @@ static void time_sharing(struct __test_metadata *_metadata, int ctl, int n, unsi
 		pid[i] = fork();
 		ASSERT_LE(0, pid[i]);
 		if (pid[i] == 0)
-			time_share(i + 1, seconds, &s[i]);
+			share(i + 1, seconds, &s[i]);
 	}
 	for (i = 0; i < n; i++) {
 		ASSERT_EQ(pid[i], waitpid(pid[i], &status, 0));
@@ -737,10 +962,12 @@ static void time_sharing(struct __test_metadata *_metadata, int ctl, int n, unsi
 	}
 	switches = ctl_switches(ctl) - before;
 	for (i = 0; i < n; i++) {
-		TH_LOG("vdev %d: %ld rounds, %ld bad, %ld retried faults", i + 1, s[i].rounds,
-		       s[i].bad, s[i].majors);
+		TH_LOG("vdev %d: %ld rounds, %ld bad, %ld retried faults, %ld huge faults", i + 1,
+		       s[i].rounds, s[i].bad, s[i].majors, s[i].huge);
 		EXPECT_EQ(0, s[i].bad);
 		EXPECT_LE(min_rounds, s[i].rounds);
+		if (want_huge)
+			EXPECT_LE(1, s[i].huge);
 		majors += s[i].majors;
 	}
 	TH_LOG("%ld switches by accesses", switches);
@@ -753,6 +980,337 @@ static void time_sharing(struct __test_metadata *_metadata, int ctl, int n, unsi
 	 * served has no completed fault of its own.
 	 */
 	EXPECT_LE(switches, majors);
+	munmap(s, 4096);
+}
+
+static void time_sharing(struct __test_metadata *_metadata, int ctl, int n, unsigned int hold_ms,
+			 double seconds, long min_rounds)
+{
+	time_sharing_with(_metadata, ctl, n, hold_ms, seconds, min_rounds, time_share, 0);
+}
+
+#define BLOCK (2UL << 20)
+#define BIG (4UL << 20)
+
+/*
+ * time_share() through a 2 MiB aligned mapping of the whole reserved size
+ * (BIG): its blocks are mapped by 2 MiB faults, and each switch zaps them.
+ */
+static void time_share_pmd(int v, double seconds, struct sharer *out)
+{
+	int fd = open_vdev(v, O_RDWR);
+	struct fault_counts before, after;
+	char *p;
+
+	if (fd < 0)
+		_exit(2);
+	/* At a 2 MiB aligned address, which a 32-bit mmap() does not choose. */
+	p = mmap(NULL, BIG + BLOCK, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		_exit(3);
+	p = (char *)(((uintptr_t)p + BLOCK - 1) / BLOCK * BLOCK);
+	if (mmap(p, BIG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != p)
+		_exit(3);
+	before = fault_counts(fd);
+	share_region(p, 0, BIG, v, 0, now_s() + seconds, out);
+	after = fault_counts(fd);
+	out->huge = after.huge - before.huge;
+	_exit(0);
+}
+
+/*
+ * Two processes through 2 MiB (PMD) mappings of 4 MiB each, with a hold
+ * long enough for a round to fill a block or more in a turn.
+ */
+TEST_F(ctx, two_processes_share_through_pmd_mappings)
+{
+	ASSERT_EQ(0, set_reserved(BIG));
+	time_sharing_with(_metadata, self->ctl, 2, 50, 8.0, 3, time_share_pmd, 1);
+}
+
+/*
+ * A process time-sharing vdev 1 forks: parent and child go on through the
+ * same MAP_SHARED mapping (the child's copy of its page table entries
+ * included), each on its own half, while another process time-shares
+ * vdev 2. Each half ends with the last words of whoever filled it.
+ */
+TEST_F(ctx, a_time_sharer_forks)
+{
+	struct sharer *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	const size_t half = DEFAULT_RESERVED / 2;
+	const unsigned int child_seeds = 1000000;
+	long before, switches;
+	pid_t pid[2];
+	int i, status;
+	char *buf;
+
+	ASSERT_NE(MAP_FAILED, s);
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 0));
+	before = ctl_switches(self->ctl);
+	pid[0] = fork();
+	ASSERT_LE(0, pid[0]);
+	if (pid[0] == 0) {
+		int fd = open_vdev(1, O_RDWR);
+		double end = now_s() + 5.0;
+		char *p;
+		pid_t child;
+
+		if (fd < 0)
+			_exit(2);
+		p = map_shared(fd, DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+		if (p == MAP_FAILED)
+			_exit(2);
+		/* Mapped on the device memory when it forks. */
+		share_region(p, 0, DEFAULT_RESERVED, 1, 0, now_s() + 0.5, &s[2]);
+		child = fork();
+		if (child < 0)
+			_exit(4);
+		if (child == 0) {
+			share_region(p, half, half, 1, child_seeds, end, &s[1]);
+			_exit(0);
+		}
+		share_region(p, 0, half, 1, 0, end, &s[0]);
+		if (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			_exit(5);
+		_exit(0);
+	}
+	pid[1] = fork();
+	ASSERT_LE(0, pid[1]);
+	if (pid[1] == 0)
+		time_share(2, 5.0, &s[3]);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(pid[i], waitpid(pid[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			TH_LOG("process %d: status %#x", i, status);
+	}
+	switches = ctl_switches(self->ctl) - before;
+	TH_LOG("parent %ld rounds (%ld retried faults), child %ld (%ld), vdev 2 %ld (%ld); "
+	       "%ld switches by accesses", s[0].rounds, s[0].majors, s[1].rounds, s[1].majors,
+	       s[3].rounds, s[3].majors, switches);
+	for (i = 0; i < 4; i++) {
+		EXPECT_EQ(0, s[i].bad) TH_LOG("sharer %d", i);
+		EXPECT_LE(3, s[i].rounds) TH_LOG("sharer %d", i);
+	}
+	/* Parent and child each took the device memory back by their own accesses. */
+	EXPECT_LE(1, s[0].majors);
+	EXPECT_LE(1, s[1].majors);
+	EXPECT_LE(10, switches);
+	buf = malloc(DEFAULT_RESERVED);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(DEFAULT_RESERVED, pread(self->vdev[1], buf, DEFAULT_RESERVED, 0));
+	EXPECT_TRUE(has_tagged(buf, half, 1, s[0].last_seed, 0));
+	EXPECT_TRUE(has_tagged(buf + half, half, 1, s[1].last_seed, half));
+	free(buf);
+	munmap(s, 4096);
+}
+
+/*
+ * time_share() through an autogrow mapping of up to 4 times the reserved
+ * size: each round fills what the reserved size is now; with @grow, every
+ * other round first stores past it, growing it by a page.
+ */
+static void share_growing(int v, double seconds, struct sharer *out, int grow)
+{
+	const size_t max = 4 * DEFAULT_RESERVED;
+	int fd = open_vdev(v, O_RDWR);
+	double end = now_s() + seconds;
+	unsigned int seed = 0;
+	struct vdmux_status st;
+	char *p;
+
+	if (fd < 0 || set_autogrow(fd, 1))
+		_exit(2);
+	p = map_shared(fd, max, PROT_READ | PROT_WRITE, 0);
+	if (p == MAP_FAILED)
+		_exit(3);
+	while (now_s() < end) {
+		if (get_status(fd, &st))
+			_exit(4);
+		if (grow && seed % 2 == 0 && st.reserved_size < max) {
+			p[st.reserved_size] = 1;
+			out->grows++;
+			if (get_status(fd, &st))
+				_exit(4);
+		}
+		seed++;
+		fill_tagged(p, st.reserved_size, v, seed, 0);
+		if (!has_tagged(p, st.reserved_size, v, seed, 0))
+			out->bad++;
+		out->last_seed = seed;
+		out->last_len = st.reserved_size;
+		if ((long)st.reserved_size > out->max_len)
+			out->max_len = st.reserved_size;
+		out->rounds++;
+	}
+	out->majors = thread_major_faults();
+	_exit(0);
+}
+
+static void share_and_grow(int v, double seconds, struct sharer *out)
+{
+	share_growing(v, seconds, out, v == 1);
+}
+
+/*
+ * vdev 1's time-sharer grows the reserved size by storing past it while
+ * vdev 2's time-shares: both see it grow and fill what it grew to, their
+ * bytes kept through every hand-over and growth.
+ */
+TEST_F(ctx, a_time_sharer_grows_the_size)
+{
+	static char buf[4 * DEFAULT_RESERVED];
+	struct sharer *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long before = ctl_switches(self->ctl), switches;
+	struct vdmux_status st;
+	pid_t pid[2];
+	int i, status;
+
+	ASSERT_NE(MAP_FAILED, s);
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 0));
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		ASSERT_LE(0, pid[i]);
+		if (pid[i] == 0)
+			share_and_grow(i + 1, 5.0, &s[i]);
+	}
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(pid[i], waitpid(pid[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			TH_LOG("vdev %d: status %#x", i + 1, status);
+	}
+	switches = ctl_switches(self->ctl) - before;
+	ASSERT_EQ(0, get_status(self->ctl, &st));
+	for (i = 0; i < 2; i++)
+		TH_LOG("vdev %d: %ld rounds, %ld bad, %ld growths, %ld retried faults, "
+		       "up to %ld bytes", i + 1, s[i].rounds, s[i].bad, s[i].grows, s[i].majors,
+		       s[i].max_len);
+	TH_LOG("%ld switches by accesses, reserved size %llu", switches,
+	       (unsigned long long)st.reserved_size);
+	EXPECT_LE(4, s[0].grows);
+	EXPECT_EQ(DEFAULT_RESERVED + s[0].grows * 4096, st.reserved_size);
+	for (i = 0; i < 2; i++) {
+		EXPECT_EQ(0, s[i].bad);
+		EXPECT_LE(3, s[i].rounds);
+		/* Each saw, and filled, a size grown while it shared. */
+		EXPECT_LT((long)DEFAULT_RESERVED, s[i].max_len);
+		ASSERT_GE(sizeof(buf), (size_t)s[i].last_len);
+		ASSERT_EQ(s[i].last_len, pread(self->vdev[i + 1], buf, s[i].last_len, 0));
+		EXPECT_TRUE(has_tagged(buf, s[i].last_len, i + 1, s[i].last_seed, 0))
+			TH_LOG("vdev %d", i + 1);
+	}
+	EXPECT_LE(10, switches);
+	munmap(s, 4096);
+}
+
+/* Polls for @pid's end for up to @seconds; its pid once it ended, else 0. */
+static pid_t wait_within(pid_t pid, int *status, double seconds)
+{
+	double end = now_s() + seconds;
+	pid_t got;
+
+	do {
+		got = waitpid(pid, status, WNOHANG);
+		if (got)
+			return got;
+		usleep(10 * 1000);
+	} while (now_s() < end);
+	return 0;
+}
+
+/*
+ * With vdevs 1 and 3 time-sharing with a long hold, a process waits for its
+ * turn of vdev 2, which is ejected meanwhile: its access ends in SIGBUS long
+ * before its turn, and the others go on. Once INSERT brought vdev 2 back,
+ * an access to it takes its turn.
+ */
+TEST_F(ctx, eject_during_time_sharing)
+{
+	const unsigned int hold_ms = 1500;
+	struct sharer *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long rounds_at_eject[2];
+	int ready[2], i, fd, status;
+	pid_t pid[2], waiter, x;
+	double t0, gone;
+	char c;
+
+	ASSERT_NE(MAP_FAILED, s);
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, hold_ms));
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		ASSERT_LE(0, pid[i]);
+		if (pid[i] == 0)
+			time_share(2 * i + 1, 8.0, &s[i]);
+	}
+	/* Both take turns before the waiter comes. */
+	t0 = now_s();
+	while ((!s[0].rounds || !s[1].rounds) && now_s() < t0 + 20)
+		usleep(10 * 1000);
+	ASSERT_TRUE(s[0].rounds && s[1].rounds);
+	ASSERT_EQ(0, pipe(ready));
+	waiter = fork();
+	ASSERT_LE(0, waiter);
+	if (waiter == 0) {
+		char *p = map_shared(self->vdev[2], DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+
+		if (p == MAP_FAILED || write(ready[1], "r", 1) != 1)
+			_exit(2);
+		p[0] = 1;
+		s[2].rounds = 1;
+		_exit(0);
+	}
+	close(ready[1]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	close(ready[0]);
+	usleep(300 * 1000);
+	/* The window: it still waits for its turn. */
+	ASSERT_EQ(0, waitpid(waiter, &status, WNOHANG));
+	ASSERT_EQ(0, s[2].rounds);
+	ASSERT_EQ(VDMUX_STATE_BACKGROUND, state_of(self->vdev[2]));
+	for (i = 0; i < 2; i++)
+		rounds_at_eject[i] = s[i].rounds;
+	t0 = now_s();
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 2));
+	if (!wait_within(waiter, &status, 10.0)) {
+		kill(waiter, SIGKILL);
+		waitpid(waiter, &status, 0);
+		EXPECT_TRUE(0) TH_LOG("the waiter still waits 10 s after the EJECT");
+	} else {
+		gone = now_s() - t0;
+		TH_LOG("the waiter ended %.3f s after the EJECT (hold %u ms)", gone, hold_ms);
+		EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+			TH_LOG("status %#x", status);
+		EXPECT_GT(hold_ms / 1000.0, gone);
+	}
+	EXPECT_EQ(VDMUX_STATE_REMOVED, state_of(self->vdev[2]));
+
+	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 2));
+	x = fork();
+	ASSERT_LE(0, x);
+	if (x == 0) {
+		int fd = open_vdev(2, O_RDWR);
+		char *p = fd < 0 ? MAP_FAILED
+				 : map_shared(fd, DEFAULT_RESERVED, PROT_READ | PROT_WRITE, 0);
+
+		if (p == MAP_FAILED)
+			_exit(2);
+		fill_tagged(p, DEFAULT_RESERVED, 2, 77, 0);
+		_exit(has_tagged(p, DEFAULT_RESERVED, 2, 77, 0) ? 0 : 3);
+	}
+	ASSERT_EQ(x, waitpid(x, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	fd = open_vdev(2, O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_TRUE(vdev_has_tagged(fd, 2, 77));
+	close(fd);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(pid[i], waitpid(pid[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		TH_LOG("vdev %d: %ld rounds, %ld at the EJECT, %ld bad", 2 * i + 1, s[i].rounds,
+		       rounds_at_eject[i], s[i].bad);
+		EXPECT_EQ(0, s[i].bad);
+		EXPECT_LT(rounds_at_eject[i], s[i].rounds);
+	}
 	munmap(s, 4096);
 }
 

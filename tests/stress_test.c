@@ -147,9 +147,21 @@ struct shared {
 
 static struct shared *sh;
 static int nr_vdevs;
+
+/* The switches made by accesses, from the control node's fdinfo; -1 on error. */
+static long ctl_switches(int ctl)
+{
+	char buf[1024];
+
+	if (read_fdinfo(ctl, buf, sizeof(buf)))
+		return -1;
+	return fdinfo_field(buf, "vdmux-ctxmgt-switches:\t");
+}
 /* The bytes the round's grower adds past the reserved size, in how many stores. */
 static size_t grow;
 static unsigned int steps;
+/* Context management is on: the writers' accesses switch too. */
+static int ctxmgt;
 /* The variant maps 2 MiB blocks with PMD entries. */
 static int huge;
 
@@ -598,11 +610,64 @@ static int model_load(struct model *md, int *fd)
 	return 0;
 }
 
-/* One state change of @v predicted by the model: bump, check, log. */
+/*
+ * With context management on, the writers' accesses switch as well: the
+ * generations of @v since the model's are read, and logged; only the
+ * controller ejects and inserts, and logs its own changes right away, so
+ * every generation in between that it did not log is one of a vdev that
+ * was not removed.
+ */
+static void model_sync(struct model *md, unsigned int v, struct totals *tt)
+{
+	struct vdmux_status st;
+	uint64_t g;
+
+	if (get_status(md->fd[v], &st) || st.generation < md->gen[v]) {
+		tt->model_errors++;
+		return;
+	}
+	for (g = md->gen[v] + 1; g < st.generation; g++)
+		sh->log[v].state[g % RING] = VDMUX_STATE_BACKGROUND;
+	md->gen[v] = st.generation;
+	md->state[v] = st.state;
+	if (st.state == VDMUX_STATE_FOREGROUND)
+		md->fg = v;
+	else if (md->fg == v)
+		md->fg = VDMUX_NONE;
+	log_state(v, st.generation, st.state);
+}
+
+static void model_sync_all(struct model *md, struct totals *tt)
+{
+	int v;
+
+	for (v = 0; v < nr_vdevs; v++)
+		model_sync(md, v, tt);
+}
+
+/* The model that wait_workers() keeps in step while the writers switch. */
+static struct model *syncing;
+static struct totals *syncing_tt;
+
+/*
+ * One state change of @v made by the controller: bump, check, log. With
+ * context management on, an access may have switched @v since: it must only
+ * be removed when the change removed it, and not otherwise.
+ */
 static void model_change(struct model *md, unsigned int v, uint32_t state, struct totals *tt)
 {
 	struct vdmux_status st;
 
+	if (ctxmgt) {
+		model_sync(md, v, tt);
+		if ((md->state[v] == VDMUX_STATE_REMOVED) != (state == VDMUX_STATE_REMOVED))
+			tt->model_errors++;
+		if (state == VDMUX_STATE_BACKGROUND) {
+			__atomic_add_fetch(&sh->inserted, 1, __ATOMIC_RELEASE);
+			futex_wake_all(&sh->inserted);
+		}
+		return;
+	}
 	md->state[v] = state;
 	md->gen[v]++;
 	if (get_status(md->fd[v], &st) || st.state != state || st.generation != md->gen[v])
@@ -638,6 +703,12 @@ static void random_op(int ctl, struct rng *r, struct model *md, struct totals *t
 			tt->model_errors++;
 		} else if (ret) {
 			tt->refused++;
+		} else if (ctxmgt) {
+			/* Both vdevs of the switch, and whatever accesses switched. */
+			model_sync_all(md, tt);
+			if (md->state[v] == VDMUX_STATE_REMOVED)
+				tt->model_errors++;
+			tt->switches++;
 		} else if (md->state[v] != VDMUX_STATE_FOREGROUND) {
 			/* (a switch to the foreground is a no-op: no generation moves) */
 			if (md->fg != VDMUX_NONE)
@@ -904,6 +975,16 @@ static int wait_workers(double deadline)
 		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 		double left = deadline - now_s();
 
+		/*
+		 * With context management on, the writers' last accesses
+		 * switch still: their generations are logged meanwhile, for a
+		 * writer that judges a SIGBUS.
+		 */
+		while (ctxmgt && syncing && pidfd >= 0 && left > 0.05 &&
+		       poll(&pfd, 1, 50) == 0) {
+			model_sync_all(syncing, syncing_tt);
+			left = deadline - now_s();
+		}
 		if (pidfd < 0 || poll(&pfd, 1, left > 0 ? (int)(left * 1000) : 0) != 1) {
 			kill(sh->pids[i], SIGKILL);
 			bad++;
@@ -977,6 +1058,7 @@ FIXTURE_VARIANT(stress)
 	unsigned int steps;	/* in so many stores (each growing the device) */
 	double share;		/* of the run's seconds */
 	int huge;		/* every writer maps one 2 MiB block with a PMD entry */
+	int ctxmgt;		/* context management on, with this hold plus 1 ms */
 };
 
 FIXTURE_VARIANT_ADD(stress, pages)
@@ -985,6 +1067,26 @@ FIXTURE_VARIANT_ADD(stress, pages)
 	.grow = 16 * PAGE,
 	.steps = 16,
 	.share = 0.7,
+};
+
+/* As pages, with context management on and no hold. */
+FIXTURE_VARIANT_ADD(stress, pages_ctxmgt)
+{
+	.size = DEFAULT_RESERVED,
+	.grow = 16 * PAGE,
+	.steps = 16,
+	.share = 0.4,
+	.ctxmgt = 1,
+};
+
+/* As pages, with context management on and a hold of 3 ms. */
+FIXTURE_VARIANT_ADD(stress, pages_ctxmgt_hold)
+{
+	.size = DEFAULT_RESERVED,
+	.grow = 16 * PAGE,
+	.steps = 16,
+	.share = 0.4,
+	.ctxmgt = 4,
 };
 
 /* The grower completes a second 2 MiB block, in two growths of 1 MiB. */
@@ -1007,6 +1109,7 @@ FIXTURE_SETUP(stress)
 	grow = variant->grow;
 	steps = variant->steps;
 	huge = variant->huge;
+	ctxmgt = variant->ctxmgt;
 	words = size / 8;
 	ASSERT_EQ(0, set_reserved(size));
 	ASSERT_EQ(0, status_of(-1, &st));
@@ -1029,6 +1132,7 @@ FIXTURE_TEARDOWN(stress)
 	if (sh == MAP_FAILED)
 		return;
 	/* After a failed assertion: stop and reap the workers first. */
+	syncing = NULL;
 	if (sh->nr_pids) {
 		__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
 		for (v = 0; v < nr_vdevs; v++)
@@ -1056,6 +1160,7 @@ TEST_F(stress, isolation)
 	/* Room for the run's size plus a page, for resize_phase()'s, and the growth. */
 	char *buf = malloc((size > 16 * PAGE ? size : 16 * PAGE) + grow + PAGE);
 	struct fault_counts faults[2];
+	long access_switches[2] = { 0, 0 };
 	struct totals tt = { 0 };
 	struct wstat ws = { 0 }, round;
 	struct model md;
@@ -1069,6 +1174,14 @@ TEST_F(stress, isolation)
 	rng_seed(&r, seed);
 	ksft_print_msg("stress: controller seed %#llx\n", (unsigned long long)seed);
 	ASSERT_EQ(0, model_load(&md, self->fd));
+	if (ctxmgt) {
+		struct vdmux_ctxmgt cm = { .enable = 1, .timeout_ms = variant->ctxmgt - 1 };
+
+		ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_CTXMGT, (unsigned long)&cm));
+		access_switches[0] = ctl_switches(self->ctl);
+		syncing = &md;
+		syncing_tt = &tt;
+	}
 	faults[0] = fault_counts(self->fd[0]);
 	while (now_s() < end) {
 		unsigned int gv = tt.rounds % nr_vdevs;
@@ -1127,6 +1240,8 @@ TEST_F(stress, isolation)
 				futex_wake_all(&sh->grow_go);
 			}
 			random_op(self->ctl, &r, &md, &tt);
+			if (ctxmgt)
+				model_sync_all(&md, &tt);
 			if (rng_below(&r, 8) == 0)
 				check_by_read(self->fd, &r, &md, &tt);
 			if (sh->grow_go && rng_below(&r, 64) == 0)
@@ -1159,6 +1274,16 @@ TEST_F(stress, isolation)
 		tt.rounds++;
 	}
 	faults[1] = fault_counts(self->fd[0]);
+	if (ctxmgt) {
+		struct vdmux_ctxmgt off = { 0 };
+
+		access_switches[1] = ctl_switches(self->ctl);
+		ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_CTXMGT, (unsigned long)&off));
+		syncing = NULL;
+		ksft_print_msg("context management: hold %d ms, %ld switches by accesses\n",
+			       variant->ctxmgt - 1, access_switches[1] - access_switches[0]);
+		EXPECT_LT(0, access_switches[1] - access_switches[0]);
+	}
 
 	ksft_print_msg("stress: %.1f s, %llu rounds, %d vdevs x %d processes x %d threads\n",
 		       now_s() - start, (unsigned long long)tt.rounds, nr_vdevs, PROCS, THREADS);

@@ -10,7 +10,7 @@
 export PATH=/usr/bin:/bin:/sbin
 T=$(mktemp -d)
 . "$(dirname "$0")/vdmuxctl_lib.sh"
-PLAN=52
+PLAN=57
 
 echo "TAP version 13"
 echo "1..$PLAN"
@@ -109,16 +109,40 @@ initial_rows() {
 	[ "$(row 0 | cut -d" " -f1-3)" = "foreground yes 32768" ] &&
 		[ "$(row 1 | cut -d" " -f1-3)" = "background no 32768" ] &&
 		[ "$(row 3 | cut -d" " -f1-3)" = "background no 32768" ] &&
-		[ "$(awk 'NR > 2' "$T/out" | wc -l)" = 4 ]
+		[ "$(awk 'NR > 2' "$T/out" | wc -l)" = 5 ] &&
+		[ "$(tail -n 1 "$T/out")" = "context management: off" ]
 }
-check "status: vdev 0 in the foreground, 1-3 in the background" initial_rows
+check "status: vdev 0 in the foreground, 1-3 in the background, context management off" initial_rows
 
 vctl status --json
 check "status --json: the device's fields" eval \
 	'[ "$rc" = 0 ] && [ "$(wc -l <"$T/out")" = 1 ] &&
 	grep -q "^{\"nr_vdevs\":4,\"reserved_size\":32768,\"foreground\":0,\"generation\":$gen,\"vdevs\":\[" "$T/out" &&
 	json_vdev 0 | grep -q "\"state\":\"foreground\",\"foreground\":true,\"size\":32768," &&
-	json_vdev 2 | grep -q "\"state\":\"background\",\"foreground\":false,\"size\":32768,"'
+	json_vdev 2 | grep -q "\"state\":\"background\",\"foreground\":false,\"size\":32768," &&
+	grep -q "\],\"ctxmgt\":{\"enabled\":false,\"timeout_ms\":0}}\$" "$T/out"'
+
+# --- context management ---------------------------------------------------
+
+vctl ctx on --timeout 10ms
+check "ctx on --timeout 10ms succeeds silently" expect 0 ""
+vctl status
+check "status: context management on, hold 10 ms (GET_CTXMGT)" eval \
+	'[ "$rc" = 0 ] && [ "$(tail -n 1 "$T/out")" = "context management: on, hold 10 ms" ] &&
+	[ "$(cat /sys/class/misc/vdmux/ctxmgt) $(cat /sys/class/misc/vdmux/ctxmgt_timeout_ms)" = "1 10" ]'
+vctl status --json
+check "status --json: ctxmgt on, 10 ms" \
+	grep -q "\],\"ctxmgt\":{\"enabled\":true,\"timeout_ms\":10}}\$" "$T/out"
+vctl watch --timeout 0.2
+check "watch: its first line names context management when on" eval \
+	'[ "$rc" = 0 ] && head -n 1 "$T/out" |
+	grep -q "^watching vdmux: .*, generation [0-9]*; context management on, hold 10 ms\$"'
+vctl ctx off
+vctl status
+check "ctx off: status says off, the hold kept" eval \
+	'[ "$rc" = 0 ] && [ "$(tail -n 1 "$T/out")" = "context management: off" ] &&
+	[ "$(cat /sys/class/misc/vdmux/ctxmgt) $(cat /sys/class/misc/vdmux/ctxmgt_timeout_ms)" = "0 10" ] &&
+	vdmuxctl ctx on --timeout 0 && vdmuxctl ctx off'
 
 # --- switch, eject, insert -------------------------------------------------
 
@@ -205,7 +229,8 @@ as user status
 check "status as a member of group vdmux, without the control node" eval \
 	'[ "$rc" = 0 ] &&
 	[ "$(head -n 1 "$T/out")" = "4 virtual devices of 32768 bytes (32K), foreground 0" ] &&
-	[ "$(row 0 | cut -d" " -f1-3)" = "foreground yes 32768" ]'
+	[ "$(row 0 | cut -d" " -f1-3)" = "foreground yes 32768" ] &&
+	[ "$(tail -n 1 "$T/out")" = "context management: off" ]'
 as user fill 3 'group member'
 check "fill as a member of group vdmux" expect 0 ""
 as user dump 3 --raw --length 12

@@ -108,6 +108,10 @@ impl Mux {
             Ok(()) => {}
             // The task is being killed: the fault is not retried.
             Err(e) if e == EINTR => {}
+            // Ejected between its turn and the switch: the retried fault
+            // raises SIGBUS for that by itself. A mark would outlive an
+            // INSERT, and fail the first access after it.
+            Err(e) if e == ENODEV => {}
             Err(_) => self.ctx.mark_failed(vdev),
         }
     }

@@ -2,7 +2,7 @@
 
 //! A virtual device node: its bytes, its mappings and its status.
 
-use crate::{Access, Call, Error, Events, Mapping, Mux, Result, Status, node::Node, uapi};
+use crate::{Access, Call, Ctxmgt, Error, Events, Mapping, Mux, Result, Status, node::Node, uapi};
 use std::{
     ops::Range,
     os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd},
@@ -80,6 +80,12 @@ impl Vdev {
     /// `VDMUX_IOC_GET_RESERVED_SIZE`: its size.
     pub fn reserved_size(&self) -> Result<u64> {
         self.node.reserved_size()
+    }
+
+    /// `VDMUX_IOC_GET_CTXMGT`: whether context management is on, and its
+    /// hold time (see [`Mux::ctxmgt`]).
+    pub fn ctxmgt(&self) -> Result<Ctxmgt> {
+        self.node.ctxmgt()
     }
 
     /// `VDMUX_IOC_WAIT_FOREGROUND`: returns once virtual device `index`

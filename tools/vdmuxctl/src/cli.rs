@@ -62,15 +62,17 @@ pub enum Command {
 /// control node's generation, then one line per virtual device: VDEV
 /// (index), STATE (foreground, background or removed), FG (yes for the
 /// foreground), SIZE (bytes) and GENERATION (bumped on each of its state
-/// changes).
+/// changes), and a last line that says whether context management is on,
+/// and its hold time (see ctx).
 ///
 /// Without access to /dev/vdmux the status is read from the virtual devices
 /// alone and the overall generation is left out.
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct StatusArgs {
     /// One JSON object: nr_vdevs, reserved_size, foreground (or null),
-    /// generation (or null), and vdevs, an array of objects with index,
-    /// state, foreground (true or false), size and generation.
+    /// generation (or null), vdevs, an array of objects with index,
+    /// state, foreground (true or false), size and generation, and ctxmgt,
+    /// an object with enabled (true or false) and timeout_ms.
     #[arg(long)]
     pub json: bool,
 }
@@ -160,7 +162,8 @@ pub struct FillArgs {
 
 /// Print every state change as it happens.
 ///
-/// Print a first line with the current status, then one line per change of
+/// Print a first line with the current status (which names context
+/// management and its hold time when it is on), then one line per change of
 /// state or size as it happens. watch sleeps in epoll(7) on the control
 /// node, which reports EPOLLPRI whenever its generation moved since watch
 /// last read it, so no change is missed: each line starts with the control

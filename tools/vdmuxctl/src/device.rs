@@ -78,6 +78,12 @@ impl Device {
                 .map(Vdev::status)
                 .collect::<Result<Vec<_>>>()?;
             let after = self.control.as_ref().map(Mux::status).transpose()?;
+            // Any node tells the mode.
+            let ctxmgt = match (&self.control, self.vdevs.first()) {
+                (Some(mux), _) => Some(mux.ctxmgt()?),
+                (None, Some(vdev)) => Some(vdev.ctxmgt()?),
+                (None, None) => None,
+            };
             let stable = before.map(|s| s.generation) == after.map(|s| s.generation);
             if stable || tries == SNAPSHOT_TRIES {
                 // The last node read is the most recent word on the
@@ -88,6 +94,7 @@ impl Device {
                     foreground: last.and_then(|s| s.foreground),
                     reserved_size: last.map_or(0, |s| s.reserved_size),
                     vdevs: vdevs.iter().map(VdevStatus::new).collect(),
+                    ctxmgt,
                 });
             }
         }

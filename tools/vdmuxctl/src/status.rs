@@ -5,7 +5,10 @@
 use crate::size::format_size;
 use serde::Serialize;
 use std::fmt::Write as _;
-pub use vdmux::State;
+pub use vdmux::{
+    Ctxmgt,
+    State, //
+};
 
 /// `VDMUX_IOC_GET_STATUS` of one virtual device's node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +43,8 @@ pub struct Snapshot {
     pub foreground: Option<u32>,
     pub reserved_size: u64,
     pub vdevs: Vec<VdevStatus>,
+    /// Context management and its hold time; `None` with no node open.
+    pub ctxmgt: Option<Ctxmgt>,
 }
 
 impl Snapshot {
@@ -61,8 +66,18 @@ impl Snapshot {
         s
     }
 
+    /// "on, hold N ms" or "off".
+    fn ctxmgt_text(ctx: &Ctxmgt) -> String {
+        if ctx.enabled {
+            format!("on, hold {} ms", ctx.timeout.as_millis())
+        } else {
+            "off".to_string()
+        }
+    }
+
     /// `status`: a summary line, then one line per virtual device with its
-    /// index, state, whether it is the foreground, size and generation.
+    /// index, state, whether it is the foreground, size and generation,
+    /// then whether context management is on.
     pub fn to_text(&self) -> String {
         let mut s = self.summary();
         s.push('\n');
@@ -86,6 +101,9 @@ impl Snapshot {
             )
             .unwrap();
         }
+        if let Some(ctx) = &self.ctxmgt {
+            writeln!(s, "context management: {}", Self::ctxmgt_text(ctx)).unwrap();
+        }
         s
     }
 
@@ -104,14 +122,26 @@ impl Snapshot {
             foreground: self.foreground,
             generation: self.generation,
             vdevs: vdevs.collect(),
+            ctxmgt: self.ctxmgt.map(|c| JsonCtxmgt {
+                enabled: c.enabled,
+                timeout_ms: c.timeout.as_millis() as u64,
+            }),
         })
         .expect("plain numbers and strings serialize")
     }
 
     /// The first line of `watch`, printed once the first snapshot is
-    /// taken: anything changed after it will be reported.
+    /// taken: anything changed after it will be reported. Context
+    /// management is named when it is on.
     pub fn watch_header(&self) -> String {
-        format!("watching vdmux: {}", self.summary())
+        match &self.ctxmgt {
+            Some(ctx) if ctx.enabled => format!(
+                "watching vdmux: {}; context management {}",
+                self.summary(),
+                Self::ctxmgt_text(ctx)
+            ),
+            _ => format!("watching vdmux: {}", self.summary()),
+        }
     }
 
     /// One line saying what changed from `self` to `next`, or `None` when
@@ -201,6 +231,15 @@ struct JsonStatus {
     foreground: Option<u32>,
     generation: Option<u64>,
     vdevs: Vec<JsonVdev>,
+    /// Absent when no node said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ctxmgt: Option<JsonCtxmgt>,
+}
+
+#[derive(Serialize)]
+struct JsonCtxmgt {
+    enabled: bool,
+    timeout_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -235,6 +274,7 @@ mod tests {
                 vdev(1, State::Foreground, 2),
                 vdev(2, State::Removed, 1),
             ],
+            ctxmgt: Some(Ctxmgt::default()),
         }
     }
 
@@ -248,8 +288,37 @@ VDEV  STATE       FG   SIZE        GENERATION
 0     background  no   32768       2
 1     foreground  yes  32768       2
 2     removed     no   32768       1
+context management: off
 "
         );
+    }
+
+    #[test]
+    fn ctxmgt_on() {
+        let mut s = sample();
+        s.ctxmgt = Some(Ctxmgt {
+            enabled: true,
+            timeout: std::time::Duration::from_millis(10),
+        });
+        assert!(
+            s.to_text()
+                .ends_with("\ncontext management: on, hold 10 ms\n")
+        );
+        assert!(
+            s.to_json()
+                .ends_with(",\"ctxmgt\":{\"enabled\":true,\"timeout_ms\":10}}")
+        );
+        assert_eq!(
+            s.watch_header(),
+            "watching vdmux: 3 virtual devices of 32768 bytes (32K), foreground 1, \
+             generation 5; context management on, hold 10 ms"
+        );
+        s.ctxmgt = None;
+        assert!(
+            s.to_text()
+                .ends_with("\n2     removed     no   32768       1\n")
+        );
+        assert!(s.to_json().ends_with("\"generation\":1}]}"));
     }
 
     #[test]
@@ -270,7 +339,8 @@ VDEV  STATE       FG   SIZE        GENERATION
             "{\"nr_vdevs\":3,\"reserved_size\":32768,\"foreground\":1,\"generation\":5,\"vdevs\":[\
              {\"index\":0,\"state\":\"background\",\"foreground\":false,\"size\":32768,\"generation\":2},\
              {\"index\":1,\"state\":\"foreground\",\"foreground\":true,\"size\":32768,\"generation\":2},\
-             {\"index\":2,\"state\":\"removed\",\"foreground\":false,\"size\":32768,\"generation\":1}]}"
+             {\"index\":2,\"state\":\"removed\",\"foreground\":false,\"size\":32768,\"generation\":1}],\
+             \"ctxmgt\":{\"enabled\":false,\"timeout_ms\":0}}"
         );
     }
 
