@@ -24,17 +24,6 @@ esac
 echo "TAP version 13"
 echo "1..$PLAN"
 
-check() {
-	desc=$1
-	shift
-	if "$@"; then
-		pass "$desc"
-	else
-		fail "$desc"
-		diag "last vdmuxctl: exit $rc, stderr: $(cat "$T/err")"
-		diag "stdout: $(head -c 300 "$T/out")"
-	fi
-}
 
 # expect RC STDERR: the last vctl exited with RC and printed exactly STDERR.
 expect() {

@@ -19,15 +19,6 @@ echo "TAP version 13"
 echo "1..$PLAN"
 
 # check DESC COMMAND...: one test, passed when COMMAND succeeds.
-check() {
-	desc=$1
-	shift
-	if "$@"; then
-		pass "$desc"
-	else
-		fail "$desc"
-	fi
-}
 
 # expect RC STDERR: the last vctl exited with RC, printed exactly STDERR and
 # nothing on stdout.

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Sourced by the vdmuxctl guest tests (vdmuxctl_test.sh,
-# vdmuxctl_events_test.sh): TAP results and running vdmuxctl. Not a test:
+# vdmuxctl_events_test.sh, vdmuxctl_device_test.sh): TAP results and running vdmuxctl. Not a test:
 # it is installed without the executable bit, which the guest's /init skips.
 #
 # The sourcing script sets PLAN and T (a scratch directory), and ends with
@@ -24,6 +24,20 @@ fail() {
 # Prints why an expectation failed, as TAP diagnostics.
 diag() {
 	echo "$*" | sed 's/^/# /'
+}
+
+# check DESC COMMAND...: one test, passed when COMMAND succeeds; when it
+# fails, what the last vdmuxctl printed goes with it.
+check() {
+	desc=$1
+	shift
+	if "$@"; then
+		pass "$desc"
+	else
+		fail "$desc"
+		diag "last vdmuxctl: exit $rc, stderr: $(cat "$T/err")"
+		diag "stdout: $(head -c 300 "$T/out")"
+	fi
 }
 
 # vctl ARGS...: runs vdmuxctl; its output is in $T/out and $T/err, its exit
