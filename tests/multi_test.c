@@ -520,14 +520,6 @@ TEST(signatures_for_the_host)
 
 int main(int argc, char **argv)
 {
-	int ret;
-
 	nr_found = find_ivshmems();
-	set_test_timeouts(120);
-	ret = test_harness_run(argc, argv);
-	/* What the next program expects: vdmux loaded with RAM device memory. */
-	if (module_loaded())
-		unload_module();
-	load_module("");
-	return ret;
+	return run_then_reload_ram(argc, argv, 120);
 }

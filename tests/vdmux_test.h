@@ -1015,6 +1015,23 @@ static inline void set_test_timeouts(int seconds)
 		set_test_timeouts(seconds);             \
 		return test_harness_run(argc, argv);    \
 	}
+
+/*
+ * Runs the tests with every limit at least @seconds, then leaves vdmux as
+ * the next program expects it, loaded with RAM device memory: for the
+ * programs that load it otherwise. The harness's exit status.
+ */
+static inline int run_then_reload_ram(int argc, char **argv, int seconds)
+{
+	int ret;
+
+	set_test_timeouts(seconds);
+	ret = test_harness_run(argc, argv);
+	if (module_loaded())
+		unload_module();
+	load_module("");
+	return ret;
+}
 #endif
 
 #endif /* VDMUX_TEST_H */

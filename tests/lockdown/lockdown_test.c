@@ -238,14 +238,6 @@ TEST(nodes_work_with_the_bar_as_device_memory)
 
 int main(int argc, char **argv)
 {
-	int ret;
-
 	find_ivshmem();
-	set_test_timeouts(60);
-	ret = test_harness_run(argc, argv);
-	/* What the next program expects: vdmux loaded with RAM device memory. */
-	if (module_loaded())
-		unload_module();
-	load_module("");
-	return ret;
+	return run_then_reload_ram(argc, argv, 60);
 }
