@@ -593,10 +593,10 @@ def main():
         tally.fail("guest: timed out")
     for f in tally.failures:
         print(f"FAIL {f}")
-    line = f"{tally.passed} passed, {tally.failed} failed"
     if tally.skipped:
-        line += f", {tally.skipped} skipped"
-    print(line)
+        print(f"{tally.skipped} skipped, each on an allow-list")
+    # The last line, which CI reads: exactly "N passed, N failed".
+    print(f"{tally.passed} passed, {tally.failed} failed")
     return 1 if tally.failed else 0
 
 
