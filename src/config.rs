@@ -199,37 +199,44 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// One page, as the size parameters take it.
+    const P: u64 = PAGE_SIZE as u64;
+
     #[test]
     fn defaults_are_valid() {
         let c = Config::new(4, 32768, 64 << 20, 16).unwrap();
         assert_eq!(c.nr_vdevs, 4);
-        assert_eq!(c.reserved_size, 32768);
+        // One page where a page is larger than 32 KiB.
+        assert_eq!(c.reserved_size, 32768usize.next_multiple_of(PAGE_SIZE));
         assert_eq!(c.max_reserved_size, 64 << 20);
     }
 
     #[test]
     fn nr_vdevs_bounds() {
-        assert!(Config::new(0, 4096, 8192, 16).is_err());
-        assert!(Config::new(1, 4096, 8192, 16).is_ok());
-        assert!(Config::new(64, 4096, 8192, 16).is_ok());
-        assert!(Config::new(65, 4096, 8192, 16).is_err());
-        assert!(Config::new(100000, 4096, 8192, 16).is_err());
+        assert!(Config::new(0, P, 2 * P, 16).is_err());
+        assert!(Config::new(1, P, 2 * P, 16).is_ok());
+        assert!(Config::new(64, P, 2 * P, 16).is_ok());
+        assert!(Config::new(65, P, 2 * P, 16).is_err());
+        assert!(Config::new(100000, P, 2 * P, 16).is_err());
     }
 
     #[test]
     fn sizes_round_up_and_bound() {
         assert_eq!(Config::new(1, 1, 1, 16).unwrap().reserved_size, PAGE_SIZE);
-        assert_eq!(Config::new(1, 4097, 8192, 16).unwrap().reserved_size, 8192);
-        assert!(Config::new(1, 0, 8192, 16).is_err());
-        assert!(Config::new(1, 8193, 8192, 16).is_err());
-        assert!(Config::new(1, 4096, 0, 16).is_err());
-        assert!(Config::new(1, 4096, MAX_RESERVED_LIMIT + 1, 16).is_err());
-        assert!(Config::new(1, 4096, MAX_RESERVED_LIMIT, 16).is_ok());
+        assert_eq!(
+            Config::new(1, P + 1, 2 * P, 16).unwrap().reserved_size,
+            2 * PAGE_SIZE
+        );
+        assert!(Config::new(1, 0, 2 * P, 16).is_err());
+        assert!(Config::new(1, 2 * P + 1, 2 * P, 16).is_err());
+        assert!(Config::new(1, P, 0, 16).is_err());
+        assert!(Config::new(1, P, MAX_RESERVED_LIMIT + 1, 16).is_err());
+        assert!(Config::new(1, P, MAX_RESERVED_LIMIT, 16).is_ok());
     }
 
     #[test]
     fn resize_never_shrinks_the_request() {
-        let c = Config::new(2, 4096, 1 << 20, 16).unwrap();
+        let c = Config::new(2, P, 1 << 20, 16).unwrap();
         assert_eq!(c.resize_target(0), None);
         assert_eq!(c.resize_target(1), Some(PAGE_SIZE));
         assert_eq!(c.resize_target(PAGE_SIZE as u64 + 1), Some(2 * PAGE_SIZE));
@@ -240,14 +247,11 @@ mod tests {
 
     #[test]
     fn fault_around_bounds() {
-        assert_eq!(Config::new(1, 4096, 4096, 1).unwrap().fault_around_pages, 1);
-        assert_eq!(
-            Config::new(1, 4096, 4096, 512).unwrap().fault_around_pages,
-            512
-        );
-        assert!(Config::new(1, 4096, 4096, 0).is_err());
-        assert!(Config::new(1, 4096, 4096, 3).is_err());
-        assert!(Config::new(1, 4096, 4096, 1024).is_err());
+        assert_eq!(Config::new(1, P, P, 1).unwrap().fault_around_pages, 1);
+        assert_eq!(Config::new(1, P, P, 512).unwrap().fault_around_pages, 512);
+        assert!(Config::new(1, P, P, 0).is_err());
+        assert!(Config::new(1, P, P, 3).is_err());
+        assert!(Config::new(1, P, P, 1024).is_err());
     }
 
     fn params(reserved: u64, max: u64, memory: &[u8]) -> Result<Params, &'static str> {
@@ -282,12 +286,15 @@ mod tests {
         let p = params(SIZE_UNSET, SIZE_UNSET, b"ram").unwrap();
         assert_eq!(p.ram_config(), Config::new(4, 32768, 64 << 20, 16));
         assert!(p.check().is_ok());
-        let p = params(4097, SIZE_UNSET, b"ram").unwrap();
-        assert_eq!(p.ram_config().unwrap().reserved_size, 8192);
+        let p = params(P + 1, SIZE_UNSET, b"ram").unwrap();
+        assert_eq!(p.ram_config().unwrap().reserved_size, 2 * PAGE_SIZE);
         assert!(params(0, SIZE_UNSET, b"ram").unwrap().check().is_err());
         assert!(params(SIZE_UNSET, 0, b"ram").unwrap().check().is_err());
         // The default reserved size does not fit below a smaller maximum.
-        assert!(params(SIZE_UNSET, 4096, b"ram").unwrap().check().is_err());
+        assert!(params(SIZE_UNSET, DEFAULT_RESERVED_SIZE - 1, b"ram")
+            .unwrap()
+            .check()
+            .is_err());
     }
 
     #[test]
@@ -303,9 +310,12 @@ mod tests {
         assert_eq!(c.max_reserved_size, MAX_RESERVED_LIMIT as usize);
         assert!(p.bar_config(PAGE_SIZE as u64 - 1).is_err());
         // Given sizes: bounded by the BAR, the reserved size by the maximum.
-        let p = params(8192, SIZE_UNSET, b"pci").unwrap();
+        let p = params(2 * P, SIZE_UNSET, b"pci").unwrap();
         let c = p.bar_config(4 << 20).unwrap();
-        assert_eq!((c.reserved_size, c.max_reserved_size), (8192, 4 << 20));
+        assert_eq!(
+            (c.reserved_size, c.max_reserved_size),
+            (2 * PAGE_SIZE, 4 << 20)
+        );
         let p = params(SIZE_UNSET, 1 << 20, b"pci").unwrap();
         let c = p.bar_config(4 << 20).unwrap();
         assert_eq!((c.reserved_size, c.max_reserved_size), (1 << 20, 1 << 20));
@@ -317,7 +327,7 @@ mod tests {
             .unwrap()
             .bar_config(4 << 20)
             .is_err());
-        assert!(params(8192, 4096, b"pci")
+        assert!(params(2 * P, P, b"pci")
             .unwrap()
             .bar_config(4 << 20)
             .is_err());
