@@ -18,7 +18,8 @@ use crate::{
     config::{
         Config,
         MemoryKind,
-        Params, //
+        Params,
+        DEFAULT_RESERVED_SIZE, //
     },
     control::Control,
     device_memory::{
@@ -229,6 +230,15 @@ impl kernel::Module for VdmuxModule {
             MemoryKind::Ram => Memory::Ram {
                 _nodes: {
                     let config = params.ram_config().map_err(|_| EINVAL)?;
+                    if params.reserved_size.is_none()
+                        && config.reserved_size as u64 != DEFAULT_RESERVED_SIZE
+                    {
+                        pr_info!(
+                            "reserved_size: {} bytes by default, rounded up to one page: {}\n",
+                            DEFAULT_RESERVED_SIZE,
+                            config.reserved_size
+                        );
+                    }
                     let memory = DeviceMemory::Ram(Store::new(config.max_reserved_size)?);
                     Nodes::register(config, memory, Instance(0), None)?
                 },
