@@ -11,6 +11,8 @@
 //! | `/sys/class/misc/vdmux/reserved_size` | bytes, decimal |
 //! | `/sys/class/misc/vdmux/nr_vdevs` | decimal |
 //! | `/sys/class/misc/vdmux/max_reserved_size` | bytes, decimal |
+//! | `/sys/class/misc/vdmux/pmd_size` | bytes one PMD entry maps, decimal |
+//! | `/sys/class/misc/vdmux/chunk_size` | bytes of one chunk of a store, decimal |
 //! | `/sys/class/misc/vdmux/ctxmgt` | `1` with context management on, else `0` |
 //! | `/sys/class/misc/vdmux/ctxmgt_timeout_ms` | the hold time, decimal |
 //! | `/sys/class/misc/vdmux/ctxmgt_switches` | switches made by accesses |
@@ -20,8 +22,12 @@
 use crate::{
     control::Control,
     events::state_name,
-    kernel_ext::node_attrs::node_attributes,
+    kernel_ext::{
+        node_attrs::node_attributes,
+        vma_geometry::PMD_SIZE, //
+    },
     mux::Mux,
+    store,
     uapi,
     vdev::Vdev, //
 };
@@ -46,6 +52,8 @@ pub(crate) enum ControlAttr {
     ReservedSize,
     NrVdevs,
     MaxReservedSize,
+    PmdSize,
+    ChunkSize,
     Ctxmgt,
     CtxmgtTimeoutMs,
     CtxmgtSwitches,
@@ -64,6 +72,8 @@ node_attributes! {
         c"reserved_size" => ControlAttr::ReservedSize,
         c"nr_vdevs" => ControlAttr::NrVdevs,
         c"max_reserved_size" => ControlAttr::MaxReservedSize,
+        c"pmd_size" => ControlAttr::PmdSize,
+        c"chunk_size" => ControlAttr::ChunkSize,
         c"ctxmgt" => ControlAttr::Ctxmgt,
         c"ctxmgt_timeout_ms" => ControlAttr::CtxmgtTimeoutMs,
         c"ctxmgt_switches" => ControlAttr::CtxmgtSwitches,
@@ -91,6 +101,13 @@ pub(crate) fn control_text(control: &Control, attr: ControlAttr) -> Result<CStri
         ControlAttr::NrVdevs => CString::try_from_fmt(fmt!("{}\n", status.nr_vdevs)),
         ControlAttr::MaxReservedSize => {
             CString::try_from_fmt(fmt!("{}\n", control.max_reserved_size()))
+        }
+        ControlAttr::PmdSize => CString::try_from_fmt(fmt!("{PMD_SIZE}\n")),
+        // The backing stores' chunks, and the device memory's when it is
+        // RAM: a chunk smaller than `pmd_size` is never mapped with a PMD
+        // entry.
+        ControlAttr::ChunkSize => {
+            CString::try_from_fmt(fmt!("{}\n", store::chunk_size(control.max_reserved_size())))
         }
         ControlAttr::Ctxmgt => CString::try_from_fmt(fmt!("{}\n", control.mux().ctxmgt().enable)),
         ControlAttr::CtxmgtTimeoutMs => {
