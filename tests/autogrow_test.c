@@ -6,7 +6,7 @@
  * reserved size grows it to the end of that page (device memory and every
  * backing store, every vdev's bytes kept, the new ones zero), a load there
  * is SIGBUS. Also SET_RESERVED_SIZE growing while mapped, and what the other
- * operations (SWITCH, EJECT, INSERT, fork, mremap, 2 MiB mappings,
+ * operations (SWITCH, EJECT, INSERT, fork, mremap, PMD mappings,
  * read/write/lseek, the events) make of a growth.
  */
 #include <poll.h>
@@ -15,10 +15,9 @@
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
 
-#define PAGE 4096UL
 #define SIZE DEFAULT_RESERVED
 #define NR DEFAULT_NR_VDEVS
-#define BLOCK (2UL << 20)
+#define BLOCK PMD_BLOCK
 #define SYSFS_SIZE "/sys/class/misc/vdmux/reserved_size"
 
 /* The reserved size, from the control node; 0 when it cannot be read. */
@@ -85,7 +84,7 @@ static long huge_blocks(int fd)
 }
 
 /*
- * A MAP_SHARED mapping of @len bytes of @fd from offset 0 at a 2 MiB
+ * A MAP_SHARED mapping of @len bytes of @fd from offset 0 at a BLOCK
  * aligned address, which a 32-bit process does not get from a plain mmap.
  */
 static char *map_block_aligned(int fd, size_t len, int prot)
@@ -1040,9 +1039,10 @@ TEST_F(ag, growths_race_switches_and_each_other)
  * vdev's in its backing store. Whichever grows second finds the buffer
  * grown already, and must still allocate the chunk where its own bytes are
  * before it maps the page: neither store may raise SIGBUS, and each vdev
- * holds its own byte. Each round starts again from 2 MiB, which frees the
- * chunks past it; the stores come from two processes released together,
- * and the first growth's allocation of a 2 MiB chunk, under the lock the
+ * holds its own byte. Each round starts again from one chunk (the driver's
+ * chunk_size), which frees the chunks past it; the stores come from two
+ * processes released together, and the first growth's allocation of a
+ * chunk, under the lock the
  * second one waits for, holds the window open. Some rounds must have had
  * the two stores overlap in time (each child notes when its store began
  * and ended), or nothing raced.
@@ -1071,6 +1071,7 @@ static int store_at_go(volatile char *p, char v, int go, volatile double *when)
 TEST_F(ag, racing_stores_into_one_new_page)
 {
 	int round, v, go[2], status, failed = 0, wrong = 0, overlapped = 0;
+	const size_t chunk = ctl_attr_number("chunk_size");
 	volatile double (*when)[2];
 	volatile char *p[2];
 	pid_t pid[2];
@@ -1081,9 +1082,9 @@ TEST_F(ag, racing_stores_into_one_new_page)
 	for (v = 0; v < 2; v++)
 		ASSERT_EQ(0, set_autogrow(self->fd[v], 1));
 	for (round = 0; round < RACE_ROUNDS; round++) {
-		ASSERT_EQ(0, set_reserved(BLOCK));
+		ASSERT_EQ(0, set_reserved(chunk));
 		for (v = 0; v < 2; v++) {
-			p[v] = map_shared(self->fd[v], BLOCK + PAGE, PROT_READ | PROT_WRITE, 0);
+			p[v] = map_shared(self->fd[v], chunk + PAGE, PROT_READ | PROT_WRITE, 0);
 			ASSERT_NE(MAP_FAILED, p[v]);
 		}
 		ASSERT_EQ(0, pipe(go));
@@ -1092,7 +1093,7 @@ TEST_F(ag, racing_stores_into_one_new_page)
 			ASSERT_LE(0, pid[v]);
 			if (pid[v] == 0) {
 				close(go[1]);
-				_exit(store_at_go(p[v] + BLOCK, 'a' + v, go[0], when[v]));
+				_exit(store_at_go(p[v] + chunk, 'a' + v, go[0], when[v]));
 			}
 		}
 		close(go[0]);
@@ -1103,12 +1104,12 @@ TEST_F(ag, racing_stores_into_one_new_page)
 				if (failed++ < 8)
 					TH_LOG("round %d, vdev %d: status %#x", round, v, status);
 			}
-			ASSERT_EQ(1, pread(self->fd[v], &got, 1, BLOCK));
+			ASSERT_EQ(1, pread(self->fd[v], &got, 1, chunk));
 			if (got != 'a' + v && wrong++ < 8)
 				TH_LOG("round %d, vdev %d holds %#x", round, v, got);
-			EXPECT_EQ(0, munmap((void *)p[v], BLOCK + PAGE));
+			EXPECT_EQ(0, munmap((void *)p[v], chunk + PAGE));
 		}
-		ASSERT_EQ(BLOCK + PAGE, reserved_now());
+		ASSERT_EQ(chunk + PAGE, reserved_now());
 		/* Each store began before the other ended: they raced. */
 		overlapped += when[0][0] < when[1][1] && when[1][0] < when[0][1];
 	}
@@ -1121,11 +1122,11 @@ TEST_F(ag, racing_stores_into_one_new_page)
 }
 
 /*
- * From 2 MiB, a growth that completes the second 2 MiB block: the buffers
- * are then whole blocks (vdmux-huge-blocks counts them), a new mapping of
- * that block maps it with one PMD entry on its first fault, and the
- * autogrow mapping maps its first block so again once a SWITCH took its
- * entries.
+ * From one PMD block, a growth that completes the second block: the
+ * buffers are then whole blocks (vdmux-huge-blocks counts them), a new
+ * mapping of that block maps it with one PMD entry on its first fault, and
+ * the autogrow mapping maps its first block so again once a SWITCH took its
+ * entries. Skipped where a store's chunks hold no PMD block.
  */
 TEST_F(ag, block_completed_by_a_growth_maps_with_pmd)
 {
@@ -1133,6 +1134,10 @@ TEST_F(ag, block_completed_by_a_growth_maps_with_pmd)
 	volatile char *p, *q;
 
 	ASSERT_LE(0, plain);
+	if (!chunks_hold_pmd()) {
+		close(plain);
+		SKIP(return, NO_PMD_CHUNKS_FMT, NO_PMD_CHUNKS_ARGS);
+	}
 	ASSERT_EQ(0, set_reserved(BLOCK));
 	ASSERT_EQ(0, fill_vdev(fd, 0, 0x65, BLOCK));
 	ASSERT_EQ(1, huge_blocks(fd));
@@ -1140,7 +1145,7 @@ TEST_F(ag, block_completed_by_a_growth_maps_with_pmd)
 	p = map_block_aligned(fd, 2 * BLOCK, PROT_READ | PROT_WRITE);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, (uintptr_t)p % BLOCK);
-	/* Block 0 is whole: one 2 MiB fault. */
+	/* Block 0 is whole: one PMD fault. */
 	EXPECT_FAULTS(fd, 0, 1, EXPECT_TRUE(has_tagged(p, BLOCK, 0, 0x65, 0)));
 
 	ASSERT_EQ(0, probe_write(p + BLOCK, 'a'));
@@ -1160,7 +1165,7 @@ TEST_F(ag, block_completed_by_a_growth_maps_with_pmd)
 
 	/*
 	 * The autogrow mapping, its entries taken by a SWITCH, maps block 0
-	 * with a PMD again. (Not block 1: the 4 KiB faults that grew it left
+	 * with a PMD again. (Not block 1: the page faults that grew it left
 	 * a page table in that slot, which only munmap removes.)
 	 */
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
@@ -1177,7 +1182,7 @@ TEST_F(ag, block_completed_by_a_growth_maps_with_pmd)
  * A growth costs what it touches: with max_reserved_size 1 GiB, one store at
  * the last byte grows the buffer to 1 GiB (five buffers of 1 GiB, the device
  * memory and four backing stores, would not fit in the guest) and allocates
- * one 2 MiB chunk of the store it lands in; every vdev keeps its bytes and
+ * one chunk of the store it lands in; every vdev keeps its bytes and
  * reads zeros up to the new end. (A growth whose chunk cannot be allocated
  * is SIGBUS and changes nothing: faultinject_test.)
  */

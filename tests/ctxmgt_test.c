@@ -6,7 +6,7 @@
  * foreground; a removed virtual device; POPULATE as an access, waiting for
  * its turn at its first span or mid-range; a waiter and the freezer;
  * processes time-sharing the device memory through their own virtual
- * devices, through 2 MiB mappings, across a fork, growing the size, and
+ * devices, through PMD mappings, across a fork, growing the size, and
  * with a waiter's virtual device ejected.
  */
 #include <linux/futex.h>
@@ -62,8 +62,9 @@ static long thread_major_faults(void)
 /* 1 when vdev @v (open as @fd) reads, with pread(2), as its tagged pattern @seed. */
 static int vdev_has_tagged(int fd, unsigned int v, unsigned int seed)
 {
-	static char buf[DEFAULT_RESERVED];
+	char buf[DEFAULT_RESERVED];
 
+	memset(buf, 0, sizeof(buf));
 	return pread(fd, buf, sizeof(buf), 0) == sizeof(buf) &&
 	       has_tagged(buf, sizeof(buf), v, seed, 0);
 }
@@ -146,9 +147,9 @@ TEST_F(ctx, defaults_and_refusals)
 	EXPECT_EQ(-EINVAL, set_ctxmgt(self->ctl, 1, 10001));
 	EXPECT_EQ(-EINVAL, set_ctxmgt(self->ctl, 0, 0xffffffffu));
 	EXPECT_EQ(-EFAULT, vdmux_ioc(self->ctl, VDMUX_IOC_SET_CTXMGT, 0));
-	EXPECT_EQ(-EFAULT, vdmux_ioc(self->ctl, VDMUX_IOC_SET_CTXMGT, (unsigned long)-4096L));
+	EXPECT_EQ(-EFAULT, vdmux_ioc(self->ctl, VDMUX_IOC_SET_CTXMGT, (unsigned long)-(long)PAGE));
 	EXPECT_EQ(-EFAULT, vdmux_ioc(self->ctl, VDMUX_IOC_GET_CTXMGT, 0));
-	EXPECT_EQ(-EFAULT, vdmux_ioc(self->vdev[2], VDMUX_IOC_GET_CTXMGT, (unsigned long)-4096L));
+	EXPECT_EQ(-EFAULT, vdmux_ioc(self->vdev[2], VDMUX_IOC_GET_CTXMGT, (unsigned long)-(long)PAGE));
 	/* Nothing of those changed anything. */
 	ASSERT_EQ(0, get_ctxmgt(self->ctl, &c));
 	EXPECT_EQ(0, c.enable);
@@ -281,7 +282,7 @@ TEST_F(ctx, enabling_zaps_background_mappings)
 	EXPECT_EQ(VDMUX_STATE_BACKGROUND, state_of(self->vdev[2]));
 	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 0));
 	/* Every page was mapped: only a zap makes this access fault. */
-	EXPECT_TRUE(has_tagged(p + 8192, 8, 2, 5, 8192));
+	EXPECT_TRUE(has_tagged(p + DEFAULT_RESERVED / 4, 8, 2, 5, DEFAULT_RESERVED / 4));
 	EXPECT_EQ(VDMUX_STATE_FOREGROUND, state_of(self->vdev[2]));
 	EXPECT_TRUE(has_tagged(p, DEFAULT_RESERVED, 2, 5, 0));
 	/* Disabled again: an access to the now background vdev 0 switches nothing. */
@@ -319,7 +320,7 @@ TEST_F(ctx, hold_time_is_honoured)
 	/* Held by an access too: vdev 1's access counts from its own switch. */
 	t0 = now_s();
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
-	p[4096] = 2;
+	p[DEFAULT_RESERVED / 8] = 2;
 	EXPECT_LE(hold_ms / 1000.0, now_s() - t0);
 	munmap(p, DEFAULT_RESERVED);
 }
@@ -357,7 +358,7 @@ TEST_F(ctx, removed_vdev_is_sigbus)
 	gen = generation_of(self->ctl);
 	switches = ctl_switches(self->ctl);
 	EXPECT_EQ(SIGBUS, probe_read(p, &c));
-	EXPECT_EQ(SIGBUS, probe_write(p + 4096, 1));
+	EXPECT_EQ(SIGBUS, probe_write(p + DEFAULT_RESERVED / 8, 1));
 	EXPECT_EQ(gen, generation_of(self->ctl));
 	EXPECT_EQ(switches, ctl_switches(self->ctl));
 	EXPECT_EQ(VDMUX_STATE_FOREGROUND, state_of(self->vdev[0]));
@@ -598,7 +599,7 @@ static pid_t waiter_in_group(struct __test_metadata *_metadata, FIXTURE_DATA(ctx
 		if (read(sink[0], &c, 1) != 1)
 			_exit(3);
 		if (from_kernel)
-			_exit(write(sink[1], p, 4096) == 4096 ? 0 : 4);
+			_exit(write(sink[1], p, PAGE) == (ssize_t)PAGE ? 0 : 4);
 		p[0] = 1;
 		_exit(0);
 	}
@@ -713,16 +714,18 @@ static long read_faults(int fd, const volatile char *p, size_t len)
 	return traced;
 }
 
-#define SPAN (2UL << 20)
+/* POPULATE's span: a PMD block, the driver's pmd_size. */
+#define SPAN PMD_BLOCK
 
 /*
  * POPULATE of a background vdev waits for the hold at its first span, then
  * maps every page of the range once: reading it all after costs no fault.
+ * Two spans, or the largest reserved size where that is less.
  */
 TEST_F(ctx, populate_waits_for_the_hold_then_maps_everything)
 {
 	const unsigned int hold_ms = 300;
-	const size_t len = 2 * SPAN;
+	const size_t len = 2 * SPAN < DEFAULT_MAX_RESERVED ? 2 * SPAN : DEFAULT_MAX_RESERVED;
 	double t0, waited;
 	char *p;
 
@@ -769,7 +772,7 @@ static void *compete(void *arg)
 	return NULL;
 }
 
-/* A range of 4 x 2 MiB a page off alignment: 5 spans, the last one a page. */
+/* A range of 4 spans a page off alignment: 5 spans, the last one a page. */
 #define NR_SPANS 5
 
 /*
@@ -796,15 +799,17 @@ TEST_F(ctx, populate_resumes_where_it_stopped)
 
 	if (another_pass())
 		SKIP(return, "run by the 64-bit build on RAM device memory");
+	if (len > DEFAULT_MAX_RESERVED)
+		SKIP(return, "4 spans of %lu bytes are more than max_reserved_size", SPAN);
 	ASSERT_EQ(0, set_reserved(len));
 	ASSERT_EQ(0, fill_vdev(self->vdev[1], 1, 31, len));
-	/* A page off 2 MiB alignment: 4 KiB entries, slower to map than 2 MiB ones. */
+	/* A page off span alignment: page entries, slower to map than PMD ones. */
 	p = mmap(NULL, len + 2 * SPAN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	p = (char *)(((uintptr_t)p + SPAN - 1) / SPAN * SPAN) + 4096;
+	p = (char *)(((uintptr_t)p + SPAN - 1) / SPAN * SPAN) + PAGE;
 	ASSERT_EQ(p, mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 			  self->vdev[1], 0));
-	c.p = (volatile char *)map_shared(self->vdev[2], 4096, PROT_READ | PROT_WRITE, 0);
+	c.p = (volatile char *)map_shared(self->vdev[2], PAGE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, (void *)c.p);
 	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 0));
 	/* How long a POPULATE of the range takes alone: the competitor's delays span it. */
@@ -815,7 +820,7 @@ TEST_F(ctx, populate_resumes_where_it_stopped)
 	took = now_s() - t0;
 	TH_LOG("a POPULATE of %zu MiB alone took %.4f s", len >> 20, took);
 	end = now_s() + 20.0;
-	/* The spans of POPULATE: from 2 MiB boundary to 2 MiB boundary. */
+	/* The spans of POPULATE: from PMD boundary to PMD boundary. */
 	for (i = 1; i < NR_SPANS; i++)
 		bound[i] = (char *)((uintptr_t)p / SPAN * SPAN + i * SPAN);
 	bound[0] = p;
@@ -883,7 +888,7 @@ TEST_F(ctx, populate_resumes_where_it_stopped)
 	 */
 	EXPECT_LE(1, mid_range + at_start);
 	munmap(p, len);
-	munmap((void *)c.p, 4096);
+	munmap((void *)c.p, PAGE);
 }
 
 /* What each time-sharing process reports, in memory shared with the parent. */
@@ -891,7 +896,7 @@ struct sharer {
 	long rounds;
 	long bad;
 	long majors;	/* completed faults that the kernel had retried */
-	long huge;	/* 2 MiB faults of its vdev while it shared */
+	long huge;	/* PMD faults of its vdev while it shared */
 	long grows;	/* stores past the reserved size */
 	long last_seed;	/* of the last round it verified */
 	long last_len;	/* the bytes that round filled */
@@ -952,13 +957,13 @@ typedef void (*share_fn)(int v, double seconds, struct sharer *out);
  * @n processes time-share the device memory through vdevs 1..@n, each
  * running @share: none ever sees another's words, each makes progress, and
  * the device memory changes hands many times; with @want_huge, each had its
- * vdev's blocks mapped by 2 MiB faults.
+ * vdev's blocks mapped by PMD faults.
  */
 static void time_sharing_with(struct __test_metadata *_metadata, int ctl, int n,
 			      unsigned int hold_ms, double seconds, long min_rounds,
 			      share_fn share, int want_huge)
 {
-	struct sharer *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct sharer *s = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	pid_t pid[DEFAULT_NR_VDEVS];
 	long before = ctl_switches(ctl), switches, majors = 0;
 	int i, status;
@@ -995,7 +1000,7 @@ static void time_sharing_with(struct __test_metadata *_metadata, int ctl, int n,
 	 * served has no completed fault of its own.
 	 */
 	EXPECT_LE(switches, majors);
-	munmap(s, 4096);
+	munmap(s, PAGE);
 }
 
 static void time_sharing(struct __test_metadata *_metadata, int ctl, int n, unsigned int hold_ms,
@@ -1004,12 +1009,12 @@ static void time_sharing(struct __test_metadata *_metadata, int ctl, int n, unsi
 	time_sharing_with(_metadata, ctl, n, hold_ms, seconds, min_rounds, time_share, 0);
 }
 
-#define BLOCK (2UL << 20)
-#define BIG (4UL << 20)
+#define BLOCK PMD_BLOCK
+#define BIG (2 * BLOCK)
 
 /*
- * time_share() through a 2 MiB aligned mapping of the whole reserved size
- * (BIG): its blocks are mapped by 2 MiB faults, and each switch zaps them.
+ * time_share() through a BLOCK aligned mapping of the whole reserved size
+ * (BIG): its blocks are mapped by PMD faults, and each switch zaps them.
  */
 static void time_share_pmd(int v, double seconds, struct sharer *out)
 {
@@ -1019,7 +1024,7 @@ static void time_share_pmd(int v, double seconds, struct sharer *out)
 
 	if (fd < 0)
 		_exit(2);
-	/* At a 2 MiB aligned address, which a 32-bit mmap() does not choose. */
+	/* At a BLOCK aligned address, which a 32-bit mmap() does not choose. */
 	p = mmap(NULL, BIG + BLOCK, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		_exit(3);
@@ -1034,11 +1039,14 @@ static void time_share_pmd(int v, double seconds, struct sharer *out)
 }
 
 /*
- * Two processes through 2 MiB (PMD) mappings of 4 MiB each, with a hold
- * long enough for a round to fill a block or more in a turn.
+ * Two processes through PMD mappings of two blocks each, with a hold long
+ * enough for a round to fill a block or more in a turn. Skipped where a
+ * store's chunks hold no PMD block.
  */
 TEST_F(ctx, two_processes_share_through_pmd_mappings)
 {
+	if (!chunks_hold_pmd())
+		SKIP(return, NO_PMD_CHUNKS_FMT, NO_PMD_CHUNKS_ARGS);
 	ASSERT_EQ(0, set_reserved(BIG));
 	time_sharing_with(_metadata, self->ctl, 2, 50, 4.0, 3, time_share_pmd, 1);
 }
@@ -1051,7 +1059,7 @@ TEST_F(ctx, two_processes_share_through_pmd_mappings)
  */
 TEST_F(ctx, a_time_sharer_forks)
 {
-	struct sharer *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct sharer *s = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	const size_t half = DEFAULT_RESERVED / 2;
 	const unsigned int child_seeds = 1000000;
 	long before, switches;
@@ -1119,7 +1127,7 @@ TEST_F(ctx, a_time_sharer_forks)
 	EXPECT_TRUE(has_tagged(buf, half, 1, s[0].last_seed, 0));
 	EXPECT_TRUE(has_tagged(buf + half, half, 1, s[1].last_seed, half));
 	free(buf);
-	munmap(s, 4096);
+	munmap(s, PAGE);
 }
 
 /*
@@ -1176,12 +1184,14 @@ static void share_and_grow(int v, double seconds, struct sharer *out)
  */
 TEST_F(ctx, a_time_sharer_grows_the_size)
 {
-	static char buf[4 * DEFAULT_RESERVED];
-	struct sharer *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char buf[4 * DEFAULT_RESERVED];
+	struct sharer *s = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	long before = ctl_switches(self->ctl), switches;
 	struct vdmux_status st;
 	pid_t pid[2];
 	int i, status;
+
+	memset(buf, 0, sizeof(buf));
 
 	if (another_pass())
 		SKIP(return, "run by the 64-bit build on RAM device memory");
@@ -1207,7 +1217,7 @@ TEST_F(ctx, a_time_sharer_grows_the_size)
 	TH_LOG("%ld switches by accesses, reserved size %llu", switches,
 	       (unsigned long long)st.reserved_size);
 	EXPECT_LE(4, s[0].grows);
-	EXPECT_EQ(DEFAULT_RESERVED + s[0].grows * 4096, st.reserved_size);
+	EXPECT_EQ(DEFAULT_RESERVED + s[0].grows * PAGE, st.reserved_size);
 	for (i = 0; i < 2; i++) {
 		EXPECT_EQ(0, s[i].bad);
 		EXPECT_LE(3, s[i].rounds);
@@ -1219,7 +1229,7 @@ TEST_F(ctx, a_time_sharer_grows_the_size)
 			TH_LOG("vdev %d", i + 1);
 	}
 	EXPECT_LE(10, switches);
-	munmap(s, 4096);
+	munmap(s, PAGE);
 }
 
 /* Polls for @pid's end for up to @seconds; its pid once it ended, else 0. */
@@ -1246,7 +1256,7 @@ static pid_t wait_within(pid_t pid, int *status, double seconds)
 TEST_F(ctx, eject_during_time_sharing)
 {
 	const unsigned int hold_ms = 1500;
-	struct sharer *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct sharer *s = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	long rounds_at_eject[2];
 	int ready[2], i, fd, status;
 	pid_t pid[2], waiter, x;
@@ -1332,7 +1342,7 @@ TEST_F(ctx, eject_during_time_sharing)
 		EXPECT_EQ(0, s[i].bad);
 		EXPECT_LT(rounds_at_eject[i], s[i].rounds);
 	}
-	munmap(s, 4096);
+	munmap(s, PAGE);
 }
 
 TEST_F(ctx, two_processes_ping_pong_with_no_hold)

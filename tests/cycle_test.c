@@ -15,7 +15,6 @@
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
 
-#define PAGE 4096UL
 #define CYCLE_RESERVED (1024 * 1024UL)	/* per buffer; 2 to 9 buffers a cycle */
 #define MAX_VDEVS 8
 

@@ -28,7 +28,8 @@
 
 static const char *name;
 static int fd;
-static size_t map_len = 4096;
+/* Its mapping: the first page, or --autogrow's length. */
+static size_t map_len;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -121,6 +122,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	name = argv[1];
+	map_len = PAGE;
 	fd = open_vdev(atoi(argv[2]), O_RDWR);
 	if (fd < 0) {
 		say("cannot open %s: %s", vdev_path(atoi(argv[2])), strerror(errno));

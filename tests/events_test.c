@@ -332,8 +332,9 @@ TEST_F(events, sysfs_attributes_follow_every_change)
 	snprintf(want, sizeof(want), "%llu\n", g + 3);
 	EXPECT_ATTR("vdmux1", "generation", want);
 
-	ASSERT_EQ(0, set_reserved(5 * 4096));
-	EXPECT_ATTR("vdmux", "reserved_size", "20480\n");
+	ASSERT_EQ(0, set_reserved(5 * PAGE));
+	snprintf(want, sizeof(want), "%lu\n", 5 * PAGE);
+	EXPECT_ATTR("vdmux", "reserved_size", want);
 	/* Read-only. */
 	EXPECT_EQ(-1, open(SYSFS "/vdmux1/state", O_WRONLY | O_CLOEXEC));
 }
@@ -405,7 +406,7 @@ static int uevent_socket(void)
 static int next_uevent(int fd, const char *devpath_suffix, char *vars, size_t len)
 {
 	double end = now_s() + 5;
-	char buf[4096];
+	char buf[2 * 2048];	/* twice the kernel's UEVENT_BUFFER_SIZE */
 
 	while (now_s() < end) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -462,7 +463,7 @@ TEST_F(events, uevents_carry_state_generation_and_size)
 {
 	unsigned long long g0 = generation_of(0), g1 = generation_of(1), g3 = generation_of(3);
 	int sock = uevent_socket();
-	char vars[2048];
+	char vars[2048], want[64];
 	int n;
 
 	ASSERT_LE(0, sock);
@@ -475,12 +476,13 @@ TEST_F(events, uevents_carry_state_generation_and_size)
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_INSERT, 3));
 	EXPECT_UEVENT(sock, "/misc/vdmux3", "background", g3 + 2);
 
-	ASSERT_EQ(0, set_reserved(3 * 4096));
+	ASSERT_EQ(0, set_reserved(3 * PAGE));
 	n = next_uevent(sock, "/misc/vdmux", vars, sizeof(vars));
 	ASSERT_LT(0, n);
 	EXPECT_TRUE(has_var(vars, n, "ACTION=change"));
 	EXPECT_TRUE(has_var(vars, n, "DEVNAME=vdmux"));
-	EXPECT_TRUE(has_var(vars, n, "VDMUX_RESERVED_SIZE=12288"));
+	snprintf(want, sizeof(want), "VDMUX_RESERVED_SIZE=%lu", 3 * PAGE);
+	EXPECT_TRUE(has_var(vars, n, want));
 	close(sock);
 }
 
@@ -497,7 +499,6 @@ TEST_F(events, uevents_carry_state_generation_and_size)
  * burst began.
  */
 #define GROWTHS 256
-#define PAGE 4096UL
 
 struct size_poller {
 	int fd;

@@ -19,8 +19,23 @@
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
 
-#define PAGE 4096UL
 #define SIZE DEFAULT_RESERVED
+/* The slot one page table maps: a PMD block, the driver's pmd_size. */
+#define SLOT PMD_BLOCK
+/*
+ * A chunk of a store with the default max_reserved_size (chunk_size), read
+ * once: the child of the state-change race uses it in its window.
+ */
+#define CHUNK default_chunk()
+
+static size_t default_chunk(void)
+{
+	static size_t chunk;
+
+	if (!chunk)
+		chunk = store_chunk();
+	return chunk;
+}
 #define NR DEFAULT_NR_VDEVS
 #define DEBUGFS "/sys/kernel/debug"
 #define MAX_SITES 400
@@ -134,7 +149,7 @@ FIXTURE(fi)
 	int ctl;
 	int fd[NR];
 	struct saved_attrs saved;
-	char bytes[NR][SIZE];	/* what each vdev holds */
+	char bytes[NR][MAX_DEFAULT_RESERVED];	/* what each vdev holds: SIZE bytes */
 };
 
 static void configure(struct __test_metadata *_metadata, struct saved_attrs *self)
@@ -276,9 +291,11 @@ static int snap(FIXTURE_DATA(fi) *self, struct snapshot *s)
 
 static int unchanged(FIXTURE_DATA(fi) *self, const struct snapshot *before)
 {
-	static char got[SIZE];
+	char got[SIZE];
 	struct snapshot now;
 	int i;
+
+	memset(got, 0, sizeof(got));
 
 	if (snap(self, &now) || memcmp(&now, before, sizeof(now)))
 		return 0;
@@ -358,20 +375,22 @@ static int touch(volatile const char *p, char *out)
 }
 
 /*
- * A mapping of vdev @v whose page tables already exist: it sits in a 2 MiB
- * region whose first page is anonymous memory already touched, so that a
- * fault on it allocates nothing before the driver's fault handler.
+ * A mapping of vdev @v whose page tables already exist: it sits in a SLOT
+ * whose first page is anonymous memory already touched, so that a fault on
+ * it allocates nothing before the driver's fault handler.
  */
+#define PREPARED_REGION (2 * SLOT)
 static char *map_prepared(int fd, void **region)
 {
-	char *r = mmap(NULL, 4UL << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *r = mmap(NULL, PREPARED_REGION, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *aligned, *p;
 
 	if (r == MAP_FAILED)
 		return NULL;
-	aligned = (char *)(((uintptr_t)r + (2UL << 20) - 1) & ~((2UL << 20) - 1));
+	aligned = (char *)(((uintptr_t)r + SLOT - 1) & ~(SLOT - 1));
 	aligned[0] = 1;
-	p = mmap(aligned + (1UL << 20), SIZE, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+	p = mmap(aligned + SLOT / 2, SIZE, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
 	*region = r;
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -392,11 +411,11 @@ static int poke(volatile char *p, char v)
 }
 
 /*
- * An autogrow mapping of @len bytes (at most 2.5 MiB) of vdev @fd (autogrow
- * set on it) whose page tables exist, as map_prepared() makes them; NULL if
- * refused.
+ * An autogrow mapping of @len bytes (at most one and a quarter SLOT) of
+ * vdev @fd (autogrow set on it) whose page tables exist, as map_prepared()
+ * makes them; NULL if refused.
  */
-#define AUTOGROW_REGION (6UL << 20)
+#define AUTOGROW_REGION (3 * SLOT)
 static char *map_prepared_autogrow(int fd, size_t len, void **region)
 {
 	char *r = mmap(NULL, AUTOGROW_REGION, PROT_READ | PROT_WRITE,
@@ -405,11 +424,11 @@ static char *map_prepared_autogrow(int fd, size_t len, void **region)
 
 	if (r == MAP_FAILED)
 		return NULL;
-	aligned = (char *)(((uintptr_t)r + (2UL << 20) - 1) & ~((2UL << 20) - 1));
-	/* Page tables for both 2 MiB slots the mapping (at most 3 MiB) lies in. */
+	aligned = (char *)(((uintptr_t)r + SLOT - 1) & ~(SLOT - 1));
+	/* Page tables for both slots the mapping lies in. */
 	aligned[0] = 1;
-	aligned[(7UL << 20) / 2] = 1;
-	p = mmap(aligned + (1UL << 20), len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	aligned[SLOT + 3 * SLOT / 4] = 1;
+	p = mmap(aligned + SLOT / 2, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	*region = r;
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -417,10 +436,12 @@ static char *map_prepared_autogrow(int fd, size_t len, void **region)
 /* 1 when the reserved size is @size and every vdev holds its bytes up to SIZE and zeroes after. */
 static int grown_to(FIXTURE_DATA(fi) *self, size_t size)
 {
-	static char got[SIZE + 4 * PAGE];
+	char got[SIZE + 4 * PAGE];
 	size_t check = size < sizeof(got) ? size : sizeof(got);
 	struct vdmux_status st;
 	int i;
+
+	memset(got, 0, sizeof(got));
 
 	if (get_status(self->ctl, &st) || st.reserved_size != size)
 		return 0;
@@ -433,11 +454,11 @@ static int grown_to(FIXTURE_DATA(fi) *self, size_t size)
 }
 
 /*
- * Where the growth tests store: the first byte of the second 2 MiB chunk,
- * which the growth must allocate (chunks are allocated by the first access
- * to each; the fixture's writes allocated the first).
+ * Where the growth tests store: the first byte of the second chunk, which
+ * the growth must allocate (chunks are allocated by the first access to
+ * each; the fixture's writes allocated the first).
  */
-#define GROW_AT (2UL << 20)
+#define GROW_AT CHUNK
 #define GROW_MAP (GROW_AT + 4 * PAGE)
 
 /*
@@ -488,8 +509,10 @@ TEST_F(fi, growth_sigbus_when_allocation_fails)
  */
 TEST_F(fi, growing_allocates_nothing)
 {
-	static char got[2 * SIZE];
+	char got[2 * SIZE];
 	int i, ret;
+
+	memset(got, 0, sizeof(got));
 
 	/* Give every vdev bytes (and so a backing store) to keep. */
 	for (i = 1; i < NR; i++) {
@@ -538,7 +561,7 @@ TEST_F(fi, first_fault_sigbus_when_backing_store_fails)
 	ASSERT_EQ(0, touch(p + PAGE, &c));
 	EXPECT_EQ(0, c);
 	EXPECT_TRUE(all_zero(p, SIZE));
-	munmap(region, 4UL << 20);
+	munmap(region, PREPARED_REGION);
 }
 
 /*
@@ -549,9 +572,12 @@ TEST_F(fi, first_fault_sigbus_when_backing_store_fails)
 TEST_F(fi, write_enomem_when_backing_store_fails)
 {
 	struct snapshot before;
-	static char buf[SIZE], got[SIZE];
+	char buf[SIZE], got[SIZE];
 	ssize_t ret;
 	int err;
+
+	memset(buf, 0, sizeof(buf));
+	memset(got, 0, sizeof(got));
 
 	fill_tagged(buf, SIZE, 1, 0x51, 0);
 	ASSERT_EQ(0, snap(self, &before));
@@ -569,17 +595,19 @@ TEST_F(fi, write_enomem_when_backing_store_fails)
 }
 
 /*
- * write(2) of 2 MiB from the middle of vdev 0's first chunk, which exists,
+ * write(2) of a chunk from the middle of vdev 0's first chunk, which exists,
  * into its second, which cannot be allocated: the first half lands and the
  * write returns its length, a short write; nothing lands past it. The rest
  * written again without failures lands too.
  */
 TEST_F(fi, write_is_short_when_a_later_chunk_fails)
 {
-	const size_t chunk = 2UL << 20;
-	static char buf[2UL << 20], got[2UL << 20];
+	const size_t chunk = CHUNK;
+	char *buf = malloc(chunk), *got = malloc(chunk);
 	ssize_t ret;
 
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, got);
 	ASSERT_EQ(0, do_resize(self, 2 * chunk));
 	fill_tagged(buf, chunk, 0, 0x52, chunk / 2);
 	ASSERT_EQ(0, make_it_fail(1));
@@ -596,6 +624,8 @@ TEST_F(fi, write_is_short_when_a_later_chunk_fails)
 	ASSERT_EQ(chunk, pread(self->fd[0], got, chunk, chunk / 2));
 	EXPECT_TRUE(has_tagged(got, chunk, 0, 0x52, chunk / 2));
 	ASSERT_EQ(0, do_resize(self, SIZE));
+	free(buf);
+	free(got);
 }
 
 /*
@@ -641,7 +671,7 @@ TEST_F(fi, switch_and_eject_enomem_change_nothing)
 
 /*
  * Another task's allocations fail while this one changes state. A child
- * process writes 4 KiB into a chunk that the vdev's store must allocate
+ * process writes a page into a chunk that the vdev's store must allocate
  * for it, while the main task (whose allocations do not fail) SWITCHes to
  * that vdev or EJECTs it. In half of the rounds every allocation of the
  * child fails (make-it-fail on the child alone). A SWITCH or EJECT must
@@ -652,15 +682,15 @@ TEST_F(fi, switch_and_eject_enomem_change_nothing)
  *
  * The window is each state change's copy between its allocations and its
  * commit. Before each round the foreground's store gets chunks 1 and 2 (so
- * that the save of the SWITCH or EJECT copies 6 MiB) but not chunk 3,
+ * that the save of the SWITCH or EJECT copies three chunks) but not chunk 3,
  * where the child writes: a store that gained chunk 3 after the state
  * change allocated its copy's chunks could not be copied whole. The child
  * starts its write at a random point within the state change's last
  * duration, once the main task has entered it; each kind of round must
  * have overlapped at least once, or nothing was tested.
  */
-#define ST_SIZE (8UL << 20)	/* four 2 MiB chunks */
-#define ST_CHUNK (2UL << 20)
+#define ST_SIZE (4 * ST_CHUNK)	/* four chunks */
+#define ST_CHUNK CHUNK
 #define ST_AT (3 * ST_CHUNK + 8 * PAGE)
 #define ST_LEN PAGE
 #define ST_ROUNDS 24
@@ -688,10 +718,12 @@ struct st_shared {
 
 static void st_child(struct st_shared *sh)
 {
-	static char buf[ST_LEN];
+	char buf[ST_LEN];
 	char path[64];
 	struct rng r;
 	int seen = 0, fd[NR], i;
+
+	memset(buf, 0, sizeof(buf));
 
 	rng_seed(&r, getpid());
 	for (i = 0; i < NR; i++) {
@@ -767,7 +799,7 @@ static void st_report(struct __test_metadata *_metadata, int v, int round, const
 
 TEST_F(fi, another_tasks_failing_allocations_during_state_changes)
 {
-	static char got[ST_SIZE];
+	char *got = malloc(ST_SIZE);
 	char *want[NR];
 	struct st_shared *sh;
 	int overlaps[ST_KINDS] = { 0 }, rounds[ST_KINDS] = { 0 };
@@ -775,6 +807,7 @@ TEST_F(fi, another_tasks_failing_allocations_during_state_changes)
 	double last = 0.05;
 	pid_t pid;
 
+	ASSERT_NE(NULL, got);
 	ASSERT_EQ(0, write_text(DEBUGFS "/failslab/times", "-1"));
 	ASSERT_EQ(0, write_text(DEBUGFS "/fail_page_alloc/times", "-1"));
 	for (i = 0; i < NR; i++) {
@@ -873,6 +906,7 @@ TEST_F(fi, another_tasks_failing_allocations_during_state_changes)
 	ASSERT_EQ(0, do_resize(self, SIZE));
 	for (i = 0; i < NR; i++)
 		free(want[i]);
+	free(got);
 	munmap(sh, sizeof(*sh));
 }
 
@@ -936,9 +970,11 @@ static int big_snap(int *fd, int ctl, struct big_snapshot *s)
 static int big_unchanged(int *fd, int ctl, const struct big_snapshot *before,
 			 const char *bytes0)
 {
-	static char got[2 * SIZE];
+	char got[2 * SIZE];
 	struct big_snapshot now;
 	size_t len = before->st[SWEEP_VDEVS].reserved_size;
+
+	memset(got, 0, sizeof(got));
 
 	if (big_snap(fd, ctl, &now) || memcmp(&now, before, sizeof(now)))
 		return 0;
@@ -998,11 +1034,13 @@ TEST_F(sweep, every_allocation_of_fault_switch_and_eject_fails_cleanly)
 {
 	struct sigaction sa = { .sa_handler = on_sigbus };
 	struct sweep fault = { 0 }, sw = { 0 }, ej = { 0 };
-	static char bytes0[SIZE];
+	char bytes0[SIZE];
 	struct big_snapshot before;
 	int *fd = self->fd, ctl = self->ctl, n, ret, left, next = 1;
 	char *p, c;
 	void *region;
+
+	memset(bytes0, 0, sizeof(bytes0));
 
 	fill_pattern(bytes0, SIZE, 0x70);
 	ASSERT_EQ(SIZE, pwrite(fd[0], bytes0, SIZE, 0));
@@ -1027,7 +1065,7 @@ TEST_F(sweep, every_allocation_of_fault_switch_and_eject_fails_cleanly)
 			/* Survived: on to the next fresh vdev, at the next site. */
 			fault.recovered++;
 			fault.bad += !all_zero(p, SIZE);
-			munmap(region, 4UL << 20);
+			munmap(region, PREPARED_REGION);
 			ASSERT_GT(SWEEP_VDEVS, ++next);
 			p = map_prepared(fd[next], &region);
 			ASSERT_NE(NULL, p);
@@ -1035,7 +1073,7 @@ TEST_F(sweep, every_allocation_of_fault_switch_and_eject_fails_cleanly)
 		}
 		fault.bad += ret != -SIGBUS || !big_unchanged(fd, ctl, &before, bytes0);
 	}
-	munmap(region, 4UL << 20);
+	munmap(region, PREPARED_REGION);
 
 	/*
 	 * SWITCH from a foreground without a backing store. After a switch that
@@ -1107,20 +1145,21 @@ TEST_F(sweep, every_allocation_of_fault_switch_and_eject_fails_cleanly)
 }
 
 /*
- * A mapping of @fd (SIZE bytes at offset 0) alone in its 2 MiB slot, whose
- * page table does not exist yet while the table above it does: the next
- * slot of the same 4 MiB holds a touched anonymous page. The first page
- * table a fault or a POPULATE allocates for it is vdmux's.
+ * A mapping of @fd (SIZE bytes at offset 0) alone in its SLOT, whose page
+ * table does not exist yet while the table above it does: the next slot of
+ * the same two holds a touched anonymous page. The first page table a fault
+ * or a POPULATE allocates for it is vdmux's.
  */
+#define BARE_REGION (4 * SLOT)
 static char *map_without_page_table(int fd, void **region)
 {
-	char *r = mmap(NULL, 8UL << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *r = mmap(NULL, BARE_REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *aligned, *p;
 
 	if (r == MAP_FAILED)
 		return NULL;
-	aligned = (char *)(((uintptr_t)r + (4UL << 20) - 1) & ~((4UL << 20) - 1));
-	aligned[2UL << 20] = 1;
+	aligned = (char *)(((uintptr_t)r + 2 * SLOT - 1) & ~(2 * SLOT - 1));
+	aligned[SLOT] = 1;
 	p = mmap(aligned, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	*region = r;
 	return p == MAP_FAILED ? NULL : p;
@@ -1139,7 +1178,7 @@ static char *map_without_page_table(int fd, void **region)
  */
 TEST_F(sweep, page_table_failure_in_a_kernel_copy_is_efault)
 {
-	static char bytes0[SIZE], msg[PAGE], got[PAGE];
+	char bytes0[SIZE], msg[PAGE], got[PAGE];
 	struct big_snapshot before;
 	struct fault_counts c0, c1;
 	struct fault_trace trace;
@@ -1148,6 +1187,10 @@ TEST_F(sweep, page_table_failure_in_a_kernel_copy_is_efault)
 	void *region;
 	ssize_t ret;
 	char *p;
+
+	memset(bytes0, 0, sizeof(bytes0));
+	memset(msg, 0, sizeof(msg));
+	memset(got, 0, sizeof(got));
 
 	if (!self->saved.restricted)
 		SKIP(return, "kernel without FAULT_INJECTION_STACKTRACE_FILTER");
@@ -1182,13 +1225,13 @@ TEST_F(sweep, page_table_failure_in_a_kernel_copy_is_efault)
 	EXPECT_EQ(0, memcmp(got, msg, PAGE));
 	close(pipefd[0]);
 	close(pipefd[1]);
-	munmap(region, 8UL << 20);
+	munmap(region, BARE_REGION);
 }
 
 /*
  * Every allocation of a POPULATE of a fresh vdev fails in turn, kept to
  * vdmux's stack (fail-nth): the chunk of its store, then the page table of
- * its mapping, which lies in a 2 MiB slot without one. Each failure is
+ * its mapping, which lies in a slot without one. Each failure is
  * ENOMEM and changes nothing that a process sees: states, generations,
  * bytes, and the mapping still reads zeros. One that survives (vmalloc
  * falls back from its bulk allocation) mapped the range, and the sweep
@@ -1198,13 +1241,16 @@ TEST_F(sweep, page_table_failure_in_a_kernel_copy_is_efault)
  */
 TEST_F(sweep, every_allocation_of_populate_fails_cleanly)
 {
-	static char bytes0[SIZE], got[SIZE];
+	char bytes0[SIZE], got[SIZE];
 	struct chunk_areas a0, a1;
 	struct big_snapshot before;
 	int *fd = self->fd, ctl = self->ctl, n, ret, left, round, next = 1;
 	int reached = 0, table_failures = 0;
 	void *region;
 	char *p;
+
+	memset(bytes0, 0, sizeof(bytes0));
+	memset(got, 0, sizeof(got));
 
 	if (!self->saved.restricted)
 		SKIP(return, "kernel without FAULT_INJECTION_STACKTRACE_FILTER");
@@ -1232,7 +1278,7 @@ TEST_F(sweep, every_allocation_of_populate_fails_cleanly)
 				/* Survived: on to the next fresh vdev, at the next site. */
 				pop.recovered++;
 				EXPECT_FAULTS(fd[next], 0, 0, pop.bad += !all_zero(p, SIZE));
-				munmap(region, 8UL << 20);
+				munmap(region, BARE_REGION);
 				ASSERT_GT(SWEEP_VDEVS, ++next);
 				p = map_without_page_table(fd[next], &region);
 				ASSERT_NE(NULL, p);
@@ -1250,7 +1296,7 @@ TEST_F(sweep, every_allocation_of_populate_fails_cleanly)
 		ASSERT_EQ(SIZE, pread(fd[next], got, SIZE, 0));
 		EXPECT_TRUE(all_zero(got, SIZE));
 		EXPECT_TRUE(all_zero(p, SIZE));
-		munmap(region, 8UL << 20);
+		munmap(region, BARE_REGION);
 		ksft_print_msg("sweep %d: allocations failed in turn: POPULATE %d (%d survived), "
 			       "%d of them its page table's\n", round, pop.sites, pop.recovered, tables);
 		EXPECT_EQ(0, pop.bad);
@@ -1273,8 +1319,10 @@ TEST_F(fi, every_allocation_of_resize_fails_cleanly)
 {
 	struct sweep resize = { 0 };
 	struct snapshot before;
-	static char got[2 * SIZE];
+	char got[2 * SIZE];
 	int n, ret, left, i;
+
+	memset(got, 0, sizeof(got));
 
 	fail_nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
 	if (fail_nth_fd < 0)
@@ -1395,54 +1443,62 @@ TEST_F(fi, every_allocation_of_a_growth_fails_cleanly)
 }
 
 /*
- * No 2 MiB page to be had (every allocation of order 9 or more fails): the
- * chunk a first access allocates is on 4 KiB pages, and the bytes work
- * through mappings, read and a SWITCH as with any chunk. The test uses the
- * second 2 MiB chunk of a 4 MiB buffer: the fixture's writes allocated the
- * first. That the chunk is on single pages, the kernel's list of vmalloc
- * areas says, not the driver.
+ * No PMD block of pages to be had (every allocation of the PMD order or
+ * more fails): the chunk a first access allocates is on single pages, and
+ * the bytes work through mappings, read and a SWITCH as with any chunk. The
+ * test uses the second chunk of a buffer of two: the fixture's writes
+ * allocated the first. That the chunk is on single pages, the kernel's list
+ * of vmalloc areas says, not the driver. Skipped where a chunk holds no PMD
+ * block: no block is tried then.
  */
 TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
 {
-	const size_t size = 2UL << 20;
-	static char got[2UL << 20], want[2UL << 20];
+	const size_t size = PMD_BLOCK;
 	struct fault_counts before, after;
 	struct chunk_areas areas0, areas1;
 	struct fault_trace trace;
 	long blocks, first, traced;
-	char times[32];
-	char *p;
+	char times[32], order[16];
+	char *p, *got, *want;
 	int ret;
 
+	if (!chunks_hold_pmd())
+		SKIP(return, NO_PMD_CHUNKS_FMT, NO_PMD_CHUNKS_ARGS);
+	got = malloc(size);
+	want = malloc(size);
+	ASSERT_NE(NULL, got);
+	ASSERT_NE(NULL, want);
+	/* The PMD order: 9 with 4 KiB pages. */
+	snprintf(order, sizeof(order), "%d", __builtin_ctzl(size / PAGE));
 	ASSERT_EQ(0, do_resize(self, 2 * size));
 	first = huge_blocks(self->fd[0]);
 	ASSERT_EQ(0, chunk_areas(size, &areas0));
 	ASSERT_EQ(0, write_text(DEBUGFS "/failslab/probability", "0"));
-	ASSERT_EQ(0, write_text(DEBUGFS "/fail_page_alloc/min-order", "9"));
+	ASSERT_EQ(0, write_text(DEBUGFS "/fail_page_alloc/min-order", order));
 	ASSERT_EQ(0, make_it_fail(1));
 	ret = pwrite(self->fd[0], "", 1, size) == 1 ? 0 : -errno;
 	ASSERT_EQ(0, make_it_fail(0));
 	ASSERT_EQ(0, ret);
-	/* Some order-9 allocation was tried and failed. */
+	/* Some allocation of the PMD order was tried and failed. */
 	ASSERT_EQ(0, read_first_line(DEBUGFS "/fail_page_alloc/times", times, sizeof(times)));
 	EXPECT_GT(100, atoi(times));
-	/* The new chunk is a vmalloc area of 512 single pages, not a block. */
+	/* The new chunk is a vmalloc area of single pages, not a block. */
 	ASSERT_EQ(0, chunk_areas(size, &areas1));
 	EXPECT_EQ(areas0.small + 1, areas1.small);
 	EXPECT_EQ(areas0.block, areas1.block);
 	/*
-	 * 512 single pages may still happen to be physically contiguous and
+	 * Its single pages may still happen to be physically contiguous and
 	 * aligned (on a quiet guest the page allocator often hands them out
 	 * in order), and then the block is mapped with one PMD entry like any
 	 * contiguous block: the model's rule (Documentation/design.md). What must hold is that fdinfo's
 	 * count and the faults agree, as the driver counts them and as the
-	 * kernel does: a block that fdinfo counts is mapped by one 2 MiB
-	 * fault, one that it does not by 4 KiB faults of 16 pages each.
+	 * kernel does: a block that fdinfo counts is mapped by one PMD
+	 * fault, one that it does not by page faults of 16 pages each.
 	 */
 	blocks = huge_blocks(self->fd[0]) - first;
 	EXPECT_TRUE(blocks == 0 || blocks == 1) TH_LOG("%ld huge blocks", blocks);
 	ksft_print_msg("the chunk of single pages is %s\n",
-		       blocks ? "contiguous: mapped with a PMD entry" : "mapped with 4 KiB entries");
+		       blocks ? "contiguous: mapped with a PMD entry" : "mapped with page entries");
 
 	p = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd[0], 0);
 	ASSERT_NE(MAP_FAILED, p);
@@ -1472,6 +1528,8 @@ TEST_F(fi, huge_page_failure_falls_back_to_small_pages)
 	EXPECT_EQ(blocks + first, huge_blocks(self->fd[0]));
 	EXPECT_EQ(0, munmap(p, size));
 	ASSERT_EQ(0, do_resize(self, SIZE));
+	free(got);
+	free(want);
 }
 
 int main(int argc, char **argv)

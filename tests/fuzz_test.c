@@ -82,13 +82,14 @@
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
 
-#define PAGE 4096UL
 #define MAX_PROCS 8
 #define MAX_VDEVS 64
 #define NFDS 24
 #define NMAPS 48
-#define SLOT (2UL << 20)		/* one arena slot: room for any mapping we make */
+#define SLOT (2UL << 20)		/* one arena slot: room for any mapping we make; */
+				/* a PMD block with 4 KiB pages (pmd_size) */
 #define SLOT_PAGES (SLOT / PAGE)
+#define SLOT_PAGES_MAX (SLOT / MIN_PAGE_SIZE)
 #define ARENA (NMAPS * SLOT)	/* plus one slot that stays PROT_NONE, past which */
 				/* no pointer we hand the kernel can reach */
 #define SCRATCH (64 * 1024)
@@ -249,7 +250,7 @@ struct map_slot {
 	int split;		/* may be more than one VMA */
 	int ag;			/* an autogrow mapping */
 	uint64_t off;		/* the vdev offset of the slot's first page */
-	uint8_t pg[SLOT_PAGES];
+	uint8_t pg[SLOT_PAGES_MAX];	/* SLOT_PAGES used */
 };
 
 struct fuzzer {
@@ -489,7 +490,7 @@ static uint64_t pick(struct rng *r, const uint64_t *v, size_t n)
 	return v[rng_below(r, n)];
 }
 
-#define PICK(r, ...) ({ static const uint64_t __v[] = { __VA_ARGS__ };		\
+#define PICK(r, ...) ({ const uint64_t __v[] = { __VA_ARGS__ };		\
 	pick(r, __v, sizeof(__v) / sizeof(__v[0])); })
 
 /* Recounts this process's mapped vdmux pages into the model (lock held). */
@@ -623,8 +624,8 @@ static struct uptr any_ptr(struct fuzzer *fz, size_t len, int vdev)
 		return (struct uptr){ (char *)KERNEL_ADDR, P_BAD };
 	case 2:
 		/* 0x7ffffffff000 is past TASK_SIZE: the last page is never user memory. */
-		return (struct uptr){ (char *)PICK(&fz->r, 1, 4095, 0x800000000000UL, -1UL,
-						   -4096UL, 0xffff888000000000UL, 0x7ffffffff000UL),
+		return (struct uptr){ (char *)PICK(&fz->r, 1, PAGE - 1, 0x800000000000UL, -1UL,
+						   -PAGE, 0xffff888000000000UL, 0x7ffffffff000UL),
 				      P_BAD };
 	case 3:
 		if (len <= PAGE)
@@ -651,13 +652,13 @@ static struct uptr any_ptr(struct fuzzer *fz, size_t len, int vdev)
 
 static size_t any_len(struct rng *r)
 {
-	return PICK(r, 0, 1, 7, 8, 100, 4095, 4096, 4097, 8192, 32768, 32769, 65536);
+	return PICK(r, 0, 1, 7, 8, 100, PAGE - 1, PAGE, PAGE + 1, 2 * PAGE, 32768, 32769, 65536);
 }
 
 static off_t any_off(struct rng *r)
 {
-	return PICK(r, 0, 0, 1, 8, 4095, 4096, 12288, 32760, 32768, 32769, 65536,
-		    1UL << 20, 1UL << 40, (uint64_t)INT64_MAX, -1UL, -4096UL);
+	return PICK(r, 0, 0, 1, 8, PAGE - 1, PAGE, 3 * PAGE, 32760, 32768, 32769, 65536,
+		    1UL << 20, 1UL << 40, (uint64_t)INT64_MAX, -1UL, -PAGE);
 }
 
 static void op_open(struct fuzzer *fz)
@@ -892,7 +893,7 @@ static void op_ioctl(struct fuzzer *fz)
 		up = (struct uptr){ (char *)arg, P_BAD };
 	} else if (cmd == VDMUX_IOC_SET_RESERVED_SIZE && rng_below(&fz->r, 2)) {
 		/* A real size; big ones are rare, they cost a lot of copying. */
-		size = PICK(&fz->r, 0, 1, 4096, 5000, 8192, 32768, 32768, 65536, 1UL << 20,
+		size = PICK(&fz->r, 0, 1, PAGE, PAGE + 904, 2 * PAGE, 32768, 32768, 65536, 1UL << 20,
 			    2UL << 20, DEFAULT_MAX_RESERVED + 1, -1UL);
 		memcpy(fz->scratch, &size, sizeof(size));
 		up = (struct uptr){ fz->scratch, P_GOOD };
@@ -1014,7 +1015,7 @@ static void op_mmap(struct fuzzer *fz)
 		len = (1 + rng_below(&fz->r, 8)) * PAGE;
 		off = rng_below(&fz->r, 9 - len / PAGE) * PAGE;
 		if (!rng_below(&fz->r, 8)) {
-			/* A whole 2 MiB block: one PMD entry when the buffer has it. */
+			/* A whole slot: one PMD entry when it is a PMD block and the buffer has it. */
 			len = SLOT;
 			off = 0;
 		}
@@ -2086,7 +2087,7 @@ static void op_populate(struct fuzzer *fz)
 	else if (hostile == 3)
 		r->len = PICK(&fz->r, 0, 1, PAGE - 1, PAGE + 1);
 	else if (hostile == 4)
-		arg = PICK(&fz->r, 0, 8, KERNEL_ADDR, -4096UL);
+		arg = PICK(&fz->r, 0, 8, KERNEL_ADDR, -PAGE);
 	populate_judged(fz, s, arg, n);
 }
 
@@ -2461,7 +2462,7 @@ static int fuzzer_init(struct fuzzer *fz, int idx, uint64_t seed)
 	if (fz->arena == MAP_FAILED || fz->scratch == MAP_FAILED || fz->ro_page == MAP_FAILED ||
 	    fz->mem_fd < 0 || fz->ctl_ro < 0 || pipe2(fz->pipe, O_NONBLOCK | O_CLOEXEC))
 		return -1;
-	/* Slots start on 2 MiB boundaries, so a whole-block mapping can get a PMD entry. */
+	/* Slots start on slot boundaries, so a whole-slot mapping can get a PMD entry. */
 	fz->arena = (char *)(((uintptr_t)fz->arena + SLOT - 1) & ~(SLOT - 1));
 	for (i = 0; i < NMAPS; i++) {
 		fz->maps[i].addr = fz->arena + i * SLOT;
@@ -2566,7 +2567,7 @@ static void control_process(uint64_t seed, double deadline)
 		} else if (k < 9) {
 			state_op(st, ctl, VDMUX_IOC_INSERT, v);
 		} else {
-			*size = PICK(&r, 4096, 8192, 32768, 65536, 1UL << 20);
+			*size = PICK(&r, PAGE, 2 * PAGE, 32768, 65536, 1UL << 20);
 			resize_op(st, ctl, size, P_GOOD, *size);
 		}
 		md_unlock();
@@ -2666,10 +2667,13 @@ FIXTURE_TEARDOWN(fuzz)
 /* After fuzzing, the device still does its job. */
 static void functional_check(struct __test_metadata *_metadata)
 {
-	static char buf[DEFAULT_RESERVED], got[DEFAULT_RESERVED];
+	char buf[DEFAULT_RESERVED], got[DEFAULT_RESERVED];
 	struct vdmux_status st;
 	int ctl, fd0, fd1;
 	char *p, c;
+
+	memset(buf, 0, sizeof(buf));
+	memset(got, 0, sizeof(got));
 
 	ASSERT_EQ(0, reset_device());
 	ctl = open(CTL_PATH, O_RDWR);
@@ -2873,7 +2877,7 @@ TEST_F(fuzz, random_syscalls)
 	ksft_print_msg("fuzz: %llu words read compared with the model's (%llu bytes by read(2))\n",
 		       (unsigned long long)t.words, (unsigned long long)t.bytes);
 	faults[1] = all_faults();
-	ksft_print_msg("fuzz: faults served: %ld with 4 KiB pages, %ld with 2 MiB entries\n",
+	ksft_print_msg("fuzz: faults served: %ld with single pages, %ld with PMD entries\n",
 		       faults[1].pages - faults[0].pages, faults[1].huge - faults[0].huge);
 	EXPECT_EQ(0, t.violations);
 	EXPECT_LT(0, t.total);

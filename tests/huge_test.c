@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * 2 MiB (PMD) mappings: when a whole 2 MiB block of a virtual device is
- * mapped at a 2 MiB aligned address, one fault maps the block with one PMD
- * entry; otherwise faults map 4 KiB pages. Either way every mapping is
- * invalidated by SWITCH and EJECT, split PMD mappings included.
+ * PMD mappings: when a whole PMD block (BLOCK, the driver's pmd_size) of a
+ * virtual device is mapped at an address aligned to the block, one fault
+ * maps the block with one PMD entry; otherwise faults map single pages.
+ * Either way every mapping is invalidated by SWITCH and EJECT, split PMD
+ * mappings included. Where a store's chunks are smaller than a PMD block
+ * (16 and 64 KiB pages) nothing is mapped with PMD entries, and the tests
+ * of the fixture skip.
  *
  * Page tables of vdmux mappings are not visible in /proc/self/pagemap
  * (they are VM_PFNMAP), so the tests count what the driver mapped: the
- * vdev's fdinfo counts faults served with 4 KiB pages (each maps the
- * fault-around block, 16 pages) and with one 2 MiB entry. A 2 MiB block
- * that costs one huge fault and no further fault of any kind was mapped
- * whole by one PMD entry.
+ * vdev's fdinfo counts faults served with single pages (each maps the
+ * fault-around block, 16 pages) and with one PMD entry. A block that costs
+ * one huge fault and no further fault of any kind was mapped whole by one
+ * PMD entry.
  */
 #include <pthread.h>
 #include <sys/prctl.h>
@@ -19,9 +22,8 @@
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
 
-#define PAGE 4096UL
-#define BLOCK (2UL << 20)
-#define SIZE (8UL << 20)
+#define BLOCK PMD_BLOCK
+#define SIZE (4 * BLOCK)
 
 FIXTURE(huge)
 {
@@ -31,14 +33,18 @@ FIXTURE(huge)
 
 FIXTURE_SETUP(huge)
 {
+	self->ctl = -1;
 	ASSERT_EQ(0, reset_device());
+	if (!chunks_hold_pmd())
+		SKIP(return, NO_PMD_CHUNKS_FMT, NO_PMD_CHUNKS_ARGS);
 	ASSERT_EQ(0, set_reserved(SIZE));
 	ASSERT_EQ(0, open_nodes(&self->ctl, self->fd));
 }
 
 FIXTURE_TEARDOWN(huge)
 {
-	close_nodes(self->ctl, self->fd);
+	if (self->ctl >= 0)
+		close_nodes(self->ctl, self->fd);
 	reset_device();
 }
 
@@ -50,7 +56,7 @@ static long huge_blocks(int fd)
 	return read_fdinfo(fd, buf, sizeof(buf)) ? -1 : fdinfo_field(buf, "vdmux-huge-blocks:\t");
 }
 
-/* A region of @len bytes whose start is 2 MiB aligned plus @skew, reserved with PROT_NONE. */
+/* A region of @len bytes whose start is BLOCK aligned plus @skew, reserved with PROT_NONE. */
 static char *reserve_at_skew(size_t len, size_t skew)
 {
 	char *r = mmap(NULL, len + 2 * BLOCK, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -62,9 +68,10 @@ static char *reserve_at_skew(size_t len, size_t skew)
 
 TEST_F(huge, buffers_are_huge_backed)
 {
-	static char buf[SIZE];
+	char *buf = calloc(1, SIZE);
 	int i;
 
+	ASSERT_NE(NULL, buf);
 	/* A store's chunks are allocated by the first access to each. */
 	EXPECT_EQ(1, huge_blocks(self->fd[0])) TH_LOG("only what reset_device() wrote");
 	for (i = 0; i < 2; i++)
@@ -76,6 +83,7 @@ TEST_F(huge, buffers_are_huge_backed)
 	EXPECT_EQ(SIZE / BLOCK, huge_blocks(self->fd[1]));
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_EJECT, 1));
 	EXPECT_EQ(0, huge_blocks(self->fd[1]));
+	free(buf);
 }
 
 TEST_F(huge, unmapped_area_is_aligned_like_the_offset)
@@ -85,11 +93,11 @@ TEST_F(huge, unmapped_area_is_aligned_like_the_offset)
 	p = map_shared(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(0, (uintptr_t)p % BLOCK);
-	q = map_shared(self->fd[0], 6UL << 20, PROT_READ, PAGE);
+	q = map_shared(self->fd[0], 3 * BLOCK, PROT_READ, PAGE);
 	ASSERT_NE(MAP_FAILED, q);
 	EXPECT_EQ(0, ((uintptr_t)q - PAGE) % BLOCK);
 	EXPECT_EQ(0, munmap(p, SIZE));
-	EXPECT_EQ(0, munmap(q, 6UL << 20));
+	EXPECT_EQ(0, munmap(q, 3 * BLOCK));
 }
 
 TEST_F(huge, one_fault_maps_a_block)
@@ -133,7 +141,7 @@ TEST_F(huge, partial_block_uses_small_pages)
 	int fd = self->fd[0];
 	char *p;
 
-	/* Offsets 1 to 4 MiB: the first block is half inside, the second whole. */
+	/* Offsets half a block to two blocks: the first block is half inside, the second whole. */
 	p = map_shared(fd, 3 * BLOCK / 2, PROT_READ | PROT_WRITE, BLOCK / 2);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(BLOCK / 2, (uintptr_t)p % BLOCK);
@@ -145,12 +153,12 @@ TEST_F(huge, partial_block_uses_small_pages)
 
 TEST_F(huge, buffer_end_clips_blocks)
 {
-	size_t size = 5UL << 20;
+	size_t size = 2 * BLOCK + BLOCK / 2;
 	int fd = self->fd[0];
 	char *p;
 
 	ASSERT_EQ(0, set_reserved(size));
-	/* Not a block multiple: 4 KiB pages, of which whole blocks may still be contiguous. */
+	/* Not a block multiple: single pages, of which whole blocks may still be contiguous. */
 	EXPECT_GE(2, huge_blocks(fd));
 	p = map_shared(fd, size, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
@@ -179,10 +187,11 @@ TEST_F(huge, thp_disabled_process_uses_small_pages)
 /* A block of a read-only file is mapped read-only and can never become writable. */
 TEST_F(huge, read_only_block_refuses_writes)
 {
-	static char bytes[BLOCK];
+	char *bytes = malloc(BLOCK);
 	int ro = open_vdev(0, O_RDONLY);
 	char *p, c;
 
+	ASSERT_NE(NULL, bytes);
 	ASSERT_LE(0, ro);
 	memset(bytes, 0x3c, BLOCK);
 	ASSERT_EQ(BLOCK, pwrite(self->fd[0], bytes, BLOCK, BLOCK));
@@ -196,6 +205,7 @@ TEST_F(huge, read_only_block_refuses_writes)
 	EXPECT_EQ(0x3c, c);
 	EXPECT_EQ(0, munmap(p, SIZE));
 	close(ro);
+	free(bytes);
 }
 
 /* Write-protecting block mappings and lifting it again: writes work again, nothing hangs. */
@@ -281,7 +291,7 @@ TEST_F(huge, split_block_mappings_are_invalidated)
 	hole = p + 2 * BLOCK + BLOCK / 2;
 	ASSERT_EQ(0, munmap(hole, PAGE));
 	EXPECT_EQ(SIGSEGV, probe_write(p + BLOCK / 2, 1));
-	/* The split blocks fault in 4 KiB pages, the others stay mapped. */
+	/* The split blocks fault in single pages, the others stay mapped. */
 	EXPECT_FAULTS(fd, 2 * (BLOCK / PAGE / 16), 0, {
 		EXPECT_TRUE(has_pattern(p, BLOCK / 2, 7));
 		touch_pages(p + BLOCK / 2 + PAGE, BLOCK / 2 - PAGE);
@@ -434,7 +444,7 @@ static void *load_vdev(void *arg)
  */
 TEST_F(huge, switching_under_load_keeps_vdevs_apart)
 {
-	static uint64_t buf[LOAD_WORDS];
+	uint64_t *buf = malloc(SIZE);
 	struct fault_counts before[2], after;
 	struct loader l[4];
 	pthread_t th[4];
@@ -443,6 +453,7 @@ TEST_F(huge, switching_under_load_keeps_vdevs_apart)
 	size_t i, bad;
 	int v, t;
 
+	ASSERT_NE(NULL, buf);
 	for (v = 0; v < 2; v++) {
 		before[v] = fault_counts(self->fd[v]);
 		fill_tagged(buf, SIZE, v, 1, 0);
@@ -458,7 +469,7 @@ TEST_F(huge, switching_under_load_keeps_vdevs_apart)
 	}
 	for (t = 0; t < 4; t++)
 		ASSERT_EQ(0, pthread_create(&th[t], NULL, load_vdev, &l[t]));
-	/* Each SWITCH moves 16 MiB; the threads run on between them. */
+	/* Each SWITCH moves 2 * SIZE bytes; the threads run on between them. */
 	for (switches = 0; switches < 8; switches++) {
 		ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, (switches + 1) % 3));
 		usleep(20000);
@@ -493,33 +504,36 @@ TEST_F(huge, switching_under_load_keeps_vdevs_apart)
 	EXPECT_LT(1000, written);
 	for (t = 0; t < 4; t++)
 		free(l[t].last);
+	free(buf);
 	TH_LOG("%ld switches; %ld, %ld, %ld, %ld rounds; %ld words rewritten", switches,
 	       l[0].rounds, l[1].rounds, l[2].rounds, l[3].rounds, written);
 }
 
 /*
- * The pattern itself: a copy shifted by a 2 MiB block, 1 MiB, a page or
+ * The pattern itself: a copy shifted by a PMD block, 1 MiB, a page or
  * 256 bytes, another vdev's or another seed's, fails every check. With the
  * old byte pattern (repeating every 256 bytes and every 1 MiB) the shifted
- * copies passed: this is the test of that.
+ * copies passed: this is the test of that. Blocks of more than 8 MiB (with
+ * 64 KiB pages) are checked as 8 MiB ones, so that the buffer stays small.
  */
 TEST(pattern_tells_every_block_apart)
 {
-	static const size_t shifts[] = { 8, 256, PAGE, 1UL << 20, BLOCK, 2 * BLOCK };
-	size_t len = 3 * BLOCK, k;
-	char *buf = malloc(len + 2 * BLOCK);
+	const size_t blk = BLOCK < (8UL << 20) ? BLOCK : (8UL << 20);
+	const size_t shifts[] = { 8, 256, PAGE, 1UL << 20, blk, 2 * blk };
+	size_t len = 3 * blk, k;
+	char *buf = malloc(len + 2 * blk);
 
 	ASSERT_NE(NULL, buf);
-	fill_tagged(buf, len + 2 * BLOCK, 3, 5, 0);
+	fill_tagged(buf, len + 2 * blk, 3, 5, 0);
 	EXPECT_TRUE(has_tagged(buf, len, 3, 5, 0));
-	EXPECT_TRUE(has_tagged(buf + BLOCK, BLOCK, 3, 5, BLOCK));
+	EXPECT_TRUE(has_tagged(buf + blk, blk, 3, 5, blk));
 	for (k = 0; k < sizeof(shifts) / sizeof(shifts[0]); k++) {
 		/* Bytes from offset shift, claimed to be offset 0's: the first word differs. */
-		EXPECT_EQ(0, tagged_mismatch(buf + shifts[k], BLOCK, 3, 5, 0));
+		EXPECT_EQ(0, tagged_mismatch(buf + shifts[k], blk, 3, 5, 0));
 		EXPECT_FALSE(has_tagged(buf + shifts[k], PAGE, 3, 5, 0));
 	}
-	EXPECT_EQ(0, tagged_mismatch(buf, BLOCK, 2, 5, 0));
-	EXPECT_EQ(0, tagged_mismatch(buf, BLOCK, 3, 6, 0));
+	EXPECT_EQ(0, tagged_mismatch(buf, blk, 2, 5, 0));
+	EXPECT_EQ(0, tagged_mismatch(buf, blk, 3, 6, 0));
 	/* Unaligned checks see the same bytes. */
 	EXPECT_TRUE(has_tagged(buf + 3, 100, 3, 5, 3));
 	EXPECT_FALSE(has_tagged(buf + 3, 100, 3, 5, 4));

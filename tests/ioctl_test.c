@@ -9,6 +9,12 @@
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
 
+/*
+ * The reserved size of the tests that shrink it: 8 pages, the default with
+ * 4 KiB pages (where the default is one page, it must grow first).
+ */
+#define FULL (8 * PAGE)
+
 FIXTURE(ctl)
 {
 	int ctl;
@@ -67,7 +73,7 @@ TEST_F(ctl, status_of_control_and_vdevs)
 		EXPECT_EQ(DEFAULT_RESERVED, st.reserved_size);
 	}
 	EXPECT_EQ(-EFAULT, vdmux_ioc(self->ctl, VDMUX_IOC_GET_STATUS, 0));
-	EXPECT_EQ(-EFAULT, vdmux_ioc(self->vdev[1], VDMUX_IOC_GET_STATUS, (unsigned long)-4096L));
+	EXPECT_EQ(-EFAULT, vdmux_ioc(self->vdev[1], VDMUX_IOC_GET_STATUS, (unsigned long)-(long)PAGE));
 }
 
 TEST(status_layout_is_fixed)
@@ -83,10 +89,10 @@ TEST_F(ctl, set_reserved_size_rounds_up)
 
 	size = 1;
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
-	EXPECT_EQ(4096, reserved_of(self->vdev[2]));
-	size = 5000;
+	EXPECT_EQ(PAGE, reserved_of(self->vdev[2]));
+	size = PAGE + 904;
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
-	EXPECT_EQ(8192, reserved_of(self->ctl));
+	EXPECT_EQ(2 * PAGE, reserved_of(self->ctl));
 	size = DEFAULT_MAX_RESERVED;
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	EXPECT_EQ(DEFAULT_MAX_RESERVED, reserved_of(self->vdev[0]));
@@ -113,7 +119,7 @@ TEST_F(ctl, set_reserved_size_errors)
 	size = UINT64_MAX;
 	EXPECT_EQ(-EINVAL, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	EXPECT_EQ(-EFAULT, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, 0));
-	size = 8192;
+	size = 2 * PAGE;
 	EXPECT_EQ(-ENOTTY, vdmux_ioc(self->vdev[0], VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	EXPECT_EQ(DEFAULT_RESERVED, reserved_of(self->ctl));
 }
@@ -142,7 +148,7 @@ TEST_F(ctl, max_reserved_size_in_sysfs)
 	size = max;
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	EXPECT_EQ(max, reserved_of(self->ctl));
-	size = max + 4096;
+	size = max + PAGE;
 	EXPECT_EQ(device_memory_is_pci() ? -ENOMEM : -EINVAL,
 		  vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	EXPECT_EQ(max, reserved_of(self->ctl));
@@ -150,54 +156,61 @@ TEST_F(ctl, max_reserved_size_in_sysfs)
 
 TEST_F(ctl, set_reserved_size_busy_while_mapped)
 {
-	uint64_t size = 8192;
+	uint64_t size = 2 * PAGE;
 	char *map;
 
-	map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->vdev[3], 0);
+	if (FULL != DEFAULT_RESERVED)
+		ASSERT_EQ(0, set_reserved(FULL));
+	map = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, self->vdev[3], 0);
 	ASSERT_NE(MAP_FAILED, map);
 	EXPECT_EQ(-EBUSY, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
-	EXPECT_EQ(DEFAULT_RESERVED, reserved_of(self->ctl));
-	ASSERT_EQ(0, munmap(map, 4096));
+	EXPECT_EQ(FULL, reserved_of(self->ctl));
+	ASSERT_EQ(0, munmap(map, PAGE));
 	EXPECT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
-	EXPECT_EQ(8192, reserved_of(self->ctl));
+	EXPECT_EQ(2 * PAGE, reserved_of(self->ctl));
 }
 
 /* Every vdev keeps its bytes up to min(old, new); grown bytes are zero. */
 TEST_F(ctl, resize_keeps_content)
 {
-	static char buf[3][DEFAULT_RESERVED], got[2 * DEFAULT_RESERVED];
+	char buf[3][FULL], got[2 * FULL];
 	uint64_t size;
 	int i;
 
+	memset(buf, 0, sizeof(buf));
+	memset(got, 0, sizeof(got));
+
+	if (FULL != DEFAULT_RESERVED)
+		ASSERT_EQ(0, set_reserved(FULL));
 	/* vdev 0 foreground, 1 background with a store, 2 never touched. */
-	fill_pattern(buf[0], DEFAULT_RESERVED, 10);
-	fill_pattern(buf[1], DEFAULT_RESERVED, 11);
-	ASSERT_EQ(DEFAULT_RESERVED, pwrite(self->vdev[0], buf[0], DEFAULT_RESERVED, 0));
-	ASSERT_EQ(DEFAULT_RESERVED, pwrite(self->vdev[1], buf[1], DEFAULT_RESERVED, 0));
+	fill_pattern(buf[0], FULL, 10);
+	fill_pattern(buf[1], FULL, 11);
+	ASSERT_EQ(FULL, pwrite(self->vdev[0], buf[0], FULL, 0));
+	ASSERT_EQ(FULL, pwrite(self->vdev[1], buf[1], FULL, 0));
 
-	size = 3 * 4096;
+	size = 3 * PAGE;
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	for (i = 0; i < 2; i++) {
 		memset(got, 0x5a, sizeof(got));
-		ASSERT_EQ(3 * 4096, pread(self->vdev[i], got, sizeof(got), 0));
-		EXPECT_TRUE(has_pattern(got, 3 * 4096, 10 + i));
+		ASSERT_EQ(3 * PAGE, pread(self->vdev[i], got, sizeof(got), 0));
+		EXPECT_TRUE(has_pattern(got, 3 * PAGE, 10 + i));
 	}
-	ASSERT_EQ(3 * 4096, pread(self->vdev[2], got, sizeof(got), 0));
-	EXPECT_TRUE(all_zero(got, 3 * 4096));
+	ASSERT_EQ(3 * PAGE, pread(self->vdev[2], got, sizeof(got), 0));
+	EXPECT_TRUE(all_zero(got, 3 * PAGE));
 
-	size = 2 * DEFAULT_RESERVED;
+	size = 2 * FULL;
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SET_RESERVED_SIZE, (unsigned long)&size));
 	for (i = 0; i < 2; i++) {
 		memset(got, 0x5a, sizeof(got));
-		ASSERT_EQ(2 * DEFAULT_RESERVED, pread(self->vdev[i], got, sizeof(got), 0));
-		EXPECT_TRUE(has_pattern(got, 3 * 4096, 10 + i));
-		EXPECT_TRUE(all_zero(got + 3 * 4096, 2 * DEFAULT_RESERVED - 3 * 4096));
+		ASSERT_EQ(2 * FULL, pread(self->vdev[i], got, sizeof(got), 0));
+		EXPECT_TRUE(has_pattern(got, 3 * PAGE, 10 + i));
+		EXPECT_TRUE(all_zero(got + 3 * PAGE, 2 * FULL - 3 * PAGE));
 	}
 	/* And the foreground still is vdev 0 after a switch round trip. */
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 1));
 	ASSERT_EQ(0, vdmux_ioc(self->ctl, VDMUX_IOC_SWITCH, 0));
-	ASSERT_EQ(2 * DEFAULT_RESERVED, pread(self->vdev[0], got, sizeof(got), 0));
-	EXPECT_TRUE(has_pattern(got, 3 * 4096, 10));
+	ASSERT_EQ(2 * FULL, pread(self->vdev[0], got, sizeof(got), 0));
+	EXPECT_TRUE(has_pattern(got, 3 * PAGE, 10));
 }
 
 TEST_F(ctl, switch_moves_foreground_and_bumps_generations)
@@ -230,8 +243,11 @@ TEST_F(ctl, switch_moves_foreground_and_bumps_generations)
  */
 TEST_F(ctl, switch_to_a_never_written_vdev_clears_the_device_memory)
 {
-	static char buf[DEFAULT_RESERVED], got[DEFAULT_RESERVED];
+	char buf[DEFAULT_RESERVED], got[DEFAULT_RESERVED];
 	char *p;
+
+	memset(buf, 0, sizeof(buf));
+	memset(got, 0, sizeof(got));
 
 	close_nodes(self->ctl, self->vdev);
 	ASSERT_EQ(0, unload_module());
@@ -298,8 +314,11 @@ TEST_F(ctl, eject_insert_rules)
 
 TEST_F(ctl, eject_foreground_leaves_none)
 {
-	static char buf[DEFAULT_RESERVED], got[DEFAULT_RESERVED];
+	char buf[DEFAULT_RESERVED], got[DEFAULT_RESERVED];
 	struct vdmux_status st;
+
+	memset(buf, 0, sizeof(buf));
+	memset(got, 0, sizeof(got));
 
 	fill_pattern(buf, sizeof(buf), 3);
 	ASSERT_EQ(sizeof(buf), pwrite(self->vdev[0], buf, sizeof(buf), 0));
@@ -341,7 +360,7 @@ TEST_F(ctl, state_changes_need_cap_sys_admin)
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		struct vdmux_status st;
-		uint64_t size = 8192;
+		uint64_t size = 2 * PAGE;
 		int ok = 1;
 
 		/* Drop to nobody: every capability goes with uid 0. */
@@ -368,7 +387,7 @@ TEST_F(ctl, control_node_cannot_be_mapped_read_or_seeked)
 {
 	char c;
 
-	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->ctl, 0));
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, PAGE, PROT_READ, MAP_SHARED, self->ctl, 0));
 	EXPECT_EQ(ENODEV, errno);
 	EXPECT_EQ(-1, read(self->ctl, &c, 1));
 	EXPECT_EQ(EINVAL, errno);

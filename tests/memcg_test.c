@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Backing stores are charged to the memory cgroup of the task whose access
- * allocates them (GFP_KERNEL_ACCOUNT), a 2 MiB chunk at a time: a process
+ * allocates them (GFP_KERNEL_ACCOUNT), a chunk (2 MiB) at a time: a process
  * in a cgroup v2 whose memory.max cannot hold a store gets ENOMEM from
  * write(2) and SIGBUS from a mapped access (the allocation may fail, __GFP_RETRY_MAYFAIL, rather than
  * OOM-kill anyone), and nothing outside the cgroup is touched: the device,
@@ -16,9 +16,9 @@
 
 #define CGROOT "/sys/fs/cgroup"
 #define CG CGROOT "/vdmux-memcg-test"
-#define STORE (8UL << 20)
-/* Stores are allocated by chunks of 2 MiB, each by the first access to it. */
-#define CHUNK (2UL << 20)
+/* Stores are allocated by chunks (chunk_size), each by the first access to it. */
+#define CHUNK store_chunk()
+#define STORE (4 * CHUNK)
 
 /* A number from a cgroup file, or the value of "@key N" in it; -1 if absent. */
 static long long cg_value(const char *file, const char *key)
@@ -120,7 +120,7 @@ TEST_F(memcg, backing_store_is_charged_to_the_allocating_cgroup)
 	EXPECT_EQ(0x5a, c);
 }
 
-/* Exit 0 when a write to some chunk of vdev 3 fails with ENOMEM (4 of them cannot fit in 4M). */
+/* Exit 0 when a write to some chunk of vdev 3 fails with ENOMEM (4 of them cannot fit in 2). */
 static int write_gets_enomem(void)
 {
 	int fd = open_vdev(3, O_RDWR);
@@ -153,14 +153,17 @@ static int mapped_store_gets_sigbus(void)
 
 TEST_F(memcg, a_store_past_memory_max_fails_inside_the_cgroup)
 {
-	static char want[4096], got[4096];
+	char want[PAGE], got[PAGE];
+	char max[32];
 	int status;
 
 	/* Something of vdev 1 that must be intact afterwards. */
 	fill_pattern(want, sizeof(want), 0x31);
 	ASSERT_EQ((ssize_t)sizeof(want), pwrite(self->fd[1], want, sizeof(want), 0));
 
-	ASSERT_EQ(0, write_text(CG "/memory.max", "4M"));
+	/* Two chunks: 4 MiB. */
+	snprintf(max, sizeof(max), "%lu", 2 * CHUNK);
+	ASSERT_EQ(0, write_text(CG "/memory.max", max));
 	status = in_cgroup(write_gets_enomem);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));

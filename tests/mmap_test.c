@@ -9,7 +9,6 @@
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
 
-#define PAGE 4096UL
 #define SIZE DEFAULT_RESERVED
 
 FIXTURE(vd)
@@ -121,8 +120,11 @@ TEST_F(vd, mremap_cannot_grow)
 
 TEST_F(vd, mapping_and_read_write_share_bytes)
 {
-	static char buf[SIZE], got[SIZE];
+	char buf[SIZE], got[SIZE];
 	char *p;
+
+	memset(buf, 0, sizeof(buf));
+	memset(got, 0, sizeof(got));
 
 	p = map_shared(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
@@ -229,8 +231,10 @@ TEST_F(vd, read_into_own_mapping)
 TEST_F(vd, read_into_untouched_own_mapping)
 {
 	struct fault_counts before, after;
-	static char want[SIZE / 2];
+	char want[SIZE / 2];
 	char *p;
+
+	memset(want, 0, sizeof(want));
 
 	fill_pattern(want, sizeof(want), 6);
 	ASSERT_EQ(sizeof(want), pwrite(self->fd[1], want, sizeof(want), 0));
@@ -253,12 +257,13 @@ TEST_F(vd, read_into_untouched_own_mapping)
 }
 
 /*
- * A shared mapping of the first @len bytes (at most 2 MiB) of @fd at a 2 MiB
- * aligned address: all its pages share one page middle directory entry.
+ * A shared mapping of the first @len bytes (at most a PMD block) of @fd at
+ * an address aligned to the PMD size: all its pages share one page middle
+ * directory entry.
  */
 static char *map_in_one_pmd(int fd, size_t len)
 {
-	const size_t pmd = 2UL << 20;
+	const size_t pmd = PMD_BLOCK;
 	char *r = mmap(NULL, 2 * pmd, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *at;
 
@@ -319,8 +324,9 @@ TEST_F(vd, faults_run_under_the_vma_lock)
 TEST_F(vd, switch_keeps_each_vdevs_bytes)
 {
 	char *p0, *p1;
-	static char got[SIZE];
+	char got[SIZE];
 
+	memset(got, 0, sizeof(got));
 	p0 = map_shared(self->fd[0], SIZE, PROT_READ | PROT_WRITE, 0);
 	p1 = map_shared(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p0);
@@ -357,8 +363,9 @@ TEST_F(vd, switch_keeps_each_vdevs_bytes)
 TEST_F(vd, eject_sigbus_then_insert_restores)
 {
 	char *p, c;
-	static char got[SIZE];
+	char got[SIZE];
 
+	memset(got, 0, sizeof(got));
 	p = map_shared(self->fd[1], SIZE, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	fill_pattern(p, SIZE, 7); /* every page faulted in */
@@ -595,14 +602,15 @@ TEST(fault_around_can_be_off)
 /*
  * fault_around_pages at its largest, 512: one fault maps the aligned block
  * of 512 pages around it, clipped to the VMA and to the buffer. In a VMA
- * not aligned like its offsets (which can hold no 2 MiB entry) the block
- * spans two page tables; in one that is, and that does not cover a whole
- * 2 MiB block (so no huge fault maps it), it stays under the faulting
- * one. Counted by the driver and by the kernel.
+ * not aligned like its offsets (which can hold no PMD entry) the block
+ * spans two page tables where it is a PMD block (4 KiB pages); in one
+ * that is, and that does not cover a whole PMD block (so no huge fault maps
+ * it), it stays under the faulting one. Counted by the driver and by the
+ * kernel.
  */
 TEST(fault_around_maps_512_pages)
 {
-	const size_t block = 2UL << 20, len = 2 * block;
+	const size_t block = 512 * PAGE, len = 2 * block;
 	uint64_t size = len;
 	char *r, *aligned, *p;
 	int ctl, fd;
@@ -619,7 +627,7 @@ TEST(fault_around_maps_512_pages)
 	ASSERT_NE(MAP_FAILED, r);
 	aligned = (char *)(((uintptr_t)r + block - 1) & ~(block - 1));
 
-	/* One page off the alignment: the block [0, 512) spans two page tables. */
+	/* One page off the alignment: the block [0, 512) may span two page tables. */
 	p = mmap(aligned + PAGE, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	ASSERT_EQ(aligned + PAGE, p);
 	EXPECT_FAULTS(fd, 1, 0, p[3 * PAGE] = 1);
@@ -628,7 +636,7 @@ TEST(fault_around_maps_512_pages)
 	EXPECT_FAULTS(fd, 0, 0, touch_pages(p + block, block));
 	EXPECT_EQ(0, munmap(p, len));
 
-	/* Aligned, 1 MiB: its 256 pages, under one page table, in one fault. */
+	/* Aligned, half a block: its 256 pages, under one page table, in one fault. */
 	p = mmap(aligned, block / 2, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	ASSERT_EQ(aligned, p);
 	EXPECT_FAULTS(fd, 1, 0, p[block / 2 - 1] = 2);

@@ -266,7 +266,7 @@ TEST_F(module, largest_parameters_accepted)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, get_status(fd, &st));
 	EXPECT_EQ(1, st.nr_vdevs);
-	EXPECT_EQ(8192, st.reserved_size);
+	EXPECT_EQ(round_up_to(5000, PAGE), st.reserved_size);
 	close(fd);
 	ASSERT_EQ(0, unload_module());
 	ASSERT_EQ(0, load_module(""));

@@ -26,7 +26,6 @@
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
 
-#define PAGE 4096UL
 #define DRIVER_DIR "/sys/bus/pci/drivers/vdmux"
 #define NR_DEVS 2
 #define SPAN (256 * 1024UL)

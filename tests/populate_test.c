@@ -15,10 +15,9 @@
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
 
-#define PAGE 4096UL
 #define SIZE DEFAULT_RESERVED
 #define NR DEFAULT_NR_VDEVS
-#define BLOCK (2UL << 20)
+#define BLOCK PMD_BLOCK
 
 /*
  * Expects @action to take no fault of any kind on the vdev of @fd: none
@@ -122,13 +121,18 @@ TEST_F(pop, populated_range_takes_no_fault)
 	EXPECT_EQ(0, munmap((void *)p, SIZE));
 }
 
-/* Whole 2 MiB blocks: populated, they take no fault either, of any size. */
+/*
+ * Whole PMD blocks: populated, they take no fault either, of any size.
+ * Skipped where a store's chunks hold no PMD block.
+ */
 TEST_F(pop, populated_blocks_take_no_fault)
 {
 	int fd = self->fd[0];
 	volatile char *p;
 	char *region;
 
+	if (!chunks_hold_pmd())
+		SKIP(return, NO_PMD_CHUNKS_FMT, NO_PMD_CHUNKS_ARGS);
 	ASSERT_EQ(0, set_reserved(2 * BLOCK));
 	ASSERT_EQ(0, fill_vdev(fd, 0, 0x72, 2 * BLOCK));
 	/* At an aligned address, which a 32-bit process does not get from a plain mmap. */
@@ -174,7 +178,7 @@ TEST_F(pop, errors)
 
 	EXPECT_EQ(-EFAULT, vdmux_ioc(fd, VDMUX_IOC_POPULATE, 0));
 	EXPECT_EQ(-EFAULT, vdmux_ioc(fd, VDMUX_IOC_POPULATE, 8));
-	EXPECT_EQ(-EFAULT, vdmux_ioc(fd, VDMUX_IOC_POPULATE, (unsigned long)-4096L));
+	EXPECT_EQ(-EFAULT, vdmux_ioc(fd, VDMUX_IOC_POPULATE, (unsigned long)-(long)PAGE));
 	/* Past the mapping's end: our anonymous PROT_NONE memory. */
 	EXPECT_EQ(-EFAULT, populate(fd, p, SIZE + PAGE));
 	EXPECT_EQ(-EFAULT, populate(fd, p + SIZE, PAGE));

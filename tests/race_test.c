@@ -4,20 +4,20 @@
  * would look for (src/vm.rs explains both fixes):
  *
  * - fork must not copy a vdev's page table entries: copy_huge_pmd() reads
- *   the parent's 2 MiB entry without the lock our zaps take, so a SWITCH
+ *   the parent's PMD entry without the lock our zaps take, so a SWITCH
  *   in between would leave the child mapping another vdev's device memory.
  *   The driver zaps the parent's entries when fork copies the VMA, so the
  *   child maps its pages with faults of its own, which the fdinfo counters
  *   show. A fork-while-switching run checks every byte the child sees.
  *
- * - A 4 KiB fault that finds a 2 MiB entry installed meanwhile: a huge
- *   fault falls back while its vdev lives in a backing store with 4 KiB
+ * - A page fault that finds a PMD entry installed meanwhile: a huge
+ *   fault falls back while its vdev lives in a backing store of single
  *   pages, a SWITCH moves the vdev to the huge device memory, another
- *   thread's huge fault maps it with a PMD, and the first thread's 4 KiB
+ *   thread's huge fault maps it with a PMD, and the first thread's page
  *   fault must then not insert a page below that PMD (a VM_BUG_ON in
  *   walk_to_pmd on a debug kernel). The window is a few instructions wide;
  *   the test builds exactly the situation (a backing store forced onto
- *   4 KiB pages by fail_page_alloc, device memory on 2 MiB pages), has
+ *   single pages by fail_page_alloc, device memory of PMD blocks), has
  *   threads fault the vdev while it moves between the two, and checks that
  *   both kinds of fault were served and every byte read was the vdev's.
  */
@@ -29,8 +29,9 @@
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
 
-#define PAGE 4096UL
-#define BLOCK (2UL << 20)
+#define BLOCK PMD_BLOCK
+/* A chunk of a store (the driver's chunk_size): BLOCK with 4 KiB pages. */
+#define CHUNK ((size_t)ctl_attr_number("chunk_size"))
 #define DEBUGFS "/sys/kernel/debug"
 
 /* The word vdev @vdev holds at byte offset @off: the shared tagged pattern. */
@@ -42,17 +43,23 @@ static uint64_t tag(int vdev, size_t off)
 /* Fills vdev @fd (index @vdev) with its tags through write(2). */
 static int fill_tags(int fd, int vdev, size_t len)
 {
-	static uint64_t buf[BLOCK / 8];
+	const size_t piece = 512 * PAGE;
+	uint64_t *buf = malloc(piece);
 	size_t off, i;
 
-	for (off = 0; off < len; off += sizeof(buf)) {
-		size_t n = len - off < sizeof(buf) ? len - off : sizeof(buf);
+	if (!buf)
+		return -1;
+	for (off = 0; off < len; off += piece) {
+		size_t n = len - off < piece ? len - off : piece;
 
 		for (i = 0; i < n / 8; i++)
 			buf[i] = tag(vdev, off + i * 8);
-		if (pwrite(fd, buf, n, off) != (ssize_t)n)
+		if (pwrite(fd, buf, n, off) != (ssize_t)n) {
+			free(buf);
 			return -1;
+		}
 	}
+	free(buf);
 	return 0;
 }
 
@@ -87,7 +94,7 @@ FIXTURE_TEARDOWN(race)
 
 /*
  * After fork the child's first access to a mapping the parent had fully
- * mapped is a fault of its own, with 2 MiB entries and with 4 KiB pages:
+ * mapped is a fault of its own, with PMD entries and with single pages:
  * nothing was copied. The parent's next access faults too (its entries
  * were zapped), and both see the vdev's bytes.
  */
@@ -137,6 +144,8 @@ static void check_fork_refaults(struct __test_metadata *_metadata, int fd, size_
 
 TEST_F(race, fork_child_takes_its_own_huge_faults)
 {
+	if (!chunks_hold_pmd())
+		SKIP(return, NO_PMD_CHUNKS_FMT, NO_PMD_CHUNKS_ARGS);
 	ASSERT_EQ(0, set_reserved(BLOCK));
 	check_fork_refaults(_metadata, self->fd[0], BLOCK, 1);
 }
@@ -220,9 +229,10 @@ TEST_F(race, copy_into_own_fresh_mapping_while_switching)
 }
 
 /*
- * vdev 0 mapped with one 2 MiB entry, forked again and again while vdevs 0
- * and 1 swap places: every child must see vdev 0's bytes, never vdev 1's.
- * Some forks must have overlapped a SWITCH ioctl, or nothing raced.
+ * vdev 0 mapped with one PMD entry (a chunk of single pages where chunks
+ * hold no PMD block), forked again and again while vdevs 0 and 1 swap
+ * places: every child must see vdev 0's bytes, never vdev 1's. Some forks
+ * must have overlapped a SWITCH ioctl, or nothing raced.
  */
 TEST_F(race, fork_while_switching_never_shows_foreign_bytes)
 {
@@ -230,12 +240,13 @@ TEST_F(race, fork_while_switching_never_shows_foreign_bytes)
 	volatile uint64_t *p;
 	pthread_t thread;
 	int rounds = 0, bad = 0, status, overlapped = 0;
+	const size_t len = chunks_hold_pmd() ? BLOCK : CHUNK;
 	double end;
 
-	ASSERT_EQ(0, set_reserved(BLOCK));
-	ASSERT_EQ(0, fill_tags(self->fd[0], 0, BLOCK));
-	ASSERT_EQ(0, fill_tags(self->fd[1], 1, BLOCK));
-	p = (volatile uint64_t *)map_shared(self->fd[0], BLOCK, PROT_READ, 0);
+	ASSERT_EQ(0, set_reserved(len));
+	ASSERT_EQ(0, fill_tags(self->fd[0], 0, len));
+	ASSERT_EQ(0, fill_tags(self->fd[1], 1, len));
+	p = (volatile uint64_t *)map_shared(self->fd[0], len, PROT_READ, 0);
 	ASSERT_NE(MAP_FAILED, (void *)p);
 	ASSERT_EQ(0, pthread_create(&thread, NULL, switch_loop, &s));
 	end = now_s() + 3;
@@ -244,14 +255,14 @@ TEST_F(race, fork_while_switching_never_shows_foreign_bytes)
 
 		uint64_t w0;
 
-		(void)p[rounds % (BLOCK / 8)];	/* map it again in the parent */
+		(void)p[rounds % (len / 8)];	/* map it again in the parent */
 		w0 = __atomic_load_n(&s.switching, __ATOMIC_SEQ_CST);
 		pid = fork();
 		if (pid > 0)
 			overlapped += switched_between(w0, __atomic_load_n(&s.switching,
 									  __ATOMIC_SEQ_CST));
 		if (pid == 0)
-			_exit(first_foreign(p, 0, BLOCK) == -1 ? 0 : 1);
+			_exit(first_foreign(p, 0, len) == -1 ? 0 : 1);
 		if (pid < 0 || waitpid(pid, &status, 0) != pid ||
 		    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			bad++;
@@ -266,8 +277,8 @@ TEST_F(race, fork_while_switching_never_shows_foreign_bytes)
 	EXPECT_LT(1, rounds);
 	EXPECT_LT(1, s.switches);
 	EXPECT_LT(0, overlapped) TH_LOG("no fork overlapped a SWITCH: nothing raced");
-	EXPECT_EQ(-1, first_foreign(p, 0, BLOCK));
-	EXPECT_EQ(0, munmap((void *)p, BLOCK));
+	EXPECT_EQ(-1, first_foreign(p, 0, len));
+	EXPECT_EQ(0, munmap((void *)p, len));
 }
 
 /*
@@ -286,8 +297,10 @@ TEST_F(race, fork_while_switching_never_shows_foreign_bytes)
 
 static int fragment_unmovable(int kept[2 * PIPE_PAIRS])
 {
-	static char page[PAGE];
+	char page[PAGE];
 	int dropped[PIPE_PAIRS][2] = { 0 }, i, j, ret = 0;
+
+	memset(page, 0, sizeof(page));
 
 	for (i = 0; i < 2 * PIPE_PAIRS; i++)
 		kept[i] = -1;
@@ -313,9 +326,9 @@ static int fragment_unmovable(int kept[2 * PIPE_PAIRS])
 }
 
 /*
- * Writes vdev @fd's first byte (unchanged) with every allocation of order 9
- * or more failing for this task and unmovable free memory fragmented, so
- * that the backing store the write allocates gets 4 KiB pages, and no 2 MiB
+ * Writes vdev @fd's first byte (unchanged) with every allocation of the PMD
+ * order (9 with 4 KiB pages) or more failing for this task and unmovable free memory fragmented, so
+ * that the backing store the write allocates gets single pages, and no PMD
  * block of them is contiguous by luck.
  */
 static int allocate_small_store(int fd, int try)
@@ -324,11 +337,11 @@ static int allocate_small_store(int fd, int try)
 	static const char *const setup[][2] = {
 		{ "task-filter", "Y" }, { "verbose", "0" }, { "interval", "1" },
 		{ "space", "0" }, { "times", "-1" }, { "ignore-gfp-wait", "N" },
-		{ "ignore-gfp-highmem", "N" }, { "min-order", "9" },
+		{ "ignore-gfp-highmem", "N" },
 		{ "probability", "100" },
 	};
 	cpu_set_t cpus, one;
-	char path[128], c;
+	char path[128], order[16], c;
 	int i, ret;
 
 	if (pread(fd, &c, 1, 0) != 1)
@@ -349,6 +362,10 @@ static int allocate_small_store(int fd, int try)
 		if (ret)
 			goto out;
 	}
+	snprintf(order, sizeof(order), "%d", __builtin_ctzl(BLOCK / PAGE));
+	ret = write_text(DEBUGFS "/fail_page_alloc/min-order", order);
+	if (ret)
+		goto out;
 	ret = fragment_unmovable(kept);
 	if (!ret)
 		ret = write_text("/proc/self/make-it-fail", "1");
@@ -395,17 +412,17 @@ static void *touch_loop(void *arg)
 }
 
 /*
- * One 2 MiB slot of a mapping served by 2 MiB entries and 4 KiB pages in
- * turn, while the vdev moves between device memory of 2 MiB blocks and a
- * backing store of 4 KiB pages: every read sees the vdev's own bytes. A
- * zap of a 2 MiB entry empties the slot's page middle directory entry, but
- * once a 4 KiB fault put a page table there the slot keeps it until munmap,
+ * One PMD slot of a mapping served by PMD entries and single pages in
+ * turn, while the vdev moves between device memory of PMD blocks and a
+ * backing store of single pages: every read sees the vdev's own bytes. A
+ * zap of a PMD entry empties the slot's page middle directory entry, but
+ * once a page fault put a page table there the slot keeps it until munmap,
  * so each round maps vdev 1 afresh and has 4 threads fault it while vdevs
  * 0 and 1 keep swapping places; a round counts when both kinds of fault
  * were served in it across a SWITCH, and the test fails when none did.
  *
- * Not reached here: a 4 KiB fault whose huge-fault attempt fell back, then
- * found a 2 MiB entry another thread installed after a SWITCH (the reason
+ * Not reached here: a page fault whose huge-fault attempt fell back, then
+ * found a PMD entry another thread installed after a SWITCH (the reason
  * the fault handler checks the entry before inserting). That window lies
  * between two steps of the kernel's fault path and no user-space schedule
  * widens it; a build without the check passes this test.
@@ -416,34 +433,38 @@ TEST_F_TIMEOUT(race, huge_and_small_faults_share_a_slot_across_switches, 180)
 	struct fault_counts before, after;
 	pthread_t sw;
 	long bad = 0, rounds = 0, mixed = 0;
+	char params[64];
 	int tries;
 	double end;
 
 	if (access(DEBUGFS "/fail_page_alloc/min-order", W_OK))
 		SKIP(return, "kernel without fail_page_alloc");
+	if (!chunks_hold_pmd())
+		SKIP(return, NO_PMD_CHUNKS_FMT, NO_PMD_CHUNKS_ARGS);
+	snprintf(params, sizeof(params), "reserved_size=%lu", BLOCK);
 	/*
-	 * A fresh load with a 2 MiB buffer: the device memory is allocated
+	 * A fresh load with a buffer of one block: the device memory is allocated
 	 * then, and no backing store yet (a resize would reallocate every
 	 * existing one with huge pages). Free memory is fragmented on purpose:
-	 * 4 KiB pages taken from unfragmented free lists can by chance form
-	 * one contiguous, aligned 2 MiB block. Tries are allowed for a task
+	 * pages taken from unfragmented free lists can by chance form one
+	 * contiguous, aligned PMD block. Tries are allowed for a task
 	 * migrated or a list drained in between: 8 were once not enough in a
 	 * full run.
 	 */
 	for (tries = 0; tries < 24; tries++) {
 		close_nodes(self->ctl, self->fd);
 		ASSERT_EQ(0, unload_module());
-		ASSERT_EQ(0, load_module("reserved_size=2097152"));
+		ASSERT_EQ(0, load_module(params));
 		ASSERT_EQ(0, open_nodes(&self->ctl, self->fd));
-		/* The device memory (vdev 0's, now), allocated by a write, has a 2 MiB page ... */
+		/* The device memory (vdev 0's, now), allocated by a write, is one PMD block ... */
 		ASSERT_EQ(1, pwrite(self->fd[0], "", 1, 0));
 		ASSERT_EQ(1, huge_blocks(self->fd[0]));
-		/* ... and vdev 1's backing store 4 KiB pages. */
+		/* ... and vdev 1's backing store single pages. */
 		ASSERT_EQ(0, allocate_small_store(self->fd[1], tries));
 		if (huge_blocks(self->fd[1]) == 0)
 			break;
 	}
-	ksft_print_msg("a backing store without 2 MiB blocks after %d tries\n", tries + 1);
+	ksft_print_msg("a backing store without PMD blocks after %d tries\n", tries + 1);
 	ASSERT_EQ(0, huge_blocks(self->fd[1]));
 	s.ctl = self->ctl;
 	ASSERT_EQ(0, fill_tags(self->fd[0], 0, BLOCK));
@@ -474,7 +495,7 @@ TEST_F_TIMEOUT(race, huge_and_small_faults_share_a_slot_across_switches, 180)
 		ASSERT_EQ(0, munmap((void *)p, BLOCK));
 		rounds++;
 		/*
-		 * The slot served both a 2 MiB and a 4 KiB fault while a SWITCH
+		 * The slot served both a PMD and a page fault while a SWITCH
 		 * moved the vdev: the faults of both kinds met in it.
 		 */
 		r1 = fault_counts(self->fd[1]);
@@ -484,7 +505,7 @@ TEST_F_TIMEOUT(race, huge_and_small_faults_share_a_slot_across_switches, 180)
 	s.stop = 1;
 	ASSERT_EQ(0, pthread_join(sw, NULL));
 	after = fault_counts(self->fd[1]);
-	ksft_print_msg("%ld rounds, %ld switches; faults: %ld with 2 MiB entries, %ld with 4 KiB pages; "
+	ksft_print_msg("%ld rounds, %ld switches; faults: %ld with PMD entries, %ld with single pages; "
 		       "%ld rounds had both kinds in the slot across a SWITCH\n",
 		       rounds, s.switches, after.huge - before.huge, after.pages - before.pages,
 		       mixed);
@@ -523,6 +544,7 @@ struct load_race {
 	volatile int switching;
 	volatile int foreign;		/* the reader saw a byte not vdev 0's */
 	int fd1;
+	size_t chunk;			/* bytes of a chunk */
 	int hit;			/* the write began during the SWITCH */
 	int write_error;
 };
@@ -549,7 +571,7 @@ static void *stall_watcher(void *arg)
 
 		if (r->switching && now == last) {
 			r->hit = r->switching;
-			if (pwrite(r->fd1, "B", 1, SAVE_CHUNKS * BLOCK) != 1)
+			if (pwrite(r->fd1, "B", 1, SAVE_CHUNKS * r->chunk) != 1)
 				r->write_error = errno ? errno : EIO;
 			return NULL;
 		}
@@ -561,13 +583,14 @@ static void *stall_watcher(void *arg)
 
 TEST_F(race, background_chunk_added_during_switch)
 {
-	const size_t size = (SAVE_CHUNKS + 1) * BLOCK;
-	static char a[BLOCK];
+	const size_t size = (SAVE_CHUNKS + 1) * CHUNK;
+	char *a = malloc(CHUNK);
 	int round, hits = 0;
 
-	memset(a, 'A', sizeof(a));
+	ASSERT_NE(NULL, a);
+	memset(a, 'A', CHUNK);
 	for (round = 0; round < 40 && hits < 5; round++) {
-		struct load_race r = { .fd1 = self->fd[1] };
+		struct load_race r = { .fd1 = self->fd[1], .chunk = CHUNK };
 		pthread_t reader, watcher;
 		struct vdmux_status st;
 		char c;
@@ -578,7 +601,7 @@ TEST_F(race, background_chunk_added_during_switch)
 		ASSERT_EQ(0, set_reserved(DEFAULT_RESERVED));
 		ASSERT_EQ(0, set_reserved(size));
 		for (k = 0; k < SAVE_CHUNKS; k++)
-			ASSERT_EQ((ssize_t)BLOCK, pwrite(self->fd[0], a, BLOCK, k * BLOCK));
+			ASSERT_EQ((ssize_t)CHUNK, pwrite(self->fd[0], a, CHUNK, k * CHUNK));
 		ASSERT_EQ(1, pwrite(self->fd[1], "B", 1, 0));
 		r.p = map_shared(self->fd[0], PAGE, PROT_READ, 0);
 		ASSERT_NE(MAP_FAILED, (void *)r.p);
@@ -602,14 +625,14 @@ TEST_F(race, background_chunk_added_during_switch)
 		ASSERT_EQ(0, get_status(self->ctl, &st));
 		EXPECT_EQ(1u, st.foreground);
 		for (k = 0; k < SAVE_CHUNKS; k++) {
-			EXPECT_EQ(1, pread(self->fd[0], &c, 1, k * BLOCK));
+			EXPECT_EQ(1, pread(self->fd[0], &c, 1, k * CHUNK));
 			EXPECT_EQ('A', c) ksft_print_msg("round %d: vdev 0 chunk %d holds '%c'\n",
 							 round, k, c);
 		}
 		EXPECT_EQ(1, pread(self->fd[1], &c, 1, 0));
 		EXPECT_EQ('B', c);
 		if (r.hit) {
-			EXPECT_EQ(1, pread(self->fd[1], &c, 1, SAVE_CHUNKS * BLOCK));
+			EXPECT_EQ(1, pread(self->fd[1], &c, 1, SAVE_CHUNKS * CHUNK));
 			EXPECT_EQ('B', c);
 		}
 		ASSERT_EQ(0, munmap((void *)r.p, PAGE));
@@ -618,6 +641,7 @@ TEST_F(race, background_chunk_added_during_switch)
 	}
 	ksft_print_msg("%d rounds, %d with a write during the SWITCH\n", round, hits);
 	EXPECT_LT(0, hits);
+	free(a);
 }
 
 /*

@@ -63,13 +63,13 @@ static void *open_loop(void *arg)
 		atomic_store(&o->idle, 0);
 		fd = open("/dev/vdmux0", O_RDWR | O_CLOEXEC);
 		if (fd >= 0) {
-			void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+			void *p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
 
 			atomic_fetch_add(&o->opened, 1);
 			atomic_fetch_add(&o->found, 1);
 			if (p != MAP_FAILED) {
 				(void)*(volatile char *)p;
-				munmap(p, 4096);
+				munmap(p, PAGE);
 			}
 			close(fd);
 		} else if (errno != ENOENT) {

@@ -13,7 +13,6 @@
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
 
-#define PAGE 4096UL
 #define SIZE DEFAULT_RESERVED
 #define KERNEL_ADDR 0xffffffff81000000UL
 
@@ -21,7 +20,7 @@ FIXTURE(sec)
 {
 	int ctl;
 	int fd[DEFAULT_NR_VDEVS];
-	char a[SIZE], b[SIZE];	/* what vdev 0 and vdev 1 hold */
+	char a[MAX_DEFAULT_RESERVED], b[MAX_DEFAULT_RESERVED];	/* what vdev 0 and vdev 1 hold: SIZE bytes */
 };
 
 FIXTURE_SETUP(sec)
@@ -252,11 +251,13 @@ static int pin_refused(void)
  */
 TEST_F(sec, foll_force_never_reaches_a_mapping)
 {
-	static char got[SIZE];
+	char got[SIZE];
 	struct iovec local, remote;
 	char junk[64], out[64];
 	int mem, ro, i;
 	char *maps[3];
+
+	memset(got, 0, sizeof(got));
 
 	memset(junk, 'X', sizeof(junk));
 	mem = open("/proc/self/mem", O_RDWR);
@@ -307,8 +308,11 @@ TEST_F(sec, foll_force_never_reaches_a_mapping)
  */
 TEST_F(sec, reused_address_never_touched)
 {
-	static char anon_bytes[SIZE], c_bytes[SIZE];
+	char anon_bytes[SIZE], c_bytes[SIZE];
 	char *x, *y, *p, *moved, c;
+
+	memset(anon_bytes, 0, sizeof(anon_bytes));
+	memset(c_bytes, 0, sizeof(c_bytes));
 
 	memset(anon_bytes, 'Q', SIZE);
 	fill_pattern(c_bytes, SIZE, 0xc2);
@@ -436,8 +440,9 @@ static void record_signal(int sig)
 TEST_F(sec, kernel_copies_into_mappings_fault_cleanly)
 {
 	char *ro, *rw, c;
-	static char got[SIZE];
+	char got[SIZE];
 
+	memset(got, 0, sizeof(got));
 	ro = mmap(NULL, SIZE, PROT_READ, MAP_SHARED, self->fd[1], 0);
 	rw = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd[2], 0);
 	ASSERT_NE(MAP_FAILED, ro);
@@ -472,10 +477,12 @@ TEST_F(sec, kernel_copies_into_mappings_fault_cleanly)
  */
 TEST_F(sec, page_pin_never_exposes_another_vdev)
 {
-	static char got[PAGE];
+	char got[PAGE];
 	struct iovec iov;
 	int pipefd[2], i;
 	char *p[2];
+
+	memset(got, 0, sizeof(got));
 
 	ASSERT_EQ(0, pipe2(pipefd, O_NONBLOCK));
 	p[0] = mmap(NULL, SIZE, PROT_READ, MAP_SHARED, self->fd[0], 0);

@@ -20,15 +20,15 @@
  *
  * Every writer also populates its block (VDMUX_IOC_POPULATE) at the start
  * of its first pass and every fourth after: it must succeed, or fail with
- * ENODEV only when the vdev was removed around the call. (With 2 MiB
- * blocks only the first writer of each vdev does: 4 KiB entries in part of
+ * ENODEV only when the vdev was removed around the call. (With PMD
+ * blocks only the first writer of each vdev does: page entries in part of
  * a block leave its slot a page table, which no PMD entry can take.)
  *
  * Growth: in each round, once the writers have faulted their mappings, a
  * grower process maps the next bytes past the reserved size of one vdev
- * (16 pages; with 2 MiB blocks, the next block) with an autogrow mapping
+ * (16 pages; with PMD blocks, the next block) with an autogrow mapping
  * and stores signatures into the last page of each of its parts (16 of a
- * page; 2 of 1 MiB), in order, each store growing the device under the
+ * page; 2 of half a block), in order, each store growing the device under the
  * writers' feet; it checks each page it stored and that the size reached
  * that page's end, and re-checks them until the round ends (SIGBUS judged
  * as the writers'). Meanwhile the controller grows the size while mapped
@@ -42,9 +42,11 @@
  * and the reserved size is changed (growing once while a page is mapped,
  * refused to shrink while it is) and restored.
  *
- * Two variants: "pages" with the default reserved size (32 KiB, mapped
- * with 4 KiB pages), and "blocks" with 2 MiB, which every writer maps with
- * one PMD entry (the test checks that such faults were served).
+ * Two variants: "pages" with a reserved size of 8 pages (32 KiB with 4 KiB
+ * pages), mapped with single pages, and "blocks" with one PMD block (the
+ * driver's pmd_size), which every writer maps with one PMD entry (the test
+ * checks that such faults were served); "blocks" skips where a store's
+ * chunks hold no PMD block (16 and 64 KiB pages).
  *
  *	stress_test [--seconds N]	(or VDMUX_STRESS_SECONDS; default 10: 7 s
  *					 for pages and 3 s for blocks)
@@ -60,7 +62,6 @@
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
 
-#define PAGE 4096UL
 #define MAX_VDEVS 8
 #define PROCS 2			/* worker processes per vdev */
 #define THREADS 2		/* threads per worker process */
@@ -162,7 +163,7 @@ static size_t grow;
 static unsigned int steps;
 /* Context management is on: the writers' accesses switch too. */
 static int ctxmgt;
-/* The variant maps 2 MiB blocks with PMD entries. */
+/* The variant maps PMD blocks with PMD entries. */
 static int huge;
 
 static void futex_wait(uint32_t *addr, uint32_t val, long ms)
@@ -1053,18 +1054,18 @@ FIXTURE(stress)
 
 FIXTURE_VARIANT(stress)
 {
-	size_t size;		/* the reserved size of the run */
-	size_t grow;		/* what the grower adds past it in a round */
+	/*
+	 * The reserved size of the run and what the grower adds past it in a
+	 * round follow from huge: 8 and 16 pages, or one PMD block each.
+	 */
 	unsigned int steps;	/* in so many stores (each growing the device) */
 	double share;		/* of the run's seconds */
-	int huge;		/* every writer maps one 2 MiB block with a PMD entry */
+	int huge;		/* every writer maps one PMD block with a PMD entry */
 	int ctxmgt;		/* context management on, with this hold plus 1 ms */
 };
 
 FIXTURE_VARIANT_ADD(stress, pages)
 {
-	.size = DEFAULT_RESERVED,
-	.grow = 16 * PAGE,
 	.steps = 16,
 	.share = 0.7,
 };
@@ -1072,8 +1073,6 @@ FIXTURE_VARIANT_ADD(stress, pages)
 /* As pages, with context management on and no hold. */
 FIXTURE_VARIANT_ADD(stress, pages_ctxmgt)
 {
-	.size = DEFAULT_RESERVED,
-	.grow = 16 * PAGE,
 	.steps = 16,
 	.share = 0.4,
 	.ctxmgt = 1,
@@ -1082,18 +1081,14 @@ FIXTURE_VARIANT_ADD(stress, pages_ctxmgt)
 /* As pages, with context management on and a hold of 3 ms. */
 FIXTURE_VARIANT_ADD(stress, pages_ctxmgt_hold)
 {
-	.size = DEFAULT_RESERVED,
-	.grow = 16 * PAGE,
 	.steps = 16,
 	.share = 0.4,
 	.ctxmgt = 4,
 };
 
-/* The grower completes a second 2 MiB block, in two growths of 1 MiB. */
+/* The grower completes a second PMD block, in two growths of half a block. */
 FIXTURE_VARIANT_ADD(stress, blocks)
 {
-	.size = 2UL << 20,
-	.grow = 2UL << 20,
 	.steps = 2,
 	.share = 0.3,
 	.huge = 1,
@@ -1104,9 +1099,13 @@ FIXTURE_SETUP(stress)
 	struct vdmux_status st;
 	int v;
 
+	self->ctl = -1;
 	ASSERT_EQ(0, reset_device());
-	size = variant->size;
-	grow = variant->grow;
+	if (variant->huge && !chunks_hold_pmd())
+		SKIP(return, NO_PMD_CHUNKS_FMT, NO_PMD_CHUNKS_ARGS);
+	/* 32 KiB and 64 KiB with 4 KiB pages. */
+	size = variant->huge ? PMD_BLOCK : 8 * PAGE;
+	grow = variant->huge ? PMD_BLOCK : 16 * PAGE;
 	steps = variant->steps;
 	huge = variant->huge;
 	ctxmgt = variant->ctxmgt;
@@ -1129,7 +1128,7 @@ FIXTURE_TEARDOWN(stress)
 {
 	int v;
 
-	if (sh == MAP_FAILED)
+	if (!sh || sh == MAP_FAILED)
 		return;
 	/* After a failed assertion: stop and reap the workers first. */
 	syncing = NULL;
@@ -1230,7 +1229,7 @@ TEST_F(stress, isolation)
 		/* The round's time counts from when every writer is running. */
 		t0 = now_s();
 		round_end = t0 + round_len;
-		/* Growth starts half way: the writers' first faults met whole 2 MiB blocks. */
+		/* Growth starts half way: the writers' first faults met whole PMD blocks. */
 		grow_at = t0 + round_len / 2;
 		while (now_s() < round_end) {
 			double pause = rng_below(&r, 300) * 1e-6;
@@ -1304,7 +1303,7 @@ TEST_F(stress, isolation)
 	ksft_print_msg("writer passes: %llu, page faults (minflt): %llu, SIGBUS while removed: %llu\n",
 		       (unsigned long long)ws.passes, (unsigned long long)sh->minflt,
 		       (unsigned long long)ws.sig.sigbus);
-	ksft_print_msg("vdev 0 faults served: %ld with 4 KiB pages, %ld with 2 MiB entries\n",
+	ksft_print_msg("vdev 0 faults served: %ld with single pages, %ld with PMD entries\n",
 		       faults[1].pages - faults[0].pages, faults[1].huge - faults[0].huge);
 	ksft_print_msg("bytes verified: %llu through mappings, %llu through read(2)\n",
 		       (unsigned long long)ws.bytes, (unsigned long long)tt.final_bytes);

@@ -12,7 +12,6 @@
 #include "kselftest_harness.h"
 #include "vdmux_test.h"
 
-#define PAGE 4096UL
 #define SIZE DEFAULT_RESERVED
 #define NR_VDEVS DEFAULT_NR_VDEVS
 
@@ -48,9 +47,12 @@ static int nothing_mapped(void)
 
 TEST_F(td, close_before_munmap)
 {
-	static char got[SIZE], want[SIZE];
+	char got[SIZE], want[SIZE];
 	char *p, c;
 	int fd = open_vdev(1, O_RDWR);
+
+	memset(got, 0, sizeof(got));
+	memset(want, 0, sizeof(want));
 
 	ASSERT_LE(0, fd);
 	p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -436,7 +438,8 @@ TEST_F(td, eject_while_faulting)
 }
 
 /*
- * One thread resizes between 32 and 64 KiB, another maps 32 or 64 KiB.
+ * One thread resizes between SIZE and 2 * SIZE (32 and 64 KiB with 4 KiB
+ * pages), another maps SIZE or 2 * SIZE.
  * A shrink while anything is mapped must be EBUSY (a growth is not
  * refused); a mapping past the size ENOMEM; and a mapping that was made
  * stays whole: the size does not shrink under it, no page of it faults
@@ -477,10 +480,12 @@ TEST_F(td, resize_racing_mmap)
 {
 	struct resizer rz = { .deadline = now_s() + 8 };
 	uint64_t maps = 0, enomem = 0, torn = 0, bad = 0, size, after;
-	static char buf[SIZE];
+	char buf[SIZE];
 	pthread_t tid;
 	int fd, n;
 	char *p, c;
+
+	memset(buf, 0, sizeof(buf));
 
 	fd = open_vdev(3, O_RDWR);
 	ASSERT_LE(0, fd);
@@ -493,7 +498,7 @@ TEST_F(td, resize_racing_mmap)
 
 		p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 		if (p == MAP_FAILED) {
-			/* Only a 64 KiB mapping can be past the size. */
+			/* Only a mapping of 2 * SIZE can be past the size. */
 			if (errno == ENOMEM && len == 2 * SIZE)
 				enomem++;
 			else
@@ -538,9 +543,11 @@ TEST_F(td, resize_racing_mmap)
 TEST_F(td, rmmod_waits_for_the_last_mapping)
 {
 	int fd = open_vdev(3, O_RDWR), to_child[2], from_child[2], status;
-	static char buf[SIZE];
+	char buf[SIZE];
 	char *p, *moved, c;
 	pid_t pid;
+
+	memset(buf, 0, sizeof(buf));
 
 	ASSERT_LE(0, fd);
 	p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -603,7 +610,7 @@ TEST_F(td, rmmod_waits_for_the_last_mapping)
  */
 #define POP_MAPS 1024
 #define POP_MAP DEFAULT_MAX_RESERVED
-#define BLOCK (2UL << 20)
+#define BLOCK PMD_BLOCK
 
 struct pop_child {
 	volatile int started, returned, ret;
@@ -619,7 +626,7 @@ static void populate_child(int fd, struct pop_child *c)
 		      -1, 0);
 	if (region == MAP_FAILED)
 		_exit(2);
-	/* 2 MiB aligned, as a program that wants PMD entries maps it. */
+	/* PMD aligned, as a program that wants PMD entries maps it. */
 	base = (char *)(((uintptr_t)region + BLOCK - 1) & ~(BLOCK - 1));
 	for (i = 0; i < POP_MAPS; i++)
 		if (mmap(base + (size_t)i * POP_MAP, POP_MAP, PROT_READ | PROT_WRITE,

@@ -29,8 +29,127 @@
 
 #define CTL_PATH "/dev/vdmux"
 #define DEFAULT_NR_VDEVS 4
-#define DEFAULT_RESERVED 32768UL
 #define DEFAULT_MAX_RESERVED (64UL << 20)
+
+/*
+ * Sizes follow the page size and the PMD size the driver reports, so that
+ * the tests hold with 4, 16 and 64 KiB pages: no test writes 4096 or 2 MiB.
+ * PAGE is the page size; PMD_BLOCK the bytes one PMD entry maps (sysfs
+ * pmd_size: 2 MiB with 4 KiB pages, 32 MiB with 16 KiB, 512 MiB with
+ * 64 KiB); DEFAULT_RESERVED the default reserved size, 32768 rounded up
+ * to a page.
+ */
+#define PAGE page_size()
+#define PMD_BLOCK pmd_size()
+#define DEFAULT_RESERVED default_reserved()
+
+/*
+ * The largest page size the tests are built for (arm64's 64 KiB), the
+ * smallest, and the largest default reserved size: the bounds of the few
+ * arrays that must be sized at build time (in a fixture), which use only
+ * the first PAGE or DEFAULT_RESERVED bytes of them, or an entry per page.
+ */
+#define MAX_PAGE_SIZE (64UL << 10)
+#define MIN_PAGE_SIZE (4UL << 10)
+#define MAX_DEFAULT_RESERVED (MAX_PAGE_SIZE > 32768 ? MAX_PAGE_SIZE : 32768)
+
+static inline int read_first_line(const char *path, char *buf, size_t len);
+
+static inline unsigned long page_size(void)
+{
+	static unsigned long page;
+
+	if (!page) {
+		page = sysconf(_SC_PAGESIZE);
+		if (page > MAX_PAGE_SIZE) {
+			fprintf(stderr, "pages of %lu bytes: the tests are built for at most %lu\n",
+				page, MAX_PAGE_SIZE);
+			exit(1);
+		}
+	}
+	return page;
+}
+
+/* @n rounded up to a multiple of @to, a power of two. */
+static inline unsigned long round_up_to(unsigned long n, unsigned long to)
+{
+	return (n + to - 1) & ~(to - 1);
+}
+
+static inline unsigned long default_reserved(void)
+{
+	return round_up_to(32768, PAGE);
+}
+
+/*
+ * The number in attribute @name of the first multiplexer's control node,
+ * /sys/class/misc/vdmux, or else of the first of /sys/class/misc/vdmux-I
+ * (with device_memory=pci, while no device is bound to instance 0); -1 if
+ * none can be read.
+ */
+static inline long long ctl_attr_number(const char *name)
+{
+	char path[128], buf[64];
+	int i;
+
+	for (i = -1; i < 8; i++) {
+		if (i < 0)
+			snprintf(path, sizeof(path), "/sys/class/misc/vdmux/%s", name);
+		else
+			snprintf(path, sizeof(path), "/sys/class/misc/vdmux-%d/%s", i, name);
+		if (!read_first_line(path, buf, sizeof(buf)))
+			return strtoll(buf, NULL, 10);
+	}
+	return -1;
+}
+
+/*
+ * The bytes one PMD entry maps, as the driver reports them; a program that
+ * asks before vdmux is loaded (or without a node of it) stops, since no
+ * size of its tests can be right then.
+ */
+static inline unsigned long pmd_size(void)
+{
+	static unsigned long pmd;
+	long long n;
+
+	if (!pmd) {
+		n = ctl_attr_number("pmd_size");
+		if (n <= 0 || n % PAGE) {
+			fprintf(stderr, "no pmd_size from vdmux (%lld): is it loaded?\n", n);
+			exit(1);
+		}
+		pmd = n;
+	}
+	return pmd;
+}
+
+/* The bytes of one chunk of a store of the loaded vdmux (sysfs chunk_size). */
+static inline unsigned long store_chunk(void)
+{
+	long long n = ctl_attr_number("chunk_size");
+
+	if (n <= 0 || n % PAGE) {
+		fprintf(stderr, "no chunk_size from vdmux (%lld): is it loaded?\n", n);
+		exit(1);
+	}
+	return n;
+}
+
+/*
+ * Whether a RAM store of the loaded vdmux can be mapped with PMD entries:
+ * its chunks (sysfs chunk_size, which depends on max_reserved_size) are one
+ * PMD block each. Not with 16 or 64 KiB pages, whose PMD blocks are larger
+ * than a chunk.
+ */
+static inline int chunks_hold_pmd(void)
+{
+	return store_chunk() == PMD_BLOCK;
+}
+
+/* Why a test of PMD mappings of RAM skips; see chunks_hold_pmd(). */
+#define NO_PMD_CHUNKS_FMT "chunks of %lld bytes hold no PMD block of %lu bytes"
+#define NO_PMD_CHUNKS_ARGS ctl_attr_number("chunk_size"), PMD_BLOCK
 
 static inline const char *vdev_path(int i)
 {
@@ -189,7 +308,7 @@ static inline int restore_module_defaults(void)
  */
 static inline int reset_device(void)
 {
-	static char zero[DEFAULT_RESERVED];
+	char *zero = NULL;
 	struct vdmux_ctxmgt off = { 0, 0 };
 	struct vdmux_status st;
 	int fd, i, ret;
@@ -212,14 +331,22 @@ static inline int reset_device(void)
 	ret = vdmux_ctl(VDMUX_IOC_SWITCH, 0);
 	if (!ret)
 		ret = set_reserved(DEFAULT_RESERVED);
+	if (!ret) {
+		zero = calloc(1, DEFAULT_RESERVED);
+		if (!zero)
+			ret = -ENOMEM;
+	}
 	for (i = 0; !ret && i < (int)st.nr_vdevs; i++) {
 		fd = open_vdev(i, O_RDWR);
-		if (fd < 0)
-			return -errno;
-		if (pwrite(fd, zero, sizeof(zero), 0) != sizeof(zero))
+		if (fd < 0) {
+			ret = -errno;
+			break;
+		}
+		if (pwrite(fd, zero, DEFAULT_RESERVED, 0) != (ssize_t)DEFAULT_RESERVED)
 			ret = -EIO;
 		close(fd);
 	}
+	free(zero);
 	return ret;
 }
 
@@ -314,7 +441,7 @@ static inline int probe_write(volatile char *p, char v)
 /*
  * The test pattern: every 8-byte word is a hash of (vdev, seed, offset), the
  * offset being the word's byte offset in the vdev. No two words of a buffer
- * are alike, so a page or a 2 MiB block mapped at the wrong offset, a page of
+ * are alike, so a page or a PMD block mapped at the wrong offset, a page of
  * another vdev, or of another seed, fails the check at its first word.
  * splitmix64's finalizer is a bijection, and so is key + index * odd: for
  * one (vdev, seed), distinct offsets always give distinct words.
@@ -574,8 +701,8 @@ static inline int read_fdinfo(int fd, char *buf, size_t len)
 
 /*
  * The faults a vdev served since the module was loaded, from the fdinfo of
- * one of its open files: with 4 KiB pages (each mapping its fault-around
- * block) and with one 2 MiB entry. Page tables of vdmux mappings are not
+ * one of its open files: with single pages (each mapping its fault-around
+ * block) and with one PMD entry. Page tables of vdmux mappings are not
  * visible in /proc/PID/pagemap or smaps (their walks skip VM_PFNMAP), so
  * the tests observe what the driver mapped through these counts, and,
  * independently of the driver, through the faults the kernel reports to
@@ -590,7 +717,7 @@ struct fault_counts {
 	long pages;
 	long huge;
 	long vma_lock;	/* of those, served under the per-VMA lock alone */
-	long map_pages;	/* of the 4 KiB ones, served by ->map_pages */
+	long map_pages;	/* of the single-page ones, served by ->map_pages */
 };
 
 /* This thread's page faults so far, minor and major; -1 on error. */
@@ -788,7 +915,7 @@ out:
 
 #ifdef __KSELFTEST_HARNESS_H
 /*
- * Expects @action to cost exactly @pages 4 KiB and @huge 2 MiB faults on
+ * Expects @action to cost exactly @pages single-page and @huge PMD faults on
  * the vdev of @fd, as the driver counts them, and exactly as many page
  * faults of this thread in that vdev's mappings, as the kernel reports
  * them (see struct fault_trace).
@@ -821,7 +948,7 @@ static inline void touch_pages(const volatile char *p, size_t len)
 {
 	size_t off;
 
-	for (off = 0; off < len; off += 4096)
+	for (off = 0; off < len; off += PAGE)
 		(void)p[off];
 }
 
@@ -1001,6 +1128,13 @@ static inline void set_test_timeouts(int seconds)
 {
 	struct __fixture_metadata *f;
 	struct __test_metadata *t;
+
+	/*
+	 * The PMD size, read here while vdmux is loaded, is known to every
+	 * test (a child of this process), also while no node of vdmux exists.
+	 */
+	if (ctl_attr_number("pmd_size") > 0)
+		pmd_size();
 
 	for (f = __fixture_list; f; f = f->next)
 		for (t = f->tests; t; t = t->next)

@@ -78,7 +78,6 @@
 
 #include "../vdmux_test.h"
 
-#define PAGE 4096UL
 #define MIB (1UL << 20)
 #define MAX_SIZE (64UL << 20)
 #define MAX_REPS 64
@@ -876,7 +875,7 @@ static double copy_mib_s[2][2][2]; /* [request 64 MiB][write][vdmux] */
 
 static void bench_copy(void)
 {
-	static const size_t reqs[] = { PAGE, MAX_SIZE };
+	const size_t reqs[] = { PAGE, MAX_SIZE };
 	double t[2][2][2][MAX_REPS];
 	int memfd, vfd, r, w, v, i;
 	char *small, *big, name[128], both[2][16];

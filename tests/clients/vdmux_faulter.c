@@ -7,11 +7,11 @@
  *
  *   vdmux_faulter DEV SECONDS
  *
- * Each round maps the whole vdev (a plain mmap: 2 MiB aligned when the
+ * Each round maps the whole vdev (a plain mmap: PMD aligned when the
  * reserved size allows a PMD entry), writes one word of every page and reads
  * every page back, and unmaps it, so every round faults anew even when no
  * state change zapped the mapping. Every 8th round instead maps the
- * vdev at a 4 KiB-misaligned address (4 KiB faults only), every 5th splits
+ * vdev a page off PMD alignment (page faults only), every 5th splits
  * the mapping with mprotect and every 7th moves it with mremap before
  * touching it. SIGBUS (the vdev is removed) and ENODEV from mmap (likewise)
  * are expected and counted; anything else fails with exit status 1. The
@@ -55,10 +55,25 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The bytes one PMD entry maps, as vdmux reports them; 0 if it cannot be read. */
+static size_t pmd_size(void)
+{
+	FILE *f = fopen("/sys/class/misc/vdmux/pmd_size", "re");
+	unsigned long long n = 0;
+
+	if (f) {
+		if (fscanf(f, "%llu", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long rounds = 0, pages = 0, sigbus = 0, enodev = 0, splits = 0, moves = 0;
 	const long psz = sysconf(_SC_PAGESIZE);
+	const size_t pmd = pmd_size();
 	struct sigaction sa;
 	double end;
 	__u64 size;
@@ -67,6 +82,10 @@ int main(int argc, char **argv)
 	if (argc != 3) {
 		fprintf(stderr, "usage: %s DEV SECONDS\n", argv[0]);
 		return 2;
+	}
+	if (!pmd) {
+		fprintf(stderr, "vdmux_faulter: no /sys/class/misc/vdmux/pmd_size\n");
+		return 1;
 	}
 	end = now() + atof(argv[2]);
 	fd = open(argv[1], O_RDWR | O_CLOEXEC);
@@ -90,14 +109,14 @@ int main(int argc, char **argv)
 
 		rounds++;
 		if (rounds % 8 == 0 && size > (size_t)psz) {
-			/* A fixed address one page past a 2 MiB boundary. */
-			hole = mmap(NULL, size + (4UL << 20), PROT_NONE,
+			/* A fixed address one page past a PMD boundary. */
+			hole = mmap(NULL, size + 2 * pmd, PROT_NONE,
 				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			if (hole == MAP_FAILED) {
 				perror("vdmux_faulter: mmap of a hole");
 				return 1;
 			}
-			m = (void *)((((uintptr_t)hole + (2UL << 20)) & ~((2UL << 20) - 1)) + psz);
+			m = (void *)((((uintptr_t)hole + pmd) & ~(pmd - 1)) + psz);
 			m = mmap(m, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 		} else {
 			m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -109,7 +128,7 @@ int main(int argc, char **argv)
 			}
 			enodev++;
 			if (hole)
-				munmap(hole, size + (4UL << 20));
+				munmap(hole, size + 2 * pmd);
 			usleep(1000);
 			continue;
 		}
@@ -118,11 +137,11 @@ int main(int argc, char **argv)
 				splits++;
 		}
 		if (rounds % 7 == 0 && !hole) {
-			/* To a 2 MiB aligned address inside a reserved hole. */
-			hole = mmap(NULL, size + (4UL << 20), PROT_NONE,
+			/* To a PMD aligned address inside a reserved hole. */
+			hole = mmap(NULL, size + 2 * pmd, PROT_NONE,
 				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			if (hole != MAP_FAILED) {
-				void *to = (void *)(((uintptr_t)hole + (2UL << 20)) & ~((2UL << 20) - 1));
+				void *to = (void *)(((uintptr_t)hole + pmd) & ~(pmd - 1));
 				void *n = mremap(m, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
 
 				if (n != MAP_FAILED) {
@@ -146,7 +165,7 @@ int main(int argc, char **argv)
 		}
 		munmap(m, len);
 		if (hole)
-			munmap(hole, size + (4UL << 20));
+			munmap(hole, size + 2 * pmd);
 	}
 	printf("# vdmux_faulter %s: %lu rounds, %lu pages touched, %lu SIGBUS, %lu ENODEV, %lu splits, %lu moves\n",
 	       argv[1], rounds, pages, sigbus, enodev, splits, moves);

@@ -12,7 +12,7 @@
 #include "vdmux_test.h"
 
 #define GIB (1UL << 30)
-#define BLOCK (2UL << 20)
+#define BLOCK PMD_BLOCK
 
 /* The word vdev @vdev holds at byte offset @off: the shared tagged pattern. */
 static uint64_t tag(int vdev, size_t off)
@@ -20,7 +20,7 @@ static uint64_t tag(int vdev, size_t off)
 	return pattern_word(vdev, 0x1a7e, off);
 }
 
-/* Writes vdev @vdev's tag into the first word of every 2 MiB block. */
+/* Writes vdev @vdev's tag into the first word of every PMD block. */
 static void tag_blocks(volatile uint64_t *p, int vdev, size_t len)
 {
 	size_t off;
@@ -95,7 +95,8 @@ TEST(one_gib_switch_eject_insert)
  */
 TEST(filling_what_memory_cannot_hold_is_enomem)
 {
-	static char want[1 << 20], got[4096];
+	static char want[1 << 20];
+	char got[PAGE];
 	uint64_t filled = 0;
 	int i, fd, err = 0;
 	ssize_t n;

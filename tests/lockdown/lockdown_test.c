@@ -75,11 +75,11 @@ static int mmap_errno(const char *file)
 
 	if (fd < 0)
 		return -errno;
-	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		err = -errno;
 	else
-		munmap(p, 4096);
+		munmap(p, PAGE);
 	close(fd);
 	return err;
 }
@@ -172,7 +172,7 @@ static void exercise_nodes(struct __test_metadata *_metadata)
 
 	ASSERT_EQ(0, ioctl(ctl, VDMUX_IOC_EJECT, 0));
 	EXPECT_EQ(SIGBUS, probe_read(p, &c));
-	EXPECT_EQ(-1, pread(fd0, buf, 4096, 0));
+	EXPECT_EQ(-1, pread(fd0, buf, NODE_BYTES, 0));
 	EXPECT_EQ(ENODEV, errno);
 	ASSERT_EQ(0, ioctl(ctl, VDMUX_IOC_INSERT, 0));
 	ASSERT_EQ(0, ioctl(ctl, VDMUX_IOC_SWITCH, 0));

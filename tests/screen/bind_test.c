@@ -23,7 +23,6 @@
 #define DRIVER_DIR "/sys/bus/pci/drivers/vdmux"
 #define IORESOURCE_IO 0x100ULL
 #define IORESOURCE_MEM 0x200ULL
-#define PAGE 4096UL
 /* What the tests write into vdevs and find in the BAR. */
 #define SPAN (256 * 1024UL)
 
