@@ -99,7 +99,7 @@ check "two PCI devices, each with its own nodes" eval '[ -n "$addr0" ] && [ -n "
 
 vctl --device /dev/vdmux-1 status --json
 check "--device /dev/vdmux-1 status: instance 1's" eval '[ "$rc" = 0 ] &&
-	grep -q "^{\"nr_vdevs\":4,\"reserved_size\":32768,\"foreground\":0," "$T/out"'
+	grep -q "^{\"nr_vdevs\":4,\"reserved_size\":$DEF,\"foreground\":0," "$T/out"'
 
 vctl --device "$addr1" switch 3
 check "--device ADDRESS switch 3: that device's multiplexer switches, not the other" eval \

@@ -6,7 +6,7 @@
 # VDMUX_IOC_WAIT_FOREGROUND. Their output, counts and exit statuses. TAP
 # output.
 #
-# Expects vdmux loaded with its defaults (4 virtual devices of 32768 bytes),
+# Expects vdmux loaded with its defaults (4 virtual devices of 32768 bytes, rounded up to a page),
 # the guest's users "user" (in group vdmux) and "nobody", and the demo's
 # terminal (demo_term) on the PATH: its autogrow store grows the device.
 
@@ -51,7 +51,7 @@ generation() {
 # default size.
 reset() {
 	for i in 0 1 2 3; do vdmuxctl insert "$i" 2>/dev/null; done
-	vdmuxctl switch 0 && vdmuxctl resize 32K
+	vdmuxctl switch 0 && vdmuxctl resize "$DEF"
 }
 
 # lines FILE N: waits up to 10 s until FILE has N lines.
@@ -109,7 +109,7 @@ ticks_in_a_second() {
 	ticks=$((t1 - t0))
 }
 
-HEADER="watching vdmux: 4 virtual devices of 32768 bytes (32K), foreground 0"
+HEADER="watching vdmux: 4 virtual devices of $DEF bytes ($DEF_K), foreground 0"
 
 if ! reset; then
 	echo "Bail out! cannot bring vdmux to its default state with vdmuxctl"
@@ -233,12 +233,12 @@ generation $((gen + 2)): vdev 3 removed -> background"'
 # A resize shows the sizes.
 gen=$(generation)
 watcher --count 1 --timeout 20
-vdmuxctl resize 64K
+vdmuxctl resize $((2 * DEF))
 finish
 check "watch: a resize shows the old and the new size" eval '[ "$wrc" = 0 ] &&
 	same "$T/watch" "$HEADER, generation $gen
-generation $((gen + 1)): reserved size 32768 -> 65536"'
-vdmuxctl resize 32K
+generation $((gen + 1)): reserved size $DEF -> $((2 * DEF))"'
+vdmuxctl resize "$DEF"
 
 # Nothing happens: exit 3 at the timeout, no line but the first; it slept
 # rather than polled in a loop.
@@ -271,23 +271,26 @@ slept=$?
 check "watch as a member of group vdmux sleeps with a removed vdev ($ticks CPU ticks in 1 s)" \
 	eval '[ "$slept" = 0 ] && [ "$ticks" -le 5 ]'
 vdmuxctl switch 1 && lines "$T/watch" 2 &&
-	vdmuxctl insert 2 && lines "$T/watch" 3 && vdmuxctl resize 64K
+	vdmuxctl insert 2 && lines "$T/watch" 3 && vdmuxctl resize $((2 * DEF))
 finish
 check "watch as a member of group vdmux: polls the vdevs and sysfs, one change a line" \
 	eval '[ "$wrc" = 0 ] && same "$T/watch" "$HEADER
 change: vdev 0 foreground -> background, vdev 1 background -> foreground
 change: vdev 2 removed -> background
-change: reserved size 32768 -> 65536"'
+change: reserved size $DEF -> $((2 * DEF))"'
 chgrp root /dev/vdmux[0-3] && chmod 0600 /dev/vdmux[0-3]
 reset
 
 # --- watch and a growth ---------------------------------------------------
 
-# grow: a terminal maps 64K of vdev 3 with autogrow and writes a line at
-# byte 40000, past the end: the device grows to 40960 bytes. A terminal
-# that failed stops the watcher $watcher, whose check then fails.
+# grow: a terminal maps 8 pages past the default size of vdev 3 with
+# autogrow and writes a line in the second page past the end (at byte 40000
+# with 4 KiB pages): the device grows by two pages, to GROWN bytes. A
+# terminal that failed stops the watcher $watcher, whose check then fails.
+GROWN=$((DEF + 2 * PAGE))
 grow() {
-	if ! printf 'write-at 40000 grown\nquit\n' | demo_term G 3 --autogrow 65536 >"$T/term" 2>&1; then
+	if ! printf 'write-at %s grown\nquit\n' $((DEF + PAGE + 3136)) |
+		demo_term G 3 --autogrow $((DEF + 8 * PAGE)) >"$T/term" 2>&1; then
 		diag "demo_term: $(cat "$T/term")"
 		kill "$watcher"
 	fi
@@ -299,12 +302,12 @@ grow
 finish
 check "watch: a store past the end through an autogrow mapping, one change with the sizes" \
 	eval '[ "$wrc" = 0 ] && same "$T/watch" "$HEADER, generation $gen
-generation $((gen + 1)): reserved size 32768 -> 40960"'
+generation $((gen + 1)): reserved size $DEF -> $GROWN"'
 vctl status --json
 check "status after a growth: the new size, for every vdev" eval '[ "$rc" = 0 ] &&
-	grep -q "\"reserved_size\":40960," "$T/out" &&
-	[ "$(grep -o "\"size\":40960," "$T/out" | wc -l)" = 4 ]' || diag "$(cat "$T/out")"
-vdmuxctl resize 32K
+	grep -q "\"reserved_size\":$GROWN," "$T/out" &&
+	[ "$(grep -o "\"size\":$GROWN," "$T/out" | wc -l)" = 4 ]' || diag "$(cat "$T/out")"
+vdmuxctl resize "$DEF"
 
 # Without the control node: the size in sysfs tells.
 chgrp vdmux /dev/vdmux[0-3] && chmod 0660 /dev/vdmux[0-3]
@@ -316,7 +319,7 @@ grow
 finish
 check "watch as a member of group vdmux: a growth, seen in sysfs" eval '[ "$wrc" = 0 ] &&
 	same "$T/watch" "$HEADER
-change: reserved size 32768 -> 40960"'
+change: reserved size $DEF -> $GROWN"'
 chgrp root /dev/vdmux[0-3] && chmod 0600 /dev/vdmux[0-3]
 reset
 

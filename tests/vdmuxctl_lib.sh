@@ -10,6 +10,13 @@
 n=0
 failed=0
 
+# The page size (the kernel's, from smaps: not what vdmux says) and the
+# default reserved size, 32768 rounded up to a page, also as vdmuxctl
+# writes it (32K; 64K with 64 KiB pages).
+PAGE=$(awk '/^KernelPageSize:/ { print $2 * 1024; exit }' /proc/self/smaps)
+DEF=$(((32768 + PAGE - 1) / PAGE * PAGE))
+DEF_K=$((DEF / 1024))K
+
 pass() {
 	n=$((n + 1))
 	echo "ok $n - $1"

@@ -4,7 +4,7 @@
 # vdmuxctl against the real driver: its output, the state changes it makes,
 # its messages and exit statuses, and fill/dump byte for byte. TAP output.
 #
-# Expects vdmux loaded with its defaults (4 virtual devices of 32768 bytes),
+# Expects vdmux loaded with its defaults (4 virtual devices of 32768 bytes, rounded up to a page),
 # and the guest's users "user" (in group vdmux) and "nobody".
 
 export PATH=/usr/bin:/bin:/sbin
@@ -51,7 +51,7 @@ json_vdev() {
 # default size, all bytes zero.
 reset() {
 	for i in 0 1 2 3; do vdmuxctl insert "$i" 2>/dev/null; done
-	vdmuxctl switch 0 && vdmuxctl resize 32K &&
+	vdmuxctl switch 0 && vdmuxctl resize "$DEF" &&
 		for i in 0 1 2 3; do vdmuxctl fill "$i" '\0' || return 1; done
 }
 
@@ -92,11 +92,11 @@ check "every command has --help" every_help
 vctl status
 gen=$(generation)
 check "status: summary line" [ "$(head -n 1 "$T/out")" = \
-	"4 virtual devices of 32768 bytes (32K), foreground 0, generation $gen" ]
+	"4 virtual devices of $DEF bytes ($DEF_K), foreground 0, generation $gen" ]
 initial_rows() {
-	[ "$(row 0 | cut -d" " -f1-3)" = "foreground yes 32768" ] &&
-		[ "$(row 1 | cut -d" " -f1-3)" = "background no 32768" ] &&
-		[ "$(row 3 | cut -d" " -f1-3)" = "background no 32768" ] &&
+	[ "$(row 0 | cut -d" " -f1-3)" = "foreground yes $DEF" ] &&
+		[ "$(row 1 | cut -d" " -f1-3)" = "background no $DEF" ] &&
+		[ "$(row 3 | cut -d" " -f1-3)" = "background no $DEF" ] &&
 		[ "$(awk 'NR > 2' "$T/out" | wc -l)" = 5 ] &&
 		[ "$(tail -n 1 "$T/out")" = "context management: off" ]
 }
@@ -105,9 +105,9 @@ check "status: vdev 0 in the foreground, 1-3 in the background, context manageme
 vctl status --json
 check "status --json: the device's fields" eval \
 	'[ "$rc" = 0 ] && [ "$(wc -l <"$T/out")" = 1 ] &&
-	grep -q "^{\"nr_vdevs\":4,\"reserved_size\":32768,\"foreground\":0,\"generation\":$gen,\"vdevs\":\[" "$T/out" &&
-	json_vdev 0 | grep -q "\"state\":\"foreground\",\"foreground\":true,\"size\":32768," &&
-	json_vdev 2 | grep -q "\"state\":\"background\",\"foreground\":false,\"size\":32768," &&
+	grep -q "^{\"nr_vdevs\":4,\"reserved_size\":$DEF,\"foreground\":0,\"generation\":$gen,\"vdevs\":\[" "$T/out" &&
+	json_vdev 0 | grep -q "\"state\":\"foreground\",\"foreground\":true,\"size\":$DEF," &&
+	json_vdev 2 | grep -q "\"state\":\"background\",\"foreground\":false,\"size\":$DEF," &&
 	grep -q "\],\"ctxmgt\":{\"enabled\":false,\"timeout_ms\":0}}\$" "$T/out"'
 
 # --- context management ---------------------------------------------------
@@ -140,7 +140,7 @@ vctl switch 2
 check "switch 2 succeeds silently" expect 0 ""
 vctl status
 check "switch 2: vdev 2 is the foreground, vdev 0 the background" eval \
-	'[ "$(row 2)" = "foreground yes 32768 $((g2 + 1))" ] &&
+	'[ "$(row 2)" = "foreground yes $DEF $((g2 + 1))" ] &&
 	[ "$(row 0 | cut -d" " -f1-2)" = "background no" ] &&
 	head -n 1 "$T/out" | grep -q "foreground 2, generation $((gen + 1))\$"'
 
@@ -216,8 +216,8 @@ chgrp vdmux /dev/vdmux[0-3] && chmod 0660 /dev/vdmux[0-3]
 as user status
 check "status as a member of group vdmux, without the control node" eval \
 	'[ "$rc" = 0 ] &&
-	[ "$(head -n 1 "$T/out")" = "4 virtual devices of 32768 bytes (32K), foreground 0" ] &&
-	[ "$(row 0 | cut -d" " -f1-3)" = "foreground yes 32768" ] &&
+	[ "$(head -n 1 "$T/out")" = "4 virtual devices of $DEF bytes ($DEF_K), foreground 0" ] &&
+	[ "$(row 0 | cut -d" " -f1-3)" = "foreground yes $DEF" ] &&
 	[ "$(tail -n 1 "$T/out")" = "context management: off" ]'
 as user fill 3 'group member'
 check "fill as a member of group vdmux" expect 0 ""
@@ -235,9 +235,9 @@ vdmuxctl fill 3 '\0'
 vctl resize 64K
 check "resize 64K" eval '[ "$rc" = 0 ] &&
 	vdmuxctl status | head -n 1 | grep -q "^4 virtual devices of 65536 bytes (64K),"'
-vctl resize 4097
-check "resize 4097 rounds up to a page" eval '[ "$rc" = 0 ] &&
-	vdmuxctl status --json | grep -q "\"reserved_size\":8192,"'
+vctl resize $((PAGE + 1))
+check "resize a page and a byte rounds up to two pages" eval '[ "$rc" = 0 ] &&
+	vdmuxctl status --json | grep -q "\"reserved_size\":$((2 * PAGE)),"'
 # The message names the maximum the control node shows in sysfs.
 max=64M
 vctl resize 1G
@@ -253,7 +253,7 @@ vctl resize 18446744073709551616
 check "resize 2^64: usage error, too large" expect_usage \
 	"error: invalid value '18446744073709551616' for '<SIZE>': size too large"
 check "resize 32K restores the default" eval 'vdmuxctl resize 32K &&
-	vdmuxctl status --json | grep -q "\"reserved_size\":32768,"'
+	vdmuxctl status --json | grep -q "\"reserved_size\":$DEF,"'
 # A shell cannot map (mmap_test and ioctl_test check EBUSY while mapped),
 # but it can hold the node open: an open file alone does not block a resize.
 exec 3</dev/vdmux0
@@ -279,19 +279,19 @@ vctl dump 3
 check "other devices untouched" [ "$(cat "$T/out")" = \
 "00000000  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |................|
 *
-00008000" ]
+$(printf %08x "$DEF")" ]
 vctl fill 1 'ab'
 vdmuxctl dump 1 --raw >"$T/got"
 check "fill without a range covers the whole device" eval \
-	'[ "$rc" = 0 ] && [ "$(wc -c <"$T/got")" = 32768 ] &&
+	'[ "$rc" = 0 ] && [ "$(wc -c <"$T/got")" = "$DEF" ] &&
 	[ "$(tr -d ab <"$T/got" | wc -c)" = 0 ] && [ "$(head -c 5 "$T/got")" = ababa ]'
 
-vctl fill 0 x --offset 32760 --length 16
+vctl fill 0 x --offset $((DEF - 8)) --length 16
 check "fill past the end: ENOSPC, exit 1" \
-	expect 1 "vdmuxctl: fill 0: the range goes past the end of the device, byte 32768 (ENOSPC)"
-vctl dump 0 --offset 32K
+	expect 1 "vdmuxctl: fill 0: the range goes past the end of the device, byte $DEF (ENOSPC)"
+vctl dump 0 --offset "$DEF_K"
 check "dump past the end: exit 1" \
-	expect 1 "vdmuxctl: dump 0: offset 32768 is past the end of the device (32768 bytes, 32K)"
+	expect 1 "vdmuxctl: dump 0: offset $DEF is past the end of the device ($DEF bytes, $DEF_K)"
 vdmuxctl eject 3
 vctl dump 3
 check "dump of a removed device: ENODEV, exit 1" \
@@ -316,7 +316,7 @@ vdmuxctl switch 3
 wait "$watcher"
 wrc=$?
 check "watch sees a switch made meanwhile" eval '[ "$wrc" = 0 ] &&
-	[ "$(cat "$T/watch")" = "watching vdmux: 4 virtual devices of 32768 bytes (32K), foreground 0, generation $gen
+	[ "$(cat "$T/watch")" = "watching vdmux: 4 virtual devices of $DEF bytes ($DEF_K), foreground 0, generation $gen
 generation $((gen + 1)): vdev 0 foreground -> background, vdev 3 background -> foreground" ]' ||
 	diag "$(cat "$T/watch")"
 

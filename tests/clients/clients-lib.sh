@@ -24,6 +24,14 @@ reload() {
 	insmod "$VDMUX_KO" "$@"
 }
 
+# sizes: the reserved sizes the wrappers run at: 32 KiB, and one chunk of
+# a store (the driver's chunk_size: 2 MiB, a PMD block with 4 KiB pages,
+# mapped with PMD entries where chunk_size equals pmd_size).
+sizes() {
+	reload
+	echo "32768 $(cat /sys/class/misc/vdmux/chunk_size)"
+}
+
 # faults DEV: "PAGE HUGE", the fault counts of DEV's fdinfo.
 faults() {
 	exec 9<"$1" || { echo "0 0"; return; }

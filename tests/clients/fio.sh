@@ -5,7 +5,8 @@
 # crc32c verify; a written vdev verified again after a SWITCH away (its
 # bytes in its backing store) and after the SWITCH back (in the device
 # memory); and a verifying randrw job while a churn loop keeps switching the
-# foreground under it. At 32 KiB (4 KiB pages) and at 2 MiB (PMD entries).
+# foreground under it. At 32 KiB (single pages) and at a chunk, 2 MiB (PMD
+# entries with 4 KiB pages).
 # Each fio run passes when fio exits 0 and reports err=0.
 . /usr/bin/clients-lib.sh
 
@@ -24,7 +25,7 @@ fio_ok() {
 	fi
 }
 
-for size in 32768 2097152; do
+for size in $(sizes); do
 	reload reserved_size=$size
 	common="--filename=/dev/vdmux0 --size=$size --bs=4k --verify=crc32c --verify_fatal=1 --randrepeat=1"
 	before=$(faults /dev/vdmux0)
@@ -56,8 +57,8 @@ for size in 32768 2097152; do
 	fio_ok "$size: verify after the churn (mmap)" --name=fill2 $common \
 		--ioengine=mmap --rw=randwrite --verify_only --loops=$((loops / 4))
 	after=$(faults /dev/vdmux0)
-	if [ "$size" = 2097152 ] && [ "$(huge_blocks /dev/vdmux0)" -gt 0 ]; then
-		check "$size: fio's mappings took 2 MiB faults" fault_check /dev/vdmux0 "$before" "$after" huge
+	if [ "$size" != 32768 ] && [ "$(huge_blocks /dev/vdmux0)" -gt 0 ]; then
+		check "$size: fio's mappings took PMD faults" fault_check /dev/vdmux0 "$before" "$after" huge
 	else
 		check "$size: fio's mappings took faults" fault_check /dev/vdmux0 "$before" "$after" page
 	fi

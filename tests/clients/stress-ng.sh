@@ -5,7 +5,7 @@
 # fsync, mmap of every kind, and its table of ioctls) on a virtual device and
 # on the control node, while a churn loop switches, ejects and inserts and
 # two companions map vdevs 0 and 1 and fault on them; at 32 KiB and at
-# 2 MiB. stress-ng itself maps one page and unmaps it untouched: the faults
+# a chunk (2 MiB). stress-ng itself maps one page and unmaps it untouched: the faults
 # come from the companions. Each run passes when stress-ng exits 0 and says
 # "successful run completed"; then vdmux must still answer GET_STATUS and the
 # vdevs' fault counts must have grown.
@@ -27,7 +27,7 @@ sng_ok() {
 	fi
 }
 
-for size in 32768 2097152; do
+for size in $(sizes); do
 	reload reserved_size=$size
 	b0=$(faults /dev/vdmux0) b1=$(faults /dev/vdmux1)
 	faulter_start /dev/vdmux0 $((2 * secs + 20))

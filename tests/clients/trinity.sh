@@ -6,7 +6,7 @@
 # ioctl, read, write, lseek, munmap, mremap, mprotect, madvise and msync, as
 # root (so its ioctls reach SWITCH, EJECT, INSERT and resizes), while a churn
 # loop switches, ejects and inserts vdevs 0 to 2 and two companions fault
-# on vdevs 0 and 1; at 32 KiB and at 2 MiB. vdev 3, which trinity cannot
+# on vdevs 0 and 1; at 32 KiB and at a chunk (2 MiB). vdev 3, which trinity cannot
 # open, is the control: its bytes must be intact afterwards, unless trinity
 # resized the buffer. A splat fails the run (the host's judge reads the
 # console); vdmux must still answer GET_STATUS.
@@ -19,7 +19,7 @@ plan 12
 vic=$W/victims
 mkdir -p "$vic"
 
-for size in 32768 2097152; do
+for size in $(sizes); do
 	reload reserved_size=$size
 	rm -f "$vic"/*
 	for node in vdmux vdmux0 vdmux1 vdmux2; do
