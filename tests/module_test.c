@@ -255,6 +255,56 @@ TEST_F(module, refused_parameters_leave_nothing)
 	EXPECT_EQ(DEFAULT_NR_VDEVS, count_vdev_nodes(&bad));
 }
 
+/*
+ * What follows the page size, against the kernel's page size (sysconf) and
+ * vdmux(4)'s rules rather than the driver: the default reserved size is
+ * 32768 rounded up to a page, and a load with RAM device memory says so in
+ * the log exactly when that rounds; pmd_size is what one PMD entry maps (a
+ * page table is a page of 8-byte entries); chunk_size is that, at most
+ * 2 MiB, or max_reserved_size when that is smaller. Both are read-only.
+ */
+TEST_F(module, sizes_follow_the_page_size)
+{
+	const char *extra = getenv("VDMUX_MODULE_PARAMS");
+	const int pci = extra && strstr(extra, "device_memory=pci");
+	const unsigned long page = sysconf(_SC_PAGESIZE), pmd = page / 8 * page;
+	const unsigned long chunk = pmd < (2UL << 20) ? pmd : 2UL << 20;
+	static char log[16384];
+	struct vdmux_status st;
+	struct stat sb;
+	int kmsg, fd;
+
+	ASSERT_EQ(0, unload_module());
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_LE(0, kmsg);
+	ASSERT_LE(0, lseek(kmsg, 0, SEEK_END));
+	ASSERT_EQ(0, load_module(""));
+	kmsg_read_new(kmsg, log, sizeof(log));
+	close(kmsg);
+	fd = open(CTL_PATH, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, get_status(fd, &st));
+	close(fd);
+	EXPECT_EQ((32768 + page - 1) / page * page, st.reserved_size);
+	/* RAM device memory and pages larger than 32 KiB: the load says it rounded. */
+	EXPECT_EQ(!pci && page > 32768, strstr(log, "rounded up to one page") != NULL)
+		TH_LOG("the kernel log of the load:\n%s", log);
+	EXPECT_EQ((long long)pmd, ctl_attr_number("pmd_size"));
+	EXPECT_EQ((long long)chunk, ctl_attr_number("chunk_size"));
+	ASSERT_EQ(0, stat("/sys/class/misc/vdmux/pmd_size", &sb));
+	EXPECT_EQ(0444, sb.st_mode & 07777);
+	ASSERT_EQ(0, stat("/sys/class/misc/vdmux/chunk_size", &sb));
+	EXPECT_EQ(0444, sb.st_mode & 07777);
+
+	/* A maximum below a chunk makes the chunk. */
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module("reserved_size=1 max_reserved_size=1"));
+	EXPECT_EQ((long long)page, ctl_attr_number("chunk_size"));
+	EXPECT_EQ((long long)pmd, ctl_attr_number("pmd_size"));
+	ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, load_module(""));
+}
+
 TEST_F(module, largest_parameters_accepted)
 {
 	struct vdmux_status st;
