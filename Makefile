@@ -269,6 +269,11 @@ ifeq ($(FLAVOUR),kcsan)
 TESTS ?= $(KCSAN_TESTS)
 CHECK_JUDGE := --allow-skips qemu/skips-kcsan
 endif
+# Pages larger than 4 KiB (PAGE_SIZE=16K or 64K): a store's chunk holds no
+# PMD block, and the tests of PMD mappings of RAM skip, saying so.
+ifneq ($(filter 16K 64K,$(PAGE_SIZE)),)
+CHECK_JUDGE += --allow-skips qemu/skips-largepages
+endif
 
 # The guest has an ivshmem-plain device whose 64 MiB BAR 2 (the largest
 # reserved size the functional tests resize to) is the device memory of
