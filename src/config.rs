@@ -6,7 +6,9 @@ use kernel::page::PAGE_SIZE;
 
 /// Most virtual devices one load may have.
 pub(crate) const MAX_VDEVS: u32 = 64;
-/// The largest `fault_around_pages` accepted: one page table's worth.
+/// The largest `fault_around_pages` accepted, in pages of the kernel's
+/// size: one page table's worth with 4 KiB pages (a sixteenth of one with
+/// 64 KiB pages, whose tables hold 8192 entries).
 pub(crate) const MAX_FAULT_AROUND: u32 = 512;
 /// The largest `max_reserved_size` accepted: 1 GiB.
 pub(crate) const MAX_RESERVED_LIMIT: u64 = 1 << 30;
