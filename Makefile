@@ -24,6 +24,7 @@
 #   make check-deb    install them in a trixie image, let dkms build the module for
 #                     Debian's kernel, boot it with the functional tests, purge
 #   make check-large  the largest size (1 GiB) in a 5 GiB guest
+#   make soak         the racing programs for SOAK_SECONDS each (600), not make check's seconds
 #   make check-lockdown the test kernel booted with lockdown=integrity: what it refuses
 #   make check-clients fio, stress-ng and trinity (static builds) against the nodes in the guest
 #   make check-screen the virtual terminals on QEMU's standard VGA, the screen checked by the host
@@ -108,7 +109,7 @@ UDEVRULESDIR ?= /etc/udev/rules.d
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 INSTALL_MOD_DIR ?= updates
 
-.PHONY: module setup kernel fmt lint tests check judge-test demo shell bench bench-run clean FORCE \
+.PHONY: module setup kernel fmt lint tests check judge-test demo shell bench bench-run clean FORCE soak \
 	tool tool-test tool-lint tool-man install uninstall debian check-debian debian-run \
 	kbuild check-dkms check-large check-lockdown check-clients deb check-deb check-screen
 
@@ -345,6 +346,18 @@ $(OUT)/large/%: tests/large/%.c tests/vdmux_test.h include/uapi/vdmux.h | kernel
 check-large: module $(OUT)/large/large_test
 	@QEMU_MEM=$${QEMU_MEM:-5G} QEMU_TIMEOUT=$${QEMU_TIMEOUT:-1800} qemu/run.sh check \
 		--kernel $(KDIR) --module $(MODULE) --tests $(OUT)/large --out $(OUT)/large-run
+
+# The racing programs for longer than make check gives them: stress and
+# fuzz run SOAK_SECONDS each, cycle_test a load cycle per second of it, the
+# race tests once. The judge is make check's.
+SOAK_SECONDS ?= 600
+SOAK_TESTS := stress_test fuzz_test cycle_test race_test huge_race_test teardown_test
+soak: module tests
+	@GUEST_ENV="$(GUEST_ENV) VDMUX_STRESS_SECONDS=$(SOAK_SECONDS) VDMUX_FUZZ_SECONDS=$(SOAK_SECONDS) \
+		VDMUX_FUZZ_COUNT=100000000 VDMUX_CYCLE_ROUNDS=$(SOAK_SECONDS)" \
+		QEMU_TIMEOUT=$${QEMU_TIMEOUT:-$$((4 * $(SOAK_SECONDS) + 1200))} \
+		qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
+		--out $(OUT)/soak-run --only "$(SOAK_TESTS)"
 
 # The test kernel booted with lockdown=integrity, as a distribution kernel
 # is under Secure Boot, with the ivshmem device: lockdown_test checks what
