@@ -453,11 +453,11 @@ uninstall:
 
 # --- Debian's stock kernel and DKMS ---------------------------------------
 # The functional tests: those that need no debug-kernel feature, with the
-# same 32-bit programs and the same BAR checks (pci_test, and the pci pass
-# of PCI_PASS_TESTS on the guest's ivshmem device) as make check.
+# same 32-bit programs and the same BAR checks (pci_test, multi_test on two
+# ivshmem devices, and the pci pass of PCI_PASS_TESTS) as make check.
 DEBIAN_TESTS ?= module_test ioctl_test mmap_test huge_test security_test events_test race_test \
-	autogrow_test populate_test ctxmgt_test pci_test $(patsubst %,%-m32,$(TESTS_M32)) \
-	vdmuxctl_test.sh vdmuxctl_events_test.sh vdmux_crate_test.sh
+	autogrow_test populate_test ctxmgt_test pci_test multi_test $(patsubst %,%-m32,$(TESTS_M32)) \
+	vdmuxctl_test.sh vdmuxctl_events_test.sh vdmux_crate_test.sh vdmuxctl_device_test.sh
 # KVER picks Debian's kernel (scripts/debian-kernel.sh's DEBIAN_KERNEL):
 # make check-debian KVER=7.2.12+deb13-amd64.
 ifdef KVER
@@ -486,7 +486,8 @@ debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OU
 			$(OUT)/debian-tests/
 	@qemu/run.sh check --kernel $(KDIR) --bzimage $(DEBIAN_OUT)/vmlinuz \
 		--module $(DEBIAN_KO) --tests $(OUT)/debian-tests --out $(OUT)/$(notdir $(DEBIAN_OUT)) \
-		--stock-kernel --ivshmem $(IVSHMEM_SIZE) $(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS)")
+		--stock-kernel --ivshmem $(IVSHMEM_SIZE) --ivshmem2 $(IVSHMEM2_SIZE) \
+		$(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS) $(MULTI_PASS_TESTS)")
 
 # The Debian packages, with Debian's tools in a trixie root (scripts/debian-pkg.sh).
 deb:
