@@ -329,13 +329,17 @@ $(OUT)/screen/%: tests/screen/%.c tests/vdmux_test.h include/uapi/vdmux.h | kern
 
 # bind_test runs here, in a guest of its own with the VGA and the ivshmem
 # device (the screen's has no ivshmem: vdmux would take it first), not in
-# make check's: with a VGA in the guest, faultinject_test's POPULATE sweep
-# no longer reaches a page-table allocation failure (not understood yet).
-check-screen: module $(SCREEN_BINS)
+# make check's, which keeps one machine for every program. A third guest, VGA
+# only, runs the pci pass (PCI_PASS_TESTS as NAME@pci) with the VGA's video
+# memory as device memory: the functional tests on a display device's BAR.
+check-screen: module tests $(SCREEN_BINS)
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/screen \
 		--out $(OUT)/screen-run --screen --only screen_test
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/screen \
 		--out $(OUT)/bind-run --vga --ivshmem $(IVSHMEM_SIZE) --only bind_test
+	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
+		--out $(OUT)/vga-run --vga --pci-pass "$(PCI_PASS_TESTS)" --pci-pass-device 1234:1111 \
+		--only "$(patsubst %,%@pci,$(PCI_PASS_TESTS))"
 
 # The largest size, in a guest with room for it: not part of `make check`
 # (it copies GiBs under KASAN).
