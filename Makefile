@@ -24,6 +24,7 @@
 #   make check-deb    install them in a trixie image, let dkms build the module for
 #                     Debian's kernel, boot it with the functional tests, purge
 #   make check-large  the largest size (1 GiB) in a 5 GiB guest
+#   make soak         the racing programs for SOAK_SECONDS each (600), not make check's seconds
 #   make check-lockdown the test kernel booted with lockdown=integrity: what it refuses
 #   make check-clients fio, stress-ng and trinity (static builds) against the nodes in the guest
 #   make check-screen the virtual terminals on QEMU's standard VGA, the screen checked by the host
@@ -108,7 +109,7 @@ UDEVRULESDIR ?= /etc/udev/rules.d
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 INSTALL_MOD_DIR ?= updates
 
-.PHONY: module setup kernel fmt lint tests check judge-test demo shell bench bench-run clean FORCE \
+.PHONY: module setup kernel fmt lint tests check judge-test demo shell bench bench-run clean FORCE soak \
 	tool tool-test tool-lint tool-man install uninstall debian check-debian debian-run \
 	kbuild check-dkms check-large check-lockdown check-clients deb check-deb check-screen
 
@@ -333,13 +334,17 @@ $(OUT)/screen/%: tests/screen/%.c tests/vdmux_test.h include/uapi/vdmux.h | kern
 
 # bind_test runs here, in a guest of its own with the VGA and the ivshmem
 # device (the screen's has no ivshmem: vdmux would take it first), not in
-# make check's: with a VGA in the guest, faultinject_test's POPULATE sweep
-# no longer reaches a page-table allocation failure (not understood yet).
-check-screen: module $(SCREEN_BINS)
+# make check's, which keeps one machine for every program. A third guest, VGA
+# only, runs the pci pass (PCI_PASS_TESTS as NAME@pci) with the VGA's video
+# memory as device memory: the functional tests on a display device's BAR.
+check-screen: module tests $(SCREEN_BINS)
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/screen \
 		--out $(OUT)/screen-run --screen --only screen_test
 	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/screen \
 		--out $(OUT)/bind-run --vga --ivshmem $(IVSHMEM_SIZE) --only bind_test
+	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
+		--out $(OUT)/vga-run --vga --pci-pass "$(PCI_PASS_TESTS)" --pci-pass-device 1234:1111 \
+		--only "$(patsubst %,%@pci,$(PCI_PASS_TESTS))"
 
 # The largest size, in a guest with room for it: not part of `make check`
 # (it copies GiBs under KASAN).
@@ -350,6 +355,18 @@ $(OUT)/large/%: tests/large/%.c tests/vdmux_test.h include/uapi/vdmux.h | kernel
 check-large: module $(OUT)/large/large_test
 	@QEMU_MEM=$${QEMU_MEM:-5G} QEMU_TIMEOUT=$${QEMU_TIMEOUT:-1800} qemu/run.sh check \
 		--kernel $(KDIR) --module $(MODULE) --tests $(OUT)/large --out $(OUT)/large-run
+
+# The racing programs for longer than make check gives them: stress and
+# fuzz run SOAK_SECONDS each, cycle_test a load cycle per second of it, the
+# race tests once. The judge is make check's.
+SOAK_SECONDS ?= 600
+SOAK_TESTS := stress_test fuzz_test cycle_test race_test huge_race_test teardown_test
+soak: module tests
+	@GUEST_ENV="$(GUEST_ENV) VDMUX_STRESS_SECONDS=$(SOAK_SECONDS) VDMUX_FUZZ_SECONDS=$(SOAK_SECONDS) \
+		VDMUX_FUZZ_COUNT=100000000 VDMUX_CYCLE_ROUNDS=$(SOAK_SECONDS)" \
+		QEMU_TIMEOUT=$${QEMU_TIMEOUT:-$$((4 * $(SOAK_SECONDS) + 1200))} \
+		qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
+		--out $(OUT)/soak-run --only "$(SOAK_TESTS)"
 
 # The test kernel booted with lockdown=integrity, as a distribution kernel
 # is under Secure Boot, with the ivshmem device: lockdown_test checks what
@@ -445,11 +462,11 @@ uninstall:
 
 # --- Debian's stock kernel and DKMS ---------------------------------------
 # The functional tests: those that need no debug-kernel feature, with the
-# same 32-bit programs and the same BAR checks (pci_test, and the pci pass
-# of PCI_PASS_TESTS on the guest's ivshmem device) as make check.
+# same 32-bit programs and the same BAR checks (pci_test, multi_test on two
+# ivshmem devices, and the pci pass of PCI_PASS_TESTS) as make check.
 DEBIAN_TESTS ?= module_test ioctl_test mmap_test huge_test security_test events_test race_test \
-	autogrow_test populate_test ctxmgt_test pci_test $(patsubst %,%-m32,$(TESTS_M32)) \
-	vdmuxctl_test.sh vdmuxctl_events_test.sh vdmux_crate_test.sh
+	autogrow_test populate_test ctxmgt_test pci_test multi_test $(patsubst %,%-m32,$(TESTS_M32)) \
+	vdmuxctl_test.sh vdmuxctl_events_test.sh vdmux_crate_test.sh vdmuxctl_device_test.sh
 # KVER picks Debian's kernel (scripts/debian-kernel.sh's DEBIAN_KERNEL):
 # make check-debian KVER=7.2.12+deb13-amd64.
 ifdef KVER
@@ -478,7 +495,8 @@ debian-run: $(patsubst %,$(OUT)/tests/%,$(DEBIAN_TESTS)) $(patsubst tests/%,$(OU
 			$(OUT)/debian-tests/
 	@qemu/run.sh check --kernel $(KDIR) --bzimage $(DEBIAN_OUT)/vmlinuz \
 		--module $(DEBIAN_KO) --tests $(OUT)/debian-tests --out $(OUT)/$(notdir $(DEBIAN_OUT)) \
-		--stock-kernel --ivshmem $(IVSHMEM_SIZE) $(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS)")
+		--stock-kernel --ivshmem $(IVSHMEM_SIZE) --ivshmem2 $(IVSHMEM2_SIZE) \
+		$(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS) $(MULTI_PASS_TESTS)")
 
 # The Debian packages, with Debian's tools in a trixie root (scripts/debian-pkg.sh).
 deb:

@@ -6,7 +6,8 @@
 #   run.sh check|demo|shell --kernel KDIR --module KO --tests DIR --out DIR
 #          [--extra DIR] [--only "name ..."] [--bzimage FILE] [--stock-kernel]
 #          [--allow-skips FILE] [--ivshmem SIZE [--ivshmem2 SIZE] [--pci-pass "name ..."]]
-#          [--lockdown integrity|confidentiality] [--vga] [--screen]
+#          [--vga [--pci-pass "name ..." --pci-pass-device VENDOR:DEVICE]]
+#          [--lockdown integrity|confidentiality] [--screen]
 #
 # --ivshmem gives the guest an ivshmem-plain device (1af4:1110) whose BAR 2,
 # SIZE bytes (a power of two, e.g. 64M), is the file OUT/ivshmem.bin of a
@@ -24,7 +25,9 @@
 #
 # --vga gives the guest QEMU's standard VGA (1234:1111: video memory in BAR 0,
 # the bochs display registers in BAR 2), which the test kernel has no driver
-# for: tests hand it to vdmux through driver_override. --screen (check and demo modes;
+# for: tests hand it to vdmux through driver_override; so does the guest for
+# the pci pass with --pci-pass-device 1234:1111, which makes the VGA's video
+# memory the device memory of that pass. --screen (check and demo modes;
 # implies --vga) lets the guest ask the host for screenshots: its ttyS2 is
 # the request/acknowledge channel of qemu/screen.py, which takes each shot
 # with QMP screendump into OUT/screen/, compares it with the picture the
@@ -64,7 +67,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 mode=$1
 shift
-kdir= module= tests= out= extra= only= bzimage= judge=() ivshmem= ivshmem2= pci_pass= lockdown= vga= screen=
+kdir= module= tests= out= extra= only= bzimage= judge=() ivshmem= ivshmem2= pci_pass= pci_pass_device=
+lockdown= vga= screen=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kdir=$2; shift 2 ;;
@@ -79,6 +83,7 @@ while [ $# -gt 0 ]; do
 	--ivshmem) ivshmem=$2; shift 2 ;;
 	--ivshmem2) ivshmem2=$2; shift 2 ;;
 	--pci-pass) pci_pass=$2; shift 2 ;;
+	--pci-pass-device) pci_pass_device=$2; shift 2 ;;
 	--lockdown) lockdown=$2; shift 2 ;;
 	--vga) vga=1; shift ;;
 	--screen) screen=1; vga=1; shift ;;
@@ -160,10 +165,15 @@ if [ -n "$ivshmem" ]; then
 		fi
 		ivshmem_device ivshmem2 "$ivshmem2" "$ivshmem2_file" --ivshmem2
 	fi
-elif [ -n "$pci_pass" ] || [ -n "$ivshmem2" ]; then
-	echo "run.sh: --pci-pass and --ivshmem2 need --ivshmem" >&2
+elif [ -n "$ivshmem2" ] || { [ -n "$pci_pass" ] && [ -z "$pci_pass_device" ]; }; then
+	echo "run.sh: --ivshmem2, and --pci-pass without --pci-pass-device, need --ivshmem" >&2
 	exit 2
 fi
+case "$pci_pass_device" in
+'') ;;
+1234:1111) [ -n "$vga" ] || { echo "run.sh: --pci-pass-device 1234:1111 needs --vga" >&2; exit 2; } ;;
+*) echo "run.sh: --pci-pass-device $pci_pass_device: only the standard VGA (1234:1111)" >&2; exit 2 ;;
+esac
 qemu_base+=(${ivshmem_args[@]+"${ivshmem_args[@]}"})
 [ -n "$vga" ] && qemu_base+=(-device VGA)
 
@@ -247,7 +257,7 @@ check)
 	screen_start
 	timeout -k 10 "$timeout_s" "${qemu[@]}" -monitor none \
 		-serial "file:$out/console.log" -serial "file:$out/tap.log" ${screen_args[@]+"${screen_args[@]}"} \
-		-append "$cmdline VDMUX_MODE=check VDMUX_ONLY=$(echo $only | tr ' ' ',') VDMUX_PCI_PASS=$(echo ${pass[@]+"${pass[@]}"} | tr ' ' ',')" \
+		-append "$cmdline VDMUX_MODE=check VDMUX_ONLY=$(echo $only | tr ' ' ',') VDMUX_PCI_PASS=$(echo ${pass[@]+"${pass[@]}"} | tr ' ' ',')${pci_pass_device:+ VDMUX_PCI_PASS_DEVICE=$pci_pass_device}" \
 		</dev/null >"$out/qemu.log" 2>&1 || rc=$?
 	echo "run.sh: guest ran $((SECONDS - start)) s" >&2
 	screen_rc=0

@@ -173,16 +173,6 @@ bool vdmux_io_huge_allowed(void)
 #endif
 }
 
-bool vdmux_fault_under_vma_lock(const struct vm_fault *vmf)
-{
-	return vmf->flags & FAULT_FLAG_VMA_LOCK;
-}
-
-bool vdmux_fault_is_write(const struct vm_fault *vmf)
-{
-	return vmf->flags & FAULT_FLAG_WRITE;
-}
-
 void vdmux_down_write_nested(struct rw_semaphore *sem, int subclass)
 {
 	down_write_nested(sem, subclass);
@@ -226,15 +216,6 @@ void vdmux_zap_fork_parent(struct vm_area_struct *copy)
 	else
 		unmap_mapping_pages(copy->vm_file->f_mapping, copy->vm_pgoff,
 				    vma_pages(copy), true);
-}
-
-unsigned int vdmux_fault_retry_mode(const struct vm_fault *vmf)
-{
-	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
-		return VDMUX_FAULT_LOCKED;
-	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
-		return VDMUX_FAULT_NOWAIT;
-	return VDMUX_FAULT_UNLOCK;
 }
 
 void vdmux_fault_release_lock(struct vm_fault *vmf)

@@ -132,24 +132,6 @@ unsigned int vdmux_insert_io_pfn(struct vm_area_struct *vma, unsigned long addr,
  */
 bool vdmux_io_huge_allowed(void);
 
-/* Whether the fault holds the per-VMA lock rather than mmap_lock. */
-bool vdmux_fault_under_vma_lock(const struct vm_fault *vmf);
-
-/* Whether the fault is a write access. */
-bool vdmux_fault_is_write(const struct vm_fault *vmf);
-
-/*
- * How a fault may wait for something that takes long: VDMUX_FAULT_UNLOCK
- * when it may release its lock and be retried (FAULT_FLAG_ALLOW_RETRY
- * without FAULT_FLAG_RETRY_NOWAIT), VDMUX_FAULT_NOWAIT when it may be
- * retried but keeps its lock (FAULT_FLAG_RETRY_NOWAIT), VDMUX_FAULT_LOCKED
- * when it cannot be retried (fixup_user_fault() without @unlocked).
- */
-#define VDMUX_FAULT_UNLOCK 0
-#define VDMUX_FAULT_NOWAIT 1
-#define VDMUX_FAULT_LOCKED 2
-unsigned int vdmux_fault_retry_mode(const struct vm_fault *vmf);
-
 /*
  * release_fault_lock(): releases the per-VMA lock or mmap_lock the fault
  * holds, as __folio_lock_or_retry() does before it waits and returns

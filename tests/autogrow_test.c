@@ -1077,6 +1077,9 @@ TEST_F(ag, racing_stores_into_one_new_page)
 	pid_t pid[2];
 	char got;
 
+	/* Two processes' stores race the same in a 32-bit build: the 64-bit one runs it. */
+	if (sizeof(long) != 8)
+		SKIP(return, "run by the 64-bit build");
 	when = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, when);
 	for (v = 0; v < 2; v++)

@@ -95,6 +95,18 @@ TEST_F(events, poll_reports_err_while_removed)
 	EXPECT_EQ(VDEV_READY | POLLPRI, poll_now(self->fd[2], ALL_EVENTS));
 }
 
+/*
+ * Waiting for the foreground, and a 32-bit sleep, meet the same code
+ * whatever the device memory: the pci pass ($VDMUX_MODULE_PARAMS with
+ * device_memory=pci) leaves them to the RAM runs. 1 in the pci pass.
+ */
+static int pci_pass(void)
+{
+	const char *params = getenv("VDMUX_MODULE_PARAMS");
+
+	return params && strstr(params, "device_memory=pci");
+}
+
 /* Sleeps @ms milliseconds; 0, or -1 when usleep(3) failed. */
 static int sleep_ms(int ms)
 {
@@ -111,6 +123,8 @@ TEST(usleep_sleeps)
 {
 	double start = now_s();
 
+	if (pci_pass())
+		SKIP(return, "run in the RAM runs: the same code whatever the device memory");
 	ASSERT_EQ(0, usleep(300 * 1000)) TH_LOG("usleep: %s", strerror(errno));
 	EXPECT_LE(0.3, now_s() - start);
 }
@@ -213,8 +227,11 @@ static int still_running(pid_t pid, int ms)
 
 TEST_F(events, wait_foreground_blocks_until_the_vdev_comes_forward)
 {
-	pid_t pid = waiter(2);
+	pid_t pid;
 
+	if (pci_pass())
+		SKIP(return, "run in the RAM runs: the same code whatever the device memory");
+	pid = waiter(2);
 	ASSERT_LT(0, pid);
 	EXPECT_TRUE(still_running(pid, 300));
 	/* Other changes do not release it. */
@@ -246,6 +263,8 @@ TEST_F(events, wait_foreground_is_interrupted_by_a_signal)
 	struct sigaction sa = { .sa_handler = on_alarm };
 	double t0;
 
+	if (pci_pass())
+		SKIP(return, "run in the RAM runs: the same code whatever the device memory");
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
 	alarms = 0;
 	alarm(1);
@@ -260,9 +279,10 @@ TEST_F(events, wait_foreground_restarts_with_sa_restart)
 {
 	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
 	pid_t pid;
-
 	double t0;
 
+	if (pci_pass())
+		SKIP(return, "run in the RAM runs: the same code whatever the device memory");
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
 	alarms = 0;
 	/* The switch comes 2 s after the signal: the ioctl must have restarted. */

@@ -64,7 +64,7 @@
  *
  *	fuzz_test [--seed S] [--count N] [--seconds T] [--procs P] [--control 0|1]
  *	(or VDMUX_FUZZ_SEED, _COUNT, _SECONDS, _PROCS; defaults: random seed,
- *	 150000 syscalls, 12 s, 2 processes, control on)
+ *	 150000 syscalls, 8 s, 2 processes, control on; make soak runs it longer)
  */
 #include <poll.h>
 #include <pthread.h>
@@ -114,7 +114,7 @@ static inline unsigned int tag_vdev(uint64_t w) { return w >> 50 & 0x3f; }
 static inline uint64_t tag_off(uint64_t w) { return (w >> 24 & 0x3ffffff) * 8; }
 static inline uint32_t tag_seq(uint64_t w) { return w & 0xffffff; }
 
-static unsigned long long opt_seed, opt_count = 150000, opt_seconds = 12;
+static unsigned long long opt_seed, opt_count = 150000, opt_seconds = 8;
 static unsigned long long opt_procs = 2, opt_control = 1;
 
 /* Per fuzzing process, in shared memory so the parent can add them up. */

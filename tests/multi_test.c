@@ -39,27 +39,16 @@ static struct ivshmem {
 } dev[NR_DEVS];
 static int nr_found;
 
-/* Finds the 1af4:1110 devices and their BAR 2: how many (at most NR_DEVS). */
+/* Finds the ivshmem devices and their BAR 2: how many (at most NR_DEVS). */
 static int find_ivshmems(void)
 {
-	char bdf[NR_DEVS][PCI_BDF_LEN], path[512], line[256];
-	unsigned long long end, flags;
-	int found, i, j, n = 0;
-	FILE *f;
+	char bdf[NR_DEVS][PCI_BDF_LEN];
+	int found, j, n = 0;
 
-	found = find_pci_devices(0x1af4, 0x1110, bdf, NR_DEVS);
+	found = find_pci_devices(IVSHMEM_VENDOR, IVSHMEM_DEVICE, bdf, NR_DEVS);
 	for (j = 0; j < found; j++) {
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf[j]);
-		f = fopen(path, "r");
-		if (!f)
+		if (pci_bar_range(bdf[j], 2, &dev[n].bar_start, &dev[n].bar_len, NULL))
 			continue;
-		/* "start end flags" per resource; line 3 is BAR 2. */
-		for (i = 0; i < 3 && fgets(line, sizeof(line), f); i++)
-			;
-		fclose(f);
-		if (i != 3 || sscanf(line, "%llx %llx %llx", &dev[n].bar_start, &end, &flags) != 3)
-			continue;
-		dev[n].bar_len = end - dev[n].bar_start + 1;
 		snprintf(dev[n].bdf, sizeof(dev[n].bdf), "%s", bdf[j]);
 		n++;
 	}

@@ -50,59 +50,14 @@
 static char bdf[256];
 static unsigned long long bar_start, bar_len, bar_flags;
 
-static int read_hex(const char *dir, const char *name, unsigned long *val)
-{
-	char path[1024], buf[64];
-	int ret;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	ret = read_first_line(path, buf, sizeof(buf));
-	if (!ret)
-		*val = strtoul(buf, NULL, 16);
-	return ret;
-}
-
-/* Finds the first 1af4:1110 device and its BAR 2: 0, or -ENODEV. */
+/* The first ivshmem device in bus order (the one vdmux binds first) and its BAR 2. */
 static int find_ivshmem(void)
 {
-	DIR *dir = opendir("/sys/bus/pci/devices");
-	char path[512], line[256];
-	unsigned long vendor, device;
-	unsigned long long end;
-	struct dirent *d;
-	FILE *f;
-	int i;
+	int ret = find_pci_device(IVSHMEM_VENDOR, IVSHMEM_DEVICE, bdf, sizeof(bdf));
 
-	if (!dir)
-		return -errno;
-	while ((d = readdir(dir))) {
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", d->d_name);
-		if (read_hex(path, "vendor", &vendor) || read_hex(path, "device", &device))
-			continue;
-		if (vendor != 0x1af4 || device != 0x1110)
-			continue;
-		snprintf(bdf, sizeof(bdf), "%s", d->d_name);
-		break;
-	}
-	closedir(dir);
-	if (!bdf[0])
-		return -ENODEV;
-	/* "start end flags" per resource; line 3 is BAR 2. */
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
-	f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	for (i = 0; i < 3 && fgets(line, sizeof(line), f); i++)
-		;
-	fclose(f);
-	if (i != 3)
-		return -EIO;
-	if (sscanf(line, "%llx %llx %llx", &bar_start, &end, &bar_flags) != 3 || end < bar_start)
-		return -EIO;
-	bar_len = end - bar_start + 1;
-	return 0;
+	if (ret)
+		return ret;
+	return pci_bar_range(bdf, 2, &bar_start, &bar_len, &bar_flags);
 }
 
 static const char *pci_path(const char *name)

@@ -690,6 +690,40 @@ static inline int find_pci_device(unsigned int vendor, unsigned int device, char
 	return 0;
 }
 
+/* QEMU's ivshmem-plain device: the device memory of the PCI tests. */
+#define IVSHMEM_VENDOR 0x1af4
+#define IVSHMEM_DEVICE 0x1110
+
+/*
+ * BAR @bar of PCI device @bdf, from its sysfs "resource" file (one "start
+ * end flags" line per resource): 0, -ENOENT for an unused BAR, or -errno.
+ */
+static inline int pci_bar_range(const char *bdf, int bar, unsigned long long *start,
+				unsigned long long *len, unsigned long long *flags)
+{
+	unsigned long long s, e, f;
+	char path[512], line[256];
+	FILE *file;
+	int i;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+	file = fopen(path, "r");
+	if (!file)
+		return -errno;
+	for (i = 0; i <= bar && fgets(line, sizeof(line), file); i++)
+		;
+	fclose(file);
+	if (i != bar + 1 || sscanf(line, "%llx %llx %llx", &s, &e, &f) != 3)
+		return -EIO;
+	if (e <= s)
+		return -ENOENT;
+	*start = s;
+	*len = e - s + 1;
+	if (flags)
+		*flags = f;
+	return 0;
+}
+
 /* Reads /proc/self/fdinfo/@fd into @buf: 0 or -errno. */
 static inline int read_fdinfo(int fd, char *buf, size_t len)
 {

@@ -95,8 +95,14 @@ impl VmFault {
 
     /// Whether the fault is a write.
     pub(crate) fn is_write(&self) -> bool {
+        self.has_flag(bindings::fault_flag_FAULT_FLAG_WRITE)
+    }
+
+    /// Whether the fault's flags have `flag` (one `FAULT_FLAG_*` bit).
+    fn has_flag(&self, flag: bindings::fault_flag) -> bool {
         // SAFETY: `vmf` is valid by the type invariants.
-        unsafe { helpers::vdmux_fault_is_write(self.vmf) }
+        let flags = unsafe { (*self.vmf).flags };
+        flags & flag != 0
     }
 
     /// Whether the faulting VMA maps the object of `mapping`: its file
@@ -110,8 +116,7 @@ impl VmFault {
 
     /// Whether the fault holds the per-VMA lock rather than `mmap_lock`.
     pub(crate) fn under_vma_lock(&self) -> bool {
-        // SAFETY: `vmf` is valid by the type invariants.
-        unsafe { helpers::vdmux_fault_under_vma_lock(self.vmf) }
+        self.has_flag(bindings::fault_flag_FAULT_FLAG_VMA_LOCK)
     }
 
     /// Whether a PMD entry now covers the faulting address.
@@ -425,19 +430,21 @@ impl VmFault {
     /// unless it is [`Waited::Locked`], and uses nothing of the fault after
     /// a [`Waited::Retry`].
     unsafe fn wait_unlocked<F: FnOnce(Freezing) + Send>(&self, wait: F) -> Waited<F> {
-        // SAFETY: `vmf` is valid by the type invariants.
-        let from_user = unsafe { (*self.vmf).flags } & bindings::fault_flag_FAULT_FLAG_USER != 0;
-        let freezing = if from_user {
+        let freezing = if self.has_flag(bindings::fault_flag_FAULT_FLAG_USER) {
             Freezing::Allowed
         } else {
             Freezing::Refused
         };
-        // SAFETY: `vmf` is valid by the type invariants.
-        let mode = unsafe { helpers::vdmux_fault_retry_mode(self.vmf) };
         // SAFETY: A constant.
         let retry = |waited| FaultDone(unsafe { helpers::vdmux_fault_retry(waited) });
-        match mode {
-            helpers::VDMUX_FAULT_UNLOCK => {
+        // May the fault release its lock and be retried; may it be retried
+        // but keep its lock (`FAULT_FLAG_RETRY_NOWAIT`); or not be retried
+        // at all (`fixup_user_fault` without `unlocked`).
+        match (
+            self.has_flag(bindings::fault_flag_FAULT_FLAG_ALLOW_RETRY),
+            self.has_flag(bindings::fault_flag_FAULT_FLAG_RETRY_NOWAIT),
+        ) {
+            (true, false) => {
                 // The VMA may go once the lock is released, and with it the
                 // last reference to the file that keeps the module loaded
                 // while `wait` runs its code: held here until it returns.
@@ -456,8 +463,8 @@ impl VmFault {
                 // Counted as a major fault: it waited, as for I/O.
                 Waited::Retry(retry(true))
             }
-            helpers::VDMUX_FAULT_NOWAIT => Waited::RetryLater(retry(false)),
-            _ => Waited::Locked(wait),
+            (true, true) => Waited::RetryLater(retry(false)),
+            (false, _) => Waited::Locked(wait),
         }
     }
 }

@@ -2044,56 +2044,23 @@ static const char *bar_bw_page[NR_BAR_MODES][2];
 static double bar_sw[NR_BAR_MODES][NR_BAR_SIZES][MAX_REPS];
 
 /*
- * The first ivshmem-plain device (1af4:1110) into @bdf and the length of
+ * The first ivshmem-plain device in bus order into @bdf and the length of
  * its BAR 2 into @len: 0, or -1 with @why.
  */
 static int bar_find_ivshmem(char *bdf, size_t bdf_len, unsigned long long *len, char *why,
 			    size_t why_len)
 {
-	unsigned long long start = 0, end = 0, flags;
-	char path[512], buf[256];
-	DIR *dir = opendir("/sys/bus/pci/devices");
-	struct dirent *d;
-	FILE *f;
-	int i;
+	unsigned long long start;
 
-	bdf[0] = 0;
-	if (!dir) {
-		snprintf(why, why_len, "no /sys/bus/pci/devices");
-		return -1;
-	}
-	while (!bdf[0] && (d = readdir(dir))) {
-		char vendor[32], device[32];
-
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", d->d_name);
-		if (read_first_line(path, vendor, sizeof(vendor)))
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", d->d_name);
-		if (read_first_line(path, device, sizeof(device)))
-			continue;
-		if (strtoul(vendor, NULL, 16) == 0x1af4 && strtoul(device, NULL, 16) == 0x1110)
-			snprintf(bdf, bdf_len, "%s", d->d_name);
-	}
-	closedir(dir);
-	if (!bdf[0]) {
+	if (find_pci_device(IVSHMEM_VENDOR, IVSHMEM_DEVICE, bdf, bdf_len)) {
 		snprintf(why, why_len,
 			 "no ivshmem-plain device in the guest: boot it with qemu/run.sh --ivshmem SIZE");
 		return -1;
 	}
-	/* "start end flags" per resource: line 3 is BAR 2. */
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
-	f = fopen(path, "r");
-	for (i = 0; f && i < 3 && fgets(buf, sizeof(buf), f); i++)
-		;
-	if (f)
-		fclose(f);
-	if (i != 3 || sscanf(buf, "%llx %llx %llx", &start, &end, &flags) != 3 || end <= start) {
+	if (pci_bar_range(bdf, 2, &start, len, NULL)) {
 		snprintf(why, why_len, "ivshmem %s has no BAR 2", bdf);
 		return -1;
 	}
-	*len = end - start + 1;
 	return 0;
 }
 
@@ -2195,7 +2162,7 @@ static int bar_round(int mode, int rep, const char *bdf, size_t max, char *src, 
 static void bench_bar(void)
 {
 	double v[NR_BAR_MODES], ms[NR_BAR_MODES];
-	char bdf[256], why[128] = "", name[128], contender[32];
+	char bdf[PCI_BDF_LEN], why[128] = "", name[128], contender[32];
 	unsigned long long bar_len = 0;
 	int mode, pg, s, op, i, ok;
 	size_t max = 0, size;

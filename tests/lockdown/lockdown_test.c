@@ -22,7 +22,7 @@
 
 #define NODE_BYTES (1UL << 20)
 
-/* The ivshmem device (1af4:1110) found by main(), or "". */
+/* The ivshmem device found by main(), or "". */
 static char bdf[256];
 
 static int read_hex(const char *dir, const char *name, unsigned long *val)
@@ -37,26 +37,11 @@ static int read_hex(const char *dir, const char *name, unsigned long *val)
 	return ret;
 }
 
+/* The first ivshmem device in bus order, the one vdmux binds first. */
 static void find_ivshmem(void)
 {
-	DIR *dir = opendir("/sys/bus/pci/devices");
-	unsigned long vendor, device;
-	char path[512];
-	struct dirent *d;
-
-	if (!dir)
-		return;
-	while ((d = readdir(dir))) {
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", d->d_name);
-		if (!read_hex(path, "vendor", &vendor) && !read_hex(path, "device", &device) &&
-		    vendor == 0x1af4 && device == 0x1110) {
-			snprintf(bdf, sizeof(bdf), "%s", d->d_name);
-			break;
-		}
-	}
-	closedir(dir);
+	if (find_pci_device(IVSHMEM_VENDOR, IVSHMEM_DEVICE, bdf, sizeof(bdf)))
+		bdf[0] = 0;
 }
 
 static const char *pci_path(const char *name)
@@ -117,7 +102,7 @@ static void check_pci_files_refused(struct __test_metadata *_metadata)
 	/* Reading the standard header is not refused. */
 	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s", bdf);
 	ASSERT_EQ(0, read_hex(dir, "vendor", &vendor));
-	EXPECT_EQ(0x1af4, vendor);
+	EXPECT_EQ(IVSHMEM_VENDOR, vendor);
 	EXPECT_EQ(-EPERM, mmap_errno(pci_path("resource2")));
 	/* x86 offers a write-combining twin of a prefetchable BAR's file. */
 	if (access(pci_path("resource2_wc"), F_OK) == 0)

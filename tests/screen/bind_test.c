@@ -149,7 +149,7 @@ FIXTURE_SETUP(bind)
 	if (ret == -ENODEV)
 		SKIP(return, "no standard VGA (1234:1111) in this guest");
 	ASSERT_EQ(0, ret);
-	ASSERT_EQ(0, find_device(0x1af4, 0x1110, &self->ivshmem));
+	ASSERT_EQ(0, find_device(IVSHMEM_VENDOR, IVSHMEM_DEVICE, &self->ivshmem));
 	ASSERT_EQ(0, find_device(0x8086, 0x2930, &self->smbus));
 	/* What the tests rely on, as the PCI core says it. */
 	ASSERT_TRUE(self->vga.flags[0] & IORESOURCE_MEM);
