@@ -45,7 +45,7 @@ COLORS = {
 
 # Section name in the guest's JSON "time" records -> title.
 SECTIONS = ["switch-first", "first-touch", "bandwidth", "copy", "scaling", "switch-second",
-            "switch-mappers", "latency", "growth", "bar"]
+            "switch-mappers", "latency", "growth", "ctxmgt", "bar"]
 
 
 def load(path):
@@ -651,6 +651,43 @@ def commit(top):
     return head
 
 
+def ctxmgt(R):
+    sizes = R.sizes("ctx_switch")
+    if not sizes:
+        return []
+    md = ["", "## Context management (ms)", "",
+          "Two processes each store into a one-page mapping of its own vdev (0 and 1), both "
+          "vdevs holding all their bytes; with `VDMUX_IOC_SET_CTXMGT` on, a store of the one "
+          "whose vdev is in the background makes it the foreground. *SWITCH*: one ioctl "
+          "SWITCH between the two vdevs while both map them. *Hand-over*: timeout 0, both "
+          "storing in a loop, the wall time per hand-over (hand-overs counted by `getrusage`, "
+          "minor and major faults: one completed fault of the new holder's page each; the "
+          "driver's own count beside it). *Share*: with a 10 ms hold, both storing for 1 s, "
+          "the time the less served one was on the device (1 s less its stores that waited "
+          "over 0.5 ms). *Wait*: with a 10 ms hold, one process storing into its pages of "
+          "vdevs 0 and 1 in turn, each store at a random time in the first 8 ms of the hold "
+          "the store before started; how long after that hold's end (the store before done "
+          "+ 10 ms) it completed.", ""]
+    rows = []
+    for size in sizes:
+        def v(bench, contender, metric=""):
+            return R.value(bench, contender, size, metric=metric)
+        sw, ho = v("ctx_switch", "ioctl"), v("ctx_handover", "timeout 0")
+        share = v("ctx_timeshare", "on device, the lesser of two")
+        wall = v("ctx_timeshare", "wall")
+        rows.append([human(size), num(sw, 3), num(ho, 3),
+                     f"{ho / sw:.2f}x" if sw and ho is not None else "n/a",
+                     num(v("ctx_handover", "timeout 0", "hand-overs"), 0),
+                     num(v("ctx_handover", "timeout 0", "driver-switches"), 0),
+                     f"{100 * share / wall:.0f}%" if share is not None and wall else "n/a",
+                     num(v("ctx_wait", "past the hold's end", "p50"), 3),
+                     num(v("ctx_wait", "past the hold's end", "p99"), 3),
+                     num(v("ctx_wait", "past the hold's end", "samples"), 0)])
+    md.append(table(rows, ["size", "SWITCH", "hand-over", "hand-over / SWITCH", "hand-overs",
+                           "(driver)", "share", "wait p50", "wait p99", "samples"]))
+    return md
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--targets", required=True)
@@ -704,7 +741,8 @@ def main():
            + "; `results.json` has every boot's figures.", ""]
 
     if R:
-        for part in (first_touch, bandwidth, copy, scaling, switch, latency, growth, pci_bar):
+        for part in (first_touch, bandwidth, copy, scaling, switch, latency, growth, ctxmgt,
+                     pci_bar):
             md += part(R)
         total = R.value("time", "total")
         times = [(s, R.value("time", s)) for s in SECTIONS if R.value("time", s) is not None]

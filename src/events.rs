@@ -162,6 +162,20 @@ impl Notifier {
         self.grown.request();
     }
 
+    /// Notifies sysfs pollers of a change of context management's mode
+    /// (`enable`) or hold time (`timeout`), set by `VDMUX_IOC_SET_CTXMGT`:
+    /// no uevent and no generation, since no virtual device changed. The
+    /// caller excludes [`Notifier::forget_nodes`], as for
+    /// [`Notifier::send`].
+    pub(crate) fn ctxmgt_changed(&self, enable: bool, timeout: bool) {
+        if enable {
+            self.control.sysfs_notify(c"ctxmgt");
+        }
+        if timeout {
+            self.control.sysfs_notify(c"ctxmgt_timeout_ms");
+        }
+    }
+
     /// Notifies sysfs pollers and sends uevents for `changes`. Failures
     /// (no memory for a uevent) are not the state change's: it has
     /// happened, and GET_STATUS and poll still show it.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Device context management (VDMUX_IOC_SET_CTXMGT): its refusals; an
+ * Device context management (VDMUX_IOC_SET_CTXMGT): its refusals; the
+ * sysfs notification of each value it changes; an
  * access to a background virtual device makes it the foreground, through a
  * fault the kernel retries; the hold time; a waiter that is killed; no
  * foreground; a removed virtual device; POPULATE as an access, waiting for
@@ -10,6 +11,7 @@
  * with a waiter's virtual device ejected.
  */
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -202,6 +204,74 @@ TEST_F(ctx, set_needs_cap_sys_admin)
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	EXPECT_EQ(0, sysfs_number("ctxmgt"));
+}
+
+/* Opens the sysfs attribute @name of the control node and reads it, as a poller must. */
+static int open_ctl_attr(const char *name)
+{
+	char path[128], buf[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/class/misc/vdmux/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && read(fd, buf, sizeof(buf)) <= 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Whether attribute @fd was notified within @ms (then read again, to wait for the next). */
+static int notified(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLPRI | POLLERR };
+	char buf[64];
+
+	if (poll(&p, 1, ms) != 1 || !(p.revents & POLLPRI))
+		return 0;
+	return pread(fd, buf, sizeof(buf), 0) > 0;
+}
+
+/*
+ * SET_CTXMGT notifies the sysfs attribute of each value it changes, and
+ * only those (a watcher of the mode wakes, as vdmuxctl watch does): the
+ * mode, the hold, both; setting the same values again notifies neither. No
+ * virtual device changed: the control node's generation stays.
+ */
+TEST_F(ctx, setting_the_mode_notifies_its_sysfs_attributes)
+{
+	uint64_t gen = generation_of(self->ctl);
+	int on = open_ctl_attr("ctxmgt"), hold = open_ctl_attr("ctxmgt_timeout_ms");
+
+	ASSERT_LE(0, on);
+	ASSERT_LE(0, hold);
+	EXPECT_EQ(0, notified(on, 0));
+	EXPECT_EQ(0, notified(hold, 0));
+
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 0));
+	EXPECT_EQ(1, notified(on, 5000));
+	EXPECT_EQ(0, notified(hold, 0));
+	EXPECT_EQ(1, sysfs_number("ctxmgt"));
+
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 25));
+	EXPECT_EQ(1, notified(hold, 5000));
+	EXPECT_EQ(0, notified(on, 0));
+	EXPECT_EQ(25, sysfs_number("ctxmgt_timeout_ms"));
+
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 1, 25));
+	EXPECT_EQ(0, notified(on, 200));
+	EXPECT_EQ(0, notified(hold, 0));
+	/* Refused: nothing changed, nothing notified. */
+	EXPECT_EQ(-EINVAL, set_ctxmgt(self->ctl, 2, 0));
+	EXPECT_EQ(0, notified(on, 0));
+	EXPECT_EQ(0, notified(hold, 0));
+
+	ASSERT_EQ(0, set_ctxmgt(self->ctl, 0, 0));
+	EXPECT_EQ(1, notified(on, 5000));
+	EXPECT_EQ(1, notified(hold, 5000));
+	EXPECT_EQ(gen, generation_of(self->ctl));
+	close(on);
+	close(hold);
 }
 
 /* Off: an access to a background vdev uses its backing store, as ever. */

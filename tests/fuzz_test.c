@@ -51,6 +51,23 @@
  *  - madvise, whose outcome on these mappings is the kernel's choice, must
  *    give the same result each time for the same advice in the same
  *    conditions (vdev removed or not, file read-only or not, protection).
+ *  - context management (SET_CTXMGT, from the controller and the
+ *    fuzzers, on and off with random holds, and out-of-range values that
+ *    must be EINVAL, ENOTTY on a vdev, EFAULT): GET_CTXMGT shows the
+ *    model's mode on any node; with it on, an access (or a POPULATE) of a
+ *    background vdev that reaches its fault handler makes it the
+ *    foreground, a change the model predicts under its write lock as for
+ *    a SWITCH (the control node's generation, both vdevs' states and
+ *    generations), and it must not complete before the foreground held
+ *    the device memory for the hold time. Its word is then read from the
+ *    device memory: a mapping of the old foreground left unrevoked reads
+ *    the new one's words there, a word of another vdev. Where the model
+ *    cannot know whether a call switches (a forked child's page of
+ *    unknown protection, a copy of read(2) into a mapping, a POPULATE a
+ *    VMA past the size may end first, a racing thread's faults), the call
+ *    is not made with the mode on, or its buffer is taken from the
+ *    scratch; nor is an access that would wait out a hold longer than
+ *    CTX_WAIT_MAX_MS;
  *
  * It passes when no call breaks these rules, enough calls were judged
  * exactly (JUDGED_PERCENT of the syscalls had one expected outcome; those
@@ -122,6 +139,7 @@ struct fstat_ {
 	/* judged: calls with one expected outcome; loose: with a set of them */
 	uint64_t syscalls, judged, loose, accesses, sigbus, sigsegv, forks, races, bytes;
 	uint64_t grows, populates;
+	uint64_t ctx_switches;	/* accesses (and POPULATEs) that made their vdev the foreground */
 	uint64_t words;		/* words read and compared with the model's */
 	uint64_t violations;
 	char violation[NR_VIOLATIONS][200];
@@ -149,6 +167,14 @@ struct model {
 	pthread_mutex_t data[MAX_VDEVS];
 	uint32_t seq;		/* the last write's sequence */
 	uint64_t hw[MAX_VDEVS];	/* past the last byte ever written */
+	/*
+	 * Context management (SET_CTXMGT): on or off, its hold time, and when
+	 * the call that made the foreground began (its hold started no
+	 * earlier). With the mode on, every call that may touch a mapping of
+	 * a background vdev holds the write lock: it switches.
+	 */
+	uint32_t ctx_on, ctx_ms;
+	double hold_from;
 };
 
 struct shared {
@@ -779,6 +805,7 @@ static void state_op(struct fstat_ *st, int ctl, unsigned long cmd, unsigned lon
 	struct model *md = &sh->md;
 	int want, ret, err;
 	uint64_t gen;
+	double t0;
 
 	if (v >= (unsigned long)nr_vdevs)
 		want = -EINVAL;
@@ -791,6 +818,7 @@ static void state_op(struct fstat_ *st, int ctl, unsigned long cmd, unsigned lon
 	/* One more for a change; none for a failure or a SWITCH to the foreground. */
 	gen = md->ctl_gen + (!want && !(cmd == VDMUX_IOC_SWITCH &&
 					md->state[v] == VDMUX_STATE_FOREGROUND));
+	t0 = now_s();
 	ret = ioctl(ctl, cmd, v);
 	err = errno;
 	st->syscalls++;
@@ -804,6 +832,8 @@ static void state_op(struct fstat_ *st, int ctl, unsigned long cmd, unsigned lon
 		return;
 	md->ctl_gen = gen;
 	if (cmd == VDMUX_IOC_SWITCH) {
+		/* Any SWITCH, to the foreground too, (re)starts the hold. */
+		md->hold_from = t0;
 		if (md->state[v] == VDMUX_STATE_FOREGROUND) {
 			check_status(st, ctl);	/* a no-op: the generation stays */
 			return;
@@ -865,6 +895,106 @@ static void resize_op(struct fstat_ *st, int ctl, void *p, enum ptr_kind kind, u
 	}
 }
 
+/* A hold this long (ms) or longer is not waited for by the fuzzers' accesses. */
+#define CTX_WAIT_MAX_MS 50
+
+/*
+ * SET_CTXMGT through @fd (of the control node when @ctl) with the argument
+ * @p of kind @kind: predicted, made, compared with GET_CTXMGT and applied
+ * to the model (write lock held). In vdmux's order: ENOTTY on a vdev node,
+ * EFAULT for the argument, EINVAL for enable > 1 or a hold past
+ * VDMUX_CTXMGT_MAX_TIMEOUT_MS (the caller has CAP_SYS_ADMIN). Enabling
+ * zaps the background vdevs' mappings, which the model need not follow:
+ * their next access switches. No generation changes.
+ */
+static void ctxmgt_op(struct fstat_ *st, int fd, int ctl, const void *p, enum ptr_kind kind)
+{
+	struct vdmux_ctxmgt c = { 0 }, got = { 0 };
+	int want = 0, ret, err;
+
+	if (kind != P_BAD)
+		memcpy(&c, p, sizeof(c));
+	if (!ctl)
+		want = ENOTTY;
+	else if (kind == P_BAD)
+		want = EFAULT;
+	else if (c.enable > 1 || c.timeout_ms > VDMUX_CTXMGT_MAX_TIMEOUT_MS)
+		want = EINVAL;
+	ret = ioctl(fd, VDMUX_IOC_SET_CTXMGT, p);
+	err = errno;
+	st->syscalls++;
+	st->judged++;
+	if (want ? ret != -1 || err != want : ret != 0) {
+		violation_st(st, "SET_CTXMGT", ret, err, -want);
+		return;
+	}
+	if (ret)
+		return;
+	sh->md.ctx_on = c.enable;
+	sh->md.ctx_ms = c.timeout_ms;
+	st->syscalls++;
+	st->judged++;
+	if (ioctl(fd, VDMUX_IOC_GET_CTXMGT, &got) || got.enable != c.enable ||
+	    got.timeout_ms != c.timeout_ms)
+		violation_st(st, "GET_CTXMGT after SET_CTXMGT", got.enable, errno, c.enable);
+	check_status(st, fd);
+}
+
+/* A random SET_CTXMGT argument: mostly valid, short holds, now and then out of range. */
+static struct vdmux_ctxmgt any_ctxmgt(struct rng *r)
+{
+	return (struct vdmux_ctxmgt){
+		.enable = PICK(r, 0, 1, 1, 1, 1, 2, 0x80000000U),
+		.timeout_ms = PICK(r, 0, 0, 0, 1, 2, 5, 10, 20, VDMUX_CTXMGT_MAX_TIMEOUT_MS,
+				   VDMUX_CTXMGT_MAX_TIMEOUT_MS + 1, 0xffffffffU),
+	};
+}
+
+/*
+ * SET_CTXMGT or GET_CTXMGT on any file (or a bad descriptor), with any
+ * argument, judged: GET on any node shows the model's mode, into memory
+ * the kernel can write, else EFAULT.
+ */
+static void op_ctxmgt(struct fuzzer *fz)
+{
+	struct fd_slot *s = any_fd(fz);
+	struct vdmux_ctxmgt *cm = (void *)fz->scratch;
+	struct uptr up = any_ptr(fz, sizeof(*cm), -1);
+	int ret, err, set = rng_below(&fz->r, 2);
+
+	if (up.kind == P_GOOD)
+		up.p = fz->scratch;
+	if (set && up.kind == P_GOOD)
+		*cm = any_ctxmgt(&fz->r);
+	else
+		memset(cm, 0xa5, sizeof(*cm));
+	if (s && set) {
+		/* A change of the mode (or ENOTTY on a vdev): under the write lock. */
+		wr_lock();
+		ctxmgt_op(fz->st, s->fd, s->kind == K_CTL, up.p, up.kind);
+		md_unlock();
+		return;
+	}
+	rd_lock();
+	ret = SYSCALL(fz, ioctl(s ? s->fd : (int)PICK(&fz->r, -1, 1000),
+				set ? VDMUX_IOC_SET_CTXMGT : VDMUX_IOC_GET_CTXMGT, up.p));
+	err = errno;
+	fz->st->judged++;
+	if (!s) {
+		if (!(ret == -1 && err == EBADF))
+			violation(fz, "CTXMGT ioctl on a bad fd", ret, err, -EBADF);
+	} else if (up.kind != P_GOOD) {
+		if (!(ret == -1 && err == EFAULT))
+			violation(fz, "GET_CTXMGT to a bad address", ret, err, -EFAULT);
+	} else if (ret || cm->enable != sh->md.ctx_on || cm->timeout_ms != sh->md.ctx_ms) {
+		violation(fz, "GET_CTXMGT", ret ? ret : cm->enable, err, sh->md.ctx_on);
+	}
+	md_unlock();
+}
+
+/* Whether the fuzzers use context management (not in the replays, made before it). */
+static int fuzz_ctxmgt;
+
 static void op_ioctl(struct fuzzer *fz)
 {
 	static const unsigned long cmds[] = {
@@ -886,6 +1016,10 @@ static void op_ioctl(struct fuzzer *fz)
 	struct uptr up;
 	uint64_t size = 0;
 
+	if (fuzz_ctxmgt && !rng_below(&fz->r, 16)) {
+		op_ctxmgt(fz);
+		return;
+	}
 	memset(st, 0xa5, sizeof(*st));
 	if (by_value) {
 		arg = PICK(&fz->r, 0, 1, 2, 3, 4, 63, 64, 0xffffffffUL, 0x100000000UL, -1UL,
@@ -1398,6 +1532,41 @@ static void op_access(struct fuzzer *fz)
 }
 
 /*
+ * The access that began at @t0 made the background vdev @v the foreground
+ * (context management on, write lock held): the model follows, as for a
+ * SWITCH, and the foreground it took the device memory from must have
+ * held it for the hold time (its hold began no earlier than hold_from).
+ * The generation is compared at once when @check (else by the caller,
+ * after a growth the same access made).
+ */
+static void access_switched(struct fuzzer *fz, unsigned int v, double t0, int check)
+{
+	struct model *md = &sh->md;
+	double held = now_s() - md->hold_from;
+
+	if (md->fg != VDMUX_NONE) {
+		if (held < md->ctx_ms / 1e3) {
+			char what[120];
+
+			snprintf(what, sizeof(what),
+				 "an access switched to vdev %u after %.1f ms of a %u ms hold", v,
+				 held * 1e3, md->ctx_ms);
+			violation_text(fz->st, what);
+		}
+		md->state[md->fg] = VDMUX_STATE_BACKGROUND;
+		md->gen[md->fg]++;
+	}
+	md->state[v] = VDMUX_STATE_FOREGROUND;
+	md->gen[v]++;
+	md->fg = v;
+	md->ctl_gen++;
+	md->hold_from = t0;
+	fz->st->ctx_switches++;
+	if (check)
+		check_status(fz->st, fz->ctl_ro);
+}
+
+/*
  * The access of op_access() at @p, a store when @write, made and judged:
  * SIGBUS exactly when the vdev is removed or, for a load, when the page is
  * past the reserved size, SIGSEGV exactly where the page is not mapped or
@@ -1409,28 +1578,37 @@ static void op_access(struct fuzzer *fz)
 static void access_at(struct fuzzer *fz, volatile char *p, int write)
 {
 	struct map_slot *m;
-	int want, pgs, grows = 0, dv = -1;
+	int want, pgs, grows = 0, dv = -1, wr, switches = 0;
 	size_t page = 0;
 	uint64_t pgoff = 0, got = 0, off = 0, w = 0;
 	volatile uint64_t *wp;
+	double t0 = 0;
 
 	p = (volatile char *)((uintptr_t)p & ~7UL);
 	wp = (volatile uint64_t *)p;
 	m = slot_of(fz, (char *)p, &page);
-	fz->st->accesses++;
-	/* A store through an autogrow mapping may grow the device: a change of the model. */
-	if (m->ag && write)
-		wr_lock();
-	else
-		rd_lock();
+	/*
+	 * A store through an autogrow mapping may grow the device, and with
+	 * context management on an access of a background vdev switches:
+	 * changes of the model, under the write lock.
+	 */
+	wr = m->ag && write;
+	for (;;) {
+		if (wr)
+			wr_lock();
+		else
+			rd_lock();
+		if (wr || !sh->md.ctx_on || m->vdev < 0 || m->pg[page] == PG_UNMAPPED ||
+		    sh->md.state[m->vdev] != VDMUX_STATE_BACKGROUND)
+			break;
+		md_unlock();
+		wr = 1;
+	}
 	pgs = m->pg[page];
 	if (pgs != PG_UNMAPPED && m->vdev >= 0) {
 		pgoff = m->off + page * PAGE;
 		off = pgoff + ((uintptr_t)p & (PAGE - 1));
 		dv = m->vdev;
-		data_lock(dv);
-		if (write)
-			w = tag(dv, off, next_seq());
 	}
 	if (pg_unknown(pgs))
 		want = -1;
@@ -1443,6 +1621,28 @@ static void access_at(struct fuzzer *fz, volatile char *p, int write)
 	else
 		want = 0;
 	grows = want == 0 && write && pgoff >= sh->md.size;
+	if (sh->md.ctx_on && dv >= 0 && sh->md.state[dv] == VDMUX_STATE_BACKGROUND) {
+		/*
+		 * An access that reaches the vdev's fault handler switches to
+		 * it: a page whose protection the model does not know (a
+		 * forked child's) may or may not, so it is not made; nor is
+		 * one that would wait out a long hold.
+		 */
+		if (want < 0 || (want == 0 && sh->md.fg != VDMUX_NONE &&
+				 sh->md.hold_from + sh->md.ctx_ms / 1e3 - now_s() >
+					 CTX_WAIT_MAX_MS / 1e3)) {
+			md_unlock();
+			return;
+		}
+		switches = want == 0;
+	}
+	fz->st->accesses++;
+	if (dv >= 0) {
+		data_lock(dv);
+		if (write)
+			w = tag(dv, off, next_seq());
+	}
+	t0 = now_s();
 	tls_sig = 0;
 	if (!sigsetjmp(tls_env, 0)) {
 		tls_armed = 1;
@@ -1475,6 +1675,8 @@ static void access_at(struct fuzzer *fz, volatile char *p, int write)
 	} else if (tls_sig == SIGBUS && !removed(m->vdev) && pgoff < sh->md.size) {
 		violation(fz, "SIGBUS on a vdev not removed", SIGBUS, 0, 0);
 	}
+	if (switches && !tls_sig)
+		access_switched(fz, dv, t0, !grows);
 	if (grows && !tls_sig) {
 		/* The size is now the end of that page, and says so at once. */
 		if (!m->ag)
@@ -1590,7 +1792,9 @@ static void op_rw(struct fuzzer *fz)
 	 * A piece in a mapping that runs into the next slot (another mapping,
 	 * perhaps of another vdev), whose bytes overlap the file's range, or
 	 * lie where the model does not follow them, is taken from the scratch
-	 * instead.
+	 * instead; so is one of a background vdev with context management on,
+	 * whose copy would switch part way (the model knows neither whether
+	 * nor where).
 	 */
 	for (k = 0; k < nio; k++) {
 		uint64_t mo;
@@ -1599,6 +1803,7 @@ static void op_rw(struct fuzzer *fz)
 			continue;
 		mo = map_off_of(fz, pc[k]->p);
 		if (pos < 0 || (pc[k]->p - fz->arena) % SLOT + iov[k].iov_len > SLOT ||
+		    (sh->md.ctx_on && sh->md.state[vdev] == VDMUX_STATE_BACKGROUND) ||
 		    mo + iov[k].iov_len > TRACK || (uint64_t)pos + total > TRACK ||
 		    (mo < (uint64_t)pos + total && (uint64_t)pos < mo + iov[k].iov_len)) {
 			pc[k]->kind = P_GOOD;
@@ -2100,12 +2305,23 @@ static void populate_judged(struct fuzzer *fz, struct fd_slot *s, unsigned long 
 {
 	struct vdmux_range *r = (void *)fz->scratch;
 	struct expect e = { 0 };
-	int ret, err, known = 1;
+	int ret, err, known = 1, walks = 0, wr, fd = s ? s->fd : (int)PICK(&fz->r, -1, 1000);
 	size_t k, page;
+	double t0;
 
-	rd_lock();
-	ret = SYSCALL(fz, ioctl(s ? s->fd : (int)PICK(&fz->r, -1, 1000), VDMUX_IOC_POPULATE, arg));
-	err = errno;
+	/* With context management on, POPULATE of a background vdev switches. */
+	wr = 0;
+	for (;;) {
+		if (wr)
+			wr_lock();
+		else
+			rd_lock();
+		if (wr || !sh->md.ctx_on || !s || s->kind != K_VDEV ||
+		    sh->md.state[s->vdev] != VDMUX_STATE_BACKGROUND)
+			break;
+		md_unlock();
+		wr = 1;
+	}
 	/*
 	 * In vdmux's order: the argument (EFAULT), the range (EINVAL), every
 	 * page a mapping of the file's vdev (EFAULT), then each VMA in turn:
@@ -2140,6 +2356,7 @@ static void populate_judged(struct fuzzer *fz, struct fd_slot *s, unsigned long 
 		}
 		if (efault || removed(s->vdev))
 			known = 1;
+		walks = !efault;
 		if (efault) {
 			may_fail(&e, EFAULT);
 		} else if (!removed(s->vdev)) {
@@ -2155,6 +2372,25 @@ static void populate_judged(struct fuzzer *fz, struct fd_slot *s, unsigned long 
 			may_fail(&e, ENODEV);
 		}
 	}
+	if (walks && sh->md.ctx_on && sh->md.state[s->vdev] == VDMUX_STATE_BACKGROUND) {
+		/*
+		 * It walks the range, and switches at its first span: only
+		 * where it then maps everything does the model know that it
+		 * got there (a VMA past the size may fail first). Nor does a
+		 * fuzzer wait out a long hold.
+		 */
+		if (!known || !e.ok || e.n ||
+		    (sh->md.fg != VDMUX_NONE &&
+		     sh->md.hold_from + sh->md.ctx_ms / 1e3 - now_s() > CTX_WAIT_MAX_MS / 1e3)) {
+			md_unlock();
+			return;
+		}
+	} else {
+		walks = 0;
+	}
+	t0 = now_s();
+	ret = SYSCALL(fz, ioctl(fd, VDMUX_IOC_POPULATE, arg));
+	err = errno;
 	if (known) {
 		judge(fz, "POPULATE", ret, err, &e);
 	} else {
@@ -2162,6 +2398,8 @@ static void populate_judged(struct fuzzer *fz, struct fd_slot *s, unsigned long 
 	}
 	if (!ret)
 		fz->st->populates++;
+	if (walks && !ret)
+		access_switched(fz, s->vdev, t0, 1);
 	md_unlock();
 }
 
@@ -2362,8 +2600,13 @@ static void op_race(struct fuzzer *fz)
 		rc.fd = s->fd;
 	else
 		rc = (struct race){ .fz = fz, .fd = -1, .addr = m->addr, .len = m->len };
-	pthread_barrier_init(&rc.go, NULL, 2);
 	rd_lock();
+	if (rc.fd < 0 && sh->md.ctx_on) {
+		/* Its faults might switch, as many times as the race decides. */
+		md_unlock();
+		return;
+	}
+	pthread_barrier_init(&rc.go, NULL, 2);
 	if (pthread_create(&t, NULL, race_thread, &rc)) {
 		pthread_barrier_destroy(&rc.go);
 		md_unlock();
@@ -2557,10 +2800,17 @@ static void control_process(uint64_t seed, double deadline)
 	while (now_s() < deadline && !__atomic_load_n(&sh->stop, __ATOMIC_RELAXED)) {
 		unsigned long v = rng_below(&r, nr_vdevs + 1);
 		struct timespec pause = { 0, rng_below(&r, 2000) * 1000 };
-		unsigned int k = rng_below(&r, 10);
+		unsigned int k = rng_below(&r, 12);
 
 		wr_lock();
-		if (k < 4) {
+		if (k >= 10) {
+			/* Context management on or off, with a random hold; now and then a bad pointer. */
+			*(struct vdmux_ctxmgt *)size = any_ctxmgt(&r);
+			if (rng_below(&r, 8))
+				ctxmgt_op(st, ctl, 1, size, P_GOOD);
+			else
+				ctxmgt_op(st, ctl, 1, (void *)PICK(&r, 0, 8, KERNEL_ADDR), P_BAD);
+		} else if (k < 4) {
 			state_op(st, ctl, VDMUX_IOC_SWITCH, v);
 		} else if (k < 6) {
 			state_op(st, ctl, VDMUX_IOC_EJECT, v);
@@ -2751,7 +3001,7 @@ TEST_F(fuzz, dontfork_hole_in_a_forked_child)
 /* What the processes of a run did, added up. */
 struct totals {
 	uint64_t total, judged, loose, accesses, sigbus, sigsegv, forks, races;
-	uint64_t violations, bytes, words, grows, populates;
+	uint64_t violations, bytes, words, grows, populates, ctx_switches;
 };
 
 /*
@@ -2810,6 +3060,7 @@ static void run_fuzz(struct __test_metadata *_metadata, FIXTURE_DATA(fuzz) *self
 		t->words += f->words;
 		t->grows += f->grows;
 		t->populates += f->populates;
+		t->ctx_switches += f->ctx_switches;
 		if (f->violations)
 			TH_LOG("seed %#llx, process %d: %llu violations", (unsigned long long)seed, i,
 			       (unsigned long long)f->violations);
@@ -2860,6 +3111,7 @@ TEST_F(fuzz, random_syscalls)
 	struct totals t;
 
 	ksft_print_msg("fuzz seed %#llx (rerun: /tests/fuzz_test --seed %#llx)\n", opt_seed, opt_seed);
+	fuzz_ctxmgt = 1;
 	faults[0] = all_faults();
 	run_fuzz(_metadata, self, opt_seed, procs, opt_control, opt_count, deadline, &t);
 	ksft_print_msg("fuzz: %llu syscalls in %.1f s (%.0f/s), %d processes + %s, seed %#llx\n",
@@ -2871,6 +3123,8 @@ TEST_F(fuzz, random_syscalls)
 		       (unsigned long long)t.races);
 	ksft_print_msg("fuzz: %llu autogrow stores grew the device, %llu populates succeeded\n",
 		       (unsigned long long)t.grows, (unsigned long long)t.populates);
+	ksft_print_msg("fuzz: %llu accesses and populates made their vdev the foreground (context management)\n",
+		       (unsigned long long)t.ctx_switches);
 	ksft_print_msg("fuzz: %llu calls judged exactly (%.0f%% of the syscalls), %llu against a set of outcomes, %llu violations\n",
 		       (unsigned long long)t.judged, 100.0 * t.judged / (t.total ? t.total : 1),
 		       (unsigned long long)t.loose, (unsigned long long)t.violations);
@@ -2888,6 +3142,7 @@ TEST_F(fuzz, random_syscalls)
 	EXPECT_LT(0, t.sigbus);
 	EXPECT_LT(0, t.grows);
 	EXPECT_LT(0, t.populates);
+	EXPECT_LT(0, t.ctx_switches);
 	functional_check(_metadata);
 }
 

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # vdmuxctl's event commands against the real driver: watch, which sleeps in
-# epoll on the nodes' EPOLLPRI, and wait, which sleeps in
+# epoll on the nodes' EPOLLPRI (and context management's sysfs attributes),
+# and wait, which sleeps in
 # VDMUX_IOC_WAIT_FOREGROUND. Their output, counts and exit statuses. TAP
 # output.
 #
@@ -13,7 +14,7 @@
 export PATH=/usr/bin:/bin:/sbin
 T=$(mktemp -d)
 . "$(dirname "$0")/vdmuxctl_lib.sh"
-PLAN=29
+PLAN=31
 
 echo "TAP version 13"
 echo "1..$PLAN"
@@ -380,6 +381,29 @@ check "wait 9 --timeout 0: EINVAL, not a timeout" \
 vctl wait 4294967295 --timeout 5
 check "wait 4294967295: EINVAL, exit 1" \
 	expect 1 "vdmuxctl: wait 4294967295: no such virtual device (EINVAL)"
+
+# --- watch: context management, which moves no generation -----------------
+
+# SET_CTXMGT notifies the mode's sysfs attributes, which watch sleeps on: a
+# line at once for each change of the mode or of its hold, with nothing else
+# changing (the generation, from the ioctl, stays).
+reset && vdmuxctl ctx on --timeout 0 && vdmuxctl ctx off
+gen=$(generation)
+watcher --count 2 --timeout 10
+vdmuxctl ctx on --timeout 10ms && lines "$T/watch" 2 && vdmuxctl ctx on --timeout 250ms
+finish
+check "watch: a line when context management goes on, and one when its hold changes" eval '[ "$wrc" = 0 ] &&
+	same "$T/watch" "$HEADER, generation $gen
+generation $gen: context management off (hold 0 ms) -> on (hold 10 ms)
+generation $gen: context management on (hold 10 ms) -> on (hold 250 ms)"'
+
+watcher --count 1 --timeout 10
+vdmuxctl ctx off
+finish
+check "watch: its first line names the mode on, then a line when it goes off" eval '[ "$wrc" = 0 ] &&
+	same "$T/watch" "$HEADER, generation $gen; context management on, hold 250 ms
+generation $gen: context management on (hold 250 ms) -> off (hold 250 ms)"'
+vdmuxctl ctx on --timeout 0 && vdmuxctl ctx off
 
 vctl wait
 check "wait without an index: usage error, exit 2" eval '[ "$rc" = 2 ] &&

@@ -250,9 +250,10 @@ impl Mux {
         if ctx.timeout_ms > uapi::VDMUX_CTXMGT_MAX_TIMEOUT_MS {
             return Err(EINVAL);
         }
-        {
+        let timeout = Delta::from_millis(i64::from(ctx.timeout_ms));
+        let (was_on, old_timeout) = {
             let _changing = self.changing.lock();
-            self.ctx.inner.lock().timeout = Delta::from_millis(i64::from(ctx.timeout_ms));
+            let old_timeout = core::mem::replace(&mut self.ctx.inner.lock().timeout, timeout);
             let was_on = self.ctx.enabled.swap(on, Ordering::AcqRel);
             // Marks of switches that failed in an earlier mode are stale.
             for failed in self.ctx.failed.iter() {
@@ -268,8 +269,14 @@ impl Mux {
                     }
                 }
             }
-        }
+            (was_on, old_timeout)
+        };
         self.ctx.wake();
+        // Pollers of the sysfs attributes (`vdmuxctl watch`) see the change;
+        // setting the same values again notifies nothing.
+        let _notifying = self.notifying.lock();
+        self.notifier
+            .ctxmgt_changed(was_on != on, old_timeout.as_nanos() != timeout.as_nanos());
         Ok(())
     }
 

@@ -51,6 +51,12 @@
  *                  counts instructions, 1 ns each: QEMU's -icount
  *                  shift=0, ICOUNT=1), the fill alone, as instruction
  *                  counts.
+ *   ctxmgt         device context management (VDMUX_IOC_SET_CTXMGT): two
+ *                  processes storing into their own vdevs, the device
+ *                  following them; the time per hand-over (timeout 0)
+ *                  against one SWITCH, each one's share of the wall time
+ *                  with a 10 ms hold, and how long after a hold's end an
+ *                  access made during it completes (see bench_ctxmgt()).
  *
  * The bar section measures the device memory in the BAR of the guest's
  * ivshmem-plain device (device_memory=pci) against RAM device memory of the
@@ -2003,6 +2009,320 @@ static void bench_growth(void)
 	section_end("growth");
 }
 
+/* --- context management ----------------------------------------------------- */
+
+/*
+ * Device context management (VDMUX_IOC_SET_CTXMGT): two sharer processes,
+ * each with a one-page mapping of its own vdev (0 and 1: a 4 KiB mapping
+ * cannot hold a 2 MiB entry), storing there; with the mode on, a store of
+ * the one whose vdev is in the background faults and makes it the
+ * foreground. Every hand-over is one fault of the new holder's page,
+ * counted by getrusage (ru_minflt + ru_majflt: the kernel counts a
+ * fault once, when it completes, and one it retried as major), not by
+ * the driver's counter.
+ *
+ *   hand-over   timeout 0, both storing in a loop: wall time per
+ *               hand-over, against one ioctl SWITCH of the same size
+ *               between the same two vdevs while both sharers map them;
+ *   timeshare   a 10 ms hold, both storing in a loop for CTX_SHARE_S: the
+ *               time each spends on the device is the wall time less its
+ *               stores that waited (took longer than CTX_GAP_S);
+ *   wait        a 10 ms hold, one process storing into its one-page
+ *               mappings of vdevs 0 and 1 in turn, each store made at a
+ *               random time inside the hold the one before started (at
+ *               its completion); how long after that hold's end (the
+ *               store before done, plus 10 ms) it completes, p99.
+ */
+#define CTX_NR_SIZES 3
+#define CTX_HOLD_MS 10
+#define CTX_SHARE_S 1.0
+#define CTX_GAP_S 0.0005
+#define CTX_WAIT_ROUNDS 200
+
+static const size_t ctx_sizes[CTX_NR_SIZES] = { 32UL << 10, 2UL << 20, 16UL << 20 };
+
+enum ctx_phase { CTX_IDLE, CTX_LOOP, CTX_EXIT };
+
+struct ctx_shared {
+	volatile int phase, gen, acked[2];
+	double on_device[2];		/* CTX_LOOP: the wall time less the waits */
+	long faults[2];			/* completed faults over the phase */
+};
+
+static double ctx_excess[CTX_WAIT_ROUNDS];
+
+/* Completed faults of this process, minor and major (a retried one is major). */
+static long ctx_faults(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return -1;
+	return ru.ru_minflt + ru.ru_majflt;
+}
+
+static struct ctx_shared *ctx_sh;
+
+static void ctx_set(int ctl, unsigned int enable, unsigned int ms)
+{
+	struct vdmux_ctxmgt c = { enable, ms };
+
+	if (ioctl(ctl, VDMUX_IOC_SET_CTXMGT, &c))
+		die("SET_CTXMGT");
+}
+
+static void ctx_sharer(int v)
+{
+	volatile uint64_t *p;
+	int fd = open_vdev(v, O_RDWR), gen = 0;
+	uint64_t n = 0;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (fd < 0)
+		_exit(2);
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		_exit(3);
+	*p = v;
+	for (;;) {
+		while (ctx_sh->gen == gen)
+			usleep(100);
+		gen = ctx_sh->gen;
+		if (ctx_sh->phase == CTX_EXIT)
+			_exit(0);
+		if (ctx_sh->phase == CTX_LOOP) {
+			double t0 = now(), waited = 0, a, b;
+			long f0 = ctx_faults();
+
+			while (ctx_sh->gen == gen) {
+				a = now();
+				*p = ++n;
+				b = now();
+				if (b - a > CTX_GAP_S)
+					waited += b - a;
+			}
+			ctx_sh->on_device[v] = now() - t0 - waited;
+			ctx_sh->faults[v] = ctx_faults() - f0;
+		}
+		ctx_sh->acked[v] = gen;
+	}
+}
+
+/* Starts phase @phase in both sharers (ending the one before). */
+static void ctx_phase(enum ctx_phase phase)
+{
+	ctx_sh->phase = phase;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	ctx_sh->gen++;
+}
+
+/* Waits until both sharers ended the phase before and took the new one. */
+static void ctx_wait_acked(void)
+{
+	double give_up = now() + 120;
+
+	while (ctx_sh->acked[0] != ctx_sh->gen || ctx_sh->acked[1] != ctx_sh->gen) {
+		if (now() > give_up)
+			die("the context management sharers did not answer in 120 s");
+		usleep(200);
+	}
+}
+
+/* Runs the sharers' store loops for @seconds; the hand-overs, by ru_minflt. */
+static long ctx_loop(double seconds, double on_device[2])
+{
+	struct timespec d = { (time_t)seconds, (long)((seconds - (time_t)seconds) * 1e9) };
+
+	ctx_phase(CTX_LOOP);
+	nanosleep(&d, NULL);
+	ctx_phase(CTX_IDLE);
+	ctx_wait_acked();
+	if (on_device) {
+		on_device[0] = ctx_sh->on_device[0];
+		on_device[1] = ctx_sh->on_device[1];
+	}
+	return ctx_sh->faults[0] + ctx_sh->faults[1];
+}
+
+/*
+ * The wait: @rounds stores into @p[0] and @p[1] in turn (one-page
+ * mappings of vdevs 0 and 1, the mode on with a CTX_HOLD_MS hold, vdev 0
+ * just made the foreground by a SWITCH), each at a random time in the
+ * first 80% of the hold the store before started, when it completed.
+ * Into ctx_excess, how long after that hold's end each completed; returns
+ * how many.
+ */
+static int ctx_wait_turns(volatile uint64_t *p[2], int rounds)
+{
+	double start = now(), hold_end, at, t0, t1;
+	unsigned int seed = 1234;
+	struct timespec d;
+	int i, n = 0;
+
+	for (i = 0; i < rounds; i++) {
+		hold_end = start + CTX_HOLD_MS / 1e3;
+		at = start + (rand_r(&seed) % 800) / 1e3 * CTX_HOLD_MS / 1e3;
+		t0 = now();
+		if (at > t0) {
+			d.tv_sec = 0;
+			d.tv_nsec = (long)((at - t0) * 1e9);
+			nanosleep(&d, NULL);
+		}
+		t0 = now();
+		*p[(i + 1) % 2] = i;
+		t1 = now();
+		if (t0 < hold_end)
+			ctx_excess[n++] = t1 - hold_end;
+		start = t1;
+	}
+	return n;
+}
+
+static long ctx_switches(void)
+{
+	char buf[32] = "";
+
+	read_first_line("/sys/class/misc/vdmux/ctxmgt_switches", buf, sizeof(buf));
+	return atol(buf);
+}
+
+static void bench_ctxmgt(void)
+{
+	double sw[MAX_REPS], ho[MAX_REPS], share[MAX_REPS], on[2], t0, sw_ms, ho_ms, share_ms;
+	char *buf = map_anon(MAX_SIZE, 0);
+	volatile uint64_t *wp[2];
+	int ctl, i, k, nr_excess, pfd[2];
+	pid_t pid[2];
+	unsigned int s;
+
+	if (!section("ctxmgt", "context management: hand-over, time-sharing, wait latency"))
+		return;
+	printf("# %-9s %12s %12s %10s %12s %10s %12s %12s %12s %8s\n", "size", "SWITCH ms",
+	       "hand-over ms", "hand-overs", "(driver)", "x SWITCH", "share min %", "wait p50 ms",
+	       "wait p99 ms", "samples");
+	memset(buf, 3, MAX_SIZE);
+	ctx_sh = mmap(NULL, sizeof(*ctx_sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		      -1, 0);
+	if (ctx_sh == MAP_FAILED)
+		die("mmap shared");
+	for (s = 0; s < CTX_NR_SIZES; s++) {
+		size_t size = ctx_sizes[s];
+		long handovers = 0, drv0, drv;
+		double p50, p99, ho_total = 0;
+
+		reload("");
+		ctl = ctl_fd();
+		resize(size);
+		/* Both vdevs hold all their bytes: each switch copies the size both ways. */
+		for (k = 0; k < 2; k++) {
+			int wfd = open_vdev(k, O_RDWR);
+
+			if (wfd < 0 || pwrite(wfd, buf, size, 0) != (ssize_t)size)
+				die("fill vdev");
+			close(wfd);
+		}
+		if (ioctl(ctl, VDMUX_IOC_SWITCH, 0UL))
+			die("SWITCH");
+		memset(ctx_sh, 0, sizeof(*ctx_sh));
+		for (k = 0; k < 2; k++) {
+			pid[k] = fork();
+			if (pid[k] < 0)
+				die("fork");
+			if (!pid[k])
+				ctx_sharer(k);
+		}
+		/* The sharers map their page (the mode off: vdev 1's is its backing store's). */
+		ctx_phase(CTX_IDLE);
+		ctx_wait_acked();
+
+		/* One ioctl SWITCH, both mapping: the floor. */
+		for (i = 0; i < reps; i++) {
+			t0 = now();
+			if (ioctl(ctl, VDMUX_IOC_SWITCH, (i % 2) ? 0UL : 1UL))
+				die("SWITCH");
+			sw[i] = now() - t0;
+		}
+		if (ioctl(ctl, VDMUX_IOC_SWITCH, 0UL))
+			die("SWITCH");
+		sw_ms = median(sw, reps) * 1e3;
+
+		/* Hand-over: timeout 0, both storing. */
+		ctx_set(ctl, 1, 0);
+		drv0 = ctx_switches();
+		for (i = 0; i < reps; i++) {
+			double secs = sw_ms * 30 / 1e3 > 0.3 ? sw_ms * 30 / 1e3 : 0.3;
+			long n;
+
+			t0 = now();
+			n = ctx_loop(secs, NULL);
+			ho[i] = n > 0 ? (now() - t0) / n : NAN;
+			ho_total += n;
+		}
+		drv = ctx_switches() - drv0;
+		handovers = (long)ho_total;
+		ho_ms = median(ho, reps) * 1e3;
+
+		/* Time-sharing with a 10 ms hold. */
+		ctx_set(ctl, 1, CTX_HOLD_MS);
+		for (i = 0; i < reps; i++) {
+			ctx_loop(CTX_SHARE_S, on);
+			share[i] = (on[0] < on[1] ? on[0] : on[1]);
+		}
+		share_ms = median(share, reps) * 1e3;
+
+		/*
+		 * Wait latency: this process's stores into vdevs 0 and 1 in
+		 * turn, inside a 10 ms hold each, from a SWITCH to vdev 0
+		 * (which restarts its hold).
+		 */
+		for (k = 0; k < 2; k++) {
+			pfd[k] = open_vdev(k, O_RDWR);
+			wp[k] = pfd[k] < 0 ? MAP_FAILED : mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+							       MAP_SHARED, pfd[k], 0);
+			if (wp[k] == MAP_FAILED)
+				die("map a vdev page");
+		}
+		if (ioctl(ctl, VDMUX_IOC_SWITCH, 0UL))
+			die("SWITCH");
+		nr_excess = ctx_wait_turns(wp, CTX_WAIT_ROUNDS);
+		for (k = 0; k < 2; k++) {
+			munmap((void *)wp[k], PAGE);
+			close(pfd[k]);
+		}
+		for (i = 0; i < nr_excess; i++)
+			ctx_excess[i] *= 1e3;
+		p50 = nr_excess ? quantile(ctx_excess, nr_excess, 0.50) : NAN;
+		p99 = nr_excess ? quantile(ctx_excess, nr_excess, 0.99) : NAN;
+
+		ctx_set(ctl, 0, 0);
+		ctx_phase(CTX_EXIT);
+		for (k = 0; k < 2; k++)
+			waitpid(pid[k], NULL, 0);
+		close(ctl);
+
+		printf("# %-9zu %12.3f %12.3f %10ld %12ld %9.2fx %12.1f %12.3f %12.3f %8d\n", size,
+		       sw_ms, ho_ms, handovers, drv, ho_ms / sw_ms,
+		       100 * share_ms / (CTX_SHARE_S * 1e3), p50, p99, nr_excess);
+		record("ctx_switch", "ioctl", size, "4K", sw_ms, "ms");
+		record("ctx_handover", "timeout 0", size, "4K", ho_ms, "ms");
+		record_full("ctx_handover", "timeout 0", size, "hand-overs", "4K", handovers, "", NULL);
+		record_full("ctx_handover", "timeout 0", size, "driver-switches", "-", drv, "", NULL);
+		record("ctx_timeshare", "on device, the lesser of two", size, "4K", share_ms, "ms");
+		record("ctx_timeshare", "wall", size, "-", CTX_SHARE_S * 1e3, "ms");
+		record_full("ctx_wait", "past the hold's end", size, "p50", "4K", p50, "ms", NULL);
+		record_full("ctx_wait", "past the hold's end", size, "p99", "4K", p99, "ms",
+			    nr_excess ? NULL : "no sample");
+		record_full("ctx_wait", "past the hold's end", size, "samples", "4K",
+			    nr_excess, "", NULL);
+		ratio_of("ctxmgt", size == (32UL << 10) ? "hand-over vs SWITCH, 32 KiB" :
+			 size == (2UL << 20) ? "hand-over vs SWITCH, 2 MiB" : "hand-over vs SWITCH, 16 MiB",
+			 ho_ms, "no hand-over", sw_ms, NULL);
+	}
+	munmap(ctx_sh, sizeof(*ctx_sh));
+	munmap(buf, MAX_SIZE);
+	section_end("ctxmgt");
+}
+
 /* --- PCI BAR device memory ------------------------------------------------------ */
 
 /*
@@ -2302,6 +2622,7 @@ int main(void)
 	bench_switch_mappers();
 	bench_latency();
 	bench_growth();
+	bench_ctxmgt();
 	bench_bar();
 	reload("");
 	record("time", "total", 0, NULL, now() - start, "s");

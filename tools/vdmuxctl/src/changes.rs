@@ -13,8 +13,14 @@
 //! triggering would report again and again. Edge-triggered, a node is
 //! reported once per wake-up of the driver's wait queue (one per change),
 //! and its EPOLLPRI still reflects the generation at that moment.
+//!
+//! A change of context management moves no generation: the driver notifies
+//! its sysfs attributes instead, which are watched beside the nodes.
 
-use crate::device::Device;
+use crate::{
+    device::Device,
+    target, //
+};
 use nix::{
     errno::Errno,
     sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout},
@@ -23,6 +29,7 @@ use std::{
     fs::File,
     io,
     os::{fd::AsFd, unix::fs::FileExt},
+    path::{Path, PathBuf},
     time::Duration,
 };
 
@@ -30,12 +37,23 @@ use std::{
 /// control node, the virtual devices' generations do not count resizes.
 pub const RESERVED_SIZE_ATTR: &str = "/sys/class/misc/vdmux/reserved_size";
 
+/// Context management's mode and hold time, attributes of the control
+/// node in sysfs, notified when `VDMUX_IOC_SET_CTXMGT` changes them.
+pub const CTXMGT_ATTRS: [&str; 2] = ["ctxmgt", "ctxmgt_timeout_ms"];
+
+/// The sysfs attribute `name` of the multiplexer chosen.
+fn control_attr(name: &str) -> PathBuf {
+    let node = target::control().file_name().unwrap_or_default();
+    Path::new("/sys/class/misc").join(node).join(name)
+}
+
 /// What `watch` sleeps on.
 pub struct Changes {
     epoll: Epoll,
-    /// [`RESERVED_SIZE_ATTR`], watched without the control node when it can
-    /// be opened.
-    size_attr: Option<File>,
+    /// The sysfs attributes watched, each read after a wake-up: the
+    /// context management ones that can be opened, and without the control
+    /// node [`RESERVED_SIZE_ATTR`].
+    attrs: Vec<File>,
 }
 
 /// The events asked for: EPOLLERR and EPOLLHUP come anyway.
@@ -44,26 +62,26 @@ const EVENTS: EpollFlags = EpollFlags::EPOLLPRI.union(EpollFlags::EPOLLET);
 impl Changes {
     /// Watches the control node of `device` or, when it has none (an
     /// unprivileged caller), each of its virtual devices and the reserved
-    /// size in sysfs.
+    /// size in sysfs; and context management's attributes in sysfs.
     pub fn new(device: &Device) -> io::Result<Self> {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
         let add = |fd: &dyn AsFd| epoll.add(fd.as_fd(), EpollEvent::new(EVENTS, 0));
-        let size_attr = match device.control() {
-            Some(control) => {
-                add(control)?;
-                None
-            }
+        let mut paths: Vec<PathBuf> = CTXMGT_ATTRS.iter().map(|a| control_attr(a)).collect();
+        match device.control() {
+            Some(control) => add(control)?,
             None => {
                 device.vdevs().iter().try_for_each(|v| add(v))?;
-                // Without sysfs, resizes are seen with the next state change.
-                let attr = File::open(RESERVED_SIZE_ATTR).ok();
-                if let Some(attr) = &attr {
-                    add(attr)?;
-                }
-                attr
+                paths.push(PathBuf::from(RESERVED_SIZE_ATTR));
             }
-        };
-        Ok(Self { epoll, size_attr })
+        }
+        // Without sysfs, these changes are seen with the next state change.
+        let attrs: Vec<File> = paths.iter().filter_map(|p| File::open(p).ok()).collect();
+        for attr in &attrs {
+            // Read once: sysfs reports EPOLLPRI for a file that never read.
+            let _ = attr.read_at(&mut [0; 32], 0);
+            add(attr)?;
+        }
+        Ok(Self { epoll, attrs })
     }
 
     /// Sleeps until something may have changed (`true`) or `timeout` has
@@ -77,9 +95,11 @@ impl Changes {
             Err(Errno::EINTR) => true,
             Err(e) => return Err(e.into()),
         };
-        if let Some(attr) = self.size_attr.as_ref().filter(|_| woken) {
-            // sysfs reports EPOLLPRI until the attribute is read again.
-            let _ = attr.read_at(&mut [0; 32], 0);
+        if woken {
+            for attr in &self.attrs {
+                // sysfs reports EPOLLPRI until the attribute is read again.
+                let _ = attr.read_at(&mut [0; 32], 0);
+            }
         }
         Ok(woken)
     }

@@ -170,7 +170,11 @@ pub struct FillArgs {
 /// node's generation, and says "(K changes)" when K changes came between
 /// two reads. Per virtual device, "(K changes)" counts its own state
 /// changes; a switch is one change of the control node and one of each
-/// virtual device it concerns.
+/// virtual device it concerns. A change of context management's mode or
+/// hold time (see ctx), which moves no generation, has a line of its own
+/// ("context management off (hold 0 ms) -> on (hold 10 ms)") and counts as
+/// one change: watch also sleeps on /sys/class/misc/vdmux/ctxmgt and
+/// ctxmgt_timeout_ms, which the driver notifies when they change.
 ///
 /// Without access to /dev/vdmux (an unprivileged member of group vdmux),
 /// watch polls every virtual device's node and

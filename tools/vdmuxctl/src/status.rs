@@ -66,6 +66,13 @@ impl Snapshot {
         s
     }
 
+    /// "on (hold N ms)" or "off (hold N ms)", for a change of the mode in
+    /// `watch`: the hold may change while the mode is off.
+    fn ctxmgt_change_text(ctx: &Ctxmgt) -> String {
+        let mode = if ctx.enabled { "on" } else { "off" };
+        format!("{mode} (hold {} ms)", ctx.timeout.as_millis())
+    }
+
     /// "on, hold N ms" or "off".
     fn ctxmgt_text(ctx: &Ctxmgt) -> String {
         if ctx.enabled {
@@ -162,13 +169,15 @@ impl Snapshot {
     /// there were several ("generation 9 (3 changes): ..."). Without the
     /// control node a line counts as one change: the virtual devices'
     /// generations cannot tell one switch, which changes two of them, from
-    /// two ejects.
+    /// two ejects. A change of context management moves no generation: it
+    /// counts one more.
     pub fn report(&self, next: &Snapshot) -> Option<Report> {
         let changes = self.changes_to(next);
         let line = self.describe(next, changes.filter(|&k| k > 1))?;
+        let ctx = u64::from(self.ctxmgt != next.ctxmgt);
         Some(Report {
             line,
-            changes: changes.unwrap_or(1).max(1),
+            changes: changes.map_or(1, |k| k + ctx).max(1),
         })
     }
 
@@ -197,6 +206,15 @@ impl Snapshot {
                 "reserved size {} -> {}",
                 self.reserved_size, next.reserved_size
             ));
+        }
+        if let (Some(old), Some(new)) = (&self.ctxmgt, &next.ctxmgt) {
+            if old != new {
+                parts.push(format!(
+                    "context management {} -> {}",
+                    Self::ctxmgt_change_text(old),
+                    Self::ctxmgt_change_text(new)
+                ));
+            }
         }
         if parts.is_empty() {
             if self.generation == next.generation {
@@ -397,6 +415,38 @@ context management: off
             old.describe_change(&new).unwrap(),
             "generation 6: reserved size 32768 -> 65536"
         );
+    }
+
+    #[test]
+    fn a_change_of_context_management() {
+        let old = sample();
+        let mut new = sample();
+        new.ctxmgt = Some(Ctxmgt {
+            enabled: true,
+            timeout: std::time::Duration::from_millis(10),
+        });
+        let report = old.report(&new).unwrap();
+        assert_eq!(
+            report.line,
+            "generation 5: context management off (hold 0 ms) -> on (hold 10 ms)"
+        );
+        assert_eq!(report.changes, 1);
+        let mut later = new.clone();
+        later.ctxmgt = Some(Ctxmgt {
+            enabled: true,
+            timeout: std::time::Duration::from_millis(250),
+        });
+        later.generation = Some(6);
+        later.vdevs[0] = vdev(0, State::Foreground, 3);
+        later.vdevs[1] = vdev(1, State::Background, 3);
+        let report = new.report(&later).unwrap();
+        assert_eq!(
+            report.line,
+            "generation 6: vdev 0 background -> foreground, vdev 1 foreground -> background, \
+             context management on (hold 10 ms) -> on (hold 250 ms)"
+        );
+        assert_eq!(report.changes, 2);
+        assert!(later.report(&later.clone()).is_none());
     }
 
     #[test]
