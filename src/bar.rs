@@ -61,9 +61,9 @@ impl BarMemory {
         self.bar.pfn(index)
     }
 
-    /// The first page frame of the 2 MiB block starting at page `index`, if
+    /// The first page frame of the PMD block starting at page `index`, if
     /// `index` starts a whole block of the BAR whose physical address is
-    /// aligned to 2 MiB, so that one PMD entry can map it.
+    /// aligned to the PMD size, so that one PMD entry can map it.
     pub(crate) fn huge_pfn(&self, index: usize) -> Option<usize> {
         if index % HUGE_PAGES != 0 || index.checked_add(HUGE_PAGES)? > self.len() / PAGE_SIZE {
             return None;
@@ -71,7 +71,7 @@ impl BarMemory {
         self.pfn(index).filter(|pfn| pfn % HUGE_PAGES == 0)
     }
 
-    /// How many 2 MiB blocks of the first `size` bytes of the BAR can be
+    /// How many PMD blocks of the first `size` bytes of the BAR can be
     /// mapped with PMD entries.
     pub(crate) fn huge_blocks(&self, size: usize) -> usize {
         (0..size.min(self.len()) / PAGE_SIZE)

@@ -36,6 +36,10 @@
  */
 #define VDMUX_USER_GFP (GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN)
 
+/* src/kernel_ext/vma_geometry.rs computes PMD_SHIFT from PAGE_SHIFT. */
+static_assert(PMD_SHIFT == 2 * PAGE_SHIFT - 3,
+	      "a page table is not one page of 8-byte entries");
+
 int vdmux_init_pseudo(struct fs_context *fc)
 {
 	return init_pseudo(fc, VDMUX_FS_MAGIC) ? 0 : -ENOMEM;

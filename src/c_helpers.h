@@ -36,7 +36,7 @@ int vdmux_init_pseudo(struct fs_context *fc);
  * charged to the caller's memory cgroup, never at the price of a warning or
  * an OOM kill. vdmux_alloc_block(): one naturally aligned block of 2^@order
  * pages, with light compaction only (__GFP_NORETRY), or NULL.
- * vdmux_vmap(): maps @count pages for the kernel with 4 KiB pages
+ * vdmux_vmap(): maps @count pages for the kernel with page-sized entries
  * (vmap(VM_MAP, PAGE_KERNEL)). vdmux_vmalloc(): a __vmalloc() area of @size
  * bytes, tried hard (__GFP_RETRY_MAYFAIL), or NULL.
  */
@@ -50,7 +50,7 @@ void vdmux_vfree(const void *addr);
 /* totalram_pages(). */
 unsigned long vdmux_totalram_pages(void);
 
-/* Whether the page middle directory entry of the fault is a 2 MiB leaf. */
+/* Whether the page middle directory entry of the fault is a PMD leaf. */
 bool vdmux_fault_pmd_is_huge(const struct vm_fault *vmf);
 
 /*
@@ -79,7 +79,7 @@ void vdmux_pagefault_enable(void);
 
 /*
  * Whether the page middle directory entry of the fault points to a page
- * table: not empty and not a 2 MiB leaf. Only then can ->map_pages, which
+ * table: not empty and not a PMD leaf. Only then can ->map_pages, which
  * must not sleep, insert page table entries without allocating a table.
  */
 bool vdmux_fault_pmd_has_table(const struct vm_fault *vmf);
@@ -91,7 +91,7 @@ bool vdmux_fault_pmd_has_table(const struct vm_fault *vmf);
 bool vdmux_fault_pmd_is_none(const struct vm_fault *vmf);
 
 /*
- * Whether a 2 MiB entry maps @addr of @vma, whose mm's mmap_lock the caller
+ * Whether a PMD entry maps @addr of @vma, whose mm's mmap_lock the caller
  * holds; walks the page tables without allocating.
  */
 bool vdmux_vma_pmd_is_huge(struct vm_area_struct *vma, unsigned long addr);
@@ -104,7 +104,7 @@ bool vdmux_vma_pmd_is_huge(struct vm_area_struct *vma, unsigned long addr);
  * lock of the page table for the run. Entries already present are left
  * alone. The run must lie inside the VMA, an accessible (not PROT_NONE)
  * VM_PFNMAP that is neither a VM_MIXEDMAP nor a COW mapping, and under one
- * page middle directory entry that is no 2 MiB leaf. Allocates a page
+ * page middle directory entry that is no PMD leaf. Allocates a page
  * table only if that entry is empty. Returns 0 or -errno (-EINVAL for a
  * run that breaks these rules, -EACCES for a PROT_NONE VMA, -ENOMEM when
  * no page table could be allocated).
@@ -125,7 +125,7 @@ unsigned int vdmux_insert_io_pfn(struct vm_area_struct *vma, unsigned long addr,
 				 unsigned long pfn);
 
 /*
- * Whether 2 MiB entries may map I/O memory: vmf_insert_pfn_pmd() keeps the
+ * Whether PMD entries may map I/O memory: vmf_insert_pfn_pmd() keeps the
  * VMA's cacheable, encrypted protection, which only x86 PAT corrects (to
  * the memtype of the BAR's ioremap_wc()); so only with PAT enabled, and
  * not where memory encryption is active.

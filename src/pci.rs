@@ -182,7 +182,7 @@ impl<C: BarClient> BarDriver<C> {
             .inspect_err(|_| dev_err!(pdev, "BAR {index} does not keep what is written\n"))?;
         dev_info!(
             pdev,
-            "instance {}, BAR {}: {} bytes at {:#x}, {}{}, mapped write-combining, {} aligned 2 MiB blocks\n",
+            "instance {}, BAR {}: {} bytes at {:#x}, {}{}, mapped write-combining, {} aligned PMD blocks\n",
             claim.0 .0,
             index,
             bar.len(),

@@ -4,10 +4,10 @@
 //! level of the callback it reached: [`PageFault`] (`->fault`, may sleep),
 //! [`AroundFault`] (`->map_pages`, under `rcu_read_lock`), [`HugeFault`]
 //! (`->huge_fault`). The handler answers by mapping a page of a
-//! [`PageFrames`] object, or a 2 MiB block of one (as a special PTE or PMD,
+//! [`PageFrames`] object, or a PMD block of one (as a special PTE or PMD,
 //! which no `get_user_pages` pin can hold on to), by refusing with
 //! [`FaultError::SigBus`], or, for a huge fault, by asking the kernel to
-//! fall back to 4 KiB pages with [`FaultError::Fallback`]. Bounds,
+//! fall back to single pages with [`FaultError::Fallback`]. Bounds,
 //! alignment and the state of the page middle directory are checked here,
 //! not by the handler.
 //!
@@ -114,7 +114,7 @@ impl VmFault {
         unsafe { helpers::vdmux_fault_under_vma_lock(self.vmf) }
     }
 
-    /// Whether a 2 MiB entry now covers the faulting address.
+    /// Whether a PMD entry now covers the faulting address.
     fn pmd_is_huge(&self) -> bool {
         // SAFETY: `vmf` is valid by the type invariants and, in a fault that
         // reached a handler, its `pmd` points to the allocated entry that
@@ -123,7 +123,7 @@ impl VmFault {
     }
 }
 
-/// The insertions of a fault: one page with those around it, a 2 MiB block,
+/// The insertions of a fault: one page with those around it, a PMD block,
 /// or pages into an existing table without sleeping.
 impl VmFault {
     /// Maps page `pgoff` of `store` (the faulting page's offset) at the
@@ -133,7 +133,7 @@ impl VmFault {
     /// after an invalidation took it back; and with it the pages `around`
     /// (fault-around: page offsets, each one the VMA maps) that lie under
     /// the same page middle directory entry, the one checked for a huge
-    /// leaf. SIGBUS when the page is past the store. When a 2 MiB entry
+    /// leaf. SIGBUS when the page is past the store. When a PMD entry
     /// already covers the address (see the module documentation), nothing
     /// is inserted and the access is retried. Pages already mapped, and
     /// pages of `around` that `store` does not have, are left alone.
@@ -168,7 +168,7 @@ impl VmFault {
             return Ok(FaultDone(FAULT_NOPAGE));
         }
         let pages = self.vma_pages();
-        // A VMA that can hold 2 MiB entries gets fault-around only under
+        // A VMA that can hold PMD entries gets fault-around only under
         // the entry checked above; in one that cannot (`huge_block`
         // only accepts blocks of a VMA that `maps_aligned`), the pages
         // under the neighbouring entries are safe to map too.
@@ -200,7 +200,7 @@ impl VmFault {
     }
 
     /// The frame of `store` to map at the faulting address, or `None` when
-    /// a 2 MiB entry already covers it (see the module documentation).
+    /// a PMD entry already covers it (see the module documentation).
     /// SIGBUS past the store, or in a VMA made a `VM_MIXEDMAP`. Under the
     /// lock of [`VmFault::map_page`], which excludes every huge insertion,
     /// a PMD that is not huge now stays so until the caller's insertion is
@@ -243,13 +243,13 @@ impl VmFault {
         fault_done(mapped)
     }
 
-    /// Maps the 2 MiB block of `store` around the faulting page with one PMD
+    /// Maps the PMD block of `store` around the faulting page with one PMD
     /// entry, as a special PMD (see [`VmFault::map_page`]). Falls back to
-    /// 4 KiB pages when the VMA does not map the whole block at an address
-    /// aligned to 2 MiB, when the block's pages are not one contiguous,
-    /// aligned 2 MiB block, or when the fault is a write to a read-only PMD
+    /// single pages when the VMA does not map the whole block at an address
+    /// aligned to the PMD size, when the block's pages are not one contiguous,
+    /// aligned PMD block, or when the fault is a write to a read-only PMD
     /// entry (write-notify, soft-dirty tracking): the kernel then splits
-    /// the entry and the write proceeds on 4 KiB pages. Only for a
+    /// the entry and the write proceeds on single pages. Only for a
     /// [`VmaHandler::huge_fault`].
     ///
     /// The entry is inserted as for a read (the VMA's own protection, which
@@ -300,7 +300,7 @@ impl VmFault {
             return Ok(HugeMapped::NotInserted(FaultDone(FAULT_NOPAGE)));
         }
         // SAFETY: As in `map_page`; `huge_block` checked that the VMA
-        // maps the whole block, at an address aligned to 2 MiB, and
+        // maps the whole block, at an address aligned to the PMD size, and
         // `huge_pfn` that the block's frames are contiguous and aligned.
         let done = unsafe { self.insert_pfn_pmd(pfn) }?;
         Ok(if done.0 == FAULT_NOPAGE {
@@ -365,7 +365,7 @@ impl VmFault {
     /// # Safety
     ///
     /// The fault is a huge fault of a pure VM_PFNMAP that is not a COW
-    /// mapping, the VMA maps the whole 2 MiB block around the address at an
+    /// mapping, the VMA maps the whole PMD block around the address at an
     /// aligned address, and the [`HUGE_PAGES`] frames from `pfn` on are
     /// contiguous, aligned, and kept alive as [`VmFault::map_page`] says.
     #[cfg(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP)]
@@ -377,7 +377,7 @@ impl VmFault {
         Ok(FaultDone(ret))
     }
 
-    /// Without 2 MiB `VM_PFNMAP` entries, every fault uses 4 KiB pages.
+    /// Without PMD entries of a `VM_PFNMAP`, every fault uses single pages.
     ///
     /// # Safety
     ///

@@ -194,7 +194,7 @@ struct NodeFops<T>(PhantomData<T>);
 impl<T: NodeDevice> NodeFops<T> {
     /// The kernel crate's file operations for `T`, plus `llseek`, and, for
     /// a node that can be mapped, `get_unmapped_area`: the THP helper, which
-    /// places a mapping that spans a whole 2 MiB block of the file at an
+    /// places a mapping that spans a whole PMD block of the file at an
     /// address aligned like its offset, so the block can be mapped with one
     /// PMD entry.
     const FOPS: bindings::file_operations = {

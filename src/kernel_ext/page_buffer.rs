@@ -13,15 +13,16 @@
 //! two writers of the same bytes wins is for the owner's locks to decide,
 //! not a question of memory safety; so the kernel's writes take `&self`.
 //!
-//! A buffer of exactly one PMD block (2 MiB on x86-64) is first tried as one
-//! physically contiguous, naturally aligned block of pages, so that one PMD
-//! entry can map it; where the page allocator has none at hand (it tries
-//! with light compaction only, `__GFP_NORETRY`: a fragmented machine gives
-//! up at once rather than stall the caller), the buffer is a `vmalloc` area
-//! of 4 KiB pages. Both are mapped for the kernel with 4 KiB pages (`vmap`),
-//! so that the kernel's copies cost the same whichever it got. The buffer
-//! records the frame of every page when it is allocated (the pages never
-//! move), so that a fault finds its page without walking page tables.
+//! A buffer of exactly one PMD block (2 MiB with 4 KiB pages) is first
+//! tried as one physically contiguous, naturally aligned block of pages, so
+//! that one PMD entry can map it; where the page allocator has none at hand
+//! (it tries with light compaction only, `__GFP_NORETRY`: a fragmented
+//! machine gives up at once rather than stall the caller), the buffer is a
+//! `vmalloc` area of single pages. Both are mapped for the kernel with
+//! page-sized entries (`vmap`), so that the kernel's copies cost the same
+//! whichever it got. The buffer records the frame of every page when it is
+//! allocated (the pages never move), so that a fault finds its page without
+//! walking page tables.
 //!
 //! Allocations are zeroed, charged to the caller's memory cgroup, give no
 //! warning in the log on failure and never invoke the OOM killer: their
@@ -190,7 +191,7 @@ impl PageBuffer {
         self.pfns.get(index).copied()
     }
 
-    /// The first page frame of the 2 MiB block starting at page `index`, if
+    /// The first page frame of the PMD block starting at page `index`, if
     /// `index` starts a block of the buffer whose pages are physically
     /// contiguous and aligned, so that one PMD entry can map it.
     pub(crate) fn huge_pfn(&self, index: usize) -> Option<usize> {
@@ -200,7 +201,7 @@ impl PageBuffer {
         self.pfn(index)
     }
 
-    /// How many 2 MiB blocks of the buffer can be mapped with PMD entries.
+    /// How many PMD blocks of the buffer can be mapped with PMD entries.
     pub(crate) fn huge_blocks(&self) -> usize {
         self.huge.iter().filter(|&&h| h).count()
     }

@@ -29,7 +29,7 @@ pub(crate) unsafe trait PageFrames {
     /// The page frame of page `pgoff`, if that page exists now.
     fn pfn(&self, pgoff: usize) -> Option<usize>;
 
-    /// The first page frame of the 2 MiB block starting at page `pgoff`, if
+    /// The first page frame of the PMD block starting at page `pgoff`, if
     /// its [`HUGE_PAGES`] frames exist, are contiguous and start aligned to
     /// [`HUGE_PAGES`], so that one PMD entry can map it.
     fn huge_pfn(&self, pgoff: usize) -> Option<usize>;
@@ -62,7 +62,7 @@ const INSERT_BATCH: usize = 32;
 ///
 /// `vma` must be valid, a `VM_PFNMAP` that is no `VM_MIXEDMAP` and no COW
 /// mapping, and map every page of `pgoffs`, all of them under one page
-/// middle directory entry that is no 2 MiB leaf and cannot become one
+/// middle directory entry that is no PMD leaf and cannot become one
 /// until this returns. `store` must be kept alive and in place as for
 /// [`VmFault::map_page`]. A caller that must not sleep must know that
 /// entry to point to a page table already.
@@ -179,7 +179,7 @@ pub(crate) enum FaultError {
     /// The access is not allowed (past the object, or revoked): SIGBUS.
     SigBus,
     /// A huge fault cannot be served with a PMD entry here; the kernel
-    /// retries the fault on 4 KiB pages.
+    /// retries the fault on single pages.
     Fallback,
 }
 

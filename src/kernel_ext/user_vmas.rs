@@ -62,7 +62,7 @@ impl UserMapping<'_> {
 
     /// Maps the pages `span` of `store` (one of [`UserMapping::pmd_spans`])
     /// as a fault would (see [`VmFault::map_page`]); pages already mapped,
-    /// a span covered by a 2 MiB entry, and pages `store` does not have are
+    /// a span covered by a PMD entry, and pages `store` does not have are
     /// left alone.
     ///
     /// # Safety

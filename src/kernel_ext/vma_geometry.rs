@@ -2,23 +2,36 @@
 
 //! The geometry of a VMA in page units: which user address maps which page
 //! of the object, and which pages share a page middle directory entry (a
-//! 2 MiB block on x86-64).
+//! block of [`PMD_SIZE`] bytes: 2 MiB with 4 KiB pages, 32 MiB with 16 KiB
+//! pages, 512 MiB with 64 KiB pages).
 //!
 //! Belongs upstream in `rust/kernel/mm/virt.rs`, as methods of `VmaRef`.
 
 use core::ops::Range;
-use kernel::{
-    bindings,
-    page::PAGE_SIZE, //
+use kernel::page::{
+    PAGE_SHIFT,
+    PAGE_SIZE, //
 };
 
-/// Whether this kernel can map 2 MiB blocks of a `VM_PFNMAP` with one PMD
-/// entry (transparent huge pages and `CONFIG_ARCH_SUPPORTS_PMD_PFNMAP`).
-/// Without it every mapping uses 4 KiB pages.
+/// Whether this kernel can map [`PMD_SIZE`] blocks of a `VM_PFNMAP` with one
+/// PMD entry (transparent huge pages and `CONFIG_ARCH_SUPPORTS_PMD_PFNMAP`).
+/// Without it every mapping uses single pages.
 pub(crate) const HUGE_MAPPINGS: bool = cfg!(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP);
 
-/// Pages in the block one PMD entry maps (2 MiB on x86-64).
-pub(crate) const HUGE_PAGES: usize = 1 << (bindings::PMD_SHIFT - bindings::PAGE_SHIFT);
+/// The shift of the block one PMD entry maps. A page table is one page of
+/// 8-byte entries on the 64-bit architectures vdmux builds for, so one
+/// PMD entry maps `PAGE_SIZE / 8` pages. Computed here rather than taken
+/// from the bindings, because arm64's `PMD_SHIFT` is a function-like macro
+/// that bindgen does not translate; `c_helpers.c` checks at build time that
+/// this is the kernel's `PMD_SHIFT`.
+pub(crate) const PMD_SHIFT: usize = 2 * PAGE_SHIFT - 3;
+
+/// Pages in the block one PMD entry maps (512 with 4 KiB pages, 2048 with
+/// 16 KiB pages, 8192 with 64 KiB pages).
+pub(crate) const HUGE_PAGES: usize = 1 << (PMD_SHIFT - PAGE_SHIFT);
+
+/// Bytes in the block one PMD entry maps.
+pub(crate) const PMD_SIZE: usize = 1 << PMD_SHIFT;
 
 /// The pages a VMA maps, in page units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

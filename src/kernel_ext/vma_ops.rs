@@ -13,7 +13,7 @@
 //! - [`NewMapping`]: a VMA being created by `f_op->mmap`, checked to be able
 //!   to carry a handler; [`NewMapping::install`], the last step of `mmap`,
 //!   cannot fail. It makes the VMA a `VM_PFNMAP`: page frames without page
-//!   references, 4 KiB or 2 MiB at a time, outside the system's transparent
+//!   references, a page or a PMD block at a time, outside the system's transparent
 //!   huge page policy (as vfio does).
 //!
 //! # What the kernel holds when it calls us
@@ -32,20 +32,20 @@
 //!
 //! # Two races this file closes
 //!
-//! - *A 4 KiB fault into a slot that a 2 MiB entry filled.* A huge fault
+//! - *A page fault into a slot that a PMD entry filled.* A huge fault
 //!   that falls back returns to the core without the handler's lock; the
 //!   core then finds an empty PMD and calls `->fault`, which waits for the
 //!   lock. Meanwhile the object may have moved to pages that can be mapped
 //!   with a PMD entry (a SWITCH between two stores of which one has huge
 //!   pages), and another thread's huge fault may have installed one.
 //!   Inserting a PTE below a huge PMD hits `VM_BUG_ON(pmd_trans_huge())` in
-//!   `walk_to_pmd`. So every 4 KiB insertion holds a lock that excludes
+//!   `walk_to_pmd`. So every page insertion holds a lock that excludes
 //!   every huge insertion of the object (its handler's choice: vdmux takes
 //!   a virtual device's location lock shared for the first, exclusively for
 //!   the second), and [`VmFault::map_page`] looks at the PMD first and
-//!   reports the fault done when a 2 MiB entry already covers it;
+//!   reports the fault done when a PMD entry already covers it;
 //!   fault-around stays inside that one PMD.
-//! - *fork copying a stale 2 MiB entry* (a workaround for a core-mm race
+//! - *fork copying a stale PMD entry* (a workaround for a core-mm race
 //!   that vfio-pci shares; `Documentation/copy-huge-pmd.md` has the race
 //!   and a proposed fix). `copy_huge_pmd` reads the parent's
 //!   special PMD locklessly and installs that snapshot in the child after
@@ -57,7 +57,7 @@
 //!   the caller's) zaps the parent's entries of that range, in the parent's
 //!   VMA only (other processes' mappings keep theirs), and neither can
 //!   refault until fork is done, because fork holds the parent's mmap and
-//!   VMA write locks. Both processes then take their own faults. 4 KiB
+//!   VMA write locks. Both processes then take their own faults. Page
 //!   entries would be safe to copy (`copy_pte_range` reads them under the
 //!   page table lock), but one rule for both is simpler to trust.
 
@@ -115,10 +115,10 @@ pub(crate) trait VmaHandler: Send + Sync + Sized {
         false
     }
 
-    /// Serves a fault that may be answered with one PMD entry: maps a 2 MiB
+    /// Serves a fault that may be answered with one PMD entry: maps a PMD
     /// block with [`HugeFault::map_huge`], or returns [`FaultError::Fallback`]
-    /// to have the kernel retry with [`VmaHandler::fault`] on 4 KiB pages.
-    /// Called only when the kernel supports 2 MiB `VM_PFNMAP` entries
+    /// to have the kernel retry with [`VmaHandler::fault`] on single pages.
+    /// Called only when the kernel supports PMD entries of a `VM_PFNMAP`
     /// ([`HUGE_MAPPINGS`]).
     fn huge_fault(&self, _fault: &HugeFault) -> Result<FaultDone, FaultError> {
         Err(FaultError::Fallback)

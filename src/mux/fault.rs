@@ -214,8 +214,8 @@ impl Mux {
         mapped
     }
 
-    /// Maps the 2 MiB block of `vdev` around the fault with one PMD entry,
-    /// from where its bytes are now, or falls back to 4 KiB pages (see
+    /// Maps the PMD block of `vdev` around the fault with one PMD entry,
+    /// from where its bytes are now, or falls back to single pages (see
     /// [`HugeFault::map_huge`]); SIGBUS as [`Mux::fault`]. A fault past the
     /// reserved size falls back, so that [`Mux::fault`] grows or refuses.
     ///

@@ -11,7 +11,7 @@
 //!   virtual device, in that order, as one operation (vfio's
 //!   `vfio_pci_zap_and_down_write_memory_lock`);
 //! - a page is inserted only through a [`Located`] guard, which holds the
-//!   location lock (shared for 4 KiB entries, exclusively for 2 MiB ones),
+//!   location lock (shared for page entries, exclusively for PMD ones),
 //!   names the store itself, and checks that the fault's VMA maps this
 //!   virtual device.
 //!
@@ -232,7 +232,7 @@ impl Slots {
         store_at(location, &self.device_memory, &self.slots[vdev])
     }
 
-    /// The location of `vdev`, held shared: what a fault, a copy or a 4 KiB
+    /// The location of `vdev`, held shared: what a fault, a copy or a page
     /// insertion holds while it uses the store there.
     pub(crate) fn shared(&self, vdev: usize) -> Located<'_, ReadGuard<'_, Location>> {
         self.located(vdev, self.slots[vdev].shared())
@@ -243,7 +243,7 @@ impl Slots {
         Some(self.located(vdev, self.slots[vdev].try_shared()?))
     }
 
-    /// The location of `vdev`, held exclusively but unchanged: what a 2 MiB
+    /// The location of `vdev`, held exclusively but unchanged: what a PMD
     /// insertion or a truncation of the store there holds.
     pub(crate) fn exclusive(&self, vdev: usize) -> Located<'_, WriteGuard<'_, Location>> {
         self.located(vdev, self.slots[vdev].exclusive())
@@ -342,7 +342,7 @@ impl Located<'_, ReadGuard<'_, Location>> {
 }
 
 impl Located<'_, WriteGuard<'_, Location>> {
-    /// Maps the 2 MiB block around the fault with one PMD entry, or falls
+    /// Maps the PMD block around the fault with one PMD entry, or falls
     /// back (see [`HugeFault::map_huge`]); SIGBUS as [`Located::map_page`].
     pub(crate) fn map_huge(
         &self,
@@ -354,7 +354,7 @@ impl Located<'_, WriteGuard<'_, Location>> {
         }
         let store = self.store().ok_or(FaultError::SigBus)?;
         // SAFETY: As in `map_page`, with the lock held exclusively, which
-        // also excludes every 4 KiB insertion.
+        // also excludes every page insertion.
         unsafe { fault.map_huge(store, object_pages) }
     }
 }

@@ -10,17 +10,17 @@ use core::sync::atomic::{
 };
 
 /// Faults served for one virtual device, shown in its fdinfo: what tells a
-/// user (and the tests) whether its mappings get 2 MiB entries and whether
+/// user (and the tests) whether its mappings get PMD entries and whether
 /// its faults avoid `mmap_lock`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct FaultCounts {
-    /// Faults served with 4 KiB pages (each maps its fault-around block).
+    /// Faults served with single pages (each maps its fault-around block).
     pub(crate) pages: u64,
-    /// Faults served with one 2 MiB (PMD) entry.
+    /// Faults served with one PMD entry.
     pub(crate) huge: u64,
     /// Of those, faults served under the per-VMA lock, without `mmap_lock`.
     pub(crate) vma_lock: u64,
-    /// Of the 4 KiB ones, faults served by `->map_pages` (fault-around of a
+    /// Of the single-page ones, faults served by `->map_pages` (fault-around of a
     /// read fault, in atomic context) without calling `->fault`.
     pub(crate) map_pages: u64,
 }
@@ -38,7 +38,7 @@ pub(super) struct FaultCounters {
 }
 
 impl FaultCounters {
-    /// A fault served with 4 KiB pages; `around` when by `->map_pages`.
+    /// A fault served with single pages; `around` when by `->map_pages`.
     pub(super) fn count_pages(&self, fault: &VmFault, around: bool) {
         self.count(&self.pages, fault);
         if around {
@@ -46,7 +46,7 @@ impl FaultCounters {
         }
     }
 
-    /// A fault that inserted a 2 MiB entry.
+    /// A fault that inserted a PMD entry.
     pub(super) fn count_huge(&self, fault: &VmFault) {
         self.count(&self.huge, fault);
     }
@@ -69,7 +69,7 @@ impl FaultCounters {
 }
 
 impl Mux {
-    /// How many 2 MiB blocks of where the bytes of `vdev` are now can be
+    /// How many PMD blocks of where the bytes of `vdev` are now can be
     /// mapped with PMD entries (0 while removed; a block not yet allocated
     /// does not count), and the faults served for `vdev` so far.
     pub(crate) fn map_stats(&self, vdev: usize) -> (usize, FaultCounts) {
