@@ -5,7 +5,7 @@
 //!
 //! A [`Store`] (the device memory, or one virtual device's backing store)
 //! covers the largest size the reserved buffer may reach,
-//! `max_reserved_size`, as an array of slots, one per 2 MiB chunk. A chunk is
+//! `max_reserved_size`, as an array of slots, one per chunk. A chunk is
 //! a [`PageBuffer`] allocated by the first access that needs its pages (a
 //! fault, a `write`, a copy into it); a chunk that is not allocated reads as
 //! zeros. So:
@@ -15,11 +15,15 @@
 //!   every byte of an allocated chunk past the reserved size is zero (the
 //!   invariant a shrink restores with [`Store::truncate`]);
 //! - a store costs what its owner touched, not the whole size;
-//! - a chunk is 2 MiB (or `max_reserved_size` when that is smaller): one
-//!   order-9 block of pages, mapped into the kernel with `vmap`, which one
-//!   PMD entry can map; or, when no such block is free, a `__vmalloc` area
-//!   of single pages (see [`PageBuffer`]), whatever happened to the other
-//!   chunks.
+//! - a chunk is [`CHUNK_SIZE`] (or `max_reserved_size` when that is
+//!   smaller). A chunk of one PMD block (2 MiB with 4 KiB pages) is one
+//!   naturally aligned block of pages, mapped into the kernel with `vmap`,
+//!   which one PMD entry can map; or, when no such block is free, a
+//!   `__vmalloc` area of single pages (see [`PageBuffer`]), whatever
+//!   happened to the other chunks. Where a PMD block is larger than
+//!   [`CHUNK_CAP`] (32 MiB with 16 KiB pages, 512 MiB with 64 KiB pages),
+//!   chunks are of the cap, and the store's pages are mapped with single
+//!   page entries only.
 //!
 //! Chunks are installed with a compare-and-exchange, so that faults of one
 //! virtual device, which run in parallel, may allocate them concurrently;
@@ -32,7 +36,10 @@ use crate::kernel_ext::{
     iov,
     page_buffer::PageBuffer,
     pfnmap::PageFrames,
-    vma_geometry::HUGE_PAGES, //
+    vma_geometry::{
+        HUGE_PAGES,
+        PMD_SIZE, //
+    },
 };
 use core::num::NonZeroUsize;
 use kernel::{
@@ -47,8 +54,25 @@ use kernel::{
 /// Most bytes one copy to or from user memory moves at a time.
 const USER_COPY_PIECE: usize = 16 * PAGE_SIZE;
 
-/// Bytes of one chunk when `max_reserved_size` is at least that big.
-pub(crate) const CHUNK_SIZE: usize = HUGE_PAGES * PAGE_SIZE;
+/// The largest chunk: a store touched at one byte costs at most this, and
+/// one allocation asks the page allocator for at most this much.
+const CHUNK_CAP: usize = 2 << 20;
+
+/// Bytes of one chunk when `max_reserved_size` is at least that big: one
+/// PMD block, so that one PMD entry can map a chunk, where that is at most
+/// [`CHUNK_CAP`]; else the cap, which no PMD entry maps.
+pub(crate) const CHUNK_SIZE: usize = if PMD_SIZE <= CHUNK_CAP {
+    PMD_SIZE
+} else {
+    CHUNK_CAP
+};
+
+/// The bytes of one chunk of a store of `max_size` bytes (a non-zero page
+/// multiple), a non-zero page multiple too: [`CHUNK_SIZE`], or `max_size`
+/// when that is smaller.
+pub(crate) fn chunk_size(max_size: usize) -> usize {
+    max_size.min(CHUNK_SIZE)
+}
 
 /// Up to `max_reserved_size` bytes, in chunks allocated on demand.
 ///
@@ -71,7 +95,7 @@ impl Store {
         if max_size == 0 || max_size % PAGE_SIZE != 0 {
             return Err(EINVAL);
         }
-        let chunk_size = NonZeroUsize::new(max_size.min(CHUNK_SIZE)).ok_or(EINVAL)?;
+        let chunk_size = NonZeroUsize::new(chunk_size(max_size)).ok_or(EINVAL)?;
         let slots = div_ceil(max_size, chunk_size);
         let mut chunks = KVec::with_capacity(slots, GFP_KERNEL)?;
         for _ in 0..slots {
@@ -205,8 +229,8 @@ pub(crate) trait Bytes: PageFrames + Sync {
         iov: &mut IovIterSource<'_>,
     ) -> Result<usize>;
 
-    /// How many 2 MiB blocks of the first `size` bytes one PMD entry can
-    /// map now.
+    /// How many PMD blocks of the first `size` bytes one PMD entry can map
+    /// now.
     fn huge_chunks(&self, size: usize) -> usize;
 }
 
