@@ -32,6 +32,8 @@
 #   make tool-man     regenerate tools/man/vdmuxctl.8 from vdmuxctl's command line
 #
 # Variables: KDIR, FLAVOUR (debug|release|kcsan), EXTRA_TESTS=dir, TESTS="name ...",
+# ARCH=arm64 [PAGE_SIZE=4K|16K|64K] (the module, the tests and the guest for
+# arm64, on QEMU's virt machine: make check ARCH=arm64),
 # GUEST_ENV="NAME=value ..." (environment of the guest's tests),
 # QEMU_TIMEOUT (seconds), ACCEL (tcg|kvm), IVSHMEM_SIZE (the guest's ivshmem BAR, 64M),
 # IVSHMEM2_SIZE (the second ivshmem device's, 16M),
@@ -47,14 +49,28 @@ FLAVOUR ?= debug
 CACHE := $(or $(VDMUX_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vdmux)
 TOP := $(CURDIR)
 
+# ARCH=arm64: everything is cross-built for QEMU's virt machine, with the
+# LLVM the kernel is built with; each page size has a kernel and a build
+# directory of its own (build-arm64-64k-debug, build/arm64-64k-debug).
+ifeq ($(ARCH),arm64)
+PAGE_SIZE ?= 4K
+ifeq ($(filter 4K 16K 64K,$(PAGE_SIZE)),)
+$(error PAGE_SIZE=$(PAGE_SIZE): arm64 pages are 4K, 16K or 64K)
+endif
+ARCH_TAG := arm64$(if $(filter-out 4K,$(PAGE_SIZE)),-$(if $(filter 16K,$(PAGE_SIZE)),16k,64k))-
+export ARCH PAGE_SIZE
+else ifneq ($(filter-out x86_64 x86,$(ARCH)),)
+$(error ARCH=$(ARCH): vdmux is checked on x86_64 and arm64)
+endif
+
 ifeq ($(origin KDIR),undefined)
-KDIR := $(CACHE)/build-$(FLAVOUR)
+KDIR := $(CACHE)/build-$(ARCH_TAG)$(FLAVOUR)
 OWN_KERNEL := 1
 endif
 # The kernel source behind KDIR (an O= build tree links to it as 'source').
 KSRC = $(shell if [ -e $(KDIR)/source ]; then readlink -f $(KDIR)/source; else echo $(KDIR); fi)
 
-OUT := $(TOP)/build/$(FLAVOUR)
+OUT := $(TOP)/build/$(ARCH_TAG)$(FLAVOUR)
 MODULE := $(OUT)/module/vdmux.ko
 UAPI_RS := $(TOP)/src/uapi_generated.rs
 HELPERS_RS := $(TOP)/src/c_helpers_generated.rs
@@ -81,6 +97,15 @@ TEST_SCRIPTS := $(filter-out $(DEMO_FILES) $(TEST_LIBS),$(wildcard tests/*.sh))
 # The functional tests also run as 32-bit programs (compat_ioctl, the 32-bit
 # layout of the UAPI structures).
 TESTS_M32 := ioctl_test mmap_test events_test autogrow_test populate_test ctxmgt_test
+# The tests' C compiler: the host's gcc, or for arm64 clang (gcc-multilib,
+# which the -m32 builds need, conflicts with Debian's aarch64 gcc) with
+# Debian's arm64 libc (libc6-dev-arm64-cross). arm64 has no 32-bit builds
+# (qemu/skips-arm64 says why).
+TEST_CC := gcc
+ifeq ($(ARCH),arm64)
+TEST_CC := clang$(LLVM) --target=aarch64-linux-gnu -fuse-ld=lld
+TESTS_M32 :=
+endif
 # kselftest_harness.h casts pointers to intmax_t in EXPECT_*(NULL, ...).
 M32_CFLAGS := -Wno-pointer-to-int-cast -Wno-int-to-pointer-cast
 TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS)) \
@@ -96,6 +121,12 @@ TEST_CFLAGS := -static -O2 -g -Wall -Werror -D_GNU_SOURCE -pthread \
 # tools/ is a Cargo workspace: the vdmux crate and vdmuxctl, built on it.
 TOOL_DIR := $(TOP)/tools
 TOOL_TARGET := x86_64-unknown-linux-gnu
+TOOL_RUSTFLAGS := -C target-feature=+crt-static
+ifeq ($(ARCH),arm64)
+TOOL_TARGET := aarch64-unknown-linux-gnu
+# Linked by clang for aarch64 with lld against Debian's arm64 libc.
+TOOL_RUSTFLAGS += -C linker=clang$(LLVM) -C link-arg=--target=aarch64-linux-gnu -C link-arg=-fuse-ld=lld
+endif
 CARGO_OUT := $(TOP)/build/cargo
 VDMUXCTL := $(OUT)/bin/vdmuxctl
 CARGO = cd $(TOOL_DIR) && CARGO_TARGET_DIR=$(CARGO_OUT) cargo
@@ -203,9 +234,9 @@ tool-man:
 CRATE_EXAMPLES := $(patsubst $(TOOL_DIR)/vdmux/examples/%.rs,%,$(wildcard $(TOOL_DIR)/vdmux/examples/*.rs))
 # RUSTFLAGS applies to the --target build only, not to build.rs.
 tool: FORCE
-	@cd $(TOOL_DIR) && CARGO_TARGET_DIR=$(CARGO_OUT) RUSTFLAGS="-C target-feature=+crt-static" \
+	@cd $(TOOL_DIR) && CARGO_TARGET_DIR=$(CARGO_OUT) RUSTFLAGS="$(TOOL_RUSTFLAGS)" \
 		cargo build --locked --quiet --release --target $(TOOL_TARGET) --workspace --bins
-	@cd $(TOOL_DIR) && CARGO_TARGET_DIR=$(CARGO_OUT) RUSTFLAGS="-C target-feature=+crt-static" \
+	@cd $(TOOL_DIR) && CARGO_TARGET_DIR=$(CARGO_OUT) RUSTFLAGS="$(TOOL_RUSTFLAGS)" \
 		cargo build --locked --quiet --release --target $(TOOL_TARGET) -p vdmux --examples
 	@mkdir -p $(dir $(VDMUXCTL))
 	@cmp -s $(CARGO_OUT)/$(TOOL_TARGET)/release/vdmuxctl $(VDMUXCTL) || \
@@ -220,7 +251,7 @@ tool: FORCE
 KERNEL_PREREQ ?= kernel
 $(OUT)/tests/%: tests/%.c $(wildcard tests/*.h) include/uapi/vdmux.h | $(KERNEL_PREREQ)
 	@mkdir -p $(dir $@)
-	@gcc $(TEST_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
+	@$(TEST_CC) $(TEST_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
 
 $(OUT)/tests/%-m32: tests/%.c $(wildcard tests/*.h) include/uapi/vdmux.h | $(KERNEL_PREREQ)
 	@mkdir -p $(dir $@)
@@ -237,18 +268,18 @@ $(OUT)/demo/demo.sh: tests/demo.sh
 
 $(OUT)/demo/demo_term: tests/demo_term.c tests/vdmux_test.h include/uapi/vdmux.h
 	@mkdir -p $(dir $@)
-	@gcc $(TEST_CFLAGS) -o $@ $<
+	@$(TEST_CC) $(TEST_CFLAGS) -o $@ $<
 
 # The demo's terminal is on the test guest's PATH too: vdmuxctl_events_test.sh
 # grows the device with its autogrow store.
 $(VDMUX_BIN)/demo_term: tests/demo_term.c tests/vdmux_test.h include/uapi/vdmux.h
 	@mkdir -p $(dir $@)
-	@gcc $(TEST_CFLAGS) -o $@ $<
+	@$(TEST_CC) $(TEST_CFLAGS) -o $@ $<
 
 # The vdmuxctl tests read generations with it, not with vdmuxctl.
 $(VDMUX_BIN)/vdmux-status: tests/tools/vdmux_status.c include/uapi/vdmux.h
 	@mkdir -p $(dir $@)
-	@gcc $(TEST_CFLAGS) -o $@ $<
+	@$(TEST_CC) $(TEST_CFLAGS) -o $@ $<
 
 # The guest runs every executable in $(OUT)/tests: what no source produces
 # any more (a removed or renamed test) goes, so that it is never run.
@@ -275,6 +306,11 @@ endif
 ifneq ($(filter 16K 64K,$(PAGE_SIZE)),)
 CHECK_JUDGE += --allow-skips qemu/skips-largepages
 endif
+# The arm64 guest (qemu/run.sh --arch) and what it skips, with why.
+ifeq ($(ARCH),arm64)
+RUN_ARCH := --arch arm64
+CHECK_JUDGE += --allow-skips qemu/skips-arm64
+endif
 
 # The guest has an ivshmem-plain device whose 64 MiB BAR 2 (the largest
 # reserved size the functional tests resize to) is the device memory of
@@ -290,7 +326,7 @@ IVSHMEM2_SIZE ?= 16M
 MULTI_PASS_TESTS := vdmuxctl_device_test.sh
 
 check: tool-test judge-test module lint tests $(DEMO_BINS)
-	@qemu/run.sh check --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
+	@qemu/run.sh check $(RUN_ARCH) --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests \
 		--out $(OUT) $(if $(EXTRA_TESTS),--extra $(EXTRA_TESTS)) $(if $(TESTS),--only "$(TESTS)") \
 		--ivshmem $(IVSHMEM_SIZE) --ivshmem2 $(IVSHMEM2_SIZE) \
 		$(if $(PCI_PASS_TESTS),--pci-pass "$(PCI_PASS_TESTS) $(MULTI_PASS_TESTS)") $(CHECK_JUDGE)
@@ -306,7 +342,7 @@ judge-test:
 demo: module tool $(DEMO_BINS) $(if $(SCREEN),$(SCREEN_BINS))
 	@rm -f $(OUT)/demo/screen_test
 	@$(if $(SCREEN),install -m 0755 $(OUT)/screen/screen_test $(OUT)/demo/screen_test)
-	@qemu/run.sh demo --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/demo --out $(OUT) \
+	@qemu/run.sh demo $(RUN_ARCH) --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/demo --out $(OUT) \
 		$(if $(SCREEN),--screen)
 	@$(if $(SCREEN),for f in $(OUT)/screen/*.ppm; do scripts/ppm2png.py "$$f" "$${f%.ppm}.png"; done)
 
@@ -322,7 +358,7 @@ screenshots:
 	done
 
 shell: module tests
-	@qemu/run.sh shell --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests --out $(OUT)
+	@qemu/run.sh shell $(RUN_ARCH) --kernel $(KDIR) --module $(MODULE) --tests $(OUT)/tests --out $(OUT)
 
 # Virtual terminals you can see: a guest of its own with QEMU's standard
 # VGA, whose video memory vdmux multiplexes; the host takes a screenshot at
@@ -330,7 +366,7 @@ shell: module tests
 # must be in front (qemu/screen.py). The shots stay in $(OUT)/screen-run/screen.
 $(OUT)/screen/%: tests/screen/%.c tests/vdmux_test.h include/uapi/vdmux.h | kernel
 	@mkdir -p $(dir $@)
-	@gcc $(TEST_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
+	@$(TEST_CC) $(TEST_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
 
 # bind_test runs here, in a guest of its own with the VGA and the ivshmem
 # device (the screen's has no ivshmem: vdmux would take it first), not in
@@ -350,7 +386,7 @@ check-screen: module tests $(SCREEN_BINS)
 # (it copies GiBs under KASAN).
 $(OUT)/large/%: tests/large/%.c tests/vdmux_test.h include/uapi/vdmux.h | kernel
 	@mkdir -p $(dir $@)
-	@gcc $(TEST_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
+	@$(TEST_CC) $(TEST_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
 
 check-large: module $(OUT)/large/large_test
 	@QEMU_MEM=$${QEMU_MEM:-5G} QEMU_TIMEOUT=$${QEMU_TIMEOUT:-1800} qemu/run.sh check \
@@ -376,7 +412,7 @@ soak: module tests
 LOCKDOWN_TESTS ?= ioctl_test mmap_test
 $(OUT)/lockdown/%: tests/lockdown/%.c tests/vdmux_test.h include/uapi/vdmux.h | kernel
 	@mkdir -p $(dir $@)
-	@gcc $(TEST_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
+	@$(TEST_CC) $(TEST_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
 
 check-lockdown: module tool $(OUT)/lockdown/lockdown_test $(patsubst %,$(OUT)/tests/%,$(LOCKDOWN_TESTS))
 	@rm -rf $(OUT)/lockdown-run/tests && mkdir -p $(OUT)/lockdown-run/tests && \
@@ -394,7 +430,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(wildcard tests/bench/*
 
 $(OUT)/bench/%: tests/bench/%.c tests/vdmux_test.h include/uapi/vdmux.h | kernel
 	@mkdir -p $(dir $@)
-	@gcc $(TEST_CFLAGS) -o $@ $< -lpthread
+	@$(TEST_CC) $(TEST_CFLAGS) -o $@ $< -lpthread
 
 bench:
 	@$(MAKE) FLAVOUR=release bench-run
@@ -546,7 +582,7 @@ CLIENT_WRAPPERS := $(filter-out tests/clients/clients-lib.sh,$(wildcard tests/cl
 
 $(CLIENTS)/bin/vdmux_faulter: tests/clients/vdmux_faulter.c include/uapi/vdmux.h
 	@mkdir -p $(dir $@)
-	@gcc $(TEST_CFLAGS) -o $@ $<
+	@$(TEST_CC) $(TEST_CFLAGS) -o $@ $<
 
 check-clients: module tool $(CLIENTS)/bin/vdmux_faulter
 	@VDMUX_CACHE=$(CACHE) scripts/build-clients.sh $(CLIENTS)/bin

@@ -42,6 +42,11 @@ SPLATS = [
     r"UBSAN",
     r"rust_panic",
     r"general protection fault",
+    # arm64's spellings (its die() says "Internal error: Oops..."): a
+    # kernel fault, an SError, and the backtrace.
+    r"Unable to handle kernel",
+    r"SError Interrupt",
+    r"Call trace:",
     r"unreferenced object",
     # A log that lost lines may have lost a splat.
     r"printk messages dropped",
@@ -60,7 +65,7 @@ SPLATS = [
 SPLAT_RE = re.compile("|".join(SPLATS))
 # Splat lines that start no report. Each of the others names one, and the
 # failure lists them all, so that a report printed amid another is not lost.
-CONTINUATION_RE = re.compile(r"Call Trace")
+CONTINUATION_RE = re.compile(r"Call [Tt]race")
 # Boot banners of the debug kernel that match a pattern above.
 BENIGN_RE = re.compile(r"RCU lockdep checking is enabled")
 # --stock-kernel: a distribution kernel taints itself when it loads vdmux,

@@ -7,7 +7,7 @@
 #          [--extra DIR] [--only "name ..."] [--bzimage FILE] [--stock-kernel]
 #          [--allow-skips FILE] [--ivshmem SIZE [--ivshmem2 SIZE] [--pci-pass "name ..."]]
 #          [--vga [--pci-pass "name ..." --pci-pass-device VENDOR:DEVICE]]
-#          [--lockdown integrity|confidentiality] [--screen]
+#          [--lockdown integrity|confidentiality] [--screen] [--arch arm64]
 #
 # --ivshmem gives the guest an ivshmem-plain device (1af4:1110) whose BAR 2,
 # SIZE bytes (a power of two, e.g. 64M), is the file OUT/ivshmem.bin of a
@@ -36,6 +36,10 @@
 # --lockdown boots the kernel with lockdown=MODE, as a distribution kernel
 # runs under Secure Boot (make check-lockdown); the module must be signed
 # with a key the kernel trusts (make module signs it for the test kernels).
+#
+# --arch arm64 boots KDIR's arch/arm64/boot/Image on QEMU's virt machine
+# (-cpu max, TCG, GICv3, PCIe with the ivshmem devices), the kernel log on
+# ttyAMA0 and the test output on ttyAMA1, the virt machine's two PL011s.
 #
 # --bzimage boots FILE rather than KDIR's arch/x86/boot/bzImage (Debian's own
 # vmlinuz for make check-debian); --stock-kernel has the judge accept the
@@ -68,7 +72,7 @@ top=$(cd "$here/.." && pwd)
 mode=$1
 shift
 kdir= module= tests= out= extra= only= bzimage= judge=() ivshmem= ivshmem2= pci_pass= pci_pass_device=
-lockdown= vga= screen=
+lockdown= vga= screen= arch=x86_64
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kdir=$2; shift 2 ;;
@@ -87,12 +91,22 @@ while [ $# -gt 0 ]; do
 	--lockdown) lockdown=$2; shift 2 ;;
 	--vga) vga=1; shift ;;
 	--screen) screen=1; vga=1; shift ;;
+	--arch) arch=$2; shift 2 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 ksrc=$kdir
 [ -e "$kdir/source" ] && ksrc=$(readlink -f "$kdir/source")
-bzimage=${bzimage:-$kdir/arch/x86/boot/bzImage}
+case "$arch" in
+x86_64 | x86) bzimage=${bzimage:-$kdir/arch/x86/boot/bzImage} ;;
+arm64)
+	bzimage=${bzimage:-$kdir/arch/arm64/boot/Image}
+	# The guest's busybox must be an arm64 one (scripts/setup.sh puts it there).
+	export BUSYBOX=${BUSYBOX:-${VDMUX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vdmux}/arm64/busybox}
+	[ -n "$vga" ] && { echo "run.sh: --vga and --screen are x86 only" >&2; exit 2; }
+	;;
+*) echo "run.sh: --arch $arch is neither x86_64 nor arm64" >&2; exit 2 ;;
+esac
 [ -f "$bzimage" ] || { echo "run.sh: no kernel image at $bzimage" >&2; exit 1; }
 mkdir -p "$out"
 
@@ -115,9 +129,12 @@ for w in ${GUEST_ENV:-}; do
 		exit 2
 	fi
 done
-# The kernel command line, with the words $@ for /init.
+# The kernel command line, with the words $@ for /init. VDMUX_TTY is the
+# serial port /init writes the test output to, if not ttyS1.
+console=ttyS0 tap_tty=
+[ "$arch" = arm64 ] && console=ttyAMA0 tap_tty=VDMUX_TTY=ttyAMA1
 guest_cmdline() {
-	echo "console=ttyS0,115200 panic=-1 oops=panic nokaslr kmemleak=on page_table_check=on $* ignore_loglevel"
+	echo "console=$console,115200 panic=-1 oops=panic nokaslr kmemleak=on page_table_check=on ${tap_tty:+$tap_tty }$* ignore_loglevel"
 }
 case "$lockdown" in
 '' | integrity | confidentiality) ;;
@@ -131,10 +148,20 @@ mem_mib=$(( $(numfmt --from=iec "${QEMU_MEM:-$default_mem}") >> 20 ))
 numa_args=(-object "memory-backend-ram,id=node0,size=$((mem_mib / 2))M"
 	-object "memory-backend-ram,id=node1,size=$((mem_mib - mem_mib / 2))M"
 	-numa node,nodeid=0,cpus=0,memdev=node0 -numa node,nodeid=1,cpus=1,memdev=node1)
-# la57 is off: with 5-level paging an early-boot interrupt trips KASAN.
-qemu_base=(qemu-system-x86_64 -machine q35 -cpu max,la57=off -smp 2,sockets=2,cores=1,threads=1 -m "${mem_mib}M"
-	"${numa_args[@]}" -kernel "$bzimage" -initrd "$initrd" -no-reboot -display none -vga none
-	-nodefaults)
+if [ "$arch" = arm64 ]; then
+	# pauth-impdef: -cpu max's pointer authentication with QEMU's cheap
+	# algorithm rather than QARMA5, which is many times slower under TCG
+	# (only where the kernel or the tests sign pointers).
+	qemu_base=(qemu-system-aarch64 -machine virt,gic-version=3 -cpu max,pauth-impdef=on
+		-smp 2,sockets=2,cores=1,threads=1 -m "${mem_mib}M"
+		"${numa_args[@]}" -kernel "$bzimage" -initrd "$initrd" -no-reboot -display none
+		-nodefaults)
+else
+	# la57 is off: with 5-level paging an early-boot interrupt trips KASAN.
+	qemu_base=(qemu-system-x86_64 -machine q35 -cpu max,la57=off -smp 2,sockets=2,cores=1,threads=1 -m "${mem_mib}M"
+		"${numa_args[@]}" -kernel "$bzimage" -initrd "$initrd" -no-reboot -display none -vga none
+		-nodefaults)
+fi
 
 # An ivshmem BAR's backing file: fresh for each boot, read by the host after.
 ivshmem_file=$out/ivshmem.bin
@@ -231,7 +258,10 @@ screen_end() {
 
 case "$mode" in
 check)
-	timeout_s=${QEMU_TIMEOUT:-1500}
+	# An arm64 guest is emulated instruction by instruction on an x86 host.
+	timeout_s=1500
+	[ "$arch" = arm64 ] && timeout_s=5400
+	timeout_s=${QEMU_TIMEOUT:-$timeout_s}
 	rm -f "$out/console.log" "$out/tap.log"
 	names=(insmod)
 	# The device_memory=pci pass: each NAME (a program of the tests, picked

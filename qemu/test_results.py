@@ -235,6 +235,14 @@ def main():
             "vdmux-check", KCSAN_REPORT.format(frame="vdmux_copy+0x2e/0x60 [vdmux]") +
             "vdmux-check"), ""),
         "exit status 4": (GOOD_TAP.replace("prog rc=0", "prog rc=4"), console, ""),
+        "an arm64 kernel fault": (GOOD_TAP, console.replace(
+            "vdmux-check", "Unable to handle kernel paging request at virtual address "
+            "dead000000000108\nvdmux-check"), ""),
+        "an arm64 SError": (GOOD_TAP, console.replace(
+            "vdmux-check", "SError Interrupt on CPU1, code 0x00000000be000000 -- SError\n"
+            "vdmux-check"), ""),
+        "an arm64 backtrace": (GOOD_TAP, console.replace(
+            "vdmux-check", "Call trace:\n show_stack+0x18/0x24 (C)\nvdmux-check"), ""),
     }
     # {what: (tap, console, reasons, run's options)}: each run must fail, with
     # a FAIL line holding each of reasons.

@@ -8,6 +8,9 @@
 # Environment:
 #   KDIR    use this already-built Rust-enabled kernel tree; the packaged
 #           kernel source is then not installed.
+#   ARCH=arm64   also what make check ARCH=arm64 needs: qemu-system-arm,
+#           Debian's arm64 libc for clang's cross builds, the Rust target
+#           aarch64-unknown-linux-gnu and an arm64 busybox.
 #   VDMUX_SKIP_SETUP=1   do nothing (for hosts set up by hand).
 set -euo pipefail
 
@@ -100,6 +103,29 @@ if [ -z "${KDIR:-}" ] && ! pkg_ok "linux-source-$KERNEL_SERIES"; then
 	fi
 fi
 
+# arm64: Debian's aarch64 gcc conflicts with gcc-multilib (the -m32 builds
+# of the tests), so the tests are built by clang-19 with Debian's arm64 libc
+# and libgcc (the crt files of a static link).
+if [ "${ARCH:-}" = arm64 ]; then
+	missing=()
+	for p in libc6-dev-arm64-cross libgcc-12-dev-arm64-cross file; do
+		pkg_ok "$p" || missing+=("$p")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		apt_update
+		say "installing ${missing[*]}"
+		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+			"${missing[@]}" >/dev/null || die "installing ${missing[*]} failed"
+	fi
+	if ! command -v qemu-system-aarch64 >/dev/null; then
+		apt_update
+		say "installing qemu-system-arm from bookworm-backports"
+		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+			-t bookworm-backports qemu-system-arm >/dev/null ||
+			die "qemu-system-arm could not be installed from bookworm-backports"
+	fi
+fi
+
 # --- Rust -------------------------------------------------------------------
 command -v rustup >/dev/null || die "rustup not found: install Rust with rustup first"
 # The pinned toolchain (rust-toolchain.toml), with the components below.
@@ -119,6 +145,14 @@ for c in rustfmt clippy; do
 		rustup component add "$c" >/dev/null
 	fi
 done
+
+if [ "${ARCH:-}" = arm64 ] &&
+	! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+	say "rustup target add aarch64-unknown-linux-gnu"
+	rustup target add aarch64-unknown-linux-gnu >/dev/null ||
+		die "rustup target add aarch64-unknown-linux-gnu failed"
+fi
+[ "${ARCH:-}" = arm64 ] && { "$(dirname "$0")/arm64-busybox.sh" >/dev/null || exit 1; }
 
 if ! bindgen --version 2>/dev/null | grep -q " $BINDGEN_VERSION\$"; then
 	say "cargo install bindgen-cli $BINDGEN_VERSION (a few minutes, once)"

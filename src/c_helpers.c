@@ -116,6 +116,31 @@ struct vdmux_pfn_run {
 	pgprot_t prot;
 };
 
+/*
+ * arm64's set_pte_at() has every update checked by pgattr_change_is_safe()
+ * when CONFIG_DEBUG_VM is set, and that is not exported to modules: there
+ * each frame of a run is mapped by vmf_insert_pfn_prot(), which does what
+ * vdmux_set_pfn_pte() does (a special PTE, nothing over a present entry),
+ * with one walk and one lock of the page table per page. The same path on
+ * every arm64 kernel, so that what the debug kernel tests is what runs.
+ */
+#ifdef CONFIG_ARM64
+static int vdmux_insert_pfn_run(struct vdmux_pfn_run *run, unsigned long nr)
+{
+	unsigned long i;
+	vm_fault_t ret;
+
+	for (i = 0; i < nr; i++) {
+		ret = vmf_insert_pfn_prot(run->vma, run->start + (i << PAGE_SHIFT), run->pfns[i],
+					  run->prot);
+		if (ret == VM_FAULT_OOM)
+			return -ENOMEM;
+		if (ret != VM_FAULT_NOPAGE)
+			return -EFAULT;
+	}
+	return 0;
+}
+#else
 static int vdmux_set_pfn_pte(pte_t *pte, unsigned long addr, void *data)
 {
 	struct vdmux_pfn_run *run = data;
@@ -128,6 +153,13 @@ static int vdmux_set_pfn_pte(pte_t *pte, unsigned long addr, void *data)
 	}
 	return 0;
 }
+
+static int vdmux_insert_pfn_run(struct vdmux_pfn_run *run, unsigned long nr)
+{
+	return apply_to_page_range(run->vma->vm_mm, run->start, nr << PAGE_SHIFT,
+				   vdmux_set_pfn_pte, run);
+}
+#endif
 
 int vdmux_insert_pfns(struct vm_area_struct *vma, unsigned long addr,
 		      const unsigned long *pfns, unsigned long nr)
@@ -153,7 +185,7 @@ int vdmux_insert_pfns(struct vm_area_struct *vma, unsigned long addr,
 	 */
 	if (!vma_is_accessible(vma))
 		return -EACCES;
-	return apply_to_page_range(vma->vm_mm, addr, size, vdmux_set_pfn_pte, &run);
+	return vdmux_insert_pfn_run(&run, nr);
 }
 
 unsigned int vdmux_insert_io_pfn(struct vm_area_struct *vma, unsigned long addr,

@@ -101,7 +101,8 @@ bool vdmux_vma_pmd_is_huge(struct vm_area_struct *vma, unsigned long addr);
  * (write-back), as special PTEs (no reference to the page, so that
  * get_user_pages refuses them) with the VMA's protection: what
  * vmf_insert_pfn() does page by page, with one page table walk and one
- * lock of the page table for the run. Entries already present are left
+ * lock of the page table for the run (on arm64 by vmf_insert_pfn_prot(),
+ * page by page: see c_helpers.c). Entries already present are left
  * alone. The run must lie inside the VMA, an accessible (not PROT_NONE)
  * VM_PFNMAP that is neither a VM_MIXEDMAP nor a COW mapping, and under one
  * page middle directory entry that is no PMD leaf. Allocates a page

@@ -53,7 +53,7 @@ const INSERT_BATCH: usize = 32;
 ///
 /// The module's RAM is write-back, so runs of up to [`INSERT_BATCH`] of its
 /// pages are mapped with one walk and one page table lock each
-/// (`vdmux_insert_pfns`). I/O memory goes through `vmf_insert_pfn_prot`,
+/// (`vdmux_insert_pfns`; on arm64 one per page, see `src/c_helpers.c`). I/O memory goes through `vmf_insert_pfn_prot`,
 /// page by page, write-combining (on x86 PAT then applies the memtype
 /// `pci_iomap_wc` reserved, which agrees) and with the protection
 /// decrypted as for any I/O mapping (`vdmux_insert_io_pfn`).
