@@ -83,13 +83,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! command -v qemu-system-x86_64 >/dev/null; then
+# QEMU 10 from bookworm-backports: package $1 unless command $2 is there.
+install_qemu() {
+	command -v "$2" >/dev/null && return 0
 	apt_update
-	say "installing qemu-system-x86 from bookworm-backports"
+	say "installing $1 from bookworm-backports"
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-		-t bookworm-backports qemu-system-x86 >/dev/null ||
-		die "qemu-system-x86 could not be installed from bookworm-backports"
-fi
+		-t bookworm-backports "$1" >/dev/null ||
+		die "$1 could not be installed from bookworm-backports"
+}
+
+install_qemu qemu-system-x86 qemu-system-x86_64
 
 if [ -z "${KDIR:-}" ] && ! pkg_ok "linux-source-$KERNEL_SERIES"; then
 	apt_update
@@ -117,13 +121,7 @@ if [ "${ARCH:-}" = arm64 ]; then
 		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
 			"${missing[@]}" >/dev/null || die "installing ${missing[*]} failed"
 	fi
-	if ! command -v qemu-system-aarch64 >/dev/null; then
-		apt_update
-		say "installing qemu-system-arm from bookworm-backports"
-		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-			-t bookworm-backports qemu-system-arm >/dev/null ||
-			die "qemu-system-arm could not be installed from bookworm-backports"
-	fi
+	install_qemu qemu-system-arm qemu-system-aarch64
 fi
 
 # --- Rust -------------------------------------------------------------------
