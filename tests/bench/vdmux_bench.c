@@ -147,6 +147,18 @@ static void die(const char *what)
 	exit(1);
 }
 
+/* Writes @size bytes of @buf at the start of each of vdevs 0..@n-1. */
+static void fill_vdevs(int n, const void *buf, size_t size)
+{
+	for (int k = 0; k < n; k++) {
+		int fd = open_vdev(k, O_RDWR);
+
+		if (fd < 0 || pwrite(fd, buf, size, 0) != (ssize_t)size)
+			die("fill vdev");
+		close(fd);
+	}
+}
+
 /* "ENOTTY" for ENOTTY. */
 static const char *errname(int err)
 {
@@ -1354,13 +1366,7 @@ static void switch_config(const char *name, int nmappers, int small, int positio
 		 * allocated by what touches them: an untouched vdev would have
 		 * nothing to copy).
 		 */
-		for (k = 0; k < 2; k++) {
-			int wfd = open_vdev(k, O_RDWR);
-
-			if (wfd < 0 || pwrite(wfd, buf, size, 0) != (ssize_t)size)
-				die("fill vdev");
-			close(wfd);
-		}
+		fill_vdevs(2, buf, size);
 		if (ioctl(ctl, VDMUX_IOC_SWITCH, 1UL) || ioctl(ctl, VDMUX_IOC_SWITCH, 0UL))
 			die("SWITCH");
 		vfd = open_vdev(0, O_RDONLY);
@@ -2214,13 +2220,7 @@ static void bench_ctxmgt(void)
 		ctl = ctl_fd();
 		resize(size);
 		/* Both vdevs hold all their bytes: each switch copies the size both ways. */
-		for (k = 0; k < 2; k++) {
-			int wfd = open_vdev(k, O_RDWR);
-
-			if (wfd < 0 || pwrite(wfd, buf, size, 0) != (ssize_t)size)
-				die("fill vdev");
-			close(wfd);
-		}
+		fill_vdevs(2, buf, size);
 		if (ioctl(ctl, VDMUX_IOC_SWITCH, 0UL))
 			die("SWITCH");
 		memset(ctx_sh, 0, sizeof(*ctx_sh));
